@@ -1,0 +1,38 @@
+//! gridwall's wire protocol: the types the server and the display share, a compact binary codec
+//! and a JSON form (serde). No runtime dependencies: no tokio, no bevy.
+//!
+//! * [`model`]: domain vocabulary (component categories, incident stages, patrol roles, layers…).
+//! * [`messages`]: what travels on the `/ws` socket in each direction.
+//! * [`binary`]: the compact codec (quantized, delta-coded positions).
+//! * [`json`]: the debugging form (`/ws?format=json`).
+
+pub mod binary;
+pub mod messages;
+pub mod model;
+
+pub use messages::*;
+pub use model::*;
+
+/// Bumped whenever a message's shape changes; both codecs carry it.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The JSON form.
+pub mod json {
+    use crate::messages::{ClientMessage, ServerMessage};
+
+    pub fn encode_server(msg: &ServerMessage) -> String {
+        serde_json::to_string(msg).unwrap_or_else(|e| format!(r#"{{"type":"error","code":"encode","message":"{e}"}}"#))
+    }
+
+    pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn encode_client(msg: &ClientMessage) -> String {
+        serde_json::to_string(msg).unwrap_or_default()
+    }
+
+    pub fn decode_client(text: &str) -> Result<ClientMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}

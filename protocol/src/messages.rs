@@ -1,0 +1,174 @@
+//! Messages on the `/ws` socket, in both directions. The JSON form is serde's (`"type"` tag);
+//! the binary form is in [`crate::binary`].
+//!
+//! Positions are local metres of the scene (x east, y north). JSON frames also carry WGS84
+//! `lon`/`lat` for third-party tools; the binary form carries only the quantized local position
+//! (centimetres), which the display uses directly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Bbox, ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, LayerSet, PatrolRole,
+    PatrolStatus,
+};
+
+pub type PatrolId = u32;
+pub type IncidentId = u64;
+pub type ComponentId = u32;
+
+/// Which frame a subscription's bbox is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BboxCrs {
+    #[default]
+    Wgs84,
+    Local,
+}
+
+/// A position update of a patrol.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PatrolPos {
+    pub id: PatrolId,
+    pub x: f64,
+    pub y: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+}
+
+/// Everything a display shows of a patrol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatrolState {
+    #[serde(flatten)]
+    pub pos: PatrolPos,
+    pub name: String,
+    pub role: PatrolRole,
+    pub status: PatrolStatus,
+    /// Code of the assigned grid cell.
+    pub grid: String,
+}
+
+/// Everything a display shows of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentState {
+    pub id: IncidentId,
+    pub category: IncidentCategory,
+    pub source: IncidentSource,
+    pub stage: IncidentStage,
+    /// 1 (highest) to 4.
+    pub priority: u8,
+    pub x: f64,
+    pub y: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    /// Grid cell code.
+    pub grid: String,
+    /// Who handles it now: cell, community, street or city centre.
+    pub level: GridLevel,
+    pub created_ms: i64,
+    /// Deadline of the current stage (ms since the Unix epoch).
+    pub deadline_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<PatrolId>,
+    pub description: String,
+}
+
+/// A component in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentItem {
+    pub id: ComponentId,
+    /// 16-digit GB/T 30428-style code.
+    pub code: String,
+    pub category: ComponentCategory,
+    pub state: ComponentState,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// Something that happened, numbered. Events are never dropped silently: a client that fell
+/// too far behind gets a fresh snapshot instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub time_ms: i64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    IncidentOpened { incident: IncidentState },
+    IncidentChanged { incident: IncidentState, actor: String, note: String },
+    IncidentEscalated { incident: IncidentId, level: GridLevel },
+    PatrolLeftGrid { patrol: PatrolId, grid: String },
+}
+
+/// A request from a display or tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First message; `resume_after` is the last event seq the client saw.
+    Hello {
+        version: u16,
+        #[serde(default)]
+        client: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_after: Option<u64>,
+    },
+    /// Replace the viewport and layers.
+    Subscribe {
+        bbox: Bbox,
+        #[serde(default)]
+        crs: BboxCrs,
+        layers: LayerSet,
+    },
+    /// Assign a patrol to an incident (the commander's one click).
+    Assign { request: u64, incident: IncidentId, patrol: PatrolId, actor: String },
+    /// A workflow step: `dispatch`, `resolve`, `review_pass`, `review_reject`, `close`, …
+    Transition { request: u64, incident: IncidentId, action: String, actor: String, #[serde(default)] note: String },
+    Ping { t: u64 },
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome { version: u16, scene: String, tick_hz: u16 },
+    /// Everything inside the viewport now; replaces what the client had. `seq` is the last event
+    /// it includes.
+    Snapshot {
+        seq: u64,
+        tick: u64,
+        time_ms: i64,
+        patrols: Vec<PatrolState>,
+        incidents: Vec<IncidentState>,
+        components: Vec<ComponentItem>,
+    },
+    /// Changes since the previous frame.
+    Delta {
+        tick: u64,
+        time_ms: i64,
+        /// Patrols already known to the client that moved.
+        moved: Vec<PatrolPos>,
+        /// Patrols that entered the viewport (or changed status).
+        entered: Vec<PatrolState>,
+        /// Patrols that left the viewport.
+        left: Vec<PatrolId>,
+        /// Incidents that left the viewport.
+        incidents_left: Vec<IncidentId>,
+        events: Vec<Event>,
+    },
+    /// The answer to an `assign` or `transition` request.
+    Reply {
+        request: u64,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Error { code: String, message: String },
+    Pong { t: u64 },
+}

@@ -1,0 +1,17 @@
+//! gridwall's backend.
+//!
+//! * Scene import from any `.osm.pbf`: [`import`] (reading [`osm`], projecting with [`coords`],
+//!   meshing with [`mesh`], baking [`glb`], [`grids`], [`components`]), described by [`scene`].
+//! * [`synth`]: a seeded synthetic city (written with [`pbf_write`]) for scale tests.
+
+pub mod components;
+pub mod coords;
+pub mod glb;
+pub mod grids;
+pub mod import;
+pub mod mesh;
+pub mod osm;
+pub mod pbf_write;
+pub mod progress;
+pub mod scene;
+pub mod synth;
