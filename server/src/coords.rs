@@ -268,8 +268,10 @@ mod tests {
             let (glon, glat) = wgs84_to_gcj02(lon, lat);
             let back = gcj02_to_wgs84(glon, glat);
             assert!(close(back, (lon, lat), 1e-9), "{back:?} vs {lon},{lat}");
-            let via_bd = to_wgs84(InputCrs::Bd09, gcj02_to_bd09(glon, glat).0, gcj02_to_bd09(glon, glat).1).unwrap();
-            assert!(close(via_bd, (lon, lat), 1e-8), "{via_bd:?}");
+            // The published BD-09 pair is not an exact inverse: ~2e-7° (2 cm) is its precision.
+            let (blon, blat) = gcj02_to_bd09(glon, glat);
+            let via_bd = to_wgs84(InputCrs::Bd09, blon, blat).unwrap();
+            assert!(close(via_bd, (lon, lat), 5e-7), "{via_bd:?}");
         }
     }
 
@@ -312,7 +314,9 @@ mod tests {
         let (x, y) = frame.to_local(24.9384, 60.1699).unwrap();
         assert!(x.abs() < 0.5 && y.abs() < 0.5);
         let (x2, y2) = frame.to_local(24.9484, 60.1699).unwrap();
-        assert!((x2 - x - 555.0).abs() < 5.0 && (y2 - y).abs() < 5.0, "0.01° of longitude at 60°N ≈ 555 m");
+        // 0.01° of longitude at 60°N is 556.6 m on the ellipsoid (UTM scale ~0.9996 here).
+        let d = (x2 - x).hypot(y2 - y);
+        assert!((d - 556.6).abs() < 2.0, "{d}");
     }
 
     #[test]

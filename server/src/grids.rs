@@ -97,7 +97,7 @@ fn split_at(rect: Rect, items: &[Occupancy], axis: usize, fraction: f64, roads: 
     }
     // Snap onto the major road that runs most along the split line within ±25 % of the span.
     let bin = 20.0;
-    let mut bins: HashMap<i64, (f64, f64)> = HashMap::new(); // bin → (length, Σ length·coord)
+    let mut bins: std::collections::BTreeMap<i64, (f64, f64)> = std::collections::BTreeMap::new(); // bin → (length, Σ length·coord)
     for (a, b) in roads {
         let mid = [f64::midpoint(a[0], b[0]), f64::midpoint(a[1], b[1])];
         if mid[0] < rect[0] || mid[0] > rect[2] || mid[1] < rect[1] || mid[1] > rect[3] {
@@ -196,7 +196,37 @@ pub fn generate(bounds: Rect, buildings: &[Occupancy], major_roads: &[([f64; 2],
             }
         }
     }
+    densify_shared_edges(&mut units);
     GridHierarchy { units, source: "generated".into() }
+}
+
+/// Inserts every cell corner that lies on a unit's (axis-aligned) edge into that edge, so a
+/// parent and its children, and neighbours with T-junctions, share exactly the same vertices.
+/// Without this, the corners of a child on its parent's edge would leave that edge by a hair once
+/// both are projected to WGS84 (straight in metres is not straight in degrees).
+fn densify_shared_edges(units: &mut [GridUnit]) {
+    let mut corners: Vec<[f64; 2]> = units.iter().filter(|u| u.level == GridLevel::Cell).flat_map(|u| u.polygons[0][0].clone()).collect();
+    corners.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    corners.dedup();
+    for unit in units.iter_mut() {
+        let ring = &unit.polygons[0][0];
+        let mut dense = Vec::with_capacity(ring.len());
+        for w in ring.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            dense.push(a);
+            let axis = usize::from(a[0] == b[0]); // 1: vertical edge, points vary in y
+            let fixed = 1 - axis;
+            let (lo, hi) = (a[axis].min(b[axis]), a[axis].max(b[axis]));
+            let mut on_edge: Vec<[f64; 2]> = corners.iter().copied().filter(|c| c[fixed] == a[fixed] && c[axis] > lo && c[axis] < hi).collect();
+            on_edge.sort_by(|p, q| p[axis].total_cmp(&q[axis]));
+            if b[axis] < a[axis] {
+                on_edge.reverse();
+            }
+            dense.extend(on_edge);
+        }
+        dense.push(ring[ring.len() - 1]);
+        unit.polygons[0][0] = dense;
+    }
 }
 
 /// Writes `grids.geojson` (WGS84, RFC 7946) with level, code, names, parent, estimates.

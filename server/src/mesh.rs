@@ -251,7 +251,8 @@ mod tests {
         let (min, max) = m.bounds();
         assert_eq!((min[1], max[1]), (0.0, 12.0));
         // The east wall (x = 10) faces +X.
-        let east: Vec<_> = m.positions.iter().zip(&m.normals).filter(|(p, n)| p[0] == 10.0 && n[1] == 0.0).collect();
+        let east: Vec<_> = m.positions.iter().zip(&m.normals).filter(|(p, n)| p[0] == 10.0 && n[0] != 0.0).collect();
+        assert_eq!(east.len(), 4);
         assert!(east.iter().all(|(_, n)| n[0] == 1.0));
         // North is -Z.
         assert_eq!(min[2], -10.0);
@@ -266,8 +267,11 @@ mod tests {
         assert!(faces_along_normals(&m));
         // 8 roof triangles around the hole + 8 walls × 2.
         assert_eq!(m.indices.len() / 3, 8 + 16);
-        // A courtyard wall at x = 10 faces -X (into the courtyard, away from the solid).
-        assert!(m.positions.iter().zip(&m.normals).any(|(p, n)| p[0] == -5.0 && n[0] == -1.0));
+        // The courtyard's west wall (local x = 10, glTF x = -5) faces +X: into the courtyard,
+        // away from the solid west of it.
+        let wall: Vec<_> = m.positions.iter().zip(&m.normals).filter(|(p, n)| p[0] == -5.0 && n[0] != 0.0).collect();
+        assert_eq!(wall.len(), 4);
+        assert!(wall.iter().all(|(_, n)| n[0] == 1.0));
     }
 
     #[test]
