@@ -33,10 +33,12 @@ pub enum Surface {
     Water = 2,
 }
 
-const SURFACES: [(Surface, &str, [f32; 4]); 3] = [
-    (Surface::Building, "building", [0.10, 0.16, 0.30, 1.0]),
-    (Surface::Road, "road", [0.16, 0.22, 0.34, 1.0]),
-    (Surface::Water, "water", [0.02, 0.08, 0.18, 1.0]),
+/// Material name, base colour and emissive colour of each surface: the dark "big screen"
+/// theme, with roads glowing faintly cyan so the street network reads from across a room.
+const SURFACES: [(Surface, &str, [f32; 4], [f32; 3]); 3] = [
+    (Surface::Building, "building", [0.09, 0.15, 0.30, 1.0], [0.0, 0.0, 0.0]),
+    (Surface::Road, "road", [0.05, 0.20, 0.30, 1.0], [0.02, 0.16, 0.24]),
+    (Surface::Water, "water", [0.01, 0.04, 0.10, 1.0], [0.0, 0.01, 0.03]),
 ];
 
 #[derive(Debug, Default)]
@@ -92,10 +94,50 @@ impl CityModel {
         ok
     }
 
-    /// Adds a road ribbon at a small height so major roads draw over minor ones.
+    /// Adds a road ribbon at a small height so major roads draw over minor ones. Long lines are
+    /// cut into one piece per tile, so a tile's bounds stay tight.
     pub fn add_road(&mut self, points: &[[f64; 2]], width: f64, h: f64) -> bool {
-        let (centre, tile) = self.tile_for(points[points.len() / 2]);
-        tile.meshes[Surface::Road as usize].add_ribbon(points, width, h, centre)
+        self.add_line(Surface::Road, points, width, h)
+    }
+
+    fn add_line(&mut self, surface: Surface, points: &[[f64; 2]], width: f64, h: f64) -> bool {
+        let mut any = false;
+        for piece in self.split_by_tile(points) {
+            let (centre, tile) = self.tile_for(piece[piece.len() / 2]);
+            any |= tile.meshes[surface as usize].add_ribbon(&piece, width, h, centre);
+        }
+        any
+    }
+
+    /// Cuts a polyline into runs whose segments' midpoints fall in the same tile (segments longer
+    /// than half a tile are subdivided first). Consecutive runs share their joining point.
+    fn split_by_tile(&self, points: &[[f64; 2]]) -> Vec<Vec<[f64; 2]>> {
+        let step = self.tile_size / 2.0;
+        let mut dense: Vec<[f64; 2]> = Vec::with_capacity(points.len());
+        for w in points.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let n = ((b[0] - a[0]).hypot(b[1] - a[1]) / step).ceil().max(1.0) as usize;
+            for k in 0..n {
+                let t = k as f64 / n as f64;
+                dense.push([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
+            }
+        }
+        if let Some(&last) = points.last() {
+            dense.push(last);
+        }
+        let mut pieces: Vec<Vec<[f64; 2]>> = Vec::new();
+        let mut current_key = None;
+        for w in dense.windows(2) {
+            let key = self.key([f64::midpoint(w[0][0], w[1][0]), f64::midpoint(w[0][1], w[1][1])]);
+            if current_key != Some(key) {
+                pieces.push(vec![w[0]]);
+                current_key = Some(key);
+            }
+            if let Some(p) = pieces.last_mut() {
+                p.push(w[1]);
+            }
+        }
+        pieces
     }
 
     pub fn add_water_area(&mut self, area: &LocalArea) -> bool {
@@ -104,8 +146,7 @@ impl CityModel {
     }
 
     pub fn add_water_line(&mut self, points: &[[f64; 2]], width: f64) -> bool {
-        let (centre, tile) = self.tile_for(points[points.len() / 2]);
-        tile.meshes[Surface::Water as usize].add_ribbon(points, width, 0.02, centre)
+        self.add_line(Surface::Water, points, width, 0.02)
     }
 
     pub fn tile_count(&self) -> usize {
@@ -128,9 +169,10 @@ impl CityModel {
         });
         let materials: Vec<json::Index<json::Material>> = SURFACES
             .iter()
-            .map(|(_, name, color)| {
+            .map(|(_, name, color, emissive)| {
                 root.push(json::Material {
                     name: Some((*name).to_owned()),
+                    emissive_factor: json::material::EmissiveFactor(*emissive),
                     pbr_metallic_roughness: json::material::PbrMetallicRoughness {
                         base_color_factor: json::material::PbrBaseColorFactor(*color),
                         metallic_factor: json::material::StrengthFactor(0.0),
@@ -146,7 +188,7 @@ impl CityModel {
         let mut nodes = Vec::new();
         for (&key, tile) in &self.tiles {
             let mut primitives = Vec::new();
-            for (surface, _, _) in SURFACES {
+            for (surface, _, _, _) in SURFACES {
                 let mesh = &tile.meshes[surface as usize];
                 if mesh.is_empty() {
                     continue;
@@ -211,6 +253,23 @@ impl CityModel {
         w.flush().map_err(io)?;
         stats.bytes = usize::try_from(std::fs::metadata(path).map_err(io)?.len()).unwrap_or(usize::MAX);
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_per_tile_without_gaps() {
+        let m = CityModel::new(100.0);
+        let pieces = m.split_by_tile(&[[10.0, 10.0], [390.0, 10.0]]);
+        assert_eq!(pieces.len(), 4);
+        for w in pieces.windows(2) {
+            assert_eq!(w[0].last(), w[1].first());
+        }
+        assert_eq!(pieces[0][0], [10.0, 10.0]);
+        assert_eq!(*pieces[3].last().unwrap(), [390.0, 10.0]);
     }
 }
 

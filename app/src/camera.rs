@@ -1,0 +1,163 @@
+//! The orbit camera: orbit, pan and zoom around a focus point with mouse and keyboard.
+//!
+//! Mouse: left drag orbits, right (or middle) drag pans, wheel zooms. Keys: W/A/S/D or arrows
+//! pan, Q/E rotate, R/F tilt, +/- zoom.
+
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::prelude::*;
+
+use crate::scene::SceneInfo;
+
+/// Where the camera looks from: a focus on the ground, a heading, a tilt and a distance.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct OrbitCamera {
+    pub focus: Vec3,
+    /// Heading in radians; 0 looks north.
+    pub yaw: f32,
+    /// Angle above the horizon in radians.
+    pub pitch: f32,
+    pub distance: f32,
+}
+
+impl OrbitCamera {
+    pub const MIN_PITCH: f32 = 0.12;
+    pub const MAX_PITCH: f32 = 1.54;
+
+    /// A view of the whole scene from the south-east.
+    pub fn overview(scene: &SceneInfo) -> Self {
+        let size = scene.size();
+        Self { focus: scene.centre(), yaw: -0.6, pitch: 0.85, distance: size.x.max(size.y) * 0.95 }
+    }
+
+    /// The camera transform this orbit describes.
+    pub fn transform(&self) -> Transform {
+        // yaw 0 puts the camera south of the focus (+Z), looking north (-Z).
+        let dir = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos());
+        Transform::from_translation(self.focus + dir * self.distance).looking_at(self.focus, Vec3::Y)
+    }
+
+    /// Pans by a screen-relative offset in metres (x right, y forward).
+    pub fn pan(&mut self, right: f32, forward: f32) {
+        let (s, c) = self.yaw.sin_cos();
+        self.focus += Vec3::new(c, 0.0, -s) * right + Vec3::new(-s, 0.0, -c) * forward;
+    }
+
+    pub fn zoom(&mut self, factor: f32) {
+        self.distance = (self.distance * factor).clamp(20.0, 60_000.0);
+    }
+
+    pub fn tilt(&mut self, delta: f32) {
+        self.pitch = (self.pitch + delta).clamp(Self::MIN_PITCH, Self::MAX_PITCH);
+    }
+}
+
+pub struct CameraPlugin;
+
+impl Plugin for CameraPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_camera).add_systems(Update, (steer_camera, place_camera).chain());
+    }
+}
+
+fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>) {
+    let orbit = OrbitCamera::overview(&scene);
+    commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform(), orbit, Name::new("camera")));
+}
+
+fn steer_camera(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    buttons: Option<Res<ButtonInput<MouseButton>>>,
+    motion: Option<Res<AccumulatedMouseMotion>>,
+    scroll: Option<Res<AccumulatedMouseScroll>>,
+    time: Res<Time>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let dt = time.delta_secs();
+    for mut orbit in &mut cameras {
+        let speed = orbit.distance * 0.8 * dt;
+        if let Some(keys) = &keys {
+            let key = |a: KeyCode, b: KeyCode| f32::from(u8::from(keys.pressed(a) || keys.pressed(b)));
+            orbit.pan(
+                speed * (key(KeyCode::KeyD, KeyCode::ArrowRight) - key(KeyCode::KeyA, KeyCode::ArrowLeft)),
+                speed * (key(KeyCode::KeyW, KeyCode::ArrowUp) - key(KeyCode::KeyS, KeyCode::ArrowDown)),
+            );
+            orbit.yaw += 1.2 * dt * (key(KeyCode::KeyE, KeyCode::KeyE) - key(KeyCode::KeyQ, KeyCode::KeyQ));
+            let tilt = 0.8 * dt * (key(KeyCode::KeyR, KeyCode::KeyR) - key(KeyCode::KeyF, KeyCode::KeyF));
+            orbit.tilt(tilt);
+            let zoom = key(KeyCode::Minus, KeyCode::NumpadSubtract) - key(KeyCode::Equal, KeyCode::NumpadAdd);
+            orbit.zoom(1.0 + 1.5 * dt * zoom);
+        }
+        if let (Some(buttons), Some(motion)) = (&buttons, &motion) {
+            let d = motion.delta;
+            if buttons.pressed(MouseButton::Left) {
+                orbit.yaw -= d.x * 0.005;
+                orbit.tilt(d.y * 0.005);
+            } else if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
+                let per_pixel = orbit.distance * 0.0015;
+                orbit.pan(-d.x * per_pixel, d.y * per_pixel);
+            }
+        }
+        if let Some(scroll) = &scroll {
+            let lines = match scroll.unit {
+                MouseScrollUnit::Line => scroll.delta.y,
+                MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+            };
+            if lines != 0.0 {
+                orbit.zoom(0.9f32.powf(lines));
+            }
+        }
+    }
+}
+
+fn place_camera(mut cameras: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCamera>>) {
+    for (orbit, mut transform) in &mut cameras {
+        *transform = orbit.transform();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orbit() -> OrbitCamera {
+        OrbitCamera { focus: Vec3::new(100.0, 0.0, -50.0), yaw: 0.0, pitch: 0.7, distance: 500.0 }
+    }
+
+    #[test]
+    fn the_camera_looks_at_its_focus_from_the_south_at_yaw_zero() {
+        let t = orbit().transform();
+        assert!((t.translation.distance(Vec3::new(100.0, 0.0, -50.0)) - 500.0).abs() < 1e-3);
+        assert!(t.translation.z > -50.0, "south of the focus is +Z");
+        let forward = t.forward();
+        let to_focus = (Vec3::new(100.0, 0.0, -50.0) - t.translation).normalize();
+        assert!(forward.dot(to_focus) > 0.9999);
+    }
+
+    #[test]
+    fn panning_forward_moves_north_at_yaw_zero_and_tilt_is_clamped() {
+        let mut o = orbit();
+        o.pan(0.0, 10.0);
+        assert!((o.focus - Vec3::new(100.0, 0.0, -60.0)).length() < 1e-4);
+        o.pan(5.0, 0.0);
+        assert!((o.focus.x - 105.0).abs() < 1e-4);
+        o.tilt(10.0);
+        assert_eq!(o.pitch, OrbitCamera::MAX_PITCH);
+        o.zoom(1e-9);
+        assert_eq!(o.distance, 20.0);
+    }
+
+    #[test]
+    fn keyboard_pans_through_the_system() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).init_resource::<ButtonInput<KeyCode>>().add_systems(Update, (steer_camera, place_camera).chain());
+        let cam = app.world_mut().spawn((orbit(), Transform::default())).id();
+        app.update();
+        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::KeyW);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        app.update();
+        let o = *app.world().get::<OrbitCamera>(cam).unwrap();
+        assert!(o.focus.z < -50.0, "W moves the focus north: {:?}", o.focus);
+        let t = app.world().get::<Transform>(cam).unwrap();
+        assert_eq!(*t, o.transform());
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what gridwall needs on Debian 12 (bookworm): build dependencies (PROJ, clang for
+# bindgen, pkg-config), the software renderer and virtual display for the Bevy client (Mesa
+# lavapipe, Xvfb), the CJK font, and Node.js for the glTF validator. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config
+  libproj-dev proj-data proj-bin libclang-dev libsqlite3-dev
+  mesa-vulkan-drivers libvulkan1 xvfb xauth libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
+  fonts-wqy-microhei
+  nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# The machine may ship its own Node.js outside dpkg; accept it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<< "${missing[*]}"
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust 1.95 with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+
+# The glTF validator (pinned in tools/gltf-validate/package-lock.json).
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -d "$here/tools/gltf-validate/node_modules/gltf-validator" ]; then
+  (cd "$here/tools/gltf-validate" && npm ci --silent --no-audit --no-fund)
+fi
