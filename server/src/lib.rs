@@ -3,15 +3,19 @@
 //! * Scene import from any `.osm.pbf`: [`import`] (reading [`osm`], projecting with [`coords`],
 //!   meshing with [`mesh`], baking [`glb`], [`grids`], [`components`]), described by [`scene`].
 //! * [`synth`]: a seeded synthetic city (written with [`pbf_write`]) for scale tests.
+//! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
+//! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
 
 pub mod components;
 pub mod coords;
 pub mod glb;
 pub mod grids;
 pub mod import;
+pub mod index;
 pub mod mesh;
 pub mod osm;
 pub mod pbf_write;
 pub mod progress;
 pub mod scene;
 pub mod synth;
+pub mod workflow;
