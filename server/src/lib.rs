@@ -5,6 +5,7 @@
 //! * [`synth`]: a seeded synthetic city (written with [`pbf_write`]) for scale tests.
 //! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
 //! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
+//! * [`sim`]: the deterministic simulator (patrols on the road graph, incidents, workflow).
 
 pub mod components;
 pub mod coords;
@@ -17,5 +18,6 @@ pub mod osm;
 pub mod pbf_write;
 pub mod progress;
 pub mod scene;
+pub mod sim;
 pub mod synth;
 pub mod workflow;
