@@ -360,17 +360,14 @@ impl ServerEncoder {
                     let q = (quantize(m.x), quantize(m.y));
                     let id_delta = zigzag(i64::from(m.id) - prev_id);
                     prev_id = i64::from(m.id);
-                    match self.cache.insert(m.id, q) {
-                        Some(old) => {
-                            w.var(id_delta << 1);
-                            w.ivar(q.0 - old.0);
-                            w.ivar(q.1 - old.1);
-                        }
-                        None => {
-                            w.var((id_delta << 1) | 1);
-                            w.ivar(q.0);
-                            w.ivar(q.1);
-                        }
+                    if let Some(old) = self.cache.insert(m.id, q) {
+                        w.var(id_delta << 1);
+                        w.ivar(q.0 - old.0);
+                        w.ivar(q.1 - old.1);
+                    } else {
+                        w.var((id_delta << 1) | 1);
+                        w.ivar(q.0);
+                        w.ivar(q.1);
                     }
                 }
                 w.len(entered.len());

@@ -175,6 +175,7 @@ impl LayerSet {
         self.0 & (1 << layer.index()) != 0
     }
 
+    #[must_use]
     pub fn with(self, layer: Layer) -> Self {
         Self(self.0 | (1 << layer.index()))
     }

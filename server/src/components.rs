@@ -164,7 +164,7 @@ fn parse_category(s: &str) -> Result<(ComponentCategory, u16), String> {
     Err(format!("unknown category {s:?} (expected one of: {})", ComponentCategory::ALL.map(ComponentCategory::key).join(", ")))
 }
 
-/// Reads a user's components file: CSV with columns `category,lon,lat[,crs][,state]`, or GeoJSON
+/// Reads a user's components file: CSV with columns `category,lon,lat[,crs][,state]`, or `GeoJSON`
 /// Point features with `category` (and optional `state`, `crs`) properties. `category` is a
 /// gridwall key (`manhole`, `street_light`, …) or a 4-digit class code (`0102`). Any bad row
 /// refuses the whole file, naming the row and the reason.

@@ -256,23 +256,6 @@ impl CityModel {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_lines_are_cut_per_tile_without_gaps() {
-        let m = CityModel::new(100.0);
-        let pieces = m.split_by_tile(&[[10.0, 10.0], [390.0, 10.0]]);
-        assert_eq!(pieces.len(), 4);
-        for w in pieces.windows(2) {
-            assert_eq!(w[0].last(), w[1].first());
-        }
-        assert_eq!(pieces[0][0], [10.0, 10.0]);
-        assert_eq!(*pieces[3].last().unwrap(), [390.0, 10.0]);
-    }
-}
-
 fn raw(value: &serde_json::Value) -> Result<Box<serde_json::value::RawValue>, GlbError> {
     serde_json::value::to_raw_value(value).map_err(|e| GlbError::Json(e.to_string()))
 }
@@ -304,7 +287,7 @@ fn push_accessor(
     min_max: Option<(Vec<f32>, Vec<f32>)>,
     target: json::buffer::Target,
 ) -> json::Index<json::Accessor> {
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let offset = bin.len();
@@ -338,4 +321,21 @@ fn push_accessor(
         normalized: false,
         sparse: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_per_tile_without_gaps() {
+        let m = CityModel::new(100.0);
+        let pieces = m.split_by_tile(&[[10.0, 10.0], [390.0, 10.0]]);
+        assert_eq!(pieces.len(), 4);
+        for w in pieces.windows(2) {
+            assert_eq!(w[0].last(), w[1].first());
+        }
+        assert_eq!(pieces[0][0], [10.0, 10.0]);
+        assert_eq!(*pieces[3].last().unwrap(), [390.0, 10.0]);
+    }
 }

@@ -270,9 +270,9 @@ fn to_geo(polys: &[Vec<Vec<[f64; 2]>>]) -> MultiPolygon<f64> {
     MultiPolygon(polys.iter().map(|p| Polygon::new(ls(&p[0]), p[1..].iter().map(ls).collect())).collect())
 }
 
-/// Reads and validates a user's grid file (GeoJSON FeatureCollection, WGS84).
+/// Reads and validates a user's grid file (`GeoJSON` `FeatureCollection`, WGS84).
 ///
-/// Each feature: Polygon or MultiPolygon geometry; properties `level` (`street`, `community`,
+/// Each feature: Polygon or `MultiPolygon` geometry; properties `level` (`street`, `community`,
 /// `cell`), `code` (unique), `name`, optional `name_en`, and `parent` (the code of the unit one
 /// level up; required for communities and cells). Refused, naming the feature and the reason: an
 /// unclosed ring, a self-intersecting or otherwise invalid polygon, a missing or wrong-level parent,

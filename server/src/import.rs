@@ -164,7 +164,9 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
         let h = 0.05 + 0.02 * f64::from(8 - r.class as u8);
         if model.add_road(&pts, r.class.width(), h) {
             counts.roads += 1;
-            pts.iter().for_each(|p| expand(&mut local_bounds, p[0], p[1]));
+            for p in &pts {
+                expand(&mut local_bounds, p[0], p[1]);
+            }
             if r.class.is_major() {
                 major_segments.extend(pts.windows(2).map(|w| (w[0], w[1])));
             }

@@ -79,12 +79,11 @@ impl MovingIndex {
     /// Inserts or moves a point.
     pub fn upsert(&mut self, id: u32, p: [f64; 2]) {
         let key = self.key(p);
-        if let Some(entry) = self.where_.get_mut(&id) {
-            if entry.1 == key {
+        if let Some(entry) = self.where_.get_mut(&id)
+            && entry.1 == key {
                 entry.0 = p;
                 return;
             }
-        }
         self.remove(id);
         self.extent = [self.extent[0].min(key.0), self.extent[1].min(key.1), self.extent[2].max(key.0), self.extent[3].max(key.1)];
         let bucket = self.buckets.entry(key).or_default();
@@ -252,7 +251,7 @@ mod tests {
         for _ in 0..50 {
             let q = [rng.random_range(-1200.0..1200.0), rng.random_range(-1200.0..1200.0)];
             let k = rng.random_range(1..8);
-            let keep = |id: u32| id % 3 != 0;
+            let keep = |id: u32| !id.is_multiple_of(3);
             let mut brute: Vec<(u32, f64)> = truth.iter().filter(|(id, _)| keep(**id)).map(|(&id, p)| (id, (p[0] - q[0]).hypot(p[1] - q[1]))).collect();
             brute.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             brute.truncate(k);

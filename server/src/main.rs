@@ -31,10 +31,10 @@ enum Command {
         /// Display name, e.g. 寿光市城区.
         #[arg(long)]
         name: Option<String>,
-        /// Real grid boundaries (GeoJSON: level, code, name, parent). Default: generated.
+        /// Real grid boundaries (`GeoJSON`: level, code, name, parent). Default: generated.
         #[arg(long)]
         grids: Option<PathBuf>,
-        /// Extra components (CSV: category,lon,lat[,crs][,state]; or GeoJSON points).
+        /// Extra components (CSV: category,lon,lat[,crs][,state]; or `GeoJSON` points).
         #[arg(long)]
         components: Option<PathBuf>,
         /// Also place N seeded synthetic components along the roads (scale tests).

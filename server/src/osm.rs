@@ -272,12 +272,12 @@ impl<R: Read> Read for Counting<R> {
 /// Walks every data block of the file, checking that it is a PBF with a header first.
 fn for_each_block(
     path: &Path,
-    progress: &Progress,
+    progress: Progress,
     phase: &str,
     mut f: impl FnMut(&osmpbf::PrimitiveBlock),
 ) -> Result<(), OsmError> {
     let file = File::open(path).map_err(|source| OsmError::Open { file: path.to_owned(), source })?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = file.metadata().map_or(0, |m| m.len());
     let read = Arc::new(AtomicU64::new(0));
     let reader = BlobReader::new(BufReader::with_capacity(1 << 20, Counting { inner: file, read: read.clone() }));
     let bar = progress.bytes(phase, len);
@@ -332,7 +332,7 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
 
     // Pass 1: multipolygon relations for buildings and water.
     let mut relations = Vec::new();
-    for_each_block(path, progress, "scan relations", |block| {
+    for_each_block(path, *progress, "scan relations", |block| {
         for group in block.groups() {
             for rel in group.relations() {
                 let tags = owned_tags(rel.tags());
@@ -362,7 +362,7 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
     let mut points = Vec::new();
     let mut ways: Vec<(i64, Vec<(String, String)>, Vec<i64>)> = Vec::new();
     let mut member_refs: HashMap<i64, Vec<i64>> = HashMap::new();
-    for_each_block(path, progress, "read nodes and ways", |block| {
+    for_each_block(path, *progress, "read nodes and ways", |block| {
         block.for_each_element(|element| match element {
             Element::DenseNode(n) => {
                 stats.nodes += 1;

@@ -65,7 +65,7 @@ pub fn write_city(city: &SynthCity, path: &Path, progress: Progress) -> std::io:
         }
     }
     next_node += ((side + 1) * (side + 1)) as i64;
-    let class = |k: usize| if k % 10 == 0 { "primary" } else if k % 5 == 0 { "secondary" } else { "residential" };
+    let class = |k: usize| if k.is_multiple_of(10) { "primary" } else if k.is_multiple_of(5) { "secondary" } else { "residential" };
     let mut roads = 0;
     for k in 0..=side {
         let ns: Vec<i64> = (0..=side).map(|j| node_at(k, j)).collect();

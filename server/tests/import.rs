@@ -76,7 +76,7 @@ fn helsinki_imports_with_buildings_roads_grids_and_components() {
     let frame = m.frame().unwrap();
     let (x, y) = frame.to_local(24.9384, 60.1699).unwrap();
     // cs2cs: EPSG:4326 → EPSG:32635 of (60.1699 N, 24.9384 E) = 385611.3167 E, 6672118.3803 N.
-    assert!((x + m.origin[0] - 385_611.3167).abs() < 0.01 && (y + m.origin[1] - 6_672_118.3803).abs() < 0.01);
+    assert!((x + m.origin[0] - 385611.3167).abs() < 0.01 && (y + m.origin[1] - 6672118.3803).abs() < 0.01);
 
     // Grids: three levels, unique codes, every unit inside its parent.
     let gj: geojson::FeatureCollection = std::fs::read_to_string(dir.join("grids.geojson")).unwrap().parse().unwrap();
@@ -267,7 +267,7 @@ fn a_seeded_synthetic_city_imports_whole_with_synthetic_components() {
     assert!(m.origin[0] < 500_000.0 && m.origin[0] > 300_000.0, "{:?}", m.origin);
     let frame = SceneFrame::new("EPSG:4549", (0.0, 0.0)).unwrap();
     let (e, n) = frame.project(118.7910, 36.8868).unwrap();
-    assert!((e - 392_223.3108).abs() < 0.01 && (n - 4_084_631.0120).abs() < 0.01);
+    assert!((e - 392223.3108).abs() < 0.01 && (n - 4084631.0120).abs() < 0.01);
     assert!(m.counts.cells > 10);
     // Courtyards survive as holes: a box building is 4 roof + 16 wall vertices, a holed one
     // 8 roof + 32 wall vertices.
