@@ -6,6 +6,7 @@
 //! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
 //! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
 //! * [`sim`]: the deterministic simulator (patrols on the road graph, incidents, workflow).
+//! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries, KPIs.
 
 pub mod components;
 pub mod coords;
@@ -20,4 +21,5 @@ pub mod progress;
 pub mod scene;
 pub mod sim;
 pub mod synth;
+pub mod world;
 pub mod workflow;
