@@ -167,10 +167,13 @@ impl CityModel {
             name: None,
             uri: None,
         });
-        let materials: Vec<json::Index<json::Material>> = SURFACES
+        // Only the materials some tile uses (a city without water gets no water material).
+        let used: Vec<bool> = SURFACES.iter().map(|(s, ..)| self.tiles.values().any(|t| !t.meshes[*s as usize].is_empty())).collect();
+        let materials: Vec<Option<json::Index<json::Material>>> = SURFACES
             .iter()
-            .map(|(_, name, color, emissive)| {
-                root.push(json::Material {
+            .zip(&used)
+            .map(|((_, name, color, emissive), &used)| {
+                used.then(|| root.push(json::Material {
                     name: Some((*name).to_owned()),
                     emissive_factor: json::material::EmissiveFactor(*emissive),
                     pbr_metallic_roughness: json::material::PbrMetallicRoughness {
@@ -180,7 +183,7 @@ impl CityModel {
                         ..Default::default()
                     },
                     ..Default::default()
-                })
+                }))
             })
             .collect();
 
@@ -208,7 +211,7 @@ impl CityModel {
                     extensions: None,
                     extras: None,
                     indices: Some(idx),
-                    material: Some(materials[surface as usize]),
+                    material: materials[surface as usize],
                     mode: Valid(json::mesh::Mode::Triangles),
                     targets: None,
                 });
