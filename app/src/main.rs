@@ -18,7 +18,7 @@ struct Cli {
     /// Render, save one frame to this PNG once everything is loaded, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
-    /// Window size, WIDTHxHEIGHT.
+    /// Window size, `WIDTHxHEIGHT`.
     #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
     size: (u32, u32),
 }
