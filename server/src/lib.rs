@@ -6,6 +6,7 @@
 //! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
 //! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
 //! * [`sim`]: the deterministic simulator (patrols on the road graph, incidents, workflow).
+//! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
 //! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries, KPIs.
 
 pub mod components;
@@ -14,6 +15,7 @@ pub mod glb;
 pub mod grids;
 pub mod import;
 pub mod index;
+pub mod ingest;
 pub mod mesh;
 pub mod osm;
 pub mod pbf_write;
