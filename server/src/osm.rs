@@ -362,26 +362,21 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
     let mut points = Vec::new();
     let mut ways: Vec<(i64, Vec<(String, String)>, Vec<i64>)> = Vec::new();
     let mut member_refs: HashMap<i64, Vec<i64>> = HashMap::new();
+    let (mut ways_seen, mut relations_seen) = (0u64, 0u64);
     for_each_block(path, *progress, "read nodes and ways", |block| {
+        // Dense and plain nodes carry the same fields; both go through here.
+        let mut add_node = |id: i64, lat: i32, lon: i32, tags: Vec<(&str, &str)>| {
+            stats.nodes += 1;
+            nodes.push((id, lat, lon));
+            if !tags.is_empty() && is_component_candidate(&tags) {
+                points.push(PointFeature { osm_id: id, lon: f64::from(lon) * 1e-7, lat: f64::from(lat) * 1e-7, tags: owned_tags(tags.into_iter()) });
+            }
+        };
         block.for_each_element(|element| match element {
-            Element::DenseNode(n) => {
-                stats.nodes += 1;
-                nodes.push((n.id(), n.decimicro_lat(), n.decimicro_lon()));
-                let tags: Vec<(&str, &str)> = n.tags().collect();
-                if !tags.is_empty() && is_component_candidate(&tags) {
-                    points.push(PointFeature { osm_id: n.id(), lon: n.lon(), lat: n.lat(), tags: owned_tags(tags.into_iter()) });
-                }
-            }
-            Element::Node(n) => {
-                stats.nodes += 1;
-                nodes.push((n.id(), n.decimicro_lat(), n.decimicro_lon()));
-                let tags: Vec<(&str, &str)> = n.tags().collect();
-                if !tags.is_empty() && is_component_candidate(&tags) {
-                    points.push(PointFeature { osm_id: n.id(), lon: n.lon(), lat: n.lat(), tags: owned_tags(tags.into_iter()) });
-                }
-            }
+            Element::DenseNode(n) => add_node(n.id(), n.decimicro_lat(), n.decimicro_lon(), n.tags().collect()),
+            Element::Node(n) => add_node(n.id(), n.decimicro_lat(), n.decimicro_lon(), n.tags().collect()),
             Element::Way(w) => {
-                stats.ways += 1;
+                ways_seen += 1;
                 let tags = owned_tags(w.tags());
                 let wanted = tag(&tags, "building").is_some_and(|b| b != "no")
                     || tag(&tags, "highway").is_some_and(|h| RoadClass::from_highway(h).is_some())
@@ -394,9 +389,11 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
                     member_refs.insert(w.id(), w.refs().collect());
                 }
             }
-            Element::Relation(_) => stats.relations += 1,
+            Element::Relation(_) => relations_seen += 1,
         });
     })?;
+    stats.ways += ways_seen;
+    stats.relations += relations_seen;
 
     if !nodes.is_sorted_by_key(|n| n.0) {
         nodes.sort_unstable_by_key(|n| n.0);
