@@ -119,6 +119,9 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
     let project_ring = |ring: &[(f64, f64)]| -> Result<Vec<[f64; 2]>, CoordError> {
         ring.iter().map(|&(lon, lat)| frame.to_local(lon, lat).map(|(x, y)| [x, y])).collect()
     };
+    let project_area = |a: &osm::Area| -> Result<LocalArea, CoordError> {
+        Ok(LocalArea { outer: project_ring(&a.outer)?, holes: a.holes.iter().map(|h| project_ring(h)).collect::<Result<_, _>>()? })
+    };
 
     // Buildings and the city model.
     let mut model = CityModel::new(opts.tile_size);
@@ -127,7 +130,7 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
     let mut occupancy = Vec::with_capacity(data.buildings.len());
     let bar = progress.count("bake buildings", data.buildings.len() as u64);
     for (i, b) in data.buildings.iter().enumerate() {
-        let area = LocalArea { outer: project_ring(&b.area.outer)?, holes: b.area.holes.iter().map(|h| project_ring(h)).collect::<Result<_, _>>()? };
+        let area = project_area(&b.area)?;
         let footprint = area_m2(&area);
         if footprint < 1.0 || !model.add_building(&area, b.min_height, b.height) {
             counts.dropped_features += 1;
@@ -181,10 +184,7 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
     }
     for w in &data.water {
         let ok = match w {
-            Water::Area(a) => {
-                let area = LocalArea { outer: project_ring(&a.outer)?, holes: a.holes.iter().map(|h| project_ring(h)).collect::<Result<_, _>>()? };
-                model.add_water_area(&area)
-            }
+            Water::Area(a) => model.add_water_area(&project_area(a)?),
             Water::Line { points, width } => model.add_water_line(&project_ring(points)?, *width),
         };
         counts.water += usize::from(ok);

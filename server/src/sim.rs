@@ -265,7 +265,8 @@ impl Simulator {
         for (t, incident, action, actor) in due {
             self.apply(incident, &action, &actor, t, &mut events);
         }
-        let mut ids: Vec<u64> = self.cases.keys().copied().collect();
+        // Only open cases can run late; closed ones stay out of the per-step scan.
+        let mut ids: Vec<u64> = self.cases.iter().filter(|(_, (c, _))| c.is_open()).map(|(&id, _)| id).collect();
         ids.sort_unstable();
         for id in ids {
             let (case, _) = self.cases.get_mut(&id).expect("listed");
@@ -335,9 +336,9 @@ impl Simulator {
 
     fn dispatch_queue(&mut self, events: &mut Vec<SimEvent>) {
         let mut waiting = Vec::new();
+        let mut free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
         for incident in std::mem::take(&mut self.queue) {
             let pos = self.cases[&incident].1;
-            let free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
             let Some((patrol, _)) = self.index.nearest(pos, 1, |id| free[id as usize]).first().copied() else {
                 waiting.push(incident);
                 continue;
@@ -350,6 +351,7 @@ impl Simulator {
             };
             p.route = route[1..].to_vec();
             p.task = Task::Respond { incident };
+            free[patrol as usize] = false;
             let actor = format!("P{patrol}");
             self.apply(incident, &Action::Dispatch { assignee: actor }, "指挥中心", self.now_ms, events);
         }
