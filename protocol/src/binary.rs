@@ -320,11 +320,12 @@ impl ServerEncoder {
         let mut w = Writer::default();
         w.u8(PROTOCOL_VERSION as u8);
         match msg {
-            ServerMessage::Welcome { version, scene, tick_hz } => {
+            ServerMessage::Welcome { version, scene, tick_hz, resumed } => {
                 w.u8(T_WELCOME);
                 w.var(u64::from(*version));
                 w.str(scene);
                 w.var(u64::from(*tick_hz));
+                w.u8(u8::from(*resumed));
             }
             ServerMessage::Snapshot { seq, tick, time_ms, patrols, incidents, components } => {
                 w.u8(T_SNAPSHOT);
@@ -350,7 +351,7 @@ impl ServerEncoder {
                     w.metres(c.y);
                 }
             }
-            ServerMessage::Delta { tick, time_ms, moved, entered, left, incidents_left, events } => {
+            ServerMessage::Delta { tick, time_ms, moved, entered, left, events } => {
                 w.u8(T_DELTA);
                 w.var(*tick);
                 w.ivar(*time_ms);
@@ -378,10 +379,6 @@ impl ServerEncoder {
                 for id in left {
                     self.cache.remove(id);
                     w.var(u64::from(*id));
-                }
-                w.len(incidents_left.len());
-                for id in incidents_left {
-                    w.var(*id);
                 }
                 w.len(events.len());
                 for e in events {
@@ -442,7 +439,7 @@ impl ServerDecoder {
     pub fn decode(&mut self, frame: &[u8]) -> Result<ServerMessage, DecodeError> {
         let mut r = Reader { buf: frame, pos: 0 };
         let msg = match header(&mut r)? {
-            T_WELCOME => ServerMessage::Welcome { version: r.u16()?, scene: r.str()?, tick_hz: r.u16()? },
+            T_WELCOME => ServerMessage::Welcome { version: r.u16()?, scene: r.str()?, tick_hz: r.u16()?, resumed: r.u8()? != 0 },
             T_SNAPSHOT => {
                 let mut cache = PositionCache::new();
                 let (seq, tick, time_ms) = (r.var()?, r.var()?, r.ivar()?);
@@ -479,9 +476,8 @@ impl ServerDecoder {
                     cache.remove(&id);
                     Ok(id)
                 })?;
-                let incidents_left = r.vec(Reader::var)?;
                 let events = r.vec(get_event)?;
-                ServerMessage::Delta { tick, time_ms, moved, entered, left, incidents_left, events }
+                ServerMessage::Delta { tick, time_ms, moved, entered, left, events }
             }
             T_REPLY => ServerMessage::Reply { request: r.var()?, ok: r.u8()? != 0, error: r.opt(Reader::str)? },
             T_ERROR => ServerMessage::Error { code: r.str()?, message: r.str()? },
@@ -524,13 +520,14 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
             w.var(u64::from(*patrol));
             w.str(actor);
         }
-        ClientMessage::Transition { request, incident, action, actor, note } => {
+        ClientMessage::Transition { request, incident, action, actor, note, satisfaction } => {
             w.u8(T_TRANSITION);
             w.var(*request);
             w.var(*incident);
             w.str(action);
             w.str(actor);
             w.str(note);
+            w.u8(satisfaction.unwrap_or(0));
         }
         ClientMessage::Ping { t } => {
             w.u8(T_PING);
@@ -559,7 +556,14 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
             ClientMessage::Subscribe { bbox, crs, layers: LayerSet(layers) }
         }
         T_ASSIGN => ClientMessage::Assign { request: r.var()?, incident: r.var()?, patrol: r.u32()?, actor: r.str()? },
-        T_TRANSITION => ClientMessage::Transition { request: r.var()?, incident: r.var()?, action: r.str()?, actor: r.str()?, note: r.str()? },
+        T_TRANSITION => ClientMessage::Transition {
+            request: r.var()?,
+            incident: r.var()?,
+            action: r.str()?,
+            actor: r.str()?,
+            note: r.str()?,
+            satisfaction: Some(r.u8()?).filter(|&s| s != 0),
+        },
         T_PING => ClientMessage::Ping { t: r.var()? },
         t => return Err(DecodeError::Tag(t)),
     };

@@ -128,8 +128,18 @@ pub enum ClientMessage {
     },
     /// Assign a patrol to an incident (the commander's one click).
     Assign { request: u64, incident: IncidentId, patrol: PatrolId, actor: String },
-    /// A workflow step: `dispatch`, `resolve`, `review_pass`, `review_reject`, `close`, …
-    Transition { request: u64, incident: IncidentId, action: String, actor: String, #[serde(default)] note: String },
+    /// A workflow step: `resolve`, `review_pass`, `review_reject`, or `close` (with a
+    /// `satisfaction` of 1–5). Dispatching to a patrol is [`ClientMessage::Assign`].
+    Transition {
+        request: u64,
+        incident: IncidentId,
+        action: String,
+        actor: String,
+        #[serde(default)]
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        satisfaction: Option<u8>,
+    },
     Ping { t: u64 },
 }
 
@@ -137,7 +147,16 @@ pub enum ClientMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    Welcome { version: u16, scene: String, tick_hz: u16 },
+    /// The answer to `hello`. `resumed`: the events after the client's `resume_after` are all
+    /// still in the log and follow (as a `delta` before the next `snapshot`); `false` after a
+    /// `resume_after` means the client was too far behind and starts from a fresh snapshot.
+    Welcome {
+        version: u16,
+        scene: String,
+        tick_hz: u16,
+        #[serde(default)]
+        resumed: bool,
+    },
     /// Everything inside the viewport now; replaces what the client had. `seq` is the last event
     /// it includes.
     Snapshot {
@@ -158,8 +177,6 @@ pub enum ServerMessage {
         entered: Vec<PatrolState>,
         /// Patrols that left the viewport.
         left: Vec<PatrolId>,
-        /// Incidents that left the viewport.
-        incidents_left: Vec<IncidentId>,
         events: Vec<Event>,
     },
     /// The answer to an `assign` or `transition` request.

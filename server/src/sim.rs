@@ -141,11 +141,13 @@ pub struct SimConfig {
     pub incidents_per_hour: f64,
     /// Position report interval per patrol.
     pub report_ms: i64,
+    /// Local time zone of the city (the daily rhythm follows local hours).
+    pub utc_offset_ms: i64,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000 }
+        Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000, utc_offset_ms: 8 * 3_600_000 }
     }
 }
 
@@ -309,7 +311,7 @@ impl Simulator {
     }
 
     fn spawn_incidents(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
-        let hour = ((self.now_ms / 3_600_000).rem_euclid(24)) as usize;
+        let hour = ((self.now_ms + self.config.utc_offset_ms).div_euclid(3_600_000).rem_euclid(24)) as usize;
         let expected = self.config.incidents_per_hour * DAILY_RHYTHM[hour] * dt_ms as f64 / 3_600_000.0;
         // Poisson arrivals: count events of an exponential clock within this step.
         let mut t = 0.0;
@@ -436,7 +438,7 @@ mod tests {
     }
 
     fn run(seed: u64, hours: i64) -> (Vec<SimEvent>, Simulator) {
-        let config = SimConfig { seed, patrols: 12, incidents_per_hour: 20.0, report_ms: 1000 };
+        let config = SimConfig { seed, patrols: 12, incidents_per_hour: 20.0, report_ms: 1000, utc_offset_ms: 0 };
         let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 8 * 3_600_000).unwrap();
         let mut events = Vec::new();
         for _ in 0..(hours * 3600) {
@@ -480,7 +482,7 @@ mod tests {
 
     #[test]
     fn too_few_patrols_make_cases_escalate() {
-        let config = SimConfig { seed: 5, patrols: 1, incidents_per_hour: 60.0, report_ms: 1000 };
+        let config = SimConfig { seed: 5, patrols: 1, incidents_per_hour: 60.0, report_ms: 1000, utc_offset_ms: 0 };
         let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 9 * 3_600_000).unwrap();
         let mut escalations = 0;
         for _ in 0..(3 * 3600) {

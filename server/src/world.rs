@@ -12,7 +12,7 @@ use gridwall_protocol::{
     ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus,
 };
 
-use crate::coords::{CoordError, SceneFrame};
+use crate::coords::CoordError;
 use crate::index::{CellIndex, MovingIndex, PointIndex};
 use crate::scene::{SceneError, SceneManifest};
 use crate::workflow::{Case, Kpis, TimeLimits};
@@ -84,8 +84,8 @@ pub enum WorldEvent {
 /// The live state of one scene.
 #[derive(Debug)]
 pub struct World {
+    /// The scene's manifest (its CRS and origin: build a [`crate::coords::SceneFrame`] per thread from them).
     pub manifest: SceneManifest,
-    pub frame: SceneFrame,
     pub components: Vec<ComponentRec>,
     component_index: PointIndex,
     pub grids: Vec<GridRec>,
@@ -158,7 +158,6 @@ impl World {
 
         Ok(Self {
             manifest,
-            frame,
             components,
             component_index,
             grids,

@@ -1,0 +1,323 @@
+//! One display connection on `/ws`: its viewport, what it already knows, and the frames it gets.
+//!
+//! Every connection reads the same shared [`TickBatch`]es from a bounded broadcast channel; the
+//! producer never waits for anyone. A connection that falls behind (its socket is slow, so it
+//! misses batches) catches up from the live state instead: latest positions win, and the events
+//! it missed come from the event log, or, if the log no longer holds them, it gets a fresh
+//! snapshot. Per-connection memory is the set of patrol ids it knows plus one frame being sent.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_protocol::binary::{ServerEncoder, decode_client};
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Event, EventKind, Layer, LayerSet, PROTOCOL_VERSION, ServerMessage};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::live::{Live, Refusal, TickBatch};
+use crate::serve::{AppState, with_frame};
+use crate::workflow::Action;
+
+/// Frames are sent at least this often (an empty delta carries the server clock).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+struct Session {
+    /// JSON frames (with WGS84 positions) instead of binary: the scene's CRS and origin.
+    json: Option<(String, (f64, f64))>,
+    encoder: ServerEncoder,
+    view: Option<(Bbox, LayerSet)>,
+    known: HashSet<u32>,
+    last_seq: u64,
+    last_sent: Instant,
+}
+
+enum Inbound {
+    Message(ClientMessage),
+    Bad(String),
+}
+
+/// Runs one connection until the client goes away or the server shuts down.
+pub async fn serve_socket(socket: WebSocket, state: Arc<AppState>, json: bool) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut inbound) = mpsc::channel::<Inbound>(64);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            let item = match msg {
+                Message::Binary(b) => decode_client(&b).map_err(|e| e.to_string()),
+                Message::Text(t) => gridwall_protocol::json::decode_client(t.as_str()).map_err(|e| e.to_string()),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            let item = item.map_or_else(Inbound::Bad, Inbound::Message);
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut ticks = state.ticks.subscribe();
+    let mut shutdown = state.shutdown.clone();
+    let last_seq = state.live.lock().expect("live state").last_seq();
+    let json = json.then(|| (state.frame_crs.clone(), state.frame_origin));
+    let mut s = Session { json, encoder: ServerEncoder::new(), view: None, known: HashSet::new(), last_seq, last_sent: Instant::now() };
+    loop {
+        let out: Vec<ServerMessage> = tokio::select! {
+            item = inbound.recv() => match item {
+                None => break,
+                Some(Inbound::Bad(e)) => vec![ServerMessage::Error { code: "bad_message".into(), message: e }],
+                Some(Inbound::Message(m)) => s.handle(m, &state).await,
+            },
+            batch = ticks.recv() => match batch {
+                Ok(batch) => s.on_tick(&batch, &state.live).into_iter().collect(),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    ticks = ticks.resubscribe();
+                    vec![s.catch_up(&state.live.lock().expect("live state"))]
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let mut failed = false;
+        for msg in out {
+            if sink.send(s.encode(msg)).await.is_err() {
+                failed = true;
+                break;
+            }
+            s.last_sent = Instant::now();
+        }
+        if failed {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    reader.abort();
+}
+
+impl Session {
+    fn encode(&mut self, mut msg: ServerMessage) -> Message {
+        if let Some((crs, origin)) = &self.json {
+            add_wgs84(&mut msg, crs, *origin);
+            Message::Text(gridwall_protocol::json::encode_server(&msg).into())
+        } else {
+            Message::Binary(self.encoder.encode(&msg).into())
+        }
+    }
+
+    async fn handle(&mut self, msg: ClientMessage, state: &AppState) -> Vec<ServerMessage> {
+        match msg {
+            ClientMessage::Hello { version, resume_after, .. } => {
+                if version != PROTOCOL_VERSION {
+                    return vec![ServerMessage::Error {
+                        code: "version".into(),
+                        message: format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"),
+                    }];
+                }
+                let live = state.live.lock().expect("live state");
+                let missed = resume_after.and_then(|seq| live.events_after(seq));
+                let resumed = missed.is_some();
+                let mut out = vec![ServerMessage::Welcome { version: PROTOCOL_VERSION, scene: state.scene_name.clone(), tick_hz: state.tick_hz, resumed }];
+                self.last_seq = live.last_seq();
+                if let Some(events) = missed.filter(|e| !e.is_empty()) {
+                    out.push(ServerMessage::Delta {
+                        tick: 0,
+                        time_ms: live.now_ms(),
+                        moved: Vec::new(),
+                        entered: Vec::new(),
+                        left: Vec::new(),
+                        events: events.iter().map(|e| Event::clone(e)).collect(),
+                    });
+                }
+                out
+            }
+            ClientMessage::Subscribe { bbox, crs, layers } => {
+                let local = match to_local_bbox(bbox, crs, state) {
+                    Ok(b) => b,
+                    Err(message) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message }],
+                };
+                let live = state.live.lock().expect("live state");
+                let snap = live.snapshot(local, layers);
+                if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
+                    self.known = patrols.iter().map(|p| p.pos.id).collect();
+                    self.last_seq = self.last_seq.max(*seq);
+                }
+                self.view = Some((local, layers));
+                vec![snap]
+            }
+            ClientMessage::Assign { request, incident, patrol, actor } => {
+                let result = state.commit(|live| live.assign(incident, patrol, &actor)).await;
+                vec![reply(request, result)]
+            }
+            ClientMessage::Transition { request, incident, action, actor, note, satisfaction } => {
+                let action = match action.as_str() {
+                    "resolve" => Ok(Action::Resolve),
+                    "review_pass" => Ok(Action::ReviewPass),
+                    "review_reject" => Ok(Action::ReviewReject),
+                    "close" => satisfaction.map(|s| Action::Close { satisfaction: s }).ok_or_else(|| Refusal::invalid("satisfaction", "close needs a satisfaction of 1 to 5")),
+                    "dispatch" => Err(Refusal::invalid("action", "dispatch with an assign message")),
+                    other => Err(Refusal::invalid("action", format!("unknown action {other:?}"))),
+                };
+                let result = match action {
+                    Ok(a) => state.commit(|live| live.apply(incident, &a, &actor, &note)).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                vec![reply(request, result)]
+            }
+            ClientMessage::Ping { t } => vec![ServerMessage::Pong { t }],
+        }
+    }
+
+    fn on_tick(&mut self, batch: &TickBatch, live: &Mutex<Live>) -> Option<ServerMessage> {
+        let (mut moved, mut entered, mut left) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some((bbox, layers)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
+            let mut unknown = Vec::new();
+            for &(id, p) in &batch.moved {
+                match (bbox.contains(p[0], p[1]), self.known.contains(&id)) {
+                    (true, true) => moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None }),
+                    (false, true) => {
+                        self.known.remove(&id);
+                        left.push(id);
+                    }
+                    (true, false) => unknown.push(id),
+                    (false, false) => {}
+                }
+            }
+            for s in &batch.changed {
+                let id = s.pos.id;
+                if bbox.contains(s.pos.x, s.pos.y) {
+                    self.known.insert(id);
+                    entered.push(s.clone());
+                } else if self.known.remove(&id) {
+                    left.push(id);
+                }
+            }
+            if !unknown.is_empty() {
+                let live = live.lock().expect("live state");
+                for id in unknown {
+                    if let Some(s) = live.patrol_state(id) {
+                        self.known.insert(id);
+                        entered.push(s);
+                    }
+                }
+            }
+            let _ = layers;
+        }
+        let events: Vec<Event> = batch.events.iter().filter(|e| e.seq > self.last_seq).map(|e| Event::clone(e)).collect();
+        if let Some(e) = events.last() {
+            self.last_seq = e.seq;
+        }
+        let empty = moved.is_empty() && entered.is_empty() && left.is_empty() && events.is_empty();
+        if empty && self.last_sent.elapsed() < HEARTBEAT {
+            return None;
+        }
+        Some(ServerMessage::Delta { tick: batch.tick, time_ms: batch.time_ms, moved, entered, left, events })
+    }
+
+    /// After missing batches: the current state of the viewport (latest positions win) and the
+    /// missed events, or a fresh snapshot when the event log no longer has them.
+    fn catch_up(&mut self, live: &Live) -> ServerMessage {
+        let Some(events) = live.events_after(self.last_seq) else {
+            self.last_seq = live.last_seq();
+            return match self.view {
+                Some((bbox, layers)) => {
+                    let snap = live.snapshot(bbox, layers);
+                    if let ServerMessage::Snapshot { patrols, .. } = &snap {
+                        self.known = patrols.iter().map(|p| p.pos.id).collect();
+                    }
+                    snap
+                }
+                None => ServerMessage::Snapshot { seq: live.last_seq(), tick: 0, time_ms: live.now_ms(), patrols: vec![], incidents: vec![], components: vec![] },
+            };
+        };
+        let mut entered = Vec::new();
+        let mut left = Vec::new();
+        if let Some((bbox, layers)) = self.view
+            && layers.contains(Layer::Patrols)
+        {
+            let now: HashSet<u32> = live.patrols_in(bbox).into_iter().collect();
+            left = self.known.difference(&now).copied().collect();
+            left.sort_unstable();
+            let mut ids: Vec<u32> = now.iter().copied().collect();
+            ids.sort_unstable();
+            entered = ids.into_iter().filter_map(|id| live.patrol_state(id)).collect();
+            self.known = now;
+        }
+        if let Some(e) = events.last() {
+            self.last_seq = e.seq;
+        }
+        ServerMessage::Delta { tick: 0, time_ms: live.now_ms(), moved: Vec::new(), entered, left, events: events.iter().map(|e| Event::clone(e)).collect() }
+    }
+}
+
+fn reply(request: u64, result: Result<(), String>) -> ServerMessage {
+    match result {
+        Ok(()) => ServerMessage::Reply { request, ok: true, error: None },
+        Err(e) => ServerMessage::Reply { request, ok: false, error: Some(e) },
+    }
+}
+
+/// A subscription bbox in local metres. A WGS84 box becomes the envelope of its projected edges.
+fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &AppState) -> Result<Bbox, String> {
+    if !bbox.is_valid() {
+        return Err(format!("{:?} is not [west, south, east, north]", bbox.0));
+    }
+    match crs {
+        BboxCrs::Local => Ok(bbox),
+        BboxCrs::Wgs84 => {
+            let [w, s, e, n] = bbox.0;
+            if w < -180.0 || e > 180.0 || s < -90.0 || n > 90.0 {
+                return Err(format!("{:?} is not a WGS84 box", bbox.0));
+            }
+            with_frame(&state.frame_crs, state.frame_origin, |f| {
+                let mut out = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+                for k in 0..=8 {
+                    let t = f64::from(k) / 8.0;
+                    for (lon, lat) in [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)] {
+                        let (x, y) = f.to_local(lon, lat).map_err(|e| e.to_string())?;
+                        out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
+                    }
+                }
+                Ok(Bbox(out))
+            })
+        }
+    }
+}
+
+/// Fills `lon`/`lat` of every position in a message (the JSON form).
+fn add_wgs84(msg: &mut ServerMessage, crs: &str, origin: (f64, f64)) {
+    let _ = with_frame(crs, origin, |f| {
+        let put = |x: f64, y: f64, lon: &mut Option<f64>, lat: &mut Option<f64>| {
+            if let Ok((a, b)) = f.to_wgs84(x, y) {
+                *lon = Some((a * 1e7).round() / 1e7);
+                *lat = Some((b * 1e7).round() / 1e7);
+            }
+        };
+        let events = match msg {
+            ServerMessage::Snapshot { patrols, incidents, .. } => {
+                for p in patrols {
+                    put(p.pos.x, p.pos.y, &mut p.pos.lon, &mut p.pos.lat);
+                }
+                for i in incidents {
+                    put(i.x, i.y, &mut i.lon, &mut i.lat);
+                }
+                return Ok(());
+            }
+            ServerMessage::Delta { moved, entered, events, .. } => {
+                for p in moved {
+                    put(p.x, p.y, &mut p.lon, &mut p.lat);
+                }
+                for p in entered {
+                    put(p.pos.x, p.pos.y, &mut p.pos.lon, &mut p.pos.lat);
+                }
+                events
+            }
+            _ => return Ok(()),
+        };
+        for e in events {
+            if let EventKind::IncidentOpened { incident } | EventKind::IncidentChanged { incident, .. } = &mut e.kind {
+                put(incident.x, incident.y, &mut incident.lon, &mut incident.lat);
+            }
+        }
+        Ok(())
+    });
+}
