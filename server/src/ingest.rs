@@ -70,14 +70,25 @@ pub fn format_time(ms: i64) -> String {
 /// Parses and validates a JSON array of position reports. Points must lie inside `bounds`
 /// (local metres, the scene's extent grown by `margin_m`).
 pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin_m: f64) -> Result<Vec<Position>, IngestError> {
-    let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
+    // Fast path: a well-typed batch parses straight into structs. Only when that fails is the
+    // body parsed again item by item, to say which item and field is wrong.
+    let items: Vec<PositionIn> = match serde_json::from_slice(body) {
+        Ok(items) => items,
+        Err(_) => {
+            let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
+            let mut items = Vec::with_capacity(values.len());
+            for (i, item) in values.into_iter().enumerate() {
+                items.push(serde_json::from_value(item).map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}")))?);
+            }
+            items
+        }
+    };
     if items.len() > MAX_POSITIONS_PER_REQUEST {
         return Err(IngestError::new(None, "body", format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len())));
     }
     let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let p: PositionIn = serde_json::from_value(item).map_err(|e| err("item", format!("expected an object: {e}")))?;
         let patrol_id = p.patrol_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
         if patrol_id.len() > 64 {
             return Err(err("patrol_id", "longer than 64 bytes".into()));

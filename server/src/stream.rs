@@ -23,12 +23,51 @@ use crate::workflow::Action;
 /// Frames are sent at least this often (an empty delta carries the server clock).
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
+/// A set of patrol ids as a bitset.
+#[derive(Debug, Default)]
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    fn contains(&self, id: &u32) -> bool {
+        self.0.get(*id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+    fn insert(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] |= 1 << (id % 64);
+    }
+    /// Removes an id; whether it was there.
+    fn remove(&mut self, id: &u32) -> bool {
+        let had = self.contains(id);
+        if had {
+            self.0[*id as usize / 64] &= !(1 << (id % 64));
+        }
+        had
+    }
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| (0..64).filter(move |b| w & (1 << b) != 0).map(move |b| (i * 64 + b) as u32))
+    }
+}
+
+impl FromIterator<u32> for IdSet {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Self {
+        let mut s = Self::default();
+        for id in iter {
+            s.insert(id);
+        }
+        s
+    }
+}
+
 struct Session {
     /// JSON frames (with WGS84 positions) instead of binary: the scene's CRS and origin.
     json: Option<(String, (f64, f64))>,
     encoder: ServerEncoder,
     view: Option<(Bbox, LayerSet)>,
-    known: HashSet<u32>,
+    /// Patrols the client has (ids are dense, so a bitset: one bit per registered patrol).
+    known: IdSet,
     last_seq: u64,
     last_sent: Instant,
 }
@@ -60,7 +99,7 @@ pub async fn serve_socket(socket: WebSocket, state: Arc<AppState>, json: bool) {
     let mut shutdown = state.shutdown.clone();
     let last_seq = state.live.lock().expect("live state").last_seq();
     let json = json.then(|| (state.frame_crs.clone(), state.frame_origin));
-    let mut s = Session { json, encoder: ServerEncoder::new(), view: None, known: HashSet::new(), last_seq, last_sent: Instant::now() };
+    let mut s = Session { json, encoder: ServerEncoder::new(), view: None, known: IdSet::default(), last_seq, last_sent: Instant::now() };
     loop {
         let out: Vec<ServerMessage> = tokio::select! {
             item = inbound.recv() => match item {
@@ -172,7 +211,11 @@ impl Session {
         if let Some((bbox, layers)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
             let mut unknown = Vec::new();
             for &(id, p) in &batch.moved {
-                match (bbox.contains(p[0], p[1]), self.known.contains(&id)) {
+                let inside = bbox.contains(p[0], p[1]);
+                if !inside && !self.known.contains(&id) {
+                    continue;
+                }
+                match (inside, self.known.contains(&id)) {
                     (true, true) => moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None }),
                     (false, true) => {
                         self.known.remove(&id);
@@ -235,12 +278,11 @@ impl Session {
             && layers.contains(Layer::Patrols)
         {
             let now: HashSet<u32> = live.patrols_in(bbox).into_iter().collect();
-            left = self.known.difference(&now).copied().collect();
-            left.sort_unstable();
+            left = self.known.iter().filter(|id| !now.contains(id)).collect();
             let mut ids: Vec<u32> = now.iter().copied().collect();
             ids.sort_unstable();
             entered = ids.into_iter().filter_map(|id| live.patrol_state(id)).collect();
-            self.known = now;
+            self.known = now.iter().copied().collect();
         }
         if let Some(e) = events.last() {
             self.last_seq = e.seq;
@@ -320,4 +362,18 @@ fn add_wgs84(msg: &mut ServerMessage, crs: &str, origin: (f64, f64)) {
         }
         Ok(())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdSet;
+
+    #[test]
+    fn the_id_bitset_behaves_like_a_set() {
+        let mut s: IdSet = [3, 64, 200].into_iter().collect();
+        assert!(s.contains(&64) && !s.contains(&65) && !s.contains(&100_000));
+        assert!(s.remove(&64) && !s.remove(&64));
+        s.insert(0);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [0, 3, 200]);
+    }
 }

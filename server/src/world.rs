@@ -209,10 +209,10 @@ impl World {
     /// in the track but do not move the patrol.
     pub fn report_position(&mut self, id: u32, p: [f64; 2], t_ms: i64) -> Vec<WorldEvent> {
         let mut events = Vec::new();
-        let inside = |world: &Self, grid: &str| world.grid(grid).is_none_or(|g| geo::Contains::contains(&g.shape, &Coord { x: p[0], y: p[1] }) || geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
         let Some(rec) = self.patrols.get(&id) else { return events };
         let newest = rec.track.back().is_none_or(|last| t_ms >= last.0);
-        let is_inside = inside(self, &rec.grid.clone());
+        // Inside or on the boundary of the assigned cell.
+        let is_inside = self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
         let rec = self.patrols.get_mut(&id).expect("checked above");
         if newest {
             rec.track.push_back((t_ms, p[0], p[1]));

@@ -1,0 +1,369 @@
+//! End-to-end benchmark of the live backend over real sockets on loopback:
+//! `cargo run -p gridwall-server --example bench-live [-- --patrols 100000 --clients 100]`
+//! (an example so it can use the dev-dependencies: ureq as the HTTP client).
+//!
+//! 1. HTTP position ingest per second with the server on ONE tokio worker thread (plus the
+//!    storage thread), fed by 3 keep-alive connections posting batches of 1,000 positions.
+//! 2. Bytes per patrol update on the wire: a binary and a JSON display subscribed to the whole
+//!    scene while every patrol reports once a second.
+//! 3. Ingest-to-client latency: N binary displays subscribed to district viewports, while all
+//!    patrols report at 1 Hz; a probe patrol in every viewport moves every 50 ms and each display
+//!    notes when the move arrives (post sent → frame decoded). p50/p99 over all displays.
+//!
+//! Results go to BENCHMARKS.md. Seeded (ChaCha8, seed 2026).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_protocol::binary::{ServerDecoder, encode_client};
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, LayerSet, ServerMessage};
+use gridwall_server::coords::SceneFrame;
+use gridwall_server::scene::SceneManifest;
+use gridwall_server::serve::{ServeConfig, run};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio_tungstenite::tungstenite::Message;
+
+const CELL: &str = "370783001001001";
+const WARM_UP_S: u64 = 3;
+
+struct Args {
+    patrols: usize,
+    clients: usize,
+    seconds: u64,
+    tick_hz: u16,
+    /// Tokio workers of the server in parts 2 and 3 (part 1 always uses one).
+    workers: usize,
+    /// Leave out the two whole-scene displays (binary + JSON) that measure bytes on the wire.
+    no_wire: bool,
+    scene: PathBuf,
+}
+
+fn args() -> Args {
+    let mut a = Args { patrols: 100_000, clients: 100, seconds: 10, tick_hz: 10, workers: 2, no_wire: false, scene: Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki") };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        if k == "--no-wire" {
+            a.no_wire = true;
+            continue;
+        }
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--patrols" => a.patrols = v.parse().expect("--patrols N"),
+            "--clients" => a.clients = v.parse().expect("--clients N"),
+            "--seconds" => a.seconds = v.parse().expect("--seconds N"),
+            "--tick-hz" => a.tick_hz = v.parse().expect("--tick-hz N"),
+            "--scene" => a.scene = PathBuf::from(v),
+            "--workers" => a.workers = v.parse().expect("--workers N"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    a
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q) as usize]
+}
+
+/// The patrols' walk: each starts at a seeded point and walks 1.4 m per second along its heading.
+struct Walkers {
+    pos: Vec<[f64; 2]>,
+    dir: Vec<[f64; 2]>,
+    bounds: [f64; 4],
+}
+
+impl Walkers {
+    fn new(n: usize, bounds: [f64; 4], rng: &mut ChaCha8Rng) -> Self {
+        let pos = (0..n).map(|_| [rng.random_range(bounds[0]..bounds[2]), rng.random_range(bounds[1]..bounds[3])]).collect();
+        let dir = (0..n)
+            .map(|_| {
+                let a: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+                [a.cos() * 1.4, a.sin() * 1.4]
+            })
+            .collect();
+        Self { pos, dir, bounds }
+    }
+    fn step(&mut self, i: usize) -> [f64; 2] {
+        let b = self.bounds;
+        let p = &mut self.pos[i];
+        let d = &mut self.dir[i];
+        for k in 0..2 {
+            p[k] += d[k];
+            if p[k] < b[k] || p[k] > b[k + 2] {
+                d[k] = -d[k];
+                p[k] += 2.0 * d[k];
+            }
+        }
+        *p
+    }
+}
+
+/// JSON bodies of one second of reports from `range` of the patrols, in batches of 1,000.
+fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame, t_ms: i64) -> Vec<Vec<u8>> {
+    let ts = gridwall_server::ingest::format_time(t_ms);
+    let ids: Vec<usize> = range.collect();
+    ids.chunks(1000)
+        .map(|chunk| {
+            let items: Vec<String> = chunk
+                .iter()
+                .map(|&i| {
+                    let p = w.step(i);
+                    let (lon, lat) = frame.to_wgs84(p[0], p[1]).unwrap();
+                    format!(r#"{{"patrol_id":"B{i}","lon":{lon:.7},"lat":{lat:.7},"ts":"{ts}"}}"#)
+                })
+                .collect();
+            format!("[{}]", items.join(",")).into_bytes()
+        })
+        .collect()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build())
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
+    let mut r = agent.post(url).header("content-type", "application/json").send(body).expect("post");
+    let _ = r.body_mut().read_to_string();
+    r.status().as_u16()
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        let _ = self.thread.take().map(std::thread::JoinHandle::join);
+    }
+}
+
+fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> Server {
+    let cfg = ServeConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, max_body_bytes: 64 << 20, ..ServeConfig::default() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            run(listener, cfg, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Server { addr: rx.recv().unwrap(), stop: Some(stop), thread: Some(thread) }
+}
+
+fn register(base: &str, n: usize) {
+    let a = agent();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let regs: Vec<String> = chunk.iter().map(|i| format!(r#"{{"patrol_id":"B{i}","role":"grid_worker","grid":"{CELL}"}}"#)).collect();
+        assert_eq!(post(&a, &format!("{base}/api/v1/patrols"), format!("[{}]", regs.join(",")).as_bytes()), 200);
+    }
+}
+
+fn main() {
+    let a = args();
+    let manifest = SceneManifest::load(&a.scene).expect("scene");
+    let frame = manifest.frame().unwrap();
+    let bounds = manifest.bounds.local;
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let mut walkers = Walkers::new(a.patrols, bounds, &mut rng);
+    println!("scene {} ({:.0} × {:.0} m), {} patrols, {} displays", manifest.name, bounds[2] - bounds[0], bounds[3] - bounds[1], a.patrols, a.clients);
+
+    // ---- 1. ingest throughput, one worker thread ----
+    {
+        let data = tempfile::tempdir().unwrap();
+        let server = start(&a.scene, data.path(), 1, a.tick_hz);
+        let base = format!("http://{}", server.addr);
+        register(&base, a.patrols);
+        let t0 = now_ms();
+        let t = Instant::now();
+        let mut all = Vec::new();
+        for s in 0..a.seconds.min(5) {
+            all.extend(bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000));
+        }
+        println!("prepared {} batches in {:.1} s", all.len(), t.elapsed().as_secs_f64());
+        let total = all.len() * 1000;
+        let queue = Arc::new(Mutex::new(all));
+        let t = Instant::now();
+        let senders: Vec<_> = (0..3)
+            .map(|_| {
+                let (q, url) = (queue.clone(), format!("{base}/api/v1/positions"));
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    while let Some(body) = q.lock().unwrap().pop() {
+                        assert_eq!(post(&agent, &url, &body), 202);
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("ingest over HTTP (1 worker + storage thread): {total} positions in {secs:.2} s = {:.0} positions/s", total as f64 / secs);
+
+        // In-process, without HTTP: parse + project + apply, one thread.
+        let body = bodies(&mut walkers, 0..1000, &frame, t0 + 10_000).remove(0);
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed() < Duration::from_secs(2) {
+            n += gridwall_server::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len();
+        }
+        println!("parse + validate + project only, one thread: {:.0} positions/s", n as f64 / t.elapsed().as_secs_f64());
+    }
+
+    // ---- 2 + 3. wire size and latency under a 1 Hz load ----
+    let data = tempfile::tempdir().unwrap();
+    let server = start(&a.scene, data.path(), a.workers, a.tick_hz);
+    let base = format!("http://{}", server.addr);
+    register(&base, a.patrols + 1);
+    let probe_id = format!("B{}", a.patrols);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Probe: x (cm) of each probe move → when it was sent.
+    let sent: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let wire: Arc<[AtomicU64; 4]> = Arc::new(Default::default()); // binary bytes, binary moves, json bytes, json moves
+    let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+    let mut handles = Vec::new();
+    for c in (if a.no_wire { 2 } else { 0 })..a.clients + 2 {
+        // Display 0: binary, whole scene; 1: JSON, whole scene (wire sizes); others: a
+        // 300 × 300 m district around a seeded point near the centre (containing the probe).
+        let full = [bounds[0] - 500.0, bounds[1] - 500.0, bounds[2] + 500.0, bounds[3] + 500.0];
+        let bbox = if c < 2 {
+            full
+        } else {
+            let (dx, dy) = (rng.random_range(-140.0..-10.0), rng.random_range(-140.0..-10.0));
+            [center[0] + dx, center[1] + dy, center[0] + dx + 300.0, center[1] + dy + 300.0]
+        };
+        let json = c == 1;
+        let url = format!("ws://{}/ws{}", server.addr, if json { "?format=json" } else { "" });
+        let (sent, samples, wire, stop, probe_name) = (sent.clone(), samples.clone(), wire.clone(), stop.clone(), probe_id.clone());
+        handles.push(rt.spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+            let sub = ClientMessage::Subscribe { bbox: Bbox(bbox), crs: BboxCrs::Local, layers: LayerSet(0b0100) };
+            let msg = if json { Message::Text(gridwall_protocol::json::encode_client(&sub).into()) } else { Message::Binary(encode_client(&sub).into()) };
+            ws.send(msg).await.unwrap();
+            let mut dec = ServerDecoder::new();
+            let mut probe: Option<u32> = None;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await else { continue };
+                let at = Instant::now();
+                let (len, msg) = match m {
+                    Message::Binary(b) => (b.len(), dec.decode(&b).unwrap()),
+                    Message::Text(t) => (t.len(), gridwall_protocol::json::decode_server(t.as_str()).unwrap()),
+                    _ => continue,
+                };
+                let (moved, entered) = match msg {
+                    ServerMessage::Delta { moved, entered, .. } => (moved, entered),
+                    ServerMessage::Snapshot { patrols, .. } => (Vec::new(), patrols),
+                    _ => continue,
+                };
+                if c < 2 && entered.is_empty() && !moved.is_empty() {
+                    wire[c * 2].fetch_add(len as u64, Ordering::Relaxed);
+                    wire[c * 2 + 1].fetch_add(moved.len() as u64, Ordering::Relaxed);
+                }
+                if c >= 2 {
+                    probe = probe.or_else(|| entered.iter().find(|p| p.name == probe_name).map(|p| p.pos.id));
+                    let Some(probe) = probe else { continue };
+                    let xs = moved.iter().filter(|p| p.id == probe).map(|p| p.x).chain(entered.iter().filter(|p| p.pos.id == probe).map(|p| p.pos.x));
+                    for x in xs {
+                        if let Some(t) = sent.lock().unwrap().get(&((x * 100.0).round() as i64)) {
+                            samples.lock().unwrap().push(at.duration_since(*t).as_secs_f64() * 1000.0);
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // Load: every patrol once a second, paced in 10 slices per second, plus the probe every 50 ms.
+    let t0 = now_ms();
+    let mut seconds_of_bodies = Vec::new();
+    for s in 0..a.seconds {
+        seconds_of_bodies.push(bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000));
+    }
+    let load_url = format!("{base}/api/v1/positions");
+    let probe_url = load_url.clone();
+    let stop_probe = Arc::new(AtomicBool::new(false));
+    let probe_thread = {
+        let (sent, stop_probe, frame_crs, origin) = (sent.clone(), stop_probe.clone(), manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
+        std::thread::spawn(move || {
+            let frame = SceneFrame::new(&frame_crs, origin).unwrap();
+            let agent = agent();
+            let mut k = 0i64;
+            // Steady state: the first seconds of load bring every patrol into every view at
+            // once (all of them `entered`); the probe starts after that warm-up.
+            std::thread::sleep(Duration::from_secs(WARM_UP_S));
+            while !stop_probe.load(Ordering::Relaxed) {
+                k += 1;
+                // A fresh x each time (0.37 m steps), so every move is recognisable by position.
+                let x = center[0] - 5.0 + (k % 100) as f64 * 0.37 + 0.001;
+                let (lon, lat) = frame.to_wgs84(x, center[1]).unwrap();
+                let body = format!(r#"[{{"patrol_id":"{probe_id}","lon":{lon:.9},"lat":{lat:.9},"ts":"{}"}}]"#, gridwall_server::ingest::format_time(now_ms()));
+                // The key is the position the server will hold (after the round trip through
+                // WGS84 and back, at centimetre resolution).
+                let local = frame.to_local(lon, lat).unwrap();
+                sent.lock().unwrap().insert((local.0 * 100.0).round() as i64, Instant::now());
+                post(&agent, &probe_url, body.as_bytes());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let t = Instant::now();
+    let load_agent = agent();
+    for (s, second) in seconds_of_bodies.iter().enumerate() {
+        for (i, body) in second.iter().enumerate() {
+            let due = Duration::from_millis(s as u64 * 1000 + (i * 1000 / second.len()) as u64);
+            if let Some(wait) = due.checked_sub(t.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            assert_eq!(post(&load_agent, &load_url, body), 202);
+        }
+    }
+    let behind = t.elapsed().as_secs_f64() - a.seconds as f64;
+    stop_probe.store(true, Ordering::Relaxed);
+    probe_thread.join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for h in handles {
+            let _ = h.await;
+        }
+    });
+    println!("load: {} positions/s for {} s, probe after {WARM_UP_S} s warm-up (load generator finished {behind:+.2} s vs schedule)", a.patrols, a.seconds);
+    let w: Vec<u64> = wire.iter().map(|v| v.load(Ordering::Relaxed)).collect();
+    if w[1] > 0 && w[3] > 0 {
+        println!(
+            "wire, whole-scene display: binary {:.2} bytes per patrol update ({} updates), JSON {:.1} bytes per update",
+            w[0] as f64 / w[1] as f64,
+            w[1],
+            w[2] as f64 / w[3] as f64
+        );
+    }
+    let mut s = samples.lock().unwrap().clone();
+    if s.is_empty() {
+        println!("no latency samples (probe not seen)");
+    } else {
+        let n = s.len();
+        let (p50, p99, max) = (percentile(&mut s, 0.5), percentile(&mut s, 0.99), percentile(&mut s, 1.0));
+        println!("ingest-to-client latency, {} displays at {} Hz ticks, server on {} workers: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} samples)", a.clients, a.tick_hz, a.workers);
+    }
+    drop(server);
+}
