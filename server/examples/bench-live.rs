@@ -10,7 +10,7 @@
 //!    patrols report at 1 Hz; a probe patrol in every viewport moves every 50 ms and each display
 //!    notes when the move arrives (post sent → frame decoded). p50/p99 over all displays.
 //!
-//! Results go to BENCHMARKS.md. Seeded (ChaCha8, seed 2026).
+//! Results go to `BENCHMARKS.md`. Seeded (`ChaCha8`, seed 2026).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,22 @@ fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame, t_
         .collect()
 }
 
+/// CPU seconds used so far by this process's threads with a given name (Linux `/proc`).
+fn cpu_seconds(thread_name: &str) -> f64 {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if &stat[open + 1..close] != thread_name {
+            continue;
+        }
+        // Fields after the name: state is field 3; utime and stime are fields 14 and 15.
+        let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+        ticks += rest.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + rest.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    ticks as f64 / 100.0 // USER_HZ
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build())
 }
@@ -201,6 +217,7 @@ fn main() {
         let total = all.len() * 1000;
         let queue = Arc::new(Mutex::new(all));
         let t = Instant::now();
+        let (worker0, store0) = (cpu_seconds("tokio-rt-worker"), cpu_seconds("gridwall-store"));
         let senders: Vec<_> = (0..3)
             .map(|_| {
                 let (q, url) = (queue.clone(), format!("{base}/api/v1/positions"));
@@ -216,7 +233,14 @@ fn main() {
             s.join().unwrap();
         }
         let secs = t.elapsed().as_secs_f64();
+        let worker = cpu_seconds("tokio-rt-worker") - worker0;
+        let store = cpu_seconds("gridwall-store") - store0;
         println!("ingest over HTTP (1 worker + storage thread): {total} positions in {secs:.2} s = {:.0} positions/s", total as f64 / secs);
+        println!(
+            "  CPU: server worker {worker:.2} s = {:.0} positions per worker CPU-second; storage thread {store:.2} s = {:.0} per storage CPU-second",
+            total as f64 / worker.max(0.01),
+            total as f64 / store.max(0.01)
+        );
 
         // In-process, without HTTP: parse + project + apply, one thread.
         let body = bodies(&mut walkers, 0..1000, &frame, t0 + 10_000).remove(0);
@@ -240,7 +264,7 @@ fn main() {
     let sent: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let samples: Arc<Mutex<Vec<f64>>> = Arc::default();
     let wire: Arc<[AtomicU64; 4]> = Arc::new(Default::default()); // binary bytes, binary moves, json bytes, json moves
-    let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+    let center = [f64::midpoint(bounds[0], bounds[2]), f64::midpoint(bounds[1], bounds[3])];
     let mut handles = Vec::new();
     for c in (if a.no_wire { 2 } else { 0 })..a.clients + 2 {
         // Display 0: binary, whole scene; 1: JSON, whole scene (wire sizes); others: a

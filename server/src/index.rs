@@ -9,11 +9,11 @@
 //! * [`CellIndex`]: grid-cell polygons; an R-tree of bounding boxes, then an exact
 //!   point-in-polygon test with `geo`.
 
-use std::collections::HashMap;
 
 use geo::{Contains, Coord, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
+use rustc_hash::FxHashMap;
 
 /// A static point with an id.
 pub type IdPoint = GeomWithData<[f64; 2], u32>;
@@ -47,9 +47,9 @@ impl PointIndex {
 #[derive(Debug)]
 pub struct MovingIndex {
     bucket: f64,
-    buckets: HashMap<(i32, i32), Vec<u32>>,
+    buckets: FxHashMap<(i32, i32), Vec<u32>>,
     /// id → (position, bucket key, slot in the bucket).
-    where_: HashMap<u32, ([f64; 2], (i32, i32), usize)>,
+    where_: FxHashMap<u32, ([f64; 2], (i32, i32), usize)>,
     /// Bucket keys ever used: min x, min y, max x, max y (grows only; bounds the k-NN search).
     extent: [i32; 4],
 }
@@ -57,7 +57,7 @@ pub struct MovingIndex {
 impl MovingIndex {
     /// `bucket`: edge of a bucket in metres (about the spacing of the points works well).
     pub fn new(bucket: f64) -> Self {
-        Self { bucket, buckets: HashMap::new(), where_: HashMap::new(), extent: [i32::MAX, i32::MAX, i32::MIN, i32::MIN] }
+        Self { bucket, buckets: FxHashMap::default(), where_: FxHashMap::default(), extent: [i32::MAX, i32::MAX, i32::MIN, i32::MIN] }
     }
 
     fn key(&self, p: [f64; 2]) -> (i32, i32) {
@@ -236,7 +236,7 @@ mod tests {
     fn moving_points_match_brute_force_after_many_moves() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut idx = MovingIndex::new(50.0);
-        let mut truth: HashMap<u32, [f64; 2]> = HashMap::new();
+        let mut truth: std::collections::HashMap<u32, [f64; 2]> = std::collections::HashMap::new();
         for step in 0..20_000 {
             let id = rng.random_range(0..500u32);
             if step % 17 == 0 {

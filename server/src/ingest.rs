@@ -4,6 +4,7 @@
 //! Validation is all-or-nothing per request: the first bad item refuses the whole batch with an
 //! error naming the item and the field, so a client never has to guess which part was taken.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -35,14 +36,17 @@ impl IngestError {
     }
 }
 
+/// Strings borrow from the request body (no allocation unless they contain escapes).
 #[derive(Debug, Deserialize)]
-struct PositionIn {
-    patrol_id: Option<String>,
+struct PositionIn<'a> {
+    #[serde(borrow)]
+    patrol_id: Option<Cow<'a, str>>,
     lon: Option<f64>,
     lat: Option<f64>,
-    ts: Option<String>,
-    #[serde(default)]
-    crs: Option<String>,
+    #[serde(borrow)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    crs: Option<Cow<'a, str>>,
 }
 
 /// A validated position report in the scene's local metres.
@@ -72,16 +76,16 @@ pub fn format_time(ms: i64) -> String {
 pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin_m: f64) -> Result<Vec<Position>, IngestError> {
     // Fast path: a well-typed batch parses straight into structs. Only when that fails is the
     // body parsed again item by item, to say which item and field is wrong.
-    let items: Vec<PositionIn> = match serde_json::from_slice(body) {
-        Ok(items) => items,
-        Err(_) => {
-            let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
-            let mut items = Vec::with_capacity(values.len());
-            for (i, item) in values.into_iter().enumerate() {
-                items.push(serde_json::from_value(item).map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}")))?);
-            }
-            items
-        }
+    let values: Vec<serde_json::Value>;
+    let items: Vec<PositionIn<'_>> = if let Ok(items) = serde_json::from_slice(body) {
+        items
+    } else {
+        values = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, item)| PositionIn::deserialize(item).map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}"))))
+            .collect::<Result<_, _>>()?
     };
     if items.len() > MAX_POSITIONS_PER_REQUEST {
         return Err(IngestError::new(None, "body", format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len())));
@@ -89,7 +93,7 @@ pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin
     let mut out = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let patrol_id = p.patrol_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
+        let patrol_id = p.patrol_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("patrol_id", "missing or empty".into()))?.into_owned();
         if patrol_id.len() > 64 {
             return Err(err("patrol_id", "longer than 64 bytes".into()));
         }

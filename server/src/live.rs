@@ -6,7 +6,9 @@
 //! validates fully before changing anything (a refused request alters nothing) and returns the
 //! [`Record`]s that make it durable; callers commit those before acknowledging.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -121,7 +123,7 @@ pub struct Live {
     pub world: World,
     pub clock: Clock,
     ext_ids: Vec<String>,
-    by_ext: HashMap<String, u32>,
+    by_ext: FxHashMap<String, u32>,
     moved: Vec<u32>,
     changed: Vec<u32>,
     /// Per patrol: 1 = in `moved`, 2 = in `changed`.
@@ -149,7 +151,7 @@ impl Live {
     /// Builds the live state from a world and what the store had.
     pub fn restore(mut world: World, loaded: Loaded, clock: Clock, utc_offset_ms: i64) -> Result<Self, String> {
         let mut ext_ids = Vec::new();
-        let mut by_ext = HashMap::new();
+        let mut by_ext = FxHashMap::default();
         for p in &loaded.patrols {
             let role: PatrolRole = p.role.parse()?;
             let status: PatrolStatus = p.status.parse()?;

@@ -28,8 +28,8 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 struct IdSet(Vec<u64>);
 
 impl IdSet {
-    fn contains(&self, id: &u32) -> bool {
-        self.0.get(*id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    fn contains(&self, id: u32) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
     fn insert(&mut self, id: u32) {
         let i = id as usize / 64;
@@ -39,10 +39,10 @@ impl IdSet {
         self.0[i] |= 1 << (id % 64);
     }
     /// Removes an id; whether it was there.
-    fn remove(&mut self, id: &u32) -> bool {
+    fn remove(&mut self, id: u32) -> bool {
         let had = self.contains(id);
         if had {
-            self.0[*id as usize / 64] &= !(1 << (id % 64));
+            self.0[id as usize / 64] &= !(1 << (id % 64));
         }
         had
     }
@@ -212,13 +212,13 @@ impl Session {
             let mut unknown = Vec::new();
             for &(id, p) in &batch.moved {
                 let inside = bbox.contains(p[0], p[1]);
-                if !inside && !self.known.contains(&id) {
+                if !inside && !self.known.contains(id) {
                     continue;
                 }
-                match (inside, self.known.contains(&id)) {
+                match (inside, self.known.contains(id)) {
                     (true, true) => moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None }),
                     (false, true) => {
-                        self.known.remove(&id);
+                        self.known.remove(id);
                         left.push(id);
                     }
                     (true, false) => unknown.push(id),
@@ -230,7 +230,7 @@ impl Session {
                 if bbox.contains(s.pos.x, s.pos.y) {
                     self.known.insert(id);
                     entered.push(s.clone());
-                } else if self.known.remove(&id) {
+                } else if self.known.remove(id) {
                     left.push(id);
                 }
             }
@@ -371,8 +371,8 @@ mod tests {
     #[test]
     fn the_id_bitset_behaves_like_a_set() {
         let mut s: IdSet = [3, 64, 200].into_iter().collect();
-        assert!(s.contains(&64) && !s.contains(&65) && !s.contains(&100_000));
-        assert!(s.remove(&64) && !s.remove(&64));
+        assert!(s.contains(64) && !s.contains(65) && !s.contains(100_000));
+        assert!(s.remove(64) && !s.remove(64));
         s.insert(0);
         assert_eq!(s.iter().collect::<Vec<_>>(), [0, 3, 200]);
     }

@@ -4,7 +4,9 @@
 //! Grid codes are hierarchical (a cell's code starts with its community's, which starts with its
 //! street's), so "everything in this community" is a prefix match on the cell code.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
@@ -89,13 +91,13 @@ pub struct World {
     pub components: Vec<ComponentRec>,
     component_index: PointIndex,
     pub grids: Vec<GridRec>,
-    grid_by_code: HashMap<String, usize>,
+    grid_by_code: FxHashMap<String, usize>,
     cell_index: CellIndex,
     /// `grids` index of each entry of `cell_index`.
     cell_ids: Vec<usize>,
-    pub patrols: HashMap<u32, PatrolRec>,
+    pub patrols: FxHashMap<u32, PatrolRec>,
     patrol_index: MovingIndex,
-    pub incidents: HashMap<u64, IncidentRec>,
+    pub incidents: FxHashMap<u64, IncidentRec>,
     /// Keyed by the low 32 bits of the incident id: ids are issued sequentially from 1, and
     /// [`World::open_incident`] refuses ids that do not fit.
     incident_index: MovingIndex,
@@ -164,9 +166,9 @@ impl World {
             grid_by_code,
             cell_index,
             cell_ids,
-            patrols: HashMap::new(),
+            patrols: FxHashMap::default(),
             patrol_index: MovingIndex::new(100.0),
-            incidents: HashMap::new(),
+            incidents: FxHashMap::default(),
             incident_index: MovingIndex::new(100.0),
             limits,
         })
