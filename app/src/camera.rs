@@ -6,6 +6,9 @@
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
 
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Layer};
+
+use crate::net::Command;
 use crate::scene::SceneInfo;
 
 /// Where the camera looks from: a focus on the ground, a heading, a tilt and a distance.
@@ -55,13 +58,25 @@ pub struct CameraPlugin;
 
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_camera).add_systems(Update, (steer_camera, place_camera).chain());
+        app.add_message::<Command>().add_systems(Startup, (spawn_camera, subscribe_to_view)).add_systems(Update, (steer_camera, place_camera).chain());
     }
 }
 
 fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>) {
     let orbit = OrbitCamera::overview(&scene);
     commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform(), orbit, Name::new("camera")));
+}
+
+/// Asks the server for what the display shows: the whole scene (with a margin), patrols and
+/// incidents. (The link repeats it after every reconnection.)
+fn subscribe_to_view(scene: Res<SceneInfo>, mut commands: MessageWriter<Command>) {
+    let b = scene.bounds.local;
+    let m = 200.0;
+    commands.write(Command(ClientMessage::Subscribe {
+        bbox: Bbox([b[0] - m, b[1] - m, b[2] + m, b[3] + m]),
+        crs: BboxCrs::Local,
+        layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
+    }));
 }
 
 fn steer_camera(

@@ -1,5 +1,6 @@
-//! `--screenshot out.png`: waits until the scene is loaded and every render pipeline is compiled,
-//! then saves one frame of the window and exits. Used for tests, docs and demos.
+//! `--screenshot out.png`: waits until the scene is loaded, the first live snapshot has arrived
+//! (when connected to a server) and every render pipeline is compiled, then saves one frame of
+//! the window and exits. Used for tests, docs and demos.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_dis
 use bevy::render::{Render, RenderApp};
 
 use crate::city::CityModel;
+use crate::net::{LiveStatus, NetConfig};
 
 /// Frames that must pass with nothing left to compile before the capture.
 const SETTLE_FRAMES: u32 = 3;
@@ -54,12 +56,15 @@ fn take_screenshot_when_ready(
     assets: Res<AssetServer>,
     waiting: Res<WaitingPipelines>,
     mut progress: ResMut<CaptureProgress>,
+    net: Option<Res<NetConfig>>,
+    live: Option<Res<LiveStatus>>,
 ) {
     let (Some(request), Some(city)) = (request, city) else { return };
     if progress.taken {
         return;
     }
-    let loaded = assets.is_loaded_with_dependencies(city.0.id());
+    let live_ready = net.is_none() || live.is_some_and(|l| l.snapshots > 0);
+    let loaded = live_ready && assets.is_loaded_with_dependencies(city.0.id());
     if loaded && waiting.0.load(Ordering::Relaxed) == 0 {
         progress.settled += 1;
     } else {

@@ -1,12 +1,16 @@
 //! gridwall's display client: the 3D city of a scene, in the dark command-center theme.
 //!
-//! One plugin per feature, gathered by [`AppPlugin`]. This first version shows a baked scene
-//! (`city.glb`) with an orbit camera and can capture a screenshot; live layers from the server
-//! come next.
+//! One plugin per feature, gathered by [`AppPlugin`]: the baked city (`city.glb`), the orbit
+//! camera, the link to the server ([`net`], the only module that touches the socket), live
+//! patrols and incidents, and screenshot capture. [`remote`] fetches a scene from a server.
 
 pub mod camera;
 pub mod capture;
 pub mod city;
+pub mod incidents;
+pub mod net;
+pub mod patrols;
+pub mod remote;
 pub mod scene;
 
 use bevy::prelude::*;
@@ -16,6 +20,6 @@ pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((city::CityPlugin, camera::CameraPlugin, capture::CapturePlugin));
+        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, capture::CapturePlugin));
     }
 }

@@ -7,12 +7,17 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::Parser;
 use gridwall::capture::CaptureRequest;
+use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
 
 #[derive(Parser)]
 #[command(name = "gridwall", version, about = "gridwall display: the 3D command-center view of a scene")]
 struct Cli {
-    /// Scene folder (made by `gridwall-server import`).
+    /// The backend, e.g. `ws://127.0.0.1:7878`: the scene is fetched from it and the live layers
+    /// stream from it. Without it the display shows a local scene folder only.
+    #[arg(long)]
+    server: Option<String>,
+    /// Scene folder (made by `gridwall-server import`), when no --server is given.
     #[arg(long, default_value = "scenes/helsinki")]
     scene: PathBuf,
     /// Render, save one frame to this PNG once everything is loaded, and exit.
@@ -35,7 +40,14 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let scene = SceneInfo::load(&cli.scene)?;
+    let (scene, net) = match &cli.server {
+        Some(server) => {
+            let cache = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/gridwall/scenes");
+            let remote = gridwall::remote::fetch_scene(server, &cache)?;
+            (remote.info, Some(NetConfig { url: remote.ws_url }))
+        }
+        None => (SceneInfo::load(&cli.scene)?, None),
+    };
     let title = format!("gridwall — {} ({})", scene.display_name, scene.attribution);
     let mut app = App::new();
     app.add_plugins(
@@ -48,6 +60,9 @@ fn main() -> anyhow::Result<()> {
     )
     .insert_resource(scene)
     .add_plugins(gridwall::AppPlugin);
+    if let Some(net) = net {
+        app.insert_resource(net);
+    }
     if let Some(path) = cli.screenshot {
         let path = if path.is_absolute() { path } else { std::env::current_dir()?.join(path) };
         app.insert_resource(CaptureRequest { path });

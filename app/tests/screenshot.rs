@@ -89,3 +89,95 @@ fn the_helsinki_scene_renders_dark_background_and_lit_city() {
     assert!(lit * 3 > total, "only {lit} of {total} centre pixels show buildings");
     assert!(roads * 50 > total, "only {roads} of {total} centre pixels show roads");
 }
+
+/// Where a local point (x east, y north, `up` metres high) lands on a `w`×`h` capture of the
+/// overview camera (the display's default view; Bevy's default 45° vertical field of view).
+fn project(scene: &gridwall::scene::SceneInfo, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
+    use bevy::math::{Mat4, Vec3, Vec4Swizzles};
+    let view = gridwall::camera::OrbitCamera::overview(scene).transform().to_matrix().inverse();
+    let proj = Mat4::perspective_rh(std::f32::consts::FRAC_PI_4, w as f32 / h as f32, 0.1, 100_000.0);
+    let clip = proj * view * Vec3::new(x as f32, up, -(y as f32)).extend(1.0);
+    let ndc = clip.xy() / clip.w;
+    (f32::midpoint(ndc.x, 1.0) * w as f32, (1.0 - ndc.y) / 2.0 * h as f32)
+}
+
+/// Red pixels (an accepted incident's marker) within `r` pixels of a point.
+fn red_near(shot: &Shot, (cx, cy): (f32, f32), r: i32) -> usize {
+    let mut n = 0;
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let (x, y) = (cx as i32 + dx, cy as i32 + dy);
+            if x < 0 || y < 0 || x >= shot.w as i32 || y >= shot.h as i32 {
+                continue;
+            }
+            let [r, g, b] = shot.at(x as usize, y as usize).map(i32::from);
+            if r > 140 && r > g + 70 && r > b + 70 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
+    use gridwall_server::serve::{ServeConfig, run};
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            run(listener, cfg, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    // One incident at a known place, reported through Open311 in WGS84.
+    let (ix, iy) = (150.0, -200.0);
+    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
+    let (lon, lat) = frame.to_wgs84(ix, iy).unwrap();
+    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=test");
+    let res = ureq::post(format!("http://{addr}/open311/v2/requests.json")).header("content-type", "application/x-www-form-urlencoded").send(form).unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+
+    let (w, h) = (960, 540);
+    let out = home.path().join("live.png");
+    let status = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1920x1080x24"])
+        .arg(env!("CARGO_BIN_EXE_gridwall"))
+        .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--screenshot"])
+        .arg(&out)
+        .env("WGPU_BACKEND", "vulkan")
+        .env("HOME", home.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "gridwall --server … --screenshot failed: {status}");
+    let _ = stop.send(());
+    server.join().unwrap();
+
+    // The scene was fetched from the server into the display's cache.
+    let cached = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
+    assert!(cached.join("city.glb").is_file() && cached.join("scene.toml").is_file());
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let shot = Shot { w: info.width as usize, h: info.height as usize, rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect() };
+    let scene = gridwall::scene::SceneInfo::load(&cached).unwrap();
+    // The marker (a 30 m red column) stands where the incident is…
+    let at = project(&scene, w, h, ix, iy, 15.0);
+    let here = red_near(&shot, at, 6);
+    assert!(here >= 4, "{here} red pixels near the incident's screen position {at:?}");
+    // …and nowhere else: a mirrored spot of the scene has none.
+    let elsewhere = red_near(&shot, project(&scene, w, h, -ix, -iy, 15.0), 6);
+    assert_eq!(elsewhere, 0, "red pixels where there is no incident");
+}

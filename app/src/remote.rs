@@ -1,0 +1,88 @@
+//! A display needs nothing but the server's address: [`fetch_scene`] downloads the scene's
+//! manifest and model from the server (`GET /scene/{file}`) into a local cache folder, and names
+//! the WebSocket to stream from.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::scene::SceneInfo;
+
+/// A scene fetched from a server.
+#[derive(Debug, Clone)]
+pub struct RemoteScene {
+    pub info: SceneInfo,
+    /// `ws://HOST:PORT/ws`.
+    pub ws_url: String,
+}
+
+/// `ws://host:port`, `http://host:port` or `host:port` → (`http://host:port`, `ws://host:port/ws`).
+pub fn server_urls(server: &str) -> anyhow::Result<(String, String)> {
+    anyhow::ensure!(!server.starts_with("wss://") && !server.starts_with("https://"), "--server {server:?}: TLS is not supported; put a TLS proxy in front and use ws://");
+    let rest = server.trim_end_matches('/');
+    let host = ["ws://", "http://"].iter().find_map(|p| rest.strip_prefix(p)).unwrap_or(rest);
+    let host = host.strip_suffix("/ws").unwrap_or(host);
+    anyhow::ensure!(!host.is_empty() && !host.contains('/'), "--server {server:?}: expected ws://HOST:PORT");
+    Ok((format!("http://{host}"), format!("ws://{host}/ws")))
+}
+
+/// Downloads `scene.toml` and the city model into `cache/<host>/` (replacing what was there)
+/// and loads the manifest. Prints progress for the model (it can be large).
+pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
+    let (http, ws_url) = server_urls(server)?;
+    let dir = cache.join(http.trim_start_matches("http://").replace([':', '/'], "_"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), false)?;
+    let info = SceneInfo::load(&dir)?;
+    download(&format!("{http}/scene/{}", info.files.city), &dir.join(&info.files.city), true)?;
+    Ok(RemoteScene { info, ws_url })
+}
+
+fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {
+    let mut res = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
+    let total: Option<u64> = res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let part: PathBuf = to.with_extension("part");
+    let mut file = std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let mut reader = res.body_mut().as_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut done, mut shown) = (0u64, 0u64);
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buf).with_context(|| format!("download of {url} broke off"))?;
+        if n == 0 {
+            break;
+        }
+        file.write_all(&buf[..n])?;
+        done += n as u64;
+        if progress && done - shown >= 8 << 20 {
+            shown = done;
+            match total {
+                Some(t) => eprintln!("gridwall: {url}: {} / {} MB", done >> 20, t >> 20),
+                None => eprintln!("gridwall: {url}: {} MB", done >> 20),
+            }
+        }
+    }
+    if let Some(t) = total {
+        anyhow::ensure!(done == t, "download of {url} ended after {done} of {t} bytes");
+    }
+    file.sync_all()?;
+    std::fs::rename(&part, to)?;
+    if progress {
+        eprintln!("gridwall: {url}: {:.1} MB, done", done as f64 / 1e6);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_in_any_usual_form() {
+        for s in ["ws://127.0.0.1:7878", "http://127.0.0.1:7878/", "127.0.0.1:7878", "ws://127.0.0.1:7878/ws"] {
+            assert_eq!(server_urls(s).unwrap(), ("http://127.0.0.1:7878".to_owned(), "ws://127.0.0.1:7878/ws".to_owned()), "{s}");
+        }
+        assert!(server_urls("wss://example.org").is_err());
+        assert!(server_urls("ws://a/b/c").is_err());
+    }
+}

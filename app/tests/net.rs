@@ -1,0 +1,127 @@
+//! The display's link against a real server on loopback: Bevy `App` with `MinimalPlugins` and
+//! the net, patrols and incidents plugins. Frames become markers; when the server goes away the
+//! display shows it is reconnecting and comes back by itself when the server returns.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use gridwall::incidents::{IncidentMarker, IncidentsPlugin};
+use gridwall::net::{Command, Connection, NetConfig, NetPlugin};
+use gridwall::patrols::{PatrolMarker, PatrolsPlugin};
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, IncidentStage, Layer};
+use gridwall_server::serve::{ServeConfig, run};
+use serde_json::json;
+
+fn scene() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki")
+}
+
+struct Server {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(addr: SocketAddr, data: &Path) -> (Self, SocketAddr) {
+        let cfg = ServeConfig { scene: scene(), data: data.to_owned(), ..ServeConfig::default() };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                run(listener, cfg, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        (Self { stop: Some(stop), thread: Some(thread) }, addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        let _ = self.thread.take().map(std::thread::JoinHandle::join);
+    }
+}
+
+fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let mut r = ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body.to_string()).unwrap();
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn frame() -> gridwall_server::coords::SceneFrame {
+    gridwall_server::scene::SceneManifest::load(&scene()).unwrap().frame().unwrap()
+}
+
+/// Updates the app until `done` holds (fails after 20 s).
+fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        app.update();
+        if done(app) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn patrols(app: &mut App) -> Vec<(String, Vec3)> {
+    app.world_mut().query::<(&PatrolMarker, &Transform)>().iter(app.world()).map(|(m, t)| (m.name.clone(), t.translation)).collect()
+}
+
+fn incidents(app: &mut App) -> Vec<(u64, IncidentStage)> {
+    app.world_mut().query::<&IncidentMarker>().iter(app.world()).map(|m| (m.0.id, m.0.stage)).collect()
+}
+
+#[test]
+fn live_layers_follow_the_server_and_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let (server, addr) = Server::start("127.0.0.1:0".parse().unwrap(), data.path());
+    let now = || gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
+    post(addr, "/api/v1/patrols", &json!([{"patrol_id":"P-1","role":"police","grid":"370783001001001"}]));
+    let f = frame();
+    let (lon, lat) = f.to_wgs84(100.0, 50.0).unwrap();
+    post(addr, "/api/v1/positions", &json!([{"patrol_id":"P-1","lon":lon,"lat":lat,"ts":now()}]));
+
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin)).insert_resource(NetConfig { url: format!("ws://{addr}/ws") });
+    app.update();
+    app.world_mut().write_message(Command(ClientMessage::Subscribe { bbox: Bbox([-600.0, -900.0, 600.0, 900.0]), crs: BboxCrs::Local, layers: [Layer::Patrols, Layer::Incidents].into_iter().collect() }));
+    update_until(&mut app, "the patrol from the snapshot", |app| patrols(app).iter().any(|p| p.0 == "P-1"));
+    assert_eq!(*app.world().resource::<Connection>(), Connection::Connected);
+    let at = patrols(&mut app)[0].1;
+    assert!((at.x - 100.0).abs() < 0.02 && (at.z + 50.0).abs() < 0.02, "{at}");
+
+    // A move streams in and the marker glides there.
+    let (lon, lat) = f.to_wgs84(120.0, 50.0).unwrap();
+    post(addr, "/api/v1/positions", &json!([{"patrol_id":"P-1","lon":lon,"lat":lat,"ts":now()}]));
+    update_until(&mut app, "the move", |app| (patrols(app)[0].1.x - 120.0).abs() < 0.02);
+
+    // A new incident appears from its event.
+    let (lon, lat) = f.to_wgs84(0.0, 0.0).unwrap();
+    let r = post(addr, "/open311/v2/requests.json", &json!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()}));
+    let id: u64 = r[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+    update_until(&mut app, "the incident", |app| incidents(app) == [(id, IncidentStage::Accepted)]);
+
+    // The server goes away: the display says so and keeps retrying.
+    drop(server);
+    update_until(&mut app, "the reconnecting state", |app| matches!(app.world().resource::<Connection>(), Connection::Reconnecting { .. }));
+
+    // It comes back on the same address with its stored state; the display resubscribes by
+    // itself and the change made meanwhile arrives.
+    let (_server, addr2) = Server::start(addr, data.path());
+    assert_eq!(addr, addr2);
+    post(addr, &format!("/api/v1/incidents/{id}/transitions"), &json!({"action":"dispatch","assignee":"P-1","actor":"指挥长"}));
+    update_until(&mut app, "the reconnection", |app| *app.world().resource::<Connection>() == Connection::Connected);
+    update_until(&mut app, "the dispatched incident", |app| incidents(app) == [(id, IncidentStage::Dispatched)]);
+    assert!(patrols(&mut app).iter().any(|p| p.0 == "P-1"));
+}
