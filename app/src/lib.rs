@@ -2,11 +2,12 @@
 //!
 //! One plugin per feature, gathered by [`AppPlugin`]: the baked city (`city.glb`), the orbit
 //! camera, the link to the server ([`net`], the only module that touches the socket), live
-//! patrols and incidents, and screenshot capture. [`remote`] fetches a scene from a server.
+//! patrols and incidents, the HUD, and screenshot capture. [`remote`] fetches a scene from a server.
 
 pub mod camera;
 pub mod capture;
 pub mod city;
+pub mod hud;
 pub mod incidents;
 pub mod net;
 pub mod patrols;
@@ -20,6 +21,6 @@ pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, capture::CapturePlugin));
+        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, hud::HudPlugin, capture::CapturePlugin));
     }
 }

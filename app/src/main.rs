@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::Parser;
 use gridwall::capture::CaptureRequest;
+use gridwall::hud::Lang;
 use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
 
@@ -23,6 +24,9 @@ struct Cli {
     /// Render, save one frame to this PNG once everything is loaded, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// HUD language: zh (default) or en.
+    #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+    lang: String,
     /// Window size, `WIDTHxHEIGHT`.
     #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
     size: (u32, u32),
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(net) = net {
         app.insert_resource(net);
     }
+    app.insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh });
     if let Some(path) = cli.screenshot {
         let path = if path.is_absolute() { path } else { std::env::current_dir()?.join(path) };
         app.insert_resource(CaptureRequest { path });

@@ -26,6 +26,24 @@ pub struct ServerFrame(pub ServerMessage);
 #[derive(Message, Debug, Clone)]
 pub struct Command(pub ClientMessage);
 
+/// City-wide KPIs (from `GET /api/v1/kpis`, polled every few seconds).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Default, serde::Deserialize)]
+pub struct Kpis {
+    pub open: u64,
+    pub closed_today: u64,
+    pub overdue: u64,
+    /// 结案率, 0..1.
+    pub closure_rate: f64,
+    /// 按期结案率, 0..1.
+    pub on_time_rate: f64,
+    /// 满意率, 0..1.
+    pub satisfaction_rate: f64,
+    pub mean_handling_min: f64,
+}
+
+/// How often the KPIs are fetched.
+const KPI_EVERY: Duration = Duration::from_secs(5);
+
 /// The link's state, for the HUD's "reconnecting" banner.
 #[derive(Resource, Debug, Clone, PartialEq, Default)]
 pub enum Connection {
@@ -47,6 +65,7 @@ enum Inbound {
     Connected,
     Lost { attempt: u32, retry_in: Duration, reason: String },
     Frame(ServerMessage),
+    Kpis(Kpis),
 }
 
 /// The channel ends the Bevy side holds.
@@ -62,6 +81,7 @@ impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<ServerFrame>()
             .add_message::<Command>()
+            .add_message::<Kpis>()
             .init_resource::<Connection>()
             .init_resource::<LiveStatus>()
             .add_systems(Startup, open_link.run_if(resource_exists::<NetConfig>))
@@ -74,6 +94,12 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>) {
     let (in_tx, inbox) = tmpsc::unbounded_channel();
     let (outbox, out_rx) = tmpsc::unbounded_channel();
     let url = config.url.clone();
+    let kpi_url = format!("{}/api/v1/kpis", url.replacen("ws://", "http://", 1).trim_end_matches("/ws"));
+    let kpi_inbox = in_tx.clone();
+    thread::Builder::new()
+        .name("gridwall-kpis".into())
+        .spawn(move || poll_kpis(&kpi_url, &kpi_inbox))
+        .expect("spawn the KPI thread");
     thread::Builder::new()
         .name("gridwall-net".into())
         .spawn(move || {
@@ -84,11 +110,14 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>) {
     commands.insert_resource(Link { inbox, outbox });
 }
 
-fn receive_frames(mut link: ResMut<Link>, mut state: ResMut<Connection>, mut live: ResMut<LiveStatus>, mut frames: MessageWriter<ServerFrame>) {
+fn receive_frames(mut link: ResMut<Link>, mut state: ResMut<Connection>, mut live: ResMut<LiveStatus>, mut frames: MessageWriter<ServerFrame>, mut kpis: MessageWriter<Kpis>) {
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
             Inbound::Lost { attempt, retry_in, reason } => *state = Connection::Reconnecting { attempt, retry_in, reason },
+            Inbound::Kpis(k) => {
+                kpis.write(k);
+            }
             Inbound::Frame(m) => {
                 live.frames += 1;
                 if matches!(m, ServerMessage::Snapshot { .. }) {
@@ -97,6 +126,29 @@ fn receive_frames(mut link: ResMut<Link>, mut state: ResMut<Connection>, mut liv
                 frames.write(ServerFrame(m));
             }
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KpiAnswer {
+    kpis: Kpis,
+}
+
+/// Fetches the KPIs now and then until the app goes away (a failed fetch is retried next time;
+/// the socket's state already tells the user the server is gone).
+fn poll_kpis(url: &str, inbox: &tmpsc::UnboundedSender<Inbound>) {
+    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().timeout_global(Some(Duration::from_secs(3))).build());
+    loop {
+        if let Ok(mut res) = agent.get(url).call()
+            && let Ok(answer) = res.body_mut().read_json::<KpiAnswer>()
+            && inbox.send(Inbound::Kpis(answer.kpis)).is_err()
+        {
+            return;
+        }
+        if inbox.is_closed() {
+            return;
+        }
+        thread::sleep(KPI_EVERY);
     }
 }
 

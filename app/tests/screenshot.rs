@@ -180,4 +180,17 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     // …and nowhere else: a mirrored spot of the scene has none.
     let elsewhere = red_near(&shot, project(&scene, w, h, -ix, -iy, 15.0), 6);
     assert_eq!(elsewhere, 0, "red pixels where there is no incident");
+
+    // The HUD's Chinese title (赫尔辛基中心 · 网格化管理指挥中心, light blue, 30/1080 of the
+    // height) is drawn with the CJK font: without it this build draws no text at all.
+    let mut title = 0;
+    for y in h * 3 / 100..h * 7 / 100 {
+        for x in w * 2 / 100..w * 30 / 100 {
+            let [r, g, b] = shot.at(x, y).map(i32::from);
+            if b > 200 && g > 160 && r < 200 {
+                title += 1;
+            }
+        }
+    }
+    assert!(title > 150, "only {title} title-coloured pixels in the HUD");
 }
