@@ -1,6 +1,6 @@
 //! The HUD: title, clock (server time in the operators' zone), link state, city-wide KPIs and
 //! the stage legend, in Chinese by default (`--lang en` for English), with a CJK font the
-//! project installs (WenQuanYi Micro Hei, `scripts/setup-debian.sh`) or `GRIDWALL_FONT`.
+//! project installs (`WenQuanYi Micro Hei`, `scripts/setup-debian.sh`) or `GRIDWALL_FONT`.
 
 use bevy::prelude::*;
 use gridwall_protocol::{IncidentStage, ServerMessage};
@@ -63,13 +63,12 @@ impl Plugin for HudPlugin {
 }
 
 /// Reads the CJK font into a font asset (a missing font is logged: Chinese would not render).
-fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
+pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
     let candidates: Vec<String> = std::env::var("GRIDWALL_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| (*s).to_owned())).collect();
-    match candidates.iter().find_map(|p| std::fs::read(p).ok()) {
-        Some(bytes) => {
-            commands.insert_resource(HudFont(fonts.add(Font::from_bytes(bytes))));
-        }
-        None => error!("no CJK font found ({}); run scripts/setup-debian.sh or set GRIDWALL_FONT", candidates.join(", ")),
+    if let Some(bytes) = candidates.iter().find_map(|p| std::fs::read(p).ok()) {
+        commands.insert_resource(HudFont(fonts.add(Font::from_bytes(bytes))));
+    } else {
+        error!("no CJK font found ({}); run scripts/setup-debian.sh or set GRIDWALL_FONT", candidates.join(", "));
     }
 }
 

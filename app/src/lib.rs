@@ -7,6 +7,7 @@
 pub mod camera;
 pub mod capture;
 pub mod city;
+pub mod grids;
 pub mod hud;
 pub mod incidents;
 pub mod net;
@@ -21,6 +22,6 @@ pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, hud::HudPlugin, capture::CapturePlugin));
+        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, grids::GridsPlugin, hud::HudPlugin, capture::CapturePlugin));
     }
 }

@@ -1,5 +1,6 @@
 //! A display needs nothing but the server's address: [`fetch_scene`] downloads the scene's
-//! manifest and model from the server (`GET /scene/{file}`) into a local cache folder, and names
+//! manifest, model and grid outlines from the server (`GET /scene/{file}`, `GET /api/v1/grids`)
+//! into a local cache folder, and names
 //! the WebSocket to stream from.
 
 use std::io::Write as _;
@@ -36,6 +37,7 @@ pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
     download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), false)?;
     let info = SceneInfo::load(&dir)?;
     download(&format!("{http}/scene/{}", info.files.city), &dir.join(&info.files.city), true)?;
+    download(&format!("{http}/api/v1/grids"), &dir.join(crate::grids::GRIDS_FILE), false)?;
     Ok(RemoteScene { info, ws_url })
 }
 

@@ -193,4 +193,8 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
         }
     }
     assert!(title > 150, "only {title} title-coloured pixels in the HUD");
+
+    // The street boundaries (the heaviest, amber lines) outline the scene.
+    let amber = shot.rgb.iter().filter(|p| p[0] > 200 && p[1] > 160 && p[2] < 130 && p[0] >= p[1]).count();
+    assert!(amber > 1_000, "only {amber} amber pixels of street boundaries");
 }

@@ -11,6 +11,7 @@
 //! | `GET /api/v1/nearest?incident=ID&k=5` | the k nearest on-duty patrols |
 //! | `POST /api/v1/incidents/{id}/transitions` | a workflow step |
 //! | `GET /api/v1/incidents/{id}` | an incident with its timeline |
+//! | `GET /api/v1/grids` | every grid unit's outline in local metres (for displays) |
 //! | `GET /api/v1/grids/{code}` | everything in a street, community or cell |
 //! | `GET /api/v1/kpis?scope=CODE` | KPIs city-wide or for a grid unit |
 //! | `GET /open311/v2/services.json`, `POST/GET /open311/v2/requests.json`, `GET /open311/v2/requests/{id}.json` | Open311 `GeoReport` v2 |
@@ -357,6 +358,7 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route("/api/v1/nearest", get(get_nearest))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/transitions", post(post_transition))
+        .route("/api/v1/grids", get(get_grids))
         .route("/api/v1/grids/{code}", get(get_grid))
         .route("/api/v1/kpis", get(get_kpis))
         .route("/open311/v2/services.json", get(get_services))
@@ -584,6 +586,26 @@ async fn post_transition(State(state): State<Arc<AppState>>, UrlPath(id): UrlPat
     state.store.write(records).await?;
     let live = state.live.lock().expect("live state");
     Ok(axum::Json(json!({ "incident": live.incident_state(&live.world.incidents[&id]) })).into_response())
+}
+
+async fn get_grids(State(state): State<Arc<AppState>>) -> Response {
+    let live = state.live.lock().expect("live state");
+    let grids: Vec<_> = live
+        .world
+        .grids
+        .iter()
+        .map(|g| {
+            let round = |v: f64| (v * 100.0).round() / 100.0;
+            let rings: Vec<Vec<[f64; 2]>> = g
+                .shape
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .map(|ls| ls.coords().map(|c| [round(c.x), round(c.y)]).collect())
+                .collect();
+            json!({ "code": g.code, "name": g.name, "level": g.level, "parent": g.parent, "rings": rings })
+        })
+        .collect();
+    axum::Json(json!({ "grids": grids })).into_response()
 }
 
 async fn get_grid(State(state): State<Arc<AppState>>, UrlPath(code): UrlPath<String>) -> ApiResult<Response> {

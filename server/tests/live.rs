@@ -419,6 +419,15 @@ fn open311_round_trip() {
     assert!((r["lat"].as_f64().unwrap() - lat).abs() < 1e-6 && (r["long"].as_f64().unwrap() - lon).abs() < 1e-6);
     let (_, all) = s.get("/open311/v2/requests.json?status=open");
     assert_eq!(all.as_array().unwrap().len(), 2);
+    // Displays get every grid outline in local metres.
+    let (st, g) = s.get("/api/v1/grids");
+    assert_eq!(st, 200);
+    let grids = g["grids"].as_array().unwrap();
+    assert_eq!(grids.len(), 2 + 9 + 59);
+    let cell = grids.iter().find(|x| x["code"] == CELL).unwrap();
+    assert_eq!(cell["level"], "cell");
+    let ring = cell["rings"][0].as_array().unwrap();
+    assert!(ring.len() >= 4 && ring.iter().all(|p| p[0].as_f64().unwrap().abs() < 1000.0));
     let (_, some) = s.get("/open311/v2/requests.json?service_code=noise");
     assert_eq!(some[0]["service_request_id"], id2.to_string());
     assert_eq!(some.as_array().unwrap().len(), 1);

@@ -1,0 +1,188 @@
+//! Grid boundaries at three levels (街道 street, 社区 community, 网格 cell) with distinct line
+//! weights, and their Chinese names as labels that appear by zoom level: streets from afar,
+//! communities closer, cells closest. Outlines come from the server (`GET /api/v1/grids`, in
+//! local metres), saved next to the fetched scene.
+
+use bevy::prelude::*;
+use gridwall_protocol::GridLevel;
+use serde::Deserialize;
+
+use crate::camera::OrbitCamera;
+use crate::hud::HudFont;
+use crate::patrols::to_world;
+use crate::scene::SceneInfo;
+
+/// The file [`crate::remote::fetch_scene`] writes the outlines to.
+pub const GRIDS_FILE: &str = "grids-local.json";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GridUnit {
+    pub code: String,
+    pub name: String,
+    pub level: GridLevel,
+    /// Outer rings and holes, local metres.
+    pub rings: Vec<Vec<[f64; 2]>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GridFile {
+    grids: Vec<GridUnit>,
+}
+
+/// The grid units of the scene, as lines in world space.
+#[derive(Resource, Debug, Default)]
+pub struct GridOutlines {
+    pub units: Vec<(GridLevel, Vec<Vec<Vec3>>)>,
+}
+
+/// A label floating over a grid unit.
+#[derive(Component, Debug)]
+pub struct GridLabel {
+    pub level: GridLevel,
+    pub at: Vec3,
+}
+
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct StreetLines;
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct CommunityLines;
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct CellLines;
+
+pub struct GridsPlugin;
+
+impl Plugin for GridsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<GridOutlines>()
+            .init_gizmo_group::<StreetLines>()
+            .init_gizmo_group::<CommunityLines>()
+            .init_gizmo_group::<CellLines>()
+            .add_systems(Startup, (set_line_weights, load_grids.after(crate::hud::load_font)))
+            .add_systems(Update, (draw_grids, place_labels));
+    }
+}
+
+fn set_line_weights(mut store: ResMut<GizmoConfigStore>) {
+    store.config_mut::<StreetLines>().0.line.width = 5.0;
+    store.config_mut::<CommunityLines>().0.line.width = 3.0;
+    store.config_mut::<CellLines>().0.line.width = 1.5;
+}
+
+/// Area-weighted centroid of a ring (its vertex mean if degenerate).
+pub fn centroid(ring: &[[f64; 2]]) -> [f64; 2] {
+    let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
+    for w in ring.windows(2) {
+        let cross = w[0][0] * w[1][1] - w[1][0] * w[0][1];
+        a += cross;
+        cx += (w[0][0] + w[1][0]) * cross;
+        cy += (w[0][1] + w[1][1]) * cross;
+    }
+    if a.abs() < 1e-9 {
+        let n = ring.len().max(1) as f64;
+        return [ring.iter().map(|p| p[0]).sum::<f64>() / n, ring.iter().map(|p| p[1]).sum::<f64>() / n];
+    }
+    [cx / (3.0 * a), cy / (3.0 * a)]
+}
+
+fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMut<GridOutlines>, font: Option<Res<HudFont>>) {
+    let path = scene.dir.join(GRIDS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let file: GridFile = match serde_json::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            error!("{}: {e}", path.display());
+            return;
+        }
+    };
+    for unit in file.grids {
+        // Streets draw a little higher than communities, communities than cells, so shared
+        // edges show the heavier line.
+        let up = match unit.level {
+            GridLevel::Street | GridLevel::City => 1.6,
+            GridLevel::Community => 1.3,
+            GridLevel::Cell => 1.0,
+        };
+        let lines = unit.rings.iter().map(|r| r.iter().map(|p| to_world(p[0], p[1], up)).collect()).collect();
+        if let Some(outer) = unit.rings.first() {
+            let c = centroid(outer);
+            let size = match unit.level {
+                GridLevel::Street | GridLevel::City => 2.4,
+                GridLevel::Community => 1.9,
+                GridLevel::Cell => 1.5,
+            };
+            commands.spawn((
+                Text::new(unit.name.clone()),
+                TextFont { font: font.as_ref().map(|f| f.0.clone()).unwrap_or_default().into(), font_size: FontSize::Vh(size), ..default() },
+                TextColor(level_color(unit.level).with_alpha(0.95)),
+                Node { position_type: PositionType::Absolute, ..default() },
+                Visibility::Hidden,
+                GridLabel { level: unit.level, at: to_world(c[0], c[1], 10.0) },
+                Name::new(format!("label {}", unit.code)),
+            ));
+        }
+        outlines.units.push((unit.level, lines));
+    }
+}
+
+pub fn level_color(level: GridLevel) -> Color {
+    match level {
+        GridLevel::Street | GridLevel::City => Color::srgb(1.0, 0.85, 0.35),
+        GridLevel::Community => Color::srgb(0.4, 1.0, 0.85),
+        GridLevel::Cell => Color::srgb(0.55, 0.7, 1.0),
+    }
+}
+
+fn draw_grids(outlines: Res<GridOutlines>, mut street: Gizmos<StreetLines>, mut community: Gizmos<CommunityLines>, mut cell: Gizmos<CellLines>) {
+    for (level, rings) in &outlines.units {
+        for ring in rings {
+            let points = ring.iter().copied();
+            match level {
+                GridLevel::Street | GridLevel::City => street.linestrip(points, level_color(*level)),
+                GridLevel::Community => community.linestrip(points, level_color(*level)),
+                GridLevel::Cell => cell.linestrip(points, level_color(*level).with_alpha(0.6)),
+            }
+        }
+    }
+}
+
+/// Which levels are labelled at a camera distance (metres): streets always, communities below
+/// 1,400 m, cells below 600 m.
+pub fn labelled(level: GridLevel, distance: f32) -> bool {
+    match level {
+        GridLevel::Street | GridLevel::City => true,
+        GridLevel::Community => distance < 1_400.0,
+        GridLevel::Cell => distance < 600.0,
+    }
+}
+
+fn place_labels(cameras: Query<(&Camera, &GlobalTransform, &OrbitCamera)>, mut labels: Query<(&GridLabel, &mut Node, &mut Visibility, &ComputedNode)>) {
+    let Ok((camera, cam_tf, orbit)) = cameras.single() else { return };
+    for (label, mut node, mut vis, computed) in &mut labels {
+        let shown = labelled(label.level, orbit.distance).then(|| camera.world_to_viewport(cam_tf, label.at).ok()).flatten();
+        match shown {
+            Some(p) => {
+                let half = computed.size() * computed.inverse_scale_factor() / 2.0;
+                node.left = Val::Px(p.x - half.x);
+                node.top = Val::Px(p.y - half.y);
+                vis.set_if_neq(Visibility::Inherited);
+            }
+            None => {
+                vis.set_if_neq(Visibility::Hidden);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centroids_and_zoom_levels() {
+        let square = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0], [0.0, 0.0]];
+        assert_eq!(centroid(&square), [5.0, 5.0]);
+        let clockwise: Vec<[f64; 2]> = square.iter().rev().copied().collect();
+        assert_eq!(centroid(&clockwise), [5.0, 5.0]);
+        assert!(labelled(GridLevel::Street, 5_000.0) && !labelled(GridLevel::Community, 1_600.0) && labelled(GridLevel::Cell, 300.0));
+    }
+}
