@@ -6,7 +6,7 @@ use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::Parser;
-use gridwall::capture::CaptureRequest;
+use gridwall::capture::{CaptureRequest, FrameBench};
 use gridwall::hud::Lang;
 use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
@@ -24,6 +24,9 @@ struct Cli {
     /// Render, save one frame to this PNG once everything is loaded, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Once everything is loaded, time this many frames, print the frame-time statistics and exit.
+    #[arg(long)]
+    bench_frames: Option<usize>,
     /// HUD language: zh (default) or en.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
     lang: String,
@@ -68,6 +71,9 @@ fn main() -> anyhow::Result<()> {
         app.insert_resource(net);
     }
     app.insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh });
+    if let Some(n) = cli.bench_frames.filter(|&n| n > 0) {
+        app.insert_resource(FrameBench::new(n, cli.size));
+    }
     if let Some(path) = cli.screenshot {
         let path = if path.is_absolute() { path } else { std::env::current_dir()?.join(path) };
         app.insert_resource(CaptureRequest { path });

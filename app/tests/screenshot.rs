@@ -198,3 +198,19 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     let amber = shot.rgb.iter().filter(|p| p[0] > 200 && p[1] > 160 && p[2] < 130 && p[0] >= p[1]).count();
     assert!(amber > 1_000, "only {amber} amber pixels of street boundaries");
 }
+
+#[test]
+fn frame_times_are_measured_once_ready() {
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1920x1080x24"])
+        .arg(env!("CARGO_BIN_EXE_gridwall"))
+        .arg("--scene")
+        .arg(repo().join("scenes/helsinki"))
+        .args(["--size", "320x180", "--bench-frames", "3"])
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("frame time over 3 frames at 320x180: mean "), "{text}");
+}
