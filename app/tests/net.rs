@@ -11,45 +11,16 @@ use gridwall::incidents::{IncidentMarker, IncidentsPlugin};
 use gridwall::net::{Command, Connection, NetConfig, NetPlugin};
 use gridwall::patrols::{PatrolMarker, PatrolsPlugin};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, IncidentStage, Layer};
-use gridwall_server::serve::{ServeConfig, run};
+use gridwall_server::serve::{BackgroundServer, ServeConfig};
 use serde_json::json;
 
 fn scene() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki")
 }
 
-struct Server {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(addr: SocketAddr, data: &Path) -> (Self, SocketAddr) {
-        let cfg = ServeConfig { scene: scene(), data: data.to_owned(), ..ServeConfig::default() };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                run(listener, cfg, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-            });
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-        (Self { stop: Some(stop), thread: Some(thread) }, addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        let _ = self.thread.take().map(std::thread::JoinHandle::join);
-    }
+fn start(addr: SocketAddr, data: &Path) -> BackgroundServer {
+    let cfg = ServeConfig { scene: scene(), data: data.to_owned(), ..ServeConfig::default() };
+    BackgroundServer::start(addr, cfg, 2).unwrap()
 }
 
 fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> serde_json::Value {
@@ -85,7 +56,8 @@ fn incidents(app: &mut App) -> Vec<(u64, IncidentStage)> {
 #[test]
 fn live_layers_follow_the_server_and_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
-    let (server, addr) = Server::start("127.0.0.1:0".parse().unwrap(), data.path());
+    let server = start("127.0.0.1:0".parse().unwrap(), data.path());
+    let addr = server.addr;
     let now = || gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
     post(addr, "/api/v1/patrols", &json!([{"patrol_id":"P-1","role":"police","grid":"370783001001001"}]));
     let f = frame();
@@ -118,8 +90,7 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
 
     // It comes back on the same address with its stored state; the display resubscribes by
     // itself and the change made meanwhile arrives.
-    let (_server, addr2) = Server::start(addr, data.path());
-    assert_eq!(addr, addr2);
+    let _server = start(addr, data.path());
     post(addr, &format!("/api/v1/incidents/{id}/transitions"), &json!({"action":"dispatch","assignee":"P-1","actor":"指挥长"}));
     update_until(&mut app, "the reconnection", |app| *app.world().resource::<Connection>() == Connection::Connected);
     update_until(&mut app, "the dispatched incident", |app| incidents(app) == [(id, IncidentStage::Dispatched)]);

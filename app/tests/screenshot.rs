@@ -121,25 +121,12 @@ fn red_near(shot: &Shot, (cx, cy): (f32, f32), r: i32) -> usize {
 
 #[test]
 fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
-    use gridwall_server::serve::{ServeConfig, run};
+    use gridwall_server::serve::{BackgroundServer, ServeConfig};
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            run(listener, cfg, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = rx.recv().unwrap();
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let addr = server.addr;
     // One incident at a known place, reported through Open311 in WGS84.
     let (ix, iy) = (150.0, -200.0);
     let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
@@ -160,8 +147,7 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
         .status()
         .unwrap();
     assert!(status.success(), "gridwall --server … --screenshot failed: {status}");
-    let _ = stop.send(());
-    server.join().unwrap();
+    drop(server);
 
     // The scene was fetched from the server into the display's cache.
     let cached = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));

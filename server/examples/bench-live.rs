@@ -23,7 +23,7 @@ use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, LayerSet, ServerMessage};
 use gridwall_server::coords::SceneFrame;
 use gridwall_server::scene::SceneManifest;
-use gridwall_server::serve::{ServeConfig, run};
+use gridwall_server::serve::{BackgroundServer, ServeConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio_tungstenite::tungstenite::Message;
@@ -152,36 +152,9 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
     r.status().as_u16()
 }
 
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        let _ = self.thread.take().map(std::thread::JoinHandle::join);
-    }
-}
-
-fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> Server {
+fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> BackgroundServer {
     let cfg = ServeConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, max_body_bytes: 64 << 20, ..ServeConfig::default() };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            run(listener, cfg, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Server { addr: rx.recv().unwrap(), stop: Some(stop), thread: Some(thread) }
+    BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, workers).expect("server starts")
 }
 
 fn register(base: &str, n: usize) {

@@ -227,6 +227,56 @@ pub async fn run(listener: TcpListener, config: ServeConfig, shutdown: impl Futu
     Ok(())
 }
 
+/// A server on its own thread and tokio runtime (tests, benchmarks, embedding); stops, flushes
+/// and joins when dropped.
+#[derive(Debug)]
+pub struct BackgroundServer {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundServer {
+    /// Binds `addr` (port 0 for any free port) and serves `config` with `workers` runtime threads.
+    pub fn start(addr: std::net::SocketAddr, config: ServeConfig, workers: usize) -> Result<Self, ServeError> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel::<Result<std::net::SocketAddr, ServeError>>();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers.max(1)).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return drop(tx.send(Err(e.into()))),
+            };
+            rt.block_on(async move {
+                let listener = match TcpListener::bind(addr).await {
+                    Ok(l) => l,
+                    Err(e) => return drop(tx.send(Err(e.into()))),
+                };
+                let _ = tx.send(listener.local_addr().map_err(ServeError::from));
+                if let Err(e) = run(listener, config, async {
+                    let _ = stopped.await;
+                })
+                .await
+                {
+                    tracing::error!("background server: {e}");
+                }
+            });
+        });
+        let addr = rx.recv().map_err(|_| ServeError::Io(std::io::Error::other("the server thread stopped before listening")))??;
+        Ok(Self { addr, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Every tick: collect what changed and hand it to all connections; once a second, escalate
 /// overdue incidents and prune old tracks now and then.
 async fn tick_loop(state: Arc<AppState>) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, EventKind, GridLevel, IncidentStage, Layer, LayerSet, PROTOCOL_VERSION, PatrolStatus, ServerMessage, json};
 use gridwall_server::coords::SceneFrame;
-use gridwall_server::serve::{ServeConfig, run};
+use gridwall_server::serve::{BackgroundServer, ServeConfig};
 use serde_json::{Value, json as j};
 use tokio_tungstenite::tungstenite::stream::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
@@ -23,44 +23,18 @@ const CELL: &str = "370783001001001";
 
 struct Server {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
     frame: SceneFrame,
+    _running: BackgroundServer,
     _data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn start(configure: impl FnOnce(&mut ServeConfig)) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut cfg = ServeConfig { scene: scene(), data: data.path().to_owned(), ..ServeConfig::default() };
     configure(&mut cfg);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            run(listener, cfg, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server starts");
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 2).unwrap();
     let m = gridwall_server::scene::SceneManifest::load(&scene()).unwrap();
-    Server { addr, stop: Some(stop), thread: Some(thread), frame: m.frame().unwrap(), _data: data }
+    Server { addr: server.addr, frame: m.frame().unwrap(), _running: server, _data: data }
 }
 
 fn agent() -> ureq::Agent {
