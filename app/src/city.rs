@@ -18,6 +18,11 @@ impl Plugin for CityPlugin {
     }
 }
 
+/// The unlit, glowing material of live markers (patrols, incidents) in a colour.
+pub fn glow(color: Color) -> StandardMaterial {
+    StandardMaterial { base_color: color, emissive: LinearRgba::from(color) * 4.0, unlit: true, ..default() }
+}
+
 /// Handle of the loading city model, so readiness can be checked.
 #[derive(Resource)]
 pub struct CityModel(pub Handle<WorldAsset>);

@@ -119,26 +119,25 @@ pub fn link_text(c: &Connection, lang: Lang) -> String {
 pub fn kpi_text(k: Option<&Kpis>, lang: Lang) -> String {
     let pct = |v: f64| format!("{:.1}%", v * 100.0);
     let Some(k) = k else { return lang.pick("指标加载中…", "loading KPIs…").to_owned() };
-    match lang {
-        Lang::Zh => format!(
-            "在办事件 {}   今日办结 {}   超期 {}\n结案率 {}   按期结案率 {}   满意率 {}",
-            k.open,
-            k.closed_today,
-            k.overdue,
-            pct(k.closure_rate),
-            pct(k.on_time_rate),
-            pct(k.satisfaction_rate)
-        ),
-        Lang::En => format!(
-            "open {}   closed today {}   overdue {}\nclosure {}   on time {}   satisfaction {}",
-            k.open,
-            k.closed_today,
-            k.overdue,
-            pct(k.closure_rate),
-            pct(k.on_time_rate),
-            pct(k.satisfaction_rate)
-        ),
-    }
+    let l = match lang {
+        Lang::Zh => ["在办事件", "今日办结", "超期", "结案率", "按期结案率", "满意率"],
+        Lang::En => ["open", "closed today", "overdue", "closure", "on time", "satisfaction"],
+    };
+    format!(
+        "{} {}   {} {}   {} {}\n{} {}   {} {}   {} {}",
+        l[0],
+        k.open,
+        l[1],
+        k.closed_today,
+        l[2],
+        k.overdue,
+        l[3],
+        pct(k.closure_rate),
+        l[4],
+        pct(k.on_time_rate),
+        l[5],
+        pct(k.satisfaction_rate)
+    )
 }
 
 /// `HH:MM:SS` of a Unix time in ms, in the operators' zone.

@@ -53,10 +53,7 @@ fn make_incident_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, 
     let mesh = meshes.add(Cylinder::new(7.0, 30.0));
     let materials = IncidentStage::ALL
         .into_iter()
-        .map(|s| {
-            let c = stage_color(s);
-            (s, materials.add(StandardMaterial { base_color: c, emissive: LinearRgba::from(c) * 4.0, unlit: true, ..default() }))
-        })
+        .map(|s| (s, materials.add(crate::city::glow(stage_color(s)))))
         .collect();
     commands.insert_resource(IncidentLook { mesh, materials });
 }

@@ -85,10 +85,7 @@ fn make_patrol_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mu
     let mesh = meshes.add(Sphere::new(5.0).mesh().ico(2).expect("a small icosphere"));
     let materials = PatrolRole::ALL
         .into_iter()
-        .map(|r| {
-            let c = role_color(r);
-            (r, materials.add(StandardMaterial { base_color: c, emissive: LinearRgba::from(c) * 4.0, unlit: true, ..default() }))
-        })
+        .map(|r| (r, materials.add(crate::city::glow(role_color(r)))))
         .collect();
     commands.insert_resource(PatrolLook { mesh, materials });
 }

@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use gridwall_protocol::{
-    Bbox, ComponentItem, Event, EventKind, GridLevel, IncidentCategory, IncidentSource, IncidentStage, IncidentState, Layer, LayerSet,
+    Bbox, ComponentItem, Event, EventKind, GridLevel, IncidentCategory, IncidentSource, IncidentState, Layer, LayerSet,
     PatrolPos, PatrolRole, PatrolState, PatrolStatus, ServerMessage,
 };
 use serde::{Deserialize, Serialize};
@@ -84,11 +84,6 @@ impl Clock {
 
     pub fn now_ms(&self) -> i64 {
         self.start_ms + (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
-    }
-
-    /// Real time until the clock reaches `t_ms`.
-    pub fn real_until(&self, t_ms: i64) -> Duration {
-        Duration::from_secs_f64(((t_ms - self.now_ms()) as f64 / 1000.0 / self.speed).max(0.0))
     }
 }
 
@@ -525,10 +520,5 @@ impl Live {
         let day = 86_400_000;
         let day_start = (now + self.utc_offset_ms).div_euclid(day) * day - self.utc_offset_ms;
         self.world.kpis(scope, now, day_start)
-    }
-
-    /// Whether an incident is closed.
-    pub fn is_closed(&self, id: u64) -> bool {
-        self.world.incidents.get(&id).is_some_and(|i| i.case.stage == IncidentStage::Closed)
     }
 }

@@ -208,7 +208,7 @@ impl Session {
 
     fn on_tick(&mut self, batch: &TickBatch, live: &Mutex<Live>) -> Option<ServerMessage> {
         let (mut moved, mut entered, mut left) = (Vec::new(), Vec::new(), Vec::new());
-        if let Some((bbox, layers)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
+        if let Some((bbox, _)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
             let mut unknown = Vec::new();
             for &(id, p) in &batch.moved {
                 let inside = bbox.contains(p[0], p[1]);
@@ -243,7 +243,6 @@ impl Session {
                     }
                 }
             }
-            let _ = layers;
         }
         let events: Vec<Event> = batch.events.iter().filter(|e| e.seq > self.last_seq).map(|e| Event::clone(e)).collect();
         if let Some(e) = events.last() {
