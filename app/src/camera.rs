@@ -62,8 +62,31 @@ impl Plugin for CameraPlugin {
     }
 }
 
-fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>) {
-    let orbit = OrbitCamera::overview(&scene);
+/// A start view other than the overview (`--camera`).
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct StartView(pub OrbitCamera);
+
+impl OrbitCamera {
+    /// Parses `--camera X,Y,HEADING,PITCH,DISTANCE`: the focus in local metres (x east, y north),
+    /// heading and pitch in degrees (heading 0 looks north, 90 east), distance in metres.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let v: Vec<f32> = s.split(',').map(|p| p.trim().parse::<f32>().map_err(|_| format!("{p:?} is not a number"))).collect::<Result<_, _>>()?;
+        let [x, y, heading, pitch, distance] = v[..] else {
+            return Err(format!("expected X,Y,HEADING,PITCH,DISTANCE (5 numbers), got {}", v.len()));
+        };
+        if !v.iter().all(|n| n.is_finite()) || !(1.0..=60_000.0).contains(&distance) {
+            return Err("numbers must be finite and the distance 1 to 60000 m".into());
+        }
+        let pitch = pitch.to_radians();
+        if !(Self::MIN_PITCH..=Self::MAX_PITCH).contains(&pitch) {
+            return Err(format!("pitch must be {:.0} to {:.0} degrees", Self::MIN_PITCH.to_degrees(), Self::MAX_PITCH.to_degrees()));
+        }
+        Ok(Self { focus: Vec3::new(x, 0.0, -y), yaw: -heading.to_radians(), pitch, distance })
+    }
+}
+
+fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>, start: Option<Res<StartView>>) {
+    let orbit = start.map_or_else(|| OrbitCamera::overview(&scene), |s| s.0);
     commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform(), orbit, Name::new("camera")));
 }
 

@@ -6,7 +6,11 @@ use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::Parser;
-use gridwall::capture::{CaptureRequest, FrameBench};
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::window::ExitCondition;
+use bevy::winit::WinitPlugin;
+use gridwall::camera::{OrbitCamera, StartView};
+use gridwall::capture::{CaptureKind, CaptureRequest, FrameBench};
 use gridwall::hud::Lang;
 use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
@@ -21,9 +25,27 @@ struct Cli {
     /// Scene folder (made by `gridwall-server import`), when no --server is given.
     #[arg(long, default_value = "scenes/helsinki")]
     scene: PathBuf,
-    /// Render, save one frame to this PNG once everything is loaded, and exit.
+    /// Render without a window, save one frame to this PNG and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Render without a window and save `--frames` frames to this folder (frame-0000.png, …).
+    #[arg(long, conflicts_with = "screenshot")]
+    record: Option<PathBuf>,
+    /// How many frames `--record` saves.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    frames: u32,
+    /// At least this many milliseconds between two recorded frames.
+    #[arg(long, default_value_t = 0)]
+    every_ms: u64,
+    /// Before the first capture, wait until the city is loaded and the first live snapshot has
+    /// arrived (shaders are always compiled first). Without it the capture shows whatever is
+    /// there once the shaders are ready, e.g. the "connecting" state.
+    #[arg(long)]
+    wait_ready: bool,
+    /// Start view: `X,Y,HEADING,PITCH,DISTANCE` (focus in local metres, degrees, metres); the
+    /// default is an overview of the whole scene.
+    #[arg(long, value_parser = OrbitCamera::parse, allow_hyphen_values = true)]
+    camera: Option<OrbitCamera>,
     /// Once everything is loaded, time this many frames, print the frame-time statistics and exit.
     #[arg(long)]
     bench_frames: Option<usize>,
@@ -45,6 +67,10 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+    Ok(if path.is_absolute() { path } else { std::env::current_dir()?.join(path) })
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (scene, net) = match &cli.server {
@@ -56,27 +82,52 @@ fn main() -> anyhow::Result<()> {
         None => (SceneInfo::load(&cli.scene)?, None),
     };
     let title = format!("gridwall — {} ({})", scene.display_name, scene.attribution);
+    let capture = match (cli.screenshot, cli.record) {
+        (Some(path), _) => Some(CaptureKind::Screenshot(absolute(path)?)),
+        (None, Some(dir)) => {
+            let dir = absolute(dir)?;
+            std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            Some(CaptureKind::Record { dir, frames: cli.frames, every: std::time::Duration::from_millis(cli.every_ms) })
+        }
+        (None, None) => None,
+    };
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window { title, resolution: WindowResolution::new(cli.size.0, cli.size.1), ..default() }),
-                ..default()
-            })
-            .set(AssetPlugin { file_path: scene.dir.display().to_string(), ..default() }),
-    )
-    .insert_resource(scene)
-    .add_plugins(gridwall::AppPlugin);
+    let assets = AssetPlugin { file_path: scene.dir.display().to_string(), ..default() };
+    if capture.is_some() {
+        // Captures render into an image: no window, no display server needed.
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+                .set(assets)
+                .disable::<WinitPlugin>(),
+        )
+        .add_plugins(ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
+        let mut images = app.world_mut().resource_mut::<Assets<Image>>();
+        let offscreen = gridwall::capture::offscreen_image(&mut images, UVec2::new(cli.size.0, cli.size.1));
+        app.insert_resource(offscreen);
+    } else {
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window { title, resolution: WindowResolution::new(cli.size.0, cli.size.1), ..default() }),
+                    ..default()
+                })
+                .set(assets),
+        );
+    }
+    app.insert_resource(scene).add_plugins(gridwall::AppPlugin);
     if let Some(net) = net {
         app.insert_resource(net);
+    }
+    if let Some(view) = cli.camera {
+        app.insert_resource(StartView(view));
     }
     app.insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh });
     if let Some(n) = cli.bench_frames.filter(|&n| n > 0) {
         app.insert_resource(FrameBench::new(n, cli.size));
     }
-    if let Some(path) = cli.screenshot {
-        let path = if path.is_absolute() { path } else { std::env::current_dir()?.join(path) };
-        app.insert_resource(CaptureRequest { path });
+    if let Some(kind) = capture {
+        app.insert_resource(CaptureRequest { kind, wait_ready: cli.wait_ready });
     }
     match app.run() {
         AppExit::Success => Ok(()),
