@@ -90,15 +90,15 @@ fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>, start: Option<Res
     commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform(), orbit, Name::new("camera")));
 }
 
-/// Asks the server for what the display shows: the whole scene (with a margin), patrols and
-/// incidents. (The link repeats it after every reconnection.)
+/// Asks the server for what the display shows: the whole scene (with a margin), patrols,
+/// incidents and components. (The link repeats it after every reconnection.)
 fn subscribe_to_view(scene: Res<SceneInfo>, mut commands: MessageWriter<Command>) {
     let b = scene.bounds.local;
     let m = 200.0;
     commands.write(Command(ClientMessage::Subscribe {
         bbox: Bbox([b[0] - m, b[1] - m, b[2] + m, b[3] + m]),
         crs: BboxCrs::Local,
-        layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
+        layers: [Layer::Patrols, Layer::Incidents, Layer::Components].into_iter().collect(),
     }));
 }
 

@@ -138,6 +138,7 @@ fn capture_when_ready(
     request: Option<Res<CaptureRequest>>,
     ready: Res<Readiness>,
     offscreen: Option<Res<Offscreen>>,
+    script: Option<Res<crate::select::ScriptedClick>>,
     time: Res<Time<Real>>,
     mut progress: ResMut<CaptureProgress>,
 ) {
@@ -150,6 +151,9 @@ fn capture_when_ready(
         return;
     }
     if progress.requested == 0 && !(if request.wait_ready { ready.is_ready() } else { ready.is_compiled() }) {
+        return;
+    }
+    if progress.requested == 0 && script.is_some_and(|s| !s.is_done()) {
         return;
     }
     let now = time.elapsed();

@@ -29,10 +29,37 @@ struct GridFile {
     grids: Vec<GridUnit>,
 }
 
-/// The grid units of the scene, as lines in world space.
+/// The grid units of the scene (local metres) and their outlines as lines in world space.
 #[derive(Resource, Debug, Default)]
 pub struct GridOutlines {
-    pub units: Vec<(GridLevel, Vec<Vec<Vec3>>)>,
+    pub units: Vec<GridUnit>,
+    pub lines: Vec<(GridLevel, Vec<Vec<Vec3>>)>,
+}
+
+impl GridOutlines {
+    /// The unit of `level` that contains the local point (x east, y north).
+    pub fn unit_at(&self, level: GridLevel, x: f64, y: f64) -> Option<&GridUnit> {
+        self.units.iter().filter(|u| u.level == level).find(|u| {
+            // Inside the outer ring and in no hole (even-odd over all rings).
+            u.rings.iter().filter(|r| contains(r, x, y)).count() % 2 == 1
+        })
+    }
+
+    pub fn unit(&self, code: &str) -> Option<&GridUnit> {
+        self.units.iter().find(|u| u.code == code)
+    }
+}
+
+/// Even-odd point-in-ring test.
+pub fn contains(ring: &[[f64; 2]], x: f64, y: f64) -> bool {
+    let mut inside = false;
+    for w in ring.windows(2) {
+        let ([x0, y0], [x1, y1]) = (w[0], w[1]);
+        if (y0 > y) != (y1 > y) && x < x0 + (y - y0) / (y1 - y0) * (x1 - x0) {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 /// A label floating over a grid unit.
@@ -120,7 +147,8 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
                 Name::new(format!("label {}", unit.code)),
             ));
         }
-        outlines.units.push((unit.level, lines));
+        outlines.lines.push((unit.level, lines));
+        outlines.units.push(unit);
     }
 }
 
@@ -133,7 +161,7 @@ pub fn level_color(level: GridLevel) -> Color {
 }
 
 fn draw_grids(outlines: Res<GridOutlines>, mut street: Gizmos<StreetLines>, mut community: Gizmos<CommunityLines>, mut cell: Gizmos<CellLines>) {
-    for (level, rings) in &outlines.units {
+    for (level, rings) in &outlines.lines {
         for ring in rings {
             let points = ring.iter().copied();
             match level {
@@ -183,6 +211,14 @@ mod tests {
         assert_eq!(centroid(&square), [5.0, 5.0]);
         let clockwise: Vec<[f64; 2]> = square.iter().rev().copied().collect();
         assert_eq!(centroid(&clockwise), [5.0, 5.0]);
+        assert!(contains(&square, 5.0, 5.0) && !contains(&square, 15.0, 5.0) && !contains(&square, 5.0, -1.0));
+        let outlines = GridOutlines {
+            units: vec![GridUnit { code: "c1".into(), name: "一".into(), level: GridLevel::Cell, rings: vec![square.to_vec(), vec![[4.0, 4.0], [6.0, 4.0], [6.0, 6.0], [4.0, 6.0], [4.0, 4.0]]] }],
+            lines: vec![],
+        };
+        assert_eq!(outlines.unit_at(GridLevel::Cell, 1.0, 1.0).map(|u| u.code.as_str()), Some("c1"));
+        assert!(outlines.unit_at(GridLevel::Cell, 5.0, 5.0).is_none(), "in the hole");
+        assert!(outlines.unit_at(GridLevel::Community, 1.0, 1.0).is_none());
         assert!(labelled(GridLevel::Street, 5_000.0) && !labelled(GridLevel::Community, 1_600.0) && labelled(GridLevel::Cell, 300.0));
     }
 }

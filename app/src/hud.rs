@@ -23,7 +23,7 @@ pub enum Lang {
 }
 
 impl Lang {
-    fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+    pub fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
         match self {
             Self::Zh => zh,
             Self::En => en,
@@ -36,9 +36,16 @@ pub struct HudFont(pub Handle<Font>);
 
 /// The last server time seen, and when (to keep the clock running between frames).
 #[derive(Resource, Debug, Default)]
-struct ServerClock {
+pub struct ServerClock {
     time_ms: Option<i64>,
     seen_at: f32,
+}
+
+impl ServerClock {
+    /// The server's time now (ms since the Unix epoch), once a frame has told it.
+    pub fn now_ms(&self, elapsed_s: f32) -> Option<i64> {
+        self.time_ms.map(|t| t + ((elapsed_s - self.seen_at) * 1000.0) as i64)
+    }
 }
 
 #[derive(Component)]
@@ -153,8 +160,8 @@ fn tick_clock(mut frames: MessageReader<ServerFrame>, mut clock: ResMut<ServerCl
             *clock = ServerClock { time_ms: Some(*time_ms), seen_at: now };
         }
     }
-    if let Some(t) = clock.time_ms {
-        let shown = clock_text(t + ((now - clock.seen_at) * 1000.0) as i64);
+    if let Some(t) = clock.now_ms(now) {
+        let shown = clock_text(t);
         for mut tx in &mut text {
             if tx.0 != shown {
                 tx.0.clone_from(&shown);

@@ -9,6 +9,7 @@ use gridwall_protocol::{EventKind, IncidentStage, IncidentState, ServerMessage};
 
 use crate::net::ServerFrame;
 use crate::patrols::to_world;
+use crate::select::{Pickable, Target};
 
 /// Height of the marker's centre above the ground (metres).
 const MARKER_Y: f32 = 15.0;
@@ -107,7 +108,13 @@ fn upsert(commands: &mut Commands, incidents: &mut Incidents, markers: &mut Quer
         m.0 = i.clone();
         return;
     }
-    let mut e = commands.spawn((IncidentMarker(i.clone()), Transform::from_translation(to_world(i.x, i.y, MARKER_Y)), Name::new(format!("incident {}", i.id))));
+    let mut e = commands.spawn((
+        IncidentMarker(i.clone()),
+        Pickable(Target::Incident(i.id)),
+        Transform::from_translation(to_world(i.x, i.y, MARKER_Y)),
+        Visibility::default(),
+        Name::new(format!("incident {}", i.id)),
+    ));
     if let Some(l) = look {
         e.insert((Mesh3d(l.mesh.clone()), MeshMaterial3d(l.materials[&i.stage].clone())));
     }

@@ -7,6 +7,7 @@
 pub mod camera;
 pub mod capture;
 pub mod city;
+pub mod components;
 pub mod grids;
 pub mod hud;
 pub mod incidents;
@@ -14,6 +15,7 @@ pub mod net;
 pub mod patrols;
 pub mod remote;
 pub mod scene;
+pub mod select;
 
 use bevy::prelude::*;
 
@@ -23,5 +25,6 @@ pub struct AppPlugin;
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, grids::GridsPlugin, hud::HudPlugin, capture::CapturePlugin));
+        app.add_plugins((components::ComponentsPlugin, select::SelectPlugin));
     }
 }

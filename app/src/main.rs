@@ -46,6 +46,10 @@ struct Cli {
     /// default is an overview of the whole scene.
     #[arg(long, value_parser = OrbitCamera::parse, allow_hyphen_values = true)]
     camera: Option<OrbitCamera>,
+    /// Once ready, click at this point of the view (`X,Y` in pixels from the top left), as a
+    /// commander would; a capture then waits for the camera flight and the detail panel.
+    #[arg(long, value_parser = parse_point)]
+    click: Option<Vec2>,
     /// Once everything is loaded, time this many frames, print the frame-time statistics and exit.
     #[arg(long)]
     bench_frames: Option<usize>,
@@ -65,6 +69,13 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         return Err("size must be between 1x1 and 16384x16384".into());
     }
     Ok((w, h))
+}
+
+fn parse_point(s: &str) -> Result<Vec2, String> {
+    let (x, y) = s.split_once(',').ok_or("expected X,Y")?;
+    let x: f32 = x.trim().parse().map_err(|_| format!("bad x {x:?}"))?;
+    let y: f32 = y.trim().parse().map_err(|_| format!("bad y {y:?}"))?;
+    Ok(Vec2::new(x, y))
 }
 
 fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
@@ -118,6 +129,9 @@ fn main() -> anyhow::Result<()> {
     app.insert_resource(scene).add_plugins(gridwall::AppPlugin);
     if let Some(net) = net {
         app.insert_resource(net);
+    }
+    if let Some(at) = cli.click {
+        app.insert_resource(gridwall::select::ScriptedClick::new(at));
     }
     if let Some(view) = cli.camera {
         app.insert_resource(StartView(view));

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_protocol::api::{IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc as tmpsc;
@@ -25,6 +26,23 @@ pub struct ServerFrame(pub ServerMessage);
 /// Something to send to the server (subscribe, assign, transition…).
 #[derive(Message, Debug, Clone)]
 pub struct Command(pub ClientMessage);
+
+/// A question for the server's HTTP API; the answer comes back as an [`Answer`] message.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// `GET /api/v1/incidents/{id}`: details and workflow timeline.
+    Incident(u64),
+    /// `GET /api/v1/nearest?incident=ID&k=K`: the k nearest on-duty patrols.
+    Nearest { incident: u64, k: usize },
+}
+
+/// The server's answer to an [`Ask`].
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum Answer {
+    Incident(Box<IncidentDetail>),
+    Nearest { incident: u64, answer: NearestAnswer },
+    Failed { ask: Ask, error: String },
+}
 
 /// City-wide KPIs (from `GET /api/v1/kpis`, polled every few seconds).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Default, serde::Deserialize)]
@@ -66,6 +84,7 @@ enum Inbound {
     Lost { attempt: u32, retry_in: Duration, reason: String },
     Frame(ServerMessage),
     Kpis(Kpis),
+    Answer(Answer),
 }
 
 /// The channel ends the Bevy side holds.
@@ -73,6 +92,7 @@ enum Inbound {
 struct Link {
     inbox: tmpsc::UnboundedReceiver<Inbound>,
     outbox: tmpsc::UnboundedSender<ClientMessage>,
+    asks: std::sync::mpsc::Sender<Ask>,
 }
 
 pub struct NetPlugin;
@@ -82,6 +102,8 @@ impl Plugin for NetPlugin {
         app.add_message::<ServerFrame>()
             .add_message::<Command>()
             .add_message::<Kpis>()
+            .add_message::<Ask>()
+            .add_message::<Answer>()
             .init_resource::<Connection>()
             .init_resource::<LiveStatus>()
             .add_systems(Startup, open_link.run_if(resource_exists::<NetConfig>))
@@ -94,12 +116,19 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>) {
     let (in_tx, inbox) = tmpsc::unbounded_channel();
     let (outbox, out_rx) = tmpsc::unbounded_channel();
     let url = config.url.clone();
-    let kpi_url = format!("{}/api/v1/kpis", url.replacen("ws://", "http://", 1).trim_end_matches("/ws"));
+    let http = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
+    let kpi_url = format!("{http}/api/v1/kpis");
     let kpi_inbox = in_tx.clone();
     thread::Builder::new()
         .name("gridwall-kpis".into())
         .spawn(move || poll_kpis(&kpi_url, &kpi_inbox))
         .expect("spawn the KPI thread");
+    let (asks, ask_rx) = std::sync::mpsc::channel();
+    let http_inbox = in_tx.clone();
+    thread::Builder::new()
+        .name("gridwall-http".into())
+        .spawn(move || answer_asks(&http, &ask_rx, &http_inbox))
+        .expect("spawn the HTTP thread");
     thread::Builder::new()
         .name("gridwall-net".into())
         .spawn(move || {
@@ -107,16 +136,26 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>) {
             rt.block_on(keep_connected(url, in_tx, out_rx));
         })
         .expect("spawn the network thread");
-    commands.insert_resource(Link { inbox, outbox });
+    commands.insert_resource(Link { inbox, outbox, asks });
 }
 
-fn receive_frames(mut link: ResMut<Link>, mut state: ResMut<Connection>, mut live: ResMut<LiveStatus>, mut frames: MessageWriter<ServerFrame>, mut kpis: MessageWriter<Kpis>) {
+fn receive_frames(
+    mut link: ResMut<Link>,
+    mut state: ResMut<Connection>,
+    mut live: ResMut<LiveStatus>,
+    mut frames: MessageWriter<ServerFrame>,
+    mut kpis: MessageWriter<Kpis>,
+    mut answers: MessageWriter<Answer>,
+) {
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
             Inbound::Lost { attempt, retry_in, reason } => *state = Connection::Reconnecting { attempt, retry_in, reason },
             Inbound::Kpis(k) => {
                 kpis.write(k);
+            }
+            Inbound::Answer(a) => {
+                answers.write(a);
             }
             Inbound::Frame(m) => {
                 live.frames += 1;
@@ -152,9 +191,38 @@ fn poll_kpis(url: &str, inbox: &tmpsc::UnboundedSender<Inbound>) {
     }
 }
 
-fn send_commands(link: Res<Link>, mut commands: MessageReader<Command>) {
+/// Answers HTTP questions one at a time, in order, until the app goes away.
+fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc::UnboundedSender<Inbound>) {
+    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().timeout_global(Some(Duration::from_secs(5))).http_status_as_error(false).build());
+    while let Ok(ask) = asks.recv() {
+        let url = match &ask {
+            Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
+            Ask::Nearest { incident, k } => format!("{base}/api/v1/nearest?incident={incident}&k={k}"),
+        };
+        let answer = match agent.get(&url).call() {
+            Err(e) => Err(e.to_string()),
+            Ok(mut res) if !res.status().is_success() => {
+                let body = res.body_mut().read_json::<serde_json::Value>().ok();
+                Err(body.and_then(|b| b["error"]["message"].as_str().or(b["message"].as_str()).map(str::to_owned)).unwrap_or_else(|| format!("HTTP {}", res.status())))
+            }
+            Ok(mut res) => match &ask {
+                Ask::Incident(_) => res.body_mut().read_json::<IncidentDetail>().map(|d| Answer::Incident(Box::new(d))).map_err(|e| e.to_string()),
+                Ask::Nearest { incident, .. } => res.body_mut().read_json::<NearestAnswer>().map(|answer| Answer::Nearest { incident: *incident, answer }).map_err(|e| e.to_string()),
+            },
+        };
+        let answer = answer.unwrap_or_else(|error| Answer::Failed { ask, error });
+        if inbox.send(Inbound::Answer(answer)).is_err() {
+            return;
+        }
+    }
+}
+
+fn send_commands(link: Res<Link>, mut commands: MessageReader<Command>, mut asks: MessageReader<Ask>) {
     for c in commands.read() {
         let _ = link.outbox.send(c.0.clone());
+    }
+    for a in asks.read() {
+        let _ = link.asks.send(a.clone());
     }
 }
 

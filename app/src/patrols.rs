@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use gridwall_protocol::{PatrolRole, PatrolState, PatrolStatus, ServerMessage};
 
 use crate::net::ServerFrame;
+use crate::select::{Pickable, Target};
 
 /// Local metres (x east, y north) → Bevy (+X east, +Y up, −Z north), `up` metres above ground.
 pub fn to_world(x: f64, y: f64, up: f32) -> Vec3 {
@@ -151,7 +152,9 @@ fn spawn(commands: &mut Commands, patrols: &mut Patrols, p: &PatrolState, look: 
     let mut e = commands.spawn((
         PatrolMarker { id: p.pos.id, name: p.name.clone(), role: p.role, status: p.status, grid: p.grid.clone() },
         Motion { from: at, to: at, start: now, duration: 0.0 },
+        Pickable(Target::Patrol(p.pos.id)),
         Transform::from_translation(at),
+        Visibility::default(),
         Name::new(format!("patrol {}", p.name)),
     ));
     if let Some(l) = look {

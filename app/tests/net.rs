@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use gridwall::incidents::{IncidentMarker, IncidentsPlugin};
-use gridwall::net::{Command, Connection, NetConfig, NetPlugin};
+use gridwall::net::{Answer, Ask, Command, Connection, NetConfig, NetPlugin};
 use gridwall::patrols::{PatrolMarker, PatrolsPlugin};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, IncidentStage, Layer};
 use gridwall_server::serve::{BackgroundServer, ServeConfig};
@@ -83,6 +83,20 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
     let r = post(addr, "/open311/v2/requests.json", &json!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()}));
     let id: u64 = r[0]["service_request_id"].as_str().unwrap().parse().unwrap();
     update_until(&mut app, "the incident", |app| incidents(app) == [(id, IncidentStage::Accepted)]);
+
+    // The commander's questions go over HTTP and come back as messages: details, the nearest
+    // on-duty patrol, and a clear failure for an unknown incident.
+    app.world_mut().write_message(Ask::Incident(id));
+    app.world_mut().write_message(Ask::Nearest { incident: id, k: 3 });
+    app.world_mut().write_message(Ask::Incident(999_999));
+    let mut answers = Vec::new();
+    update_until(&mut app, "three answers", |app| {
+        answers.extend(app.world_mut().resource_mut::<Messages<Answer>>().drain());
+        answers.len() == 3
+    });
+    assert!(matches!(&answers[0], Answer::Incident(d) if d.incident.id == id && d.timeline.len() == 1 && d.time_left_ms.is_some_and(|t| t > 0)), "{answers:?}");
+    assert!(matches!(&answers[1], Answer::Nearest { incident, answer } if *incident == id && answer.patrols.len() == 1 && answer.patrols[0].patrol_id == "P-1"), "{answers:?}");
+    assert!(matches!(&answers[2], Answer::Failed { ask: Ask::Incident(999_999), error } if error.contains("no incident")), "{answers:?}");
 
     // The server goes away: the display says so and keeps retrying.
     drop(server);

@@ -199,3 +199,89 @@ fn frame_times_are_measured_once_ready() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("frame time over 3 frames at 320x180: mean "), "{text}");
 }
+
+/// A server on the shipped scene with one manhole incident reported through Open311 at the
+/// local point (`ix`, `iy`); returns the server and the incident's id.
+fn server_with_incident(data: &Path, ix: f64, iy: f64) -> (gridwall_server::serve::BackgroundServer, u64) {
+    use gridwall_server::serve::{BackgroundServer, ServeConfig};
+    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.to_owned(), ..ServeConfig::default() };
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
+    let (lon, lat) = frame.to_wgs84(ix, iy).unwrap();
+    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=井盖破损");
+    let mut res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr)).header("content-type", "application/x-www-form-urlencoded").send(form).unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let body: serde_json::Value = res.body_mut().read_json().unwrap();
+    let id = body[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+    (server, id)
+}
+
+/// Copies a capture to `$GRIDWALL_TEST_SHOTS/` when set, to look at what a test saw.
+fn keep(name: &str, path: &Path) {
+    if let Some(dir) = std::env::var_os("GRIDWALL_TEST_SHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(path, Path::new(&dir).join(name)).unwrap();
+    }
+}
+
+fn read_png(path: &Path) -> Shot {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    Shot { w: info.width as usize, h: info.height as usize, rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect() }
+}
+
+#[test]
+fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (ix, iy) = (150.0, -200.0);
+    let (server, id) = server_with_incident(data.path(), ix, iy);
+    let addr = server.addr;
+    // Fetch the scene once without clicking, to know the default view.
+    let (w, h) = (960, 540);
+    let scene_dir = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
+    let run = |args: &[&str]| {
+        let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
+            .env_remove("DISPLAY")
+            .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready"])
+            .args(args)
+            .env("HOME", home.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "gridwall {args:?} failed: {status}");
+    };
+    let before = home.path().join("before.png");
+    run(&["--screenshot", before.to_str().unwrap()]);
+    let scene = gridwall::scene::SceneInfo::load(&scene_dir).unwrap();
+    let at = project(&scene, w, h, ix, iy, 15.0);
+    let after = home.path().join("after.png");
+    run(&["--click", &format!("{},{}", at.0, at.1), "--screenshot", after.to_str().unwrap()]);
+    drop(server);
+    keep("click-after.png", &after);
+    let (before, after) = (read_png(&before), read_png(&after));
+
+    // The camera flew to the incident: its red marker is now in the middle of the picture…
+    let centre = (w as f32 / 2.0, h as f32 / 2.0);
+    assert!(red_near(&after, centre, 30) > 50, "no incident marker at the centre after the flight ({} red px)", red_near(&after, centre, 30));
+    assert!(red_near(&before, centre, 30) < 5, "the incident was at the centre before the click already");
+    // …and the panel on the right shows its details: the panel's dark-blue box with light text
+    // where the scene was before.
+    let text_px = |s: &Shot| {
+        let mut n = 0;
+        for y in h * 4 / 100..h * 40 / 100 {
+            for x in w * 56 / 100..w * 97 / 100 {
+                let [r, g, b] = s.at(x, y).map(i32::from);
+                if r > 150 && g > 170 && b > 200 {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
+    assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
+    let _ = id;
+}

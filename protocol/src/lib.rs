@@ -1,11 +1,13 @@
 //! gridwall's wire protocol: the types the server and the display share, a compact binary codec
 //! and a JSON form (serde). No runtime dependencies: no tokio, no bevy.
 //!
+//! * [`api`]: answers of the HTTP API the display reads.
 //! * [`model`]: domain vocabulary (component categories, incident stages, patrol roles, layers…).
 //! * [`messages`]: what travels on the `/ws` socket in each direction.
 //! * [`binary`]: the compact codec (quantized, delta-coded positions).
 //! * [`json`]: the debugging form (`/ws?format=json`).
 
+pub mod api;
 pub mod binary;
 pub mod messages;
 pub mod model;

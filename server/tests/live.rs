@@ -288,6 +288,9 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     assert_eq!(near["patrols"][1]["patrol_id"], "W-2");
     assert!((near["patrols"][0]["distance_m"].as_f64().unwrap() - 50.0).abs() < 0.2);
     let w1 = near["patrols"][0]["id"].as_u64().unwrap() as u32;
+    // The shape the display parses (protocol::api).
+    let typed: gridwall_protocol::api::NearestAnswer = serde_json::from_value(near.clone()).unwrap();
+    assert_eq!((typed.patrols.len(), typed.patrols[0].id), (2, w1));
     let mut commander = Client::connect(&s, true);
     commander.send(&ClientMessage::Assign { request: 1, incident: id, patrol: w1, actor: "指挥长".into() });
     let (ok, error) = commander.until("reply", |m| match m {
@@ -335,6 +338,8 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     let actions: Vec<_> = inc["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap().to_owned()).collect();
     assert_eq!(actions, ["accept", "dispatch", "resolve", "review_reject", "resolve", "review_pass", "close"]);
     assert_eq!(inc["reworks"], 1);
+    let typed: gridwall_protocol::api::IncidentDetail = serde_json::from_value(inc.clone()).unwrap();
+    assert_eq!((typed.timeline.len(), typed.incident.stage, typed.time_left_ms), (7, IncidentStage::Closed, None));
     let (_, k) = s.get("/api/v1/kpis");
     assert_eq!(k["kpis"]["closed"], 1);
     assert_eq!(k["kpis"]["closure_rate"], 1.0);
