@@ -1,11 +1,15 @@
 //! Incidents: a marker per open incident, coloured by its workflow stage, kept current from
 //! snapshots and from the numbered events (opened, changed, escalated). Closed incidents leave
-//! the map.
+//! the map. Incidents that are new, urgent or overdue pulse (rings from `shaders/pulse.wgsl`);
+//! a label over each marker counts down to its time limit and shows the escalation level.
 
 use std::collections::HashMap;
 
 use bevy::prelude::*;
-use gridwall_protocol::{EventKind, IncidentStage, IncidentState, ServerMessage};
+use gridwall_protocol::{EventKind, GridLevel, IncidentStage, IncidentState, ServerMessage};
+
+use crate::hud::{HudFont, Lang, ServerClock};
+use crate::materials::PulseMaterial;
 
 use crate::net::ServerFrame;
 use crate::patrols::to_world;
@@ -38,25 +42,169 @@ pub fn stage_color(stage: IncidentStage) -> Color {
 struct IncidentLook {
     mesh: Handle<Mesh>,
     materials: HashMap<IncidentStage, Handle<StandardMaterial>>,
+    ring: Handle<Mesh>,
+    pulses: HashMap<Attention, Handle<PulseMaterial>>,
 }
+
+/// Why an incident pulses (the strongest reason wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Attention {
+    /// Reported in the last [`NEW_FOR_MS`].
+    New,
+    /// Priority 1.
+    Urgent,
+    /// Past the current stage's time limit.
+    Overdue,
+}
+
+/// How long an incident counts as new.
+pub const NEW_FOR_MS: i64 = 10 * 60_000;
+
+impl Attention {
+    pub fn of(i: &IncidentState, now_ms: i64) -> Option<Self> {
+        if i.stage == IncidentStage::Closed {
+            None
+        } else if i.deadline_ms > 0 && now_ms > i.deadline_ms {
+            Some(Self::Overdue)
+        } else if i.priority <= 1 {
+            Some(Self::Urgent)
+        } else if now_ms - i.created_ms < NEW_FOR_MS {
+            Some(Self::New)
+        } else {
+            None
+        }
+    }
+}
+
+/// The pulsing ring under a marker, and why.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pulsing {
+    pub attention: Attention,
+    pub ring: Entity,
+}
+
+/// The countdown label of an incident marker (a UI text following it on screen).
+#[derive(Component, Debug)]
+pub struct IncidentLabel(pub Entity);
 
 pub struct IncidentsPlugin;
 
 impl Plugin for IncidentsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Incidents>()
-            .add_systems(Startup, make_incident_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<StandardMaterial>>)))
-            .add_systems(Update, apply_incident_frames);
+            .init_resource::<ServerClock>()
+            .init_resource::<Lang>()
+            .add_systems(Startup, make_incident_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<PulseMaterial>>)))
+            .add_systems(Update, (apply_incident_frames, pulse_incidents, sync_incident_labels, place_incident_labels).chain());
     }
 }
 
-fn make_incident_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn make_incident_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>, mut pulse_materials: ResMut<Assets<PulseMaterial>>) {
     let mesh = meshes.add(Cylinder::new(7.0, 30.0));
     let materials = IncidentStage::ALL
         .into_iter()
         .map(|s| (s, materials.add(crate::city::glow(stage_color(s)))))
         .collect();
-    commands.insert_resource(IncidentLook { mesh, materials });
+    let ring = meshes.add(Plane3d::default().mesh().size(70.0, 70.0));
+    let pulses = [
+        (Attention::New, PulseMaterial::new(Color::srgba(0.4, 0.9, 1.0, 0.8), 2.0, 0.5)),
+        (Attention::Urgent, PulseMaterial::new(Color::srgba(1.0, 0.45, 0.1, 0.9), 3.0, 0.9)),
+        (Attention::Overdue, PulseMaterial::new(Color::srgba(1.0, 0.1, 0.1, 1.0), 4.0, 1.4)),
+    ]
+    .into_iter()
+    .map(|(a, m)| (a, pulse_materials.add(m)))
+    .collect();
+    commands.insert_resource(IncidentLook { mesh, materials, ring, pulses });
+}
+
+/// Adds, changes or removes each marker's pulsing ring as its incident becomes new, urgent or
+/// overdue (checked against the server's clock).
+fn pulse_incidents(mut commands: Commands, look: Option<Res<IncidentLook>>, clock: Res<ServerClock>, time: Res<Time>, markers: Query<(Entity, &IncidentMarker, Option<&Pulsing>)>) {
+    let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
+    for (e, m, pulsing) in &markers {
+        let want = Attention::of(&m.0, now);
+        if want == pulsing.map(|p| p.attention) {
+            continue;
+        }
+        if let Some(p) = pulsing {
+            commands.entity(p.ring).despawn();
+            commands.entity(e).remove::<Pulsing>();
+        }
+        if let Some(attention) = want {
+            let mut ring = commands.spawn((Transform::from_xyz(0.0, 0.6 - MARKER_Y, 0.0), ChildOf(e), Name::new("pulse")));
+            if let Some(l) = &look {
+                ring.insert((Mesh3d(l.ring.clone()), MeshMaterial3d(l.pulses[&attention].clone())));
+            }
+            let ring = ring.id();
+            commands.entity(e).insert(Pulsing { attention, ring });
+        }
+    }
+}
+
+/// The label text: time left (or overdue) and, once escalated, who handles it now.
+pub fn label_text(i: &IncidentState, now_ms: i64, lang: Lang) -> String {
+    let left = i.deadline_ms - now_ms;
+    let time = if left >= 0 { format!("{}{}", lang.pick("剩", "left "), crate::select::hms(left)) } else { format!("{}{}", lang.pick("超期", "late "), crate::select::hms(left)) };
+    match i.level {
+        GridLevel::Cell => time,
+        l => format!("{time} ↑{}", if lang == Lang::Zh { l.name_zh() } else { l.name_en() }),
+    }
+}
+
+/// One countdown label per marker; labels of markers that are gone go too.
+fn sync_incident_labels(mut commands: Commands, markers: Query<Entity, (With<IncidentMarker>, Without<Labelled>)>, labels: Query<(Entity, &IncidentLabel)>, exists: Query<(), With<IncidentMarker>>, font: Option<Res<HudFont>>) {
+    for (label, of) in &labels {
+        if exists.get(of.0).is_err() {
+            commands.entity(label).despawn();
+        }
+    }
+    for e in &markers {
+        commands.entity(e).insert(Labelled);
+        commands.spawn((
+            Text::new(""),
+            TextFont { font: font.as_ref().map(|f| f.0.clone()).unwrap_or_default().into(), font_size: FontSize::Vh(1.5), ..default() },
+            TextColor(Color::WHITE),
+            Node { position_type: PositionType::Absolute, ..default() },
+            Visibility::Hidden,
+            IncidentLabel(e),
+        ));
+    }
+}
+
+#[derive(Component)]
+struct Labelled;
+
+/// Puts each label above its marker on screen and keeps its countdown running.
+fn place_incident_labels(
+    cameras: Query<(&Camera, &GlobalTransform), With<crate::camera::OrbitCamera>>,
+    markers: Query<(&IncidentMarker, &GlobalTransform, &InheritedVisibility)>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    lang: Res<Lang>,
+    mut labels: Query<(&IncidentLabel, &mut Text, &mut TextColor, &mut Node, &mut Visibility, &ComputedNode)>,
+) {
+    let Ok((camera, cam_tf)) = cameras.single() else { return };
+    let now = clock.now_ms(time.elapsed_secs());
+    for (of, mut text, mut color, mut node, mut vis, computed) in &mut labels {
+        let Ok((m, tf, shown)) = markers.get(of.0) else { continue };
+        let at = shown.get().then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok()).flatten();
+        let (Some(p), Some(now)) = (at, now) else {
+            vis.set_if_neq(Visibility::Hidden);
+            continue;
+        };
+        let t = label_text(&m.0, now, *lang);
+        if text.0 != t {
+            text.0 = t;
+        }
+        let c = if now > m.0.deadline_ms { Color::srgb(1.0, 0.35, 0.3) } else { Color::WHITE };
+        if color.0 != c {
+            color.0 = c;
+        }
+        let size = computed.size() * computed.inverse_scale_factor();
+        node.left = Val::Px(p.x - size.x / 2.0);
+        node.top = Val::Px(p.y - size.y);
+        vis.set_if_neq(Visibility::Inherited);
+    }
 }
 
 /// Applies snapshots and incident events to the markers.

@@ -11,6 +11,7 @@ pub mod components;
 pub mod grids;
 pub mod hud;
 pub mod incidents;
+pub mod materials;
 pub mod net;
 pub mod patrols;
 pub mod remote;
@@ -24,6 +25,7 @@ pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
+        app.add_plugins(materials::MaterialsPlugin);
         app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, grids::GridsPlugin, hud::HudPlugin, capture::CapturePlugin));
         app.add_plugins((components::ComponentsPlugin, select::SelectPlugin));
     }

@@ -93,8 +93,12 @@ fn the_helsinki_scene_renders_dark_background_and_lit_city() {
 /// Where a local point (x east, y north, `up` metres high) lands on a `w`×`h` capture of the
 /// overview camera (the display's default view; Bevy's default 45° vertical field of view).
 fn project(scene: &gridwall::scene::SceneInfo, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
+    project_from(&gridwall::camera::OrbitCamera::overview(scene), w, h, x, y, up)
+}
+
+fn project_from(orbit: &gridwall::camera::OrbitCamera, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
     use bevy::math::{Mat4, Vec3, Vec4Swizzles};
-    let view = gridwall::camera::OrbitCamera::overview(scene).transform().to_matrix().inverse();
+    let view = orbit.transform().to_matrix().inverse();
     let proj = Mat4::perspective_rh(std::f32::consts::FRAC_PI_4, w as f32 / h as f32, 0.1, 100_000.0);
     let clip = proj * view * Vec3::new(x as f32, up, -(y as f32)).extend(1.0);
     let ndc = clip.xy() / clip.w;
@@ -284,4 +288,81 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
     assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
     let _ = id;
+}
+
+#[test]
+fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
+    use gridwall_server::serve::{BackgroundServer, ServeConfig};
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let addr = server.addr;
+    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
+    let post = |path: &str, body: String| {
+        let res = ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body).unwrap();
+        assert!(res.status().is_success());
+    };
+    let report = |x: f64, y: f64| {
+        let (lon, lat) = frame.to_wgs84(x, y).unwrap();
+        let ts = gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
+        post("/api/v1/positions", format!(r#"[{{"patrol_id":"V-1","lon":{lon},"lat":{lat},"ts":"{ts}"}}]"#));
+    };
+    post("/api/v1/patrols", r#"[{"patrol_id":"V-1","role":"volunteer","grid":"370783001001001"}]"#.into());
+    let (a, b) = ((-40.0, 40.0), (80.0, 40.0));
+    report(a.0, a.1);
+
+    // Two frames four seconds apart, looking down on the patrol's street.
+    let (w, h) = (640, 360);
+    let camera = "0,100,0,80,400";
+    let dir = home.path().join("frames");
+    let mut display = Command::new(env!("CARGO_BIN_EXE_gridwall"))
+        .env_remove("DISPLAY")
+        .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", camera, "--record"])
+        .arg(&dir)
+        .args(["--frames", "2", "--every-ms", "4000"])
+        .env("HOME", home.path())
+        .spawn()
+        .unwrap();
+    // Once the first frame is on disk, the patrol walks 120 m east.
+    let first = dir.join("frame-0000.png");
+    let end = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while !first.is_file() || std::fs::metadata(&first).unwrap().len() == 0 {
+        assert!(std::time::Instant::now() < end, "no first frame");
+        assert!(display.try_wait().unwrap().is_none(), "the display exited before its first frame");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    report(f64::midpoint(a.0, b.0), a.1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    report(b.0, b.1);
+    assert!(display.wait().unwrap().success());
+    drop(server);
+    keep("move-0.png", &first);
+    keep("move-1.png", &dir.join("frame-0001.png"));
+    let (f0, f1) = (read_png(&first), read_png(&dir.join("frame-0001.png")));
+
+    // Pixels that changed between the frames, near a point.
+    let orbit = gridwall::camera::OrbitCamera::parse(camera).unwrap();
+    let changed_near = |(x, y): (f64, f64), r: i32| {
+        let (cx, cy) = project_from(&orbit, w, h, x, y, 6.0);
+        let mut n = 0;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let (px, py) = ((cx as i32 + dx) as usize, (cy as i32 + dy) as usize);
+                let (p, q) = (f0.at(px, py), f1.at(px, py));
+                let diff: i32 = (0..3).map(|k| (i32::from(p[k]) - i32::from(q[k])).abs()).sum();
+                if diff > 120 {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    // The marker left A and arrived at B; the way between now carries its trail; elsewhere
+    // nothing changed.
+    let (at_a, at_b, between, elsewhere) = (changed_near(a, 10), changed_near(b, 10), changed_near((50.0, 40.0), 4), changed_near((0.0, 160.0), 10));
+    assert!(at_b > 60, "only {at_b} changed pixels where the patrol went");
+    assert!(at_a > 20, "only {at_a} changed pixels where the patrol was");
+    assert!(between > 5, "no trail between the positions ({between} changed pixels)");
+    assert!(elsewhere < 5, "{elsewhere} changed pixels away from the patrol");
 }
