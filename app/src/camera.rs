@@ -108,9 +108,12 @@ fn steer_camera(
     motion: Option<Res<AccumulatedMouseMotion>>,
     scroll: Option<Res<AccumulatedMouseScroll>>,
     time: Res<Time>,
+    search: Option<Res<crate::filters::SearchBox>>,
     mut cameras: Query<&mut OrbitCamera>,
 ) {
     let dt = time.delta_secs();
+    // Keys typed into the search box do not move the camera.
+    let keys = keys.filter(|_| !search.is_some_and(|s| s.editing));
     for mut orbit in &mut cameras {
         let speed = orbit.distance * 0.8 * dt;
         if let Some(keys) = &keys {

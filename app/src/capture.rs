@@ -138,7 +138,7 @@ fn capture_when_ready(
     request: Option<Res<CaptureRequest>>,
     ready: Res<Readiness>,
     offscreen: Option<Res<Offscreen>>,
-    script: Option<Res<crate::select::ScriptedClick>>,
+    script: Option<Res<crate::select::Scripted>>,
     time: Res<Time<Real>>,
     mut progress: ResMut<CaptureProgress>,
 ) {

@@ -3,7 +3,7 @@
 //! project installs (`WenQuanYi Micro Hei`, `scripts/setup-debian.sh`) or `GRIDWALL_FONT`.
 
 use bevy::prelude::*;
-use gridwall_protocol::{IncidentStage, ServerMessage};
+use gridwall_protocol::{Event, EventKind, IncidentStage, ServerMessage};
 
 use crate::incidents::stage_color;
 use crate::net::{Connection, Kpis, ServerFrame};
@@ -54,6 +54,37 @@ pub struct HudClock;
 pub struct HudLink;
 #[derive(Component)]
 pub struct HudKpis;
+#[derive(Component)]
+pub struct HudTicker;
+
+/// The latest events, newest first, as ticker lines.
+#[derive(Resource, Debug, Default)]
+pub struct Ticker(pub std::collections::VecDeque<String>);
+
+/// Lines the ticker shows.
+pub const TICKER_LINES: usize = 6;
+
+/// One ticker line for an event.
+pub fn ticker_line(e: &Event, lang: Lang) -> String {
+    let what = match &e.kind {
+        EventKind::IncidentOpened { incident: i } => match lang {
+            Lang::Zh => format!("新事件 #{} {} · {}", i.id, i.category.name_zh(), i.source.name_zh()),
+            Lang::En => format!("new incident #{} {} · {}", i.id, i.category.name_en(), i.source.name_en()),
+        },
+        EventKind::IncidentChanged { incident: i, actor, .. } => {
+            format!("#{} → {} · {actor}", i.id, if lang == Lang::Zh { i.stage.name_zh() } else { i.stage.name_en() })
+        }
+        EventKind::IncidentEscalated { incident, level } => match lang {
+            Lang::Zh => format!("#{incident} 超时升级至{}", level.name_zh()),
+            Lang::En => format!("#{incident} overdue, escalated to {}", level.name_en()),
+        },
+        EventKind::PatrolLeftGrid { patrol, grid } => match lang {
+            Lang::Zh => format!("巡查人员 {patrol} 离开责任网格 {grid}"),
+            Lang::En => format!("patrol {patrol} left its cell {grid}"),
+        },
+    };
+    format!("{} {what}", clock_text(e.time_ms))
+}
 
 pub struct HudPlugin;
 
@@ -65,7 +96,8 @@ impl Plugin for HudPlugin {
             .add_message::<ServerFrame>()
             .init_resource::<Connection>()
             .add_systems(Startup, (load_font.run_if(resource_exists::<Assets<Font>>), spawn_hud).chain())
-            .add_systems(Update, (tick_clock, show_link, show_kpis));
+            .init_resource::<Ticker>()
+            .add_systems(Update, (tick_clock, show_link, show_kpis, show_ticker));
     }
 }
 
@@ -108,6 +140,35 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
                 }
             });
         });
+    commands
+        .spawn((
+            Node { position_type: PositionType::Absolute, left: vh(24.0), bottom: vh(24.0), flex_direction: FlexDirection::Column, row_gap: vh(4.0), padding: UiRect::all(vh(12.0)), ..default() },
+            BackgroundColor(Color::srgba(0.01, 0.04, 0.12, 0.78)),
+            Name::new("ticker"),
+        ))
+        .with_children(|p| {
+            p.spawn((Text::new(lang.pick("实时事件", "live events")), font(20.0), TextColor(accent)));
+            p.spawn((Text::new(lang.pick("等待事件…", "waiting for events…")), font(17.0), TextColor(Color::srgb(0.85, 0.92, 1.0)), HudTicker));
+        });
+}
+
+fn show_ticker(mut frames: MessageReader<ServerFrame>, mut ticker: ResMut<Ticker>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudTicker>>) {
+    let mut changed = false;
+    for ServerFrame(m) in frames.read() {
+        if let ServerMessage::Delta { events, .. } = m {
+            for e in events {
+                ticker.0.push_front(ticker_line(e, *lang));
+                changed = true;
+            }
+            ticker.0.truncate(TICKER_LINES);
+        }
+    }
+    if changed {
+        let joined = ticker.0.iter().cloned().collect::<Vec<_>>().join("\n");
+        for mut t in &mut text {
+            t.0.clone_from(&joined);
+        }
+    }
 }
 
 /// "已连接" / "连接中…" / "重连中…", from the link's state.
@@ -209,6 +270,18 @@ mod tests {
         assert_eq!(text_of::<HudKpis>(&mut app), "在办事件 12   今日办结 30   超期 2\n结案率 99.0%   按期结案率 95.5%   满意率 93.0%");
         assert_eq!(text_of::<HudLink>(&mut app), "✕ 服务器连接中断，2.0 秒后第 3 次重连");
         assert!(text_of::<HudClock>(&mut app).starts_with("16:00:0"));
+
+        // Events run through the ticker, newest first, at most TICKER_LINES.
+        let opened = |id: u64| gridwall_protocol::Event {
+            seq: id,
+            time_ms: 1_795_248_005_000,
+            kind: EventKind::IncidentEscalated { incident: id, level: gridwall_protocol::GridLevel::Community },
+        };
+        app.world_mut().write_message(ServerFrame(ServerMessage::Delta { tick: 2, time_ms: 1_795_248_005_000, moved: vec![], entered: vec![], left: vec![], events: (1..=8).map(opened).collect() }));
+        app.update();
+        let ticker = text_of::<HudTicker>(&mut app);
+        assert_eq!(ticker.lines().count(), TICKER_LINES);
+        assert_eq!(ticker.lines().next().unwrap(), "16:00:05 #8 超时升级至社区");
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct Pulsing {
     pub ring: Entity,
 }
 
+/// Incidents farther than this from the camera (metres) show no countdown unless overdue.
+pub const LABEL_RANGE_M: f32 = 1_100.0;
+
 /// The countdown label of an incident marker (a UI text following it on screen).
 #[derive(Component, Debug)]
 pub struct IncidentLabel(pub Entity);
@@ -187,7 +190,10 @@ fn place_incident_labels(
     let now = clock.now_ms(time.elapsed_secs());
     for (of, mut text, mut color, mut node, mut vis, computed) in &mut labels {
         let Ok((m, tf, shown)) = markers.get(of.0) else { continue };
-        let at = shown.get().then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok()).flatten();
+        // Near ones only (overdue ones always), so a city-wide view does not drown in labels.
+        let overdue = now.is_some_and(|n| n > m.0.deadline_ms);
+        let near = cam_tf.translation().distance(tf.translation()) < LABEL_RANGE_M;
+        let at = (shown.get() && (near || overdue)).then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok()).flatten();
         let (Some(p), Some(now)) = (at, now) else {
             vis.set_if_neq(Visibility::Hidden);
             continue;

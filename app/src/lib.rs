@@ -8,7 +8,9 @@ pub mod camera;
 pub mod capture;
 pub mod city;
 pub mod components;
+pub mod filters;
 pub mod grids;
+pub mod heatmap;
 pub mod hud;
 pub mod incidents;
 pub mod materials;
@@ -27,6 +29,6 @@ impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins(materials::MaterialsPlugin);
         app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, grids::GridsPlugin, hud::HudPlugin, capture::CapturePlugin));
-        app.add_plugins((components::ComponentsPlugin, select::SelectPlugin));
+        app.add_plugins((components::ComponentsPlugin, select::SelectPlugin, filters::FiltersPlugin, heatmap::HeatmapPlugin));
     }
 }

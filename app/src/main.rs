@@ -50,6 +50,12 @@ struct Cli {
     /// commander would; a capture then waits for the camera flight and the detail panel.
     #[arg(long, value_parser = parse_point)]
     click: Option<Vec2>,
+    /// Once ready, search for an incident id, a grid code or a grid name (as typed after `/`).
+    #[arg(long)]
+    search: Option<String>,
+    /// Start with the incident heatmap shown (`H` toggles it).
+    #[arg(long)]
+    heatmap: bool,
     /// Once everything is loaded, time this many frames, print the frame-time statistics and exit.
     #[arg(long)]
     bench_frames: Option<usize>,
@@ -130,8 +136,17 @@ fn main() -> anyhow::Result<()> {
     if let Some(net) = net {
         app.insert_resource(net);
     }
+    if cli.click.is_some() || cli.search.is_some() {
+        app.insert_resource(gridwall::select::Scripted::default());
+    }
     if let Some(at) = cli.click {
-        app.insert_resource(gridwall::select::ScriptedClick::new(at));
+        app.insert_resource(gridwall::select::ScriptedClick(at));
+    }
+    if let Some(text) = cli.search {
+        app.insert_resource(gridwall::filters::ScriptedSearch(text));
+    }
+    if cli.heatmap {
+        app.insert_resource(gridwall::heatmap::HeatmapOn(true));
     }
     if let Some(view) = cli.camera {
         app.insert_resource(StartView(view));

@@ -84,20 +84,25 @@ impl Flight {
 
 /// A click to make once everything is ready (`--click X,Y`), for captures and tests.
 #[derive(Resource, Debug, Clone, Copy)]
-pub struct ScriptedClick {
-    pub at: Vec2,
-    /// Frames since the click's flight ended and its answers came in (`None` before the click).
+pub struct ScriptedClick(pub Vec2);
+
+/// Present when a scripted action (`--click`, `--search`) is to run: tracks it until it has
+/// played out, so a capture shows its result.
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct Scripted {
+    /// Frames since the camera arrived and the answers came in (`None` before the action).
     settled: Option<u32>,
 }
 
-impl ScriptedClick {
-    pub fn new(at: Vec2) -> Self {
-        Self { at, settled: None }
-    }
-
-    /// The click was made, the camera has arrived, the answers are in and the panel laid out.
+impl Scripted {
+    /// The action has run, the camera has arrived, the answers are in and the panel laid out.
     pub fn is_done(&self) -> bool {
         self.settled.is_some_and(|n| n >= 3)
+    }
+
+    /// Marks the action as started.
+    pub fn start(&mut self) {
+        self.settled = Some(0);
     }
 }
 
@@ -146,7 +151,7 @@ impl Plugin for SelectPlugin {
                 Update,
                 (
                     click_with_mouse.run_if(resource_exists::<ButtonInput<MouseButton>>),
-                    click_scripted.run_if(resource_exists::<ScriptedClick>),
+                    click_scripted.run_if(resource_exists::<ScriptedClick>.and_then(resource_exists::<Scripted>)),
                     pick_clicked,
                     select_target,
                     take_answers,
@@ -155,7 +160,7 @@ impl Plugin for SelectPlugin {
                     fly_camera,
                     show_panel,
                     count_down,
-                    settle_scripted.run_if(resource_exists::<ScriptedClick>),
+                    settle_scripted.run_if(resource_exists::<Scripted>),
                 )
                     .chain(),
             );
@@ -183,16 +188,16 @@ fn click_with_mouse(
     }
 }
 
-fn click_scripted(ready: Option<Res<crate::capture::Readiness>>, mut script: ResMut<ScriptedClick>, mut clicks: MessageWriter<Click>, mut sent: Local<bool>) {
+fn click_scripted(ready: Option<Res<crate::capture::Readiness>>, click: Res<ScriptedClick>, mut script: ResMut<Scripted>, mut clicks: MessageWriter<Click>, mut sent: Local<bool>) {
     if !*sent && ready.is_some_and(|r| r.is_ready()) {
         *sent = true;
-        info!("scripted click at {}", script.at);
-        clicks.write(Click(script.at));
-        script.settled = Some(0);
+        info!("scripted click at {}", click.0);
+        clicks.write(Click(click.0));
+        script.start();
     }
 }
 
-fn settle_scripted(mut script: ResMut<ScriptedClick>, selection: Res<Selection>, flights: Query<(), With<Flight>>) {
+fn settle_scripted(mut script: ResMut<Scripted>, selection: Res<Selection>, flights: Query<(), With<Flight>>) {
     if let Some(n) = script.settled {
         let busy = selection.asked > 0 || !flights.is_empty();
         script.settled = Some(if busy { 0 } else { n.saturating_add(1) });
