@@ -54,6 +54,12 @@ impl OrbitCamera {
     }
 }
 
+/// How much live markers grow with the camera's distance so they stay readable on a wall seen
+/// from afar: life size up to 900 m, then in proportion, at most six times.
+pub fn marker_scale(distance: f32) -> f32 {
+    (distance / 900.0).clamp(1.0, 6.0)
+}
+
 pub struct CameraPlugin;
 
 impl Plugin for CameraPlugin {

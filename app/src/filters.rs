@@ -157,9 +157,9 @@ fn spawn_filter_bar(mut commands: Commands, font: Option<Res<HudFont>>, lang: Re
         });
 }
 
-/// Keyboard: `/` opens the search box, Enter searches, Esc closes it (and clears the grid
-/// filter when the box is empty).
-fn type_search(mut keys: MessageReader<KeyboardInput>, mut search: ResMut<SearchBox>, mut filters: ResMut<Filters>, mut run: MessageWriter<Search>) {
+/// Keyboard: `/` opens the search box, Enter searches, Esc closes it; outside the box Esc closes
+/// the panel and clears the grid filter.
+fn type_search(mut keys: MessageReader<KeyboardInput>, mut search: ResMut<SearchBox>, mut filters: ResMut<Filters>, mut run: MessageWriter<Search>, mut select: MessageWriter<Select>) {
     for k in keys.read() {
         if k.state != ButtonState::Pressed {
             continue;
@@ -168,9 +168,13 @@ fn type_search(mut keys: MessageReader<KeyboardInput>, mut search: ResMut<Search
             if matches!(&k.logical_key, Key::Character(c) if c.as_str() == "/") {
                 search.editing = true;
                 search.text.clear();
-            } else if k.logical_key == Key::Escape && filters.grid.is_some() {
-                filters.grid = None;
-                search.result = None;
+            } else if k.logical_key == Key::Escape {
+                // Esc closes the panel and clears the grid filter.
+                select.write(Select(None));
+                if filters.grid.is_some() {
+                    filters.grid = None;
+                    search.result = None;
+                }
             }
             continue;
         }
@@ -265,7 +269,7 @@ fn show_search(search: Res<SearchBox>, filters: Res<Filters>, lang: Res<Lang>, m
     let line = if search.editing {
         format!("{} {}▏", lang.pick("搜索（事件编号/网格编码/名称）:", "search (incident id / grid code / name):"), search.text)
     } else {
-        let hint = lang.pick("按 / 搜索 · Esc 清除网格筛选", "press / to search · Esc clears the grid filter");
+        let hint = lang.pick("按 / 搜索 · Esc 清除筛选", "press / to search · Esc clears");
         match &search.result {
             Some(r) => format!("{r} · {hint}"),
             None => hint.to_owned(),
@@ -402,6 +406,32 @@ mod tests {
         app.update();
         app.update();
         assert_eq!(shown(&mut app).0, vec![10]);
+    }
+
+    #[test]
+    fn typing_a_search_runs_it_and_esc_clears() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins(FiltersPlugin).init_resource::<ButtonInput<KeyCode>>().add_message::<KeyboardInput>();
+        app.world_mut().resource_mut::<GridOutlines>().units = vec![unit("370783002", "第2街道", GridLevel::Street)];
+        let press = |app: &mut App, key: Key| {
+            let window = Entity::PLACEHOLDER;
+            app.world_mut().write_message(KeyboardInput { key_code: KeyCode::Unidentified(bevy::input::keyboard::NativeKeyCode::Unidentified), logical_key: key, state: ButtonState::Pressed, text: None, repeat: false, window });
+            app.update();
+        };
+        press(&mut app, Key::Character("/".into()));
+        assert!(app.world().resource::<SearchBox>().editing);
+        for c in ["3", "7", "0", "7", "8", "3", "0", "0", "2", "x"] {
+            press(&mut app, Key::Character(c.into()));
+        }
+        press(&mut app, Key::Backspace);
+        assert_eq!(app.world().resource::<SearchBox>().text, "370783002");
+        press(&mut app, Key::Enter);
+        assert!(!app.world().resource::<SearchBox>().editing);
+        assert_eq!(app.world().resource::<Filters>().grid.as_deref(), Some("370783002"));
+        press(&mut app, Key::Escape);
+        assert_eq!(app.world().resource::<Filters>().grid, None);
+        let selected: Vec<Select> = app.world_mut().resource_mut::<Messages<Select>>().drain().collect();
+        assert_eq!(selected.last(), Some(&Select(None)), "Esc closes the panel");
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl Plugin for IncidentsPlugin {
             .init_resource::<ServerClock>()
             .init_resource::<Lang>()
             .add_systems(Startup, make_incident_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<PulseMaterial>>)))
-            .add_systems(Update, (apply_incident_frames, pulse_incidents, sync_incident_labels, place_incident_labels).chain());
+            .add_systems(Update, (apply_incident_frames, pulse_incidents, scale_incidents, sync_incident_labels, place_incident_labels).chain());
     }
 }
 
@@ -140,6 +140,18 @@ fn pulse_incidents(mut commands: Commands, look: Option<Res<IncidentLook>>, cloc
             }
             let ring = ring.id();
             commands.entity(e).insert(Pulsing { attention, ring });
+        }
+    }
+}
+
+/// Markers grow with the camera's distance (see [`crate::camera::marker_scale`]); they stand on
+/// the ground whatever their size.
+fn scale_incidents(cameras: Query<&crate::camera::OrbitCamera>, mut markers: Query<&mut Transform, With<IncidentMarker>>) {
+    let s = cameras.iter().next().map_or(1.0, |o| crate::camera::marker_scale(o.distance));
+    for mut tf in &mut markers {
+        if tf.scale.x != s {
+            tf.scale = Vec3::splat(s);
+            tf.translation.y = MARKER_Y * s;
         }
     }
 }

@@ -304,10 +304,12 @@ fn spawn(commands: &mut Commands, patrols: &mut Patrols, p: &PatrolState, look: 
 }
 
 /// Moves every marker along its motion.
-fn move_patrols(time: Res<Time>, mut markers: Query<(&Motion, &mut Transform), With<PatrolMarker>>) {
+fn move_patrols(time: Res<Time>, cameras: Query<&crate::camera::OrbitCamera>, mut markers: Query<(&Motion, &mut Transform), With<PatrolMarker>>) {
     let now = time.elapsed_secs();
+    let scale = Vec3::splat(cameras.iter().next().map_or(1.0, |o| crate::camera::marker_scale(o.distance)));
     for (m, mut tf) in &mut markers {
         tf.translation = m.at(now);
+        tf.scale = scale;
     }
 }
 
