@@ -116,18 +116,21 @@ fn apply_component_frames(mut commands: Commands, mut frames: MessageReader<Serv
     }
 }
 
+/// One entity per component: its symbol's mesh sits on the component's spot (the alarm ring of a
+/// damaged one is a child).
 fn spawn(commands: &mut Commands, c: &ComponentItem, look: Option<&ComponentLook>) -> Entity {
+    let up = look.map_or(0.0, |l| l.shapes[&c.category].2);
     let mut e = commands.spawn((
         ComponentMarker { id: c.id, code: c.code.clone(), category: c.category, state: c.state },
         Pickable(Target::Component(c.id)),
-        Transform::from_translation(to_world(c.x, c.y, 0.0)),
+        Transform::from_translation(to_world(c.x, c.y, up)),
         Visibility::default(),
     ));
     if let Some(l) = look {
-        let (mesh, material, up) = &l.shapes[&c.category];
-        e.with_child((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone()), Transform::from_xyz(0.0, *up, 0.0)));
+        let (mesh, material, _) = &l.shapes[&c.category];
+        e.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
         if c.state != ComponentState::Intact {
-            e.with_child((Mesh3d(l.alarm.0.clone()), MeshMaterial3d(l.alarm.1.clone()), Transform::from_xyz(0.0, 0.4, 0.0).with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2))));
+            e.with_child((Mesh3d(l.alarm.0.clone()), MeshMaterial3d(l.alarm.1.clone()), Transform::from_xyz(0.0, 0.4 - up, 0.0).with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2))));
         }
     }
     e.id()

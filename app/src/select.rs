@@ -204,13 +204,20 @@ fn settle_scripted(mut script: ResMut<Scripted>, selection: Res<Selection>, flig
     }
 }
 
-/// The nearest pickable marker on screen within [`HIT_PX`], else the grid cell under the
-/// cursor, else nothing.
+/// The pickable marker on screen within [`HIT_PX`] (incidents first, then patrols, then
+/// components; the nearest within a kind), else the grid cell under the cursor, else nothing.
 pub fn pick(camera: &Camera, cam_tf: &GlobalTransform, at: Vec2, markers: impl Iterator<Item = (Target, Vec3)>, grids: &GridOutlines) -> Option<Target> {
+    // Incidents before patrols before components (a commander clicking near an incident means
+    // the incident, not the manhole cover under it); the nearest on screen within a kind.
+    let rank = |t: &Target| match t {
+        Target::Incident(_) => 0,
+        Target::Patrol(_) => 1,
+        Target::Component(_) | Target::Grid(_) => 2,
+    };
     let hit = markers
         .filter_map(|(t, p)| camera.world_to_viewport(cam_tf, p).ok().map(|s| (t, s.distance(at))))
         .filter(|(_, d)| *d <= HIT_PX)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .min_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(a.1.total_cmp(&b.1)))
         .map(|(t, _)| t);
     hit.or_else(|| {
         let ray = camera.viewport_to_world(cam_tf, at).ok()?;
