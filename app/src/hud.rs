@@ -56,6 +56,9 @@ pub struct HudLink;
 pub struct HudKpis;
 #[derive(Component)]
 pub struct HudTicker;
+/// The red banner across the top while the server is unreachable.
+#[derive(Component)]
+pub struct HudBanner;
 
 /// The latest events, newest first, as ticker lines.
 #[derive(Resource, Debug, Default)]
@@ -140,6 +143,14 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
                 }
             });
         });
+    commands.spawn((
+        Node { position_type: PositionType::Absolute, top: vh(20.0), left: Val::Percent(50.0), margin: UiRect::left(Val::Vh(-420.0 / 10.8)), width: vh(840.0), justify_content: JustifyContent::Center, padding: UiRect::all(vh(12.0)), ..default() },
+        BackgroundColor(Color::srgba(0.75, 0.05, 0.05, 0.92)),
+        Visibility::Hidden,
+        HudBanner,
+        Name::new("link banner"),
+        children![(Text::new(""), font(24.0), TextColor(Color::WHITE))],
+    ));
     commands
         .spawn((
             Node { position_type: PositionType::Absolute, left: vh(24.0), bottom: vh(24.0), flex_direction: FlexDirection::Column, row_gap: vh(4.0), padding: UiRect::all(vh(12.0)), ..default() },
@@ -231,10 +242,24 @@ fn tick_clock(mut frames: MessageReader<ServerFrame>, mut clock: ResMut<ServerCl
     }
 }
 
-fn show_link(state: Res<Connection>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudLink>>) {
-    if state.is_changed() {
-        for mut t in &mut text {
-            t.0 = link_text(&state, *lang);
+fn show_link(state: Res<Connection>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudLink>>, mut banner: Query<(&mut Visibility, &Children), With<HudBanner>>, mut banner_text: Query<&mut Text, Without<HudLink>>) {
+    if !state.is_changed() {
+        return;
+    }
+    for mut t in &mut text {
+        t.0 = link_text(&state, *lang);
+    }
+    // A lost link is shouted across the wall, not only whispered in the HUD corner.
+    for (mut vis, children) in &mut banner {
+        let lost = matches!(*state, Connection::Reconnecting { .. });
+        vis.set_if_neq(if lost { Visibility::Inherited } else { Visibility::Hidden });
+        if let Connection::Reconnecting { attempt, .. } = &*state
+            && let Some(mut t) = children.first().and_then(|&c| banner_text.get_mut(c).ok())
+        {
+            t.0 = match *lang {
+                Lang::Zh => format!("与指挥中心服务器的连接已中断 · 正在第 {attempt} 次重连 · 画面为最后收到的状态"),
+                Lang::En => format!("Connection to the command-center server lost · reconnecting (attempt {attempt}) · showing the last state received"),
+            };
         }
     }
 }

@@ -29,16 +29,34 @@ pub fn server_urls(server: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// Downloads `scene.toml` and the city model into `cache/<host>/` (replacing what was there)
-/// and loads the manifest. Prints progress for the model (it can be large).
+/// and loads the manifest. Prints progress for the model (it can be large). When the server
+/// cannot be reached but an earlier download is complete, that copy is used (a display that
+/// restarts during an outage shows the city and waits for the server).
 pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
     let (http, ws_url) = server_urls(server)?;
     let dir = cache.join(http.trim_start_matches("http://").replace([':', '/'], "_"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    match download_scene(&http, &dir) {
+        Ok(info) => Ok(RemoteScene { info, ws_url }),
+        Err(e) => {
+            let cached = SceneInfo::load(&dir).ok().filter(|i| dir.join(&i.files.city).is_file() && dir.join(crate::grids::GRIDS_FILE).is_file());
+            match cached {
+                Some(info) => {
+                    eprintln!("gridwall: {e:#}; showing the copy fetched earlier from {} and retrying the server", dir.display());
+                    Ok(RemoteScene { info, ws_url })
+                }
+                None => Err(e),
+            }
+        }
+    }
+}
+
+fn download_scene(http: &str, dir: &Path) -> anyhow::Result<SceneInfo> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), false)?;
-    let info = SceneInfo::load(&dir)?;
+    let info = SceneInfo::load(dir)?;
     download(&format!("{http}/scene/{}", info.files.city), &dir.join(&info.files.city), true)?;
     download(&format!("{http}/api/v1/grids"), &dir.join(crate::grids::GRIDS_FILE), false)?;
-    Ok(RemoteScene { info, ws_url })
+    Ok(info)
 }
 
 fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {

@@ -366,3 +366,55 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     assert!(between > 5, "no trail between the positions ({between} changed pixels)");
     assert!(elsewhere < 5, "{elsewhere} changed pixels away from the patrol");
 }
+
+#[test]
+fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnecting() {
+    use gridwall_server::serve::{BackgroundServer, ServeConfig};
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let addr = server.addr;
+    let (w, h) = (640, 360);
+    let display = |args: &[&str]| {
+        let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
+            .env_remove("DISPLAY")
+            .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}")])
+            .args(args)
+            .env("HOME", home.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "gridwall {args:?} failed: {status}");
+    };
+    let online = home.path().join("online.png");
+    display(&["--wait-ready", "--screenshot", online.to_str().unwrap()]);
+    drop(server);
+
+    // The server is gone: the display starts anyway from the scene it fetched before, and after
+    // its first failed attempts says so across the top of the screen.
+    let dir = home.path().join("offline");
+    display(&["--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "2500"]);
+    keep("offline.png", &dir.join("frame-0001.png"));
+    let (online, offline) = (read_png(&online), read_png(&dir.join("frame-0001.png")));
+    let banner = |s: &Shot| {
+        let mut n = 0;
+        for y in h * 3 / 100..h * 9 / 100 {
+            for x in w * 35 / 100..w * 65 / 100 {
+                let [r, g, b] = s.at(x, y).map(i32::from);
+                if r > 140 && g < 60 && b < 60 {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let area = (h * 6 / 100) * (w * 30 / 100);
+    assert!(banner(&offline) * 4 > area, "no reconnecting banner: {} of {area} pixels", banner(&offline));
+    assert!(banner(&online) * 20 < area, "a banner while connected: {} of {area} pixels", banner(&online));
+    // The city is there all the same.
+    let lit = (h / 3..2 * h / 3).flat_map(|y| (w / 3..2 * w / 3).map(move |x| (x, y))).filter(|&(x, y)| {
+        let [r, _, b] = offline.at(x, y).map(i32::from);
+        b > 80 && b > r + 20
+    });
+    assert!(lit.count() * 3 > (h / 3) * (w / 3), "the cached city is not drawn");
+}
