@@ -36,24 +36,23 @@ impl Shot {
     }
 }
 
+/// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
+fn gridwall(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gridwall"));
+    c.env_remove("DISPLAY").env("WGPU_BACKEND", "vulkan").env("HOME", home).args(args);
+    c
+}
+
+/// Runs the display to completion; it must succeed.
+fn run_gridwall(home: &Path, args: &[&str]) {
+    let status = gridwall(home, args).status().expect("run gridwall");
+    assert!(status.success(), "gridwall {args:?} failed: {status}");
+}
+
 fn capture(scene: &Path, size: &str, out: &Path) -> Shot {
-    let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
-        .env_remove("DISPLAY")
-        .arg("--scene")
-        .arg(scene)
-        .args(["--size", size, "--wait-ready", "--screenshot"])
-        .arg(out)
-        .env("WGPU_BACKEND", "vulkan")
-        .status()
-        .expect("run gridwall");
-    assert!(status.success(), "gridwall --screenshot failed: {status}");
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(out).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let rgb = buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect();
-    Shot { w: info.width as usize, h: info.height as usize, rgb }
+    let home = tempfile::tempdir().unwrap();
+    run_gridwall(home.path(), &["--scene", scene.to_str().unwrap(), "--size", size, "--wait-ready", "--screenshot", out.to_str().unwrap()]);
+    read_png(out)
 }
 
 #[test]
@@ -125,42 +124,21 @@ fn red_near(shot: &Shot, (cx, cy): (f32, f32), r: i32) -> usize {
 
 #[test]
 fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
-    use gridwall_server::serve::{BackgroundServer, ServeConfig};
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
-    let addr = server.addr;
     // One incident at a known place, reported through Open311 in WGS84.
     let (ix, iy) = (150.0, -200.0);
-    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
-    let (lon, lat) = frame.to_wgs84(ix, iy).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=test");
-    let res = ureq::post(format!("http://{addr}/open311/v2/requests.json")).header("content-type", "application/x-www-form-urlencoded").send(form).unwrap();
-    assert_eq!(res.status().as_u16(), 201);
-
+    let (server, _) = server_with_incident(data.path(), ix, iy);
+    let addr = server.addr;
     let (w, h) = (960, 540);
     let out = home.path().join("live.png");
-    let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
-        .env_remove("DISPLAY")
-        .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--screenshot"])
-        .arg(&out)
-        .env("WGPU_BACKEND", "vulkan")
-        .env("HOME", home.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "gridwall --server … --screenshot failed: {status}");
+    run_gridwall(home.path(), &["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--screenshot", out.to_str().unwrap()]);
     drop(server);
 
     // The scene was fetched from the server into the display's cache.
     let cached = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
     assert!(cached.join("city.glb").is_file() && cached.join("scene.toml").is_file());
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let shot = Shot { w: info.width as usize, h: info.height as usize, rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect() };
+    let shot = read_png(&out);
     let scene = gridwall::scene::SceneInfo::load(&cached).unwrap();
     // The marker (a 30 m red column) stands where the incident is…
     let at = project(&scene, w, h, ix, iy, 15.0);
@@ -246,16 +224,12 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     let addr = server.addr;
     // Fetch the scene once without clicking, to know the default view.
     let (w, h) = (960, 540);
+    let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
     let scene_dir = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
     let run = |args: &[&str]| {
-        let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
-            .env_remove("DISPLAY")
-            .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready"])
-            .args(args)
-            .env("HOME", home.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "gridwall {args:?} failed: {status}");
+        let mut all = vec!["--server", &server_url, "--size", &size, "--wait-ready"];
+        all.extend_from_slice(args);
+        run_gridwall(home.path(), &all);
     };
     let before = home.path().join("before.png");
     run(&["--screenshot", before.to_str().unwrap()]);
@@ -316,14 +290,7 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     let (w, h) = (640, 360);
     let camera = "0,100,0,80,400";
     let dir = home.path().join("frames");
-    let mut display = Command::new(env!("CARGO_BIN_EXE_gridwall"))
-        .env_remove("DISPLAY")
-        .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", camera, "--record"])
-        .arg(&dir)
-        .args(["--frames", "2", "--every-ms", "4000"])
-        .env("HOME", home.path())
-        .spawn()
-        .unwrap();
+    let mut display = gridwall(home.path(), &["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", camera, "--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "4000"]).spawn().unwrap();
     // Once the first frame is on disk, the patrol walks 120 m east.
     let first = dir.join("frame-0000.png");
     let end = std::time::Instant::now() + std::time::Duration::from_mins(2);
@@ -376,15 +343,11 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
     let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
     let addr = server.addr;
     let (w, h) = (640, 360);
+    let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
     let display = |args: &[&str]| {
-        let status = Command::new(env!("CARGO_BIN_EXE_gridwall"))
-            .env_remove("DISPLAY")
-            .args(["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}")])
-            .args(args)
-            .env("HOME", home.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "gridwall {args:?} failed: {status}");
+        let mut all = vec!["--server", &server_url, "--size", &size];
+        all.extend_from_slice(args);
+        run_gridwall(home.path(), &all);
     };
     let online = home.path().join("online.png");
     display(&["--wait-ready", "--screenshot", online.to_str().unwrap()]);
