@@ -131,9 +131,8 @@ fn spawn_filter_bar(mut commands: Commands, font: Option<Res<HudFont>>, lang: Re
     let font = |px: f32| TextFont { font: font.as_ref().map(|f| f.0.clone()).unwrap_or_default().into(), font_size: FontSize::Vh(px / 10.8), ..default() };
     let vh = |px: f32| Val::Vh(px / 10.8);
     let l = *lang;
-    let name = |zh: &'static str, en: &'static str| l.pick(zh, en).to_owned();
-    let button = |label: String, color: Color, toggle: Toggle| {
-        (Button, toggle, Node { padding: UiRect::axes(vh(8.0), vh(3.0)), border: UiRect::all(vh(1.5)), ..default() }, BorderColor::all(color), BackgroundColor(Color::srgba(0.02, 0.06, 0.16, 0.9)), children![(Text::new(label), font(15.0), TextColor(color))])
+    let button = |label: &str, color: Color, toggle: Toggle| {
+        (Button, toggle, Node { padding: UiRect::axes(vh(8.0), vh(3.0)), border: UiRect::all(vh(1.5)), ..default() }, BorderColor::all(color), BackgroundColor(Color::srgba(0.02, 0.06, 0.16, 0.9)), children![(Text::new(label.to_owned()), font(15.0), TextColor(color))])
     };
     commands
         .spawn((
@@ -145,13 +144,13 @@ fn spawn_filter_bar(mut commands: Commands, font: Option<Res<HudFont>>, lang: Re
             p.spawn((Text::new(""), font(17.0), TextColor(Color::srgb(0.85, 0.92, 1.0)), SearchText));
             p.spawn(Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, column_gap: vh(6.0), row_gap: vh(6.0), ..default() }).with_children(|row| {
                 for s in [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed] {
-                    row.spawn(button(name(s.name_zh(), s.name_en()), stage_color(s), Toggle::Stage(s)));
+                    row.spawn(button(l.pick(s.name_zh(), s.name_en()), stage_color(s), Toggle::Stage(s)));
                 }
-                row.spawn(button(name("热力图", "heatmap"), Color::srgb(1.0, 0.5, 0.3), Toggle::Heatmap));
+                row.spawn(button(l.pick("热力图", "heatmap"), Color::srgb(1.0, 0.5, 0.3), Toggle::Heatmap));
             });
             p.spawn(Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, column_gap: vh(6.0), row_gap: vh(6.0), ..default() }).with_children(|row| {
                 for c in ComponentCategory::ALL {
-                    row.spawn(button(name(c.name_zh(), c.name_en()), category_color(c), Toggle::Category(c)));
+                    row.spawn(button(l.pick(c.name_zh(), c.name_en()), category_color(c), Toggle::Category(c)));
                 }
             });
         });

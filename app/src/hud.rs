@@ -75,7 +75,7 @@ pub fn ticker_line(e: &Event, lang: Lang) -> String {
             Lang::En => format!("new incident #{} {} · {}", i.id, i.category.name_en(), i.source.name_en()),
         },
         EventKind::IncidentChanged { incident: i, actor, .. } => {
-            format!("#{} → {} · {actor}", i.id, if lang == Lang::Zh { i.stage.name_zh() } else { i.stage.name_en() })
+            format!("#{} → {} · {actor}", i.id, lang.pick(i.stage.name_zh(), i.stage.name_en()))
         }
         EventKind::IncidentEscalated { incident, level } => match lang {
             Lang::Zh => format!("#{incident} 超时升级至{}", level.name_zh()),
@@ -139,7 +139,7 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
             let legend = [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed];
             p.spawn(Node { flex_direction: FlexDirection::Row, column_gap: vh(14.0), margin: UiRect::top(vh(6.0)), ..default() }).with_children(|row| {
                 for s in legend {
-                    row.spawn((Text::new(format!("■ {}", if *lang == Lang::Zh { s.name_zh() } else { s.name_en() })), font(18.0), TextColor(stage_color(s))));
+                    row.spawn((Text::new(format!("■ {}", lang.pick(s.name_zh(), s.name_en()))), font(18.0), TextColor(stage_color(s))));
                 }
             });
         });

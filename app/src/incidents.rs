@@ -162,7 +162,7 @@ pub fn label_text(i: &IncidentState, now_ms: i64, lang: Lang) -> String {
     let time = if left >= 0 { format!("{}{}", lang.pick("剩", "left "), crate::select::hms(left)) } else { format!("{}{}", lang.pick("超期", "late "), crate::select::hms(left)) };
     match i.level {
         GridLevel::Cell => time,
-        l => format!("{time} ↑{}", if lang == Lang::Zh { l.name_zh() } else { l.name_en() }),
+        l => format!("{time} ↑{}", lang.pick(l.name_zh(), l.name_en())),
     }
 }
 

@@ -405,7 +405,6 @@ fn show_panel(
         let line = |p: &mut ChildSpawnerCommands, text: String, size: f32, color: Color| {
             p.spawn((Text::new(text), font(size), TextColor(color)));
         };
-        let name = |zh: &str, en: &str| if l == Lang::Zh { zh.to_owned() } else { en.to_owned() };
         match target {
             Target::Incident(id) => {
                 let state = incidents.by_id.get(id).and_then(|&e| incident_markers.get(e).ok()).map(|m| m.0.clone()).or_else(|| selection.detail.as_ref().map(|d| d.incident.clone()));
@@ -414,14 +413,14 @@ fn show_panel(
                     line(p, l.pick("加载中…", "loading…").to_owned(), 20.0, dim);
                     return;
                 };
-                line(p, format!("{} #{} · {}", l.pick("事件", "incident"), s.id, name(s.category.name_zh(), s.category.name_en())), 26.0, title);
-                p.spawn((Text::new(format!("■ {}", name(s.stage.name_zh(), s.stage.name_en()))), font(22.0), TextColor(stage_color(s.stage))));
+                line(p, format!("{} #{} · {}", l.pick("事件", "incident"), s.id, l.pick(s.category.name_zh(), s.category.name_en())), 26.0, title);
+                p.spawn((Text::new(format!("■ {}", l.pick(s.stage.name_zh(), s.stage.name_en()))), font(22.0), TextColor(stage_color(s.stage))));
                 line(p, 
-                    format!("{} {} · {} {} · {} {}", l.pick("网格", "cell"), s.grid, l.pick("处置层级", "handled by"), name(s.level.name_zh(), s.level.name_en()), l.pick("优先级", "priority"), s.priority),
+                    format!("{} {} · {} {} · {} {}", l.pick("网格", "cell"), s.grid, l.pick("处置层级", "handled by"), l.pick(s.level.name_zh(), s.level.name_en()), l.pick("优先级", "priority"), s.priority),
                     18.0,
                     body,
                 );
-                line(p, format!("{} {}", l.pick("来源", "source"), name(s.source.name_zh(), s.source.name_en())), 18.0, body);
+                line(p, format!("{} {}", l.pick("来源", "source"), l.pick(s.source.name_zh(), s.source.name_en())), 18.0, body);
                 if !s.description.is_empty() {
                     line(p, s.description.clone(), 18.0, body);
                 }
@@ -432,7 +431,7 @@ fn show_panel(
                     line(p, l.pick("办理流程", "timeline").to_owned(), 20.0, title);
                     for step in &d.timeline {
                         let note = if step.note.is_empty() { String::new() } else { format!(" · {}", step.note) };
-                        line(p, format!("{} {} → {} ({}){note}", crate::hud::clock_text(step.at_ms), name(step.from.name_zh(), step.from.name_en()), name(step.to.name_zh(), step.to.name_en()), step.actor), 16.0, body);
+                        line(p, format!("{} {} → {} ({}){note}", crate::hud::clock_text(step.at_ms), l.pick(step.from.name_zh(), step.from.name_en()), l.pick(step.to.name_zh(), step.to.name_en()), step.actor), 16.0, body);
                     }
                 }
                 if let Some(near) = &selection.nearest {
@@ -441,7 +440,7 @@ fn show_panel(
                         line(p, l.pick("无在岗人员", "none on duty").to_owned(), 16.0, dim);
                     }
                     for n in &near.patrols {
-                        let role = n.role.map_or_else(String::new, |r| name(r.name_zh(), r.name_en()));
+                        let role = n.role.map_or("", |r| l.pick(r.name_zh(), r.name_en()));
                         let assigned = s.assignee == Some(n.id);
                         p.spawn(Node { flex_direction: FlexDirection::Row, column_gap: Val::Vh(10.0 / 10.8), align_items: AlignItems::Center, ..default() }).with_children(|row| {
                             let open = matches!(s.stage, IncidentStage::Accepted | IncidentStage::Dispatched);
@@ -466,18 +465,18 @@ fn show_panel(
                     line(p, l.pick("巡查人员已离开视野", "patrol out of view").to_owned(), 20.0, dim);
                     return;
                 };
-                line(p, format!("{} · {}", m.name, name(m.role.name_zh(), m.role.name_en())), 26.0, crate::patrols::role_color(m.role));
-                line(p, format!("{} {}", l.pick("状态", "status"), name(m.status.name_zh(), m.status.name_en())), 18.0, body);
+                line(p, format!("{} · {}", m.name, l.pick(m.role.name_zh(), m.role.name_en())), 26.0, crate::patrols::role_color(m.role));
+                line(p, format!("{} {}", l.pick("状态", "status"), l.pick(m.status.name_zh(), m.status.name_en())), 18.0, body);
                 line(p, format!("{} {}", l.pick("责任网格", "assigned cell"), m.grid), 18.0, body);
             }
             Target::Component(id) => {
                 let Some(c) = components.iter().find(|c| c.id == *id) else { return };
-                line(p, format!("{} · {}", name(c.category.name_zh(), c.category.name_en()), c.code), 24.0, title);
-                line(p, format!("{} {}", l.pick("状态", "state"), name(c.state.name_zh(), c.state.name_en())), 18.0, body);
+                line(p, format!("{} · {}", l.pick(c.category.name_zh(), c.category.name_en()), c.code), 24.0, title);
+                line(p, format!("{} {}", l.pick("状态", "state"), l.pick(c.state.name_zh(), c.state.name_en())), 18.0, body);
             }
             Target::Grid(code) => {
                 let Some(u) = grids.unit(code) else { return };
-                line(p, format!("{} · {}", u.name, name(u.level.name_zh(), u.level.name_en())), 24.0, crate::grids::level_color(u.level));
+                line(p, format!("{} · {}", u.name, l.pick(u.level.name_zh(), u.level.name_en())), 24.0, crate::grids::level_color(u.level));
                 line(p, format!("{} {code}", l.pick("编码", "code")), 18.0, body);
                 let open = incident_markers.iter().filter(|m| m.0.grid.starts_with(code.as_str())).count();
                 let here = patrols.iter().filter(|m| m.grid.starts_with(code.as_str())).count();
