@@ -381,3 +381,89 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
     });
     assert!(lit.count() * 3 > (h / 3) * (w / 3), "the cached city is not drawn");
 }
+
+/// A roof as drawn by the theme, about (66, 91, 144): blue well above green, green close to red.
+/// Roads are a greener blue, about (71, 136, 174); water and ground are darker, red under 30.
+fn is_building(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    r > 45 && b > 110 && b >= g + 40 && g <= r + 45
+}
+
+#[test]
+fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
+    use gridwall_server::osm::point_in_ring;
+    let scene_dir = repo().join("scenes/helsinki");
+    let extract = gridwall_server::osm::read_pbf(&repo().join("data/helsinki-center.osm.pbf"), &gridwall_server::progress::Progress::hidden()).unwrap();
+    let frame = gridwall_server::scene::SceneManifest::load(&scene_dir).unwrap().frame().unwrap();
+    let scene = gridwall::scene::SceneInfo::load(&scene_dir).unwrap();
+    // Footprints in local metres, with their roof heights.
+    let footprints: Vec<(Vec<(f64, f64)>, f64)> = extract
+        .buildings
+        .iter()
+        .filter_map(|b| Some((b.area.outer.iter().map(|&(lon, lat)| frame.to_local(lon, lat)).collect::<Result<Vec<_>, _>>().ok()?, b.height)))
+        .collect();
+
+    // Straight down on the middle of the scene.
+    let (w, h) = (960, 540);
+    let b = scene.bounds.local;
+    let (cx, cy) = (f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]));
+    let camera = format!("{cx:.1},{cy:.1},0,88,1100");
+    let orbit = gridwall::camera::OrbitCamera::parse(&camera).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("top.png");
+    run_gridwall(home.path(), &["--scene", scene_dir.to_str().unwrap(), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", &camera, "--screenshot", out.to_str().unwrap()]);
+    keep("top.png", &out);
+    let shot = read_png(&out);
+    // Only the middle of the picture: the HUD, ticker and filter bar cover the edges.
+    let on_screen = |(x, y): (f32, f32)| (w as f32 * 0.3..w as f32 * 0.7).contains(&x) && (h as f32 * 0.25..h as f32 * 0.72).contains(&y);
+    let building_px = |(x, y): (f32, f32)| {
+        let mut n = 0;
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                n += usize::from(is_building(shot.at((x as i32 + dx) as usize, (y as i32 + dy) as usize)));
+            }
+        }
+        n >= 5
+    };
+
+    // Roofs: points well inside footprints of at least 400 m², seen from above at roof height.
+    let mut roofs = (0, 0);
+    for (ring, height) in &footprints {
+        let n = ring.len() as f64;
+        let c = (ring.iter().map(|p| p.0).sum::<f64>() / n, ring.iter().map(|p| p.1).sum::<f64>() / n);
+        let area = gridwall_server::mesh::signed_area(&ring.iter().map(|p| [p.0, p.1]).collect::<Vec<_>>()).abs();
+        let inside = [(0.0, 0.0), (4.0, 0.0), (-4.0, 0.0), (0.0, 4.0), (0.0, -4.0)].iter().all(|d| point_in_ring((c.0 + d.0, c.1 + d.1), ring));
+        let at = project_from(&orbit, w, h, c.0, c.1, *height as f32);
+        if area >= 400.0 && inside && on_screen(at) {
+            roofs.0 += 1;
+            roofs.1 += usize::from(building_px(at));
+        }
+    }
+    // Open ground: grid points 30 m or more from every footprint.
+    let near_building = |p: (f64, f64)| {
+        footprints.iter().any(|(ring, _)| {
+            point_in_ring(p, ring)
+                || ring.windows(2).any(|s| {
+                    let (a, b) = (s[0], s[1]);
+                    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                    let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / (dx * dx + dy * dy).max(1e-9)).clamp(0.0, 1.0);
+                    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy) < 30.0
+                })
+        })
+    };
+    let mut open = (0, 0);
+    for i in 0..60 {
+        for j in 0..60 {
+            let p = (b[0] + (b[2] - b[0]) * f64::from(i) / 60.0, b[1] + (b[3] - b[1]) * f64::from(j) / 60.0);
+            let at = project_from(&orbit, w, h, p.0, p.1, 0.0);
+            if on_screen(at) && !near_building(p) {
+                open.0 += 1;
+                open.1 += usize::from(building_px(at));
+            }
+        }
+    }
+    eprintln!("roofs drawn {}/{}, open spots that look built {}/{}", roofs.1, roofs.0, open.1, open.0);
+    assert!(roofs.0 >= 20 && open.0 >= 20, "too few sample points: {roofs:?} roofs, {open:?} open");
+    assert!(roofs.1 * 10 >= roofs.0 * 9, "only {} of {} roofs drawn where the data has buildings", roofs.1, roofs.0);
+    assert!(open.1 * 20 <= open.0, "{} of {} open spots look like buildings", open.1, open.0);
+}
