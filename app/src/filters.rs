@@ -139,6 +139,7 @@ fn spawn_filter_bar(mut commands: Commands, font: Option<Res<HudFont>>, lang: Re
             Node { position_type: PositionType::Absolute, right: vh(24.0), bottom: vh(24.0), max_width: Val::Vw(60.0), flex_direction: FlexDirection::Column, row_gap: vh(6.0), padding: UiRect::all(vh(10.0)), ..default() },
             BackgroundColor(Color::srgba(0.01, 0.04, 0.12, 0.78)),
             Name::new("filter bar"),
+            crate::hud::OVER_MAP,
         ))
         .with_children(|p| {
             p.spawn((Text::new(""), font(17.0), TextColor(Color::srgb(0.85, 0.92, 1.0)), SearchText));

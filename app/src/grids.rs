@@ -183,13 +183,53 @@ pub fn labelled(level: GridLevel, distance: f32) -> bool {
     }
 }
 
-fn place_labels(cameras: Query<(&Camera, &GlobalTransform, &OrbitCamera)>, mut labels: Query<(&GridLabel, &mut Node, &mut Visibility, &ComputedNode)>) {
+/// Screen rectangles already taken by labels, bucketed in 64-pixel cells so a new label is only
+/// checked against its neighbours.
+#[derive(Debug, Default)]
+pub struct Declutter {
+    cells: std::collections::HashMap<(i32, i32), Vec<Rect>>,
+}
+
+impl Declutter {
+    const CELL: f32 = 64.0;
+
+    /// Takes `r` if it overlaps nothing taken before; says whether it did.
+    pub fn place(&mut self, r: Rect) -> bool {
+        let span = |a: f32, b: f32| (a / Self::CELL).floor() as i32..=(b / Self::CELL).floor() as i32;
+        let cells: Vec<(i32, i32)> = span(r.min.x, r.max.x).flat_map(|x| span(r.min.y, r.max.y).map(move |y| (x, y))).collect();
+        if cells.iter().any(|c| self.cells.get(c).is_some_and(|taken| taken.iter().any(|t| !t.intersect(r).is_empty()))) {
+            return false;
+        }
+        for c in cells {
+            self.cells.entry(c).or_default().push(r);
+        }
+        true
+    }
+}
+
+/// Places the labels the zoom level calls for over their units, streets first, then
+/// communities, then cells; a label that would overlap one already placed, or a panel over the
+/// map (HUD, ticker, filter bar, detail panel), stays hidden.
+fn place_labels(
+    cameras: Query<(&Camera, &GlobalTransform, &OrbitCamera)>,
+    panels: Query<(&ComputedNode, &bevy::ui::UiGlobalTransform, &InheritedVisibility), With<GlobalZIndex>>,
+    mut labels: Query<(&GridLabel, &mut Node, &mut Visibility, &ComputedNode)>,
+) {
     let Ok((camera, cam_tf, orbit)) = cameras.single() else { return };
-    for (label, mut node, mut vis, computed) in &mut labels {
+    let mut taken = Declutter::default();
+    for (node, tf, shown) in &panels {
+        if shown.get() {
+            let k = node.inverse_scale_factor();
+            taken.place(Rect::from_center_size(tf.translation * k, node.size() * k));
+        }
+    }
+    let mut order: Vec<_> = labels.iter_mut().collect();
+    order.sort_by_key(|(l, ..)| std::cmp::Reverse(l.level.index()));
+    for (label, mut node, mut vis, computed) in order {
         let shown = labelled(label.level, orbit.distance).then(|| camera.world_to_viewport(cam_tf, label.at).ok()).flatten();
-        match shown {
+        let half = computed.size() * computed.inverse_scale_factor() / 2.0;
+        match shown.filter(|p| taken.place(Rect::from_center_half_size(*p, half))) {
             Some(p) => {
-                let half = computed.size() * computed.inverse_scale_factor() / 2.0;
                 node.left = Val::Px(p.x - half.x);
                 node.top = Val::Px(p.y - half.y);
                 vis.set_if_neq(Visibility::Inherited);
@@ -204,6 +244,16 @@ fn place_labels(cameras: Query<(&Camera, &GlobalTransform, &OrbitCamera)>, mut l
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_that_would_overlap_are_refused() {
+        let mut d = Declutter::default();
+        assert!(d.place(Rect::new(0.0, 0.0, 100.0, 20.0)));
+        assert!(!d.place(Rect::new(90.0, 10.0, 150.0, 30.0)), "overlaps the first");
+        assert!(d.place(Rect::new(100.5, 0.0, 200.0, 20.0)), "beside it");
+        assert!(d.place(Rect::new(-300.0, -50.0, -200.0, -30.0)), "off screen to the top left");
+        assert!(!d.place(Rect::new(150.0, 5.0, 160.0, 15.0)), "inside the third, across bucket borders");
+    }
 
     #[test]
     fn centroids_and_zoom_levels() {

@@ -56,6 +56,10 @@ pub struct HudLink;
 pub struct HudKpis;
 #[derive(Component)]
 pub struct HudTicker;
+/// Panels (HUD, ticker, filter bar, detail panel, banner) draw over the labels that float on
+/// the map.
+pub const OVER_MAP: GlobalZIndex = GlobalZIndex(10);
+
 /// The red banner across the top while the server is unreachable.
 #[derive(Component)]
 pub struct HudBanner;
@@ -130,6 +134,7 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
             Node { position_type: PositionType::Absolute, left: vh(24.0), top: vh(20.0), flex_direction: FlexDirection::Column, row_gap: vh(6.0), padding: UiRect::all(vh(14.0)), ..default() },
             BackgroundColor(Color::srgba(0.01, 0.04, 0.12, 0.78)),
             Name::new("hud"),
+            crate::hud::OVER_MAP,
         ))
         .with_children(|p| {
             p.spawn((Text::new(title), font(30.0), TextColor(accent)));
@@ -149,6 +154,7 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
         Visibility::Hidden,
         HudBanner,
         Name::new("link banner"),
+            crate::hud::OVER_MAP,
         children![(Text::new(""), font(24.0), TextColor(Color::WHITE))],
     ));
     commands
@@ -156,6 +162,7 @@ fn spawn_hud(mut commands: Commands, font: Option<Res<HudFont>>, lang: Res<Lang>
             Node { position_type: PositionType::Absolute, left: vh(24.0), bottom: vh(24.0), flex_direction: FlexDirection::Column, row_gap: vh(4.0), padding: UiRect::all(vh(12.0)), ..default() },
             BackgroundColor(Color::srgba(0.01, 0.04, 0.12, 0.78)),
             Name::new("ticker"),
+            crate::hud::OVER_MAP,
         ))
         .with_children(|p| {
             p.spawn((Text::new(lang.pick("实时事件", "live events")), font(20.0), TextColor(accent)));

@@ -357,6 +357,7 @@ fn spawn_panel(mut commands: Commands) {
         Visibility::Hidden,
         Panel,
         Name::new("panel"),
+            crate::hud::OVER_MAP,
     ));
 }
 
