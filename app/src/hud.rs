@@ -174,8 +174,23 @@ fn show_ticker(mut frames: MessageReader<ServerFrame>, mut ticker: ResMut<Ticker
     let mut changed = false;
     for ServerFrame(m) in frames.read() {
         if let ServerMessage::Delta { events, .. } = m {
+            // Patrols leaving their cells come in bursts in a big city: more than two in one
+            // tick make one line, so incidents stay readable.
+            let left: Vec<&Event> = events.iter().filter(|e| matches!(e.kind, EventKind::PatrolLeftGrid { .. })).collect();
             for e in events {
-                ticker.0.push_front(ticker_line(e, *lang));
+                if left.len() <= 2 || !matches!(e.kind, EventKind::PatrolLeftGrid { .. }) {
+                    ticker.0.push_front(ticker_line(e, *lang));
+                    changed = true;
+                }
+            }
+            if let [.., last] = left[..]
+                && left.len() > 2
+            {
+                let n = left.len();
+                ticker.0.push_front(format!("{} {}", clock_text(last.time_ms), match *lang {
+                    Lang::Zh => format!("{n} 名巡查人员离开责任网格"),
+                    Lang::En => format!("{n} patrols left their cells"),
+                }));
                 changed = true;
             }
             ticker.0.truncate(TICKER_LINES);
@@ -314,6 +329,13 @@ mod tests {
         let ticker = text_of::<HudTicker>(&mut app);
         assert_eq!(ticker.lines().count(), TICKER_LINES);
         assert_eq!(ticker.lines().next().unwrap(), "16:00:05 #8 超时升级至社区");
+
+        // A burst of patrols leaving their cells is one line.
+        let left = |p: u32| gridwall_protocol::Event { seq: 100 + u64::from(p), time_ms: 1_795_248_006_000, kind: EventKind::PatrolLeftGrid { patrol: p, grid: "g".into() } };
+        app.world_mut().write_message(ServerFrame(ServerMessage::Delta { tick: 3, time_ms: 1_795_248_006_000, moved: vec![], entered: vec![], left: vec![], events: (1..=5).map(left).collect() }));
+        app.update();
+        let ticker = text_of::<HudTicker>(&mut app);
+        assert_eq!(ticker.lines().take(2).collect::<Vec<_>>(), ["16:00:06 5 名巡查人员离开责任网格", "16:00:05 #8 超时升级至社区"]);
     }
 
     #[test]
