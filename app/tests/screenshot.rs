@@ -220,7 +220,7 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let (ix, iy) = (150.0, -200.0);
-    let (server, id) = server_with_incident(data.path(), ix, iy);
+    let (server, _) = server_with_incident(data.path(), ix, iy);
     let addr = server.addr;
     // Fetch the scene once without clicking, to know the default view.
     let (w, h) = (960, 540);
@@ -261,7 +261,6 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     };
     assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
     assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
-    let _ = id;
 }
 
 #[test]
