@@ -385,10 +385,17 @@ fn show_panel(
     grids: Res<GridOutlines>,
     font: Option<Res<HudFont>>,
     lang: Res<Lang>,
-    changed_incidents: Query<(), Changed<IncidentMarker>>,
+    changed_incidents: Query<&IncidentMarker, Changed<IncidentMarker>>,
 ) {
     let Ok(panel) = panel.single() else { return };
-    if !selection.is_changed() && changed_incidents.is_empty() {
+    // Rebuild only for a change the panel shows: rebuilding respawns the assign buttons, and a
+    // busy city changes some incident every tick.
+    let shown_changed = match &selection.target {
+        Some(Target::Incident(id)) => changed_incidents.iter().any(|m| m.0.id == *id),
+        Some(Target::Grid(code)) => changed_incidents.iter().any(|m| m.0.grid.starts_with(code.as_str())),
+        _ => false,
+    };
+    if !selection.is_changed() && !shown_changed {
         return;
     }
     commands.entity(panel).despawn_related::<Children>();
@@ -568,7 +575,7 @@ mod tests {
         let start = OrbitCamera { focus: Vec3::ZERO, yaw: 0.0, pitch: 0.8, distance: 2000.0 };
         let cam = app.world_mut().spawn(start).id();
         app.update();
-        app.world_mut().write_message(ServerFrame(ServerMessage::Snapshot { seq: 1, tick: 1, time_ms: 0, patrols: vec![], incidents: vec![incident(7, IncidentStage::Accepted, None)], components: vec![] }));
+        app.world_mut().write_message(ServerFrame(ServerMessage::Snapshot { seq: 1, tick: 1, time_ms: 0, patrols: vec![], incidents: vec![incident(7, IncidentStage::Accepted, None), incident(8, IncidentStage::Accepted, None)], components: vec![] }));
         app.update();
 
         app.world_mut().write_message(Select(Some(Target::Incident(7))));
@@ -588,6 +595,11 @@ mod tests {
         assert!(app.world().resource::<Selection>().note.as_deref().unwrap().contains("gone"));
         let button = app.world_mut().query::<(Entity, &AssignButton)>().single(app.world()).map(|(e, b)| (e, *b)).unwrap();
         assert_eq!((button.1.incident, button.1.patrol), (7, 3));
+        // Another incident changing leaves the panel (and its button) alone.
+        app.world_mut().write_message(changed(incident(8, IncidentStage::Dispatched, Some(9))));
+        app.update();
+        let _ = app.world_mut().resource_mut::<Messages<Ask>>().drain();
+        assert!(app.world().get_entity(button.0).is_ok(), "the panel was rebuilt for an unrelated incident");
 
         // One click: a command goes out; nothing changes until the server's event.
         app.world_mut().entity_mut(button.0).insert(Interaction::Pressed);
@@ -595,7 +607,7 @@ mod tests {
         let sent: Vec<Command> = app.world_mut().resource_mut::<Messages<Command>>().drain().collect();
         assert!(matches!(&sent[..], [Command(ClientMessage::Assign { request: 1, incident: 7, patrol: 3, .. })]), "{sent:?}");
         assert_eq!(app.world().resource::<Selection>().assigning, Some((1, 3)));
-        let stage = |app: &mut App| app.world_mut().query::<&IncidentMarker>().single(app.world()).unwrap().0.stage;
+        let stage = |app: &mut App| app.world_mut().query::<&IncidentMarker>().iter(app.world()).find(|m| m.0.id == 7).unwrap().0.stage;
         assert_eq!(stage(&mut app), IncidentStage::Accepted);
         app.world_mut().write_message(ServerFrame(ServerMessage::Reply { request: 1, ok: true, error: None }));
         app.world_mut().write_message(changed(incident(7, IncidentStage::Dispatched, Some(3))));
