@@ -136,7 +136,7 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     drop(server);
 
     // The scene was fetched from the server into the display's cache.
-    let cached = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
+    let cached = cached_scene(home.path(), addr);
     assert!(cached.join("city.glb").is_file() && cached.join("scene.toml").is_file());
     let shot = read_png(&out);
     let scene = gridwall::scene::SceneInfo::load(&cached).unwrap();
@@ -182,6 +182,11 @@ fn frame_times_are_measured_once_ready() {
     assert!(text.contains("frame time over 3 frames at 320x180: mean "), "{text}");
 }
 
+/// Where a display run with `HOME=home` keeps the scene it fetched from the server at `addr`.
+fn cached_scene(home: &Path, addr: std::net::SocketAddr) -> PathBuf {
+    home.join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")))
+}
+
 /// A server on the shipped scene with one manhole incident reported through Open311 at the
 /// local point (`ix`, `iy`).
 fn server_with_incident(data: &Path, ix: f64, iy: f64) -> gridwall_server::serve::BackgroundServer {
@@ -223,7 +228,7 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     // Fetch the scene once without clicking, to know the default view.
     let (w, h) = (960, 540);
     let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
-    let scene_dir = home.path().join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")));
+    let scene_dir = cached_scene(home.path(), addr);
     let run = |args: &[&str]| {
         let mut all = vec!["--server", &server_url, "--size", &size, "--wait-ready"];
         all.extend_from_slice(args);
