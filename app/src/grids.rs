@@ -1,66 +1,18 @@
 //! Grid boundaries at three levels (街道 street, 社区 community, 网格 cell) with distinct line
 //! weights, and their Chinese names as labels that appear by zoom level: streets from afar,
-//! communities closer, cells closest. Outlines come from the server (`GET /api/v1/grids`, in
-//! local metres), saved next to the fetched scene.
+//! communities closer, cells closest, never over each other or over a panel. Outlines come from
+//! the server (`GET /api/v1/grids`, in local metres), saved next to the fetched scene; they fill
+//! the shared [`GridMap`].
 
 use bevy::prelude::*;
 use gridwall_protocol::GridLevel;
-use serde::Deserialize;
+use gridwall_protocol::api::GridOutlines;
 
-use crate::camera::OrbitCamera;
-use crate::hud::HudFont;
-use crate::patrols::to_world;
-use crate::scene::SceneInfo;
-
-/// The file [`crate::remote::fetch_scene`] writes the outlines to.
-pub const GRIDS_FILE: &str = "grids-local.json";
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct GridUnit {
-    pub code: String,
-    pub name: String,
-    pub level: GridLevel,
-    /// Outer rings and holes, local metres.
-    pub rings: Vec<Vec<[f64; 2]>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct GridFile {
-    grids: Vec<GridUnit>,
-}
-
-/// The grid units of the scene (local metres) and their outlines as lines in world space.
-#[derive(Resource, Debug, Default)]
-pub struct GridOutlines {
-    pub units: Vec<GridUnit>,
-    pub lines: Vec<(GridLevel, Vec<Vec<Vec3>>)>,
-}
-
-impl GridOutlines {
-    /// The unit of `level` that contains the local point (x east, y north).
-    pub fn unit_at(&self, level: GridLevel, x: f64, y: f64) -> Option<&GridUnit> {
-        self.units.iter().filter(|u| u.level == level).find(|u| {
-            // Inside the outer ring and in no hole (even-odd over all rings).
-            u.rings.iter().filter(|r| contains(r, x, y)).count() % 2 == 1
-        })
-    }
-
-    pub fn unit(&self, code: &str) -> Option<&GridUnit> {
-        self.units.iter().find(|u| u.code == code)
-    }
-}
-
-/// Even-odd point-in-ring test.
-pub fn contains(ring: &[[f64; 2]], x: f64, y: f64) -> bool {
-    let mut inside = false;
-    for w in ring.windows(2) {
-        let ([x0, y0], [x1, y1]) = (w[0], w[1]);
-        if (y0 > y) != (y1 > y) && x < x0 + (y - y0) / (y1 - y0) * (x1 - x0) {
-            inside = !inside;
-        }
-    }
-    inside
-}
+use crate::AppSystems;
+use crate::map::grid::centroid;
+use crate::map::{GridMap, OrbitCamera, to_world};
+use crate::scene::{GRIDS_FILE, SceneInfo};
+use crate::theme::prelude::*;
 
 /// A label floating over a grid unit.
 #[derive(Component, Debug)]
@@ -80,12 +32,12 @@ pub struct GridsPlugin;
 
 impl Plugin for GridsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<GridOutlines>()
+        app.init_resource::<GridMap>()
             .init_gizmo_group::<StreetLines>()
             .init_gizmo_group::<CommunityLines>()
             .init_gizmo_group::<CellLines>()
-            .add_systems(Startup, (set_line_weights, load_grids.after(crate::hud::load_font)))
-            .add_systems(Update, (draw_grids, place_labels));
+            .add_systems(Startup, (set_line_weights, load_grids))
+            .add_systems(Update, (draw_grids, place_labels).in_set(AppSystems::Present));
     }
 }
 
@@ -95,26 +47,10 @@ fn set_line_weights(mut store: ResMut<GizmoConfigStore>) {
     store.config_mut::<CellLines>().0.line.width = 1.5;
 }
 
-/// Area-weighted centroid of a ring (its vertex mean if degenerate).
-pub fn centroid(ring: &[[f64; 2]]) -> [f64; 2] {
-    let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
-    for w in ring.windows(2) {
-        let cross = w[0][0] * w[1][1] - w[1][0] * w[0][1];
-        a += cross;
-        cx += (w[0][0] + w[1][0]) * cross;
-        cy += (w[0][1] + w[1][1]) * cross;
-    }
-    if a.abs() < 1e-9 {
-        let n = ring.len().max(1) as f64;
-        return [ring.iter().map(|p| p[0]).sum::<f64>() / n, ring.iter().map(|p| p[1]).sum::<f64>() / n];
-    }
-    [cx / (3.0 * a), cy / (3.0 * a)]
-}
-
-fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMut<GridOutlines>, font: Option<Res<HudFont>>) {
+fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMut<GridMap>, ui: Option<Res<UiFont>>) {
     let path = scene.dir.join(GRIDS_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else { return };
-    let file: GridFile = match serde_json::from_str(&text) {
+    let file: GridOutlines = match serde_json::from_str(&text) {
         Ok(f) => f,
         Err(e) => {
             error!("{}: {e}", path.display());
@@ -132,14 +68,15 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
         let lines = unit.rings.iter().map(|r| r.iter().map(|p| to_world(p[0], p[1], up)).collect()).collect();
         if let Some(outer) = unit.rings.first() {
             let c = centroid(outer);
-            let size = match unit.level {
-                GridLevel::Street | GridLevel::City => 2.4,
-                GridLevel::Community => 1.9,
-                GridLevel::Cell => 1.5,
+            // Pixels at 1080 p: 2.4 %, 1.9 % and 1.5 % of the screen's height.
+            let px = match unit.level {
+                GridLevel::Street | GridLevel::City => 25.92,
+                GridLevel::Community => 20.52,
+                GridLevel::Cell => 16.2,
             };
             commands.spawn((
                 Text::new(unit.name.clone()),
-                TextFont { font: font.as_ref().map(|f| f.0.clone()).unwrap_or_default().into(), font_size: FontSize::Vh(size), ..default() },
+                font(ui.as_deref(), px),
                 TextColor(level_color(unit.level).with_alpha(0.95)),
                 Node { position_type: PositionType::Absolute, ..default() },
                 Visibility::Hidden,
@@ -152,15 +89,7 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
     }
 }
 
-pub fn level_color(level: GridLevel) -> Color {
-    match level {
-        GridLevel::Street | GridLevel::City => Color::srgb(1.0, 0.85, 0.35),
-        GridLevel::Community => Color::srgb(0.4, 1.0, 0.85),
-        GridLevel::Cell => Color::srgb(0.55, 0.7, 1.0),
-    }
-}
-
-fn draw_grids(outlines: Res<GridOutlines>, mut street: Gizmos<StreetLines>, mut community: Gizmos<CommunityLines>, mut cell: Gizmos<CellLines>) {
+fn draw_grids(outlines: Res<GridMap>, mut street: Gizmos<StreetLines>, mut community: Gizmos<CommunityLines>, mut cell: Gizmos<CellLines>) {
     for (level, rings) in &outlines.lines {
         for ring in rings {
             let points = ring.iter().copied();
@@ -256,19 +185,8 @@ mod tests {
     }
 
     #[test]
-    fn centroids_and_zoom_levels() {
-        let square = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0], [0.0, 0.0]];
-        assert_eq!(centroid(&square), [5.0, 5.0]);
-        let clockwise: Vec<[f64; 2]> = square.iter().rev().copied().collect();
-        assert_eq!(centroid(&clockwise), [5.0, 5.0]);
-        assert!(contains(&square, 5.0, 5.0) && !contains(&square, 15.0, 5.0) && !contains(&square, 5.0, -1.0));
-        let outlines = GridOutlines {
-            units: vec![GridUnit { code: "c1".into(), name: "一".into(), level: GridLevel::Cell, rings: vec![square.to_vec(), vec![[4.0, 4.0], [6.0, 4.0], [6.0, 6.0], [4.0, 6.0], [4.0, 4.0]]] }],
-            lines: vec![],
-        };
-        assert_eq!(outlines.unit_at(GridLevel::Cell, 1.0, 1.0).map(|u| u.code.as_str()), Some("c1"));
-        assert!(outlines.unit_at(GridLevel::Cell, 5.0, 5.0).is_none(), "in the hole");
-        assert!(outlines.unit_at(GridLevel::Community, 1.0, 1.0).is_none());
+    fn zoom_levels_decide_which_labels_show() {
         assert!(labelled(GridLevel::Street, 5_000.0) && !labelled(GridLevel::Community, 1_600.0) && labelled(GridLevel::Cell, 300.0));
+        assert!(labelled(GridLevel::Community, 1_000.0) && !labelled(GridLevel::Cell, 700.0));
     }
 }

@@ -1,34 +1,90 @@
-//! gridwall's display client: the 3D city of a scene, in the dark command-center theme.
+//! gridwall's display client: the 3D city of a scene in the dark command-center theme, with the
+//! live layers a server streams.
 //!
-//! One plugin per feature, gathered by [`AppPlugin`]: the baked city (`city.glb`), the orbit
-//! camera, the link to the server ([`net`], the only module that touches the socket), live
-//! patrols and incidents, the HUD, and screenshot capture. [`remote`] fetches a scene from a server.
+//! The house, bottom up:
+//! * infrastructure: [`theme`] (the look), [`scene`] (the scene shown), [`net`] (the only
+//!   module that touches the network: frames in, commands out), [`loading`] (readiness as a
+//!   state), [`materials`] (the WGSL materials);
+//! * [`map`]: the shared vocabulary of the map (markers, camera orbit, grid outlines, selection,
+//!   filters);
+//! * features, one plugin each, depending only on the two layers above: [`city`], [`camera`],
+//!   [`grids`], [`layers`] (patrols, incidents, components, heatmap), [`hud`], [`filters`]
+//!   (with the search), [`select`] (picking, detail panel) and [`automation`] (scripted actions
+//!   and captures).
+//!
+//! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
+//! [`remote`] fetches a scene from a server before the app starts.
 
+pub mod automation;
 pub mod camera;
-pub mod capture;
 pub mod city;
-pub mod components;
 pub mod filters;
 pub mod grids;
-pub mod heatmap;
 pub mod hud;
-pub mod incidents;
+pub mod layers;
+pub mod loading;
+pub mod map;
 pub mod materials;
 pub mod net;
-pub mod patrols;
 pub mod remote;
 pub mod scene;
 pub mod select;
+pub mod theme;
 
 use bevy::prelude::*;
 
-/// Every feature plugin of the display.
+/// The order of a frame's work in `Update`: what the server sent is applied before input is
+/// read, selection follows input, filters decide visibility, then everything is presented and
+/// what is to go out is sent.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppSystems {
+    /// Network frames and answers become messages (`net`).
+    Receive,
+    /// Snapshots, deltas and events change markers and state.
+    Apply,
+    /// Keyboard, mouse and scripted input.
+    Input,
+    /// Picking, selection, questions for the server, camera flights.
+    Select,
+    /// Filters and search decide what is shown.
+    Filter,
+    /// Markers move, labels, panels and HUD text follow, captures are taken.
+    Present,
+    /// Commands and questions go out (`net`).
+    Send,
+}
+
+/// Declares the [`AppSystems`] chain (feature plugins and tests that run a few plugins alone
+/// add this first).
+pub struct AppSystemsPlugin;
+
+impl Plugin for AppSystemsPlugin {
+    fn build(&self, app: &mut App) {
+        use AppSystems::{Apply, Filter, Input, Present, Receive, Select, Send};
+        app.configure_sets(Update, (Receive, Apply, Input, Select, Filter, Present, Send).chain());
+    }
+}
+
+/// Every plugin of the display.
 pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins(materials::MaterialsPlugin);
-        app.add_plugins((city::CityPlugin, camera::CameraPlugin, net::NetPlugin, patrols::PatrolsPlugin, incidents::IncidentsPlugin, grids::GridsPlugin, hud::HudPlugin, capture::CapturePlugin));
-        app.add_plugins((components::ComponentsPlugin, select::SelectPlugin, filters::FiltersPlugin, heatmap::HeatmapPlugin));
+        app.add_plugins((AppSystemsPlugin, theme::ThemePlugin, loading::LoadingPlugin, materials::MaterialsPlugin, net::NetPlugin, map::MapPlugin));
+        app.add_plugins((city::CityPlugin, camera::CameraPlugin, grids::GridsPlugin, layers::LayersPlugin, hud::HudPlugin));
+        app.add_plugins((filters::FiltersPlugin, select::SelectPlugin, automation::AutomationPlugin));
+    }
+}
+
+/// Unit tests of feature plugins: a headless app with the system chain and the shared map
+/// vocabulary, plus the plugins under test.
+#[cfg(test)]
+pub(crate) mod testing {
+    use bevy::prelude::*;
+
+    pub fn app_with<M>(plugins: impl bevy::app::Plugins<M>) -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, super::AppSystemsPlugin, super::map::MapPlugin)).add_plugins(plugins);
+        app
     }
 }

@@ -2,18 +2,17 @@
 
 use std::path::PathBuf;
 
+use bevy::app::ScheduleRunnerPlugin;
 use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
-use bevy::window::WindowResolution;
-use clap::Parser;
-use bevy::app::ScheduleRunnerPlugin;
-use bevy::window::ExitCondition;
+use bevy::window::{ExitCondition, WindowResolution};
 use bevy::winit::WinitPlugin;
-use gridwall::camera::{OrbitCamera, StartView};
-use gridwall::capture::{CaptureKind, CaptureRequest, FrameBench};
-use gridwall::hud::Lang;
+use clap::Parser;
+use gridwall::automation::{CaptureKind, Script};
+use gridwall::map::{HeatmapOn, OrbitCamera, StartView};
 use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
+use gridwall::theme::lang::Lang;
 
 #[derive(Parser)]
 #[command(name = "gridwall", version, about = "gridwall display: the 3D command-center view of a scene")]
@@ -98,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         }
         None => (SceneInfo::load(&cli.scene)?, None),
     };
-    let title = format!("gridwall — {} ({})", scene.display_name, scene.attribution);
+    let title = format!("gridwall — {} ({})", scene.manifest.display_name, scene.manifest.attribution);
     let capture = match (cli.screenshot, cli.record) {
         (Some(path), _) => Some(CaptureKind::Screenshot(absolute(path)?)),
         (None, Some(dir)) => {
@@ -120,7 +119,7 @@ fn main() -> anyhow::Result<()> {
         )
         .add_plugins(ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
         let mut images = app.world_mut().resource_mut::<Assets<Image>>();
-        let offscreen = gridwall::capture::offscreen_image(&mut images, UVec2::new(cli.size.0, cli.size.1));
+        let offscreen = gridwall::automation::offscreen_image(&mut images, UVec2::new(cli.size.0, cli.size.1));
         app.insert_resource(offscreen);
     } else {
         app.add_plugins(
@@ -132,32 +131,22 @@ fn main() -> anyhow::Result<()> {
                 .set(assets),
         );
     }
-    app.insert_resource(scene).add_plugins(gridwall::AppPlugin);
+    app.insert_resource(scene).insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh }).add_plugins(gridwall::AppPlugin);
     if let Some(net) = net {
         app.insert_resource(net);
-    }
-    if cli.click.is_some() || cli.search.is_some() {
-        app.insert_resource(gridwall::select::Scripted::default());
-    }
-    if let Some(at) = cli.click {
-        app.insert_resource(gridwall::select::ScriptedClick(at));
-    }
-    if let Some(text) = cli.search {
-        app.insert_resource(gridwall::filters::ScriptedSearch(text));
-    }
-    if cli.heatmap {
-        app.insert_resource(gridwall::heatmap::HeatmapOn(true));
     }
     if let Some(view) = cli.camera {
         app.insert_resource(StartView(view));
     }
-    app.insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh });
-    if let Some(n) = cli.bench_frames.filter(|&n| n > 0) {
-        app.insert_resource(FrameBench::new(n, cli.size));
-    }
-    if let Some(kind) = capture {
-        app.insert_resource(CaptureRequest { kind, wait_ready: cli.wait_ready });
-    }
+    app.insert_resource(HeatmapOn(cli.heatmap));
+    app.insert_resource(Script {
+        click: cli.click,
+        search: cli.search,
+        capture,
+        wait_ready: cli.wait_ready,
+        bench_frames: cli.bench_frames.filter(|&n| n > 0),
+        size: cli.size,
+    });
     match app.run() {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => anyhow::bail!("display exited with code {code}"),

@@ -1,17 +1,25 @@
-//! The only place that touches the socket: a background thread keeps a WebSocket to the server
+//! The only place that touches the network: a background thread keeps a WebSocket to the server
 //! (reconnecting with backoff and resuming from the last event seq) and turns frames into Bevy
-//! messages ([`ServerFrame`]); [`Command`] messages go the other way.
+//! messages ([`ServerFrame`]); [`Outbound`] messages go the other way. Questions for the HTTP
+//! API ([`Ask`]) are answered on another thread ([`Answer`]). The link's state
+//! ([`Connection`]) and the server's clock ([`ServerClock`]) are resources.
 
 use std::thread;
 use std::time::Duration;
 
 use bevy::prelude::*;
 use futures_util::{SinkExt as _, StreamExt as _};
-use gridwall_protocol::api::{IncidentDetail, NearestAnswer};
+use gridwall_protocol::api::{ErrorBody, IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc as tmpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::AppSystems;
+use crate::loading::LoadProgress;
+
+/// What readiness waits for when the display is live.
+const FIRST_SNAPSHOT: &str = "first live snapshot";
 
 /// Where to connect: `ws://HOST:PORT/ws`.
 #[derive(Resource, Debug, Clone)]
@@ -25,7 +33,7 @@ pub struct ServerFrame(pub ServerMessage);
 
 /// Something to send to the server (subscribe, assign, transition…).
 #[derive(Message, Debug, Clone)]
-pub struct Command(pub ClientMessage);
+pub struct Outbound(pub ClientMessage);
 
 /// A question for the server's HTTP API; the answer comes back as an [`Answer`] message.
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
@@ -44,24 +52,6 @@ pub enum Answer {
     Failed { ask: Ask, error: String },
 }
 
-/// City-wide KPIs (from `GET /api/v1/kpis`, polled every few seconds).
-#[derive(Message, Debug, Clone, Copy, PartialEq, Default, serde::Deserialize)]
-pub struct Kpis {
-    pub open: u64,
-    pub closed_today: u64,
-    pub overdue: u64,
-    /// 结案率, 0..1.
-    pub closure_rate: f64,
-    /// 按期结案率, 0..1.
-    pub on_time_rate: f64,
-    /// 满意率, 0..1.
-    pub satisfaction_rate: f64,
-    pub mean_handling_min: f64,
-}
-
-/// How often the KPIs are fetched.
-const KPI_EVERY: Duration = Duration::from_secs(5);
-
 /// The link's state, for the HUD's "reconnecting" banner.
 #[derive(Resource, Debug, Clone, PartialEq, Default)]
 pub enum Connection {
@@ -72,18 +62,29 @@ pub enum Connection {
     Reconnecting { attempt: u32, retry_in: Duration, reason: String },
 }
 
-/// How much live data has arrived (the capture waits for the first snapshot).
-#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LiveStatus {
-    pub snapshots: u64,
-    pub frames: u64,
+/// The last server time seen, and when (to keep clocks and countdowns running between frames).
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
+pub struct ServerClock {
+    time_ms: Option<i64>,
+    seen_at: f32,
+}
+
+impl ServerClock {
+    /// The server said it was `time_ms` at `elapsed_s` (seconds of [`Time`]).
+    pub fn set(&mut self, time_ms: i64, elapsed_s: f32) {
+        *self = Self { time_ms: Some(time_ms), seen_at: elapsed_s };
+    }
+
+    /// The server's time now (ms since the Unix epoch), once a frame has told it.
+    pub fn now_ms(&self, elapsed_s: f32) -> Option<i64> {
+        self.time_ms.map(|t| t + ((elapsed_s - self.seen_at) * 1000.0) as i64)
+    }
 }
 
 enum Inbound {
     Connected,
     Lost { attempt: u32, retry_in: Duration, reason: String },
     Frame(ServerMessage),
-    Kpis(Kpis),
     Answer(Answer),
 }
 
@@ -100,29 +101,23 @@ pub struct NetPlugin;
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<ServerFrame>()
-            .add_message::<Command>()
-            .add_message::<Kpis>()
+            .add_message::<Outbound>()
             .add_message::<Ask>()
             .add_message::<Answer>()
             .init_resource::<Connection>()
-            .init_resource::<LiveStatus>()
+            .init_resource::<ServerClock>()
+            .init_resource::<LoadProgress>()
             .add_systems(Startup, open_link.run_if(resource_exists::<NetConfig>))
-            .add_systems(PreUpdate, receive_frames.run_if(resource_exists::<Link>))
-            .add_systems(PostUpdate, send_commands.run_if(resource_exists::<Link>));
+            .add_systems(Update, (receive_frames.in_set(AppSystems::Receive), send_outbound.in_set(AppSystems::Send)).run_if(resource_exists::<Link>));
     }
 }
 
-fn open_link(mut commands: Commands, config: Res<NetConfig>) {
+fn open_link(mut commands: Commands, config: Res<NetConfig>, mut progress: ResMut<LoadProgress>) {
+    progress.wait_for(FIRST_SNAPSHOT);
     let (in_tx, inbox) = tmpsc::unbounded_channel();
     let (outbox, out_rx) = tmpsc::unbounded_channel();
     let url = config.url.clone();
     let http = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
-    let kpi_url = format!("{http}/api/v1/kpis");
-    let kpi_inbox = in_tx.clone();
-    thread::Builder::new()
-        .name("gridwall-kpis".into())
-        .spawn(move || poll_kpis(&kpi_url, &kpi_inbox))
-        .expect("spawn the KPI thread");
     let (asks, ask_rx) = std::sync::mpsc::channel();
     let http_inbox = in_tx.clone();
     thread::Builder::new()
@@ -139,55 +134,34 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>) {
     commands.insert_resource(Link { inbox, outbox, asks });
 }
 
+/// Drains what the network threads received: link state, frames (which also set the server
+/// clock), answers.
 fn receive_frames(
     mut link: ResMut<Link>,
     mut state: ResMut<Connection>,
-    mut live: ResMut<LiveStatus>,
+    mut clock: ResMut<ServerClock>,
+    time: Res<Time>,
+    mut progress: ResMut<LoadProgress>,
     mut frames: MessageWriter<ServerFrame>,
-    mut kpis: MessageWriter<Kpis>,
     mut answers: MessageWriter<Answer>,
 ) {
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
             Inbound::Lost { attempt, retry_in, reason } => *state = Connection::Reconnecting { attempt, retry_in, reason },
-            Inbound::Kpis(k) => {
-                kpis.write(k);
-            }
             Inbound::Answer(a) => {
                 answers.write(a);
             }
             Inbound::Frame(m) => {
-                live.frames += 1;
+                if let ServerMessage::Snapshot { time_ms, .. } | ServerMessage::Delta { time_ms, .. } | ServerMessage::Kpis { time_ms, .. } = &m {
+                    clock.set(*time_ms, time.elapsed_secs());
+                }
                 if matches!(m, ServerMessage::Snapshot { .. }) {
-                    live.snapshots += 1;
+                    progress.done(FIRST_SNAPSHOT);
                 }
                 frames.write(ServerFrame(m));
             }
         }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct KpiAnswer {
-    kpis: Kpis,
-}
-
-/// Fetches the KPIs now and then until the app goes away (a failed fetch is retried next time;
-/// the socket's state already tells the user the server is gone).
-fn poll_kpis(url: &str, inbox: &tmpsc::UnboundedSender<Inbound>) {
-    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().timeout_global(Some(Duration::from_secs(3))).build());
-    loop {
-        if let Ok(mut res) = agent.get(url).call()
-            && let Ok(answer) = res.body_mut().read_json::<KpiAnswer>()
-            && inbox.send(Inbound::Kpis(answer.kpis)).is_err()
-        {
-            return;
-        }
-        if inbox.is_closed() {
-            return;
-        }
-        thread::sleep(KPI_EVERY);
     }
 }
 
@@ -202,8 +176,8 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
         let answer = match agent.get(&url).call() {
             Err(e) => Err(e.to_string()),
             Ok(mut res) if !res.status().is_success() => {
-                let body = res.body_mut().read_json::<serde_json::Value>().ok();
-                Err(body.and_then(|b| b["error"]["message"].as_str().or(b["message"].as_str()).map(str::to_owned)).unwrap_or_else(|| format!("HTTP {}", res.status())))
+                let status = res.status();
+                Err(res.body_mut().read_json::<ErrorBody>().map_or_else(|_| format!("HTTP {status}"), |b| b.error.message))
             }
             Ok(mut res) => match &ask {
                 Ask::Incident(_) => res.body_mut().read_json::<IncidentDetail>().map(|d| Answer::Incident(Box::new(d))).map_err(|e| e.to_string()),
@@ -217,8 +191,8 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
     }
 }
 
-fn send_commands(link: Res<Link>, mut commands: MessageReader<Command>, mut asks: MessageReader<Ask>) {
-    for c in commands.read() {
+fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut asks: MessageReader<Ask>) {
+    for c in outbound.read() {
         let _ = link.outbox.send(c.0.clone());
     }
     for a in asks.read() {

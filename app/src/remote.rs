@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::scene::SceneInfo;
+use crate::scene::{GRIDS_FILE, SceneInfo};
 
 /// A scene fetched from a server.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
     match download_scene(&http, &dir) {
         Ok(info) => Ok(RemoteScene { info, ws_url }),
         Err(e) => {
-            let cached = SceneInfo::load(&dir).ok().filter(|i| dir.join(&i.files.city).is_file() && dir.join(crate::grids::GRIDS_FILE).is_file());
+            let cached = SceneInfo::load(&dir).ok().filter(|i| dir.join(&i.manifest.files.city).is_file() && dir.join(GRIDS_FILE).is_file());
             match cached {
                 Some(info) => {
                     eprintln!("gridwall: {e:#}; showing the copy fetched earlier from {} and retrying the server", dir.display());
@@ -54,8 +54,9 @@ fn download_scene(http: &str, dir: &Path) -> anyhow::Result<SceneInfo> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), false)?;
     let info = SceneInfo::load(dir)?;
-    download(&format!("{http}/scene/{}", info.files.city), &dir.join(&info.files.city), true)?;
-    download(&format!("{http}/api/v1/grids"), &dir.join(crate::grids::GRIDS_FILE), false)?;
+    let city = &info.manifest.files.city;
+    download(&format!("{http}/scene/{city}"), &dir.join(city), true)?;
+    download(&format!("{http}/api/v1/grids"), &dir.join(GRIDS_FILE), false)?;
     Ok(info)
 }
 

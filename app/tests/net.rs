@@ -3,33 +3,28 @@
 //! display shows it is reconnecting and comes back by itself when the server returns.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use gridwall::incidents::{IncidentMarker, IncidentsPlugin};
-use gridwall::net::{Answer, Ask, Command, Connection, NetConfig, NetPlugin};
-use gridwall::patrols::{PatrolMarker, PatrolsPlugin};
+use gridwall::layers::incidents::IncidentsPlugin;
+use gridwall::layers::patrols::PatrolsPlugin;
+use gridwall::map::{IncidentMarker, MapPlugin, PatrolMarker};
+use gridwall::net::{Answer, Ask, Connection, NetConfig, NetPlugin, Outbound, ServerClock};
+use gridwall::AppSystemsPlugin;
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, IncidentStage, Layer};
-use gridwall_server::serve::{BackgroundServer, ServeConfig};
+use gridwall_testkit::now_ts;
+use gridwall_testkit::server::{BackgroundServer, call, helsinki_config, helsinki_frame as frame};
 use serde_json::json;
 
-fn scene() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki")
-}
-
 fn start(addr: SocketAddr, data: &Path) -> BackgroundServer {
-    let cfg = ServeConfig { scene: scene(), data: data.to_owned(), ..ServeConfig::default() };
-    BackgroundServer::start(addr, cfg, 2).unwrap()
+    BackgroundServer::start(addr, helsinki_config(data), 2).unwrap()
 }
 
 fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> serde_json::Value {
-    let mut r = ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body.to_string()).unwrap();
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-}
-
-fn frame() -> gridwall_server::coords::SceneFrame {
-    gridwall_server::scene::SceneManifest::load(&scene()).unwrap().frame().unwrap()
+    let (status, answer) = call("POST", &format!("http://{addr}{path}"), "application/json", body.to_string().as_bytes());
+    assert!((200..300).contains(&status), "{status}: {answer}");
+    answer
 }
 
 /// Updates the app until `done` holds (fails after 20 s).
@@ -58,18 +53,22 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let server = start("127.0.0.1:0".parse().unwrap(), data.path());
     let addr = server.addr;
-    let now = || gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
+    let now = now_ts;
     post(addr, "/api/v1/patrols", &json!([{"patrol_id":"P-1","role":"police","grid":"370783001001001"}]));
     let f = frame();
     let (lon, lat) = f.to_wgs84(100.0, 50.0).unwrap();
     post(addr, "/api/v1/positions", &json!([{"patrol_id":"P-1","lon":lon,"lat":lat,"ts":now()}]));
 
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins).add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin)).insert_resource(NetConfig { url: format!("ws://{addr}/ws") });
+    app.add_plugins((MinimalPlugins, AppSystemsPlugin, MapPlugin)).add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin)).insert_resource(NetConfig { url: format!("ws://{addr}/ws") });
     app.update();
-    app.world_mut().write_message(Command(ClientMessage::Subscribe { bbox: Bbox([-600.0, -900.0, 600.0, 900.0]), crs: BboxCrs::Local, layers: [Layer::Patrols, Layer::Incidents].into_iter().collect() }));
+    app.world_mut().write_message(Outbound(ClientMessage::Subscribe { bbox: Bbox([-600.0, -900.0, 600.0, 900.0]), crs: BboxCrs::Local, layers: [Layer::Patrols, Layer::Incidents].into_iter().collect() }));
     update_until(&mut app, "the patrol from the snapshot", |app| patrols(app).iter().any(|p| p.0 == "P-1"));
     assert_eq!(*app.world().resource::<Connection>(), Connection::Connected);
+    // The frames set the server's clock.
+    let elapsed = app.world().resource::<Time>().elapsed_secs();
+    let server_now = app.world().resource::<ServerClock>().now_ms(elapsed).expect("the server's time");
+    assert!((server_now - gridwall_testkit::now_ms()).abs() < 5_000, "{server_now}");
     let at = patrols(&mut app)[0].1;
     assert!((at.x - 100.0).abs() < 0.02 && (at.z + 50.0).abs() < 0.02, "{at}");
 

@@ -5,36 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-struct Shot {
-    w: usize,
-    h: usize,
-    rgb: Vec<[u8; 3]>,
-}
-
-impl Shot {
-    fn at(&self, x: usize, y: usize) -> [u8; 3] {
-        self.rgb[y * self.w + x]
-    }
-
-    /// Mean of a rectangle, per channel, 0..255.
-    fn mean(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> [f64; 3] {
-        let mut sum = [0.0; 3];
-        for y in y0..y1 {
-            for x in x0..x1 {
-                let p = self.at(x, y);
-                for k in 0..3 {
-                    sum[k] += f64::from(p[k]);
-                }
-            }
-        }
-        let n = ((x1 - x0) * (y1 - y0)) as f64;
-        sum.map(|s| s / n)
-    }
-}
+use gridwall::map::OrbitCamera;
+use gridwall::scene::SceneInfo;
+use gridwall_testkit::paths::{helsinki, helsinki_pbf};
+use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame, urlencode};
+use gridwall_testkit::shots::{Shot, keep};
+use gridwall_testkit::now_ts;
 
 /// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
 fn gridwall(home: &Path, args: &[&str]) -> Command {
@@ -52,14 +28,14 @@ fn run_gridwall(home: &Path, args: &[&str]) {
 fn capture(scene: &Path, size: &str, out: &Path) -> Shot {
     let home = tempfile::tempdir().unwrap();
     run_gridwall(home.path(), &["--scene", scene.to_str().unwrap(), "--size", size, "--wait-ready", "--screenshot", out.to_str().unwrap()]);
-    read_png(out)
+    Shot::read(out)
 }
 
 #[test]
 fn the_helsinki_scene_renders_dark_background_and_lit_city() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("helsinki.png");
-    let shot = capture(&repo().join("scenes/helsinki"), "640x360", &out);
+    let shot = capture(&helsinki(), "640x360", &out);
     assert_eq!((shot.w, shot.h), (640, 360));
 
     // Corners show the deep-blue background of the theme.
@@ -91,11 +67,11 @@ fn the_helsinki_scene_renders_dark_background_and_lit_city() {
 
 /// Where a local point (x east, y north, `up` metres high) lands on a `w`×`h` capture of the
 /// overview camera (the display's default view; Bevy's default 45° vertical field of view).
-fn project(scene: &gridwall::scene::SceneInfo, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
-    project_from(&gridwall::camera::OrbitCamera::overview(scene), w, h, x, y, up)
+fn project(scene: &SceneInfo, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
+    project_from(&OrbitCamera::overview(scene), w, h, x, y, up)
 }
 
-fn project_from(orbit: &gridwall::camera::OrbitCamera, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
+fn project_from(orbit: &OrbitCamera, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
     use bevy::math::{Mat4, Vec3, Vec4Swizzles};
     let view = orbit.transform().to_matrix().inverse();
     let proj = Mat4::perspective_rh(std::f32::consts::FRAC_PI_4, w as f32 / h as f32, 0.1, 100_000.0);
@@ -105,21 +81,8 @@ fn project_from(orbit: &gridwall::camera::OrbitCamera, w: usize, h: usize, x: f6
 }
 
 /// Red pixels (an accepted incident's marker) within `r` pixels of a point.
-fn red_near(shot: &Shot, (cx, cy): (f32, f32), r: i32) -> usize {
-    let mut n = 0;
-    for dy in -r..=r {
-        for dx in -r..=r {
-            let (x, y) = (cx as i32 + dx, cy as i32 + dy);
-            if x < 0 || y < 0 || x >= shot.w as i32 || y >= shot.h as i32 {
-                continue;
-            }
-            let [r, g, b] = shot.at(x as usize, y as usize).map(i32::from);
-            if r > 140 && r > g + 70 && r > b + 70 {
-                n += 1;
-            }
-        }
-    }
-    n
+fn red_near(shot: &Shot, at: (f32, f32), r: i32) -> usize {
+    shot.count_near(at, r, |[r, g, b]| r > 140 && r > g + 70 && r > b + 70)
 }
 
 #[test]
@@ -138,8 +101,8 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     // The scene was fetched from the server into the display's cache.
     let cached = cached_scene(home.path(), addr);
     assert!(cached.join("city.glb").is_file() && cached.join("scene.toml").is_file());
-    let shot = read_png(&out);
-    let scene = gridwall::scene::SceneInfo::load(&cached).unwrap();
+    let shot = Shot::read(&out);
+    let scene = SceneInfo::load(&cached).unwrap();
     // The marker (a 30 m red column) stands where the incident is…
     let at = project(&scene, w, h, ix, iy, 15.0);
     let here = red_near(&shot, at, 6);
@@ -172,7 +135,7 @@ fn frame_times_are_measured_once_ready() {
         .args(["-a", "-s", "-screen 0 1920x1080x24"])
         .arg(env!("CARGO_BIN_EXE_gridwall"))
         .arg("--scene")
-        .arg(repo().join("scenes/helsinki"))
+        .arg(helsinki())
         .args(["--size", "320x180", "--bench-frames", "3"])
         .env("WGPU_BACKEND", "vulkan")
         .output()
@@ -189,33 +152,13 @@ fn cached_scene(home: &Path, addr: std::net::SocketAddr) -> PathBuf {
 
 /// A server on the shipped scene with one manhole incident reported through Open311 at the
 /// local point (`ix`, `iy`).
-fn server_with_incident(data: &Path, ix: f64, iy: f64) -> gridwall_server::serve::BackgroundServer {
-    use gridwall_server::serve::{BackgroundServer, ServeConfig};
-    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.to_owned(), ..ServeConfig::default() };
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
-    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
-    let (lon, lat) = frame.to_wgs84(ix, iy).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=井盖破损");
+fn server_with_incident(data: &Path, ix: f64, iy: f64) -> BackgroundServer {
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data), 1).unwrap();
+    let (lon, lat) = helsinki_frame().to_wgs84(ix, iy).unwrap();
+    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description={}", urlencode("井盖破损"));
     let res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr)).header("content-type", "application/x-www-form-urlencoded").send(form).unwrap();
     assert_eq!(res.status().as_u16(), 201);
     server
-}
-
-/// Copies a capture to `$GRIDWALL_TEST_SHOTS/` when set, to look at what a test saw.
-fn keep(name: &str, path: &Path) {
-    if let Some(dir) = std::env::var_os("GRIDWALL_TEST_SHOTS") {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(path, Path::new(&dir).join(name)).unwrap();
-    }
-}
-
-fn read_png(path: &Path) -> Shot {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    Shot { w: info.width as usize, h: info.height as usize, rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect() }
 }
 
 #[test]
@@ -236,13 +179,13 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     };
     let before = home.path().join("before.png");
     run(&["--screenshot", before.to_str().unwrap()]);
-    let scene = gridwall::scene::SceneInfo::load(&scene_dir).unwrap();
+    let scene = SceneInfo::load(&scene_dir).unwrap();
     let at = project(&scene, w, h, ix, iy, 15.0);
     let after = home.path().join("after.png");
     run(&["--click", &format!("{},{}", at.0, at.1), "--screenshot", after.to_str().unwrap()]);
     drop(server);
     keep("click-after.png", &after);
-    let (before, after) = (read_png(&before), read_png(&after));
+    let (before, after) = (Shot::read(&before), Shot::read(&after));
 
     // The camera flew to the incident: its red marker is now in the middle of the picture…
     let centre = (w as f32 / 2.0, h as f32 / 2.0);
@@ -250,38 +193,25 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     assert!(red_near(&before, centre, 30) < 5, "the incident was at the centre before the click already");
     // …and the panel on the right shows its details: the panel's dark-blue box with light text
     // where the scene was before.
-    let text_px = |s: &Shot| {
-        let mut n = 0;
-        for y in h * 4 / 100..h * 40 / 100 {
-            for x in w * 56 / 100..w * 97 / 100 {
-                let [r, g, b] = s.at(x, y).map(i32::from);
-                if r > 150 && g > 170 && b > 200 {
-                    n += 1;
-                }
-            }
-        }
-        n
-    };
+    let text_px = |s: &Shot| s.count((w * 56 / 100, h * 4 / 100, w * 97 / 100, h * 40 / 100), |[r, g, b]| r > 150 && g > 170 && b > 200);
     assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
     assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
 }
 
 #[test]
 fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
-    use gridwall_server::serve::{BackgroundServer, ServeConfig};
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data.path()), 1).unwrap();
     let addr = server.addr;
-    let frame = gridwall_server::scene::SceneManifest::load(&repo().join("scenes/helsinki")).unwrap().frame().unwrap();
+    let frame = helsinki_frame();
     let post = |path: &str, body: String| {
         let res = ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body).unwrap();
         assert!(res.status().is_success());
     };
     let report = |x: f64, y: f64| {
         let (lon, lat) = frame.to_wgs84(x, y).unwrap();
-        let ts = gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
+        let ts = now_ts();
         post("/api/v1/positions", format!(r#"[{{"patrol_id":"V-1","lon":{lon},"lat":{lat},"ts":"{ts}"}}]"#));
     };
     post("/api/v1/patrols", r#"[{"patrol_id":"V-1","role":"volunteer","grid":"370783001001001"}]"#.into());
@@ -308,10 +238,10 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     drop(server);
     keep("move-0.png", &first);
     keep("move-1.png", &dir.join("frame-0001.png"));
-    let (f0, f1) = (read_png(&first), read_png(&dir.join("frame-0001.png")));
+    let (f0, f1) = (Shot::read(&first), Shot::read(&dir.join("frame-0001.png")));
 
     // Pixels that changed between the frames, near a point.
-    let orbit = gridwall::camera::OrbitCamera::parse(camera).unwrap();
+    let orbit = OrbitCamera::parse(camera).unwrap();
     let changed_near = |(x, y): (f64, f64), r: i32| {
         let (cx, cy) = project_from(&orbit, w, h, x, y, 6.0);
         let mut n = 0;
@@ -338,11 +268,9 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
 
 #[test]
 fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnecting() {
-    use gridwall_server::serve::{BackgroundServer, ServeConfig};
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig { scene: repo().join("scenes/helsinki"), data: data.path().to_owned(), ..ServeConfig::default() };
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 1).unwrap();
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data.path()), 1).unwrap();
     let addr = server.addr;
     let (w, h) = (640, 360);
     let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
@@ -360,19 +288,8 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
     let dir = home.path().join("offline");
     display(&["--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "2500"]);
     keep("offline.png", &dir.join("frame-0001.png"));
-    let (online, offline) = (read_png(&online), read_png(&dir.join("frame-0001.png")));
-    let banner = |s: &Shot| {
-        let mut n = 0;
-        for y in h * 3 / 100..h * 9 / 100 {
-            for x in w * 35 / 100..w * 65 / 100 {
-                let [r, g, b] = s.at(x, y).map(i32::from);
-                if r > 140 && g < 60 && b < 60 {
-                    n += 1;
-                }
-            }
-        }
-        n
-    };
+    let (online, offline) = (Shot::read(&online), Shot::read(&dir.join("frame-0001.png")));
+    let banner = |s: &Shot| s.count((w * 35 / 100, h * 3 / 100, w * 65 / 100, h * 9 / 100), |[r, g, b]| r > 140 && g < 60 && b < 60);
     let area = (h * 6 / 100) * (w * 30 / 100);
     assert!(banner(&offline) * 4 > area, "no reconnecting banner: {} of {area} pixels", banner(&offline));
     assert!(banner(&online) * 20 < area, "a banner while connected: {} of {area} pixels", banner(&online));
@@ -393,11 +310,11 @@ fn is_building(p: [u8; 3]) -> bool {
 
 #[test]
 fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
-    use gridwall_server::osm::point_in_ring;
-    let scene_dir = repo().join("scenes/helsinki");
-    let extract = gridwall_server::osm::read_pbf(&repo().join("data/helsinki-center.osm.pbf"), &gridwall_server::progress::Progress::hidden()).unwrap();
-    let frame = gridwall_server::scene::SceneManifest::load(&scene_dir).unwrap().frame().unwrap();
-    let scene = gridwall::scene::SceneInfo::load(&scene_dir).unwrap();
+    use gridwall_import::osm::point_in_ring;
+    let scene_dir = helsinki();
+    let extract = gridwall_import::osm::read_pbf(&helsinki_pbf(), &gridwall_import::progress::Progress::hidden()).unwrap();
+    let frame = helsinki_frame();
+    let scene = SceneInfo::load(&scene_dir).unwrap();
     // Footprints in local metres, with their roof heights.
     let footprints: Vec<(Vec<(f64, f64)>, f64)> = extract
         .buildings
@@ -407,15 +324,15 @@ fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
 
     // Straight down on the middle of the scene.
     let (w, h) = (960, 540);
-    let b = scene.bounds.local;
+    let b = scene.bounds();
     let (cx, cy) = (f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]));
     let camera = format!("{cx:.1},{cy:.1},0,88,1100");
-    let orbit = gridwall::camera::OrbitCamera::parse(&camera).unwrap();
+    let orbit = OrbitCamera::parse(&camera).unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("top.png");
     run_gridwall(home.path(), &["--scene", scene_dir.to_str().unwrap(), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", &camera, "--screenshot", out.to_str().unwrap()]);
     keep("top.png", &out);
-    let shot = read_png(&out);
+    let shot = Shot::read(&out);
     // Only the middle of the picture: the HUD, ticker and filter bar cover the edges.
     let on_screen = |(x, y): (f32, f32)| (w as f32 * 0.3..w as f32 * 0.7).contains(&x) && (h as f32 * 0.25..h as f32 * 0.72).contains(&y);
     let building_px = |(x, y): (f32, f32)| {
@@ -433,7 +350,7 @@ fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
     for (ring, height) in &footprints {
         let n = ring.len() as f64;
         let c = (ring.iter().map(|p| p.0).sum::<f64>() / n, ring.iter().map(|p| p.1).sum::<f64>() / n);
-        let area = gridwall_server::mesh::signed_area(&ring.iter().map(|p| [p.0, p.1]).collect::<Vec<_>>()).abs();
+        let area = gridwall_import::mesh::signed_area(&ring.iter().map(|p| [p.0, p.1]).collect::<Vec<_>>()).abs();
         let inside = [(0.0, 0.0), (4.0, 0.0), (-4.0, 0.0), (0.0, 4.0), (0.0, -4.0)].iter().all(|d| point_in_ring((c.0 + d.0, c.1 + d.1), ring));
         let at = project_from(&orbit, w, h, c.0, c.1, *height as f32);
         if area >= 400.0 && inside && on_screen(at) {

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use crate::PROTOCOL_VERSION;
 use crate::messages::{
-    BboxCrs, ClientMessage, ComponentItem, Event, EventKind, IncidentState, PatrolId, PatrolPos, PatrolState, ServerMessage,
+    BboxCrs, ClientMessage, ComponentItem, Event, EventKind, IncidentState, Kpis, PatrolId, PatrolPos, PatrolState,
+    ServerMessage,
 };
 use crate::model::{
     Bbox, ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, LayerSet, PatrolRole,
@@ -274,6 +275,7 @@ fn put_patrol_state(w: &mut Writer, p: &PatrolState, cache: &mut PositionCache) 
     w.ivar(q.0);
     w.ivar(q.1);
     cache.insert(p.pos.id, q);
+    w.str(&p.patrol_id);
     w.str(&p.name);
     put_enum(w, p.role);
     put_enum(w, p.status);
@@ -286,6 +288,7 @@ fn get_patrol_state(r: &mut Reader<'_>, cache: &mut PositionCache) -> Result<Pat
     cache.insert(id, q);
     Ok(PatrolState {
         pos: PatrolPos { id, x: dequantize(q.0), y: dequantize(q.1), lon: None, lat: None },
+        patrol_id: r.str()?,
         name: r.str()?,
         role: get_enum(r)?,
         status: get_enum(r)?,
@@ -299,6 +302,7 @@ const T_DELTA: u8 = 3;
 const T_REPLY: u8 = 4;
 const T_ERROR: u8 = 5;
 const T_PONG: u8 = 6;
+const T_KPIS: u8 = 7;
 const T_HELLO: u8 = 101;
 const T_SUBSCRIBE: u8 = 102;
 const T_ASSIGN: u8 = 103;
@@ -406,6 +410,16 @@ impl ServerEncoder {
                 w.u8(T_PONG);
                 w.var(*t);
             }
+            ServerMessage::Kpis { time_ms, kpis: k } => {
+                w.u8(T_KPIS);
+                w.ivar(*time_ms);
+                for n in [k.total, k.open, k.closed, k.closed_today, k.overdue] {
+                    w.var(n);
+                }
+                for v in [k.closure_rate, k.on_time_rate, k.satisfaction_rate, k.mean_handling_min] {
+                    w.f64(v);
+                }
+            }
         }
         w.0
     }
@@ -482,6 +496,20 @@ impl ServerDecoder {
             T_REPLY => ServerMessage::Reply { request: r.var()?, ok: r.u8()? != 0, error: r.opt(Reader::str)? },
             T_ERROR => ServerMessage::Error { code: r.str()?, message: r.str()? },
             T_PONG => ServerMessage::Pong { t: r.var()? },
+            T_KPIS => ServerMessage::Kpis {
+                time_ms: r.ivar()?,
+                kpis: Kpis {
+                    total: r.var()?,
+                    open: r.var()?,
+                    closed: r.var()?,
+                    closed_today: r.var()?,
+                    overdue: r.var()?,
+                    closure_rate: r.f64()?,
+                    on_time_rate: r.f64()?,
+                    satisfaction_rate: r.f64()?,
+                    mean_handling_min: r.f64()?,
+                },
+            },
             t => return Err(DecodeError::Tag(t)),
         };
         finish(&r, msg)

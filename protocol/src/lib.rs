@@ -1,7 +1,7 @@
 //! gridwall's wire protocol: the types the server and the display share, a compact binary codec
 //! and a JSON form (serde). No runtime dependencies: no tokio, no bevy.
 //!
-//! * [`api`]: answers of the HTTP API the display reads.
+//! * [`api`]: the answers of the HTTP API (every documented one), its error bodies and Open311.
 //! * [`model`]: domain vocabulary (component categories, incident stages, patrol roles, layers…).
 //! * [`messages`]: what travels on the `/ws` socket in each direction.
 //! * [`binary`]: the compact codec (quantized, delta-coded positions).
@@ -16,7 +16,7 @@ pub use messages::*;
 pub use model::*;
 
 /// Bumped whenever a message's shape changes; both codecs carry it.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The JSON form.
 pub mod json {

@@ -42,6 +42,9 @@ pub struct PatrolPos {
 pub struct PatrolState {
     #[serde(flatten)]
     pub pos: PatrolPos,
+    /// The id the patrol's device registered with (`patrol_id` in position reports); `pos.id` is
+    /// the short number moves use on the socket.
+    pub patrol_id: String,
     pub name: String,
     pub role: PatrolRole,
     pub status: PatrolStatus,
@@ -86,6 +89,27 @@ pub struct ComponentItem {
     pub state: ComponentState,
     pub x: f64,
     pub y: f64,
+}
+
+/// Key performance indicators over a set of incidents (city-wide or one grid unit).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Kpis {
+    pub total: u64,
+    /// 在办: not closed yet.
+    pub open: u64,
+    pub closed: u64,
+    /// 今日办结: closed since midnight in the operators' time zone.
+    pub closed_today: u64,
+    /// Open and past the current stage's time limit.
+    pub overdue: u64,
+    /// 结案率: closed / total, 0..1.
+    pub closure_rate: f64,
+    /// 按期结案率: closed without any stage overdue / closed, 0..1.
+    pub on_time_rate: f64,
+    /// 满意率: satisfaction ≥ 4 / closed with a rating, 0..1.
+    pub satisfaction_rate: f64,
+    /// Mean minutes from acceptance to closing.
+    pub mean_handling_min: f64,
 }
 
 /// Something that happened, numbered. Events are never dropped silently: a client that fell
@@ -186,6 +210,8 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The city-wide KPIs, sent after `welcome` and again whenever they change.
+    Kpis { time_ms: i64, kpis: Kpis },
     Error { code: String, message: String },
     Pong { t: u64 },
 }

@@ -5,6 +5,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// A text that is none of a vocabulary's keys (or Chinese names).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownKey {
+    /// The vocabulary, e.g. `PatrolRole`.
+    pub kind: &'static str,
+    /// What was given (at most 64 characters of it).
+    pub value: String,
+}
+
 macro_rules! keyed_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $key:literal, $zh:literal, $en:literal;)+ }) => {
         $(#[$m])*
@@ -42,13 +52,13 @@ macro_rules! keyed_enum {
         }
 
         impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = UnknownKey;
+            fn from_str(s: &str) -> Result<Self, UnknownKey> {
                 Self::ALL
                     .iter()
                     .copied()
                     .find(|v| v.key() == s || v.name_zh() == s)
-                    .ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), s))
+                    .ok_or_else(|| UnknownKey { kind: stringify!($name), value: s.chars().take(64).collect() })
             }
         }
 

@@ -16,19 +16,22 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, LayerSet, ServerMessage};
-use gridwall_server::coords::SceneFrame;
-use gridwall_server::scene::SceneManifest;
-use gridwall_server::serve::{BackgroundServer, ServeConfig};
+use gridwall_live::backend::LiveConfig;
+use gridwall_scene::SceneManifest;
+use gridwall_scene::coords::SceneFrame;
+use gridwall_server::ServeConfig;
+use gridwall_testkit::now_ms;
+use gridwall_testkit::paths::{CELL, helsinki};
+use gridwall_testkit::server::{BackgroundServer, agent};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio_tungstenite::tungstenite::Message;
 
-const CELL: &str = "370783001001001";
 const WARM_UP_S: u64 = 3;
 
 struct Args {
@@ -44,7 +47,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { patrols: 100_000, clients: 100, seconds: 10, tick_hz: 10, workers: 2, no_wire: false, scene: Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki") };
+    let mut a = Args { patrols: 100_000, clients: 100, seconds: 10, tick_hz: 10, workers: 2, no_wire: false, scene: helsinki() };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--no-wire" {
@@ -65,9 +68,6 @@ fn args() -> Args {
     a
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -109,7 +109,7 @@ impl Walkers {
 
 /// JSON bodies of one second of reports from `range` of the patrols, in batches of 1,000.
 fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame, t_ms: i64) -> Vec<Vec<u8>> {
-    let ts = gridwall_server::ingest::format_time(t_ms);
+    let ts = gridwall_live::ingest::format_time(t_ms);
     let ids: Vec<usize> = range.collect();
     ids.chunks(1000)
         .map(|chunk| {
@@ -142,10 +142,6 @@ fn cpu_seconds(thread_name: &str) -> f64 {
     ticks as f64 / 100.0 // USER_HZ
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build())
-}
-
 fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
     let mut r = agent.post(url).header("content-type", "application/json").send(body).expect("post");
     let _ = r.body_mut().read_to_string();
@@ -153,7 +149,8 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
 }
 
 fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> BackgroundServer {
-    let cfg = ServeConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, max_body_bytes: 64 << 20, ..ServeConfig::default() };
+    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, ..LiveConfig::default() };
+    let cfg = ServeConfig { live, max_body_bytes: 64 << 20, ..ServeConfig::default() };
     BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, workers).expect("server starts")
 }
 
@@ -220,7 +217,7 @@ fn main() {
         let t = Instant::now();
         let mut n = 0;
         while t.elapsed() < Duration::from_secs(2) {
-            n += gridwall_server::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len();
+            n += gridwall_live::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len();
         }
         println!("parse + validate + project only, one thread: {:.0} positions/s", n as f64 / t.elapsed().as_secs_f64());
     }
@@ -313,7 +310,7 @@ fn main() {
                 // A fresh x each time (0.37 m steps), so every move is recognisable by position.
                 let x = center[0] - 5.0 + (k % 100) as f64 * 0.37 + 0.001;
                 let (lon, lat) = frame.to_wgs84(x, center[1]).unwrap();
-                let body = format!(r#"[{{"patrol_id":"{probe_id}","lon":{lon:.9},"lat":{lat:.9},"ts":"{}"}}]"#, gridwall_server::ingest::format_time(now_ms()));
+                let body = format!(r#"[{{"patrol_id":"{probe_id}","lon":{lon:.9},"lat":{lat:.9},"ts":"{}"}}]"#, gridwall_live::ingest::format_time(now_ms()));
                 // The key is the position the server will hold (after the round trip through
                 // WGS84 and back, at centimetre resolution).
                 let local = frame.to_local(lon, lat).unwrap();

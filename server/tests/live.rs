@@ -2,153 +2,22 @@
 //! `gridwall-server serve` process for the kill -9 test); clients are real HTTP (ureq) and
 //! WebSocket (tungstenite) clients.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use gridwall_protocol::binary::{ServerDecoder, encode_client};
-use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, EventKind, GridLevel, IncidentStage, Layer, LayerSet, PROTOCOL_VERSION, PatrolStatus, ServerMessage, json};
-use gridwall_server::coords::SceneFrame;
-use gridwall_server::serve::{BackgroundServer, ServeConfig};
+use gridwall_live::backend::SimulateConfig;
+use gridwall_protocol::{EventKind, GridLevel, IncidentStage, Layer, PROTOCOL_VERSION, PatrolStatus, ServerMessage};
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, LayerSet};
+use gridwall_testkit::display::DisplayClient as Client;
+use gridwall_testkit::paths::{CELL, helsinki as scene};
+use gridwall_testkit::server::{TestServer as Server, call, helsinki_frame};
+use gridwall_testkit::{now_ms, now_ts};
 use serde_json::{Value, json as j};
 use tokio_tungstenite::tungstenite::stream::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 
-fn scene() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki")
-}
-
-/// Two cells of the shipped scene.
-const CELL: &str = "370783001001001";
-
-struct Server {
-    addr: SocketAddr,
-    frame: SceneFrame,
-    _running: BackgroundServer,
-    _data: tempfile::TempDir,
-}
-
-fn start(configure: impl FnOnce(&mut ServeConfig)) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = ServeConfig { scene: scene(), data: data.path().to_owned(), ..ServeConfig::default() };
-    configure(&mut cfg);
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 2).unwrap();
-    let m = gridwall_server::scene::SceneManifest::load(&scene()).unwrap();
-    Server { addr: server.addr, frame: m.frame().unwrap(), _running: server, _data: data }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build())
-}
-
-fn call(method: &str, url: &str, ctype: &str, body: &[u8]) -> (u16, Value) {
-    let a = agent();
-    let mut res = match method {
-        "GET" => a.get(url).call().unwrap(),
-        "POST" => a.post(url).header("content-type", ctype).send(body).unwrap(),
-        _ => unreachable!(),
-    };
-    let status = res.status().as_u16();
-    let text = res.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-    fn get(&self, path: &str) -> (u16, Value) {
-        call("GET", &self.url(path), "", b"")
-    }
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        call("POST", &self.url(path), "application/json", body.to_string().as_bytes())
-    }
-    fn post_raw(&self, path: &str, ctype: &str, body: &[u8]) -> (u16, Value) {
-        call("POST", &self.url(path), ctype, body)
-    }
-    fn lonlat(&self, x: f64, y: f64) -> (f64, f64) {
-        self.frame.to_wgs84(x, y).unwrap()
-    }
-    fn register(&self, ids: &[&str]) {
-        let regs: Vec<Value> = ids.iter().map(|id| j!({"patrol_id": id, "role": "grid_worker", "grid": CELL})).collect();
-        let (s, b) = self.post("/api/v1/patrols", &Value::Array(regs));
-        assert_eq!(s, 200, "{b}");
-    }
-    /// Reports a patrol at local (x, y).
-    fn report(&self, id: &str, x: f64, y: f64, ts: &str) -> (u16, Value) {
-        let (lon, lat) = self.lonlat(x, y);
-        self.post("/api/v1/positions", &j!([{"patrol_id": id, "lon": lon, "lat": lat, "ts": ts}]))
-    }
-    fn open_request(&self, code: &str, x: f64, y: f64, description: &str) -> u64 {
-        let (lon, lat) = self.lonlat(x, y);
-        let form = format!("service_code={code}&lat={lat}&long={lon}&description={}", urlencode(description));
-        let (s, b) = self.post_raw("/open311/v2/requests.json", "application/x-www-form-urlencoded", form.as_bytes());
-        assert_eq!(s, 201, "{b}");
-        b[0]["service_request_id"].as_str().unwrap().parse().unwrap()
-    }
-    fn step(&self, id: u64, body: Value) -> (u16, Value) {
-        self.post(&format!("/api/v1/incidents/{id}/transitions"), &body)
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
-
-/// A display connection, binary or JSON.
-struct Client {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
-    json: bool,
-    decoder: ServerDecoder,
-}
-
-impl Client {
-    fn connect(server: &Server, json: bool) -> Self {
-        let url = format!("ws://{}/ws{}", server.addr, if json { "?format=json" } else { "" });
-        let (ws, _) = tungstenite::connect(url).unwrap();
-        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        }
-        Self { ws, json, decoder: ServerDecoder::new() }
-    }
-    fn send(&mut self, m: &ClientMessage) {
-        let msg = if self.json { Message::Text(json::encode_client(m).into()) } else { Message::Binary(encode_client(m).into()) };
-        self.ws.send(msg).unwrap();
-    }
-    /// The next message, or None after `wait`.
-    fn next(&mut self, wait: Duration) -> Option<ServerMessage> {
-        let end = Instant::now() + wait;
-        while Instant::now() < end {
-            match self.ws.read() {
-                Ok(Message::Text(t)) => return Some(json::decode_server(t.as_str()).unwrap()),
-                Ok(Message::Binary(b)) => return Some(self.decoder.decode(&b).unwrap()),
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) => panic!("socket: {e}"),
-            }
-        }
-        None
-    }
-    /// Reads until `pred` returns Some (fails after 15 s).
-    fn until<T>(&mut self, what: &str, mut pred: impl FnMut(&ServerMessage) -> Option<T>) -> T {
-        let end = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < end {
-            if let Some(m) = self.next(Duration::from_millis(200))
-                && let Some(t) = pred(&m)
-            {
-                return t;
-            }
-        }
-        panic!("timed out waiting for {what}");
-    }
-    fn subscribe(&mut self, bbox: [f64; 4], crs: BboxCrs, layers: &[Layer]) -> ServerMessage {
-        self.send(&ClientMessage::Subscribe { bbox: Bbox(bbox), crs, layers: layers.iter().copied().collect::<LayerSet>() });
-        self.until("snapshot", |m| matches!(m, ServerMessage::Snapshot { .. }).then(|| m.clone()))
-    }
-}
-
-fn now_ts() -> String {
-    gridwall_server::ingest::format_time(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64)
+fn start(configure: impl FnOnce(&mut gridwall_server::ServeConfig)) -> Server {
+    Server::start(configure)
 }
 
 fn moved_to(m: &ServerMessage, id: u32) -> Option<(f64, f64)> {
@@ -167,7 +36,7 @@ fn snapshot_then_deltas_follow_the_viewport() {
         let ServerMessage::Snapshot { patrols, .. } = c.subscribe(bbox, BboxCrs::Local, &[Layer::Patrols, Layer::Incidents]) else { unreachable!() };
         patrols.iter().map(|p| (p.name.clone(), p.pos.id)).collect::<Vec<_>>()
     };
-    let mut bin = Client::connect(&s, false);
+    let mut bin = Client::connect(s.addr, false);
     let got = id_of(&mut bin, [-100.0, -100.0, 100.0, 100.0]);
     assert_eq!(got.len(), 1, "only P-1 is inside: {got:?}");
     assert_eq!(got[0].0, "P-1");
@@ -196,7 +65,7 @@ fn snapshot_then_deltas_follow_the_viewport() {
     });
 
     // The JSON form, subscribed with a WGS84 box, carries lon/lat.
-    let mut js = Client::connect(&s, true);
+    let mut js = Client::connect(s.addr, true);
     let (w, so) = s.lonlat(150.0, 0.0);
     let (e, n) = s.lonlat(450.0, 450.0);
     let ServerMessage::Snapshot { patrols, .. } = js.subscribe([w, so, e, n], BboxCrs::Wgs84, &[Layer::Patrols]) else { unreachable!() };
@@ -218,22 +87,38 @@ fn a_raw_json_client_gets_the_documented_shapes() {
         t.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     }
     let read = move |ws: &mut WebSocket<MaybeTlsStream<TcpStream>>| -> Value { serde_json::from_str(ws.read().expect("a frame within 15 s").to_text().unwrap()).unwrap() };
-    let (w, so) = s.lonlat(-100.0, -100.0);
-    let (e, n) = s.lonlat(100.0, 100.0);
-    ws.send(Message::Text(j!({"type":"subscribe","bbox":[w, so, e, n],"layers":["patrols","incidents"]}).to_string().into())).unwrap();
-    // (A heartbeat delta may come first.)
-    let snap = loop {
-        let m = read(&mut ws);
-        if m["type"] != "delta" {
+    // (Heartbeat deltas may come between answers, and KPIs whenever they change.)
+    let next_other = |ws: &mut WebSocket<MaybeTlsStream<TcpStream>>| loop {
+        let m = read(ws);
+        if m["type"] != "delta" && m["type"] != "kpis" {
             break m;
         }
     };
+    // Hello: welcome, then the city-wide KPIs.
+    ws.send(Message::Text(j!({"type":"hello","version":PROTOCOL_VERSION}).to_string().into())).unwrap();
+    assert_eq!(next_other(&mut ws)["type"], "welcome");
+    let kpis = loop {
+        let m = read(&mut ws);
+        if m["type"] == "kpis" {
+            break m;
+        }
+    };
+    assert!(kpis["time_ms"].as_i64().is_some() && kpis["kpis"]["open"] == 0 && kpis["kpis"]["closure_rate"].as_f64().is_some(), "{kpis}");
+    let (w, so) = s.lonlat(-100.0, -100.0);
+    let (e, n) = s.lonlat(100.0, 100.0);
+    ws.send(Message::Text(j!({"type":"subscribe","bbox":[w, so, e, n],"layers":["patrols","incidents"]}).to_string().into())).unwrap();
+    let snap = next_other(&mut ws);
     assert_eq!(snap["type"], "snapshot");
     assert_eq!(snap["patrols"][0]["name"], "P-7");
+    // Third-party clients follow a patrol by the id its device registered with.
+    assert_eq!(snap["patrols"][0]["patrol_id"], "P-7");
     assert!(snap["patrols"][0]["lon"].as_f64().is_some() && snap["patrols"][0]["id"].as_u64().is_some());
     s.report("P-7", 6.0, 5.0, &now_ts());
     loop {
         let m = read(&mut ws);
+        if m["type"] == "kpis" {
+            continue;
+        }
         assert_eq!(m["type"], "delta");
         // A move, or (if the registration's tick had not gone out yet) the full state.
         let item = m["moved"].as_array().and_then(|a| a.first()).or_else(|| m["entered"].as_array().and_then(|a| a.first()));
@@ -244,12 +129,7 @@ fn a_raw_json_client_gets_the_documented_shapes() {
     }
     // Garbage in gets an error frame, and the connection keeps working.
     ws.send(Message::Text("{\"type\":\"subscribe\",\"bbox\":\"nope\"}".into())).unwrap();
-    let m = loop {
-        let m = read(&mut ws);
-        if m["type"] != "delta" {
-            break m;
-        }
-    };
+    let m = next_other(&mut ws);
     assert_eq!(m["type"], "error");
     ws.send(Message::Text(j!({"type":"ping","t":5}).to_string().into())).unwrap();
     loop {
@@ -267,7 +147,7 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     s.register(&["W-1", "W-2"]);
     s.report("W-1", 0.0, 0.0, &now_ts());
     s.report("W-2", 400.0, 0.0, &now_ts());
-    let mut watcher = Client::connect(&s, false);
+    let mut watcher = Client::connect(s.addr, false);
     watcher.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "test".into(), resume_after: None });
     watcher.until("welcome", |m| matches!(m, ServerMessage::Welcome { .. }).then_some(()));
     let id = s.open_request("garbage", 30.0, 40.0, "垃圾满溢");
@@ -291,7 +171,7 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     // The shape the display parses (protocol::api).
     let typed: gridwall_protocol::api::NearestAnswer = serde_json::from_value(near.clone()).unwrap();
     assert_eq!((typed.patrols.len(), typed.patrols[0].id), (2, w1));
-    let mut commander = Client::connect(&s, true);
+    let mut commander = Client::connect(s.addr, true);
     commander.send(&ClientMessage::Assign { request: 1, incident: id, patrol: w1, actor: "指挥长".into() });
     let (ok, error) = commander.until("reply", |m| match m {
         ServerMessage::Reply { request: 1, ok, error } => Some((*ok, error.clone())),
@@ -330,7 +210,7 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
         (j!({"action":"review_pass","actor":"审核员"}), "reviewed"),
         (j!({"action":"close","actor":"回访员","satisfaction":5}), "closed"),
     ] {
-        let (st, b) = s.step(id, body);
+        let (st, b) = s.step(id, &body);
         assert_eq!(st, 200, "{b}");
         assert_eq!(b["incident"]["stage"], stage);
     }
@@ -346,6 +226,17 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     assert_eq!(k["kpis"]["satisfaction_rate"], 1.0);
     let (_, k) = s.get(&format!("/api/v1/kpis?scope={}", &opened.grid[..12]));
     assert_eq!(k["kpis"]["total"], 1, "the community of the cell counts it");
+    let typed: gridwall_protocol::api::KpisAnswer = serde_json::from_value(k).unwrap();
+    assert_eq!(typed.scope.as_deref(), Some(&opened.grid[..12]));
+    // Displays hear of the new KPIs on their socket (no polling).
+    let kpis = watcher.until("the KPIs after closing", |m| match m {
+        ServerMessage::Kpis { kpis, .. } if kpis.closed == 1 => Some(*kpis),
+        _ => None,
+    });
+    assert_eq!((kpis.total, kpis.open, kpis.closure_rate), (1, 0, 1.0));
+    let (_, g) = s.get(&format!("/api/v1/grids/{}", opened.grid));
+    let typed: gridwall_protocol::api::GridSummary = serde_json::from_value(g).unwrap();
+    assert_eq!((typed.level, typed.kpis.closed, typed.incidents.len()), (GridLevel::Cell, 1, 1));
     // Open311 shows it closed, with our stage in the extension.
     let (_, r) = s.get(&format!("/open311/v2/requests/{id}.json"));
     assert_eq!(r[0]["status"], "closed");
@@ -356,8 +247,8 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
 #[test]
 fn overdue_incidents_escalate_up_the_grid_levels() {
     // 600× clock: the manhole's 30-minute dispatch limit passes in 3 s.
-    let s = start(|c| c.speed = 600.0);
-    let mut watcher = Client::connect(&s, false);
+    let s = start(|c| c.live.speed = 600.0);
+    let mut watcher = Client::connect(s.addr, false);
     watcher.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "t".into(), resume_after: None });
     let id = s.open_request("manhole_damage", -50.0, 20.0, "井盖缺失");
     let mut levels = Vec::new();
@@ -478,7 +369,7 @@ fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 #[test]
 fn reconnecting_clients_resume_or_get_a_fresh_snapshot() {
     let s = start(|_| {});
-    let mut c = Client::connect(&s, false);
+    let mut c = Client::connect(s.addr, false);
     c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall".into(), resume_after: None });
     c.until("welcome", |m| matches!(m, ServerMessage::Welcome { .. }).then_some(()));
     let a = s.open_request("garbage", 0.0, 0.0, "a");
@@ -489,10 +380,10 @@ fn reconnecting_clients_resume_or_get_a_fresh_snapshot() {
     drop(c);
     // While it is away: two more events.
     let b = s.open_request("noise", 10.0, 0.0, "b");
-    let (st, _) = s.step(a, j!({"action":"dispatch","assignee":"某部门","actor":"派遣员"}));
+    let (st, _) = s.step(a, &j!({"action":"dispatch","assignee":"某部门","actor":"派遣员"}));
     assert_eq!(st, 200);
 
-    let mut c = Client::connect(&s, false);
+    let mut c = Client::connect(s.addr, false);
     c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall".into(), resume_after: Some(last) });
     let resumed = c.until("welcome", |m| match m {
         ServerMessage::Welcome { resumed, .. } => Some(*resumed),
@@ -508,14 +399,14 @@ fn reconnecting_clients_resume_or_get_a_fresh_snapshot() {
     assert!(matches!(&missed[1].kind, EventKind::IncidentChanged { incident, .. } if incident.id == a && incident.stage == IncidentStage::Dispatched));
 
     // A seq the log no longer holds (or never held): no resume; the snapshot is the truth.
-    let mut c = Client::connect(&s, true);
+    let mut c = Client::connect(s.addr, true);
     c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall".into(), resume_after: Some(0) });
     let resumed = c.until("welcome", |m| match m {
         ServerMessage::Welcome { resumed, .. } => Some(*resumed),
         _ => None,
     });
     assert!(resumed, "seq 0 = from the start, which the log still holds");
-    let mut c = Client::connect(&s, true);
+    let mut c = Client::connect(s.addr, true);
     c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION + 1, client: "future".into(), resume_after: None });
     c.until("version error", |m| matches!(m, ServerMessage::Error { code, .. } if code == "version").then_some(()));
     let ServerMessage::Snapshot { incidents, seq, .. } = c.subscribe([-600.0, -900.0, 600.0, 900.0], BboxCrs::Local, &[Layer::Incidents]) else { unreachable!() };
@@ -531,12 +422,12 @@ fn a_client_that_stops_reading_does_not_delay_the_others() {
     let all = [-600.0, -900.0, 600.0, 900.0];
     // The stalled client subscribes to everything (components included) and then asks for a
     // snapshot again and again without reading: its socket fills up and its task blocks.
-    let mut stalled = Client::connect(&s, true);
+    let mut stalled = Client::connect(s.addr, true);
     stalled.subscribe(all, BboxCrs::Local, &[Layer::Patrols, Layer::Components, Layer::Incidents]);
     for _ in 0..150 {
         stalled.send(&ClientMessage::Subscribe { bbox: Bbox(all), crs: BboxCrs::Local, layers: LayerSet::ALL });
     }
-    let mut live = Client::connect(&s, false);
+    let mut live = Client::connect(s.addr, false);
     let ServerMessage::Snapshot { patrols, .. } = live.subscribe(all, BboxCrs::Local, &[Layer::Patrols]) else { unreachable!() };
     let p1 = patrols[0].pos.id;
     // The other client gets every move, in order, while the stalled one is stuck.
@@ -581,10 +472,10 @@ fn devices_can_stream_positions_over_a_websocket() {
 #[test]
 fn the_simulator_runs_the_city_through_the_same_paths() {
     let s = start(|c| {
-        c.speed = 120.0;
-        c.simulate = Some(gridwall_server::serve::SimulateConfig { seed: 7, patrols: 20, incident_rate: 600.0 });
+        c.live.speed = 120.0;
+        c.live.simulate = Some(SimulateConfig { seed: 7, patrols: 20, incident_rate: 600.0 });
     });
-    let mut c = Client::connect(&s, false);
+    let mut c = Client::connect(s.addr, false);
     let ServerMessage::Snapshot { .. } = c.subscribe([-600.0, -900.0, 600.0, 900.0], BboxCrs::Local, &[Layer::Patrols, Layer::Incidents]) else { unreachable!() };
     let (mut moves, mut opened, mut dispatched) = (0, 0, 0);
     let end = Instant::now() + Duration::from_secs(30);
@@ -630,16 +521,15 @@ fn a_kill_9_loses_nothing_acknowledged() {
         }
         (child, format!("http://127.0.0.1:{port}"))
     };
-    let m = gridwall_server::scene::SceneManifest::load(&scene()).unwrap();
-    let frame = m.frame().unwrap();
+    let frame = helsinki_frame();
     let (mut child, base) = spawn();
     let post = |base: &str, path: &str, body: Value| call("POST", &format!("{base}{path}"), "application/json", body.to_string().as_bytes());
     assert_eq!(post(&base, "/api/v1/patrols", j!([{"patrol_id":"K-1","role":"police","grid":CELL}])).0, 200);
     let mut ids = Vec::new();
-    let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 - 60_000;
+    let t0 = now_ms() - 60_000;
     for k in 0..20 {
         let (lon, lat) = frame.to_wgs84(f64::from(k), 5.0).unwrap();
-        let (st, _) = post(&base, "/api/v1/positions", j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_server::ingest::format_time(t0 + i64::from(k) * 1000)}]));
+        let (st, _) = post(&base, "/api/v1/positions", j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_live::ingest::format_time(t0 + i64::from(k) * 1000)}]));
         assert_eq!(st, 202);
         let (st, b) = post(&base, "/open311/v2/requests.json", j!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string(),"description":format!("第{k}件")}));
         assert_eq!(st, 201);
@@ -658,7 +548,7 @@ fn a_kill_9_loses_nothing_acknowledged() {
         assert_eq!(inc["incident"]["stage"], "dispatched", "{inc}");
         assert_eq!(inc["assignee"], "K-1");
     }
-    let (_, t) = call("GET", &format!("{base}/api/v1/patrols/K-1/track?from={}", gridwall_server::ingest::format_time(t0 - 1000)), "", b"");
+    let (_, t) = call("GET", &format!("{base}/api/v1/patrols/K-1/track?from={}", gridwall_live::ingest::format_time(t0 - 1000)), "", b"");
     let xs: Vec<f64> = t["points"].as_array().unwrap().iter().map(|p| p["x"].as_f64().unwrap()).collect();
     assert_eq!(xs.len(), 20, "{t}");
     assert!(xs.iter().enumerate().all(|(k, x)| (x - k as f64).abs() < 0.01));

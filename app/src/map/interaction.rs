@@ -1,0 +1,67 @@
+//! What the commander does to the map: clicks, searches, the selection and what the server said
+//! about it, filters, the heatmap switch, and whether the keyboard is typing into a box.
+
+use std::collections::HashSet;
+
+use bevy::prelude::*;
+use gridwall_protocol::api::{IncidentDetail, NearestAnswer};
+use gridwall_protocol::{ComponentCategory, IncidentStage};
+
+use super::markers::Target;
+
+/// A click at a point of the main camera's viewport (logical pixels), from the mouse or a script.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct Click(pub Vec2);
+
+/// Select something (or nothing): from a click, a search, or a script.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct Select(pub Option<Target>);
+
+/// Run a search (as typed after `/`, or `--search`).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct Search(pub String);
+
+/// What is selected and what the server said about it.
+#[derive(Resource, Debug, Default)]
+pub struct Selection {
+    pub target: Option<Target>,
+    pub detail: Option<IncidentDetail>,
+    pub nearest: Option<NearestAnswer>,
+    /// Questions sent and not yet answered.
+    pub asked: u32,
+    /// The assignment sent and not yet replied to: (request, patrol).
+    pub assigning: Option<(u64, u32)>,
+    /// The last outcome or error to show.
+    pub note: Option<String>,
+}
+
+/// What the map shows.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub hidden_stages: HashSet<IncidentStage>,
+    pub hidden_categories: HashSet<ComponentCategory>,
+    /// Only incidents and patrols whose cell code starts with this grid code.
+    pub grid: Option<String>,
+}
+
+impl Filters {
+    pub fn shows_incident(&self, stage: IncidentStage, grid: &str) -> bool {
+        !self.hidden_stages.contains(&stage) && self.grid.as_deref().is_none_or(|g| grid.starts_with(g))
+    }
+
+    pub fn shows_patrol(&self, grid: &str) -> bool {
+        self.grid.as_deref().is_none_or(|g| grid.starts_with(g))
+    }
+
+    pub fn shows_component(&self, category: ComponentCategory) -> bool {
+        !self.hidden_categories.contains(&category)
+    }
+}
+
+/// Whether the incident heatmap is shown.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HeatmapOn(pub bool);
+
+/// Whether keys go into a text box (the search) rather than to the map's shortcuts.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Typing(pub bool);

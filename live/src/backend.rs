@@ -1,0 +1,237 @@
+//! The live backend of one scene at run time: the [`Live`] state under its lock, the store that
+//! makes it durable, the tick that fans changes out to every display session, and the background
+//! tasks (tick, escalation, pruning, the simulator). Transport-free: the HTTP and WebSocket
+//! surface lives in the server crate and calls in here.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use gridwall_protocol::Kpis;
+use gridwall_scene::coords::{CoordError, SceneFrame};
+use gridwall_scene::{SceneError, SceneManifest};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::state::{Clock, EVENT_LOG, Live, Refusal, RestoreError, TickBatch};
+use crate::store::{Record, SqliteStore, Store as _, StoreError, StoreWriter};
+use crate::workflow::TimeLimits;
+use crate::world::{TRACK_RETENTION_MS, World, WorldError};
+
+/// Simulator settings (`--simulate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulateConfig {
+    pub seed: u64,
+    pub patrols: usize,
+    /// New incidents per hour at the daily average.
+    pub incident_rate: f64,
+}
+
+impl Default for SimulateConfig {
+    fn default() -> Self {
+        Self { seed: 1, patrols: 60, incident_rate: 30.0 }
+    }
+}
+
+/// What the live backend of a scene runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    pub scene: PathBuf,
+    /// Folder of the durable store (`gridwall.sqlite`).
+    pub data: PathBuf,
+    /// Stream ticks per second.
+    pub tick_hz: u16,
+    /// Clock speed: 1 is real time; 60 runs an hour a minute (demos, time-limit tests).
+    pub speed: f64,
+    /// Operators' time zone (for "closed today").
+    pub utc_offset_hours: f64,
+    /// Positions may lie this far outside the scene's bounds (metres).
+    pub position_margin_m: f64,
+    pub simulate: Option<SimulateConfig>,
+    /// Per-stage time limits (minutes).
+    pub limits: TimeLimits,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            scene: PathBuf::from("scenes/helsinki"),
+            data: PathBuf::from("gridwall-data"),
+            tick_hz: 10,
+            speed: 1.0,
+            utc_offset_hours: 8.0,
+            position_margin_m: 500.0,
+            simulate: None,
+            limits: TimeLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored state does not fit the scene: {0}")]
+    Restore(#[from] RestoreError),
+    #[error("the simulator cannot start: the scene has no roads to walk")]
+    NoRoads,
+    #[error("the simulator's patrols: {0}")]
+    SimulatedPatrols(Refusal),
+    #[error("the scene's coordinate system: {0}")]
+    Coord(#[from] CoordError),
+}
+
+/// Why a client's operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The operation was refused; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The store could not commit it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+thread_local! {
+    static FRAME: RefCell<Option<(String, (f64, f64), SceneFrame)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's [`SceneFrame`] for a CRS and origin (PROJ objects are per thread,
+/// and building one costs more than a request).
+pub fn with_frame<R, E: From<CoordError>>(crs: &str, origin: (f64, f64), f: impl FnOnce(&SceneFrame) -> Result<R, E>) -> Result<R, E> {
+    FRAME.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(c, o, _)| c != crs || *o != origin) {
+            let frame = SceneFrame::new(crs, origin)?;
+            *slot = Some((crs.to_owned(), origin, frame));
+        }
+        f(&slot.as_ref().expect("just set").2)
+    })
+}
+
+/// Shared by every request handler and display session of a scene.
+#[derive(Debug)]
+pub struct Backend {
+    live: Mutex<Live>,
+    pub store: StoreWriter,
+    pub ticks: broadcast::Sender<Arc<TickBatch>>,
+    pub shutdown: watch::Receiver<bool>,
+    pub scene_dir: PathBuf,
+    pub manifest: SceneManifest,
+    pub tick_hz: u16,
+    /// Positions may lie this far outside the scene's local bounds (metres).
+    pub margin_m: f64,
+}
+
+impl Backend {
+    /// Loads the scene and the store; returns the backend and the switch that stops its tasks
+    /// and sessions.
+    pub fn open(config: &LiveConfig) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
+        let world = World::load(&config.scene, config.limits.clone())?;
+        let mut store = SqliteStore::open(&config.data)?;
+        let clock = Clock::new(config.speed.max(0.001));
+        let loaded = store.load(clock.now_ms() - TRACK_RETENTION_MS, EVENT_LOG)?;
+        tracing::info!(
+            patrols = loaded.patrols.len(),
+            incidents = loaded.incidents.len(),
+            track_points = loaded.tracks.len(),
+            "restored from {}",
+            store.path().display()
+        );
+        let manifest = world.manifest.clone();
+        let live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
+        let (ticks, _) = broadcast::channel(64);
+        let (stop, shutdown) = watch::channel(false);
+        let backend = Self {
+            live: Mutex::new(live),
+            store: StoreWriter::spawn(store),
+            ticks,
+            shutdown,
+            scene_dir: config.scene.clone(),
+            manifest,
+            tick_hz: config.tick_hz.max(1),
+            margin_m: config.position_margin_m,
+        };
+        Ok((Arc::new(backend), stop))
+    }
+
+    /// The live state, locked. Hold it for microseconds: every request and tick waits on it.
+    pub fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().expect("live state")
+    }
+
+    /// Runs `f` with this thread's frame of the scene (its CRS and origin).
+    pub fn with_frame<R, E: From<CoordError>>(&self, f: impl FnOnce(&SceneFrame) -> Result<R, E>) -> Result<R, E> {
+        with_frame(&self.manifest.crs, (self.manifest.origin[0], self.manifest.origin[1]), f)
+    }
+
+    /// Applies an operation and commits what it produced before returning: `Ok` means it is on
+    /// disk (and, through the next tick, on every display).
+    pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<(), CommitError> {
+        let records = op(&mut self.live())?;
+        self.store.write(records).await?;
+        Ok(())
+    }
+
+    /// Starts the background tasks: the tick (with escalation and pruning) and, if configured,
+    /// the simulator.
+    pub fn start(self: &Arc<Self>, config: &LiveConfig) -> Result<Vec<JoinHandle<()>>, BackendError> {
+        let mut tasks = vec![tokio::spawn(tick_loop(self.clone()))];
+        if let Some(sim) = &config.simulate {
+            tasks.push(tokio::spawn(crate::simulate::run(self.clone(), sim)?));
+        }
+        Ok(tasks)
+    }
+
+    /// The city-wide KPIs now.
+    pub fn kpis(&self) -> Kpis {
+        self.live().kpis(None)
+    }
+}
+
+/// Every tick: collect what changed and hand it to all sessions; once a second, escalate
+/// overdue incidents and refresh the KPIs; now and then prune old tracks.
+fn tick_loop(backend: Arc<Backend>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let hz = u64::from(backend.tick_hz);
+        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        let mut last_kpis: Option<Kpis> = None;
+        loop {
+            interval.tick().await;
+            n += 1;
+            let (batch, records) = {
+                let mut live = backend.live();
+                let mut records = Vec::new();
+                let mut kpis = None;
+                if n.is_multiple_of(hz) || n == 1 {
+                    records = live.escalate();
+                    let now = live.kpis(None);
+                    if last_kpis != Some(now) {
+                        last_kpis = Some(now);
+                        kpis = Some(now);
+                    }
+                }
+                if n.is_multiple_of(600 * hz) {
+                    records.push(Record::Prune { tracks_before_ms: live.now_ms() - TRACK_RETENTION_MS - 3_600_000, keep_events: 1_000_000 });
+                }
+                let mut batch = live.tick();
+                batch.kpis = kpis;
+                (batch, records)
+            };
+            if !records.is_empty() {
+                backend.store.write_later(records);
+            }
+            let _ = backend.ticks.send(Arc::new(batch));
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Parsing and validating what devices and citizens send, before anything touches the world:
+//! patrol position batches (`POST /api/v1/positions`) and Open311 `GeoReport` v2 service requests.
+//!
+//! Validation is all-or-nothing per request: the first bad item refuses the whole batch with an
+//! error naming the item and the field, so a client never has to guess which part was taken.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use gridwall_protocol::api::open311::{Extension, Service, ServiceRequest};
+use gridwall_protocol::{IncidentCategory, IncidentStage};
+use gridwall_scene::coords::{CoordError, InputCrs, SceneFrame};
+use serde::{Deserialize, Serialize};
+
+use crate::world::IncidentRec;
+
+/// Largest batch of positions one request may carry.
+pub const MAX_POSITIONS_PER_REQUEST: usize = 10_000;
+/// Longest incident description accepted (Open311 allows free text; we bound it).
+pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+
+/// A refused request: which item (if a batch), which field, why. Serialises as the JSON error
+/// body of a 4xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{}{field}: {message}", .index.map(|i| format!("[{i}].")).unwrap_or_default())]
+pub struct IngestError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl IngestError {
+    fn new(index: Option<usize>, field: &str, message: impl Into<String>) -> Self {
+        Self { index, field: field.to_owned(), message: message.into() }
+    }
+}
+
+/// Strings borrow from the request body (no allocation unless they contain escapes).
+#[derive(Debug, Deserialize)]
+struct PositionIn<'a> {
+    #[serde(borrow)]
+    patrol_id: Option<Cow<'a, str>>,
+    lon: Option<f64>,
+    lat: Option<f64>,
+    #[serde(borrow)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    crs: Option<Cow<'a, str>>,
+}
+
+/// A validated position report in the scene's local metres.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub patrol_id: String,
+    pub x: f64,
+    pub y: f64,
+    pub t_ms: i64,
+}
+
+/// Why a time stamp was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{text:?} is not an RFC 3339 time: {source}")]
+    Syntax { text: String, source: humantime::TimestampError },
+    #[error("{0:?} is before 1970")]
+    BeforeEpoch(String),
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+}
+
+/// Parses an RFC 3339 timestamp to milliseconds since the Unix epoch.
+pub fn parse_time(ts: &str) -> Result<i64, TimeError> {
+    let text = || ts.chars().take(64).collect::<String>();
+    let t = humantime::parse_rfc3339_weak(ts).map_err(|source| TimeError::Syntax { text: text(), source })?;
+    let d = t.duration_since(UNIX_EPOCH).map_err(|_| TimeError::BeforeEpoch(text()))?;
+    i64::try_from(d.as_millis()).map_err(|_| TimeError::OutOfRange(text()))
+}
+
+/// Formats milliseconds since the epoch as RFC 3339 (UTC, seconds).
+pub fn format_time(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Parses and validates a JSON array of position reports. Points must lie inside `bounds`
+/// (local metres, the scene's extent grown by `margin_m`).
+pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin_m: f64) -> Result<Vec<Position>, IngestError> {
+    // Fast path: a well-typed batch parses straight into structs. Only when that fails is the
+    // body parsed again item by item, to say which item and field is wrong.
+    let values: Vec<serde_json::Value>;
+    let items: Vec<PositionIn<'_>> = if let Ok(items) = serde_json::from_slice(body) {
+        items
+    } else {
+        values = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, item)| PositionIn::deserialize(item).map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}"))))
+            .collect::<Result<_, _>>()?
+    };
+    if items.len() > MAX_POSITIONS_PER_REQUEST {
+        return Err(IngestError::new(None, "body", format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len())));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, p) in items.into_iter().enumerate() {
+        let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
+        let patrol_id = p.patrol_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("patrol_id", "missing or empty".into()))?.into_owned();
+        if patrol_id.len() > 64 {
+            return Err(err("patrol_id", "longer than 64 bytes".into()));
+        }
+        let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
+        let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(err("lon", format!("{lon} is not a longitude")));
+        }
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(err("lat", format!("{lat} is not a latitude")));
+        }
+        let crs: InputCrs = p.crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: CoordError| err("crs", e.to_string()))?;
+        let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?).map_err(|e| err("ts", e.to_string()))?;
+        let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?;
+        if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m {
+            return Err(err("lon", format!("({lon}, {lat}) lies outside the scene")));
+        }
+        out.push(Position { patrol_id, x, y, t_ms });
+    }
+    Ok(out)
+}
+
+/// `GET /open311/v2/services.json`: one service per incident category.
+pub fn services() -> Vec<Service> {
+    IncidentCategory::ALL
+        .iter()
+        .map(|c| Service {
+            service_code: c.key().to_owned(),
+            service_name: c.name_zh().to_owned(),
+            description: c.name_en().to_owned(),
+            metadata: false,
+            kind: "realtime".into(),
+            keywords: format!("{},{}", c.key(), c.name_en().to_lowercase()),
+            group: "grid".into(),
+        })
+        .collect()
+}
+
+/// A validated `POST /open311/v2/requests.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRequest {
+    pub category: IncidentCategory,
+    pub x: f64,
+    pub y: f64,
+    pub description: String,
+}
+
+/// Validates an Open311 request's fields (form-encoded or JSON, flattened to strings). Contact
+/// fields (`email`, `phone`, names, `device_id`) are ignored on purpose: gridwall stores no
+/// personal data of residents.
+pub fn parse_request(fields: &BTreeMap<String, String>, frame: &SceneFrame, bounds: [f64; 4]) -> Result<NewRequest, IngestError> {
+    let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let code = get("service_code").ok_or_else(|| IngestError::new(None, "service_code", "missing"))?;
+    let category: IncidentCategory = code.parse().map_err(|_| IngestError::new(None, "service_code", format!("{code:?} is not a service; see services.json")))?;
+    let num = |k: &str| -> Result<f64, IngestError> {
+        let v = get(k).ok_or_else(|| IngestError::new(None, k, "missing (address-only requests are not supported)"))?;
+        v.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| IngestError::new(None, k, format!("{v:?} is not a number")))
+    };
+    let (lat, lon) = (num("lat")?, num("long")?);
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(IngestError::new(None, "lat", format!("{lat} is not a latitude")));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(IngestError::new(None, "long", format!("{lon} is not a longitude")));
+    }
+    let crs: InputCrs = get("crs").unwrap_or("wgs84").parse().map_err(|e: CoordError| IngestError::new(None, "crs", e.to_string()))?;
+    let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| IngestError::new(None, "long", e.to_string()))?;
+    if x < bounds[0] || x > bounds[2] || y < bounds[1] || y > bounds[3] {
+        return Err(IngestError::new(None, "long", format!("({lon}, {lat}) lies outside the scene")));
+    }
+    let description = get("description").unwrap_or_default().to_owned();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(IngestError::new(None, "description", format!("longer than {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    Ok(NewRequest { category, x, y, description })
+}
+
+/// Shows an incident as an Open311 request (`status` is `open` until 回访结案).
+pub fn request_out(rec: &IncidentRec, frame: &SceneFrame) -> ServiceRequest {
+    let (long, lat) = frame.to_wgs84(rec.pos[0], rec.pos[1]).unwrap_or((f64::NAN, f64::NAN));
+    let case = &rec.case;
+    ServiceRequest {
+        service_request_id: rec.id.to_string(),
+        status: if case.stage == IncidentStage::Closed { "closed" } else { "open" }.into(),
+        service_code: rec.category.key().into(),
+        service_name: rec.category.name_zh().into(),
+        description: rec.description.clone(),
+        requested_datetime: format_time(case.created_ms),
+        updated_datetime: format_time(case.timeline.last().map_or(case.created_ms, |t| t.at_ms)),
+        lat: (lat * 1e7).round() / 1e7,
+        long: (long * 1e7).round() / 1e7,
+        gridwall: Extension {
+            stage: case.stage.key().into(),
+            stage_zh: case.stage.name_zh().into(),
+            level: case.level.key().into(),
+            grid: rec.grid.clone(),
+            deadline: case.deadline_ms.map(format_time),
+            escalated: case.level != gridwall_protocol::GridLevel::Cell,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> (SceneFrame, [f64; 4]) {
+        (SceneFrame::centred_on("EPSG:32635", 24.944, 60.1716).unwrap(), [-521.0, -842.0, 521.0, 841.0])
+    }
+
+    #[test]
+    fn positions_parse_in_any_accepted_crs() {
+        let (f, b) = frame();
+        let body = br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.1716,"ts":"2026-11-22T08:00:00Z"},
+                         {"patrol_id":"P-2","lon":24.945,"lat":60.172,"ts":"2026-11-22T08:00:01.500Z","crs":"gcj02"}]"#;
+        let got = parse_positions(body, &f, b, 100.0).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].x.abs() < 1.0 && got[0].y.abs() < 1.0);
+        assert_eq!(got[1].t_ms - got[0].t_ms, 1_500);
+        assert_eq!(got[0].t_ms, parse_time("2026-11-22T08:00:00+00:00").unwrap());
+    }
+
+    #[test]
+    fn a_bad_item_refuses_the_batch_naming_item_and_field() {
+        let (f, b) = frame();
+        let cases: [(&[u8], &str); 8] = [
+            (br#"{"patrol_id":"P-1"}"#, "body: expected a JSON array"),
+            (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"2026-11-22T08:00:00Z"},{"lon":24.9,"lat":60.1,"ts":"2026-11-22T08:00:00Z"}]"#, "[1].patrol_id: missing"),
+            (br#"[{"patrol_id":"P-1","lon":240,"lat":60.17,"ts":"2026-11-22T08:00:00Z"}]"#, "[0].lon: 240 is not a longitude"),
+            (br#"[{"patrol_id":"P-1","lon":24.944,"ts":"2026-11-22T08:00:00Z"}]"#, "[0].lat: missing"),
+            (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"yesterday"}]"#, "[0].ts: \"yesterday\" is not an RFC 3339 time"),
+            (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"2026-11-22T08:00:00Z","crs":"osgb"}]"#, "[0].crs: unknown coordinate system"),
+            (br#"[{"patrol_id":"P-1","lon":118.79,"lat":36.88,"ts":"2026-11-22T08:00:00Z"}]"#, "[0].lon: (118.79, 36.88) lies outside the scene"),
+            (br"[42]", "[0].item: expected an object"),
+        ];
+        for (body, expect) in cases {
+            let e = parse_positions(body, &f, b, 100.0).unwrap_err();
+            assert!(e.to_string().starts_with(expect), "{e} vs {expect}");
+            let json = serde_json::to_value(&e).unwrap();
+            assert!(json["field"].is_string() && json["message"].is_string());
+        }
+    }
+
+    #[test]
+    fn open311_requests_validate_and_render() {
+        let (f, b) = frame();
+        let fields = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>();
+        let ok = parse_request(&fields(&[("service_code", "manhole_damage"), ("lat", "60.1716"), ("long", "24.944"), ("description", "井盖缺失"), ("email", "someone@example.org")]), &f, b).unwrap();
+        assert_eq!(ok.category, IncidentCategory::ManholeDamage);
+        assert_eq!(ok.description, "井盖缺失");
+        for (pairs, expect) in [
+            (vec![("lat", "60.17"), ("long", "24.94")], "service_code: missing"),
+            (vec![("service_code", "ufo"), ("lat", "60.17"), ("long", "24.94")], "service_code: \"ufo\" is not a service"),
+            (vec![("service_code", "noise"), ("long", "24.94")], "lat: missing"),
+            (vec![("service_code", "noise"), ("lat", "north"), ("long", "24.94")], "lat: \"north\" is not a number"),
+            (vec![("service_code", "noise"), ("lat", "36.88"), ("long", "118.79")], "long: (118.79, 36.88) lies outside the scene"),
+        ] {
+            let e = parse_request(&fields(&pairs), &f, b).unwrap_err();
+            assert!(e.to_string().starts_with(expect), "{e}");
+        }
+        assert_eq!(services().len(), IncidentCategory::ALL.len());
+        assert_eq!(services()[0].service_code, "garbage");
+    }
+
+    #[test]
+    fn incidents_show_as_open311_with_the_stage_extension() {
+        use crate::workflow::{Action, Case, TimeLimits};
+        let (f, _) = frame();
+        let limits = TimeLimits::default();
+        let t0 = parse_time("2026-11-22T08:00:00Z").unwrap();
+        let mut rec = IncidentRec {
+            id: 42,
+            category: IncidentCategory::Garbage,
+            source: gridwall_protocol::IncidentSource::Open311,
+            pos: [0.0, 0.0],
+            grid: "370783001001001".into(),
+            description: "垃圾堆放".into(),
+            case: Case::accept(IncidentCategory::Garbage, t0, "open311", &limits),
+        };
+        let out = request_out(&rec, &f);
+        assert_eq!((out.service_request_id.as_str(), out.status.as_str(), out.gridwall.stage_zh.as_str()), ("42", "open", "受理"));
+        assert_eq!(out.requested_datetime, "2026-11-22T08:00:00Z");
+        assert_eq!(out.gridwall.deadline.as_deref(), Some("2026-11-22T09:00:00Z"));
+        for a in [Action::Dispatch { assignee: "P1".into() }, Action::Resolve, Action::ReviewPass, Action::Close { satisfaction: 4 }] {
+            rec.case.apply(&a, "x", "", t0 + 600_000, &limits).unwrap();
+        }
+        let out = request_out(&rec, &f);
+        assert_eq!((out.status.as_str(), out.updated_datetime.as_str()), ("closed", "2026-11-22T08:10:00Z"));
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["gridwall"]["stage"], "closed");
+        assert!((json["lat"].as_f64().unwrap() - 60.1716).abs() < 1e-4);
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let ms = parse_time("2026-11-22T08:00:00Z").unwrap();
+        assert_eq!(format_time(ms), "2026-11-22T08:00:00Z");
+    }
+}

@@ -1,0 +1,23 @@
+//! gridwall's live backend, without any HTTP: what a scene is at run time and what clients do
+//! to it. The server crate puts an HTTP and WebSocket surface over [`backend::Backend`].
+//!
+//! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
+//! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
+//! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries.
+//! * [`state`]: the world plus what streaming needs, and the operations clients perform on it.
+//! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
+//! * [`store`]: durable storage behind a trait (`SQLite` in WAL mode by default), group commit.
+//! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up).
+//! * [`sim`]: the deterministic simulator; [`simulate`] runs it against a backend.
+//! * [`backend`]: state + store + tick fan-out + background tasks of one scene.
+
+pub mod backend;
+pub mod index;
+pub mod ingest;
+pub mod session;
+pub mod sim;
+pub mod simulate;
+pub mod state;
+pub mod store;
+pub mod workflow;
+pub mod world;

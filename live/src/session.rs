@@ -1,0 +1,369 @@
+//! One display connection: its viewport, what it already knows, and the messages it gets. The
+//! transport (the server's `/ws` socket) feeds it client messages and tick batches and sends
+//! what it returns, encoded with [`Session::encode`].
+//!
+//! Every connection reads the same shared [`TickBatch`]es from a bounded broadcast channel; the
+//! producer never waits for anyone. A connection that falls behind (its socket is slow, so it
+//! misses batches) catches up from the live state instead ([`Session::catch_up`]): latest
+//! positions win, and the events it missed come from the event log, or, if the log no longer
+//! holds them, it gets a fresh snapshot. Per-connection memory is the set of patrol ids it knows
+//! plus one frame being sent.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use gridwall_protocol::binary::ServerEncoder;
+use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Event, EventKind, Layer, LayerSet, PROTOCOL_VERSION, ServerMessage};
+use gridwall_scene::coords::CoordError;
+
+use crate::backend::{Backend, CommitError, with_frame};
+use crate::state::{Live, Refusal, TickBatch};
+use crate::workflow::Action;
+
+/// Frames are sent at least this often (an empty delta carries the server clock).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A set of patrol ids as a bitset.
+#[derive(Debug, Default)]
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    fn contains(&self, id: u32) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+    fn insert(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] |= 1 << (id % 64);
+    }
+    /// Removes an id; whether it was there.
+    fn remove(&mut self, id: u32) -> bool {
+        let had = self.contains(id);
+        if had {
+            self.0[id as usize / 64] &= !(1 << (id % 64));
+        }
+        had
+    }
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| (0..64).filter(move |b| w & (1 << b) != 0).map(move |b| (i * 64 + b) as u32))
+    }
+}
+
+impl FromIterator<u32> for IdSet {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Self {
+        let mut s = Self::default();
+        for id in iter {
+            s.insert(id);
+        }
+        s
+    }
+}
+
+/// An encoded frame for the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// The state of one display connection.
+#[derive(Debug)]
+pub struct Session {
+    /// JSON frames (with WGS84 positions) instead of binary: the scene's CRS and origin.
+    json: Option<(String, (f64, f64))>,
+    encoder: ServerEncoder,
+    view: Option<(Bbox, LayerSet)>,
+    /// Patrols the client has (ids are dense, so a bitset: one bit per registered patrol).
+    known: IdSet,
+    last_seq: u64,
+    last_sent: Instant,
+}
+
+impl Session {
+    /// A new connection of `backend`, in JSON (`json`) or binary.
+    pub fn new(backend: &Backend, json: bool) -> Self {
+        let m = &backend.manifest;
+        Self {
+            json: json.then(|| (m.crs.clone(), (m.origin[0], m.origin[1]))),
+            encoder: ServerEncoder::new(),
+            view: None,
+            known: IdSet::default(),
+            last_seq: backend.live().last_seq(),
+            last_sent: Instant::now(),
+        }
+    }
+
+    /// Encodes a message for this connection (binary, or JSON with WGS84 positions added) and
+    /// notes that something was sent.
+    pub fn encode(&mut self, mut msg: ServerMessage) -> Frame {
+        self.last_sent = Instant::now();
+        if let Some((crs, origin)) = &self.json {
+            add_wgs84(&mut msg, crs, *origin);
+            Frame::Text(gridwall_protocol::json::encode_server(&msg))
+        } else {
+            Frame::Binary(self.encoder.encode(&msg))
+        }
+    }
+
+    /// The answer to a frame that could not be decoded.
+    pub fn bad_message(reason: String) -> ServerMessage {
+        ServerMessage::Error { code: "bad_message".into(), message: reason }
+    }
+
+    /// Handles one client message; returns what to send back.
+    pub async fn handle(&mut self, msg: ClientMessage, state: &Backend) -> Vec<ServerMessage> {
+        match msg {
+            ClientMessage::Hello { version, resume_after, .. } => {
+                if version != PROTOCOL_VERSION {
+                    return vec![ServerMessage::Error {
+                        code: "version".into(),
+                        message: format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"),
+                    }];
+                }
+                let live = state.live();
+                let missed = resume_after.and_then(|seq| live.events_after(seq));
+                let resumed = missed.is_some();
+                let mut out = vec![
+                    ServerMessage::Welcome { version: PROTOCOL_VERSION, scene: state.manifest.display_name.clone(), tick_hz: state.tick_hz, resumed },
+                    ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
+                ];
+                self.last_seq = live.last_seq();
+                if let Some(events) = missed.filter(|e| !e.is_empty()) {
+                    out.push(ServerMessage::Delta {
+                        tick: 0,
+                        time_ms: live.now_ms(),
+                        moved: Vec::new(),
+                        entered: Vec::new(),
+                        left: Vec::new(),
+                        events: events.iter().map(|e| Event::clone(e)).collect(),
+                    });
+                }
+                out
+            }
+            ClientMessage::Subscribe { bbox, crs, layers } => {
+                let local = match to_local_bbox(bbox, crs, state) {
+                    Ok(b) => b,
+                    Err(message) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message }],
+                };
+                let live = state.live();
+                let snap = live.snapshot(local, layers);
+                if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
+                    self.known = patrols.iter().map(|p| p.pos.id).collect();
+                    self.last_seq = self.last_seq.max(*seq);
+                }
+                self.view = Some((local, layers));
+                vec![snap]
+            }
+            ClientMessage::Assign { request, incident, patrol, actor } => {
+                let result = state.commit(|live| live.assign(incident, patrol, &actor)).await;
+                vec![reply(request, &result)]
+            }
+            ClientMessage::Transition { request, incident, action, actor, note, satisfaction } => {
+                let action = match action.as_str() {
+                    "resolve" => Ok(Action::Resolve),
+                    "review_pass" => Ok(Action::ReviewPass),
+                    "review_reject" => Ok(Action::ReviewReject),
+                    "close" => satisfaction.map(|s| Action::Close { satisfaction: s }).ok_or_else(|| Refusal::invalid("satisfaction", "close needs a satisfaction of 1 to 5")),
+                    "dispatch" => Err(Refusal::invalid("action", "dispatch with an assign message")),
+                    other => Err(Refusal::invalid("action", format!("unknown action {other:?}"))),
+                };
+                let result = match action {
+                    Ok(a) => state.commit(|live| live.apply(incident, &a, &actor, &note)).await,
+                    Err(e) => Err(CommitError::Refused(e)),
+                };
+                vec![reply(request, &result)]
+            }
+            ClientMessage::Ping { t } => vec![ServerMessage::Pong { t }],
+        }
+    }
+
+    /// What this connection gets of a tick batch: a delta of its viewport (or a heartbeat once a
+    /// second), and the KPIs when they changed.
+    pub fn on_tick(&mut self, batch: &TickBatch, backend: &Backend) -> Vec<ServerMessage> {
+        let mut out = Vec::new();
+        if let Some(kpis) = batch.kpis {
+            out.push(ServerMessage::Kpis { time_ms: batch.time_ms, kpis });
+        }
+        out.extend(self.delta(batch, backend));
+        out
+    }
+
+    fn delta(&mut self, batch: &TickBatch, backend: &Backend) -> Option<ServerMessage> {
+        let (mut moved, mut entered, mut left) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some((bbox, _)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
+            let mut unknown = Vec::new();
+            for &(id, p) in &batch.moved {
+                let inside = bbox.contains(p[0], p[1]);
+                if !inside && !self.known.contains(id) {
+                    continue;
+                }
+                match (inside, self.known.contains(id)) {
+                    (true, true) => moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None }),
+                    (false, true) => {
+                        self.known.remove(id);
+                        left.push(id);
+                    }
+                    (true, false) => unknown.push(id),
+                    (false, false) => {}
+                }
+            }
+            for s in &batch.changed {
+                let id = s.pos.id;
+                if bbox.contains(s.pos.x, s.pos.y) {
+                    self.known.insert(id);
+                    entered.push(s.clone());
+                } else if self.known.remove(id) {
+                    left.push(id);
+                }
+            }
+            if !unknown.is_empty() {
+                let live = backend.live();
+                for id in unknown {
+                    if let Some(s) = live.patrol_state(id) {
+                        self.known.insert(id);
+                        entered.push(s);
+                    }
+                }
+            }
+        }
+        let events: Vec<Event> = batch.events.iter().filter(|e| e.seq > self.last_seq).map(|e| Event::clone(e)).collect();
+        if let Some(e) = events.last() {
+            self.last_seq = e.seq;
+        }
+        let empty = moved.is_empty() && entered.is_empty() && left.is_empty() && events.is_empty();
+        if empty && self.last_sent.elapsed() < HEARTBEAT {
+            return None;
+        }
+        Some(ServerMessage::Delta { tick: batch.tick, time_ms: batch.time_ms, moved, entered, left, events })
+    }
+
+    /// After missing batches: the KPIs, the current state of the viewport (latest positions win)
+    /// and the missed events, or a fresh snapshot when the event log no longer has them.
+    pub fn catch_up(&mut self, backend: &Backend) -> Vec<ServerMessage> {
+        let live = backend.live();
+        vec![ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) }, self.catch_up_with(&live)]
+    }
+
+    fn catch_up_with(&mut self, live: &Live) -> ServerMessage {
+        let Some(events) = live.events_after(self.last_seq) else {
+            self.last_seq = live.last_seq();
+            return match self.view {
+                Some((bbox, layers)) => {
+                    let snap = live.snapshot(bbox, layers);
+                    if let ServerMessage::Snapshot { patrols, .. } = &snap {
+                        self.known = patrols.iter().map(|p| p.pos.id).collect();
+                    }
+                    snap
+                }
+                None => ServerMessage::Snapshot { seq: live.last_seq(), tick: 0, time_ms: live.now_ms(), patrols: vec![], incidents: vec![], components: vec![] },
+            };
+        };
+        let mut entered = Vec::new();
+        let mut left = Vec::new();
+        if let Some((bbox, layers)) = self.view
+            && layers.contains(Layer::Patrols)
+        {
+            let now: HashSet<u32> = live.patrols_in(bbox).into_iter().collect();
+            left = self.known.iter().filter(|id| !now.contains(id)).collect();
+            let mut ids: Vec<u32> = now.iter().copied().collect();
+            ids.sort_unstable();
+            entered = ids.into_iter().filter_map(|id| live.patrol_state(id)).collect();
+            self.known = now.iter().copied().collect();
+        }
+        if let Some(e) = events.last() {
+            self.last_seq = e.seq;
+        }
+        ServerMessage::Delta { tick: 0, time_ms: live.now_ms(), moved: Vec::new(), entered, left, events: events.iter().map(|e| Event::clone(e)).collect() }
+    }
+}
+
+fn reply(request: u64, result: &Result<(), CommitError>) -> ServerMessage {
+    match result {
+        Ok(()) => ServerMessage::Reply { request, ok: true, error: None },
+        Err(e) => ServerMessage::Reply { request, ok: false, error: Some(e.to_string()) },
+    }
+}
+
+/// A subscription bbox in local metres. A WGS84 box becomes the envelope of its projected edges.
+fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, String> {
+    if !bbox.is_valid() {
+        return Err(format!("{:?} is not [west, south, east, north]", bbox.0));
+    }
+    match crs {
+        BboxCrs::Local => Ok(bbox),
+        BboxCrs::Wgs84 => {
+            let [w, s, e, n] = bbox.0;
+            if w < -180.0 || e > 180.0 || s < -90.0 || n > 90.0 {
+                return Err(format!("{:?} is not a WGS84 box", bbox.0));
+            }
+            state
+                .with_frame(|f| {
+                    let mut out = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+                    for k in 0..=8 {
+                        let t = f64::from(k) / 8.0;
+                        for (lon, lat) in [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)] {
+                            let (x, y) = f.to_local(lon, lat)?;
+                            out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
+                        }
+                    }
+                    Ok::<_, CoordError>(Bbox(out))
+                })
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Fills `lon`/`lat` of every position in a message (the JSON form).
+fn add_wgs84(msg: &mut ServerMessage, crs: &str, origin: (f64, f64)) {
+    let _ = with_frame(crs, origin, |f| {
+        let put = |x: f64, y: f64, lon: &mut Option<f64>, lat: &mut Option<f64>| {
+            if let Ok((a, b)) = f.to_wgs84(x, y) {
+                *lon = Some((a * 1e7).round() / 1e7);
+                *lat = Some((b * 1e7).round() / 1e7);
+            }
+        };
+        let events = match msg {
+            ServerMessage::Snapshot { patrols, incidents, .. } => {
+                for p in patrols {
+                    put(p.pos.x, p.pos.y, &mut p.pos.lon, &mut p.pos.lat);
+                }
+                for i in incidents {
+                    put(i.x, i.y, &mut i.lon, &mut i.lat);
+                }
+                return Ok::<_, CoordError>(());
+            }
+            ServerMessage::Delta { moved, entered, events, .. } => {
+                for p in moved {
+                    put(p.x, p.y, &mut p.lon, &mut p.lat);
+                }
+                for p in entered {
+                    put(p.pos.x, p.pos.y, &mut p.pos.lon, &mut p.pos.lat);
+                }
+                events
+            }
+            _ => return Ok(()),
+        };
+        for e in events {
+            if let EventKind::IncidentOpened { incident } | EventKind::IncidentChanged { incident, .. } = &mut e.kind {
+                put(incident.x, incident.y, &mut incident.lon, &mut incident.lat);
+            }
+        }
+        Ok(())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdSet;
+
+    #[test]
+    fn the_id_bitset_behaves_like_a_set() {
+        let mut s: IdSet = [3, 64, 200].into_iter().collect();
+        assert!(s.contains(64) && !s.contains(65) && !s.contains(100_000));
+        assert!(s.remove(64) && !s.remove(64));
+        s.insert(0);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [0, 3, 200]);
+    }
+}

@@ -1,0 +1,493 @@
+//! The deterministic city simulator: patrols walking the road network, incidents arising with a
+//! realistic category mix and daily rhythm, dispatched to the nearest free patrol, who goes there
+//! along the roads, handles it, and the workflow runs to its close (with some rework and, when
+//! patrols are short, overdue cases that escalate).
+//!
+//! Everything is driven by [`Simulator::step`] with an explicit clock and one seeded RNG, so a
+//! seed fixes the whole run. The simulator produces what real devices and operators would send
+//! (position reports, new incidents, workflow steps); the backend ingests them like any other.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use gridwall_protocol::{IncidentCategory, IncidentSource, PatrolRole};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::index::MovingIndex;
+use gridwall_scene::RoadClass;
+use crate::workflow::{Action, Case, TimeLimits};
+
+/// A road graph in local metres.
+#[derive(Debug, Default)]
+pub struct RoadGraph {
+    pub nodes: Vec<[f64; 2]>,
+    /// Adjacency: (neighbour, length in metres).
+    pub edges: Vec<Vec<(u32, f64)>>,
+}
+
+impl RoadGraph {
+    /// Builds the graph; polylines that share a vertex (to the centimetre) are connected there.
+    pub fn from_roads(roads: &[(RoadClass, Vec<[f64; 2]>)]) -> Self {
+        let mut g = Self::default();
+        let mut ids: HashMap<(i64, i64), u32> = HashMap::new();
+        let mut node = |g: &mut Self, p: [f64; 2]| -> u32 {
+            *ids.entry(((p[0] * 100.0).round() as i64, (p[1] * 100.0).round() as i64)).or_insert_with(|| {
+                g.nodes.push(p);
+                g.edges.push(Vec::new());
+                (g.nodes.len() - 1) as u32
+            })
+        };
+        for (_, pts) in roads {
+            for w in pts.windows(2) {
+                let (a, b) = (node(&mut g, w[0]), node(&mut g, w[1]));
+                let len = (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]);
+                if a != b && len > 0.01 {
+                    g.edges[a as usize].push((b, len));
+                    g.edges[b as usize].push((a, len));
+                }
+            }
+        }
+        g
+    }
+
+    fn distance(&self, a: u32, b: u32) -> f64 {
+        let (p, q) = (self.nodes[a as usize], self.nodes[b as usize]);
+        (p[0] - q[0]).hypot(p[1] - q[1])
+    }
+
+    /// Shortest path (A*), as node ids from `from` to `to` inclusive; `None` if unreachable.
+    pub fn route(&self, from: u32, to: u32) -> Option<Vec<u32>> {
+        let n = self.nodes.len();
+        let mut best = vec![f64::INFINITY; n];
+        let mut prev = vec![u32::MAX; n];
+        let mut heap = BinaryHeap::new();
+        best[from as usize] = 0.0;
+        // Keys are millimetres so they order as integers.
+        heap.push(Reverse(((self.distance(from, to) * 1000.0) as u64, from)));
+        while let Some(Reverse((_, u))) = heap.pop() {
+            if u == to {
+                let mut path = vec![to];
+                let mut v = to;
+                while v != from {
+                    v = prev[v as usize];
+                    path.push(v);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &(v, len) in &self.edges[u as usize] {
+                let d = best[u as usize] + len;
+                if d < best[v as usize] {
+                    best[v as usize] = d;
+                    prev[v as usize] = u;
+                    heap.push(Reverse((((d + self.distance(v, to)) * 1000.0) as u64, v)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The node nearest to a point (linear scan; used when incidents arise, not per tick).
+    pub fn nearest_node(&self, p: [f64; 2]) -> Option<u32> {
+        (0..self.nodes.len() as u32).filter(|&i| !self.edges[i as usize].is_empty()).min_by(|&a, &b| {
+            let da = (self.nodes[a as usize][0] - p[0]).hypot(self.nodes[a as usize][1] - p[1]);
+            let db = (self.nodes[b as usize][0] - p[0]).hypot(self.nodes[b as usize][1] - p[1]);
+            da.total_cmp(&db)
+        })
+    }
+}
+
+/// What a simulated patrol is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    /// Wandering the streets.
+    Patrol,
+    /// Going to an incident along a route.
+    Respond { incident: u64 },
+    /// On site until the given time.
+    Handle { incident: u64, until_ms: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct SimPatrol {
+    pub id: u32,
+    pub role: PatrolRole,
+    /// Metres per second.
+    pub speed: f64,
+    pub pos: [f64; 2],
+    /// Node being walked towards, and the rest of the route after it.
+    target: u32,
+    route: Vec<u32>,
+    last: u32,
+    pub task: Task,
+}
+
+/// Something the simulator did, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimEvent {
+    Position { patrol: u32, x: f64, y: f64, t_ms: i64 },
+    IncidentOpened { incident: u64, category: IncidentCategory, source: IncidentSource, x: f64, y: f64, t_ms: i64 },
+    Step { incident: u64, action: Action, actor: String, t_ms: i64 },
+    Escalated { incident: u64, t_ms: i64 },
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub patrols: usize,
+    /// Mean new incidents per hour at the daily average.
+    pub incidents_per_hour: f64,
+    /// Position report interval per patrol.
+    pub report_ms: i64,
+    /// Local time zone of the city (the daily rhythm follows local hours).
+    pub utc_offset_ms: i64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000, utc_offset_ms: 8 * 3_600_000 }
+    }
+}
+
+/// Relative incident rate by hour of day (busy mornings and afternoons, quiet nights).
+const DAILY_RHYTHM: [f64; 24] = [
+    0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6, 0.4, 0.3,
+];
+
+/// Category mix of new incidents (weights) and minutes on site to handle one.
+const CATEGORY_MIX: [(IncidentCategory, f64, u32); 10] = [
+    (IncidentCategory::Garbage, 0.22, 15),
+    (IncidentCategory::IllegalParking, 0.18, 10),
+    (IncidentCategory::RoadDamage, 0.08, 40),
+    (IncidentCategory::ManholeDamage, 0.06, 30),
+    (IncidentCategory::PipeBlockage, 0.07, 45),
+    (IncidentCategory::StreetLightOut, 0.07, 25),
+    (IncidentCategory::Dispute, 0.10, 35),
+    (IncidentCategory::SafetyHazard, 0.07, 30),
+    (IncidentCategory::Noise, 0.08, 15),
+    (IncidentCategory::IllegalVending, 0.07, 15),
+];
+
+const SOURCE_MIX: [(IncidentSource, f64); 5] = [
+    (IncidentSource::Hotline, 0.35),
+    (IncidentSource::MiniProgram, 0.25),
+    (IncidentSource::PatrolFinding, 0.25),
+    (IncidentSource::Sensor, 0.10),
+    (IncidentSource::Mailbox, 0.05),
+];
+
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
+    let total: f64 = items.iter().map(|i| i.1).sum();
+    let mut r = rng.random_range(0.0..total);
+    for &(item, w) in items {
+        if r < w {
+            return item;
+        }
+        r -= w;
+    }
+    items[items.len() - 1].0
+}
+
+/// A running simulation.
+#[derive(Debug)]
+pub struct Simulator {
+    graph: RoadGraph,
+    rng: ChaCha8Rng,
+    config: SimConfig,
+    limits: TimeLimits,
+    pub patrols: Vec<SimPatrol>,
+    index: MovingIndex,
+    pub cases: HashMap<u64, (Case, [f64; 2])>,
+    /// Incidents not yet given to a patrol, oldest first.
+    queue: Vec<u64>,
+    /// Workflow steps waiting for their time: (due, incident, action, actor).
+    pending: Vec<(i64, u64, Action, String)>,
+    next_incident: u64,
+    now_ms: i64,
+    next_report_ms: i64,
+}
+
+impl Simulator {
+    /// Starts a simulation at `start_ms` on a road graph (which needs at least one edge).
+    pub fn new(graph: RoadGraph, config: SimConfig, limits: TimeLimits, start_ms: i64) -> Option<Self> {
+        let usable: Vec<u32> = (0..graph.nodes.len() as u32).filter(|&i| !graph.edges[i as usize].is_empty()).collect();
+        if usable.is_empty() {
+            return None;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut index = MovingIndex::new(100.0);
+        let patrols = (0..config.patrols as u32)
+            .map(|id| {
+                let role = pick(&mut rng, &[(PatrolRole::GridWorker, 0.6), (PatrolRole::Police, 0.25), (PatrolRole::Volunteer, 0.15)]);
+                let speed = match role {
+                    PatrolRole::GridWorker => if rng.random_bool(0.3) { 4.5 } else { 1.4 },
+                    PatrolRole::Police => 8.0,
+                    PatrolRole::Volunteer => 1.2,
+                };
+                let at = usable[rng.random_range(0..usable.len())];
+                let pos = graph.nodes[at as usize];
+                index.upsert(id, pos);
+                SimPatrol { id, role, speed, pos, target: at, route: Vec::new(), last: at, task: Task::Patrol }
+            })
+            .collect();
+        Some(Self {
+            graph,
+            rng,
+            config,
+            limits,
+            patrols,
+            index,
+            cases: HashMap::new(),
+            queue: Vec::new(),
+            pending: Vec::new(),
+            next_incident: 1,
+            now_ms: start_ms,
+            next_report_ms: start_ms,
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Advances the world by `dt_ms` and returns what happened.
+    pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {
+        let mut events = Vec::new();
+        self.now_ms += dt_ms;
+        let now = self.now_ms;
+        self.spawn_incidents(dt_ms, &mut events);
+        self.dispatch_queue(&mut events);
+        self.move_patrols(dt_ms as f64 / 1000.0, &mut events);
+        // Due workflow steps (resolve after handling, review, revisit).
+        self.pending.sort_by_key(|p| (p.0, p.1));
+        let due: Vec<_> = self.pending.iter().take_while(|p| p.0 <= now).cloned().collect();
+        self.pending.drain(..due.len());
+        for (t, incident, action, actor) in due {
+            self.apply(incident, &action, &actor, t, &mut events);
+        }
+        // Only open cases can run late; closed ones stay out of the per-step scan.
+        let mut ids: Vec<u64> = self.cases.iter().filter(|(_, (c, _))| c.is_open()).map(|(&id, _)| id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            let (case, _) = self.cases.get_mut(&id).expect("listed");
+            if case.escalate_if_overdue(now, &self.limits).is_some() {
+                events.push(SimEvent::Escalated { incident: id, t_ms: now });
+            }
+        }
+        if now >= self.next_report_ms {
+            self.next_report_ms = now + self.config.report_ms;
+            events.extend(self.patrols.iter().map(|p| SimEvent::Position { patrol: p.id, x: p.pos[0], y: p.pos[1], t_ms: now }));
+        }
+        events
+    }
+
+    fn apply(&mut self, incident: u64, action: &Action, actor: &str, t: i64, events: &mut Vec<SimEvent>) {
+        let Some((case, _)) = self.cases.get_mut(&incident) else { return };
+        if case.apply(action, actor, "", t, &self.limits).is_err() {
+            return;
+        }
+        events.push(SimEvent::Step { incident, action: action.clone(), actor: actor.to_owned(), t_ms: t });
+        let minutes = |m: i64| t + m * 60_000;
+        match action {
+            Action::Resolve => {
+                let at = minutes(self.rng.random_range(10..60));
+                let verdict = if self.rng.random_bool(0.1) { Action::ReviewReject } else { Action::ReviewPass };
+                self.pending.push((at, incident, verdict, "审核员".into()));
+            }
+            Action::ReviewReject => {
+                // Rework: the handler goes back and fixes it.
+                let at = minutes(self.rng.random_range(20..90));
+                self.pending.push((at, incident, Action::Resolve, "rework".into()));
+            }
+            Action::ReviewPass => {
+                let at = minutes(self.rng.random_range(30..240));
+                let satisfaction = if self.rng.random_bool(0.93) { self.rng.random_range(4..=5) } else { self.rng.random_range(1..=3) };
+                self.pending.push((at, incident, Action::Close { satisfaction }, "回访员".into()));
+            }
+            _ => {}
+        }
+    }
+
+    fn spawn_incidents(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
+        let hour = ((self.now_ms + self.config.utc_offset_ms).div_euclid(3_600_000).rem_euclid(24)) as usize;
+        let expected = self.config.incidents_per_hour * DAILY_RHYTHM[hour] * dt_ms as f64 / 3_600_000.0;
+        // Poisson arrivals: count events of an exponential clock within this step.
+        let mut t = 0.0;
+        loop {
+            t += -self.rng.random::<f64>().max(1e-12).ln();
+            if t > expected {
+                break;
+            }
+            let node = self.rng.random_range(0..self.graph.nodes.len());
+            if self.graph.edges[node].is_empty() {
+                continue;
+            }
+            let base = self.graph.nodes[node];
+            let pos = [base[0] + self.rng.random_range(-15.0..15.0), base[1] + self.rng.random_range(-15.0..15.0)];
+            let category = pick(&mut self.rng, &CATEGORY_MIX.map(|c| (c.0, c.1)));
+            let source = pick(&mut self.rng, &SOURCE_MIX);
+            let id = self.next_incident;
+            self.next_incident += 1;
+            self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
+            self.queue.push(id);
+            events.push(SimEvent::IncidentOpened { incident: id, category, source, x: pos[0], y: pos[1], t_ms: self.now_ms });
+        }
+    }
+
+    fn dispatch_queue(&mut self, events: &mut Vec<SimEvent>) {
+        let mut waiting = Vec::new();
+        let mut free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
+        for incident in std::mem::take(&mut self.queue) {
+            let pos = self.cases[&incident].1;
+            let Some((patrol, _)) = self.index.nearest(pos, 1, |id| free[id as usize]).first().copied() else {
+                waiting.push(incident);
+                continue;
+            };
+            let p = &mut self.patrols[patrol as usize];
+            let goal = self.graph.nearest_node(pos).unwrap_or(p.target);
+            let Some(route) = self.graph.route(p.target, goal) else {
+                waiting.push(incident);
+                continue;
+            };
+            p.route = route[1..].to_vec();
+            p.task = Task::Respond { incident };
+            free[patrol as usize] = false;
+            let actor = format!("P{patrol}");
+            self.apply(incident, &Action::Dispatch { assignee: actor }, "指挥中心", self.now_ms, events);
+        }
+        self.queue = waiting;
+    }
+
+    fn move_patrols(&mut self, dt_s: f64, events: &mut Vec<SimEvent>) {
+        let now = self.now_ms;
+        let mut arrivals = Vec::new();
+        for i in 0..self.patrols.len() {
+            if let Task::Handle { incident, until_ms } = self.patrols[i].task {
+                if now >= until_ms {
+                    self.patrols[i].task = Task::Patrol;
+                    arrivals.push((incident, format!("P{i}"), until_ms));
+                }
+                continue;
+            }
+            let mut budget = self.patrols[i].speed * dt_s;
+            while budget > 0.0 {
+                let p = &self.patrols[i];
+                let goal = self.graph.nodes[p.target as usize];
+                let (dx, dy) = (goal[0] - p.pos[0], goal[1] - p.pos[1]);
+                let d = dx.hypot(dy);
+                if d > budget {
+                    let p = &mut self.patrols[i];
+                    p.pos = [p.pos[0] + dx / d * budget, p.pos[1] + dy / d * budget];
+                    break;
+                }
+                budget -= d;
+                self.patrols[i].pos = goal;
+                let reached = self.patrols[i].target;
+                if let Some(next) = (!self.patrols[i].route.is_empty()).then(|| self.patrols[i].route.remove(0)) {
+                    self.patrols[i].last = reached;
+                    self.patrols[i].target = next;
+                } else if let Task::Respond { incident } = self.patrols[i].task {
+                    let minutes = CATEGORY_MIX.iter().find(|c| Some(c.0) == self.cases.get(&incident).map(|c| c.0.category)).map_or(20, |c| c.2);
+                    self.patrols[i].task = Task::Handle { incident, until_ms: now + i64::from(minutes) * 60_000 };
+                    break;
+                } else {
+                    // Wander: any neighbour but the one we came from, when there is a choice.
+                    let options: Vec<u32> = self.graph.edges[reached as usize].iter().map(|e| e.0).filter(|&n| n != self.patrols[i].last).collect();
+                    let next = if options.is_empty() { self.patrols[i].last } else { options[self.rng.random_range(0..options.len())] };
+                    self.patrols[i].last = reached;
+                    self.patrols[i].target = next;
+                }
+            }
+            self.index.upsert(self.patrols[i].id, self.patrols[i].pos);
+        }
+        for (incident, actor, t) in arrivals {
+            self.apply(incident, &Action::Resolve, &actor, t, events);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwall_protocol::IncidentStage;
+
+    /// A 6 × 6 lattice of 100 m blocks.
+    fn lattice() -> RoadGraph {
+        let mut roads = Vec::new();
+        for k in 0..=6 {
+            let k = f64::from(k) * 100.0;
+            roads.push((RoadClass::Residential, (0..=6).map(|j| [k, f64::from(j) * 100.0]).collect()));
+            roads.push((RoadClass::Residential, (0..=6).map(|j| [f64::from(j) * 100.0, k]).collect()));
+        }
+        RoadGraph::from_roads(&roads)
+    }
+
+    const DAY_START: i64 = 1_790_035_200_000; // a midnight (UTC)
+
+    #[test]
+    fn routes_follow_the_roads() {
+        let g = lattice();
+        assert_eq!(g.nodes.len(), 49);
+        let a = g.nearest_node([0.0, 0.0]).unwrap();
+        let b = g.nearest_node([300.0, 200.0]).unwrap();
+        let path = g.route(a, b).unwrap();
+        let len: f64 = path.windows(2).map(|w| g.distance(w[0], w[1])).sum();
+        assert!((len - 500.0).abs() < 1e-6, "Manhattan distance on a lattice: {len}");
+    }
+
+    fn run(seed: u64, hours: i64) -> (Vec<SimEvent>, Simulator) {
+        let config = SimConfig { seed, patrols: 12, incidents_per_hour: 20.0, report_ms: 1000, utc_offset_ms: 0 };
+        let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 8 * 3_600_000).unwrap();
+        let mut events = Vec::new();
+        for _ in 0..(hours * 3600) {
+            events.extend(sim.step(1000));
+        }
+        (events, sim)
+    }
+
+    #[test]
+    fn a_seed_fixes_the_whole_run() {
+        let (a, _) = run(7, 1);
+        let (b, _) = run(7, 1);
+        assert_eq!(a, b);
+        let (c, _) = run(8, 1);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn incidents_flow_through_the_workflow_and_patrols_move_on_roads() {
+        let (events, sim) = run(3, 8);
+        let opened = events.iter().filter(|e| matches!(e, SimEvent::IncidentOpened { .. })).count();
+        assert!((80..260).contains(&opened), "{opened} incidents in 8 busy hours at 20/h × rhythm");
+        let closed = sim.cases.values().filter(|(c, _)| c.stage == IncidentStage::Closed).count();
+        assert!(closed * 2 > opened, "{closed} of {opened} closed");
+        assert!(sim.cases.values().any(|(c, _)| c.reworks > 0), "some rework");
+        let sat: Vec<u8> = sim.cases.values().filter_map(|(c, _)| c.satisfaction).collect();
+        let happy = sat.iter().filter(|&&s| s >= 4).count() as f64 / sat.len() as f64;
+        assert!(happy > 0.8, "satisfaction {happy}");
+        // Every reported position lies on a road of the lattice (x or y a multiple of 100 m).
+        for e in &events {
+            if let SimEvent::Position { x, y, .. } = e {
+                let on = |v: f64| (v / 100.0 - (v / 100.0).round()).abs() < 1e-6;
+                assert!(on(*x) || on(*y), "({x}, {y}) is off the roads");
+            }
+        }
+        // Patrols really move: walkers cover ~1.4 m per report.
+        let first: HashMap<u32, (f64, f64)> = events.iter().filter_map(|e| match e { SimEvent::Position { patrol, x, y, t_ms } if *t_ms == DAY_START + 8 * 3_600_000 + 1000 => Some((*patrol, (*x, *y))), _ => None }).collect();
+        let moved = sim.patrols.iter().filter(|p| (p.pos[0], p.pos[1]) != first[&p.id]).count();
+        assert!(moved >= 10, "{moved} of 12 patrols moved");
+    }
+
+    #[test]
+    fn too_few_patrols_make_cases_escalate() {
+        let config = SimConfig { seed: 5, patrols: 1, incidents_per_hour: 60.0, report_ms: 1000, utc_offset_ms: 0 };
+        let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 9 * 3_600_000).unwrap();
+        let mut escalations = 0;
+        for _ in 0..(3 * 3600) {
+            escalations += sim.step(1000).iter().filter(|e| matches!(e, SimEvent::Escalated { .. })).count();
+        }
+        assert!(escalations > 10, "{escalations} escalations");
+    }
+}

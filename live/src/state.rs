@@ -1,0 +1,531 @@
+//! The live state behind the server: the [`World`] plus what streaming needs (patrol id
+//! mapping, what changed since the last tick, the numbered event log) and the operations that
+//! HTTP, WebSocket commands and the simulator perform on it.
+//!
+//! Everything here is synchronous and runs under one mutex held for microseconds. Each operation
+//! validates fully before changing anything (a refused request alters nothing) and returns the
+//! [`Record`]s that make it durable; callers commit those before acknowledging.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use gridwall_protocol::api::{ErrorDetail, PatrolRegistration};
+use gridwall_protocol::{
+    Bbox, ComponentItem, Event, EventKind, GridLevel, IncidentCategory, IncidentSource, IncidentState, Kpis, Layer,
+    LayerSet, PatrolPos, PatrolRole, PatrolState, PatrolStatus, ServerMessage, UnknownKey,
+};
+
+use crate::store::{IncidentRow, Loaded, PatrolRow, Record, TrackPoint};
+use crate::workflow::{Action, WorkflowError};
+use crate::world::{IncidentRec, World, WorldEvent};
+
+/// Events kept in memory for resuming clients.
+pub const EVENT_LOG: usize = 4096;
+
+/// Why an operation was refused; becomes a 4xx answer naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub index: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<&Refusal> for ErrorDetail {
+    fn from(r: &Refusal) -> Self {
+        Self { index: r.index, field: r.field.clone(), message: r.message.clone() }
+    }
+}
+
+/// Why the stored state could not be taken back into memory.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("stored patrol {id}: {source}")]
+    Patrol { id: u32, source: UnknownKey },
+    #[error("stored patrol ids are not dense at {0}")]
+    SparseIds(u32),
+    #[error("stored incident {id}: {source}")]
+    Incident { id: u64, source: UnknownKey },
+    #[error("stored event {seq}: {source}")]
+    Event { seq: u64, source: serde_json::Error },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Malformed or out-of-range input (400).
+    Invalid,
+    /// An id that does not exist (404).
+    NotFound,
+    /// Valid input that the current state does not allow, e.g. a workflow step (409).
+    Conflict,
+}
+
+impl Refusal {
+    pub fn new(kind: RefusalKind, field: &str, message: impl Into<String>) -> Self {
+        Self { kind, index: None, field: field.to_owned(), message: message.into() }
+    }
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Invalid, field, message)
+    }
+    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::NotFound, field, message)
+    }
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Conflict, field, message)
+    }
+}
+
+impl From<crate::ingest::IngestError> for Refusal {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        Self { kind: RefusalKind::Invalid, index: e.index, field: e.field, message: e.message }
+    }
+}
+
+/// The server's clock: wall time, optionally running faster (demos; tests of time limits).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+    start_ms: i64,
+    speed: f64,
+}
+
+impl Clock {
+    pub fn new(speed: f64) -> Self {
+        let start_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        Self { start: Instant::now(), start_ms, speed }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.start_ms + (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+    }
+}
+
+/// What changed during one tick, shared by every connection.
+#[derive(Debug, Default)]
+pub struct TickBatch {
+    pub tick: u64,
+    pub time_ms: i64,
+    /// Patrols that only moved.
+    pub moved: Vec<(u32, [f64; 2])>,
+    /// Patrols whose status, role or assignment changed (with their position).
+    pub changed: Vec<PatrolState>,
+    pub events: Vec<Arc<Event>>,
+    /// The city-wide KPIs, when they changed since the last batch that carried them.
+    pub kpis: Option<Kpis>,
+}
+
+/// The live state.
+#[derive(Debug)]
+pub struct Live {
+    pub world: World,
+    pub clock: Clock,
+    ext_ids: Vec<String>,
+    by_ext: FxHashMap<String, u32>,
+    moved: Vec<u32>,
+    changed: Vec<u32>,
+    /// Per patrol: 1 = in `moved`, 2 = in `changed`.
+    dirty: Vec<u8>,
+    log: VecDeque<Arc<Event>>,
+    pending: Vec<Arc<Event>>,
+    next_seq: u64,
+    next_incident: u64,
+    tick: u64,
+    /// Offset of the operators' time zone (for "closed today").
+    pub utc_offset_ms: i64,
+}
+
+/// Priority 1 (highest) to 4 by category.
+pub fn priority(category: IncidentCategory) -> u8 {
+    match category {
+        IncidentCategory::ManholeDamage | IncidentCategory::SafetyHazard => 1,
+        IncidentCategory::RoadDamage | IncidentCategory::PipeBlockage | IncidentCategory::Dispute => 2,
+        IncidentCategory::StreetLightOut | IncidentCategory::Noise => 3,
+        _ => 4,
+    }
+}
+
+impl Live {
+    /// Builds the live state from a world and what the store had.
+    pub fn restore(mut world: World, loaded: Loaded, clock: Clock, utc_offset_ms: i64) -> Result<Self, RestoreError> {
+        let mut ext_ids = Vec::new();
+        let mut by_ext = FxHashMap::default();
+        for p in &loaded.patrols {
+            let role: PatrolRole = p.role.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+            let status: PatrolStatus = p.status.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+            if p.id as usize != ext_ids.len() {
+                return Err(RestoreError::SparseIds(p.id));
+            }
+            world.register_patrol(p.id, &p.name, role, &p.grid);
+            world.patrols.get_mut(&p.id).expect("registered").status = status;
+            ext_ids.push(p.ext_id.clone());
+            by_ext.insert(p.ext_id.clone(), p.id);
+        }
+        for t in &loaded.tracks {
+            world.report_position(t.patrol, [t.x, t.y], t.t_ms);
+        }
+        let mut next_incident = 1;
+        for i in loaded.incidents {
+            let category: IncidentCategory = i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            let source: IncidentSource = i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
+            let rec = world.incidents.get_mut(&i.id).expect("opened");
+            rec.grid = i.grid;
+            rec.case = i.case;
+            next_incident = next_incident.max(i.id + 1);
+        }
+        let mut log = VecDeque::new();
+        let mut next_seq = 1;
+        for (seq, _, json) in loaded.events {
+            let e: Event = serde_json::from_str(&json).map_err(|source| RestoreError::Event { seq, source })?;
+            log.push_back(Arc::new(e));
+            next_seq = seq + 1;
+        }
+        while log.len() > EVENT_LOG {
+            log.pop_front();
+        }
+        let n = ext_ids.len();
+        Ok(Self {
+            world,
+            clock,
+            ext_ids,
+            by_ext,
+            moved: Vec::new(),
+            changed: Vec::new(),
+            dirty: vec![0; n],
+            log,
+            pending: Vec::new(),
+            next_seq,
+            next_incident,
+            tick: 0,
+            utc_offset_ms,
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Seq of the newest event.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    pub fn patrol_id(&self, ext: &str) -> Option<u32> {
+        self.by_ext.get(ext).copied()
+    }
+
+    pub fn patrol_ext(&self, id: u32) -> Option<&str> {
+        self.ext_ids.get(id as usize).map(String::as_str)
+    }
+
+    fn mark(&mut self, id: u32, changed: bool) {
+        let d = &mut self.dirty[id as usize];
+        if changed && *d < 2 {
+            *d = 2;
+            self.changed.push(id);
+        } else if *d == 0 {
+            *d = 1;
+            self.moved.push(id);
+        }
+    }
+
+    fn event(&mut self, kind: EventKind) -> Record {
+        let e = Arc::new(Event { seq: self.next_seq, time_ms: self.now_ms(), kind });
+        self.next_seq += 1;
+        self.log.push_back(e.clone());
+        if self.log.len() > EVENT_LOG {
+            self.log.pop_front();
+        }
+        let json = serde_json::to_string(&*e).expect("events serialise");
+        let record = Record::Event { seq: e.seq, time_ms: e.time_ms, json };
+        self.pending.push(e);
+        record
+    }
+
+    fn patrol_row(&self, id: u32) -> PatrolRow {
+        let p = &self.world.patrols[&id];
+        PatrolRow { id, ext_id: self.ext_ids[id as usize].clone(), name: p.name.clone(), role: p.role.key().into(), grid: p.grid.clone(), status: p.status.key().into() }
+    }
+
+    /// Registers or updates patrols (all or nothing).
+    pub fn register(&mut self, regs: &[PatrolRegistration]) -> Result<Vec<Record>, Refusal> {
+        let mut parsed = Vec::with_capacity(regs.len());
+        for (i, r) in regs.iter().enumerate() {
+            let at = |mut e: Refusal| {
+                e.index = Some(i);
+                e
+            };
+            if r.patrol_id.trim().is_empty() || r.patrol_id.len() > 64 {
+                return Err(at(Refusal::invalid("patrol_id", "must be 1 to 64 bytes")));
+            }
+            let role: PatrolRole = r.role.parse().map_err(|e: UnknownKey| at(Refusal::invalid("role", e.to_string())))?;
+            let status: PatrolStatus = r.status.as_deref().unwrap_or("patrolling").parse().map_err(|e: UnknownKey| at(Refusal::invalid("status", e.to_string())))?;
+            if self.world.grid(&r.grid).is_none_or(|g| g.level != GridLevel::Cell) {
+                return Err(at(Refusal::invalid("grid", format!("{:?} is not a grid cell of this scene", r.grid))));
+            }
+            parsed.push((role, status));
+        }
+        let mut records = Vec::new();
+        for (r, (role, status)) in regs.iter().zip(parsed) {
+            let id = if let Some(&id) = self.by_ext.get(&r.patrol_id) {
+                id
+            } else {
+                let id = self.ext_ids.len() as u32;
+                self.ext_ids.push(r.patrol_id.clone());
+                self.by_ext.insert(r.patrol_id.clone(), id);
+                self.dirty.push(0);
+                id
+            };
+            self.world.register_patrol(id, r.name.as_deref().unwrap_or(&r.patrol_id), role, &r.grid);
+            self.world.patrols.get_mut(&id).expect("registered").status = status;
+            self.mark(id, true);
+            records.push(Record::Patrol(self.patrol_row(id)));
+        }
+        Ok(records)
+    }
+
+    /// Applies validated position reports (local metres). Unknown patrol ids refuse the batch.
+    pub fn ingest(&mut self, positions: &[crate::ingest::Position]) -> Result<Vec<Record>, Refusal> {
+        let mut ids = Vec::with_capacity(positions.len());
+        for (i, p) in positions.iter().enumerate() {
+            let id = self.by_ext.get(&p.patrol_id).copied().ok_or_else(|| Refusal {
+                kind: RefusalKind::Invalid,
+                index: Some(i),
+                field: "patrol_id".into(),
+                message: format!("{:?} is not a registered patrol (POST /api/v1/patrols first)", p.patrol_id),
+            })?;
+            ids.push(id);
+        }
+        let points: Vec<TrackPoint> = positions.iter().zip(&ids).map(|(p, &id)| TrackPoint { patrol: id, t_ms: p.t_ms, x: p.x, y: p.y }).collect();
+        Ok(self.ingest_points(points))
+    }
+
+    /// Applies position fixes of known patrols (the simulator's path, already in local metres).
+    pub fn ingest_points(&mut self, points: Vec<TrackPoint>) -> Vec<Record> {
+        let mut records = Vec::new();
+        for p in &points {
+            for e in self.world.report_position(p.patrol, [p.x, p.y], p.t_ms) {
+                let WorldEvent::PatrolLeftGrid { patrol, grid } = e;
+                records.push(self.event(EventKind::PatrolLeftGrid { patrol, grid }));
+            }
+            self.mark(p.patrol, false);
+        }
+        if !points.is_empty() {
+            records.insert(0, Record::Track(points));
+        }
+        records
+    }
+
+    pub fn incident_state(&self, rec: &IncidentRec) -> IncidentState {
+        let case = &rec.case;
+        IncidentState {
+            id: rec.id,
+            category: rec.category,
+            source: rec.source,
+            stage: case.stage,
+            priority: priority(rec.category),
+            x: rec.pos[0],
+            y: rec.pos[1],
+            lon: None,
+            lat: None,
+            grid: rec.grid.clone(),
+            level: case.level,
+            created_ms: case.created_ms,
+            deadline_ms: case.deadline_ms.unwrap_or(0),
+            assignee: case.assignee.as_deref().and_then(|a| self.patrol_id(a)),
+            description: rec.description.clone(),
+        }
+    }
+
+    pub fn patrol_state(&self, id: u32) -> Option<PatrolState> {
+        let p = self.world.patrols.get(&id)?;
+        let pos = p.pos?;
+        Some(PatrolState {
+            pos: PatrolPos { id, x: pos[0], y: pos[1], lon: None, lat: None },
+            patrol_id: self.ext_ids.get(id as usize).cloned().unwrap_or_default(),
+            name: p.name.clone(),
+            role: p.role,
+            status: p.status,
+            grid: p.grid.clone(),
+        })
+    }
+
+    fn incident_row(&self, id: u64) -> IncidentRow {
+        let r = &self.world.incidents[&id];
+        IncidentRow {
+            id,
+            category: r.category.key().into(),
+            source: r.source.key().into(),
+            x: r.pos[0],
+            y: r.pos[1],
+            grid: r.grid.clone(),
+            description: r.description.clone(),
+            case: r.case.clone(),
+        }
+    }
+
+    /// Opens an incident (受理) at a local point; returns its id.
+    pub fn open_incident(&mut self, category: IncidentCategory, source: IncidentSource, p: [f64; 2], description: &str) -> (u64, Vec<Record>) {
+        let id = self.next_incident;
+        self.next_incident += 1;
+        let now = self.now_ms();
+        self.world.open_incident(id, category, source, p, description, now);
+        let state = self.incident_state(&self.world.incidents[&id]);
+        let mut records = vec![Record::Incident(self.incident_row(id))];
+        records.push(self.event(EventKind::IncidentOpened { incident: state }));
+        (id, records)
+    }
+
+    /// Applies a workflow step. Dispatching to a registered patrol makes it `responding`; the
+    /// patrol's resolve sets it back to `patrolling`.
+    pub fn apply(&mut self, id: u64, action: &Action, actor: &str, note: &str) -> Result<Vec<Record>, Refusal> {
+        if actor.trim().is_empty() {
+            return Err(Refusal::invalid("actor", "missing or empty"));
+        }
+        let now = self.now_ms();
+        let limits = self.world.limits.clone();
+        let rec = self.world.incidents.get_mut(&id).ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?;
+        let before_assignee = rec.case.assignee.clone();
+        rec.case.apply(action, actor, note, now, &limits).map_err(|e| match e {
+            WorkflowError::InvalidTransition { .. } => Refusal::conflict("action", e.to_string()),
+            WorkflowError::Satisfaction(_) => Refusal::invalid("satisfaction", e.to_string()),
+            WorkflowError::NoAssignee => Refusal::invalid("assignee", e.to_string()),
+        })?;
+        let mut records = Vec::new();
+        let status_change = match action {
+            Action::Dispatch { assignee } => {
+                let mut v = vec![(assignee.clone(), PatrolStatus::Responding)];
+                if let Some(old) = before_assignee.filter(|o| o != assignee) {
+                    v.push((old, PatrolStatus::Patrolling));
+                }
+                v
+            }
+            Action::Resolve => before_assignee.map(|a| vec![(a, PatrolStatus::Patrolling)]).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for (ext, status) in status_change {
+            if let Some(pid) = self.patrol_id(&ext) {
+                let p = self.world.patrols.get_mut(&pid).expect("registered");
+                if p.status != PatrolStatus::Off && p.status != status {
+                    p.status = status;
+                    self.mark(pid, true);
+                    records.push(Record::Patrol(self.patrol_row(pid)));
+                }
+            }
+        }
+        let state = self.incident_state(&self.world.incidents[&id]);
+        records.push(Record::Incident(self.incident_row(id)));
+        records.push(self.event(EventKind::IncidentChanged { incident: state, actor: actor.to_owned(), note: note.to_owned() }));
+        Ok(records)
+    }
+
+    /// The commander's one click: dispatch an incident to an on-duty patrol.
+    pub fn assign(&mut self, incident: u64, patrol: u32, actor: &str) -> Result<Vec<Record>, Refusal> {
+        let p = self.world.patrols.get(&patrol).ok_or_else(|| Refusal::not_found("patrol", format!("no patrol {patrol}")))?;
+        if p.status == PatrolStatus::Off {
+            return Err(Refusal::conflict("patrol", format!("patrol {} is off duty", self.ext_ids[patrol as usize])));
+        }
+        let ext = self.ext_ids[patrol as usize].clone();
+        self.apply(incident, &Action::Dispatch { assignee: ext }, actor, "")
+    }
+
+    /// Hands overdue incidents one level up; one event each.
+    pub fn escalate(&mut self) -> Vec<Record> {
+        let now = self.now_ms();
+        let limits = self.world.limits.clone();
+        let mut ids: Vec<u64> = self.world.incidents.values().filter(|i| i.case.is_open() && i.case.is_overdue(now)).map(|i| i.id).collect();
+        ids.sort_unstable();
+        let mut records = Vec::new();
+        for id in ids {
+            let rec = self.world.incidents.get_mut(&id).expect("listed");
+            let deadline = rec.case.deadline_ms;
+            if let Some(level) = rec.case.escalate_if_overdue(now, &limits) {
+                records.push(Record::Incident(self.incident_row(id)));
+                records.push(self.event(EventKind::IncidentEscalated { incident: id, level }));
+            } else if rec.case.deadline_ms != deadline {
+                // At the top already: the deadline restarted; keep that durable too.
+                records.push(Record::Incident(self.incident_row(id)));
+            }
+        }
+        records
+    }
+
+    /// Collects what changed since the previous tick.
+    pub fn tick(&mut self) -> TickBatch {
+        self.tick += 1;
+        let mut batch = TickBatch { tick: self.tick, time_ms: self.now_ms(), ..TickBatch::default() };
+        for id in std::mem::take(&mut self.moved) {
+            if self.dirty[id as usize] == 1
+                && let Some(p) = self.world.patrols.get(&id).and_then(|p| p.pos)
+            {
+                batch.moved.push((id, p));
+            }
+            self.dirty[id as usize] = 0;
+        }
+        for id in std::mem::take(&mut self.changed) {
+            if let Some(s) = self.patrol_state(id) {
+                batch.changed.push(s);
+            }
+            self.dirty[id as usize] = 0;
+        }
+        batch.events = std::mem::take(&mut self.pending);
+        batch
+    }
+
+    /// The events after `seq`, if the log still holds all of them.
+    pub fn events_after(&self, seq: u64) -> Option<Vec<Arc<Event>>> {
+        if seq >= self.last_seq() {
+            return Some(Vec::new());
+        }
+        let first = self.log.front()?.seq;
+        (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq).cloned().collect())
+    }
+
+    /// Patrols inside a local bbox.
+    pub fn patrols_in(&self, bbox: Bbox) -> Vec<u32> {
+        self.world.patrols_in(bbox.0)
+    }
+
+    /// Everything inside a viewport now.
+    pub fn snapshot(&self, bbox: Bbox, layers: LayerSet) -> ServerMessage {
+        let mut patrols = Vec::new();
+        if layers.contains(Layer::Patrols) {
+            let mut ids = self.world.patrols_in(bbox.0);
+            ids.sort_unstable();
+            patrols = ids.into_iter().filter_map(|id| self.patrol_state(id)).collect();
+        }
+        let mut incidents = Vec::new();
+        if layers.contains(Layer::Incidents) {
+            let mut ids = self.world.incidents_in(bbox.0);
+            ids.sort_unstable();
+            incidents = ids
+                .into_iter()
+                .filter_map(|id| self.world.incidents.get(&u64::from(id)))
+                .filter(|r| r.case.is_open())
+                .map(|r| self.incident_state(r))
+                .collect();
+        }
+        let mut components = Vec::new();
+        if layers.contains(Layer::Components) {
+            components = self
+                .world
+                .components_in(bbox.0)
+                .map(|c| ComponentItem { id: c.id, code: c.code.clone(), category: c.category, state: c.state, x: c.pos[0], y: c.pos[1] })
+                .collect();
+            components.sort_unstable_by_key(|c| c.id);
+        }
+        ServerMessage::Snapshot { seq: self.last_seq(), tick: self.tick, time_ms: self.now_ms(), patrols, incidents, components }
+    }
+
+    /// KPIs city-wide or for a grid code, with "today" in the operators' time zone.
+    pub fn kpis(&self, scope: Option<&str>) -> Kpis {
+        let now = self.now_ms();
+        let day = 86_400_000;
+        let day_start = (now + self.utc_offset_ms).div_euclid(day) * day - self.utc_offset_ms;
+        self.world.kpis(scope, now, day_start)
+    }
+}

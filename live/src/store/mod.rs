@@ -1,0 +1,100 @@
+//! Durable storage of what the live backend accepts: patrols, incidents with their transitions,
+//! the numbered event log, and patrol tracks.
+//!
+//! [`Store`] is the seam for other back ends (PostgreSQL/PostGIS later); [`SqliteStore`] is the
+//! embedded default (`SQLite` in WAL mode, `synchronous = FULL`: a committed transaction is on
+//! disk). [`StoreWriter`] runs a store on its own thread and commits whatever has queued up in
+//! one transaction (group commit), so many small acknowledged writes share one `fsync`.
+
+mod sqlite;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+pub use writer::StoreWriter;
+
+use crate::workflow::Case;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("storage {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("storage {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A group commit failed; every write in the group gets this.
+    #[error("the commit failed: {0}")]
+    Commit(#[source] Arc<StoreError>),
+    #[error("the storage thread has stopped")]
+    Stopped,
+}
+
+/// A registered patrol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatrolRow {
+    pub id: u32,
+    /// The id devices and tools use (`patrol_id` in position reports).
+    pub ext_id: String,
+    pub name: String,
+    pub role: String,
+    pub grid: String,
+    pub status: String,
+}
+
+/// An incident as stored: where and what, plus its whole workflow state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    pub id: u64,
+    pub category: String,
+    pub source: String,
+    pub x: f64,
+    pub y: f64,
+    pub grid: String,
+    pub description: String,
+    pub case: Case,
+}
+
+/// One position fix of a track, in local metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackPoint {
+    pub patrol: u32,
+    pub t_ms: i64,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// One thing to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Patrol(PatrolRow),
+    /// Inserts or replaces the incident (its `case` carries the timeline).
+    Incident(IncidentRow),
+    /// An event of the log, as its JSON form.
+    Event { seq: u64, time_ms: i64, json: String },
+    Track(Vec<TrackPoint>),
+    /// Drops track points older than the time, and events beyond the newest `keep_events`.
+    Prune { tracks_before_ms: i64, keep_events: u64 },
+}
+
+/// Everything a restart needs.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub patrols: Vec<PatrolRow>,
+    pub incidents: Vec<IncidentRow>,
+    /// The newest events (seq, time, JSON), oldest first.
+    pub events: Vec<(u64, i64, String)>,
+    /// Track points since the requested time, in commit order.
+    pub tracks: Vec<TrackPoint>,
+}
+
+/// A durable store. `write` must not return before the records are on disk.
+pub trait Store: Send + 'static {
+    /// Reads everything back: all patrols and incidents, the newest `events` events and track
+    /// points since `tracks_since_ms`.
+    fn load(&mut self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError>;
+    /// Writes the records in one durable transaction.
+    fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
+}

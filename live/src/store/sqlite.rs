@@ -1,0 +1,216 @@
+//! The embedded default store: one `SQLite` file in WAL mode with `synchronous = FULL`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::{IncidentRow, Loaded, PatrolRow, Record, Store, StoreError, TrackPoint};
+use crate::workflow::Case;
+
+/// The embedded store: one `SQLite` file in WAL mode.
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS patrols (
+    id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    role TEXT NOT NULL, grid TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY, category TEXT NOT NULL, source TEXT NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL, grid TEXT NOT NULL, description TEXT NOT NULL,
+    stage TEXT NOT NULL, case_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (
+    incident INTEGER NOT NULL, n INTEGER NOT NULL, from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,
+    action TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    PRIMARY KEY (incident, n));
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (id INTEGER PRIMARY KEY, t_max INTEGER NOT NULL, points BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS tracks_t_max ON tracks (t_max);
+";
+
+/// Bytes per track point in a `tracks.points` blob: patrol u32, t i64, x and y as i32 cm.
+const POINT_BYTES: usize = 20;
+
+fn encode_points(points: &[TrackPoint]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(points.len() * POINT_BYTES);
+    for p in points {
+        out.extend_from_slice(&p.patrol.to_le_bytes());
+        out.extend_from_slice(&p.t_ms.to_le_bytes());
+        out.extend_from_slice(&((p.x * 100.0).round() as i32).to_le_bytes());
+        out.extend_from_slice(&((p.y * 100.0).round() as i32).to_le_bytes());
+    }
+    out
+}
+
+fn decode_points(blob: &[u8]) -> Option<Vec<TrackPoint>> {
+    if !blob.len().is_multiple_of(POINT_BYTES) {
+        return None;
+    }
+    let arr = |s: &[u8]| -> [u8; 4] { s.try_into().expect("4 bytes") };
+    Some(
+        blob.chunks_exact(POINT_BYTES)
+            .map(|c| TrackPoint {
+                patrol: u32::from_le_bytes(arr(&c[0..4])),
+                t_ms: i64::from_le_bytes(c[4..12].try_into().expect("8 bytes")),
+                x: f64::from(i32::from_le_bytes(arr(&c[12..16]))) / 100.0,
+                y: f64::from(i32::from_le_bytes(arr(&c[16..20]))) / 100.0,
+            })
+            .collect(),
+    )
+}
+
+impl SqliteStore {
+    /// Opens (or creates) `dir/gridwall.sqlite`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("gridwall.sqlite");
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Self { path, conn })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&mut self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError> {
+        let sql = self.sql();
+        let corrupt = |reason: String| StoreError::Corrupt { path: self.path.clone(), reason };
+        let mut out = Loaded::default();
+        let mut st = self.conn.prepare("SELECT id, ext_id, name, role, grid, status FROM patrols ORDER BY id").map_err(&sql)?;
+        out.patrols = st
+            .query_map([], |r| Ok(PatrolRow { id: r.get(0)?, ext_id: r.get(1)?, name: r.get(2)?, role: r.get(3)?, grid: r.get(4)?, status: r.get(5)? }))
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
+        let mut st = self.conn.prepare("SELECT id, category, source, x, y, grid, description, case_json FROM incidents ORDER BY id").map_err(&sql)?;
+        let rows: Vec<(i64, String, String, f64, f64, String, String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
+        for (id, category, source, x, y, grid, description, json) in rows {
+            let case: Case = serde_json::from_str(&json).map_err(|e| corrupt(format!("incident {id}: {e}")))?;
+            out.incidents.push(IncidentRow { id: id as u64, category, source, x, y, grid, description, case });
+        }
+        let mut st = self.conn.prepare("SELECT seq, time_ms, json FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?1) ORDER BY seq").map_err(&sql)?;
+        out.events = st
+            .query_map([events as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
+        let mut st = self.conn.prepare("SELECT points FROM tracks WHERE t_max >= ?1 ORDER BY id").map_err(&sql)?;
+        let mut rows = st.query([tracks_since_ms]).map_err(&sql)?;
+        while let Some(row) = rows.next().map_err(&sql)? {
+            let blob: Vec<u8> = row.get(0).map_err(&sql)?;
+            let points = decode_points(&blob).ok_or_else(|| corrupt("a track blob has a partial point".into()))?;
+            out.tracks.extend(points.into_iter().filter(|p| p.t_ms >= tracks_since_ms));
+        }
+        Ok(out)
+    }
+
+    fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(&sql)?;
+        for record in records {
+            match record {
+                Record::Patrol(p) => {
+                    tx.prepare_cached("INSERT OR REPLACE INTO patrols (id, ext_id, name, role, grid, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                        .and_then(|mut st| st.execute(params![p.id, p.ext_id, p.name, p.role, p.grid, p.status]))
+                        .map_err(&sql)?;
+                }
+                Record::Incident(i) => {
+                    let json = serde_json::to_string(&i.case).expect("a case serialises");
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO incidents (id, category, source, x, y, grid, description, stage, case_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .and_then(|mut st| st.execute(params![i.id as i64, i.category, i.source, i.x, i.y, i.grid, i.description, i.case.stage.key(), json]))
+                    .map_err(&sql)?;
+                    let mut st = tx
+                        .prepare_cached("INSERT OR IGNORE INTO transitions (incident, n, from_stage, to_stage, action, actor, note, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                        .map_err(&sql)?;
+                    for (n, t) in i.case.timeline.iter().enumerate() {
+                        st.execute(params![i.id as i64, n as i64, t.from.key(), t.to.key(), t.action, t.actor, t.note, t.at_ms]).map_err(&sql)?;
+                    }
+                }
+                Record::Event { seq, time_ms, json } => {
+                    tx.prepare_cached("INSERT OR REPLACE INTO events (seq, time_ms, json) VALUES (?1, ?2, ?3)")
+                        .and_then(|mut st| st.execute(params![*seq as i64, time_ms, json]))
+                        .map_err(&sql)?;
+                }
+                Record::Track(points) => {
+                    let t_max = points.iter().map(|p| p.t_ms).max().unwrap_or(0);
+                    tx.prepare_cached("INSERT INTO tracks (t_max, points) VALUES (?1, ?2)")
+                        .and_then(|mut st| st.execute(params![t_max, encode_points(points)]))
+                        .map_err(&sql)?;
+                }
+                Record::Prune { tracks_before_ms, keep_events } => {
+                    tx.execute("DELETE FROM tracks WHERE t_max < ?1", [tracks_before_ms]).map_err(&sql)?;
+                    let newest: Option<i64> = tx.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0)).optional().map_err(&sql)?.flatten();
+                    if let Some(newest) = newest {
+                        tx.execute("DELETE FROM events WHERE seq <= ?1", [newest - *keep_events as i64]).map_err(&sql)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(&sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{Action, TimeLimits};
+    use gridwall_protocol::IncidentCategory;
+
+    #[test]
+    fn everything_written_reads_back_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = TimeLimits::default();
+        let mut case = Case::accept(IncidentCategory::Garbage, 1_000, "12345", &limits);
+        case.apply(&Action::Dispatch { assignee: "P-1".into() }, "指挥长", "", 2_000, &limits).unwrap();
+        {
+            let mut s = SqliteStore::open(dir.path()).unwrap();
+            s.write(&[
+                Record::Patrol(PatrolRow { id: 0, ext_id: "P-1".into(), name: "一组".into(), role: "grid_worker".into(), grid: "370783001001001".into(), status: "patrolling".into() }),
+                Record::Incident(IncidentRow { id: 1, category: "garbage".into(), source: "hotline".into(), x: 1.5, y: -2.25, grid: "g".into(), description: "垃圾".into(), case: case.clone() }),
+                Record::Event { seq: 1, time_ms: 1_000, json: "{}".into() },
+                Record::Event { seq: 2, time_ms: 2_000, json: "{\"a\":1}".into() },
+                Record::Track(vec![TrackPoint { patrol: 0, t_ms: 500, x: 1.0, y: 2.0 }, TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 }]),
+            ])
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let l = s.load(1_000, 1).unwrap();
+        assert_eq!(l.patrols.len(), 1);
+        assert_eq!(l.patrols[0].name, "一组");
+        assert_eq!(l.incidents[0].case, case);
+        assert_eq!(l.events, vec![(2, 2_000, "{\"a\":1}".to_owned())]);
+        assert_eq!(l.tracks, vec![TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 }]);
+        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+
+        s.write(&[Record::Prune { tracks_before_ms: 10_000, keep_events: 0 }]).unwrap();
+        let l = s.load(0, 10).unwrap();
+        assert!(l.tracks.is_empty() && l.events.is_empty());
+    }
+}

@@ -1,0 +1,104 @@
+//! Group commit: a [`Store`] on its own thread, answering each writer after its commit.
+
+use std::sync::{Arc, mpsc};
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use super::{Record, Store, StoreError};
+
+type Ack = oneshot::Sender<Result<(), Arc<StoreError>>>;
+
+enum Job {
+    Write(Vec<Record>, Option<Ack>),
+    Flush(Ack),
+}
+
+/// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
+/// when the thread wakes goes into one transaction, and each waiter is answered after the commit.
+#[derive(Debug, Clone)]
+pub struct StoreWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Most records committed in one transaction.
+const GROUP_RECORDS: usize = 4096;
+
+impl StoreWriter {
+    pub fn spawn(mut store: impl Store) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("gridwall-store".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut records = Vec::new();
+                    let mut acks = Vec::new();
+                    let mut take = |job: Job, records: &mut Vec<Record>| match job {
+                        Job::Write(r, ack) => {
+                            records.extend(r);
+                            acks.extend(ack);
+                        }
+                        Job::Flush(ack) => acks.push(ack),
+                    };
+                    take(first, &mut records);
+                    while records.len() < GROUP_RECORDS {
+                        match rx.try_recv() {
+                            Ok(job) => take(job, &mut records),
+                            Err(_) => break,
+                        }
+                    }
+                    let result = if records.is_empty() { Ok(()) } else { store.write(&records).map_err(Arc::new) };
+                    if let Err(e) = &result {
+                        tracing::error!("storage write failed: {e}");
+                    }
+                    for ack in acks {
+                        let _ = ack.send(result.clone());
+                    }
+                }
+            })
+            .expect("spawn the storage thread");
+        Self { tx }
+    }
+
+    /// Queues records and waits until they are committed.
+    pub async fn write(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::Write(records, Some(ack))).map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
+    }
+
+    /// Queues records without waiting (the simulator's own writes). They are committed in order
+    /// with everything else.
+    pub fn write_later(&self, records: Vec<Record>) {
+        let _ = self.tx.send(Job::Write(records, None));
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::Flush(ack)).map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn the_writer_acknowledges_after_commit_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StoreWriter::spawn(SqliteStore::open(dir.path()).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            for seq in 1..=50u64 {
+                writer.write_later(vec![Record::Event { seq, time_ms: 0, json: seq.to_string() }]);
+            }
+            writer.write(vec![Record::Event { seq: 51, time_ms: 0, json: "51".into() }]).await.unwrap();
+        });
+        let l = SqliteStore::open(dir.path()).unwrap().load(0, 1_000).unwrap();
+        assert_eq!(l.events.len(), 51);
+        assert!(l.events.windows(2).all(|w| w[0].0 + 1 == w[1].0));
+    }
+}

@@ -1,0 +1,39 @@
+//! `gridwall-server serve`'s flags. Each is optional, so that a flag given wins over the file and
+//! a flag not given leaves the file's value (or the default) alone.
+
+use std::path::PathBuf;
+
+/// Run the live backend for a scene: HTTP ingest, Open311, WebSocket streaming, storage.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML file with any of the settings below (flags given here win).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Scene folder, e.g. scenes/helsinki.
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Folder of the durable store (default gridwall-data/<scene folder name>).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run the city simulator (patrols, incidents, workflow).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Simulator seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated patrols.
+    #[arg(long)]
+    pub patrols: Option<usize>,
+    /// Simulated new incidents per hour (daily average).
+    #[arg(long)]
+    pub incident_rate: Option<f64>,
+    /// Clock speed (1 = real time; 60 = an hour a minute).
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Stream ticks per second.
+    #[arg(long)]
+    pub tick_hz: Option<u16>,
+}

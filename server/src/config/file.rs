@@ -1,0 +1,33 @@
+//! The configuration file (`--config FILE`, TOML). Every setting is optional: what the file does
+//! not say comes from the flags or the defaults ([`super::ServeConfig::resolve`]).
+
+use std::path::{Path, PathBuf};
+
+use gridwall_live::backend::SimulateConfig;
+use gridwall_live::workflow::TimeLimits;
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// `serve`'s settings as a TOML file may give them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub scene: Option<PathBuf>,
+    pub addr: Option<String>,
+    pub data: Option<PathBuf>,
+    pub tick_hz: Option<u16>,
+    pub speed: Option<f64>,
+    pub utc_offset_hours: Option<f64>,
+    pub max_body_bytes: Option<usize>,
+    pub position_margin_m: Option<f64>,
+    pub simulate: Option<SimulateConfig>,
+    pub limits: Option<TimeLimits>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+}

@@ -1,0 +1,144 @@
+//! `serve`'s configuration: a TOML file ([`file`]) and flags ([`args`]), merged in one place,
+//! [`ServeConfig::resolve`]: a flag given wins over the file, the file over the defaults.
+
+pub mod args;
+pub mod file;
+
+use std::path::PathBuf;
+
+use gridwall_live::backend::LiveConfig;
+
+pub use args::ServeArgs;
+pub use file::FileConfig;
+
+/// Everything `serve` runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    pub addr: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// The scene, its store and its clock.
+    pub live: LiveConfig,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self { addr: "127.0.0.1:7878".into(), max_body_bytes: 8 << 20, live: LiveConfig::default() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("{setting}: {reason}")]
+    Invalid { setting: &'static str, reason: &'static str },
+}
+
+impl ServeConfig {
+    /// Merges the flags, the file they name (if any) and the defaults, and checks the result.
+    pub fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
+        let file = args.config.as_deref().map(FileConfig::load).transpose()?.unwrap_or_default();
+        Self::merge(args, file)
+    }
+
+    /// Flags over file over defaults (no I/O).
+    pub fn merge(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let scene = args.scene.or(file.scene).unwrap_or(d.live.scene);
+        // Each scene keeps its own store unless told otherwise.
+        let data = args.data.or(file.data).unwrap_or_else(|| {
+            let name = scene.file_name().map_or_else(|| "scene".into(), |n| n.to_string_lossy().into_owned());
+            PathBuf::from("gridwall-data").join(name)
+        });
+        let mut simulate = file.simulate;
+        if args.simulate || args.seed.is_some() || args.patrols.is_some() || args.incident_rate.is_some() {
+            let mut sim = simulate.take().unwrap_or_default();
+            sim.seed = args.seed.unwrap_or(sim.seed);
+            sim.patrols = args.patrols.unwrap_or(sim.patrols);
+            sim.incident_rate = args.incident_rate.unwrap_or(sim.incident_rate);
+            simulate = Some(sim);
+        }
+        let config = Self {
+            addr: args.addr.or(file.addr).unwrap_or(d.addr),
+            max_body_bytes: file.max_body_bytes.unwrap_or(d.max_body_bytes),
+            live: LiveConfig {
+                scene,
+                data,
+                tick_hz: args.tick_hz.or(file.tick_hz).unwrap_or(d.live.tick_hz),
+                speed: args.speed.or(file.speed).unwrap_or(d.live.speed),
+                utc_offset_hours: file.utc_offset_hours.unwrap_or(d.live.utc_offset_hours),
+                position_margin_m: file.position_margin_m.unwrap_or(d.live.position_margin_m),
+                simulate,
+                limits: file.limits.unwrap_or(d.live.limits),
+            },
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that cannot work, wherever they came from.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |setting, reason| Err(ConfigError::Invalid { setting, reason });
+        let l = &self.live;
+        if !(l.speed.is_finite() && l.speed > 0.0) {
+            return bad("speed", "must be a positive number");
+        }
+        if !(1..=60).contains(&l.tick_hz) {
+            return bad("tick_hz", "must be 1 to 60");
+        }
+        if !(l.utc_offset_hours.is_finite() && (-14.0..=14.0).contains(&l.utc_offset_hours)) {
+            return bad("utc_offset_hours", "must be -14 to 14");
+        }
+        if !(l.position_margin_m.is_finite() && (0.0..=100_000.0).contains(&l.position_margin_m)) {
+            return bad("position_margin_m", "must be 0 to 100000 metres");
+        }
+        if self.max_body_bytes < 1024 {
+            return bad("max_body_bytes", "must be at least 1024");
+        }
+        if let Some(sim) = &l.simulate
+            && !(sim.incident_rate.is_finite() && sim.incident_rate >= 0.0)
+        {
+            return bad("incident_rate", "must be a number ≥ 0");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_the_defaults() {
+        let f = file("scene = \"scenes/a\"\naddr = \"0.0.0.0:9000\"\ntick_hz = 20\nspeed = 60.0\n[simulate]\npatrols = 5\n");
+        let c = ServeConfig::merge(ServeArgs { addr: Some("127.0.0.1:1".into()), seed: Some(9), ..ServeArgs::default() }, f).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:1");
+        assert_eq!((c.live.tick_hz, c.live.speed), (20, 60.0));
+        let sim = c.live.simulate.unwrap();
+        assert_eq!((sim.seed, sim.patrols, sim.incident_rate), (9, 5, 30.0));
+        // The store follows the scene unless a file or flag names one.
+        assert_eq!(c.live.data, PathBuf::from("gridwall-data/a"));
+        let c = ServeConfig::merge(ServeArgs::default(), file("data = \"/var/lib/gw\"")).unwrap();
+        assert_eq!(c.live.data, PathBuf::from("/var/lib/gw"));
+        assert_eq!(c.live.scene, PathBuf::from("scenes/helsinki"));
+        assert!(c.live.simulate.is_none());
+    }
+
+    #[test]
+    fn impossible_settings_are_refused_from_flags_and_file_alike() {
+        let e = ServeConfig::merge(ServeArgs { speed: Some(0.0), ..ServeArgs::default() }, FileConfig::default()).unwrap_err();
+        assert_eq!(e.to_string(), "speed: must be a positive number");
+        let e = ServeConfig::merge(ServeArgs::default(), file("tick_hz = 0")).unwrap_err();
+        assert_eq!(e.to_string(), "tick_hz: must be 1 to 60");
+        let e = ServeConfig::merge(ServeArgs { incident_rate: Some(f64::NAN), ..ServeArgs::default() }, FileConfig::default()).unwrap_err();
+        assert!(e.to_string().starts_with("incident_rate"));
+        assert!(toml::from_str::<FileConfig>("colour = \"red\"").is_err(), "unknown settings are refused");
+    }
+}

@@ -1,0 +1,88 @@
+//! `GET /ws` (`?format=json`): the display stream. The socket side of a [`Session`]: decoded
+//! client messages and shared tick batches go in, encoded frames come out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_live::backend::Backend;
+use gridwall_live::session::{Frame, Session};
+use gridwall_protocol::binary::decode_client;
+use gridwall_protocol::{ClientMessage, ServerMessage};
+use tokio::sync::{broadcast, mpsc};
+
+use super::error::{ApiError, ApiResult};
+
+pub async fn upgrade(ws: WebSocketUpgrade, Query(q): Query<HashMap<String, String>>, State(backend): State<Arc<Backend>>) -> ApiResult<Response> {
+    let json = match q.get("format").map(String::as_str) {
+        None | Some("binary") => false,
+        Some("json") => true,
+        Some(other) => return Err(ApiError::bad_request("format", format!("{other:?}: use json or binary"))),
+    };
+    Ok(ws.on_upgrade(move |socket| serve(socket, backend, json)))
+}
+
+/// What the reader task hands the session.
+enum Inbound {
+    Message(ClientMessage),
+    Bad(String),
+}
+
+/// Runs one connection until the client goes away or the server shuts down.
+async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut inbound) = mpsc::channel::<Inbound>(64);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            let item = match msg {
+                Message::Binary(b) => decode_client(&b).map_err(|e| e.to_string()),
+                Message::Text(t) => gridwall_protocol::json::decode_client(t.as_str()).map_err(|e| e.to_string()),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if tx.send(item.map_or_else(Inbound::Bad, Inbound::Message)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut ticks = backend.ticks.subscribe();
+    let mut shutdown = backend.shutdown.clone();
+    let mut session = Session::new(&backend, json);
+    loop {
+        let out: Vec<ServerMessage> = tokio::select! {
+            item = inbound.recv() => match item {
+                None => break,
+                Some(Inbound::Bad(e)) => vec![Session::bad_message(e)],
+                Some(Inbound::Message(m)) => session.handle(m, &backend).await,
+            },
+            batch = ticks.recv() => match batch {
+                Ok(batch) => session.on_tick(&batch, &backend),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    ticks = ticks.resubscribe();
+                    session.catch_up(&backend)
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let mut failed = false;
+        for msg in out {
+            let frame = match session.encode(msg) {
+                Frame::Text(t) => Message::Text(t.into()),
+                Frame::Binary(b) => Message::Binary(b.into()),
+            };
+            if sink.send(frame).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    reader.abort();
+}

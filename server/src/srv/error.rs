@@ -1,0 +1,109 @@
+//! Refused requests: a status and a JSON body naming the field ([`ErrorBody`], or a list of
+//! [`Open311Error`] on the Open311 routes). A refused request changes nothing.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gridwall_live::backend::CommitError;
+use gridwall_live::ingest::{self, IngestError};
+use gridwall_live::state::{Refusal, RefusalKind};
+use gridwall_live::store::StoreError;
+use gridwall_protocol::api::open311::Open311Error;
+use gridwall_protocol::api::{ErrorBody, ErrorDetail};
+
+/// A refused request: status plus a JSON body naming the field.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    refusal: Refusal,
+    open311: bool,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn status(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
+        Self { status, refusal: Refusal::invalid(field, message), open311: false }
+    }
+
+    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
+        Self::status(StatusCode::BAD_REQUEST, field, message)
+    }
+
+    /// The same refusal in Open311's error shape.
+    #[must_use]
+    pub fn open311(mut self) -> Self {
+        self.open311 = true;
+        self
+    }
+
+    /// The body's `error` member.
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail::from(&self.refusal)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = match r.kind {
+            RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+        };
+        Self { status, refusal: r, open311: false }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::status(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Refused(r) => r.into(),
+            CommitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> Self {
+        Self::status(e.status(), "body", e.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.open311 {
+            let body = vec![Open311Error { code: self.status.as_u16(), description: self.refusal.to_string(), field: self.refusal.field.clone() }];
+            return (self.status, axum::Json(body)).into_response();
+        }
+        (self.status, axum::Json(ErrorBody { error: self.detail() })).into_response()
+    }
+}
+
+/// A JSON request body.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("malformed JSON: {e}")))
+}
+
+/// An optional RFC 3339 time in the query.
+pub fn time_param(q: &HashMap<String, String>, k: &str) -> ApiResult<Option<i64>> {
+    q.get(k).map(|v| ingest::parse_time(v).map_err(|e| ApiError::bad_request(k, e.to_string()))).transpose()
+}
+
+/// An incident id in the path (`17` or `17.json`).
+pub fn incident_id(v: &str) -> ApiResult<u64> {
+    v.trim_end_matches(".json").parse().map_err(|_| Refusal::not_found("id", format!("{v:?} is not an incident id")).into())
+}

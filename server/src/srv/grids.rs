@@ -1,0 +1,69 @@
+//! Grid units (街道 street, 社区 community, 网格 cell) and KPIs.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/grids` | every unit's outline in local metres, for displays → [`GridOutlines`] |
+//! | `GET /api/v1/grids/{code}` | a unit with its patrols, incidents, components and KPIs → [`GridSummary`] |
+//! | `GET /api/v1/kpis?scope=CODE` | KPIs city-wide or for a unit → [`KpisAnswer`] |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use gridwall_live::backend::Backend;
+use gridwall_live::state::Refusal;
+use gridwall_protocol::api::{GridOutline, GridOutlines, GridSummary, KpisAnswer};
+
+use super::error::ApiResult;
+
+pub async fn outlines(State(backend): State<Arc<Backend>>) -> Json<GridOutlines> {
+    let live = backend.live();
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let grids = live
+        .world
+        .grids
+        .iter()
+        .map(|g| GridOutline {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            level: g.level,
+            parent: g.parent.clone(),
+            rings: g
+                .shape
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .map(|ls| ls.coords().map(|c| [round(c.x), round(c.y)]).collect())
+                .collect(),
+        })
+        .collect();
+    Json(GridOutlines { grids })
+}
+
+pub async fn summary(State(backend): State<Arc<Backend>>, Path(code): Path<String>) -> ApiResult<Json<GridSummary>> {
+    let live = backend.live();
+    let g = live.world.grid(&code).ok_or_else(|| Refusal::not_found("code", format!("no grid unit {code:?}")))?;
+    let (components, patrols, incidents) = live.world.in_grid(&code);
+    Ok(Json(GridSummary {
+        name: g.name.clone(),
+        level: g.level,
+        parent: g.parent.clone(),
+        components: components.len(),
+        patrols: patrols.iter().filter_map(|&id| live.patrol_state(id)).collect(),
+        incidents: incidents.iter().map(|id| live.incident_state(&live.world.incidents[id])).collect(),
+        kpis: live.kpis(Some(&code)),
+        code,
+    }))
+}
+
+pub async fn kpis(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<KpisAnswer>> {
+    let live = backend.live();
+    let scope = q.get("scope").filter(|s| !s.is_empty()).cloned();
+    if let Some(s) = &scope
+        && live.world.grid(s).is_none()
+    {
+        return Err(Refusal::not_found("scope", format!("no grid unit {s:?}")).into());
+    }
+    let kpis = live.kpis(scope.as_deref());
+    Ok(Json(KpisAnswer { scope, time_ms: live.now_ms(), kpis }))
+}

@@ -1,0 +1,69 @@
+//! Incidents: one with its timeline, and workflow steps.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/incidents/{id}` | an incident with its timeline → [`IncidentDetail`] |
+//! | `POST /api/v1/incidents/{id}/transitions` | a workflow step → [`TransitionAnswer`] |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use gridwall_live::backend::Backend;
+use gridwall_live::state::Refusal;
+use gridwall_live::workflow::Action;
+use gridwall_protocol::api::{IncidentDetail, TransitionAnswer};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult, incident_id, parse_json};
+
+pub async fn detail(State(backend): State<Arc<Backend>>, Path(id): Path<String>) -> ApiResult<Json<IncidentDetail>> {
+    let id = incident_id(&id)?;
+    let live = backend.live();
+    let rec = live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("id", format!("no incident {id}")))?;
+    let now = live.now_ms();
+    Ok(Json(IncidentDetail {
+        incident: live.incident_state(rec),
+        overdue: rec.case.is_overdue(now),
+        time_left_ms: rec.case.deadline_ms.map(|d| d - now),
+        assignee: rec.case.assignee.clone(),
+        reworks: rec.case.reworks,
+        satisfaction: rec.case.satisfaction,
+        timeline: rec.case.timeline.clone(),
+    }))
+}
+
+/// `{"action":"dispatch","assignee":"P-1","actor":"指挥长","note":"…"}` (or `resolve`,
+/// `review_pass`, `review_reject`, `close` with `satisfaction`).
+#[derive(Deserialize)]
+struct TransitionIn {
+    #[serde(flatten)]
+    action: Action,
+    actor: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn transition(State(backend): State<Arc<Backend>>, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<TransitionAnswer>> {
+    let id = incident_id(&id)?;
+    let value: serde_json::Value = parse_json(&body?)?;
+    let action = value.get("action").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    if !["dispatch", "resolve", "review_pass", "review_reject", "close"].contains(&action.as_str()) {
+        return Err(ApiError::bad_request("action", format!("{action:?}: use dispatch, resolve, review_pass, review_reject or close")));
+    }
+    let t: TransitionIn = serde_json::from_value(value).map_err(|e| {
+        let field = if e.to_string().contains("satisfaction") {
+            "satisfaction"
+        } else if e.to_string().contains("assignee") {
+            "assignee"
+        } else {
+            "actor"
+        };
+        ApiError::bad_request(field, e.to_string())
+    })?;
+    backend.commit(|live| live.apply(id, &t.action, &t.actor, &t.note)).await?;
+    let live = backend.live();
+    Ok(Json(TransitionAnswer { incident: live.incident_state(&live.world.incidents[&id]) }))
+}

@@ -1,0 +1,46 @@
+//! `GET /ws/ingest`: the device position stream. Each text frame is a JSON array of positions (or
+//! one position object), answered with an [`IngestAck`] once stored.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_live::backend::Backend;
+use gridwall_protocol::api::IngestAck;
+
+use super::patrols::accept_positions;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(backend): State<Arc<Backend>>) -> Response {
+    ws.on_upgrade(move |socket| serve(socket, backend))
+}
+
+async fn serve(socket: WebSocket, backend: Arc<Backend>) {
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = backend.shutdown.clone();
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = shutdown.changed() => break,
+        };
+        let Some(Ok(msg)) = msg else { break };
+        let body: Vec<u8> = match msg {
+            Message::Text(t) => {
+                let t = t.as_str().trim_start();
+                if t.starts_with('{') { format!("[{t}]").into_bytes() } else { t.as_bytes().to_vec() }
+            }
+            Message::Binary(b) => b.to_vec(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let ack = match accept_positions(&backend, &body).await {
+            Ok(n) => IngestAck { ok: true, accepted: Some(n), error: None },
+            Err(e) => IngestAck { ok: false, accepted: None, error: Some(e.detail()) },
+        };
+        let text = serde_json::to_string(&ack).expect("an ack serialises");
+        if sink.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+    }
+}

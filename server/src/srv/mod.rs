@@ -1,0 +1,88 @@
+//! The HTTP and WebSocket surface of the live backend: [`run`] serves a scene on a listener until
+//! a shutdown future completes; [`router`] is the axum router over a [`Backend`] (tests mount
+//! it on port 0). Handlers are grouped by resource:
+//!
+//! * [`patrols`]: registration, positions, tracks, nearest on duty;
+//! * [`incidents`]: detail with timeline, workflow steps;
+//! * [`grids`]: outlines, one unit's summary, KPIs;
+//! * [`open311`]: Open311 `GeoReport` v2;
+//! * [`scene`]: the scene's files for displays;
+//! * [`display`]: the display socket (`/ws`); [`ingest`]: the device socket (`/ws/ingest`).
+//!
+//! Every documented answer is a type of `gridwall_protocol::api`; refusals are [`error::ApiError`].
+
+pub mod display;
+pub mod error;
+pub mod grids;
+pub mod incidents;
+pub mod ingest;
+pub mod open311;
+pub mod patrols;
+pub mod scene;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use gridwall_live::backend::{Backend, BackendError};
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Store(#[from] gridwall_live::store::StoreError),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The router over a backend (`max_body` bytes per request body).
+pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
+    Router::new()
+        .route("/ws", get(display::upgrade))
+        .route("/ws/ingest", get(ingest::upgrade))
+        .route("/api/v1/patrols", post(patrols::register))
+        .route("/api/v1/positions", post(patrols::report))
+        .route("/api/v1/patrols/{id}/track", get(patrols::track))
+        .route("/api/v1/nearest", get(patrols::nearest))
+        .route("/api/v1/incidents/{id}", get(incidents::detail))
+        .route("/api/v1/incidents/{id}/transitions", post(incidents::transition))
+        .route("/api/v1/grids", get(grids::outlines))
+        .route("/api/v1/grids/{code}", get(grids::summary))
+        .route("/api/v1/kpis", get(grids::kpis))
+        .route("/open311/v2/services.json", get(open311::services))
+        .route("/open311/v2/requests.json", get(open311::list).post(open311::create))
+        .route("/open311/v2/requests/{id}", get(open311::one))
+        .route("/scene/{file}", get(scene::file))
+        .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "path", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(backend)
+}
+
+/// Serves until `shutdown` completes, then stops the background tasks and flushes the store.
+pub async fn run(listener: TcpListener, config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let (backend, stop) = Backend::open(&config.live)?;
+    let tasks = backend.start(&config.live)?;
+    tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);
+    let mut stopped = backend.shutdown.clone();
+    let app = router(backend.clone(), config.max_body_bytes);
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.changed().await;
+    });
+    let server = tokio::spawn(async move { serve.await });
+    shutdown.await;
+    let _ = stop.send(true);
+    let _ = server.await;
+    for t in tasks {
+        t.abort();
+    }
+    backend.store.flush().await?;
+    Ok(())
+}

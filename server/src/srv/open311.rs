@@ -1,0 +1,105 @@
+//! Open311 `GeoReport` v2: incident intake and the public view of requests.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /open311/v2/services.json` | the incident categories as services → [`Service`] list |
+//! | `POST /open311/v2/requests.json` | a new request (form or JSON) → 201 [`RequestCreated`] list |
+//! | `GET /open311/v2/requests.json?status=&service_code=&start_date=&end_date=&service_request_id=` | requests → [`ServiceRequest`] list |
+//! | `GET /open311/v2/requests/{id}.json` | one request |
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use gridwall_live::backend::Backend;
+use gridwall_live::ingest;
+use gridwall_live::state::Refusal;
+use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
+use gridwall_protocol::{IncidentCategory, IncidentSource};
+use gridwall_scene::coords::CoordError;
+
+use super::error::{ApiError, ApiResult, incident_id, parse_json, time_param};
+
+pub async fn services() -> Json<Vec<Service>> {
+    Json(ingest::services())
+}
+
+fn crs_error(e: &CoordError) -> ApiError {
+    ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()).open311()
+}
+
+pub async fn create(State(backend): State<Arc<Backend>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<(StatusCode, Json<Vec<RequestCreated>>)> {
+    let body = body.map_err(|e| ApiError::from(e).open311())?;
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let fields: BTreeMap<String, String> = if is_json {
+        let v: serde_json::Map<String, serde_json::Value> = parse_json(&body).map_err(ApiError::open311)?;
+        v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+    } else {
+        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")).open311())?
+    };
+    let bounds = backend.manifest.bounds.local;
+    let req = backend
+        .with_frame(|f| Ok::<_, CoordError>(ingest::parse_request(&fields, f, bounds)))
+        .map_err(|e| crs_error(&e))?
+        .map_err(|e| ApiError::from(e).open311())?;
+    let source = fields.get("gridwall_source").and_then(|s| s.parse().ok()).unwrap_or(IncidentSource::MiniProgram);
+    let mut opened = None;
+    backend
+        .commit(|live| {
+            let (id, records) = live.open_incident(req.category, source, [req.x, req.y], &req.description);
+            opened = Some(id);
+            Ok(records)
+        })
+        .await
+        .map_err(|e| ApiError::from(e).open311())?;
+    let id = opened.expect("the incident was opened");
+    Ok((StatusCode::CREATED, Json(vec![RequestCreated { service_request_id: id.to_string(), service_notice: "已受理".into(), account_id: None }])))
+}
+
+pub async fn list(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Vec<ServiceRequest>>> {
+    let bad = |k: &str, m: String| ApiError::bad_request(k, m).open311();
+    let status = q.get("status").map(String::as_str);
+    if status.is_some_and(|s| s != "open" && s != "closed") {
+        return Err(bad("status", "use open or closed".into()));
+    }
+    let codes: Option<Vec<IncidentCategory>> = q
+        .get("service_code")
+        .map(|s| s.split(',').map(|c| c.parse::<IncidentCategory>().map_err(|_| bad("service_code", format!("{c:?} is not a service")))).collect())
+        .transpose()?;
+    let ids: Option<Vec<u64>> = q
+        .get("service_request_id")
+        .map(|s| s.split(',').map(|c| c.parse::<u64>().map_err(|_| bad("service_request_id", format!("{c:?} is not an id")))).collect())
+        .transpose()?;
+    let start = time_param(&q, "start_date").map_err(ApiError::open311)?;
+    let end = time_param(&q, "end_date").map_err(ApiError::open311)?;
+    let live = backend.live();
+    let now = live.now_ms();
+    // GeoReport v2 default window: the last 90 days, at most 1000 requests.
+    let start = start.unwrap_or(if ids.is_some() { i64::MIN } else { now - 90 * 86_400_000 });
+    let end = end.unwrap_or(i64::MAX);
+    let mut recs: Vec<_> = live
+        .world
+        .incidents
+        .values()
+        .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
+        .filter(|r| codes.as_ref().is_none_or(|c| c.contains(&r.category)))
+        .filter(|r| status.is_none_or(|s| (s == "closed") != r.case.is_open()))
+        .filter(|r| r.case.created_ms >= start && r.case.created_ms <= end)
+        .collect();
+    recs.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+    recs.truncate(1000);
+    let out = backend.with_frame(|f| Ok::<_, CoordError>(recs.iter().map(|r| ingest::request_out(r, f)).collect()));
+    Ok(Json(out.map_err(|e| crs_error(&e))?))
+}
+
+pub async fn one(State(backend): State<Arc<Backend>>, Path(id): Path<String>) -> ApiResult<Json<Vec<ServiceRequest>>> {
+    let id = incident_id(&id).map_err(ApiError::open311)?;
+    let live = backend.live();
+    let rec = live.world.incidents.get(&id).ok_or_else(|| ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311())?;
+    let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(rec, f))).map_err(|e| crs_error(&e))?;
+    Ok(Json(vec![out]))
+}

@@ -1,0 +1,91 @@
+//! Patrols: registration, position reports, recorded tracks, and the k nearest on duty.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/v1/patrols` | register or update patrols → [`Registered`] |
+//! | `POST /api/v1/positions` | a batch of position reports → 202 [`Accepted`] |
+//! | `GET /api/v1/patrols/{id}/track?from=&to=` | a recorded track → [`TrackAnswer`] |
+//! | `GET /api/v1/nearest?incident=ID&k=5` (or `x=&y=`) | the k nearest on-duty patrols → [`NearestAnswer`] |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use gridwall_live::backend::Backend;
+use gridwall_live::ingest::{self, Position};
+use gridwall_live::state::Refusal;
+use gridwall_protocol::api::{Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix};
+use gridwall_scene::coords::CoordError;
+
+use super::error::{ApiError, ApiResult, parse_json, time_param};
+
+pub async fn register(State(backend): State<Arc<Backend>>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Registered>> {
+    let regs: Vec<PatrolRegistration> = parse_json(&body?)?;
+    let registered = regs.len();
+    backend.commit(|live| live.register(&regs)).await?;
+    Ok(Json(Registered { registered }))
+}
+
+/// Validates, applies and commits a JSON batch of positions; how many were accepted.
+pub async fn accept_positions(backend: &Backend, body: &[u8]) -> ApiResult<usize> {
+    let bounds = backend.manifest.bounds.local;
+    let positions: Vec<Position> = backend
+        .with_frame(|f| Ok::<_, CoordError>(ingest::parse_positions(body, f, bounds, backend.margin_m)))
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))??;
+    let n = positions.len();
+    backend.commit(|live| live.ingest(&positions)).await?;
+    Ok(n)
+}
+
+pub async fn report(State(backend): State<Arc<Backend>>, body: Result<Bytes, BytesRejection>) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let accepted = accept_positions(&backend, &body?).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
+}
+
+pub async fn track(State(backend): State<Arc<Backend>>, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<TrackAnswer>> {
+    let from = time_param(&q, "from")?.unwrap_or(i64::MIN);
+    let to = time_param(&q, "to")?.unwrap_or(i64::MAX);
+    let live = backend.live();
+    let pid = live.patrol_id(&id).ok_or_else(|| Refusal::not_found("patrol_id", format!("no patrol {id:?}")))?;
+    let points = live.world.track(pid, from, to).into_iter().map(|(t_ms, x, y)| TrackFix { ts: ingest::format_time(t_ms), t_ms, x, y }).collect();
+    Ok(Json(TrackAnswer { patrol_id: id, points }))
+}
+
+pub async fn nearest(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<NearestAnswer>> {
+    let k: usize = q.get("k").map_or(Ok(5), |v| v.parse().map_err(|_| ApiError::bad_request("k", format!("{v:?} is not a count"))))?;
+    if k == 0 || k > 100 {
+        return Err(ApiError::bad_request("k", "must be 1 to 100"));
+    }
+    let live = backend.live();
+    let p = if let Some(v) = q.get("incident") {
+        let id: u64 = v.parse().map_err(|_| ApiError::bad_request("incident", format!("{v:?} is not an id")))?;
+        live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?.pos
+    } else {
+        let num = |k: &str| -> ApiResult<f64> {
+            let v = q.get(k).ok_or_else(|| ApiError::bad_request(k, "give incident=ID or x and y (local metres)"))?;
+            v.parse().map_err(|_| ApiError::bad_request(k, format!("{v:?} is not a number")))
+        };
+        [num("x")?, num("y")?]
+    };
+    let patrols = live
+        .world
+        .nearest_on_duty(p, k)
+        .into_iter()
+        .map(|(id, d)| {
+            let s = live.patrol_state(id);
+            NearPatrol {
+                id,
+                patrol_id: live.patrol_ext(id).unwrap_or_default().to_owned(),
+                distance_m: (d * 10.0).round() / 10.0,
+                name: s.as_ref().map(|s| s.name.clone()),
+                role: s.as_ref().map(|s| s.role),
+                status: s.as_ref().map(|s| s.status),
+            }
+        })
+        .collect();
+    Ok(Json(NearestAnswer { x: p[0], y: p[1], patrols }))
+}

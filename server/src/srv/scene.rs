@@ -1,0 +1,26 @@
+//! `GET /scene/{file}`: the scene's files (`scene.toml`, `city.glb`, `grids.geojson`,
+//! `components.csv`, `roads.geojson`) for displays.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gridwall_live::backend::Backend;
+use gridwall_live::state::Refusal;
+
+use super::error::{ApiError, ApiResult};
+
+pub async fn file(State(backend): State<Arc<Backend>>, Path(file): Path<String>) -> ApiResult<Response> {
+    if !backend.manifest.file_names().contains(&file.as_str()) {
+        return Err(Refusal::not_found("file", format!("{file:?} is not a file of this scene")).into());
+    }
+    let bytes = tokio::fs::read(backend.scene_dir.join(&file)).await.map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "file", e.to_string()))?;
+    let mime = match std::path::Path::new(&file).extension().and_then(|e| e.to_str()) {
+        Some("glb") => "model/gltf-binary",
+        Some("geojson") => "application/geo+json",
+        Some("csv") => "text/csv; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
+    };
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}

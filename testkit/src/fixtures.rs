@@ -1,0 +1,62 @@
+//! Protocol values for unit tests: change what a test is about with struct update syntax,
+//! e.g. `IncidentState { grid: CELL.into(), ..incident(7, IncidentStage::Accepted) }`.
+
+use gridwall_protocol::{
+    ComponentCategory, ComponentItem, ComponentState, Event, EventKind, GridLevel, IncidentCategory, IncidentSource,
+    IncidentStage, IncidentState, PatrolPos, PatrolRole, PatrolState, PatrolStatus, ServerMessage,
+};
+
+/// A garbage incident reported on the hotline at local (1, 2) in cell `g`, handled at cell level,
+/// priority 4, no deadline.
+pub fn incident(id: u64, stage: IncidentStage) -> IncidentState {
+    IncidentState {
+        id,
+        category: IncidentCategory::Garbage,
+        source: IncidentSource::Hotline,
+        stage,
+        priority: 4,
+        x: 1.0,
+        y: 2.0,
+        lon: None,
+        lat: None,
+        grid: "g".into(),
+        level: GridLevel::Cell,
+        created_ms: 0,
+        deadline_ms: 0,
+        assignee: None,
+        description: String::new(),
+    }
+}
+
+/// A patrolling police officer `P-{id}` at local (x, y), assigned to cell `g`.
+pub fn patrol(id: u32, x: f64, y: f64) -> PatrolState {
+    PatrolState {
+        pos: PatrolPos { id, x, y, lon: None, lat: None },
+        patrol_id: format!("P-{id}"),
+        name: format!("P-{id}"),
+        role: PatrolRole::Police,
+        status: PatrolStatus::Patrolling,
+        grid: "g".into(),
+    }
+}
+
+/// An intact component of a category at local (x, 0).
+pub fn component(id: u32, category: ComponentCategory, state: ComponentState) -> ComponentItem {
+    ComponentItem { id, code: format!("37078302070000{id:02}"), category, state, x: f64::from(id), y: 0.0 }
+}
+
+/// A snapshot of these patrols, incidents and components.
+pub fn snapshot(patrols: Vec<PatrolState>, incidents: Vec<IncidentState>, components: Vec<ComponentItem>) -> ServerMessage {
+    ServerMessage::Snapshot { seq: 0, tick: 0, time_ms: 0, patrols, incidents, components }
+}
+
+/// A delta carrying only these events, numbered from 1.
+pub fn events(kinds: Vec<EventKind>) -> ServerMessage {
+    let events = kinds.into_iter().enumerate().map(|(i, kind)| Event { seq: i as u64 + 1, time_ms: 0, kind }).collect();
+    ServerMessage::Delta { tick: 1, time_ms: 0, moved: vec![], entered: vec![], left: vec![], events }
+}
+
+/// A delta of patrol changes only.
+pub fn delta(moved: Vec<PatrolPos>, entered: Vec<PatrolState>, left: Vec<u32>) -> ServerMessage {
+    ServerMessage::Delta { tick: 1, time_ms: 0, moved, entered, left, events: vec![] }
+}

@@ -1,0 +1,25 @@
+//! gridwall's test support, in one place. Used only by tests, examples and benchmarks (it is a
+//! dev-dependency everywhere), so production code holds no test helpers.
+//!
+//! * [`paths`]: the repository, the shipped Helsinki scene and its OSM extract.
+//! * [`server`]: a real server on its own thread ([`server::BackgroundServer`]), and
+//!   [`server::TestServer`] with HTTP helpers for the documented API.
+//! * [`display`]: a display-socket client (binary or JSON).
+//! * [`fixtures`]: protocol values for unit tests.
+//! * [`shots`]: reading PNG captures and looking at their pixels.
+
+pub mod display;
+pub mod fixtures;
+pub mod paths;
+pub mod server;
+pub mod shots;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Now as RFC 3339 (what devices put in `ts`).
+pub fn now_ts() -> String {
+    gridwall_live::ingest::format_time(now_ms())
+}
