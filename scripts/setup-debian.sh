@@ -35,6 +35,12 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust 1.95 with rustup (https://rustup.rs)" >&2
   exit 1
 fi
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    echo "setup: cargo $tool not found; add it with: rustup component add $( [ "$tool" = fmt ] && echo rustfmt || echo clippy )" >&2
+    exit 1
+  fi
+done
 
 # The glTF validator (pinned in tools/gltf-validate/package-lock.json).
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

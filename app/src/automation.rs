@@ -108,7 +108,12 @@ fn render_offscreen(mut commands: Commands, offscreen: Res<Offscreen>, cameras: 
 }
 
 /// The commander's scripted actions, once everything is there to act on.
-fn act(script: Res<Script>, mut progress: ResMut<Progress>, mut clicks: MessageWriter<Click>, mut searches: MessageWriter<Search>) {
+fn act(
+    script: Res<Script>,
+    mut progress: ResMut<Progress>,
+    mut clicks: MessageWriter<Click>,
+    mut searches: MessageWriter<Search>,
+) {
     if let Some(at) = script.click {
         info!("scripted click at {at}");
         clicks.write(Click(at));
@@ -169,15 +174,23 @@ fn capture(
         None => Screenshot::primary_window(),
     };
     let saved = progress.captures_saved.clone();
-    commands.spawn(screenshot).observe(save_to_disk(path)).observe(move |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-        // The file is written by the observer before this one; exit once the last one is out.
-        if saved.fetch_add(1, Ordering::SeqCst) + 1 == total as usize {
-            exit.write(AppExit::Success);
-        }
-    });
+    commands.spawn(screenshot).observe(save_to_disk(path)).observe(
+        move |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            // The file is written by the observer before this one; exit once the last one is out.
+            if saved.fetch_add(1, Ordering::SeqCst) + 1 == total as usize {
+                exit.write(AppExit::Success);
+            }
+        },
+    );
 }
 
-fn time_frames(script: Res<Script>, state: Res<State<Readiness>>, time: Res<Time<Real>>, mut progress: ResMut<Progress>, mut exit: MessageWriter<AppExit>) {
+fn time_frames(
+    script: Res<Script>,
+    state: Res<State<Readiness>>,
+    time: Res<Time<Real>>,
+    mut progress: ResMut<Progress>,
+    mut exit: MessageWriter<AppExit>,
+) {
     let Some(frames) = script.bench_frames else { return };
     if *state.get() != Readiness::Ready || progress.frame_times_ms.len() >= frames {
         return;

@@ -33,19 +33,29 @@ fn spawn_city(
     mut progress: ResMut<LoadProgress>,
 ) {
     progress.wait_for(CITY_MODEL);
-    let handle: Handle<WorldAsset> = assets.load(GltfAssetLabel::Scene(0).from_asset(scene.manifest.files.city.clone()));
+    let handle: Handle<WorldAsset> =
+        assets.load(GltfAssetLabel::Scene(0).from_asset(scene.manifest.files.city.clone()));
     commands.insert_resource(CityModel(handle.clone()));
     commands.spawn((WorldAssetRoot(handle), Transform::default(), Name::new("city")));
 
     let size = scene.size() * 1.4;
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(size.x, size.y))),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color: palette::GROUND, perceptual_roughness: 1.0, ..default() })),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: palette::GROUND,
+            perceptual_roughness: 1.0,
+            ..default()
+        })),
         Transform::from_translation(scene.centre() - Vec3::Y * 0.05),
         Name::new("ground"),
     ));
     commands.spawn((
-        DirectionalLight { color: Color::srgb(0.75, 0.85, 1.0), illuminance: 3_500.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight {
+            color: Color::srgb(0.75, 0.85, 1.0),
+            illuminance: 3_500.0,
+            shadow_maps_enabled: false,
+            ..default()
+        },
         Transform::from_xyz(-0.4, 1.0, 0.6).looking_at(Vec3::ZERO, Vec3::Y),
     ));
 }

@@ -89,7 +89,12 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
     }
 }
 
-fn draw_grids(outlines: Res<GridMap>, mut street: Gizmos<StreetLines>, mut community: Gizmos<CommunityLines>, mut cell: Gizmos<CellLines>) {
+fn draw_grids(
+    outlines: Res<GridMap>,
+    mut street: Gizmos<StreetLines>,
+    mut community: Gizmos<CommunityLines>,
+    mut cell: Gizmos<CellLines>,
+) {
     for (level, rings) in &outlines.lines {
         for ring in rings {
             let points = ring.iter().copied();
@@ -125,8 +130,10 @@ impl Declutter {
     /// Takes `r` if it overlaps nothing taken before; says whether it did.
     pub fn place(&mut self, r: Rect) -> bool {
         let span = |a: f32, b: f32| (a / Self::CELL).floor() as i32..=(b / Self::CELL).floor() as i32;
-        let cells: Vec<(i32, i32)> = span(r.min.x, r.max.x).flat_map(|x| span(r.min.y, r.max.y).map(move |y| (x, y))).collect();
-        if cells.iter().any(|c| self.cells.get(c).is_some_and(|taken| taken.iter().any(|t| !t.intersect(r).is_empty()))) {
+        let cells: Vec<(i32, i32)> =
+            span(r.min.x, r.max.x).flat_map(|x| span(r.min.y, r.max.y).map(move |y| (x, y))).collect();
+        if cells.iter().any(|c| self.cells.get(c).is_some_and(|taken| taken.iter().any(|t| !t.intersect(r).is_empty())))
+        {
             return false;
         }
         for c in cells {
@@ -155,7 +162,8 @@ fn place_labels(
     let mut order: Vec<_> = labels.iter_mut().collect();
     order.sort_by_key(|(l, ..)| std::cmp::Reverse(l.level.index()));
     for (label, mut node, mut vis, computed) in order {
-        let shown = labelled(label.level, orbit.distance).then(|| camera.world_to_viewport(cam_tf, label.at).ok()).flatten();
+        let shown =
+            labelled(label.level, orbit.distance).then(|| camera.world_to_viewport(cam_tf, label.at).ok()).flatten();
         let half = computed.size() * computed.inverse_scale_factor() / 2.0;
         match shown.filter(|p| taken.place(Rect::from_center_half_size(*p, half))) {
             Some(p) => {
@@ -186,7 +194,11 @@ mod tests {
 
     #[test]
     fn zoom_levels_decide_which_labels_show() {
-        assert!(labelled(GridLevel::Street, 5_000.0) && !labelled(GridLevel::Community, 1_600.0) && labelled(GridLevel::Cell, 300.0));
+        assert!(
+            labelled(GridLevel::Street, 5_000.0)
+                && !labelled(GridLevel::Community, 1_600.0)
+                && labelled(GridLevel::Cell, 300.0)
+        );
         assert!(labelled(GridLevel::Community, 1_000.0) && !labelled(GridLevel::Cell, 700.0));
     }
 }

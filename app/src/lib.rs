@@ -70,8 +70,21 @@ pub struct AppPlugin;
 
 impl Plugin for AppPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((AppSystemsPlugin, theme::ThemePlugin, loading::LoadingPlugin, materials::MaterialsPlugin, net::NetPlugin, map::MapPlugin));
-        app.add_plugins((city::CityPlugin, camera::CameraPlugin, grids::GridsPlugin, layers::LayersPlugin, hud::HudPlugin));
+        app.add_plugins((
+            AppSystemsPlugin,
+            theme::ThemePlugin,
+            loading::LoadingPlugin,
+            materials::MaterialsPlugin,
+            net::NetPlugin,
+            map::MapPlugin,
+        ));
+        app.add_plugins((
+            city::CityPlugin,
+            camera::CameraPlugin,
+            grids::GridsPlugin,
+            layers::LayersPlugin,
+            hud::HudPlugin,
+        ));
         app.add_plugins((filters::FiltersPlugin, select::SelectPlugin, automation::AutomationPlugin));
     }
 }

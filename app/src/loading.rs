@@ -67,7 +67,10 @@ pub struct LoadingPlugin;
 impl Plugin for LoadingPlugin {
     fn build(&self, app: &mut App) {
         let waiting = WaitingPipelines(Arc::new(AtomicUsize::new(usize::MAX)));
-        app.init_state::<Readiness>().init_resource::<LoadProgress>().insert_resource(waiting.clone()).add_systems(Last, advance_readiness);
+        app.init_state::<Readiness>()
+            .init_resource::<LoadProgress>()
+            .insert_resource(waiting.clone())
+            .add_systems(Last, advance_readiness);
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app.insert_resource(waiting).add_systems(Render, count_waiting_pipelines);
         }
@@ -78,7 +81,12 @@ fn count_waiting_pipelines(cache: Res<PipelineCache>, waiting: Res<WaitingPipeli
     waiting.0.store(cache.waiting_pipelines().count(), Ordering::Relaxed);
 }
 
-fn advance_readiness(waiting: Res<WaitingPipelines>, mut progress: ResMut<LoadProgress>, state: Res<State<Readiness>>, mut next: ResMut<NextState<Readiness>>) {
+fn advance_readiness(
+    waiting: Res<WaitingPipelines>,
+    mut progress: ResMut<LoadProgress>,
+    state: Res<State<Readiness>>,
+    mut next: ResMut<NextState<Readiness>>,
+) {
     let compiled = waiting.0.load(Ordering::Relaxed) == 0;
     progress.compiled_frames = if compiled { progress.compiled_frames.saturating_add(1) } else { 0 };
     let settled = compiled && progress.pending.is_empty();

@@ -91,7 +91,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (scene, net) = match &cli.server {
         Some(server) => {
-            let cache = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/gridwall/scenes");
+            let cache =
+                std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/gridwall/scenes");
             let remote = gridwall::remote::fetch_scene(server, &cache)?;
             (remote.info, Some(NetConfig { url: remote.ws_url }))
         }
@@ -113,7 +114,12 @@ fn main() -> anyhow::Result<()> {
         // Captures render into an image: no window, no display server needed.
         app.add_plugins(
             DefaultPlugins
-                .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    close_when_requested: false,
+                    ..default()
+                })
                 .set(assets)
                 .disable::<WinitPlugin>(),
         )
@@ -125,13 +131,19 @@ fn main() -> anyhow::Result<()> {
         app.add_plugins(
             DefaultPlugins
                 .set(WindowPlugin {
-                    primary_window: Some(Window { title, resolution: WindowResolution::new(cli.size.0, cli.size.1), ..default() }),
+                    primary_window: Some(Window {
+                        title,
+                        resolution: WindowResolution::new(cli.size.0, cli.size.1),
+                        ..default()
+                    }),
                     ..default()
                 })
                 .set(assets),
         );
     }
-    app.insert_resource(scene).insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh }).add_plugins(gridwall::AppPlugin);
+    app.insert_resource(scene)
+        .insert_resource(if cli.lang == "en" { Lang::En } else { Lang::Zh })
+        .add_plugins(gridwall::AppPlugin);
     if let Some(net) = net {
         app.insert_resource(net);
     }

@@ -64,8 +64,10 @@ impl Plugin for MaterialsPlugin {
     fn build(&self, app: &mut App) {
         let Some(mut shaders) = app.world_mut().get_resource_mut::<Assets<Shader>>() else { return };
         // The same files as `shaders/`, compiled in.
-        let _ = shaders.insert(&PULSE_SHADER, Shader::from_wgsl(include_str!("../../shaders/pulse.wgsl"), "shaders/pulse.wgsl"));
-        let _ = shaders.insert(&TRAIL_SHADER, Shader::from_wgsl(include_str!("../../shaders/trail.wgsl"), "shaders/trail.wgsl"));
+        let _ = shaders
+            .insert(&PULSE_SHADER, Shader::from_wgsl(include_str!("../../shaders/pulse.wgsl"), "shaders/pulse.wgsl"));
+        let _ = shaders
+            .insert(&TRAIL_SHADER, Shader::from_wgsl(include_str!("../../shaders/trail.wgsl"), "shaders/trail.wgsl"));
         app.add_plugins((MaterialPlugin::<PulseMaterial>::default(), MaterialPlugin::<TrailMaterial>::default()));
     }
 }

@@ -59,7 +59,11 @@ pub enum Connection {
     Connecting,
     Connected,
     /// Lost; the next attempt is in `retry_in`.
-    Reconnecting { attempt: u32, retry_in: Duration, reason: String },
+    Reconnecting {
+        attempt: u32,
+        retry_in: Duration,
+        reason: String,
+    },
 }
 
 /// The last server time seen, and when (to keep clocks and countdowns running between frames).
@@ -108,7 +112,11 @@ impl Plugin for NetPlugin {
             .init_resource::<ServerClock>()
             .init_resource::<LoadProgress>()
             .add_systems(Startup, open_link.run_if(resource_exists::<NetConfig>))
-            .add_systems(Update, (receive_frames.in_set(AppSystems::Receive), send_outbound.in_set(AppSystems::Send)).run_if(resource_exists::<Link>));
+            .add_systems(
+                Update,
+                (receive_frames.in_set(AppSystems::Receive), send_outbound.in_set(AppSystems::Send))
+                    .run_if(resource_exists::<Link>),
+            );
     }
 }
 
@@ -127,7 +135,8 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>, mut progress: ResMu
     thread::Builder::new()
         .name("gridwall-net".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the socket");
+            let rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the socket");
             rt.block_on(keep_connected(url, in_tx, out_rx));
         })
         .expect("spawn the network thread");
@@ -148,12 +157,17 @@ fn receive_frames(
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
-            Inbound::Lost { attempt, retry_in, reason } => *state = Connection::Reconnecting { attempt, retry_in, reason },
+            Inbound::Lost { attempt, retry_in, reason } => {
+                *state = Connection::Reconnecting { attempt, retry_in, reason }
+            }
             Inbound::Answer(a) => {
                 answers.write(a);
             }
             Inbound::Frame(m) => {
-                if let ServerMessage::Snapshot { time_ms, .. } | ServerMessage::Delta { time_ms, .. } | ServerMessage::Kpis { time_ms, .. } = &m {
+                if let ServerMessage::Snapshot { time_ms, .. }
+                | ServerMessage::Delta { time_ms, .. }
+                | ServerMessage::Kpis { time_ms, .. } = &m
+                {
                     clock.set(*time_ms, time.elapsed_secs());
                 }
                 if matches!(m, ServerMessage::Snapshot { .. }) {
@@ -167,7 +181,12 @@ fn receive_frames(
 
 /// Answers HTTP questions one at a time, in order, until the app goes away.
 fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc::UnboundedSender<Inbound>) {
-    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().timeout_global(Some(Duration::from_secs(5))).http_status_as_error(false).build());
+    let agent = ureq::Agent::new_with_config(
+        ureq::config::Config::builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build(),
+    );
     while let Ok(ask) = asks.recv() {
         let url = match &ask {
             Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
@@ -177,11 +196,22 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
             Err(e) => Err(e.to_string()),
             Ok(mut res) if !res.status().is_success() => {
                 let status = res.status();
-                Err(res.body_mut().read_json::<ErrorBody>().map_or_else(|_| format!("HTTP {status}"), |b| b.error.message))
+                Err(res
+                    .body_mut()
+                    .read_json::<ErrorBody>()
+                    .map_or_else(|_| format!("HTTP {status}"), |b| b.error.message))
             }
             Ok(mut res) => match &ask {
-                Ask::Incident(_) => res.body_mut().read_json::<IncidentDetail>().map(|d| Answer::Incident(Box::new(d))).map_err(|e| e.to_string()),
-                Ask::Nearest { incident, .. } => res.body_mut().read_json::<NearestAnswer>().map(|answer| Answer::Nearest { incident: *incident, answer }).map_err(|e| e.to_string()),
+                Ask::Incident(_) => res
+                    .body_mut()
+                    .read_json::<IncidentDetail>()
+                    .map(|d| Answer::Incident(Box::new(d)))
+                    .map_err(|e| e.to_string()),
+                Ask::Nearest { incident, .. } => res
+                    .body_mut()
+                    .read_json::<NearestAnswer>()
+                    .map(|answer| Answer::Nearest { incident: *incident, answer })
+                    .map_err(|e| e.to_string()),
             },
         };
         let answer = answer.unwrap_or_else(|error| Answer::Failed { ask, error });
@@ -203,7 +233,11 @@ fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut ask
 /// Connects, runs the session, and reconnects after a loss with exponential backoff (0.5 s up
 /// to 8 s). On every (re)connection it says hello with the last event seq it saw and repeats
 /// the last subscription, so the view comes back without a restart.
-async fn keep_connected(url: String, inbox: tmpsc::UnboundedSender<Inbound>, mut outbox: tmpsc::UnboundedReceiver<ClientMessage>) {
+async fn keep_connected(
+    url: String,
+    inbox: tmpsc::UnboundedSender<Inbound>,
+    mut outbox: tmpsc::UnboundedReceiver<ClientMessage>,
+) {
     let mut last_seq: Option<u64> = None;
     let mut subscription: Option<ClientMessage> = None;
     let mut attempt = 0u32;
@@ -254,7 +288,13 @@ async fn session(
 ) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let send = |m: &ClientMessage| WsMessage::Binary(encode_client(m).into());
-    sink.send(send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "gridwall".into(), resume_after: *last_seq })).await.map_err(|e| e.to_string())?;
+    sink.send(send(&ClientMessage::Hello {
+        version: PROTOCOL_VERSION,
+        client: "gridwall".into(),
+        resume_after: *last_seq,
+    }))
+    .await
+    .map_err(|e| e.to_string())?;
     if let Some(s) = subscription.as_ref() {
         sink.send(send(s)).await.map_err(|e| e.to_string())?;
     }

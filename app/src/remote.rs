@@ -20,7 +20,10 @@ pub struct RemoteScene {
 
 /// `ws://host:port`, `http://host:port` or `host:port` → (`http://host:port`, `ws://host:port/ws`).
 pub fn server_urls(server: &str) -> anyhow::Result<(String, String)> {
-    anyhow::ensure!(!server.starts_with("wss://") && !server.starts_with("https://"), "--server {server:?}: TLS is not supported; put a TLS proxy in front and use ws://");
+    anyhow::ensure!(
+        !server.starts_with("wss://") && !server.starts_with("https://"),
+        "--server {server:?}: TLS is not supported; put a TLS proxy in front and use ws://"
+    );
     let rest = server.trim_end_matches('/');
     let host = ["ws://", "http://"].iter().find_map(|p| rest.strip_prefix(p)).unwrap_or(rest);
     let host = host.strip_suffix("/ws").unwrap_or(host);
@@ -38,10 +41,15 @@ pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
     match download_scene(&http, &dir) {
         Ok(info) => Ok(RemoteScene { info, ws_url }),
         Err(e) => {
-            let cached = SceneInfo::load(&dir).ok().filter(|i| dir.join(&i.manifest.files.city).is_file() && dir.join(GRIDS_FILE).is_file());
+            let cached = SceneInfo::load(&dir)
+                .ok()
+                .filter(|i| dir.join(&i.manifest.files.city).is_file() && dir.join(GRIDS_FILE).is_file());
             match cached {
                 Some(info) => {
-                    eprintln!("gridwall: {e:#}; showing the copy fetched earlier from {} and retrying the server", dir.display());
+                    eprintln!(
+                        "gridwall: {e:#}; showing the copy fetched earlier from {} and retrying the server",
+                        dir.display()
+                    );
                     Ok(RemoteScene { info, ws_url })
                 }
                 None => Err(e),
@@ -62,7 +70,8 @@ fn download_scene(http: &str, dir: &Path) -> anyhow::Result<SceneInfo> {
 
 fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {
     let mut res = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
-    let total: Option<u64> = res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let total: Option<u64> =
+        res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let part: PathBuf = to.with_extension("part");
     let mut file = std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
     let mut reader = res.body_mut().as_reader();
@@ -101,7 +110,11 @@ mod tests {
     #[test]
     fn server_addresses_in_any_usual_form() {
         for s in ["ws://127.0.0.1:7878", "http://127.0.0.1:7878/", "127.0.0.1:7878", "ws://127.0.0.1:7878/ws"] {
-            assert_eq!(server_urls(s).unwrap(), ("http://127.0.0.1:7878".to_owned(), "ws://127.0.0.1:7878/ws".to_owned()), "{s}");
+            assert_eq!(
+                server_urls(s).unwrap(),
+                ("http://127.0.0.1:7878".to_owned(), "ws://127.0.0.1:7878/ws".to_owned()),
+                "{s}"
+            );
         }
         assert!(server_urls("wss://example.org").is_err());
         assert!(server_urls("ws://a/b/c").is_err());

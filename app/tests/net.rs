@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use gridwall::AppSystemsPlugin;
 use gridwall::layers::incidents::IncidentsPlugin;
 use gridwall::layers::patrols::PatrolsPlugin;
 use gridwall::map::{IncidentMarker, MapPlugin, PatrolMarker};
 use gridwall::net::{Answer, Ask, Connection, NetConfig, NetPlugin, Outbound, ServerClock};
-use gridwall::AppSystemsPlugin;
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, IncidentStage, Layer};
 use gridwall_testkit::now_ts;
 use gridwall_testkit::server::{BackgroundServer, call, helsinki_config, helsinki_frame as frame};
@@ -22,7 +22,8 @@ fn start(addr: SocketAddr, data: &Path) -> BackgroundServer {
 }
 
 fn post(addr: SocketAddr, path: &str, body: &serde_json::Value) -> serde_json::Value {
-    let (status, answer) = call("POST", &format!("http://{addr}{path}"), "application/json", body.to_string().as_bytes());
+    let (status, answer) =
+        call("POST", &format!("http://{addr}{path}"), "application/json", body.to_string().as_bytes());
     assert!((200..300).contains(&status), "{status}: {answer}");
     answer
 }
@@ -41,7 +42,11 @@ fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> boo
 }
 
 fn patrols(app: &mut App) -> Vec<(String, Vec3)> {
-    app.world_mut().query::<(&PatrolMarker, &Transform)>().iter(app.world()).map(|(m, t)| (m.name.clone(), t.translation)).collect()
+    app.world_mut()
+        .query::<(&PatrolMarker, &Transform)>()
+        .iter(app.world())
+        .map(|(m, t)| (m.name.clone(), t.translation))
+        .collect()
 }
 
 fn incidents(app: &mut App) -> Vec<(u64, IncidentStage)> {
@@ -60,9 +65,15 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
     post(addr, "/api/v1/positions", &json!([{"patrol_id":"P-1","lon":lon,"lat":lat,"ts":now()}]));
 
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, AppSystemsPlugin, MapPlugin)).add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin)).insert_resource(NetConfig { url: format!("ws://{addr}/ws") });
+    app.add_plugins((MinimalPlugins, AppSystemsPlugin, MapPlugin))
+        .add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin))
+        .insert_resource(NetConfig { url: format!("ws://{addr}/ws") });
     app.update();
-    app.world_mut().write_message(Outbound(ClientMessage::Subscribe { bbox: Bbox([-600.0, -900.0, 600.0, 900.0]), crs: BboxCrs::Local, layers: [Layer::Patrols, Layer::Incidents].into_iter().collect() }));
+    app.world_mut().write_message(Outbound(ClientMessage::Subscribe {
+        bbox: Bbox([-600.0, -900.0, 600.0, 900.0]),
+        crs: BboxCrs::Local,
+        layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
+    }));
     update_until(&mut app, "the patrol from the snapshot", |app| patrols(app).iter().any(|p| p.0 == "P-1"));
     assert_eq!(*app.world().resource::<Connection>(), Connection::Connected);
     // The frames set the server's clock.
@@ -79,7 +90,11 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
 
     // A new incident appears from its event.
     let (lon, lat) = f.to_wgs84(0.0, 0.0).unwrap();
-    let r = post(addr, "/open311/v2/requests.json", &json!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()}));
+    let r = post(
+        addr,
+        "/open311/v2/requests.json",
+        &json!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()}),
+    );
     let id: u64 = r[0]["service_request_id"].as_str().unwrap().parse().unwrap();
     update_until(&mut app, "the incident", |app| incidents(app) == [(id, IncidentStage::Accepted)]);
 
@@ -93,18 +108,33 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
         answers.extend(app.world_mut().resource_mut::<Messages<Answer>>().drain());
         answers.len() == 3
     });
-    assert!(matches!(&answers[0], Answer::Incident(d) if d.incident.id == id && d.timeline.len() == 1 && d.time_left_ms.is_some_and(|t| t > 0)), "{answers:?}");
-    assert!(matches!(&answers[1], Answer::Nearest { incident, answer } if *incident == id && answer.patrols.len() == 1 && answer.patrols[0].patrol_id == "P-1"), "{answers:?}");
-    assert!(matches!(&answers[2], Answer::Failed { ask: Ask::Incident(999_999), error } if error.contains("no incident")), "{answers:?}");
+    assert!(
+        matches!(&answers[0], Answer::Incident(d) if d.incident.id == id && d.timeline.len() == 1 && d.time_left_ms.is_some_and(|t| t > 0)),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(&answers[1], Answer::Nearest { incident, answer } if *incident == id && answer.patrols.len() == 1 && answer.patrols[0].patrol_id == "P-1"),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(&answers[2], Answer::Failed { ask: Ask::Incident(999_999), error } if error.contains("no incident")),
+        "{answers:?}"
+    );
 
     // The server goes away: the display says so and keeps retrying.
     drop(server);
-    update_until(&mut app, "the reconnecting state", |app| matches!(app.world().resource::<Connection>(), Connection::Reconnecting { .. }));
+    update_until(&mut app, "the reconnecting state", |app| {
+        matches!(app.world().resource::<Connection>(), Connection::Reconnecting { .. })
+    });
 
     // It comes back on the same address with its stored state; the display resubscribes by
     // itself and the change made meanwhile arrives.
     let _server = start(addr, data.path());
-    post(addr, &format!("/api/v1/incidents/{id}/transitions"), &json!({"action":"dispatch","assignee":"P-1","actor":"指挥长"}));
+    post(
+        addr,
+        &format!("/api/v1/incidents/{id}/transitions"),
+        &json!({"action":"dispatch","assignee":"P-1","actor":"指挥长"}),
+    );
     update_until(&mut app, "the reconnection", |app| *app.world().resource::<Connection>() == Connection::Connected);
     update_until(&mut app, "the dispatched incident", |app| incidents(app) == [(id, IncidentStage::Dispatched)]);
     assert!(patrols(&mut app).iter().any(|p| p.0 == "P-1"));

@@ -7,10 +7,10 @@ use std::process::Command;
 
 use gridwall::map::OrbitCamera;
 use gridwall::scene::SceneInfo;
+use gridwall_testkit::now_ts;
 use gridwall_testkit::paths::{helsinki, helsinki_pbf};
 use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame, urlencode};
 use gridwall_testkit::shots::{Shot, keep};
-use gridwall_testkit::now_ts;
 
 /// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
 fn gridwall(home: &Path, args: &[&str]) -> Command {
@@ -27,7 +27,10 @@ fn run_gridwall(home: &Path, args: &[&str]) {
 
 fn capture(scene: &Path, size: &str, out: &Path) -> Shot {
     let home = tempfile::tempdir().unwrap();
-    run_gridwall(home.path(), &["--scene", scene.to_str().unwrap(), "--size", size, "--wait-ready", "--screenshot", out.to_str().unwrap()]);
+    run_gridwall(
+        home.path(),
+        &["--scene", scene.to_str().unwrap(), "--size", size, "--wait-ready", "--screenshot", out.to_str().unwrap()],
+    );
     Shot::read(out)
 }
 
@@ -95,7 +98,18 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     let addr = server.addr;
     let (w, h) = (960, 540);
     let out = home.path().join("live.png");
-    run_gridwall(home.path(), &["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--screenshot", out.to_str().unwrap()]);
+    run_gridwall(
+        home.path(),
+        &[
+            "--server",
+            &format!("ws://{addr}"),
+            "--size",
+            &format!("{w}x{h}"),
+            "--wait-ready",
+            "--screenshot",
+            out.to_str().unwrap(),
+        ],
+    );
     drop(server);
 
     // The scene was fetched from the server into the display's cache.
@@ -156,7 +170,10 @@ fn server_with_incident(data: &Path, ix: f64, iy: f64) -> BackgroundServer {
     let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data), 1).unwrap();
     let (lon, lat) = helsinki_frame().to_wgs84(ix, iy).unwrap();
     let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description={}", urlencode("井盖破损"));
-    let res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr)).header("content-type", "application/x-www-form-urlencoded").send(form).unwrap();
+    let res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(form)
+        .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     server
 }
@@ -189,11 +206,17 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
 
     // The camera flew to the incident: its red marker is now in the middle of the picture…
     let centre = (w as f32 / 2.0, h as f32 / 2.0);
-    assert!(red_near(&after, centre, 30) > 50, "no incident marker at the centre after the flight ({} red px)", red_near(&after, centre, 30));
+    assert!(
+        red_near(&after, centre, 30) > 50,
+        "no incident marker at the centre after the flight ({} red px)",
+        red_near(&after, centre, 30)
+    );
     assert!(red_near(&before, centre, 30) < 5, "the incident was at the centre before the click already");
     // …and the panel on the right shows its details: the panel's dark-blue box with light text
     // where the scene was before.
-    let text_px = |s: &Shot| s.count((w * 56 / 100, h * 4 / 100, w * 97 / 100, h * 40 / 100), |[r, g, b]| r > 150 && g > 170 && b > 200);
+    let text_px = |s: &Shot| {
+        s.count((w * 56 / 100, h * 4 / 100, w * 97 / 100, h * 40 / 100), |[r, g, b]| r > 150 && g > 170 && b > 200)
+    };
     assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
     assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
 }
@@ -206,7 +229,8 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     let addr = server.addr;
     let frame = helsinki_frame();
     let post = |path: &str, body: String| {
-        let res = ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body).unwrap();
+        let res =
+            ureq::post(format!("http://{addr}{path}")).header("content-type", "application/json").send(body).unwrap();
         assert!(res.status().is_success());
     };
     let report = |x: f64, y: f64| {
@@ -222,7 +246,26 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     let (w, h) = (640, 360);
     let camera = "0,100,0,80,400";
     let dir = home.path().join("frames");
-    let mut display = gridwall(home.path(), &["--server", &format!("ws://{addr}"), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", camera, "--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "4000"]).spawn().unwrap();
+    let mut display = gridwall(
+        home.path(),
+        &[
+            "--server",
+            &format!("ws://{addr}"),
+            "--size",
+            &format!("{w}x{h}"),
+            "--wait-ready",
+            "--camera",
+            camera,
+            "--record",
+            dir.to_str().unwrap(),
+            "--frames",
+            "2",
+            "--every-ms",
+            "4000",
+        ],
+    )
+    .spawn()
+    .unwrap();
     // Once the first frame is on disk, the patrol walks 120 m east.
     let first = dir.join("frame-0000.png");
     let end = std::time::Instant::now() + std::time::Duration::from_mins(2);
@@ -259,7 +302,8 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     };
     // The marker left A and arrived at B; the way between now carries its trail; elsewhere
     // nothing changed.
-    let (at_a, at_b, between, elsewhere) = (changed_near(a, 10), changed_near(b, 10), changed_near((50.0, 40.0), 4), changed_near((0.0, 160.0), 10));
+    let (at_a, at_b, between, elsewhere) =
+        (changed_near(a, 10), changed_near(b, 10), changed_near((50.0, 40.0), 4), changed_near((0.0, 160.0), 10));
     assert!(at_b > 60, "only {at_b} changed pixels where the patrol went");
     assert!(at_a > 20, "only {at_a} changed pixels where the patrol was");
     assert!(between > 5, "no trail between the positions ({between} changed pixels)");
@@ -289,7 +333,9 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
     display(&["--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "2500"]);
     keep("offline.png", &dir.join("frame-0001.png"));
     let (online, offline) = (Shot::read(&online), Shot::read(&dir.join("frame-0001.png")));
-    let banner = |s: &Shot| s.count((w * 35 / 100, h * 3 / 100, w * 65 / 100, h * 9 / 100), |[r, g, b]| r > 140 && g < 60 && b < 60);
+    let banner = |s: &Shot| {
+        s.count((w * 35 / 100, h * 3 / 100, w * 65 / 100, h * 9 / 100), |[r, g, b]| r > 140 && g < 60 && b < 60)
+    };
     let area = (h * 6 / 100) * (w * 30 / 100);
     assert!(banner(&offline) * 4 > area, "no reconnecting banner: {} of {area} pixels", banner(&offline));
     assert!(banner(&online) * 20 < area, "a banner while connected: {} of {area} pixels", banner(&online));
@@ -312,14 +358,20 @@ fn is_building(p: [u8; 3]) -> bool {
 fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
     use gridwall_import::osm::point_in_ring;
     let scene_dir = helsinki();
-    let extract = gridwall_import::osm::read_pbf(&helsinki_pbf(), &gridwall_import::progress::Progress::hidden()).unwrap();
+    let extract =
+        gridwall_import::osm::read_pbf(&helsinki_pbf(), &gridwall_import::progress::Progress::hidden()).unwrap();
     let frame = helsinki_frame();
     let scene = SceneInfo::load(&scene_dir).unwrap();
     // Footprints in local metres, with their roof heights.
     let footprints: Vec<(Vec<(f64, f64)>, f64)> = extract
         .buildings
         .iter()
-        .filter_map(|b| Some((b.area.outer.iter().map(|&(lon, lat)| frame.to_local(lon, lat)).collect::<Result<Vec<_>, _>>().ok()?, b.height)))
+        .filter_map(|b| {
+            Some((
+                b.area.outer.iter().map(|&(lon, lat)| frame.to_local(lon, lat)).collect::<Result<Vec<_>, _>>().ok()?,
+                b.height,
+            ))
+        })
         .collect();
 
     // Straight down on the middle of the scene.
@@ -330,11 +382,26 @@ fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
     let orbit = OrbitCamera::parse(&camera).unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("top.png");
-    run_gridwall(home.path(), &["--scene", scene_dir.to_str().unwrap(), "--size", &format!("{w}x{h}"), "--wait-ready", "--camera", &camera, "--screenshot", out.to_str().unwrap()]);
+    run_gridwall(
+        home.path(),
+        &[
+            "--scene",
+            scene_dir.to_str().unwrap(),
+            "--size",
+            &format!("{w}x{h}"),
+            "--wait-ready",
+            "--camera",
+            &camera,
+            "--screenshot",
+            out.to_str().unwrap(),
+        ],
+    );
     keep("top.png", &out);
     let shot = Shot::read(&out);
     // Only the middle of the picture: the HUD, ticker and filter bar cover the edges.
-    let on_screen = |(x, y): (f32, f32)| (w as f32 * 0.3..w as f32 * 0.7).contains(&x) && (h as f32 * 0.25..h as f32 * 0.72).contains(&y);
+    let on_screen = |(x, y): (f32, f32)| {
+        (w as f32 * 0.3..w as f32 * 0.7).contains(&x) && (h as f32 * 0.25..h as f32 * 0.72).contains(&y)
+    };
     let building_px = |(x, y): (f32, f32)| {
         let mut n = 0;
         for dy in -1..=1 {
@@ -351,7 +418,9 @@ fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
         let n = ring.len() as f64;
         let c = (ring.iter().map(|p| p.0).sum::<f64>() / n, ring.iter().map(|p| p.1).sum::<f64>() / n);
         let area = gridwall_import::mesh::signed_area(&ring.iter().map(|p| [p.0, p.1]).collect::<Vec<_>>()).abs();
-        let inside = [(0.0, 0.0), (4.0, 0.0), (-4.0, 0.0), (0.0, 4.0), (0.0, -4.0)].iter().all(|d| point_in_ring((c.0 + d.0, c.1 + d.1), ring));
+        let inside = [(0.0, 0.0), (4.0, 0.0), (-4.0, 0.0), (0.0, 4.0), (0.0, -4.0)]
+            .iter()
+            .all(|d| point_in_ring((c.0 + d.0, c.1 + d.1), ring));
         let at = project_from(&orbit, w, h, c.0, c.1, *height as f32);
         if area >= 400.0 && inside && on_screen(at) {
             roofs.0 += 1;

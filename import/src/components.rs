@@ -14,9 +14,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use gridwall_scene::coords::{InputCrs, SceneFrame};
 use crate::osm::PointFeature;
 use gridwall_scene::RoadClass;
+use gridwall_scene::coords::{InputCrs, SceneFrame};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentError {
@@ -83,7 +83,9 @@ pub fn classify_osm(tags: &[(String, String)]) -> Option<(ComponentCategory, u16
         () if get("highway") == Some("bus_stop") => C::BusStop,
         () if get("man_made") == Some("surveillance") => C::Camera,
         () if get("man_made") == Some("manhole") || get("manhole").is_some() => C::Manhole,
-        () if get("man_made") == Some("street_cabinet") || matches!(get("power"), Some("substation" | "transformer")) => {
+        () if get("man_made") == Some("street_cabinet")
+            || matches!(get("power"), Some("substation" | "transformer")) =>
+        {
             C::ElectricalBox
         }
         () if matches!(get("amenity"), Some("waste_basket" | "waste_disposal")) => C::TrashBin,
@@ -121,7 +123,15 @@ impl Coder {
 }
 
 /// Builds a component in local metres from WGS84.
-fn located(frame: &SceneFrame, category: ComponentCategory, class: u16, lon: f64, lat: f64, state: ComponentState, source: String) -> Option<Component> {
+fn located(
+    frame: &SceneFrame,
+    category: ComponentCategory,
+    class: u16,
+    lon: f64,
+    lat: f64,
+    state: ComponentState,
+    source: String,
+) -> Option<Component> {
     let (x, y) = frame.to_local(lon, lat).ok()?;
     Some(Component { code: String::new(), category, class, x, y, lon, lat, state, source })
 }
@@ -158,11 +168,16 @@ fn parse_category(s: &str) -> Result<(ComponentCategory, u16), String> {
         let cat = ComponentCategory::ALL
             .iter()
             .copied()
-            .find(|&c| class_code(c, None) == class || (c == ComponentCategory::Manhole && (101..=115).contains(&class)))
+            .find(|&c| {
+                class_code(c, None) == class || (c == ComponentCategory::Manhole && (101..=115).contains(&class))
+            })
             .ok_or_else(|| format!("class code {s} is not in gridwall's component table"))?;
         return Ok((cat, class));
     }
-    Err(format!("unknown category {s:?} (expected one of: {})", ComponentCategory::ALL.map(ComponentCategory::key).join(", ")))
+    Err(format!(
+        "unknown category {s:?} (expected one of: {})",
+        ComponentCategory::ALL.map(ComponentCategory::key).join(", ")
+    ))
 }
 
 /// Reads a user's components file: CSV with columns `category,lon,lat[,crs][,state]`, or `GeoJSON`
@@ -171,24 +186,35 @@ fn parse_category(s: &str) -> Result<(ComponentCategory, u16), String> {
 /// refuses the whole file, naming the row and the reason.
 pub fn from_user_file(path: &Path, frame: &SceneFrame, bounds: [f64; 4]) -> Result<Vec<Component>, ComponentError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ComponentError::File { file: file.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ComponentError::File { file: file.clone(), reason: e.to_string() })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let mut rows: Vec<(String, String, f64, f64, Option<String>, Option<String>)> = Vec::new();
     if ext == "csv" {
         let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
         for (i, row) in rdr.deserialize::<CsvRow>().enumerate() {
             let item = format!("line {}", i + 2);
-            let row = row.map_err(|e| ComponentError::Item { file: file.clone(), item: item.clone(), reason: e.to_string() })?;
+            let row = row.map_err(|e| ComponentError::Item {
+                file: file.clone(),
+                item: item.clone(),
+                reason: e.to_string(),
+            })?;
             rows.push((item, row.category, row.lon, row.lat, row.crs, row.state));
         }
     } else if ext == "geojson" || ext == "json" {
-        let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| ComponentError::File { file: file.clone(), reason: e.to_string() })?;
+        let gj: geojson::GeoJson = text
+            .parse()
+            .map_err(|e: geojson::Error| ComponentError::File { file: file.clone(), reason: e.to_string() })?;
         let geojson::GeoJson::FeatureCollection(fc) = gj else {
             return Err(ComponentError::File { file, reason: "expected a FeatureCollection".into() });
         };
         for (i, f) in fc.features.iter().enumerate() {
             let item = format!("feature {i}");
-            let err = |reason: &str| ComponentError::Item { file: file.clone(), item: item.clone(), reason: reason.to_owned() };
+            let err = |reason: &str| ComponentError::Item {
+                file: file.clone(),
+                item: item.clone(),
+                reason: reason.to_owned(),
+            };
             let Some(geojson::Value::Point(p)) = f.geometry.as_ref().map(|g| &g.value) else {
                 return Err(err("geometry must be a Point"));
             };
@@ -206,7 +232,11 @@ pub fn from_user_file(path: &Path, frame: &SceneFrame, bounds: [f64; 4]) -> Resu
     for (item, category, lon, lat, crs, state) in rows {
         let err = |reason: String| ComponentError::Item { file: file.clone(), item: item.clone(), reason };
         let (category, class) = parse_category(&category).map_err(&err)?;
-        let crs: InputCrs = crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: gridwall_scene::coords::CoordError| err(e.to_string()))?;
+        let crs: InputCrs = crs
+            .as_deref()
+            .unwrap_or("wgs84")
+            .parse()
+            .map_err(|e: gridwall_scene::coords::CoordError| err(e.to_string()))?;
         let state = match state.as_deref() {
             None | Some("") => ComponentState::Intact,
             Some(s) => s.parse().map_err(|e: gridwall_protocol::UnknownKey| err(e.to_string()))?,
@@ -216,7 +246,17 @@ pub fn from_user_file(path: &Path, frame: &SceneFrame, bounds: [f64; 4]) -> Resu
         if x < bounds[0] || y < bounds[1] || x > bounds[2] || y > bounds[3] {
             return Err(err(format!("({lon}, {lat}) lies outside the scene bounds")));
         }
-        out.push(Component { code: String::new(), category, class, x, y, lon: wlon, lat: wlat, state, source: format!("user:{item}") });
+        out.push(Component {
+            code: String::new(),
+            category,
+            class,
+            x,
+            y,
+            lon: wlon,
+            lat: wlat,
+            state,
+            source: format!("user:{item}"),
+        });
     }
     Ok(out)
 }
@@ -244,7 +284,14 @@ const MANHOLE_KINDS: [&str; 7] = ["water", "sewer", "drain", "power", "telecom",
 /// carriageway, everything else on the sidewalk 1.5 m beyond the kerb, on either side. State:
 /// 95 % 完好 intact, 3 % 破损 damaged, 1 % 丢失 missing, 1 % 占用 occupied. Without roads,
 /// components are spread uniformly over `bounds`.
-pub fn synthesize(n: usize, roads: &[(RoadClass, Vec<[f64; 2]>)], bounds: [f64; 4], seed: u64, frame: &SceneFrame, progress: &crate::progress::Progress) -> Vec<Component> {
+pub fn synthesize(
+    n: usize,
+    roads: &[(RoadClass, Vec<[f64; 2]>)],
+    bounds: [f64; 4],
+    seed: u64,
+    frame: &SceneFrame,
+    progress: &crate::progress::Progress,
+) -> Vec<Component> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Cumulative length over drivable segments (paths carry no street furniture here).
     let mut segments: Vec<([f64; 2], [f64; 2], f64)> = Vec::new();
@@ -270,7 +317,8 @@ pub fn synthesize(n: usize, roads: &[(RoadClass, Vec<[f64; 2]>)], bounds: [f64; 
             r < acc
         });
         let category = category.map_or(ComponentCategory::Manhole, |c| c.0);
-        let manhole_kind = (category == ComponentCategory::Manhole).then(|| MANHOLE_KINDS[rng.random_range(0..MANHOLE_KINDS.len())]);
+        let manhole_kind =
+            (category == ComponentCategory::Manhole).then(|| MANHOLE_KINDS[rng.random_range(0..MANHOLE_KINDS.len())]);
         let (x, y) = if segments.is_empty() {
             (rng.random_range(bounds[0]..bounds[2]), rng.random_range(bounds[1]..bounds[3]))
         } else {
@@ -283,7 +331,9 @@ pub fn synthesize(n: usize, roads: &[(RoadClass, Vec<[f64; 2]>)], bounds: [f64; 
             let (nx, ny) = (-dy / len, dx / len);
             let side = if rng.random::<bool>() { 1.0 } else { -1.0 };
             let offset = match category {
-                ComponentCategory::Manhole | ComponentCategory::TrafficSignal => rng.random_range(-width / 4.0..=width / 4.0),
+                ComponentCategory::Manhole | ComponentCategory::TrafficSignal => {
+                    rng.random_range(-width / 4.0..=width / 4.0)
+                }
                 _ => side * (width / 2.0 + 1.5),
             };
             (a[0] + dx * t + nx * offset, a[1] + dy * t + ny * offset)
@@ -298,7 +348,17 @@ pub fn synthesize(n: usize, roads: &[(RoadClass, Vec<[f64; 2]>)], bounds: [f64; 
             _ => ComponentState::Occupied,
         };
         let (lon, lat) = frame.to_wgs84(x, y).unwrap_or((f64::NAN, f64::NAN));
-        out.push(Component { code: String::new(), category, class: class_code(category, manhole_kind), x, y, lon, lat, state, source: "synthetic".into() });
+        out.push(Component {
+            code: String::new(),
+            category,
+            class: class_code(category, manhole_kind),
+            x,
+            y,
+            lon,
+            lat,
+            state,
+            source: "synthetic".into(),
+        });
         if i % 10_000 == 0 {
             bar.set_position(i as u64);
         }

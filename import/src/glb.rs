@@ -160,30 +160,28 @@ impl CityModel {
             ..Default::default()
         };
         let mut bin: Vec<u8> = Vec::new();
-        let buffer = root.push(json::Buffer {
-            byte_length: USize64(0),
-            extensions: None,
-            extras: None,
-            name: None,
-            uri: None,
-        });
+        let buffer =
+            root.push(json::Buffer { byte_length: USize64(0), extensions: None, extras: None, name: None, uri: None });
         // Only the materials some tile uses (a city without water gets no water material).
-        let used: Vec<bool> = SURFACES.iter().map(|(s, ..)| self.tiles.values().any(|t| !t.meshes[*s as usize].is_empty())).collect();
+        let used: Vec<bool> =
+            SURFACES.iter().map(|(s, ..)| self.tiles.values().any(|t| !t.meshes[*s as usize].is_empty())).collect();
         let materials: Vec<Option<json::Index<json::Material>>> = SURFACES
             .iter()
             .zip(&used)
             .map(|((_, name, color, emissive), &used)| {
-                used.then(|| root.push(json::Material {
-                    name: Some((*name).to_owned()),
-                    emissive_factor: json::material::EmissiveFactor(*emissive),
-                    pbr_metallic_roughness: json::material::PbrMetallicRoughness {
-                        base_color_factor: json::material::PbrBaseColorFactor(*color),
-                        metallic_factor: json::material::StrengthFactor(0.0),
-                        roughness_factor: json::material::StrengthFactor(0.9),
+                used.then(|| {
+                    root.push(json::Material {
+                        name: Some((*name).to_owned()),
+                        emissive_factor: json::material::EmissiveFactor(*emissive),
+                        pbr_metallic_roughness: json::material::PbrMetallicRoughness {
+                            base_color_factor: json::material::PbrBaseColorFactor(*color),
+                            metallic_factor: json::material::StrengthFactor(0.0),
+                            roughness_factor: json::material::StrengthFactor(0.9),
+                            ..Default::default()
+                        },
                         ..Default::default()
-                    },
-                    ..Default::default()
-                }))
+                    })
+                })
             })
             .collect();
 
@@ -199,10 +197,40 @@ impl CityModel {
                 stats.triangles += mesh.indices.len() / 3;
                 stats.vertices += mesh.positions.len();
                 let (min, max) = mesh.bounds();
-                let pos = push_accessor(&mut root, &mut bin, buffer, bytes_of_vec3(&mesh.positions), mesh.positions.len(), json::accessor::Type::Vec3, json::accessor::ComponentType::F32, Some((min.to_vec(), max.to_vec())), json::buffer::Target::ArrayBuffer);
-                let nrm = push_accessor(&mut root, &mut bin, buffer, bytes_of_vec3(&mesh.normals), mesh.normals.len(), json::accessor::Type::Vec3, json::accessor::ComponentType::F32, None, json::buffer::Target::ArrayBuffer);
+                let pos = push_accessor(
+                    &mut root,
+                    &mut bin,
+                    buffer,
+                    bytes_of_vec3(&mesh.positions),
+                    mesh.positions.len(),
+                    json::accessor::Type::Vec3,
+                    json::accessor::ComponentType::F32,
+                    Some((min.to_vec(), max.to_vec())),
+                    json::buffer::Target::ArrayBuffer,
+                );
+                let nrm = push_accessor(
+                    &mut root,
+                    &mut bin,
+                    buffer,
+                    bytes_of_vec3(&mesh.normals),
+                    mesh.normals.len(),
+                    json::accessor::Type::Vec3,
+                    json::accessor::ComponentType::F32,
+                    None,
+                    json::buffer::Target::ArrayBuffer,
+                );
                 let idx_bytes: Vec<u8> = mesh.indices.iter().flat_map(|i| i.to_le_bytes()).collect();
-                let idx = push_accessor(&mut root, &mut bin, buffer, idx_bytes, mesh.indices.len(), json::accessor::Type::Scalar, json::accessor::ComponentType::U32, None, json::buffer::Target::ElementArrayBuffer);
+                let idx = push_accessor(
+                    &mut root,
+                    &mut bin,
+                    buffer,
+                    idx_bytes,
+                    mesh.indices.len(),
+                    json::accessor::Type::Scalar,
+                    json::accessor::ComponentType::U32,
+                    None,
+                    json::buffer::Target::ElementArrayBuffer,
+                );
                 let mut attributes = BTreeMap::new();
                 attributes.insert(Valid(json::mesh::Semantic::Positions), pos);
                 attributes.insert(Valid(json::mesh::Semantic::Normals), nrm);
@@ -220,7 +248,13 @@ impl CityModel {
                 continue;
             }
             let name = format!("tile_{}_{}", key.0, key.1);
-            let mesh = root.push(json::Mesh { extensions: None, extras: None, name: Some(name.clone()), primitives, weights: None });
+            let mesh = root.push(json::Mesh {
+                extensions: None,
+                extras: None,
+                name: Some(name.clone()),
+                primitives,
+                weights: None,
+            });
             let centre = self.centre(key);
             let extras = serde_json::json!({
                 "tile": [key.0, key.1],
@@ -238,7 +272,12 @@ impl CityModel {
             stats.tiles += 1;
         }
         root.buffers[buffer.value()].byte_length = USize64(bin.len() as u64);
-        let scene = root.push(json::Scene { extensions: None, extras: Some(raw(scene_extras)?), name: Some("city".into()), nodes });
+        let scene = root.push(json::Scene {
+            extensions: None,
+            extras: Some(raw(scene_extras)?),
+            name: Some("city".into()),
+            nodes,
+        });
         root.scene = Some(scene);
 
         let json_string = json::serialize::to_string(&root).map_err(|e| GlbError::Json(e.to_string()))?;

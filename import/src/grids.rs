@@ -125,7 +125,13 @@ fn split_at(rect: Rect, items: &[Occupancy], axis: usize, fraction: f64, roads: 
     c.clamp(lo + 0.15 * span, hi - 0.15 * span)
 }
 
-fn partition(rect: Rect, items: Vec<Occupancy>, max: f64, roads: &[([f64; 2], [f64; 2])], out: &mut Vec<(Rect, Vec<Occupancy>)>) {
+fn partition(
+    rect: Rect,
+    items: Vec<Occupancy>,
+    max: f64,
+    roads: &[([f64; 2], [f64; 2])],
+    out: &mut Vec<(Rect, Vec<Occupancy>)>,
+) {
     let total: f64 = items.iter().map(|o| o.households).sum();
     let (w, h) = (rect[2] - rect[0], rect[3] - rect[1]);
     let axis = usize::from(h > w);
@@ -155,9 +161,20 @@ fn reading_order(parts: &mut [(Rect, Vec<Occupancy>)]) {
 }
 
 /// Generates street → community → cell over `bounds` (local metres).
-pub fn generate(bounds: Rect, buildings: &[Occupancy], major_roads: &[([f64; 2], [f64; 2])], county: &str) -> GridHierarchy {
+pub fn generate(
+    bounds: Rect,
+    buildings: &[Occupancy],
+    major_roads: &[([f64; 2], [f64; 2])],
+    county: &str,
+) -> GridHierarchy {
     let mut units = Vec::new();
-    let unit = |level, code: String, name: String, name_en: String, parent: Option<String>, rect: Rect, items: &[Occupancy]| GridUnit {
+    let unit = |level,
+                code: String,
+                name: String,
+                name_en: String,
+                parent: Option<String>,
+                rect: Rect,
+                items: &[Occupancy]| GridUnit {
         level,
         code,
         name,
@@ -172,14 +189,30 @@ pub fn generate(bounds: Rect, buildings: &[Occupancy], major_roads: &[([f64; 2],
     reading_order(&mut streets);
     for (si, (srect, sitems)) in streets.into_iter().enumerate() {
         let scode = format!("{county}{:03}", si + 1);
-        units.push(unit(GridLevel::Street, scode.clone(), format!("第{}街道", si + 1), format!("Street {}", si + 1), None, srect, &sitems));
+        units.push(unit(
+            GridLevel::Street,
+            scode.clone(),
+            format!("第{}街道", si + 1),
+            format!("Street {}", si + 1),
+            None,
+            srect,
+            &sitems,
+        ));
         let mut communities = Vec::new();
         partition(srect, sitems, COMMUNITY_MAX_HOUSEHOLDS, major_roads, &mut communities);
         reading_order(&mut communities);
         for (ci, (crect, citems)) in communities.into_iter().enumerate() {
             let ccode = format!("{scode}{:03}", ci + 1);
             let cname = format!("第{}街道第{}社区", si + 1, ci + 1);
-            units.push(unit(GridLevel::Community, ccode.clone(), cname.clone(), format!("Community {}-{}", si + 1, ci + 1), Some(scode.clone()), crect, &citems));
+            units.push(unit(
+                GridLevel::Community,
+                ccode.clone(),
+                cname.clone(),
+                format!("Community {}-{}", si + 1, ci + 1),
+                Some(scode.clone()),
+                crect,
+                &citems,
+            ));
             let mut cells = Vec::new();
             partition(crect, citems, CELL_MAX_HOUSEHOLDS, major_roads, &mut cells);
             reading_order(&mut cells);
@@ -205,7 +238,8 @@ pub fn generate(bounds: Rect, buildings: &[Occupancy], major_roads: &[([f64; 2],
 /// Without this, the corners of a child on its parent's edge would leave that edge by a hair once
 /// both are projected to WGS84 (straight in metres is not straight in degrees).
 fn densify_shared_edges(units: &mut [GridUnit]) {
-    let mut corners: Vec<[f64; 2]> = units.iter().filter(|u| u.level == GridLevel::Cell).flat_map(|u| u.polygons[0][0].clone()).collect();
+    let mut corners: Vec<[f64; 2]> =
+        units.iter().filter(|u| u.level == GridLevel::Cell).flat_map(|u| u.polygons[0][0].clone()).collect();
     corners.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
     corners.dedup();
     for unit in units.iter_mut() {
@@ -217,7 +251,8 @@ fn densify_shared_edges(units: &mut [GridUnit]) {
             let axis = usize::from(a[0] == b[0]); // 1: vertical edge, points vary in y
             let fixed = 1 - axis;
             let (lo, hi) = (a[axis].min(b[axis]), a[axis].max(b[axis]));
-            let mut on_edge: Vec<[f64; 2]> = corners.iter().copied().filter(|c| c[fixed] == a[fixed] && c[axis] > lo && c[axis] < hi).collect();
+            let mut on_edge: Vec<[f64; 2]> =
+                corners.iter().copied().filter(|c| c[fixed] == a[fixed] && c[axis] > lo && c[axis] < hi).collect();
             on_edge.sort_by(|p, q| p[axis].total_cmp(&q[axis]));
             if b[axis] < a[axis] {
                 on_edge.reverse();
@@ -240,7 +275,9 @@ pub fn write_geojson(path: &Path, grids: &GridHierarchy, frame: &SceneFrame) -> 
             for ring in poly {
                 let mut pts = Vec::with_capacity(ring.len());
                 for p in ring {
-                    let (lon, lat) = frame.to_wgs84(p[0], p[1]).map_err(|e| GridError::File { file: file.clone(), reason: e.to_string() })?;
+                    let (lon, lat) = frame
+                        .to_wgs84(p[0], p[1])
+                        .map_err(|e| GridError::File { file: file.clone(), reason: e.to_string() })?;
                     pts.push(json!([(lon * 1e7).round() / 1e7, (lat * 1e7).round() / 1e7]));
                 }
                 rings.push(pts);
@@ -262,11 +299,13 @@ pub fn write_geojson(path: &Path, grids: &GridHierarchy, frame: &SceneFrame) -> 
         }));
     }
     let fc = json!({"type": "FeatureCollection", "source": grids.source, "features": features});
-    std::fs::write(path, serde_json::to_vec_pretty(&fc).unwrap_or_default()).map_err(|e| GridError::File { file, reason: e.to_string() })
+    std::fs::write(path, serde_json::to_vec_pretty(&fc).unwrap_or_default())
+        .map_err(|e| GridError::File { file, reason: e.to_string() })
 }
 
 fn to_geo(polys: &[Vec<Vec<[f64; 2]>>]) -> MultiPolygon<f64> {
-    let ls = |ring: &Vec<[f64; 2]>| LineString::from(ring.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
+    let ls =
+        |ring: &Vec<[f64; 2]>| LineString::from(ring.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
     MultiPolygon(polys.iter().map(|p| Polygon::new(ls(&p[0]), p[1..].iter().map(ls).collect())).collect())
 }
 
@@ -280,8 +319,10 @@ fn to_geo(polys: &[Vec<Vec<[f64; 2]>>]) -> MultiPolygon<f64> {
 /// parent.
 pub fn load_user(path: &Path, frame: &SceneFrame) -> Result<GridHierarchy, GridError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| GridError::File { file: file.clone(), reason: e.to_string() })?;
-    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| GridError::File { file: file.clone(), reason: e.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| GridError::File { file: file.clone(), reason: e.to_string() })?;
+    let gj: geojson::GeoJson =
+        text.parse().map_err(|e: geojson::Error| GridError::File { file: file.clone(), reason: e.to_string() })?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
         return Err(GridError::File { file, reason: "expected a GeoJSON FeatureCollection".into() });
     };
@@ -291,7 +332,10 @@ pub fn load_user(path: &Path, frame: &SceneFrame) -> Result<GridHierarchy, GridE
         let prop = |k: &str| f.property(k).and_then(|v| v.as_str()).map(str::to_owned);
         let label = prop("code").map_or_else(|| format!("#{i}"), |c| format!("#{i} ({c})"));
         let err = |reason: String| GridError::Feature { file: file.clone(), feature: label.clone(), reason };
-        let level: GridLevel = prop("level").ok_or_else(|| err("missing property \"level\"".into()))?.parse().map_err(|e: gridwall_protocol::UnknownKey| err(e.to_string()))?;
+        let level: GridLevel = prop("level")
+            .ok_or_else(|| err("missing property \"level\"".into()))?
+            .parse()
+            .map_err(|e: gridwall_protocol::UnknownKey| err(e.to_string()))?;
         if level == GridLevel::City {
             return Err(err("level must be street, community or cell".into()));
         }
@@ -334,7 +378,16 @@ pub fn load_user(path: &Path, frame: &SceneFrame) -> Result<GridHierarchy, GridE
         if by_code.insert(code.clone(), units.len()).is_some() {
             return Err(err(format!("duplicate code {code}")));
         }
-        units.push(GridUnit { level, code, name, name_en: prop("name_en").unwrap_or_default(), parent, polygons, households: 0.0, buildings: 0 });
+        units.push(GridUnit {
+            level,
+            code,
+            name,
+            name_en: prop("name_en").unwrap_or_default(),
+            parent,
+            polygons,
+            households: 0.0,
+            buildings: 0,
+        });
     }
     for u in &units {
         let err = |reason: String| GridError::Feature { file: file.clone(), feature: u.code.clone(), reason };
@@ -348,7 +401,8 @@ pub fn load_user(path: &Path, frame: &SceneFrame) -> Result<GridHierarchy, GridE
             (None, Some(p)) => return Err(err(format!("a street has no parent, but {p} is given"))),
             (Some(_), None) => return Err(err("missing property \"parent\"".into())),
             (Some(level), Some(p)) => {
-                let parent = by_code.get(p).map(|&i| &units[i]).ok_or_else(|| err(format!("parent {p} is not in the file")))?;
+                let parent =
+                    by_code.get(p).map(|&i| &units[i]).ok_or_else(|| err(format!("parent {p} is not in the file")))?;
                 if parent.level != level {
                     return Err(err(format!("parent {p} is a {}, expected a {}", parent.level.key(), level.key())));
                 }
@@ -365,7 +419,10 @@ pub fn load_user(path: &Path, frame: &SceneFrame) -> Result<GridHierarchy, GridE
             }
         }
     }
-    Ok(GridHierarchy { units, source: format!("user:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("grids.geojson")) })
+    Ok(GridHierarchy {
+        units,
+        source: format!("user:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("grids.geojson")),
+    })
 }
 
 /// Fills the household and building estimates of user grids from the buildings.
@@ -409,7 +466,10 @@ mod tests {
             let parent = c.parent.as_ref().unwrap();
             assert!(c.code.starts_with(parent) && c.code.len() == parent.len() + 3);
             let p = g.units.iter().find(|u| &u.code == parent).unwrap();
-            assert!(to_geo(&p.polygons).contains(&to_geo(&c.polygons)) || to_geo(&c.polygons).difference(&to_geo(&p.polygons)).unsigned_area() < 1e-6);
+            assert!(
+                to_geo(&p.polygons).contains(&to_geo(&c.polygons))
+                    || to_geo(&c.polygons).difference(&to_geo(&p.polygons)).unsigned_area() < 1e-6
+            );
         }
     }
 }

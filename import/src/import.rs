@@ -11,12 +11,12 @@ use gridwall_protocol::GridLevel;
 use serde_json::json;
 
 use crate::components::{self, Coder, Component, ComponentError};
-use gridwall_scene::coords::{CoordError, SceneFrame, utm_crs_for};
 use crate::glb::{CityModel, GlbError};
 use crate::grids::{self, GridError, Occupancy};
 use crate::mesh::{LocalArea, area_m2};
 use crate::osm::{self, HeightSource, OsmError, Water};
 use crate::progress::Progress;
+use gridwall_scene::coords::{CoordError, SceneFrame, utm_crs_for};
 use gridwall_scene::{Bounds, Counts, Files, GridInfo, RoadClass, SceneError, SceneManifest};
 
 pub const OSM_ATTRIBUTION: &str = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)";
@@ -95,7 +95,10 @@ const EMPTY_BOUNDS: [f64; 4] = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
 pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest, ImportError> {
     let started = Instant::now();
     let out = &opts.out;
-    if out.exists() && !out.join(gridwall_scene::MANIFEST).exists() && std::fs::read_dir(out).map_err(io_err(out))?.next().is_some() {
+    if out.exists()
+        && !out.join(gridwall_scene::MANIFEST).exists()
+        && std::fs::read_dir(out).map_err(io_err(out))?.next().is_some()
+    {
         return Err(ImportError::NotAScene(out.clone()));
     }
     let mut coder = Coder::new(&opts.county_code)?;
@@ -120,7 +123,10 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
         ring.iter().map(|&(lon, lat)| frame.to_local(lon, lat).map(|(x, y)| [x, y])).collect()
     };
     let project_area = |a: &osm::Area| -> Result<LocalArea, CoordError> {
-        Ok(LocalArea { outer: project_ring(&a.outer)?, holes: a.holes.iter().map(|h| project_ring(h)).collect::<Result<_, _>>()? })
+        Ok(LocalArea {
+            outer: project_ring(&a.outer)?,
+            holes: a.holes.iter().map(|h| project_ring(h)).collect::<Result<_, _>>()?,
+        })
     };
 
     // Buildings and the city model.
@@ -149,7 +155,11 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
             cy += p[1];
         }
         let n = area.outer.len() as f64;
-        occupancy.push(Occupancy { x: cx / n, y: cy / n, households: footprint * (b.height - b.min_height) / grids::M3_PER_HOUSEHOLD });
+        occupancy.push(Occupancy {
+            x: cx / n,
+            y: cy / n,
+            households: footprint * (b.height - b.min_height) / grids::M3_PER_HOUSEHOLD,
+        });
         if i % 1000 == 0 {
             bar.set_position(i as u64);
         }
@@ -195,7 +205,8 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
         return Err(ImportError::Empty(opts.input.clone()));
     }
     // Round the local bounds outward to whole metres.
-    let local_bounds = [local_bounds[0].floor(), local_bounds[1].floor(), local_bounds[2].ceil(), local_bounds[3].ceil()];
+    let local_bounds =
+        [local_bounds[0].floor(), local_bounds[1].floor(), local_bounds[2].ceil(), local_bounds[3].ceil()];
     let sw = frame.to_wgs84(local_bounds[0], local_bounds[1])?;
     let ne = frame.to_wgs84(local_bounds[2], local_bounds[3])?;
     let nw = frame.to_wgs84(local_bounds[0], local_bounds[3])?;
@@ -251,7 +262,9 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
 
     // Components.
     let mut comps: Vec<Component> = components::from_osm(&data.points, &frame);
-    comps.retain(|c| c.x >= local_bounds[0] && c.y >= local_bounds[1] && c.x <= local_bounds[2] && c.y <= local_bounds[3]);
+    comps.retain(|c| {
+        c.x >= local_bounds[0] && c.y >= local_bounds[1] && c.x <= local_bounds[2] && c.y <= local_bounds[3]
+    });
     counts.components_osm = comps.len();
     if let Some(path) = &opts.components {
         let user = components::from_user_file(path, &frame, local_bounds)?;
@@ -259,7 +272,8 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
         comps.extend(user);
     }
     if opts.synthesize_components > 0 {
-        let synth = components::synthesize(opts.synthesize_components, &road_lines, local_bounds, opts.seed, &frame, &progress);
+        let synth =
+            components::synthesize(opts.synthesize_components, &road_lines, local_bounds, opts.seed, &frame, &progress);
         counts.components_synthetic = synth.len();
         comps.extend(synth);
     }
@@ -270,8 +284,11 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
     counts.components = comps.len();
 
     let roads_path = staging.join("roads.geojson");
-    std::fs::write(&roads_path, serde_json::to_vec(&json!({"type": "FeatureCollection", "features": road_features})).unwrap_or_default())
-        .map_err(io_err(&roads_path))?;
+    std::fs::write(
+        &roads_path,
+        serde_json::to_vec(&json!({"type": "FeatureCollection", "features": road_features})).unwrap_or_default(),
+    )
+    .map_err(io_err(&roads_path))?;
 
     let manifest = SceneManifest {
         format: gridwall_scene::FORMAT,
@@ -287,7 +304,12 @@ pub fn import(opts: &ImportOptions, progress: Progress) -> Result<SceneManifest,
         generator: format!("gridwall-server {}", env!("CARGO_PKG_VERSION")),
         bounds: Bounds { wgs84: wgs84_bounds, local: local_bounds },
         grids: GridInfo { source: grids.source.clone(), method },
-        files: Files { city: "city.glb".into(), grids: "grids.geojson".into(), components: "components.csv".into(), roads: "roads.geojson".into() },
+        files: Files {
+            city: "city.glb".into(),
+            grids: "grids.geojson".into(),
+            components: "components.csv".into(),
+            roads: "roads.geojson".into(),
+        },
         counts,
     };
     manifest.save(&staging)?;

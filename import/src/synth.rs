@@ -65,7 +65,15 @@ pub fn write_city(city: &SynthCity, path: &Path, progress: Progress) -> std::io:
         }
     }
     next_node += ((side + 1) * (side + 1)) as i64;
-    let class = |k: usize| if k.is_multiple_of(10) { "primary" } else if k.is_multiple_of(5) { "secondary" } else { "residential" };
+    let class = |k: usize| {
+        if k.is_multiple_of(10) {
+            "primary"
+        } else if k.is_multiple_of(5) {
+            "secondary"
+        } else {
+            "residential"
+        }
+    };
     let mut roads = 0;
     for k in 0..=side {
         let ns: Vec<i64> = (0..=side).map(|j| node_at(k, j)).collect();
@@ -123,7 +131,11 @@ pub fn write_city(city: &SynthCity, path: &Path, progress: Progress) -> std::io:
                     w.way(next_way + 1, &inner, &[]);
                     let mut rel_tags = vec![("type", "multipolygon")];
                     rel_tags.extend(tags.iter().copied());
-                    w.relation(next_rel, &[(MemberType::Way, next_way, "outer"), (MemberType::Way, next_way + 1, "inner")], &rel_tags);
+                    w.relation(
+                        next_rel,
+                        &[(MemberType::Way, next_way, "outer"), (MemberType::Way, next_way + 1, "inner")],
+                        &rel_tags,
+                    );
                     next_way += 2;
                     next_rel += 1;
                 } else {

@@ -12,7 +12,14 @@ use gridwall_scene::coords::SceneFrame;
 use gridwall_testkit::paths::{helsinki_pbf, repo};
 
 fn import_helsinki(dir: &Path) -> SceneManifest {
-    import(&ImportOptions { display_name: Some("赫尔辛基中心".into()), ..ImportOptions::new(helsinki_pbf(), dir.join("helsinki")) }, Progress::hidden()).unwrap()
+    import(
+        &ImportOptions {
+            display_name: Some("赫尔辛基中心".into()),
+            ..ImportOptions::new(helsinki_pbf(), dir.join("helsinki"))
+        },
+        Progress::hidden(),
+    )
+    .unwrap()
 }
 
 /// Vertices of one material's primitives in local metres (x east, y north, h up).
@@ -57,7 +64,10 @@ fn helsinki_imports_with_buildings_roads_grids_and_components() {
     let buildings = vertices_of(&dir.join("city.glb"), "building");
     assert!(!buildings.is_empty());
     for v in &buildings {
-        assert!(v[0] >= b[0] - 0.01 && v[0] <= b[2] + 0.01 && v[1] >= b[1] - 0.01 && v[1] <= b[3] + 0.01, "{v:?} outside {b:?}");
+        assert!(
+            v[0] >= b[0] - 0.01 && v[0] <= b[2] + 0.01 && v[1] >= b[1] - 0.01 && v[1] <= b[3] + 0.01,
+            "{v:?} outside {b:?}"
+        );
     }
     let tallest = buildings.iter().map(|v| v[2]).fold(0.0, f64::max);
     assert!(tallest > 20.0, "tallest {tallest}");
@@ -114,7 +124,10 @@ fn the_committed_demo_scene_is_what_the_importer_makes() {
     let fresh = tmp.path().join("helsinki");
     let shipped = repo().join("scenes/helsinki");
     for file in ["scene.toml", "city.glb", "grids.geojson", "components.csv", "roads.geojson"] {
-        assert!(std::fs::read(fresh.join(file)).unwrap() == std::fs::read(shipped.join(file)).unwrap(), "scenes/helsinki/{file} is stale: re-run the import in the README");
+        assert!(
+            std::fs::read(fresh.join(file)).unwrap() == std::fs::read(shipped.join(file)).unwrap(),
+            "scenes/helsinki/{file} is stale: re-run the import in the README"
+        );
     }
 }
 
@@ -132,7 +145,9 @@ fn bad_pbf_files_are_refused_and_an_existing_scene_survives() {
     let empty = tmp.path().join("empty.osm.pbf");
     std::fs::write(&empty, b"").unwrap();
 
-    for (file, expect) in [(&truncated, "truncated or corrupt"), (&not_pbf, "not a valid OSM PBF"), (&empty, "no OSMHeader")] {
+    for (file, expect) in
+        [(&truncated, "truncated or corrupt"), (&not_pbf, "not a valid OSM PBF"), (&empty, "no OSMHeader")]
+    {
         let err = import(&ImportOptions::new(file, &out), Progress::hidden()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(expect) && msg.contains(file.file_name().unwrap().to_str().unwrap()), "{msg}");
@@ -183,7 +198,13 @@ fn user_grids_are_used_when_valid_and_refused_with_the_feature_named() {
     let mut unclosed = valid.clone();
     unclosed[2]["geometry"]["coordinates"][0][4] = serde_json::json!([lon + 0.001, lat]);
     let mut bowtie = valid.clone();
-    bowtie[3]["geometry"]["coordinates"] = serde_json::json!([[[lon + 0.004, lat], [lon + 0.008, lat + 0.004], [lon + 0.008, lat], [lon + 0.004, lat + 0.004], [lon + 0.004, lat]]]);
+    bowtie[3]["geometry"]["coordinates"] = serde_json::json!([[
+        [lon + 0.004, lat],
+        [lon + 0.008, lat + 0.004],
+        [lon + 0.008, lat],
+        [lon + 0.004, lat + 0.004],
+        [lon + 0.004, lat]
+    ]]);
     let mut outside = valid.clone();
     outside[3]["geometry"]["coordinates"] = square(lon + 0.006, lat, 0.004);
     let mut orphan = valid.clone();
@@ -225,11 +246,18 @@ fn user_components_are_coded_and_bad_rows_named() {
         ("badcat.csv", "category,lon,lat\nbench,24.944,60.17\nspaceship,24.944,60.17\n", "line 3: unknown category"),
         ("far.csv", "category,lon,lat\nbench,118.79,36.88\n", "line 2: (118.79, 36.88) lies outside the scene bounds"),
         ("nan.csv", "category,lon,lat\nbench,abc,60.17\n", "line 2"),
-        ("badstate.csv", "category,lon,lat,crs,state\nbench,24.944,60.17,wgs84,melted\n", "line 2: unknown ComponentState"),
+        (
+            "badstate.csv",
+            "category,lon,lat,crs,state\nbench,24.944,60.17,wgs84,melted\n",
+            "line 2: unknown ComponentState",
+        ),
     ] {
         let file = tmp.path().join(name);
         std::fs::write(&file, body).unwrap();
-        let opts = ImportOptions { components: Some(file), ..ImportOptions::new(helsinki_pbf(), tmp.path().join(name).with_extension("scene")) };
+        let opts = ImportOptions {
+            components: Some(file),
+            ..ImportOptions::new(helsinki_pbf(), tmp.path().join(name).with_extension("scene"))
+        };
         let msg = import(&opts, Progress::hidden()).unwrap_err().to_string();
         assert!(msg.contains(name) && msg.contains(expect), "{msg}");
     }

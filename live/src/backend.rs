@@ -4,7 +4,6 @@
 //! surface lives in the server crate and calls in here.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -106,7 +105,11 @@ thread_local! {
 
 /// Runs `f` with this thread's [`SceneFrame`] for a CRS and origin (PROJ objects are per thread,
 /// and building one costs more than a request).
-pub fn with_frame<R, E: From<CoordError>>(crs: &str, origin: (f64, f64), f: impl FnOnce(&SceneFrame) -> Result<R, E>) -> Result<R, E> {
+pub fn with_frame<R, E: From<CoordError>>(
+    crs: &str,
+    origin: (f64, f64),
+    f: impl FnOnce(&SceneFrame) -> Result<R, E>,
+) -> Result<R, E> {
     FRAME.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(c, o, _)| c != crs || *o != origin) {
@@ -199,39 +202,40 @@ impl Backend {
 
 /// Every tick: collect what changed and hand it to all sessions; once a second, escalate
 /// overdue incidents and refresh the KPIs; now and then prune old tracks.
-fn tick_loop(backend: Arc<Backend>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let hz = u64::from(backend.tick_hz);
-        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut n: u64 = 0;
-        let mut last_kpis: Option<Kpis> = None;
-        loop {
-            interval.tick().await;
-            n += 1;
-            let (batch, records) = {
-                let mut live = backend.live();
-                let mut records = Vec::new();
-                let mut kpis = None;
-                if n.is_multiple_of(hz) || n == 1 {
-                    records = live.escalate();
-                    let now = live.kpis(None);
-                    if last_kpis != Some(now) {
-                        last_kpis = Some(now);
-                        kpis = Some(now);
-                    }
+async fn tick_loop(backend: Arc<Backend>) {
+    let hz = u64::from(backend.tick_hz);
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    let mut last_kpis: Option<Kpis> = None;
+    loop {
+        interval.tick().await;
+        n += 1;
+        let (batch, records) = {
+            let mut live = backend.live();
+            let mut records = Vec::new();
+            let mut kpis = None;
+            if n.is_multiple_of(hz) || n == 1 {
+                records = live.escalate();
+                let now = live.kpis(None);
+                if last_kpis != Some(now) {
+                    last_kpis = Some(now);
+                    kpis = Some(now);
                 }
-                if n.is_multiple_of(600 * hz) {
-                    records.push(Record::Prune { tracks_before_ms: live.now_ms() - TRACK_RETENTION_MS - 3_600_000, keep_events: 1_000_000 });
-                }
-                let mut batch = live.tick();
-                batch.kpis = kpis;
-                (batch, records)
-            };
-            if !records.is_empty() {
-                backend.store.write_later(records);
             }
-            let _ = backend.ticks.send(Arc::new(batch));
+            if n.is_multiple_of(600 * hz) {
+                records.push(Record::Prune {
+                    tracks_before_ms: live.now_ms() - TRACK_RETENTION_MS - 3_600_000,
+                    keep_events: 1_000_000,
+                });
+            }
+            let mut batch = live.tick();
+            batch.kpis = kpis;
+            (batch, records)
+        };
+        if !records.is_empty() {
+            backend.store.write_later(records);
         }
+        let _ = backend.ticks.send(Arc::new(batch));
     }
 }

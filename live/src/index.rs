@@ -9,7 +9,6 @@
 //! * [`CellIndex`]: grid-cell polygons; an R-tree of bounding boxes, then an exact
 //!   point-in-polygon test with `geo`.
 
-
 use geo::{Contains, Coord, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -57,7 +56,12 @@ pub struct MovingIndex {
 impl MovingIndex {
     /// `bucket`: edge of a bucket in metres (about the spacing of the points works well).
     pub fn new(bucket: f64) -> Self {
-        Self { bucket, buckets: FxHashMap::default(), where_: FxHashMap::default(), extent: [i32::MAX, i32::MAX, i32::MIN, i32::MIN] }
+        Self {
+            bucket,
+            buckets: FxHashMap::default(),
+            where_: FxHashMap::default(),
+            extent: [i32::MAX, i32::MAX, i32::MIN, i32::MIN],
+        }
     }
 
     fn key(&self, p: [f64; 2]) -> (i32, i32) {
@@ -80,12 +84,18 @@ impl MovingIndex {
     pub fn upsert(&mut self, id: u32, p: [f64; 2]) {
         let key = self.key(p);
         if let Some(entry) = self.where_.get_mut(&id)
-            && entry.1 == key {
-                entry.0 = p;
-                return;
-            }
+            && entry.1 == key
+        {
+            entry.0 = p;
+            return;
+        }
         self.remove(id);
-        self.extent = [self.extent[0].min(key.0), self.extent[1].min(key.1), self.extent[2].max(key.0), self.extent[3].max(key.1)];
+        self.extent = [
+            self.extent[0].min(key.0),
+            self.extent[1].min(key.1),
+            self.extent[2].max(key.0),
+            self.extent[3].max(key.1),
+        ];
         let bucket = self.buckets.entry(key).or_default();
         bucket.push(id);
         self.where_.insert(id, (p, key, bucket.len() - 1));
@@ -118,7 +128,10 @@ impl MovingIndex {
             }
         };
         if cells as usize > self.buckets.len() {
-            self.buckets.iter().filter(|(k, _)| k.0 >= k0.0 && k.0 <= k1.0 && k.1 >= k0.1 && k.1 <= k1.1).for_each(|(_, v)| visit(v));
+            self.buckets
+                .iter()
+                .filter(|(k, _)| k.0 >= k0.0 && k.0 <= k1.0 && k.1 >= k0.1 && k.1 <= k1.1)
+                .for_each(|(_, v)| visit(v));
         } else {
             for x in k0.0..=k1.0 {
                 for y in k0.1..=k1.1 {
@@ -252,14 +265,22 @@ mod tests {
             let q = [rng.random_range(-1200.0..1200.0), rng.random_range(-1200.0..1200.0)];
             let k = rng.random_range(1..8);
             let keep = |id: u32| !id.is_multiple_of(3);
-            let mut brute: Vec<(u32, f64)> = truth.iter().filter(|(id, _)| keep(**id)).map(|(&id, p)| (id, (p[0] - q[0]).hypot(p[1] - q[1]))).collect();
+            let mut brute: Vec<(u32, f64)> = truth
+                .iter()
+                .filter(|(id, _)| keep(**id))
+                .map(|(&id, p)| (id, (p[0] - q[0]).hypot(p[1] - q[1])))
+                .collect();
             brute.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             brute.truncate(k);
             assert_eq!(idx.nearest(q, k, keep), brute);
             let b = [q[0] - 300.0, q[1] - 200.0, q[0] + 300.0, q[1] + 200.0];
             let mut got = idx.locate_in_envelope(b);
             got.sort_unstable();
-            let mut want: Vec<u32> = truth.iter().filter(|(_, p)| p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]).map(|(&id, _)| id).collect();
+            let mut want: Vec<u32> = truth
+                .iter()
+                .filter(|(_, p)| p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3])
+                .map(|(&id, _)| id)
+                .collect();
             want.sort_unstable();
             assert_eq!(got, want);
         }
@@ -267,9 +288,17 @@ mod tests {
 
     #[test]
     fn cells_locate_points_exactly() {
-        let square = |x: f64, y: f64, s: f64| MultiPolygon::new(vec![geo::Polygon::new(vec![(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)].into(), vec![])]);
+        let square = |x: f64, y: f64, s: f64| {
+            MultiPolygon::new(vec![geo::Polygon::new(
+                vec![(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)].into(),
+                vec![],
+            )])
+        };
         // An L-shaped cell's bounding box overlaps its neighbour's.
-        let l = MultiPolygon::new(vec![geo::Polygon::new(vec![(0.0, 0.0), (20.0, 0.0), (20.0, 10.0), (10.0, 10.0), (10.0, 20.0), (0.0, 20.0), (0.0, 0.0)].into(), vec![])]);
+        let l = MultiPolygon::new(vec![geo::Polygon::new(
+            vec![(0.0, 0.0), (20.0, 0.0), (20.0, 10.0), (10.0, 10.0), (10.0, 20.0), (0.0, 20.0), (0.0, 0.0)].into(),
+            vec![],
+        )]);
         let idx = CellIndex::new(vec![l, square(10.0, 10.0, 10.0)]);
         assert_eq!(idx.locate([5.0, 15.0]), Some(0));
         assert_eq!(idx.locate([15.0, 15.0]), Some(1));

@@ -86,27 +86,44 @@ pub fn format_time(ms: i64) -> String {
 
 /// Parses and validates a JSON array of position reports. Points must lie inside `bounds`
 /// (local metres, the scene's extent grown by `margin_m`).
-pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin_m: f64) -> Result<Vec<Position>, IngestError> {
+pub fn parse_positions(
+    body: &[u8],
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+    margin_m: f64,
+) -> Result<Vec<Position>, IngestError> {
     // Fast path: a well-typed batch parses straight into structs. Only when that fails is the
     // body parsed again item by item, to say which item and field is wrong.
     let values: Vec<serde_json::Value>;
     let items: Vec<PositionIn<'_>> = if let Ok(items) = serde_json::from_slice(body) {
         items
     } else {
-        values = serde_json::from_slice(body).map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
+        values = serde_json::from_slice(body)
+            .map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
         values
             .iter()
             .enumerate()
-            .map(|(i, item)| PositionIn::deserialize(item).map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}"))))
+            .map(|(i, item)| {
+                PositionIn::deserialize(item)
+                    .map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}")))
+            })
             .collect::<Result<_, _>>()?
     };
     if items.len() > MAX_POSITIONS_PER_REQUEST {
-        return Err(IngestError::new(None, "body", format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len())));
+        return Err(IngestError::new(
+            None,
+            "body",
+            format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len()),
+        ));
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let patrol_id = p.patrol_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| err("patrol_id", "missing or empty".into()))?.into_owned();
+        let patrol_id = p
+            .patrol_id
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| err("patrol_id", "missing or empty".into()))?
+            .into_owned();
         if patrol_id.len() > 64 {
             return Err(err("patrol_id", "longer than 64 bytes".into()));
         }
@@ -118,10 +135,13 @@ pub fn parse_positions(body: &[u8], frame: &SceneFrame, bounds: [f64; 4], margin
         if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
             return Err(err("lat", format!("{lat} is not a latitude")));
         }
-        let crs: InputCrs = p.crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: CoordError| err("crs", e.to_string()))?;
-        let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?).map_err(|e| err("ts", e.to_string()))?;
+        let crs: InputCrs =
+            p.crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: CoordError| err("crs", e.to_string()))?;
+        let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
+            .map_err(|e| err("ts", e.to_string()))?;
         let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?;
-        if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m {
+        if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m
+        {
             return Err(err("lon", format!("({lon}, {lat}) lies outside the scene")));
         }
         out.push(Position { patrol_id, x, y, t_ms });
@@ -157,13 +177,22 @@ pub struct NewRequest {
 /// Validates an Open311 request's fields (form-encoded or JSON, flattened to strings). Contact
 /// fields (`email`, `phone`, names, `device_id`) are ignored on purpose: gridwall stores no
 /// personal data of residents.
-pub fn parse_request(fields: &BTreeMap<String, String>, frame: &SceneFrame, bounds: [f64; 4]) -> Result<NewRequest, IngestError> {
+pub fn parse_request(
+    fields: &BTreeMap<String, String>,
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+) -> Result<NewRequest, IngestError> {
     let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let code = get("service_code").ok_or_else(|| IngestError::new(None, "service_code", "missing"))?;
-    let category: IncidentCategory = code.parse().map_err(|_| IngestError::new(None, "service_code", format!("{code:?} is not a service; see services.json")))?;
+    let category: IncidentCategory = code
+        .parse()
+        .map_err(|_| IngestError::new(None, "service_code", format!("{code:?} is not a service; see services.json")))?;
     let num = |k: &str| -> Result<f64, IngestError> {
         let v = get(k).ok_or_else(|| IngestError::new(None, k, "missing (address-only requests are not supported)"))?;
-        v.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| IngestError::new(None, k, format!("{v:?} is not a number")))
+        v.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| IngestError::new(None, k, format!("{v:?} is not a number")))
     };
     let (lat, lon) = (num("lat")?, num("long")?);
     if !(-90.0..=90.0).contains(&lat) {
@@ -172,7 +201,8 @@ pub fn parse_request(fields: &BTreeMap<String, String>, frame: &SceneFrame, boun
     if !(-180.0..=180.0).contains(&lon) {
         return Err(IngestError::new(None, "long", format!("{lon} is not a longitude")));
     }
-    let crs: InputCrs = get("crs").unwrap_or("wgs84").parse().map_err(|e: CoordError| IngestError::new(None, "crs", e.to_string()))?;
+    let crs: InputCrs =
+        get("crs").unwrap_or("wgs84").parse().map_err(|e: CoordError| IngestError::new(None, "crs", e.to_string()))?;
     let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| IngestError::new(None, "long", e.to_string()))?;
     if x < bounds[0] || x > bounds[2] || y < bounds[1] || y > bounds[3] {
         return Err(IngestError::new(None, "long", format!("({lon}, {lat}) lies outside the scene")));
@@ -253,16 +283,35 @@ mod tests {
     #[test]
     fn open311_requests_validate_and_render() {
         let (f, b) = frame();
-        let fields = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>();
-        let ok = parse_request(&fields(&[("service_code", "manhole_damage"), ("lat", "60.1716"), ("long", "24.944"), ("description", "井盖缺失"), ("email", "someone@example.org")]), &f, b).unwrap();
+        let fields = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>()
+        };
+        let ok = parse_request(
+            &fields(&[
+                ("service_code", "manhole_damage"),
+                ("lat", "60.1716"),
+                ("long", "24.944"),
+                ("description", "井盖缺失"),
+                ("email", "someone@example.org"),
+            ]),
+            &f,
+            b,
+        )
+        .unwrap();
         assert_eq!(ok.category, IncidentCategory::ManholeDamage);
         assert_eq!(ok.description, "井盖缺失");
         for (pairs, expect) in [
             (vec![("lat", "60.17"), ("long", "24.94")], "service_code: missing"),
-            (vec![("service_code", "ufo"), ("lat", "60.17"), ("long", "24.94")], "service_code: \"ufo\" is not a service"),
+            (
+                vec![("service_code", "ufo"), ("lat", "60.17"), ("long", "24.94")],
+                "service_code: \"ufo\" is not a service",
+            ),
             (vec![("service_code", "noise"), ("long", "24.94")], "lat: missing"),
             (vec![("service_code", "noise"), ("lat", "north"), ("long", "24.94")], "lat: \"north\" is not a number"),
-            (vec![("service_code", "noise"), ("lat", "36.88"), ("long", "118.79")], "long: (118.79, 36.88) lies outside the scene"),
+            (
+                vec![("service_code", "noise"), ("lat", "36.88"), ("long", "118.79")],
+                "long: (118.79, 36.88) lies outside the scene",
+            ),
         ] {
             let e = parse_request(&fields(&pairs), &f, b).unwrap_err();
             assert!(e.to_string().starts_with(expect), "{e}");
@@ -287,10 +336,18 @@ mod tests {
             case: Case::accept(IncidentCategory::Garbage, t0, "open311", &limits),
         };
         let out = request_out(&rec, &f);
-        assert_eq!((out.service_request_id.as_str(), out.status.as_str(), out.gridwall.stage_zh.as_str()), ("42", "open", "受理"));
+        assert_eq!(
+            (out.service_request_id.as_str(), out.status.as_str(), out.gridwall.stage_zh.as_str()),
+            ("42", "open", "受理")
+        );
         assert_eq!(out.requested_datetime, "2026-11-22T08:00:00Z");
         assert_eq!(out.gridwall.deadline.as_deref(), Some("2026-11-22T09:00:00Z"));
-        for a in [Action::Dispatch { assignee: "P1".into() }, Action::Resolve, Action::ReviewPass, Action::Close { satisfaction: 4 }] {
+        for a in [
+            Action::Dispatch { assignee: "P1".into() },
+            Action::Resolve,
+            Action::ReviewPass,
+            Action::Close { satisfaction: 4 },
+        ] {
             rec.case.apply(&a, "x", "", t0 + 600_000, &limits).unwrap();
         }
         let out = request_out(&rec, &f);

@@ -13,7 +13,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use gridwall_protocol::binary::ServerEncoder;
-use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Event, EventKind, Layer, LayerSet, PROTOCOL_VERSION, ServerMessage};
+use gridwall_protocol::{
+    Bbox, BboxCrs, ClientMessage, Event, EventKind, Layer, LayerSet, PROTOCOL_VERSION, ServerMessage,
+};
 use gridwall_scene::coords::CoordError;
 
 use crate::backend::{Backend, CommitError, with_frame};
@@ -47,7 +49,10 @@ impl IdSet {
         had
     }
     fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(i, &w)| (0..64).filter(move |b| w & (1 << b) != 0).map(move |b| (i * 64 + b) as u32))
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &w)| (0..64).filter(move |b| w & (1 << b) != 0).map(move |b| (i * 64 + b) as u32))
     }
 }
 
@@ -119,14 +124,21 @@ impl Session {
                 if version != PROTOCOL_VERSION {
                     return vec![ServerMessage::Error {
                         code: "version".into(),
-                        message: format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"),
+                        message: format!(
+                            "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                        ),
                     }];
                 }
                 let live = state.live();
                 let missed = resume_after.and_then(|seq| live.events_after(seq));
                 let resumed = missed.is_some();
                 let mut out = vec![
-                    ServerMessage::Welcome { version: PROTOCOL_VERSION, scene: state.manifest.display_name.clone(), tick_hz: state.tick_hz, resumed },
+                    ServerMessage::Welcome {
+                        version: PROTOCOL_VERSION,
+                        scene: state.manifest.display_name.clone(),
+                        tick_hz: state.tick_hz,
+                        resumed,
+                    },
                     ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
                 ];
                 self.last_seq = live.last_seq();
@@ -165,7 +177,9 @@ impl Session {
                     "resolve" => Ok(Action::Resolve),
                     "review_pass" => Ok(Action::ReviewPass),
                     "review_reject" => Ok(Action::ReviewReject),
-                    "close" => satisfaction.map(|s| Action::Close { satisfaction: s }).ok_or_else(|| Refusal::invalid("satisfaction", "close needs a satisfaction of 1 to 5")),
+                    "close" => satisfaction
+                        .map(|s| Action::Close { satisfaction: s })
+                        .ok_or_else(|| Refusal::invalid("satisfaction", "close needs a satisfaction of 1 to 5")),
                     "dispatch" => Err(Refusal::invalid("action", "dispatch with an assign message")),
                     other => Err(Refusal::invalid("action", format!("unknown action {other:?}"))),
                 };
@@ -200,7 +214,9 @@ impl Session {
                     continue;
                 }
                 match (inside, self.known.contains(id)) {
-                    (true, true) => moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None }),
+                    (true, true) => {
+                        moved.push(gridwall_protocol::PatrolPos { id, x: p[0], y: p[1], lon: None, lat: None });
+                    }
                     (false, true) => {
                         self.known.remove(id);
                         left.push(id);
@@ -228,7 +244,8 @@ impl Session {
                 }
             }
         }
-        let events: Vec<Event> = batch.events.iter().filter(|e| e.seq > self.last_seq).map(|e| Event::clone(e)).collect();
+        let events: Vec<Event> =
+            batch.events.iter().filter(|e| e.seq > self.last_seq).map(|e| Event::clone(e)).collect();
         if let Some(e) = events.last() {
             self.last_seq = e.seq;
         }
@@ -257,7 +274,14 @@ impl Session {
                     }
                     snap
                 }
-                None => ServerMessage::Snapshot { seq: live.last_seq(), tick: 0, time_ms: live.now_ms(), patrols: vec![], incidents: vec![], components: vec![] },
+                None => ServerMessage::Snapshot {
+                    seq: live.last_seq(),
+                    tick: 0,
+                    time_ms: live.now_ms(),
+                    patrols: vec![],
+                    incidents: vec![],
+                    components: vec![],
+                },
             };
         };
         let mut entered = Vec::new();
@@ -275,7 +299,14 @@ impl Session {
         if let Some(e) = events.last() {
             self.last_seq = e.seq;
         }
-        ServerMessage::Delta { tick: 0, time_ms: live.now_ms(), moved: Vec::new(), entered, left, events: events.iter().map(|e| Event::clone(e)).collect() }
+        ServerMessage::Delta {
+            tick: 0,
+            time_ms: live.now_ms(),
+            moved: Vec::new(),
+            entered,
+            left,
+            events: events.iter().map(|e| Event::clone(e)).collect(),
+        }
     }
 }
 
@@ -303,7 +334,9 @@ fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, Stri
                     let mut out = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
                     for k in 0..=8 {
                         let t = f64::from(k) / 8.0;
-                        for (lon, lat) in [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)] {
+                        for (lon, lat) in
+                            [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)]
+                        {
                             let (x, y) = f.to_local(lon, lat)?;
                             out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
                         }

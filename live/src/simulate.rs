@@ -18,14 +18,23 @@ use crate::workflow::Action;
 
 /// Registers the simulated patrols and returns the task that steps the simulator ten times a
 /// second, on the backend's clock.
-pub fn run(backend: Arc<Backend>, cfg: &SimulateConfig) -> Result<impl Future<Output = ()> + Send + 'static, BackendError> {
+pub fn run(
+    backend: Arc<Backend>,
+    cfg: &SimulateConfig,
+) -> Result<impl Future<Output = ()> + Send + 'static, BackendError> {
     let roads = backend.with_frame(|f| Ok::<_, BackendError>(read_roads(&backend.scene_dir, &backend.manifest, f)?))?;
     let graph = RoadGraph::from_roads(&roads);
     let (limits, start, utc_offset_ms) = {
         let live = backend.live();
         (live.world.limits.clone(), live.now_ms(), live.utc_offset_ms)
     };
-    let config = SimConfig { seed: cfg.seed, patrols: cfg.patrols, incidents_per_hour: cfg.incident_rate, report_ms: 1000, utc_offset_ms };
+    let config = SimConfig {
+        seed: cfg.seed,
+        patrols: cfg.patrols,
+        incidents_per_hour: cfg.incident_rate,
+        report_ms: 1000,
+        utc_offset_ms,
+    };
     let mut sim = Simulator::new(graph, config, limits, start).ok_or(BackendError::NoRoads)?;
     // Register the simulated patrols in the cell where each starts.
     let regs: Vec<PatrolRegistration> = {
@@ -34,8 +43,19 @@ pub fn run(backend: Arc<Backend>, cfg: &SimulateConfig) -> Result<impl Future<Ou
         sim.patrols
             .iter()
             .map(|p| {
-                let grid = live.world.cell_at(p.pos).map(|c| c.code.clone()).or_else(|| first_cell.clone()).unwrap_or_default();
-                PatrolRegistration { patrol_id: format!("sim-{}", p.id), name: Some(format!("{}{:02}", p.role.name_zh(), p.id)), role: p.role.key().into(), grid, status: None }
+                let grid = live
+                    .world
+                    .cell_at(p.pos)
+                    .map(|c| c.code.clone())
+                    .or_else(|| first_cell.clone())
+                    .unwrap_or_default();
+                PatrolRegistration {
+                    patrol_id: format!("sim-{}", p.id),
+                    name: Some(format!("{}{:02}", p.role.name_zh(), p.id)),
+                    role: p.role.key().into(),
+                    grid,
+                    status: None,
+                }
             })
             .collect()
     };
@@ -67,10 +87,15 @@ pub fn run(backend: Arc<Backend>, cfg: &SimulateConfig) -> Result<impl Future<Ou
                     SimEvent::Step { incident, action, actor, .. } => {
                         let Some(&id) = ids.get(&incident) else { continue };
                         let action = match action {
-                            Action::Dispatch { assignee } => Action::Dispatch { assignee: assignee.strip_prefix('P').map_or(assignee.clone(), |n| format!("sim-{n}")) },
+                            Action::Dispatch { assignee } => Action::Dispatch {
+                                assignee: assignee.strip_prefix('P').map_or(assignee.clone(), |n| format!("sim-{n}")),
+                            },
                             a => a,
                         };
-                        let actor = actor.strip_prefix('P').filter(|n| n.parse::<u32>().is_ok()).map_or(actor.clone(), |n| format!("sim-{n}"));
+                        let actor = actor
+                            .strip_prefix('P')
+                            .filter(|n| n.parse::<u32>().is_ok())
+                            .map_or(actor.clone(), |n| format!("sim-{n}"));
                         // A person may have stepped in (e.g. a commander reassigned it): the
                         // simulator's step is then refused like anyone else's.
                         if let Ok(r) = live.apply(id, &action, &actor, "") {

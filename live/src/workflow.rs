@@ -85,7 +85,12 @@ pub struct TimeLimits {
 
 impl Default for TimeLimits {
     fn default() -> Self {
-        let l = |dispatch_min, resolve_min, review_min, close_min| StageLimits { dispatch_min, resolve_min, review_min, close_min };
+        let l = |dispatch_min, resolve_min, review_min, close_min| StageLimits {
+            dispatch_min,
+            resolve_min,
+            review_min,
+            close_min,
+        };
         let categories = HashMap::from([
             (IncidentCategory::ManholeDamage, l(30, 6 * 60, 60, 24 * 60)),
             (IncidentCategory::SafetyHazard, l(30, 4 * 60, 60, 24 * 60)),
@@ -164,7 +169,14 @@ impl Case {
     }
 
     /// Applies a step; an invalid one leaves the case untouched.
-    pub fn apply(&mut self, action: &Action, actor: &str, note: &str, now_ms: i64, limits: &TimeLimits) -> Result<&TimelineStep, WorkflowError> {
+    pub fn apply(
+        &mut self,
+        action: &Action,
+        actor: &str,
+        note: &str,
+        now_ms: i64,
+        limits: &TimeLimits,
+    ) -> Result<&TimelineStep, WorkflowError> {
         use IncidentStage as S;
         let to = match (self.stage, action) {
             (S::Accepted | S::Dispatched, Action::Dispatch { assignee }) => {
@@ -182,7 +194,13 @@ impl Case {
                 }
                 S::Closed
             }
-            (stage, action) => return Err(WorkflowError::InvalidTransition { action: action.name(), stage: stage.key(), stage_zh: stage.name_zh() }),
+            (stage, action) => {
+                return Err(WorkflowError::InvalidTransition {
+                    action: action.name(),
+                    stage: stage.key(),
+                    stage_zh: stage.name_zh(),
+                });
+            }
         };
         if self.is_overdue(now_ms) {
             self.ever_overdue = true;
@@ -200,7 +218,14 @@ impl Case {
         self.stage = to;
         self.stage_since_ms = now_ms;
         self.deadline_ms = limits.for_category(self.category).for_stage(to).map(|m| now_ms + i64::from(m) * MINUTE_MS);
-        self.timeline.push(TimelineStep { from, to, action: action.name().to_owned(), actor: actor.to_owned(), at_ms: now_ms, note: note.to_owned() });
+        self.timeline.push(TimelineStep {
+            from,
+            to,
+            action: action.name().to_owned(),
+            actor: actor.to_owned(),
+            at_ms: now_ms,
+            note: note.to_owned(),
+        });
         Ok(self.timeline.last().expect("just pushed"))
     }
 
@@ -228,30 +253,30 @@ impl Case {
 
 /// KPIs over a set of cases; `day_start_ms`: start of "today" in the operators' time zone.
 pub fn compute_kpis<'a>(cases: impl IntoIterator<Item = &'a Case>, now_ms: i64, day_start_ms: i64) -> Kpis {
-        let mut k = Kpis::default();
-        let (mut on_time, mut rated, mut satisfied, mut handling) = (0u64, 0u64, 0u64, 0.0);
-        for c in cases {
-            k.total += 1;
-            if let Some(closed) = c.closed_ms {
-                k.closed += 1;
-                k.closed_today += u64::from(closed >= day_start_ms);
-                on_time += u64::from(!c.ever_overdue);
-                handling += (closed - c.created_ms) as f64 / MINUTE_MS as f64;
-                if let Some(s) = c.satisfaction {
-                    rated += 1;
-                    satisfied += u64::from(s >= 4);
-                }
-            } else {
-                k.open += 1;
-                k.overdue += u64::from(c.is_overdue(now_ms));
+    let mut k = Kpis::default();
+    let (mut on_time, mut rated, mut satisfied, mut handling) = (0u64, 0u64, 0u64, 0.0);
+    for c in cases {
+        k.total += 1;
+        if let Some(closed) = c.closed_ms {
+            k.closed += 1;
+            k.closed_today += u64::from(closed >= day_start_ms);
+            on_time += u64::from(!c.ever_overdue);
+            handling += (closed - c.created_ms) as f64 / MINUTE_MS as f64;
+            if let Some(s) = c.satisfaction {
+                rated += 1;
+                satisfied += u64::from(s >= 4);
             }
+        } else {
+            k.open += 1;
+            k.overdue += u64::from(c.is_overdue(now_ms));
         }
-        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        k.closure_rate = ratio(k.closed, k.total);
-        k.on_time_rate = ratio(on_time, k.closed);
-        k.satisfaction_rate = ratio(satisfied, rated);
-        k.mean_handling_min = if k.closed == 0 { 0.0 } else { handling / k.closed as f64 };
-        k
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    k.closure_rate = ratio(k.closed, k.total);
+    k.on_time_rate = ratio(on_time, k.closed);
+    k.satisfaction_rate = ratio(satisfied, rated);
+    k.mean_handling_min = if k.closed == 0 { 0.0 } else { handling / k.closed as f64 };
+    k
 }
 
 #[cfg(test)]
@@ -281,9 +306,15 @@ mod tests {
         assert_eq!(c.deadline_ms, None);
         let stages: Vec<_> = c.timeline.iter().map(|t| t.to).collect();
         use IncidentStage as S;
-        assert_eq!(stages, [S::Accepted, S::Dispatched, S::Resolved, S::Dispatched, S::Resolved, S::Reviewed, S::Closed]);
+        assert_eq!(
+            stages,
+            [S::Accepted, S::Dispatched, S::Resolved, S::Dispatched, S::Resolved, S::Reviewed, S::Closed]
+        );
         let k = compute_kpis([&c], T0 + 101 * MINUTE_MS, T0);
-        assert_eq!((k.closed, k.closed_today, k.closure_rate, k.on_time_rate, k.satisfaction_rate), (1, 1, 1.0, 1.0, 1.0));
+        assert_eq!(
+            (k.closed, k.closed_today, k.closure_rate, k.on_time_rate, k.satisfaction_rate),
+            (1, 1, 1.0, 1.0, 1.0)
+        );
         assert!((k.mean_handling_min - 100.0).abs() < 1e-9);
     }
 
@@ -299,7 +330,10 @@ mod tests {
         c.apply(&dispatch("P-1"), "x", "", T0, &limits).unwrap();
         c.apply(&Action::Resolve, "x", "", T0, &limits).unwrap();
         c.apply(&Action::ReviewPass, "x", "", T0, &limits).unwrap();
-        assert_eq!(c.apply(&Action::Close { satisfaction: 9 }, "x", "", T0, &limits).unwrap_err(), WorkflowError::Satisfaction(9));
+        assert_eq!(
+            c.apply(&Action::Close { satisfaction: 9 }, "x", "", T0, &limits).unwrap_err(),
+            WorkflowError::Satisfaction(9)
+        );
         assert!(c.is_open());
     }
 

@@ -13,12 +13,12 @@ use geo::Coord;
 use gridwall_protocol::{
     ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus,
 };
+use gridwall_scene::SceneError;
 use gridwall_scene::SceneManifest;
 use gridwall_scene::components::read_components;
 use gridwall_scene::coords::CoordError;
 use gridwall_scene::grids::GridUnit;
 use gridwall_scene::grids::read_grids;
-use gridwall_scene::SceneError;
 
 use crate::index::{CellIndex, MovingIndex, PointIndex};
 use gridwall_protocol::Kpis;
@@ -112,7 +112,8 @@ impl World {
         let component_index = PointIndex::new(components.iter().map(|c| (c.id, c.pos)));
         let grids = read_grids(dir, &manifest, &frame)?;
         let grid_by_code = grids.iter().enumerate().map(|(i, g)| (g.code.clone(), i)).collect();
-        let cell_ids: Vec<usize> = grids.iter().enumerate().filter(|(_, g)| g.level == GridLevel::Cell).map(|(i, _)| i).collect();
+        let cell_ids: Vec<usize> =
+            grids.iter().enumerate().filter(|(_, g)| g.level == GridLevel::Cell).map(|(i, _)| i).collect();
         let cell_index = CellIndex::new(cell_ids.iter().map(|&i| grids[i].shape.clone()).collect());
 
         Ok(Self {
@@ -171,7 +172,8 @@ impl World {
         let Some(rec) = self.patrols.get(&id) else { return events };
         let newest = rec.track.back().is_none_or(|last| t_ms >= last.0);
         // Inside or on the boundary of the assigned cell.
-        let is_inside = self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
+        let is_inside =
+            self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
         let rec = self.patrols.get_mut(&id).expect("checked above");
         if newest {
             rec.track.push_back((t_ms, p[0], p[1]));
@@ -193,7 +195,10 @@ impl World {
 
     /// A patrol's recorded track between two times (inclusive).
     pub fn track(&self, id: u32, from_ms: i64, to_ms: i64) -> Vec<(i64, f64, f64)> {
-        self.patrols.get(&id).map(|r| r.track.iter().filter(|s| s.0 >= from_ms && s.0 <= to_ms).copied().collect()).unwrap_or_default()
+        self.patrols
+            .get(&id)
+            .map(|r| r.track.iter().filter(|s| s.0 >= from_ms && s.0 <= to_ms).copied().collect())
+            .unwrap_or_default()
     }
 
     pub fn patrols_in(&self, bbox: [f64; 4]) -> Vec<u32> {
@@ -209,11 +214,20 @@ impl World {
     ///
     /// # Panics
     /// If `id` does not fit in 32 bits (the backend issues ids sequentially).
-    pub fn open_incident(&mut self, id: u64, category: IncidentCategory, source: IncidentSource, p: [f64; 2], description: &str, now_ms: i64) -> &IncidentRec {
+    pub fn open_incident(
+        &mut self,
+        id: u64,
+        category: IncidentCategory,
+        source: IncidentSource,
+        p: [f64; 2],
+        description: &str,
+        now_ms: i64,
+    ) -> &IncidentRec {
         let grid = self.cell_at(p).map(|g| g.code.clone()).unwrap_or_default();
         let case = Case::accept(category, now_ms, source.name_zh(), &self.limits);
         self.incident_index.upsert(u32::try_from(id).expect("incident ids are issued below 2^32"), p);
-        self.incidents.insert(id, IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case });
+        self.incidents
+            .insert(id, IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case });
         &self.incidents[&id]
     }
 
@@ -224,18 +238,33 @@ impl World {
     /// Everything in a grid unit (any level): its components, patrols and incidents.
     pub fn in_grid(&self, code: &str) -> (Vec<u32>, Vec<u32>, Vec<u64>) {
         let Some(g) = self.grid(code) else { return Default::default() };
-        let r = geo::BoundingRect::bounding_rect(&g.shape).map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let r = geo::BoundingRect::bounding_rect(&g.shape)
+            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
         let cell_of = |p: [f64; 2]| self.cell_at(p).is_some_and(|c| c.code.starts_with(code));
-        let components = self.component_index.locate_in_envelope(r).filter(|&id| cell_of(self.components[id as usize].pos)).collect();
-        let patrols = self.patrol_index.locate_in_envelope(r).into_iter().filter(|id| self.patrols[id].pos.is_some_and(cell_of)).collect();
-        let mut incidents: Vec<u64> = self.incidents.values().filter(|i| i.grid.starts_with(code) && !i.grid.is_empty()).map(|i| i.id).collect();
+        let components = self
+            .component_index
+            .locate_in_envelope(r)
+            .filter(|&id| cell_of(self.components[id as usize].pos))
+            .collect();
+        let patrols = self
+            .patrol_index
+            .locate_in_envelope(r)
+            .into_iter()
+            .filter(|id| self.patrols[id].pos.is_some_and(cell_of))
+            .collect();
+        let mut incidents: Vec<u64> =
+            self.incidents.values().filter(|i| i.grid.starts_with(code) && !i.grid.is_empty()).map(|i| i.id).collect();
         incidents.sort_unstable();
         (components, patrols, incidents)
     }
 
     /// KPIs city-wide (`scope` = None) or for a street, community or cell code.
     pub fn kpis(&self, scope: Option<&str>, now_ms: i64, day_start_ms: i64) -> Kpis {
-        compute_kpis(self.incidents.values().filter(|i| scope.is_none_or(|s| i.grid.starts_with(s))).map(|i| &i.case), now_ms, day_start_ms)
+        compute_kpis(
+            self.incidents.values().filter(|i| scope.is_none_or(|s| i.grid.starts_with(s))).map(|i| &i.case),
+            now_ms,
+            day_start_ms,
+        )
     }
 }
 
@@ -256,7 +285,12 @@ mod tests {
         let b = [-200.0, -300.0, 150.0, 100.0];
         let mut got: Vec<u32> = w.components_in(b).map(|c| c.id).collect();
         got.sort_unstable();
-        let want: Vec<u32> = w.components.iter().filter(|c| c.pos[0] >= b[0] && c.pos[0] <= b[2] && c.pos[1] >= b[1] && c.pos[1] <= b[3]).map(|c| c.id).collect();
+        let want: Vec<u32> = w
+            .components
+            .iter()
+            .filter(|c| c.pos[0] >= b[0] && c.pos[0] <= b[2] && c.pos[1] >= b[1] && c.pos[1] <= b[3])
+            .map(|c| c.id)
+            .collect();
         assert_eq!(got, want);
         assert!(!got.is_empty());
         // Every component lies in exactly the cell the index says, and that cell's parents nest.
@@ -283,7 +317,10 @@ mod tests {
 
         // Walk far away: one event, not one per report.
         let far = [w.manifest.bounds.local[2] - 5.0, w.manifest.bounds.local[3] - 5.0];
-        assert_eq!(w.report_position(1, far, 2_000), vec![WorldEvent::PatrolLeftGrid { patrol: 1, grid: home.clone() }]);
+        assert_eq!(
+            w.report_position(1, far, 2_000),
+            vec![WorldEvent::PatrolLeftGrid { patrol: 1, grid: home.clone() }]
+        );
         assert!(w.report_position(1, far, 3_000).is_empty());
         assert!(w.report_position(1, centre, 4_000).is_empty());
         assert_eq!(w.report_position(1, far, 5_000).len(), 1);
@@ -300,26 +337,43 @@ mod tests {
     fn incidents_get_their_cell_and_kpis_roll_up_by_code_prefix() {
         let mut w = helsinki();
         let t0 = 1_790_000_000_000;
-        let cells: Vec<String> = w.grids.iter().filter(|g| g.level == GridLevel::Cell).map(|g| g.code.clone()).collect();
+        let cells: Vec<String> =
+            w.grids.iter().filter(|g| g.level == GridLevel::Cell).map(|g| g.code.clone()).collect();
         let mut opened = 0;
         for (i, code) in cells.iter().take(6).enumerate() {
             let g = w.grid(code).unwrap();
             let c = geo::InteriorPoint::interior_point(&g.shape).unwrap();
-            let rec = w.open_incident(i as u64 + 1, IncidentCategory::Garbage, IncidentSource::Hotline, [c.x(), c.y()], "垃圾堆放", t0);
+            let rec = w.open_incident(
+                i as u64 + 1,
+                IncidentCategory::Garbage,
+                IncidentSource::Hotline,
+                [c.x(), c.y()],
+                "垃圾堆放",
+                t0,
+            );
             assert_eq!(&rec.grid, code);
             opened += 1;
         }
         // Close the first one.
         let limits = w.limits.clone();
         let case = &mut w.incidents.get_mut(&1).unwrap().case;
-        for a in [Action::Dispatch { assignee: "P1".into() }, Action::Resolve, Action::ReviewPass, Action::Close { satisfaction: 5 }] {
+        for a in [
+            Action::Dispatch { assignee: "P1".into() },
+            Action::Resolve,
+            Action::ReviewPass,
+            Action::Close { satisfaction: 5 },
+        ] {
             case.apply(&a, "x", "", t0 + 60_000, &limits).unwrap();
         }
         let city = w.kpis(None, t0 + 120_000, t0);
         assert_eq!((city.total, city.closed), (opened, 1));
         let first_community = w.grid(&cells[0]).unwrap().parent.clone().unwrap();
         let community = w.kpis(Some(&first_community), t0 + 120_000, t0);
-        let sum: u64 = cells.iter().filter(|c| c.starts_with(&first_community)).map(|c| w.kpis(Some(c), t0 + 120_000, t0).total).sum();
+        let sum: u64 = cells
+            .iter()
+            .filter(|c| c.starts_with(&first_community))
+            .map(|c| w.kpis(Some(c), t0 + 120_000, t0).total)
+            .sum();
         assert_eq!(community.total, sum);
         let (_, _, incidents) = w.in_grid(&cells[0]);
         assert_eq!(incidents, vec![1]);

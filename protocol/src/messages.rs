@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Bbox, ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, LayerSet, PatrolRole,
-    PatrolStatus,
+    Bbox, ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, LayerSet,
+    PatrolRole, PatrolStatus,
 };
 
 pub type PatrolId = u32;
@@ -151,7 +151,12 @@ pub enum ClientMessage {
         layers: LayerSet,
     },
     /// Assign a patrol to an incident (the commander's one click).
-    Assign { request: u64, incident: IncidentId, patrol: PatrolId, actor: String },
+    Assign {
+        request: u64,
+        incident: IncidentId,
+        patrol: PatrolId,
+        actor: String,
+    },
     /// A workflow step: `resolve`, `review_pass`, `review_reject`, or `close` (with a
     /// `satisfaction` of 1–5). Dispatching to a patrol is [`ClientMessage::Assign`].
     Transition {
@@ -164,7 +169,9 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         satisfaction: Option<u8>,
     },
-    Ping { t: u64 },
+    Ping {
+        t: u64,
+    },
 }
 
 /// What the server sends.
@@ -211,7 +218,15 @@ pub enum ServerMessage {
         error: Option<String>,
     },
     /// The city-wide KPIs, sent after `welcome` and again whenever they change.
-    Kpis { time_ms: i64, kpis: Kpis },
-    Error { code: String, message: String },
-    Pong { t: u64 },
+    Kpis {
+        time_ms: i64,
+        kpis: Kpis,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+    Pong {
+        t: u64,
+    },
 }

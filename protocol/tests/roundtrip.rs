@@ -42,7 +42,14 @@ fn snapshot() -> ServerMessage {
         time_ms: 1_790_000_000_000,
         patrols: vec![patrol(1, 10.0, 20.0), patrol(2, -300.5, 400.25)],
         incidents: vec![incident(9)],
-        components: vec![ComponentItem { id: 3, code: "3707830101000001".into(), category: ComponentCategory::Manhole, state: ComponentState::Damaged, x: 1.5, y: 2.5 }],
+        components: vec![ComponentItem {
+            id: 3,
+            code: "3707830101000001".into(),
+            category: ComponentCategory::Manhole,
+            state: ComponentState::Damaged,
+            x: 1.5,
+            y: 2.5,
+        }],
     }
 }
 
@@ -55,14 +62,33 @@ fn snapshot_then_deltas_round_trip_and_positions_are_small() {
     let delta = ServerMessage::Delta {
         tick: 1001,
         time_ms: 1_790_000_000_100,
-        moved: vec![PatrolPos { id: 1, x: 11.4, y: 20.0, lon: None, lat: None }, PatrolPos { id: 2, x: -300.0, y: 401.0, lon: None, lat: None }],
+        moved: vec![
+            PatrolPos { id: 1, x: 11.4, y: 20.0, lon: None, lat: None },
+            PatrolPos { id: 2, x: -300.0, y: 401.0, lon: None, lat: None },
+        ],
         entered: vec![patrol(5, 0.0, 0.0)],
         left: vec![2],
-                events: vec![
+        events: vec![
             Event { seq: 42, time_ms: 1, kind: EventKind::IncidentOpened { incident: incident(10) } },
-            Event { seq: 43, time_ms: 2, kind: EventKind::IncidentChanged { incident: incident(10), actor: "指挥长".into(), note: "派单".into() } },
-            Event { seq: 44, time_ms: 3, kind: EventKind::IncidentEscalated { incident: 10, level: GridLevel::Street } },
-            Event { seq: 45, time_ms: 4, kind: EventKind::PatrolLeftGrid { patrol: 5, grid: "370783001001001".into() } },
+            Event {
+                seq: 43,
+                time_ms: 2,
+                kind: EventKind::IncidentChanged {
+                    incident: incident(10),
+                    actor: "指挥长".into(),
+                    note: "派单".into(),
+                },
+            },
+            Event {
+                seq: 44,
+                time_ms: 3,
+                kind: EventKind::IncidentEscalated { incident: 10, level: GridLevel::Street },
+            },
+            Event {
+                seq: 45,
+                time_ms: 4,
+                kind: EventKind::PatrolLeftGrid { patrol: 5, grid: "370783001001001".into() },
+            },
         ],
     };
     assert_eq!(dec.decode(&enc.encode(&delta)).unwrap(), delta);
@@ -74,7 +100,7 @@ fn snapshot_then_deltas_round_trip_and_positions_are_small() {
         moved: vec![PatrolPos { id: 2, x: 5.0, y: 6.0, lon: None, lat: None }],
         entered: vec![],
         left: vec![],
-                events: vec![],
+        events: vec![],
     };
     assert_eq!(dec.decode(&enc.encode(&again)).unwrap(), again);
 }
@@ -87,7 +113,15 @@ fn walking_patrols_cost_under_8_bytes_per_update() {
     let snap = ServerMessage::Snapshot { seq: 0, tick: 0, time_ms: 0, patrols, incidents: vec![], components: vec![] };
     dec.decode(&enc.encode(&snap)).unwrap();
     // Each patrol moved ~1.4 m (walking, one 1 Hz report).
-    let moved: Vec<PatrolPos> = (0..n).map(|i| PatrolPos { id: i, x: f64::from(i) * 3.0 + 1.0, y: f64::from(i % 100) * 7.0 - 1.0, lon: None, lat: None }).collect();
+    let moved: Vec<PatrolPos> = (0..n)
+        .map(|i| PatrolPos {
+            id: i,
+            x: f64::from(i) * 3.0 + 1.0,
+            y: f64::from(i % 100) * 7.0 - 1.0,
+            lon: None,
+            lat: None,
+        })
+        .collect();
     let msg = ServerMessage::Delta { tick: 1, time_ms: 100, moved, entered: vec![], left: vec![], events: vec![] };
     let bytes = enc.encode(&msg);
     let per = bytes.len() as f64 / f64::from(n);
@@ -101,10 +135,28 @@ fn walking_patrols_cost_under_8_bytes_per_update() {
 fn client_messages_round_trip_in_both_forms() {
     let msgs = vec![
         ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall-1".into(), resume_after: Some(77) },
-        ClientMessage::Subscribe { bbox: Bbox([24.93, 60.16, 24.95, 60.18]), crs: BboxCrs::Wgs84, layers: [Layer::Patrols, Layer::Incidents].into_iter().collect() },
+        ClientMessage::Subscribe {
+            bbox: Bbox([24.93, 60.16, 24.95, 60.18]),
+            crs: BboxCrs::Wgs84,
+            layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
+        },
         ClientMessage::Assign { request: 5, incident: 9, patrol: 3, actor: "指挥长".into() },
-        ClientMessage::Transition { request: 6, incident: 9, action: "resolve".into(), actor: "w1".into(), note: "已修复".into(), satisfaction: None },
-        ClientMessage::Transition { request: 7, incident: 9, action: "close".into(), actor: "回访员".into(), note: String::new(), satisfaction: Some(5) },
+        ClientMessage::Transition {
+            request: 6,
+            incident: 9,
+            action: "resolve".into(),
+            actor: "w1".into(),
+            note: "已修复".into(),
+            satisfaction: None,
+        },
+        ClientMessage::Transition {
+            request: 7,
+            incident: 9,
+            action: "close".into(),
+            actor: "回访员".into(),
+            note: String::new(),
+            satisfaction: Some(5),
+        },
         ClientMessage::Ping { t: 99 },
     ];
     for m in msgs {
@@ -115,7 +167,10 @@ fn client_messages_round_trip_in_both_forms() {
 
 #[test]
 fn json_form_matches_the_documented_shape() {
-    let sub = json::decode_client(r#"{"type":"subscribe","bbox":[24.93,60.16,24.95,60.18],"layers":["patrols","incidents"]}"#).unwrap();
+    let sub = json::decode_client(
+        r#"{"type":"subscribe","bbox":[24.93,60.16,24.95,60.18],"layers":["patrols","incidents"]}"#,
+    )
+    .unwrap();
     assert!(matches!(sub, ClientMessage::Subscribe { crs: BboxCrs::Wgs84, .. }));
     let delta = ServerMessage::Delta {
         tick: 1,
@@ -123,7 +178,7 @@ fn json_form_matches_the_documented_shape() {
         moved: vec![PatrolPos { id: 4, x: 1.0, y: 2.0, lon: Some(24.94), lat: Some(60.17) }],
         entered: vec![],
         left: vec![],
-                events: vec![],
+        events: vec![],
     };
     let v: serde_json::Value = serde_json::from_str(&json::encode_server(&delta)).unwrap();
     assert_eq!(v["type"], "delta");
@@ -143,13 +198,23 @@ fn bad_frames_are_errors_not_panics() {
     // A delta moving a patrol this connection never received.
     let mut enc = ServerEncoder::new();
     enc.encode(&snapshot());
-    let bytes = enc.encode(&ServerMessage::Delta { tick: 1, time_ms: 0, moved: vec![PatrolPos { id: 1, x: 0.0, y: 0.0, lon: None, lat: None }], entered: vec![], left: vec![], events: vec![] });
+    let bytes = enc.encode(&ServerMessage::Delta {
+        tick: 1,
+        time_ms: 0,
+        moved: vec![PatrolPos { id: 1, x: 0.0, y: 0.0, lon: None, lat: None }],
+        entered: vec![],
+        left: vec![],
+        events: vec![],
+    });
     assert_eq!(ServerDecoder::new().decode(&bytes), Err(DecodeError::UnknownPatrol(1)));
     let mut full = ServerEncoder::new().encode(&snapshot());
     full.push(0);
     assert_eq!(ServerDecoder::new().decode(&full), Err(DecodeError::Trailing(1)));
     // A huge declared length must not allocate or panic.
-    assert_eq!(ServerDecoder::new().decode(&[v, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]), Err(DecodeError::UnexpectedEnd));
+    assert_eq!(
+        ServerDecoder::new().decode(&[v, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+        Err(DecodeError::UnexpectedEnd)
+    );
 }
 
 fn arb_pos() -> impl Strategy<Value = (u32, f64, f64)> {
@@ -203,8 +268,14 @@ proptest! {
 #[test]
 fn small_server_messages_round_trip_in_both_forms() {
     let msgs = vec![
-        ServerMessage::Welcome { version: PROTOCOL_VERSION, scene: "赫尔辛基中心".into(), tick_hz: 10, resumed: true },
-        ServerMessage::Reply { request: 7, ok: false, error: Some("cannot resolve an incident that is accepted (受理)".into()) },
+        ServerMessage::Welcome {
+            version: PROTOCOL_VERSION, scene: "赫尔辛基中心".into(), tick_hz: 10, resumed: true
+        },
+        ServerMessage::Reply {
+            request: 7,
+            ok: false,
+            error: Some("cannot resolve an incident that is accepted (受理)".into()),
+        },
         ServerMessage::Reply { request: 8, ok: true, error: None },
         ServerMessage::Error { code: "bad_bbox".into(), message: "west > east".into() },
         ServerMessage::Pong { t: 12 },

@@ -25,7 +25,12 @@ pub fn read_components(dir: &Path, manifest: &SceneManifest) -> Result<Vec<Compo
     for (i, row) in rdr.records().enumerate() {
         let row = row.map_err(|source| SceneError::Csv { path: path.clone(), source })?;
         let line = i as u64 + 2;
-        let bad = |field: &'static str, source: Box<dyn std::error::Error + Send + Sync>| SceneError::Row { path: path.clone(), line, field, source };
+        let bad = |field: &'static str, source: Box<dyn std::error::Error + Send + Sync>| SceneError::Row {
+            path: path.clone(),
+            line,
+            field,
+            source,
+        };
         let field = |k: usize, name: &'static str| row.get(k).ok_or_else(|| bad(name, "missing column".into()));
         let num = |k: usize, name: &'static str| field(k, name)?.parse::<f64>().map_err(|e| bad(name, e.into()));
         out.push(ComponentRow {

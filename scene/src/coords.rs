@@ -185,7 +185,11 @@ impl SceneFrame {
     /// coordinates `origin` (easting, northing).
     pub fn new(crs: &str, origin: (f64, f64)) -> Result<Self, CoordError> {
         let make = |from: &str, to: &str| {
-            Proj::new_known_crs(from, to, None).map_err(|source| CoordError::Create { from: from.to_owned(), to: to.to_owned(), source })
+            Proj::new_known_crs(from, to, None).map_err(|source| CoordError::Create {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                source,
+            })
         };
         Ok(Self { crs: crs.to_owned(), origin, forward: make("EPSG:4326", crs)?, inverse: make(crs, "EPSG:4326")? })
     }
@@ -210,15 +214,9 @@ impl SceneFrame {
     /// WGS84 → projected CRS (easting, northing).
     pub fn project(&self, lon: f64, lat: f64) -> Result<(f64, f64), CoordError> {
         check_lon_lat(lon, lat)?;
-        let (e, n) = self
-            .forward
-            .convert((lon, lat))
-            .map_err(|source| CoordError::Transform { x: lon, y: lat, source })?;
-        if e.is_finite() && n.is_finite() {
-            Ok((e, n))
-        } else {
-            Err(CoordError::NotFinite { x: lon, y: lat })
-        }
+        let (e, n) =
+            self.forward.convert((lon, lat)).map_err(|source| CoordError::Transform { x: lon, y: lat, source })?;
+        if e.is_finite() && n.is_finite() { Ok((e, n)) } else { Err(CoordError::NotFinite { x: lon, y: lat }) }
     }
 
     /// WGS84 → local metres.
@@ -235,9 +233,11 @@ impl SceneFrame {
 
     /// Local metres → WGS84 (lon, lat).
     pub fn to_wgs84(&self, x: f64, y: f64) -> Result<(f64, f64), CoordError> {
-        self.inverse
-            .convert((x + self.origin.0, y + self.origin.1))
-            .map_err(|source| CoordError::Transform { x, y, source })
+        self.inverse.convert((x + self.origin.0, y + self.origin.1)).map_err(|source| CoordError::Transform {
+            x,
+            y,
+            source,
+        })
     }
 }
 
@@ -262,7 +262,9 @@ mod tests {
 
     #[test]
     fn gcj02_inverse_round_trips_to_sub_millimetre() {
-        for &(lon, lat) in &[(118.791, 36.8868), (117.1201, 36.6512), (121.5272106, 31.1774276), (113.912316, 22.543847)] {
+        for &(lon, lat) in
+            &[(118.791, 36.8868), (117.1201, 36.6512), (121.5272106, 31.1774276), (113.912316, 22.543847)]
+        {
             let (glon, glat) = wgs84_to_gcj02(lon, lat);
             let back = gcj02_to_wgs84(glon, glat);
             assert!(close(back, (lon, lat), 1e-9), "{back:?} vs {lon},{lat}");

@@ -26,22 +26,34 @@ pub struct GridUnit {
 pub fn read_grids(dir: &Path, manifest: &SceneManifest, frame: &SceneFrame) -> Result<Vec<GridUnit>, SceneError> {
     let path = dir.join(&manifest.files.grids);
     let text = std::fs::read_to_string(&path).map_err(|source| SceneError::Io { path: path.clone(), source })?;
-    let fc: geojson::FeatureCollection = text.parse().map_err(|source| SceneError::GeoJson { path: path.clone(), source: Box::new(source) })?;
+    let fc: geojson::FeatureCollection =
+        text.parse().map_err(|source| SceneError::GeoJson { path: path.clone(), source: Box::new(source) })?;
     let mut grids = Vec::with_capacity(fc.features.len());
     for (i, f) in fc.features.iter().enumerate() {
         let prop = |k: &str| f.property(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let bad = |feature: &str, reason: String| SceneError::Feature { path: path.clone(), feature: feature.to_owned(), reason };
+        let bad = |feature: &str, reason: String| SceneError::Feature {
+            path: path.clone(),
+            feature: feature.to_owned(),
+            reason,
+        };
         let code = prop("code").ok_or_else(|| bad(&format!("feature {i}"), "no code".into()))?;
-        let level: GridLevel = prop("level").unwrap_or_default().parse().map_err(|e: gridwall_protocol::UnknownKey| bad(&code, e.to_string()))?;
+        let level: GridLevel = prop("level")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: gridwall_protocol::UnknownKey| bad(&code, e.to_string()))?;
         let geometry = f.geometry.clone().ok_or_else(|| bad(&code, "no geometry".into()))?;
-        let geometry: geo::Geometry<f64> = geometry.try_into().map_err(|e: geojson::Error| bad(&code, e.to_string()))?;
+        let geometry: geo::Geometry<f64> =
+            geometry.try_into().map_err(|e: geojson::Error| bad(&code, e.to_string()))?;
         let wgs = match geometry {
             geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
             geo::Geometry::MultiPolygon(mp) => mp,
             _ => return Err(bad(&code, "not a polygon".into())),
         };
         let to_local = |ls: &LineString<f64>| -> Result<LineString<f64>, CoordError> {
-            ls.coords().map(|c| frame.to_local(c.x, c.y).map(|(x, y)| Coord { x, y })).collect::<Result<Vec<_>, _>>().map(LineString::new)
+            ls.coords()
+                .map(|c| frame.to_local(c.x, c.y).map(|(x, y)| Coord { x, y }))
+                .collect::<Result<Vec<_>, _>>()
+                .map(LineString::new)
         };
         let coord = |source| SceneError::Coord { path: path.clone(), source };
         let mut polys = Vec::with_capacity(wgs.0.len());
@@ -49,7 +61,13 @@ pub fn read_grids(dir: &Path, manifest: &SceneManifest, frame: &SceneFrame) -> R
             let holes = p.interiors().iter().map(to_local).collect::<Result<_, _>>().map_err(coord)?;
             polys.push(Polygon::new(to_local(p.exterior()).map_err(coord)?, holes));
         }
-        grids.push(GridUnit { level, code, name: prop("name").unwrap_or_default(), parent: prop("parent"), shape: MultiPolygon::new(polys) });
+        grids.push(GridUnit {
+            level,
+            code,
+            name: prop("name").unwrap_or_default(),
+            parent: prop("parent"),
+            shape: MultiPolygon::new(polys),
+        });
     }
     Ok(grids)
 }

@@ -70,16 +70,26 @@ pub type RoadLine = (RoadClass, Vec<[f64; 2]>);
 
 /// Reads a scene's `roads.geojson` (WGS84 lines with a `class`) into local metres.
 #[cfg(feature = "proj")]
-pub fn read_roads(dir: &std::path::Path, manifest: &crate::SceneManifest, frame: &crate::coords::SceneFrame) -> Result<Vec<RoadLine>, crate::SceneError> {
+pub fn read_roads(
+    dir: &std::path::Path,
+    manifest: &crate::SceneManifest,
+    frame: &crate::coords::SceneFrame,
+) -> Result<Vec<RoadLine>, crate::SceneError> {
     use crate::SceneError;
     let path = dir.join(&manifest.files.roads);
     let text = std::fs::read_to_string(&path).map_err(|source| SceneError::Io { path: path.clone(), source })?;
-    let fc: geojson::FeatureCollection = text.parse().map_err(|source| SceneError::GeoJson { path: path.clone(), source: Box::new(source) })?;
+    let fc: geojson::FeatureCollection =
+        text.parse().map_err(|source| SceneError::GeoJson { path: path.clone(), source: Box::new(source) })?;
     let mut roads = Vec::with_capacity(fc.features.len());
     for f in &fc.features {
-        let class = f.property("class").and_then(|v| v.as_str()).and_then(RoadClass::from_highway).unwrap_or(RoadClass::Residential);
+        let class = f
+            .property("class")
+            .and_then(|v| v.as_str())
+            .and_then(RoadClass::from_highway)
+            .unwrap_or(RoadClass::Residential);
         if let Some(geojson::Geometry { value: geojson::Value::LineString(coords), .. }) = &f.geometry {
-            let pts: Result<Vec<[f64; 2]>, _> = coords.iter().map(|c| frame.to_local(c[0], c[1]).map(|(x, y)| [x, y])).collect();
+            let pts: Result<Vec<[f64; 2]>, _> =
+                coords.iter().map(|c| frame.to_local(c[0], c[1]).map(|(x, y)| [x, y])).collect();
             roads.push((class, pts.map_err(|source| SceneError::Coord { path: path.clone(), source })?));
         }
     }

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_live::backend::LiveConfig;
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, LayerSet, ServerMessage};
-use gridwall_live::backend::LiveConfig;
 use gridwall_scene::SceneManifest;
 use gridwall_scene::coords::SceneFrame;
 use gridwall_server::ServeConfig;
@@ -47,7 +47,15 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { patrols: 100_000, clients: 100, seconds: 10, tick_hz: 10, workers: 2, no_wire: false, scene: helsinki() };
+    let mut a = Args {
+        patrols: 100_000,
+        clients: 100,
+        seconds: 10,
+        tick_hz: 10,
+        workers: 2,
+        no_wire: false,
+        scene: helsinki(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--no-wire" {
@@ -68,7 +76,6 @@ fn args() -> Args {
     a
 }
 
-
 fn percentile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * q) as usize]
@@ -83,7 +90,8 @@ struct Walkers {
 
 impl Walkers {
     fn new(n: usize, bounds: [f64; 4], rng: &mut ChaCha8Rng) -> Self {
-        let pos = (0..n).map(|_| [rng.random_range(bounds[0]..bounds[2]), rng.random_range(bounds[1]..bounds[3])]).collect();
+        let pos =
+            (0..n).map(|_| [rng.random_range(bounds[0]..bounds[2]), rng.random_range(bounds[1]..bounds[3])]).collect();
         let dir = (0..n)
             .map(|_| {
                 let a: f64 = rng.random_range(0.0..std::f64::consts::TAU);
@@ -137,7 +145,8 @@ fn cpu_seconds(thread_name: &str) -> f64 {
         }
         // Fields after the name: state is field 3; utime and stime are fields 14 and 15.
         let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
-        ticks += rest.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + rest.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += rest.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + rest.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     }
     ticks as f64 / 100.0 // USER_HZ
 }
@@ -157,7 +166,8 @@ fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> BackgroundS
 fn register(base: &str, n: usize) {
     let a = agent();
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
-        let regs: Vec<String> = chunk.iter().map(|i| format!(r#"{{"patrol_id":"B{i}","role":"grid_worker","grid":"{CELL}"}}"#)).collect();
+        let regs: Vec<String> =
+            chunk.iter().map(|i| format!(r#"{{"patrol_id":"B{i}","role":"grid_worker","grid":"{CELL}"}}"#)).collect();
         assert_eq!(post(&a, &format!("{base}/api/v1/patrols"), format!("[{}]", regs.join(",")).as_bytes()), 200);
     }
 }
@@ -169,7 +179,14 @@ fn main() {
     let bounds = manifest.bounds.local;
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut walkers = Walkers::new(a.patrols, bounds, &mut rng);
-    println!("scene {} ({:.0} × {:.0} m), {} patrols, {} displays", manifest.name, bounds[2] - bounds[0], bounds[3] - bounds[1], a.patrols, a.clients);
+    println!(
+        "scene {} ({:.0} × {:.0} m), {} patrols, {} displays",
+        manifest.name,
+        bounds[2] - bounds[0],
+        bounds[3] - bounds[1],
+        a.patrols,
+        a.clients
+    );
 
     // ---- 1. ingest throughput, one worker thread ----
     {
@@ -205,7 +222,10 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         let worker = cpu_seconds("tokio-rt-worker") - worker0;
         let store = cpu_seconds("gridwall-store") - store0;
-        println!("ingest over HTTP (1 worker + storage thread): {total} positions in {secs:.2} s = {:.0} positions/s", total as f64 / secs);
+        println!(
+            "ingest over HTTP (1 worker + storage thread): {total} positions in {secs:.2} s = {:.0} positions/s",
+            total as f64 / secs
+        );
         println!(
             "  CPU: server worker {worker:.2} s = {:.0} positions per worker CPU-second; storage thread {store:.2} s = {:.0} per storage CPU-second",
             total as f64 / worker.max(0.01),
@@ -219,7 +239,10 @@ fn main() {
         while t.elapsed() < Duration::from_secs(2) {
             n += gridwall_live::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len();
         }
-        println!("parse + validate + project only, one thread: {:.0} positions/s", n as f64 / t.elapsed().as_secs_f64());
+        println!(
+            "parse + validate + project only, one thread: {:.0} positions/s",
+            n as f64 / t.elapsed().as_secs_f64()
+        );
     }
 
     // ---- 2 + 3. wire size and latency under a 1 Hz load ----
@@ -248,16 +271,23 @@ fn main() {
         };
         let json = c == 1;
         let url = format!("ws://{}/ws{}", server.addr, if json { "?format=json" } else { "" });
-        let (sent, samples, wire, stop, probe_name) = (sent.clone(), samples.clone(), wire.clone(), stop.clone(), probe_id.clone());
+        let (sent, samples, wire, stop, probe_name) =
+            (sent.clone(), samples.clone(), wire.clone(), stop.clone(), probe_id.clone());
         handles.push(rt.spawn(async move {
             let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
             let sub = ClientMessage::Subscribe { bbox: Bbox(bbox), crs: BboxCrs::Local, layers: LayerSet(0b0100) };
-            let msg = if json { Message::Text(gridwall_protocol::json::encode_client(&sub).into()) } else { Message::Binary(encode_client(&sub).into()) };
+            let msg = if json {
+                Message::Text(gridwall_protocol::json::encode_client(&sub).into())
+            } else {
+                Message::Binary(encode_client(&sub).into())
+            };
             ws.send(msg).await.unwrap();
             let mut dec = ServerDecoder::new();
             let mut probe: Option<u32> = None;
             while !stop.load(Ordering::Relaxed) {
-                let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await else { continue };
+                let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await else {
+                    continue;
+                };
                 let at = Instant::now();
                 let (len, msg) = match m {
                     Message::Binary(b) => (b.len(), dec.decode(&b).unwrap()),
@@ -276,7 +306,11 @@ fn main() {
                 if c >= 2 {
                     probe = probe.or_else(|| entered.iter().find(|p| p.name == probe_name).map(|p| p.pos.id));
                     let Some(probe) = probe else { continue };
-                    let xs = moved.iter().filter(|p| p.id == probe).map(|p| p.x).chain(entered.iter().filter(|p| p.pos.id == probe).map(|p| p.pos.x));
+                    let xs = moved
+                        .iter()
+                        .filter(|p| p.id == probe)
+                        .map(|p| p.x)
+                        .chain(entered.iter().filter(|p| p.pos.id == probe).map(|p| p.pos.x));
                     for x in xs {
                         if let Some(t) = sent.lock().unwrap().get(&((x * 100.0).round() as i64)) {
                             samples.lock().unwrap().push(at.duration_since(*t).as_secs_f64() * 1000.0);
@@ -297,7 +331,8 @@ fn main() {
     let probe_url = load_url.clone();
     let stop_probe = Arc::new(AtomicBool::new(false));
     let probe_thread = {
-        let (sent, stop_probe, frame_crs, origin) = (sent.clone(), stop_probe.clone(), manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
+        let (sent, stop_probe, frame_crs, origin) =
+            (sent.clone(), stop_probe.clone(), manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
         std::thread::spawn(move || {
             let frame = SceneFrame::new(&frame_crs, origin).unwrap();
             let agent = agent();
@@ -310,7 +345,10 @@ fn main() {
                 // A fresh x each time (0.37 m steps), so every move is recognisable by position.
                 let x = center[0] - 5.0 + (k % 100) as f64 * 0.37 + 0.001;
                 let (lon, lat) = frame.to_wgs84(x, center[1]).unwrap();
-                let body = format!(r#"[{{"patrol_id":"{probe_id}","lon":{lon:.9},"lat":{lat:.9},"ts":"{}"}}]"#, gridwall_live::ingest::format_time(now_ms()));
+                let body = format!(
+                    r#"[{{"patrol_id":"{probe_id}","lon":{lon:.9},"lat":{lat:.9},"ts":"{}"}}]"#,
+                    gridwall_live::ingest::format_time(now_ms())
+                );
                 // The key is the position the server will hold (after the round trip through
                 // WGS84 and back, at centimetre resolution).
                 let local = frame.to_local(lon, lat).unwrap();
@@ -341,7 +379,10 @@ fn main() {
             let _ = h.await;
         }
     });
-    println!("load: {} positions/s for {} s, probe after {WARM_UP_S} s warm-up (load generator finished {behind:+.2} s vs schedule)", a.patrols, a.seconds);
+    println!(
+        "load: {} positions/s for {} s, probe after {WARM_UP_S} s warm-up (load generator finished {behind:+.2} s vs schedule)",
+        a.patrols, a.seconds
+    );
     let w: Vec<u64> = wire.iter().map(|v| v.load(Ordering::Relaxed)).collect();
     if w[1] > 0 && w[3] > 0 {
         println!(
@@ -357,7 +398,10 @@ fn main() {
     } else {
         let n = s.len();
         let (p50, p99, max) = (percentile(&mut s, 0.5), percentile(&mut s, 0.99), percentile(&mut s, 1.0));
-        println!("ingest-to-client latency, {} displays at {} Hz ticks, server on {} workers: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} samples)", a.clients, a.tick_hz, a.workers);
+        println!(
+            "ingest-to-client latency, {} displays at {} Hz ticks, server on {} workers: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} samples)",
+            a.clients, a.tick_hz, a.workers
+        );
     }
     drop(server);
 }

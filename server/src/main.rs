@@ -68,7 +68,18 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
-        Command::Import { input, out, crs, name, grids, components, synthesize_components, seed, county_code, tile_size } => {
+        Command::Import {
+            input,
+            out,
+            crs,
+            name,
+            grids,
+            components,
+            synthesize_components,
+            seed,
+            county_code,
+            tile_size,
+        } => {
             anyhow::ensure!(tile_size.is_finite() && tile_size >= 10.0, "--tile-size must be at least 10 m");
             let opts = ImportOptions {
                 crs,
@@ -109,8 +120,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = ServeConfig::resolve(args).context("bad configuration")?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
-        eprintln!("gridwall-server: listening on http://{} (scene {}, data {})", listener.local_addr()?, cfg.live.scene.display(), cfg.live.data.display());
+        let listener =
+            tokio::net::TcpListener::bind(&cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
+        eprintln!(
+            "gridwall-server: listening on http://{} (scene {}, data {})",
+            listener.local_addr()?,
+            cfg.live.scene.display(),
+            cfg.live.data.display()
+        );
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("gridwall-server: shutting down");

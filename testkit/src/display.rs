@@ -27,10 +27,13 @@ impl DisplayClient {
     }
 
     pub fn send(&mut self, m: &ClientMessage) {
-        let msg = if self.json { Message::Text(json::encode_client(m).into()) } else { Message::Binary(encode_client(m).into()) };
+        let msg = if self.json {
+            Message::Text(json::encode_client(m).into())
+        } else {
+            Message::Binary(encode_client(m).into())
+        };
         self.ws.send(msg).expect("the message goes out");
     }
-
 
     /// The next message, or None after `wait`.
     pub fn next(&mut self, wait: Duration) -> Option<ServerMessage> {
@@ -40,7 +43,8 @@ impl DisplayClient {
                 Ok(Message::Text(t)) => return Some(json::decode_server(t.as_str()).expect("a JSON server message")),
                 Ok(Message::Binary(b)) => return Some(self.decoder.decode(&b).expect("a binary server message")),
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                 Err(e) => panic!("socket: {e}"),
             }
         }
@@ -62,7 +66,11 @@ impl DisplayClient {
 
     /// Subscribes and returns the snapshot that answers it.
     pub fn subscribe(&mut self, bbox: [f64; 4], crs: BboxCrs, layers: &[Layer]) -> ServerMessage {
-        self.send(&ClientMessage::Subscribe { bbox: Bbox(bbox), crs, layers: layers.iter().copied().collect::<LayerSet>() });
+        self.send(&ClientMessage::Subscribe {
+            bbox: Bbox(bbox),
+            crs,
+            layers: layers.iter().copied().collect::<LayerSet>(),
+        });
         self.until("snapshot", |m| matches!(m, ServerMessage::Snapshot { .. }).then(|| m.clone()))
     }
 }

@@ -46,7 +46,11 @@ pub fn component(id: u32, category: ComponentCategory, state: ComponentState) ->
 }
 
 /// A snapshot of these patrols, incidents and components.
-pub fn snapshot(patrols: Vec<PatrolState>, incidents: Vec<IncidentState>, components: Vec<ComponentItem>) -> ServerMessage {
+pub fn snapshot(
+    patrols: Vec<PatrolState>,
+    incidents: Vec<IncidentState>,
+    components: Vec<ComponentItem>,
+) -> ServerMessage {
     ServerMessage::Snapshot { seq: 0, tick: 0, time_ms: 0, patrols, incidents, components }
 }
 

@@ -28,10 +28,11 @@ impl BackgroundServer {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, ServeError>>();
         let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers.max(1)).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => return drop(tx.send(Err(e.into()))),
-            };
+            let rt =
+                match tokio::runtime::Builder::new_multi_thread().worker_threads(workers.max(1)).enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => return drop(tx.send(Err(e.into()))),
+                };
             rt.block_on(async move {
                 let listener = match TcpListener::bind(addr).await {
                     Ok(l) => l,
@@ -47,7 +48,9 @@ impl BackgroundServer {
                 }
             });
         });
-        let addr = rx.recv().map_err(|_| ServeError::Io(std::io::Error::other("the server thread stopped before listening")))??;
+        let addr = rx
+            .recv()
+            .map_err(|_| ServeError::Io(std::io::Error::other("the server thread stopped before listening")))??;
         Ok(Self { addr, stop: Some(stop), thread: Some(thread) })
     }
 }
@@ -65,7 +68,10 @@ impl Drop for BackgroundServer {
 
 /// Serving the shipped scene with its store in `data`.
 pub fn helsinki_config(data: &Path) -> ServeConfig {
-    ServeConfig { live: LiveConfig { scene: helsinki(), data: data.to_owned(), ..LiveConfig::default() }, ..ServeConfig::default() }
+    ServeConfig {
+        live: LiveConfig { scene: helsinki(), data: data.to_owned(), ..LiveConfig::default() },
+        ..ServeConfig::default()
+    }
 }
 
 /// The shipped scene's coordinate frame.
@@ -92,7 +98,8 @@ impl TestServer {
         let data = tempfile::tempdir().expect("a temporary folder");
         let mut cfg = helsinki_config(data.path());
         configure(&mut cfg);
-        let server = BackgroundServer::start("127.0.0.1:0".parse().expect("an address"), cfg, workers).expect("the server starts");
+        let server = BackgroundServer::start("127.0.0.1:0".parse().expect("an address"), cfg, workers)
+            .expect("the server starts");
         Self { addr: server.addr, frame: helsinki_frame(), running: Some(server), _data: data }
     }
 
@@ -128,7 +135,8 @@ impl TestServer {
 
     /// Registers grid workers in [`CELL`].
     pub fn register(&self, ids: &[&str]) {
-        let regs: Vec<Value> = ids.iter().map(|id| json!({"patrol_id": id, "role": "grid_worker", "grid": CELL})).collect();
+        let regs: Vec<Value> =
+            ids.iter().map(|id| json!({"patrol_id": id, "role": "grid_worker", "grid": CELL})).collect();
         let (s, b) = self.post("/api/v1/patrols", &Value::Array(regs));
         assert_eq!(s, 200, "{b}");
     }

@@ -19,7 +19,11 @@ impl Shot {
         let mut buf = vec![0; reader.output_buffer_size().expect("a sane size")];
         let info = reader.next_frame(&mut buf).expect("a frame");
         let channels = info.color_type.samples();
-        Self { w: info.width as usize, h: info.height as usize, rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect() }
+        Self {
+            w: info.width as usize,
+            h: info.height as usize,
+            rgb: buf[..info.buffer_size()].chunks_exact(channels).map(|c| [c[0], c[1], c[2]]).collect(),
+        }
     }
 
     pub fn at(&self, x: usize, y: usize) -> [u8; 3] {
@@ -43,7 +47,10 @@ impl Shot {
 
     /// How many pixels of a rectangle pass `pred`.
     pub fn count(&self, (x0, y0, x1, y1): (usize, usize, usize, usize), pred: impl Fn([i32; 3]) -> bool) -> usize {
-        (y0..y1.min(self.h)).flat_map(|y| (x0..x1.min(self.w)).map(move |x| (x, y))).filter(|&(x, y)| pred(self.at(x, y).map(i32::from))).count()
+        (y0..y1.min(self.h))
+            .flat_map(|y| (x0..x1.min(self.w)).map(move |x| (x, y)))
+            .filter(|&(x, y)| pred(self.at(x, y).map(i32::from)))
+            .count()
     }
 
     /// How many pixels within `r` of a point pass `pred` (off-picture ones do not count).
@@ -52,7 +59,12 @@ impl Shot {
         for dy in -r..=r {
             for dx in -r..=r {
                 let (x, y) = (cx as i32 + dx, cy as i32 + dy);
-                if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h && pred(self.at(x as usize, y as usize).map(i32::from)) {
+                if x >= 0
+                    && y >= 0
+                    && (x as usize) < self.w
+                    && (y as usize) < self.h
+                    && pred(self.at(x as usize, y as usize).map(i32::from))
+                {
                     n += 1;
                 }
             }

@@ -6,15 +6,29 @@ use bevy::prelude::*;
 
 use crate::map::{Flight, FlyTo, OrbitCamera};
 
-pub(super) fn start_flights(mut commands: Commands, mut fly: MessageReader<FlyTo>, cameras: Query<(Entity, &OrbitCamera)>, time: Res<Time>) {
+pub(super) fn start_flights(
+    mut commands: Commands,
+    mut fly: MessageReader<FlyTo>,
+    cameras: Query<(Entity, &OrbitCamera)>,
+    time: Res<Time>,
+) {
     let Some(to) = fly.read().last() else { return };
     for (cam, orbit) in &cameras {
         let target = OrbitCamera { focus: to.focus, distance: orbit.distance.min(to.max_distance), ..*orbit };
-        commands.entity(cam).insert(Flight { from: *orbit, to: target, start: time.elapsed_secs(), duration: Flight::SECONDS });
+        commands.entity(cam).insert(Flight {
+            from: *orbit,
+            to: target,
+            start: time.elapsed_secs(),
+            duration: Flight::SECONDS,
+        });
     }
 }
 
-pub(super) fn fly_camera(mut commands: Commands, time: Res<Time>, mut cameras: Query<(Entity, &Flight, &mut OrbitCamera)>) {
+pub(super) fn fly_camera(
+    mut commands: Commands,
+    time: Res<Time>,
+    mut cameras: Query<(Entity, &Flight, &mut OrbitCamera)>,
+) {
     let now = time.elapsed_secs();
     for (cam, flight, mut orbit) in &mut cameras {
         *orbit = flight.at(now);

@@ -24,7 +24,10 @@ impl Plugin for CameraPlugin {
             .add_systems(Startup, (spawn_camera, subscribe_to_view))
             .add_message::<FlyTo>()
             .add_systems(Update, steer_camera.in_set(AppSystems::Input))
-            .add_systems(Update, (flight::start_flights, flight::fly_camera, place_camera).chain().in_set(AppSystems::Present));
+            .add_systems(
+                Update,
+                (flight::start_flights, flight::fly_camera, place_camera).chain().in_set(AppSystems::Present),
+            );
     }
 }
 
@@ -106,8 +109,17 @@ mod tests {
     #[test]
     fn keyboard_pans_through_the_system() {
         let mut app = App::new();
-        app.add_plugins(MinimalPlugins).init_resource::<ButtonInput<KeyCode>>().init_resource::<Typing>().add_systems(Update, (steer_camera, place_camera).chain());
-        let cam = app.world_mut().spawn((OrbitCamera { focus: Vec3::new(100.0, 0.0, -50.0), yaw: 0.0, pitch: 0.7, distance: 500.0 }, Transform::default())).id();
+        app.add_plugins(MinimalPlugins)
+            .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<Typing>()
+            .add_systems(Update, (steer_camera, place_camera).chain());
+        let cam = app
+            .world_mut()
+            .spawn((
+                OrbitCamera { focus: Vec3::new(100.0, 0.0, -50.0), yaw: 0.0, pitch: 0.7, distance: 500.0 },
+                Transform::default(),
+            ))
+            .id();
         app.update();
         app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::KeyW);
         std::thread::sleep(std::time::Duration::from_millis(20));

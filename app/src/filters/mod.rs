@@ -48,24 +48,46 @@ fn spawn_filter_bar(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<L
             children![(Text::new(label.to_owned()), font(15.0), TextColor(color))],
         )
     };
-    let row = || Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, column_gap: hpx(6.0), row_gap: hpx(6.0), ..default() };
-    commands.spawn((Node { right: hpx(24.0), bottom: hpx(24.0), max_width: Val::Vw(60.0), ..panel_node(10.0, 6.0) }, BackgroundColor(palette::PANEL), Name::new("filter bar"), OVER_MAP)).with_children(|p| {
-        p.spawn((Text::new(""), font(17.0), TextColor(palette::BODY), search::SearchLine));
-        p.spawn(row()).with_children(|row| {
-            for s in [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed] {
-                row.spawn(button(l.pick(s.name_zh(), s.name_en()), stage_color(s), Toggle::Stage(s)));
-            }
-            row.spawn(button(l.pick("热力图", "heatmap"), Color::srgb(1.0, 0.5, 0.3), Toggle::Heatmap));
+    let row = || Node {
+        flex_direction: FlexDirection::Row,
+        flex_wrap: FlexWrap::Wrap,
+        column_gap: hpx(6.0),
+        row_gap: hpx(6.0),
+        ..default()
+    };
+    commands
+        .spawn((
+            Node { right: hpx(24.0), bottom: hpx(24.0), max_width: Val::Vw(60.0), ..panel_node(10.0, 6.0) },
+            BackgroundColor(palette::PANEL),
+            Name::new("filter bar"),
+            OVER_MAP,
+        ))
+        .with_children(|p| {
+            p.spawn((Text::new(""), font(17.0), TextColor(palette::BODY), search::SearchLine));
+            p.spawn(row()).with_children(|row| {
+                for s in [
+                    IncidentStage::Accepted,
+                    IncidentStage::Dispatched,
+                    IncidentStage::Resolved,
+                    IncidentStage::Reviewed,
+                ] {
+                    row.spawn(button(l.pick(s.name_zh(), s.name_en()), stage_color(s), Toggle::Stage(s)));
+                }
+                row.spawn(button(l.pick("热力图", "heatmap"), Color::srgb(1.0, 0.5, 0.3), Toggle::Heatmap));
+            });
+            p.spawn(row()).with_children(|row| {
+                for c in ComponentCategory::ALL {
+                    row.spawn(button(l.pick(c.name_zh(), c.name_en()), category_color(c), Toggle::Category(c)));
+                }
+            });
         });
-        p.spawn(row()).with_children(|row| {
-            for c in ComponentCategory::ALL {
-                row.spawn(button(l.pick(c.name_zh(), c.name_en()), category_color(c), Toggle::Category(c)));
-            }
-        });
-    });
 }
 
-fn press_toggles(buttons: Query<(&Interaction, &Toggle), Changed<Interaction>>, mut filters: ResMut<Filters>, mut heatmap: ResMut<HeatmapOn>) {
+fn press_toggles(
+    buttons: Query<(&Interaction, &Toggle), Changed<Interaction>>,
+    mut filters: ResMut<Filters>,
+    mut heatmap: ResMut<HeatmapOn>,
+) {
     for (interaction, toggle) in &buttons {
         if *interaction != Interaction::Pressed {
             continue;
@@ -138,9 +160,27 @@ mod tests {
 
     fn shown(app: &mut App) -> (Vec<u64>, Vec<u32>, Vec<u32>) {
         let vis = |v: &Visibility| *v != Visibility::Hidden;
-        let mut i: Vec<u64> = app.world_mut().query::<(&IncidentMarker, &Visibility)>().iter(app.world()).filter(|(_, v)| vis(v)).map(|(m, _)| m.0.id).collect();
-        let mut p: Vec<u32> = app.world_mut().query::<(&PatrolMarker, &Visibility)>().iter(app.world()).filter(|(_, v)| vis(v)).map(|(m, _)| m.id).collect();
-        let mut c: Vec<u32> = app.world_mut().query::<(&ComponentMarker, &Visibility)>().iter(app.world()).filter(|(_, v)| vis(v)).map(|(m, _)| m.id).collect();
+        let mut i: Vec<u64> = app
+            .world_mut()
+            .query::<(&IncidentMarker, &Visibility)>()
+            .iter(app.world())
+            .filter(|(_, v)| vis(v))
+            .map(|(m, _)| m.0.id)
+            .collect();
+        let mut p: Vec<u32> = app
+            .world_mut()
+            .query::<(&PatrolMarker, &Visibility)>()
+            .iter(app.world())
+            .filter(|(_, v)| vis(v))
+            .map(|(m, _)| m.id)
+            .collect();
+        let mut c: Vec<u32> = app
+            .world_mut()
+            .query::<(&ComponentMarker, &Visibility)>()
+            .iter(app.world())
+            .filter(|(_, v)| vis(v))
+            .map(|(m, _)| m.id)
+            .collect();
         i.sort_unstable();
         p.sort_unstable();
         c.sort_unstable();
@@ -159,8 +199,14 @@ mod tests {
         let patrol_in = |id: u32, grid: &str| PatrolState { grid: grid.into(), ..patrol(id, 0.0, 0.0) };
         app.world_mut().write_message(ServerFrame(snapshot(
             vec![patrol_in(1, "370783001002003"), patrol_in(2, "370783002001001")],
-            vec![in_cell(10, IncidentStage::Accepted, "370783001002003"), in_cell(11, IncidentStage::Resolved, "370783002001001")],
-            vec![component(5, ComponentCategory::Manhole, ComponentState::Intact), component(6, ComponentCategory::Bench, ComponentState::Intact)],
+            vec![
+                in_cell(10, IncidentStage::Accepted, "370783001002003"),
+                in_cell(11, IncidentStage::Resolved, "370783002001001"),
+            ],
+            vec![
+                component(5, ComponentCategory::Manhole, ComponentState::Intact),
+                component(6, ComponentCategory::Bench, ComponentState::Intact),
+            ],
         )));
         app.update();
         app.update();
@@ -193,7 +239,9 @@ mod tests {
         assert_eq!(app.world().resource::<Filters>().grid.as_deref(), Some("370783001002"));
 
         // New markers respect the filters already set.
-        app.world_mut().write_message(ServerFrame(events(vec![EventKind::IncidentOpened { incident: in_cell(12, IncidentStage::Accepted, "370783002001001") }])));
+        app.world_mut().write_message(ServerFrame(events(vec![EventKind::IncidentOpened {
+            incident: in_cell(12, IncidentStage::Accepted, "370783002001001"),
+        }])));
         app.update();
         app.update();
         assert_eq!(shown(&mut app).0, vec![10]);

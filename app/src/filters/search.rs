@@ -118,12 +118,24 @@ fn type_search(
     typing.set_if_neq(Typing(search.editing));
 }
 
-fn run_search(mut searches: MessageReader<Search>, incidents: Res<Incidents>, grids: Res<GridMap>, mut filters: ResMut<Filters>, mut search: ResMut<SearchBox>, mut select: MessageWriter<Select>, lang: Res<Lang>) {
+fn run_search(
+    mut searches: MessageReader<Search>,
+    incidents: Res<Incidents>,
+    grids: Res<GridMap>,
+    mut filters: ResMut<Filters>,
+    mut search: ResMut<SearchBox>,
+    mut select: MessageWriter<Select>,
+    lang: Res<Lang>,
+) {
     for Search(text) in searches.read() {
         let found = find(text, &incidents, &grids);
         search.result = Some(match &found {
             Found::Incident(id) => format!("{} #{id}", lang.pick("已定位事件", "found incident")),
-            Found::Grid(code) => format!("{} {}（{code}）", lang.pick("已筛选", "filtered to"), grids.unit(code).map_or("", |u| u.name.as_str())),
+            Found::Grid(code) => format!(
+                "{} {}（{code}）",
+                lang.pick("已筛选", "filtered to"),
+                grids.unit(code).map_or("", |u| u.name.as_str())
+            ),
             Found::Nothing => format!("{} “{text}”", lang.pick("未找到", "nothing matches")),
         });
         match found {
@@ -139,12 +151,21 @@ fn run_search(mut searches: MessageReader<Search>, incidents: Res<Incidents>, gr
     }
 }
 
-fn show_search(search: Res<SearchBox>, filters: Res<Filters>, lang: Res<Lang>, mut text: Query<&mut Text, With<SearchLine>>) {
+fn show_search(
+    search: Res<SearchBox>,
+    filters: Res<Filters>,
+    lang: Res<Lang>,
+    mut text: Query<&mut Text, With<SearchLine>>,
+) {
     if !search.is_changed() && !filters.is_changed() {
         return;
     }
     let line = if search.editing {
-        format!("{} {}▏", lang.pick("搜索（事件编号/网格编码/名称）:", "search (incident id / grid code / name):"), search.text)
+        format!(
+            "{} {}▏",
+            lang.pick("搜索（事件编号/网格编码/名称）:", "search (incident id / grid code / name):"),
+            search.text
+        )
     } else {
         let hint = lang.pick("按 / 搜索 · Esc 清除筛选", "press / to search · Esc clears");
         match &search.result {
@@ -165,7 +186,13 @@ pub(crate) mod tests {
     use gridwall_protocol::api::GridOutline;
 
     pub(crate) fn unit(code: &str, name: &str, level: GridLevel) -> GridOutline {
-        GridOutline { code: code.into(), name: name.into(), level, parent: None, rings: vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]] }
+        GridOutline {
+            code: code.into(),
+            name: name.into(),
+            level,
+            parent: None,
+            rings: vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]],
+        }
     }
 
     #[test]
@@ -175,7 +202,14 @@ pub(crate) mod tests {
         app.world_mut().resource_mut::<GridMap>().units = vec![unit("370783002", "第2街道", GridLevel::Street)];
         let press = |app: &mut App, key: Key| {
             let window = Entity::PLACEHOLDER;
-            app.world_mut().write_message(KeyboardInput { key_code: KeyCode::Unidentified(bevy::input::keyboard::NativeKeyCode::Unidentified), logical_key: key, state: ButtonState::Pressed, text: None, repeat: false, window });
+            app.world_mut().write_message(KeyboardInput {
+                key_code: KeyCode::Unidentified(bevy::input::keyboard::NativeKeyCode::Unidentified),
+                logical_key: key,
+                state: ButtonState::Pressed,
+                text: None,
+                repeat: false,
+                window,
+            });
             app.update();
         };
         press(&mut app, Key::Character("/".into()));
@@ -198,7 +232,13 @@ pub(crate) mod tests {
 
     #[test]
     fn search_prefers_incidents_then_the_biggest_matching_unit() {
-        let grids = GridMap { units: vec![unit("370783001002", "社区", GridLevel::Community), unit("370783001", "街道", GridLevel::Street)], ..default() };
+        let grids = GridMap {
+            units: vec![
+                unit("370783001002", "社区", GridLevel::Community),
+                unit("370783001", "街道", GridLevel::Street),
+            ],
+            ..default()
+        };
         let incidents = Incidents::default();
         assert_eq!(find("3707830", &incidents, &grids), Found::Grid("370783001".into()));
         assert_eq!(find("  ", &incidents, &grids), Found::Nothing);

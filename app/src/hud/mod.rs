@@ -46,18 +46,41 @@ fn spawn_hud(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, s
         (Some(s), Lang::En) => format!("{} · Grid Management Command Center", s.manifest.name),
         (None, l) => l.pick("网格化管理指挥中心", "Grid Management Command Center").to_owned(),
     };
-    commands.spawn((Node { left: hpx(24.0), top: hpx(20.0), ..panel_node(14.0, 6.0) }, BackgroundColor(palette::PANEL), Name::new("hud"), OVER_MAP)).with_children(|p| {
-        p.spawn((Text::new(title), font(30.0), TextColor(palette::ACCENT)));
-        p.spawn((Text::new("--:--:--"), font(26.0), TextColor(Color::WHITE), HudClock));
-        p.spawn((Text::new(link_text(&Connection::Connecting, *lang)), font(20.0), TextColor(palette::NOTE), HudLink));
-        p.spawn((Text::new(kpi_text(None, *lang)), font(22.0), TextColor(palette::BODY), HudKpis));
-        let legend = [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed];
-        p.spawn(Node { flex_direction: FlexDirection::Row, column_gap: hpx(14.0), margin: UiRect::top(hpx(6.0)), ..default() }).with_children(|row| {
-            for s in legend {
-                row.spawn((Text::new(format!("■ {}", lang.pick(s.name_zh(), s.name_en()))), font(18.0), TextColor(stage_color(s))));
-            }
+    commands
+        .spawn((
+            Node { left: hpx(24.0), top: hpx(20.0), ..panel_node(14.0, 6.0) },
+            BackgroundColor(palette::PANEL),
+            Name::new("hud"),
+            OVER_MAP,
+        ))
+        .with_children(|p| {
+            p.spawn((Text::new(title), font(30.0), TextColor(palette::ACCENT)));
+            p.spawn((Text::new("--:--:--"), font(26.0), TextColor(Color::WHITE), HudClock));
+            p.spawn((
+                Text::new(link_text(&Connection::Connecting, *lang)),
+                font(20.0),
+                TextColor(palette::NOTE),
+                HudLink,
+            ));
+            p.spawn((Text::new(kpi_text(None, *lang)), font(22.0), TextColor(palette::BODY), HudKpis));
+            let legend =
+                [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed];
+            p.spawn(Node {
+                flex_direction: FlexDirection::Row,
+                column_gap: hpx(14.0),
+                margin: UiRect::top(hpx(6.0)),
+                ..default()
+            })
+            .with_children(|row| {
+                for s in legend {
+                    row.spawn((
+                        Text::new(format!("■ {}", lang.pick(s.name_zh(), s.name_en()))),
+                        font(18.0),
+                        TextColor(stage_color(s)),
+                    ));
+                }
+            });
         });
-    });
     commands.spawn((
         Node {
             position_type: PositionType::Absolute,
@@ -126,7 +149,13 @@ fn show_clock(clock: Res<ServerClock>, time: Res<Time>, mut text: Query<&mut Tex
     }
 }
 
-fn show_link(state: Res<Connection>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudLink>>, mut banner: Query<(&mut Visibility, &Children), With<HudBanner>>, mut banner_text: Query<&mut Text, Without<HudLink>>) {
+fn show_link(
+    state: Res<Connection>,
+    lang: Res<Lang>,
+    mut text: Query<&mut Text, With<HudLink>>,
+    mut banner: Query<(&mut Visibility, &Children), With<HudBanner>>,
+    mut banner_text: Query<&mut Text, Without<HudLink>>,
+) {
     if !state.is_changed() {
         return;
     }
@@ -142,7 +171,9 @@ fn show_link(state: Res<Connection>, lang: Res<Lang>, mut text: Query<&mut Text,
         {
             t.0 = match *lang {
                 Lang::Zh => format!("与指挥中心服务器的连接已中断 · 正在第 {attempt} 次重连 · 画面为最后收到的状态"),
-                Lang::En => format!("Connection to the command-center server lost · reconnecting (attempt {attempt}) · showing the last state received"),
+                Lang::En => format!(
+                    "Connection to the command-center server lost · reconnecting (attempt {attempt}) · showing the last state received"
+                ),
             };
         }
     }
@@ -150,7 +181,10 @@ fn show_link(state: Res<Connection>, lang: Res<Lang>, mut text: Query<&mut Text,
 
 /// The KPIs the server sent last (on connecting, and whenever they change).
 fn show_kpis(mut frames: MessageReader<ServerFrame>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudKpis>>) {
-    let last = frames.read().filter_map(|ServerFrame(m)| if let ServerMessage::Kpis { kpis, .. } = m { Some(*kpis) } else { None }).last();
+    let last = frames
+        .read()
+        .filter_map(|ServerFrame(m)| if let ServerMessage::Kpis { kpis, .. } = m { Some(*kpis) } else { None })
+        .last();
     if let Some(k) = last {
         for mut t in &mut text {
             t.0 = kpi_text(Some(&k), *lang);
@@ -174,14 +208,28 @@ mod tests {
         let mut app = app_with(HudPlugin);
         app.update();
         assert_eq!(text_of::<HudKpis>(&mut app), "指标加载中…");
-        let kpis = Kpis { total: 40, open: 12, closed: 28, closed_today: 30, overdue: 2, closure_rate: 0.99, on_time_rate: 0.955, satisfaction_rate: 0.93, mean_handling_min: 40.0 };
+        let kpis = Kpis {
+            total: 40,
+            open: 12,
+            closed: 28,
+            closed_today: 30,
+            overdue: 2,
+            closure_rate: 0.99,
+            on_time_rate: 0.955,
+            satisfaction_rate: 0.93,
+            mean_handling_min: 40.0,
+        };
         app.world_mut().write_message(ServerFrame(ServerMessage::Kpis { time_ms: 1_795_248_005_000, kpis }));
-        *app.world_mut().resource_mut::<Connection>() = Connection::Reconnecting { attempt: 3, retry_in: Duration::from_secs(2), reason: "gone".into() };
+        *app.world_mut().resource_mut::<Connection>() =
+            Connection::Reconnecting { attempt: 3, retry_in: Duration::from_secs(2), reason: "gone".into() };
         // 2026-11-22T08:00:05Z is 16:00:05 in Beijing.
         let now = app.world().resource::<Time>().elapsed_secs();
         app.world_mut().resource_mut::<ServerClock>().set(1_795_248_005_000, now);
         app.update();
-        assert_eq!(text_of::<HudKpis>(&mut app), "在办事件 12   今日办结 30   超期 2\n结案率 99.0%   按期结案率 95.5%   满意率 93.0%");
+        assert_eq!(
+            text_of::<HudKpis>(&mut app),
+            "在办事件 12   今日办结 30   超期 2\n结案率 99.0%   按期结案率 95.5%   满意率 93.0%"
+        );
         assert_eq!(text_of::<HudLink>(&mut app), "✕ 服务器连接中断，2.0 秒后第 3 次重连");
         assert!(text_of::<HudClock>(&mut app).starts_with("16:00:0"));
 
@@ -191,18 +239,39 @@ mod tests {
             time_ms: 1_795_248_005_000,
             kind: EventKind::IncidentEscalated { incident: id, level: gridwall_protocol::GridLevel::Community },
         };
-        app.world_mut().write_message(ServerFrame(ServerMessage::Delta { tick: 2, time_ms: 1_795_248_005_000, moved: vec![], entered: vec![], left: vec![], events: (1..=8).map(opened).collect() }));
+        app.world_mut().write_message(ServerFrame(ServerMessage::Delta {
+            tick: 2,
+            time_ms: 1_795_248_005_000,
+            moved: vec![],
+            entered: vec![],
+            left: vec![],
+            events: (1..=8).map(opened).collect(),
+        }));
         app.update();
         let ticker = text_of::<ticker::HudTicker>(&mut app);
         assert_eq!(ticker.lines().count(), ticker::TICKER_LINES);
         assert_eq!(ticker.lines().next().unwrap(), "16:00:05 #8 超时升级至社区");
 
         // A burst of patrols leaving their cells is one line.
-        let left = |p: u32| gridwall_protocol::Event { seq: 100 + u64::from(p), time_ms: 1_795_248_006_000, kind: EventKind::PatrolLeftGrid { patrol: p, grid: "g".into() } };
-        app.world_mut().write_message(ServerFrame(ServerMessage::Delta { tick: 3, time_ms: 1_795_248_006_000, moved: vec![], entered: vec![], left: vec![], events: (1..=5).map(left).collect() }));
+        let left = |p: u32| gridwall_protocol::Event {
+            seq: 100 + u64::from(p),
+            time_ms: 1_795_248_006_000,
+            kind: EventKind::PatrolLeftGrid { patrol: p, grid: "g".into() },
+        };
+        app.world_mut().write_message(ServerFrame(ServerMessage::Delta {
+            tick: 3,
+            time_ms: 1_795_248_006_000,
+            moved: vec![],
+            entered: vec![],
+            left: vec![],
+            events: (1..=5).map(left).collect(),
+        }));
         app.update();
         let ticker = text_of::<ticker::HudTicker>(&mut app);
-        assert_eq!(ticker.lines().take(2).collect::<Vec<_>>(), ["16:00:06 5 名巡查人员离开责任网格", "16:00:05 #8 超时升级至社区"]);
+        assert_eq!(
+            ticker.lines().take(2).collect::<Vec<_>>(),
+            ["16:00:06 5 名巡查人员离开责任网格", "16:00:05 #8 超时升级至社区"]
+        );
     }
 
     #[test]

@@ -45,25 +45,47 @@ pub struct TickerPlugin;
 
 impl Plugin for TickerPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Ticker>().init_resource::<Lang>().add_message::<ServerFrame>().add_systems(Startup, spawn_ticker).add_systems(Update, show_ticker.in_set(AppSystems::Present));
+        app.init_resource::<Ticker>()
+            .init_resource::<Lang>()
+            .add_message::<ServerFrame>()
+            .add_systems(Startup, spawn_ticker)
+            .add_systems(Update, show_ticker.in_set(AppSystems::Present));
     }
 }
 
 fn spawn_ticker(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>) {
     let font = |px: f32| font(ui.as_deref(), px);
-    commands.spawn((Node { left: hpx(24.0), bottom: hpx(24.0), ..panel_node(12.0, 4.0) }, BackgroundColor(palette::PANEL), Name::new("ticker"), OVER_MAP)).with_children(|p| {
-        p.spawn((Text::new(lang.pick("实时事件", "live events")), font(20.0), TextColor(palette::ACCENT)));
-        p.spawn((Text::new(lang.pick("等待事件…", "waiting for events…")), font(17.0), TextColor(palette::BODY), HudTicker));
-    });
+    commands
+        .spawn((
+            Node { left: hpx(24.0), bottom: hpx(24.0), ..panel_node(12.0, 4.0) },
+            BackgroundColor(palette::PANEL),
+            Name::new("ticker"),
+            OVER_MAP,
+        ))
+        .with_children(|p| {
+            p.spawn((Text::new(lang.pick("实时事件", "live events")), font(20.0), TextColor(palette::ACCENT)));
+            p.spawn((
+                Text::new(lang.pick("等待事件…", "waiting for events…")),
+                font(17.0),
+                TextColor(palette::BODY),
+                HudTicker,
+            ));
+        });
 }
 
-fn show_ticker(mut frames: MessageReader<ServerFrame>, mut ticker: ResMut<Ticker>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudTicker>>) {
+fn show_ticker(
+    mut frames: MessageReader<ServerFrame>,
+    mut ticker: ResMut<Ticker>,
+    lang: Res<Lang>,
+    mut text: Query<&mut Text, With<HudTicker>>,
+) {
     let mut changed = false;
     for ServerFrame(m) in frames.read() {
         if let ServerMessage::Delta { events, .. } = m {
             // Patrols leaving their cells come in bursts in a big city: more than two in one
             // tick make one line, so incidents stay readable.
-            let left: Vec<&Event> = events.iter().filter(|e| matches!(e.kind, EventKind::PatrolLeftGrid { .. })).collect();
+            let left: Vec<&Event> =
+                events.iter().filter(|e| matches!(e.kind, EventKind::PatrolLeftGrid { .. })).collect();
             for e in events {
                 if left.len() <= 2 || !matches!(e.kind, EventKind::PatrolLeftGrid { .. }) {
                     ticker.0.push_front(ticker_line(e, *lang));
@@ -74,10 +96,14 @@ fn show_ticker(mut frames: MessageReader<ServerFrame>, mut ticker: ResMut<Ticker
                 && left.len() > 2
             {
                 let n = left.len();
-                ticker.0.push_front(format!("{} {}", clock_text(last.time_ms), match *lang {
-                    Lang::Zh => format!("{n} 名巡查人员离开责任网格"),
-                    Lang::En => format!("{n} patrols left their cells"),
-                }));
+                ticker.0.push_front(format!(
+                    "{} {}",
+                    clock_text(last.time_ms),
+                    match *lang {
+                        Lang::Zh => format!("{n} 名巡查人员离开责任网格"),
+                        Lang::En => format!("{n} patrols left their cells"),
+                    }
+                ));
                 changed = true;
             }
             ticker.0.truncate(TICKER_LINES);
@@ -90,4 +116,3 @@ fn show_ticker(mut frames: MessageReader<ServerFrame>, mut ticker: ResMut<Ticker
         }
     }
 }
-

@@ -48,27 +48,55 @@ impl Plugin for ComponentsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Components>()
             .add_message::<ServerFrame>()
-            .add_systems(Startup, make_component_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<StandardMaterial>>)))
+            .add_systems(
+                Startup,
+                make_component_look
+                    .run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<StandardMaterial>>)),
+            )
             .add_systems(Update, apply_component_frames.in_set(AppSystems::Apply));
     }
 }
 
-fn make_component_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn make_component_look(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
     let shapes = ComponentCategory::ALL
         .into_iter()
         .map(|c| {
             let (mesh, up) = category_mesh(c);
             let color = category_color(c);
-            let material = StandardMaterial { base_color: color, emissive: LinearRgba::from(color) * 0.6, perceptual_roughness: 0.8, ..default() };
+            let material = StandardMaterial {
+                base_color: color,
+                emissive: LinearRgba::from(color) * 0.6,
+                perceptual_roughness: 0.8,
+                ..default()
+            };
             (c, (meshes.add(mesh), materials.add(material), up))
         })
         .collect();
-    let alarm = (meshes.add(Annulus::new(4.0, 5.5).mesh().resolution(24)), materials.add(StandardMaterial { base_color: Color::srgb(1.0, 0.15, 0.1), unlit: true, double_sided: true, cull_mode: None, ..default() }));
+    let alarm = (
+        meshes.add(Annulus::new(4.0, 5.5).mesh().resolution(24)),
+        materials.add(StandardMaterial {
+            base_color: Color::srgb(1.0, 0.15, 0.1),
+            unlit: true,
+            double_sided: true,
+            cull_mode: None,
+            ..default()
+        }),
+    );
     commands.insert_resource(ComponentLook { shapes, alarm });
 }
 
 /// A snapshot's components replace the ones shown (unchanged ones are kept, not respawned).
-fn apply_component_frames(mut commands: Commands, mut frames: MessageReader<ServerFrame>, mut components: ResMut<Components>, markers: Query<&ComponentMarker>, look: Option<Res<ComponentLook>>) {
+fn apply_component_frames(
+    mut commands: Commands,
+    mut frames: MessageReader<ServerFrame>,
+    mut components: ResMut<Components>,
+    markers: Query<&ComponentMarker>,
+    look: Option<Res<ComponentLook>>,
+) {
     for ServerFrame(msg) in frames.read() {
         let ServerMessage::Snapshot { components: all, .. } = msg else { continue };
         let mut keep: HashMap<u32, Entity> = HashMap::with_capacity(all.len());
@@ -106,7 +134,12 @@ fn spawn(commands: &mut Commands, c: &ComponentItem, look: Option<&ComponentLook
         let (mesh, material, _) = &l.shapes[&c.category];
         e.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
         if c.state != ComponentState::Intact {
-            e.with_child((Mesh3d(l.alarm.0.clone()), MeshMaterial3d(l.alarm.1.clone()), Transform::from_xyz(0.0, 0.4 - up, 0.0).with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2))));
+            e.with_child((
+                Mesh3d(l.alarm.0.clone()),
+                MeshMaterial3d(l.alarm.1.clone()),
+                Transform::from_xyz(0.0, 0.4 - up, 0.0)
+                    .with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
+            ));
         }
     }
     e.id()
@@ -125,16 +158,24 @@ mod tests {
     #[test]
     fn snapshots_replace_components_keeping_unchanged_entities() {
         let mut app = app_with(ComponentsPlugin);
-        app.world_mut().write_message(snapshot(vec![item(1, ComponentCategory::Manhole, ComponentState::Intact), item(2, ComponentCategory::Bench, ComponentState::Intact)]));
+        app.world_mut().write_message(snapshot(vec![
+            item(1, ComponentCategory::Manhole, ComponentState::Intact),
+            item(2, ComponentCategory::Bench, ComponentState::Intact),
+        ]));
         app.update();
         let first = app.world().resource::<Components>().by_id.clone();
         assert_eq!(first.len(), 2);
-        app.world_mut().write_message(snapshot(vec![item(1, ComponentCategory::Manhole, ComponentState::Intact), item(2, ComponentCategory::Bench, ComponentState::Damaged), item(3, ComponentCategory::Camera, ComponentState::Intact)]));
+        app.world_mut().write_message(snapshot(vec![
+            item(1, ComponentCategory::Manhole, ComponentState::Intact),
+            item(2, ComponentCategory::Bench, ComponentState::Damaged),
+            item(3, ComponentCategory::Camera, ComponentState::Intact),
+        ]));
         app.update();
         let second = app.world().resource::<Components>().by_id.clone();
         assert_eq!(second[&1], first[&1], "unchanged component kept");
         assert_ne!(second[&2], first[&2], "changed state respawned");
-        let mut states: Vec<_> = app.world_mut().query::<&ComponentMarker>().iter(app.world()).map(|m| (m.id, m.state)).collect();
+        let mut states: Vec<_> =
+            app.world_mut().query::<&ComponentMarker>().iter(app.world()).map(|m| (m.id, m.state)).collect();
         states.sort_by_key(|s| s.0);
         assert_eq!(states, [(1, ComponentState::Intact), (2, ComponentState::Damaged), (3, ComponentState::Intact)]);
         app.world_mut().write_message(snapshot(vec![]));

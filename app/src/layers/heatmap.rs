@@ -32,8 +32,17 @@ impl Plugin for HeatmapPlugin {
         app.init_resource::<HeatmapOn>()
             .init_resource::<Filters>()
             .init_resource::<Typing>()
-            .add_systems(Startup, spawn_heatmap.run_if(resource_exists::<Assets<Image>>.and_then(resource_exists::<SceneInfo>)))
-            .add_systems(Update, (toggle_heatmap.run_if(resource_exists::<ButtonInput<KeyCode>>).in_set(AppSystems::Input), paint_heatmap.in_set(AppSystems::Filter)));
+            .add_systems(
+                Startup,
+                spawn_heatmap.run_if(resource_exists::<Assets<Image>>.and_then(resource_exists::<SceneInfo>)),
+            )
+            .add_systems(
+                Update,
+                (
+                    toggle_heatmap.run_if(resource_exists::<ButtonInput<KeyCode>>).in_set(AppSystems::Input),
+                    paint_heatmap.in_set(AppSystems::Filter),
+                ),
+            );
     }
 }
 
@@ -65,23 +74,49 @@ pub fn density(points: &[Vec2], bounds: [f32; 4], size: UVec2, sigma: f32) -> Ve
 /// Transparent → blue → yellow → red as `v` goes 0 → 1 (sRGB bytes, alpha last).
 pub fn colormap(v: f32) -> [u8; 4] {
     let v = v.clamp(0.0, 1.0);
-    let stops = [(0.0, [0.0, 0.2, 1.0, 0.0]), (0.25, [0.0, 0.5, 1.0, 0.45]), (0.6, [1.0, 0.85, 0.1, 0.7]), (1.0, [1.0, 0.1, 0.05, 0.85])];
+    let stops = [
+        (0.0, [0.0, 0.2, 1.0, 0.0]),
+        (0.25, [0.0, 0.5, 1.0, 0.45]),
+        (0.6, [1.0, 0.85, 0.1, 0.7]),
+        (1.0, [1.0, 0.1, 0.05, 0.85]),
+    ];
     let i = stops.iter().rposition(|s| s.0 <= v).unwrap_or(0).min(stops.len() - 2);
     let (a, b) = (stops[i], stops[i + 1]);
     let t = (v - a.0) / (b.0 - a.0);
     std::array::from_fn(|k| ((a.1[k] + (b.1[k] - a.1[k]) * t) * 255.0).round() as u8)
 }
 
-fn spawn_heatmap(mut commands: Commands, scene: Res<SceneInfo>, mut images: ResMut<Assets<Image>>, mut meshes: ResMut<Assets<Mesh>>, materials: Option<ResMut<Assets<StandardMaterial>>>) {
+fn spawn_heatmap(
+    mut commands: Commands,
+    scene: Res<SceneInfo>,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
     let Some(mut materials) = materials else { return };
     let b = scene.bounds().map(|v| v as f32);
     let (sx, sy) = (b[2] - b[0], b[3] - b[1]);
-    let size = if sx >= sy { UVec2::new(CELLS, ((CELLS as f32 * sy / sx).round() as u32).max(1)) } else { UVec2::new(((CELLS as f32 * sx / sy).round() as u32).max(1), CELLS) };
-    let image = Image::new_fill(Extent3d { width: size.x, height: size.y, depth_or_array_layers: 1 }, TextureDimension::D2, &[0, 0, 0, 0], TextureFormat::Rgba8UnormSrgb, RenderAssetUsages::default());
+    let size = if sx >= sy {
+        UVec2::new(CELLS, ((CELLS as f32 * sy / sx).round() as u32).max(1))
+    } else {
+        UVec2::new(((CELLS as f32 * sx / sy).round() as u32).max(1), CELLS)
+    };
+    let image = Image::new_fill(
+        Extent3d { width: size.x, height: size.y, depth_or_array_layers: 1 },
+        TextureDimension::D2,
+        &[0, 0, 0, 0],
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::default(),
+    );
     let image = images.add(image);
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(sx, sy))),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color_texture: Some(image.clone()), unlit: true, alpha_mode: AlphaMode::Blend, ..default() })),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color_texture: Some(image.clone()),
+            unlit: true,
+            alpha_mode: AlphaMode::Blend,
+            ..default()
+        })),
         Transform::from_translation(scene.centre() + Vec3::Y * 2.0),
         Visibility::Hidden,
         HeatmapPlane { image, bounds: b, size },
@@ -113,7 +148,11 @@ fn paint_heatmap(
     }
     *last = Some(now);
     let Some(mut images) = images else { return };
-    let points: Vec<Vec2> = markers.iter().filter(|m| filters.shows_incident(m.0.stage, &m.0.grid)).map(|m| Vec2::new(m.0.x as f32, m.0.y as f32)).collect();
+    let points: Vec<Vec2> = markers
+        .iter()
+        .filter(|m| filters.shows_incident(m.0.stage, &m.0.grid))
+        .map(|m| Vec2::new(m.0.x as f32, m.0.y as f32))
+        .collect();
     let d = density(&points, plane.bounds, plane.size, SIGMA_M);
     // Scaled to the hottest spot (but at least two incidents close together), so hot spots
     // stand out in a busy city and a lone incident stays cool.

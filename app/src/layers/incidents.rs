@@ -77,18 +77,29 @@ impl Plugin for IncidentsPlugin {
             .init_resource::<ServerClock>()
             .init_resource::<Lang>()
             .add_message::<ServerFrame>()
-            .add_systems(Startup, make_incident_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<PulseMaterial>>)))
+            .add_systems(
+                Startup,
+                make_incident_look
+                    .run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<PulseMaterial>>)),
+            )
             .add_systems(Update, apply_incident_frames.in_set(AppSystems::Apply))
-            .add_systems(Update, (pulse_incidents, scale_incidents, sync_incident_labels, place_incident_labels).chain().in_set(AppSystems::Present));
+            .add_systems(
+                Update,
+                (pulse_incidents, scale_incidents, sync_incident_labels, place_incident_labels)
+                    .chain()
+                    .in_set(AppSystems::Present),
+            );
     }
 }
 
-fn make_incident_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>, mut pulse_materials: ResMut<Assets<PulseMaterial>>) {
+fn make_incident_look(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut pulse_materials: ResMut<Assets<PulseMaterial>>,
+) {
     let mesh = meshes.add(Cylinder::new(7.0, 30.0));
-    let materials = IncidentStage::ALL
-        .into_iter()
-        .map(|s| (s, materials.add(glow(stage_color(s)))))
-        .collect();
+    let materials = IncidentStage::ALL.into_iter().map(|s| (s, materials.add(glow(stage_color(s))))).collect();
     let ring = meshes.add(Plane3d::default().mesh().size(70.0, 70.0));
     let pulses = [
         (Attention::New, PulseMaterial::new(Color::srgba(0.4, 0.9, 1.0, 0.8), 2.0, 0.5)),
@@ -103,7 +114,13 @@ fn make_incident_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, 
 
 /// Adds, changes or removes each marker's pulsing ring as its incident becomes new, urgent or
 /// overdue (checked against the server's clock).
-fn pulse_incidents(mut commands: Commands, look: Option<Res<IncidentLook>>, clock: Res<ServerClock>, time: Res<Time>, markers: Query<(Entity, &IncidentMarker, Option<&Pulsing>)>) {
+fn pulse_incidents(
+    mut commands: Commands,
+    look: Option<Res<IncidentLook>>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    markers: Query<(Entity, &IncidentMarker, Option<&Pulsing>)>,
+) {
     let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
     for (e, m, pulsing) in &markers {
         let want = Attention::of(&m.0, now);
@@ -115,7 +132,8 @@ fn pulse_incidents(mut commands: Commands, look: Option<Res<IncidentLook>>, cloc
             commands.entity(e).remove::<Pulsing>();
         }
         if let Some(attention) = want {
-            let mut ring = commands.spawn((Transform::from_xyz(0.0, 0.6 - MARKER_Y, 0.0), ChildOf(e), Name::new("pulse")));
+            let mut ring =
+                commands.spawn((Transform::from_xyz(0.0, 0.6 - MARKER_Y, 0.0), ChildOf(e), Name::new("pulse")));
             if let Some(l) = &look {
                 ring.insert((Mesh3d(l.ring.clone()), MeshMaterial3d(l.pulses[&attention].clone())));
             }
@@ -140,7 +158,11 @@ fn scale_incidents(cameras: Query<&OrbitCamera>, mut markers: Query<&mut Transfo
 /// The label text: time left (or overdue) and, once escalated, who handles it now.
 pub fn label_text(i: &IncidentState, now_ms: i64, lang: Lang) -> String {
     let left = i.deadline_ms - now_ms;
-    let time = if left >= 0 { format!("{}{}", lang.pick("剩", "left "), hms(left)) } else { format!("{}{}", lang.pick("超期", "late "), hms(left)) };
+    let time = if left >= 0 {
+        format!("{}{}", lang.pick("剩", "left "), hms(left))
+    } else {
+        format!("{}{}", lang.pick("超期", "late "), hms(left))
+    };
     match i.level {
         GridLevel::Cell => time,
         l => format!("{time} ↑{}", lang.pick(l.name_zh(), l.name_en())),
@@ -148,7 +170,13 @@ pub fn label_text(i: &IncidentState, now_ms: i64, lang: Lang) -> String {
 }
 
 /// One countdown label per marker; labels of markers that are gone go too.
-fn sync_incident_labels(mut commands: Commands, markers: Query<Entity, (With<IncidentMarker>, Without<Labelled>)>, labels: Query<(Entity, &IncidentLabel)>, exists: Query<(), With<IncidentMarker>>, ui: Option<Res<UiFont>>) {
+fn sync_incident_labels(
+    mut commands: Commands,
+    markers: Query<Entity, (With<IncidentMarker>, Without<Labelled>)>,
+    labels: Query<(Entity, &IncidentLabel)>,
+    exists: Query<(), With<IncidentMarker>>,
+    ui: Option<Res<UiFont>>,
+) {
     for (label, of) in &labels {
         if exists.get(of.0).is_err() {
             commands.entity(label).despawn();
@@ -186,7 +214,9 @@ fn place_incident_labels(
         // Near ones only (overdue ones always), so a city-wide view does not drown in labels.
         let overdue = now.is_some_and(|n| n > m.0.deadline_ms);
         let near = cam_tf.translation().distance(tf.translation()) < LABEL_RANGE_M;
-        let at = (shown.get() && (near || overdue)).then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok()).flatten();
+        let at = (shown.get() && (near || overdue))
+            .then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok())
+            .flatten();
         let (Some(p), Some(now)) = (at, now) else {
             vis.set_if_neq(Visibility::Hidden);
             continue;
@@ -207,7 +237,13 @@ fn place_incident_labels(
 }
 
 /// Applies snapshots and incident events to the markers.
-fn apply_incident_frames(mut commands: Commands, mut frames: MessageReader<ServerFrame>, mut incidents: ResMut<Incidents>, mut markers: Query<&mut IncidentMarker>, look: Option<Res<IncidentLook>>) {
+fn apply_incident_frames(
+    mut commands: Commands,
+    mut frames: MessageReader<ServerFrame>,
+    mut incidents: ResMut<Incidents>,
+    mut markers: Query<&mut IncidentMarker>,
+    look: Option<Res<IncidentLook>>,
+) {
     let look = look.as_deref();
     for ServerFrame(msg) in frames.read() {
         match msg {
@@ -222,7 +258,9 @@ fn apply_incident_frames(mut commands: Commands, mut frames: MessageReader<Serve
             ServerMessage::Delta { events, .. } => {
                 for e in events {
                     match &e.kind {
-                        EventKind::IncidentOpened { incident } | EventKind::IncidentChanged { incident, .. } => upsert(&mut commands, &mut incidents, &mut markers, incident, look),
+                        EventKind::IncidentOpened { incident } | EventKind::IncidentChanged { incident, .. } => {
+                            upsert(&mut commands, &mut incidents, &mut markers, incident, look);
+                        }
                         EventKind::IncidentEscalated { incident, level } => {
                             if let Some(mut m) = incidents.by_id.get(incident).and_then(|&e| markers.get_mut(e).ok()) {
                                 m.0.level = *level;
@@ -237,7 +275,13 @@ fn apply_incident_frames(mut commands: Commands, mut frames: MessageReader<Serve
     }
 }
 
-fn upsert(commands: &mut Commands, incidents: &mut Incidents, markers: &mut Query<&mut IncidentMarker>, i: &IncidentState, look: Option<&IncidentLook>) {
+fn upsert(
+    commands: &mut Commands,
+    incidents: &mut Incidents,
+    markers: &mut Query<&mut IncidentMarker>,
+    i: &IncidentState,
+    look: Option<&IncidentLook>,
+) {
     if i.stage == IncidentStage::Closed {
         if let Some(e) = incidents.by_id.remove(&i.id) {
             commands.entity(e).despawn();
@@ -277,7 +321,12 @@ mod tests {
     use gridwall_testkit::fixtures::{events, incident, snapshot};
 
     fn stages(app: &mut App) -> Vec<(u64, IncidentStage, GridLevel)> {
-        let mut v: Vec<_> = app.world_mut().query::<&IncidentMarker>().iter(app.world()).map(|m| (m.0.id, m.0.stage, m.0.level)).collect();
+        let mut v: Vec<_> = app
+            .world_mut()
+            .query::<&IncidentMarker>()
+            .iter(app.world())
+            .map(|m| (m.0.id, m.0.stage, m.0.level))
+            .collect();
         v.sort_by_key(|s| s.0);
         v
     }
@@ -291,15 +340,36 @@ mod tests {
         };
         send(&mut app, snapshot(vec![], vec![incident(1, IncidentStage::Dispatched)], vec![]));
         send(&mut app, events(vec![EventKind::IncidentOpened { incident: incident(2, IncidentStage::Accepted) }]));
-        assert_eq!(stages(&mut app), [(1, IncidentStage::Dispatched, GridLevel::Cell), (2, IncidentStage::Accepted, GridLevel::Cell)]);
-        send(&mut app, events(vec![
-            EventKind::IncidentChanged { incident: incident(1, IncidentStage::Resolved), actor: "a".into(), note: String::new() },
-            EventKind::IncidentEscalated { incident: 2, level: GridLevel::Community },
-        ]));
-        assert_eq!(stages(&mut app), [(1, IncidentStage::Resolved, GridLevel::Cell), (2, IncidentStage::Accepted, GridLevel::Community)]);
-        send(&mut app, events(vec![EventKind::IncidentChanged { incident: incident(1, IncidentStage::Closed), actor: "a".into(), note: String::new() }]));
+        assert_eq!(
+            stages(&mut app),
+            [(1, IncidentStage::Dispatched, GridLevel::Cell), (2, IncidentStage::Accepted, GridLevel::Cell)]
+        );
+        send(
+            &mut app,
+            events(vec![
+                EventKind::IncidentChanged {
+                    incident: incident(1, IncidentStage::Resolved),
+                    actor: "a".into(),
+                    note: String::new(),
+                },
+                EventKind::IncidentEscalated { incident: 2, level: GridLevel::Community },
+            ]),
+        );
+        assert_eq!(
+            stages(&mut app),
+            [(1, IncidentStage::Resolved, GridLevel::Cell), (2, IncidentStage::Accepted, GridLevel::Community)]
+        );
+        send(
+            &mut app,
+            events(vec![EventKind::IncidentChanged {
+                incident: incident(1, IncidentStage::Closed),
+                actor: "a".into(),
+                note: String::new(),
+            }]),
+        );
         assert_eq!(stages(&mut app), [(2, IncidentStage::Accepted, GridLevel::Community)]);
-        let t = app.world_mut().query::<(&IncidentMarker, &Transform)>().iter(app.world()).next().unwrap().1.translation;
+        let t =
+            app.world_mut().query::<(&IncidentMarker, &Transform)>().iter(app.world()).next().unwrap().1.translation;
         assert_eq!(t, Vec3::new(1.0, MARKER_Y, -2.0));
     }
 }

@@ -13,6 +13,12 @@ pub struct LayersPlugin;
 
 impl Plugin for LayersPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((patrols::PatrolsPlugin, trails::TrailsPlugin, incidents::IncidentsPlugin, components::ComponentsPlugin, heatmap::HeatmapPlugin));
+        app.add_plugins((
+            patrols::PatrolsPlugin,
+            trails::TrailsPlugin,
+            incidents::IncidentsPlugin,
+            components::ComponentsPlugin,
+            heatmap::HeatmapPlugin,
+        ));
     }
 }

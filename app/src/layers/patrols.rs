@@ -56,20 +56,38 @@ impl Plugin for PatrolsPlugin {
         app.init_resource::<Patrols>()
             .init_resource::<TickLength>()
             .add_message::<ServerFrame>()
-            .add_systems(Startup, make_patrol_look.run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<StandardMaterial>>)))
-            .add_systems(Update, (apply_patrol_frames.in_set(AppSystems::Apply), move_patrols.in_set(AppSystems::Present)));
+            .add_systems(
+                Startup,
+                make_patrol_look
+                    .run_if(resource_exists::<Assets<Mesh>>.and_then(resource_exists::<Assets<StandardMaterial>>)),
+            )
+            .add_systems(
+                Update,
+                (apply_patrol_frames.in_set(AppSystems::Apply), move_patrols.in_set(AppSystems::Present)),
+            );
     }
 }
 
 /// The markers' mesh and materials (only with a renderer: headless tests have no assets).
-fn make_patrol_look(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn make_patrol_look(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
     let mesh = meshes.add(Sphere::new(5.0).mesh().ico(2).expect("a small icosphere"));
     let materials = PatrolRole::ALL.into_iter().map(|r| (r, materials.add(glow(role_color(r))))).collect();
     commands.insert_resource(PatrolLook { mesh, materials });
 }
 
 fn marker(p: &PatrolState) -> PatrolMarker {
-    PatrolMarker { id: p.pos.id, patrol_id: p.patrol_id.clone(), name: p.name.clone(), role: p.role, status: p.status, grid: p.grid.clone() }
+    PatrolMarker {
+        id: p.pos.id,
+        patrol_id: p.patrol_id.clone(),
+        name: p.name.clone(),
+        role: p.role,
+        status: p.status,
+        grid: p.grid.clone(),
+    }
 }
 
 /// Applies snapshots and deltas: spawn, retarget or despawn markers.
@@ -100,12 +118,19 @@ fn apply_patrol_frames(
                     if let Some(&e) = patrols.by_id.get(&m.id)
                         && let Ok((_, mut motion, tf)) = markers.get_mut(e)
                     {
-                        *motion = Motion { from: tf.translation, to: to_world(m.x, m.y, MARKER_Y), start: now, duration: tick.0 };
+                        *motion = Motion {
+                            from: tf.translation,
+                            to: to_world(m.x, m.y, MARKER_Y),
+                            start: now,
+                            duration: tick.0,
+                        };
                     }
                 }
                 for p in entered {
                     let to = to_world(p.pos.x, p.pos.y, MARKER_Y);
-                    if let Some((e, (mut m, mut motion, tf))) = patrols.by_id.get(&p.pos.id).copied().and_then(|e| markers.get_mut(e).ok().map(|m| (e, m))) {
+                    if let Some((e, (mut m, mut motion, tf))) =
+                        patrols.by_id.get(&p.pos.id).copied().and_then(|e| markers.get_mut(e).ok().map(|m| (e, m)))
+                    {
                         *motion = Motion { from: tf.translation, to, start: now, duration: tick.0 };
                         if m.role != p.role
                             && let Some(l) = look
@@ -147,7 +172,11 @@ fn spawn(commands: &mut Commands, patrols: &mut Patrols, p: &PatrolState, look: 
 }
 
 /// Moves every marker along its motion, at the size the camera's distance calls for.
-fn move_patrols(time: Res<Time>, cameras: Query<&OrbitCamera>, mut markers: Query<(&Motion, &mut Transform), With<PatrolMarker>>) {
+fn move_patrols(
+    time: Res<Time>,
+    cameras: Query<&OrbitCamera>,
+    mut markers: Query<(&Motion, &mut Transform), With<PatrolMarker>>,
+) {
     let now = time.elapsed_secs();
     let scale = Vec3::splat(cameras.iter().next().map_or(1.0, |o| marker_scale(o.distance)));
     for (m, mut tf) in &mut markers {
@@ -172,7 +201,12 @@ mod tests {
     }
 
     fn positions(app: &mut App) -> Vec<(u32, Vec3)> {
-        let mut v: Vec<_> = app.world_mut().query::<(&PatrolMarker, &Transform)>().iter(app.world()).map(|(m, t)| (m.id, t.translation)).collect();
+        let mut v: Vec<_> = app
+            .world_mut()
+            .query::<(&PatrolMarker, &Transform)>()
+            .iter(app.world())
+            .map(|(m, t)| (m.id, t.translation))
+            .collect();
         v.sort_by_key(|p| p.0);
         v
     }
@@ -186,7 +220,10 @@ mod tests {
     fn snapshots_and_deltas_map_to_markers() {
         let mut app = app();
         send(&mut app, snapshot(vec![patrol(1, 10.0, 20.0), patrol(2, 0.0, 0.0)], vec![], vec![]));
-        assert_eq!(positions(&mut app), vec![(1, Vec3::new(10.0, MARKER_Y, -20.0)), (2, Vec3::new(0.0, MARKER_Y, 0.0))]);
+        assert_eq!(
+            positions(&mut app),
+            vec![(1, Vec3::new(10.0, MARKER_Y, -20.0)), (2, Vec3::new(0.0, MARKER_Y, 0.0))]
+        );
         send(&mut app, delta(vec![], vec![patrol(3, 5.0, 5.0)], vec![2]));
         let ids: Vec<u32> = positions(&mut app).into_iter().map(|p| p.0).collect();
         assert_eq!(ids, [1, 3]);

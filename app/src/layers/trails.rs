@@ -184,7 +184,6 @@ fn build_trails(
     vis.set_if_neq(Visibility::Inherited);
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +207,9 @@ mod tests {
         // Two points make one ribbon quad carrying their times.
         let mesh = trail_mesh([(Color::WHITE, &[(Vec3::ZERO, 1.0), (Vec3::new(10.0, 6.0, 0.0), 2.0)][..])].into_iter());
         assert_eq!((mesh.count_vertices(), mesh.indices().unwrap().len()), (4, 6));
-        let Some(bevy::mesh::VertexAttributeValues::Float32x2(uv)) = mesh.attribute(Mesh::ATTRIBUTE_UV_0) else { panic!() };
+        let Some(bevy::mesh::VertexAttributeValues::Float32x2(uv)) = mesh.attribute(Mesh::ATTRIBUTE_UV_0) else {
+            panic!()
+        };
         assert_eq!(uv.iter().map(|u| u[0]).collect::<Vec<_>>(), [1.0, 1.0, 2.0, 2.0]);
     }
 }

@@ -66,7 +66,16 @@ mod tests {
         assert_eq!(centroid(&clockwise), [5.0, 5.0]);
         assert!(contains(&square, 5.0, 5.0) && !contains(&square, 15.0, 5.0) && !contains(&square, 5.0, -1.0));
         let hole = vec![[4.0, 4.0], [6.0, 4.0], [6.0, 6.0], [4.0, 6.0], [4.0, 4.0]];
-        let map = GridMap { units: vec![GridOutline { code: "c1".into(), name: "一".into(), level: GridLevel::Cell, parent: None, rings: vec![square.to_vec(), hole] }], lines: vec![] };
+        let map = GridMap {
+            units: vec![GridOutline {
+                code: "c1".into(),
+                name: "一".into(),
+                level: GridLevel::Cell,
+                parent: None,
+                rings: vec![square.to_vec(), hole],
+            }],
+            lines: vec![],
+        };
         assert_eq!(map.unit_at(GridLevel::Cell, 1.0, 1.0).map(|u| u.code.as_str()), Some("c1"));
         assert!(map.unit_at(GridLevel::Cell, 5.0, 5.0).is_none(), "in the hole");
         assert!(map.unit_at(GridLevel::Community, 1.0, 1.0).is_none());

@@ -49,7 +49,10 @@ impl OrbitCamera {
     /// Parses `--camera X,Y,HEADING,PITCH,DISTANCE`: the focus in local metres (x east, y north),
     /// heading and pitch in degrees (heading 0 looks north, 90 east), distance in metres.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let v: Vec<f32> = s.split(',').map(|p| p.trim().parse::<f32>().map_err(|_| format!("{p:?} is not a number"))).collect::<Result<_, _>>()?;
+        let v: Vec<f32> = s
+            .split(',')
+            .map(|p| p.trim().parse::<f32>().map_err(|_| format!("{p:?} is not a number")))
+            .collect::<Result<_, _>>()?;
         let [x, y, heading, pitch, distance] = v[..] else {
             return Err(format!("expected X,Y,HEADING,PITCH,DISTANCE (5 numbers), got {}", v.len()));
         };
@@ -58,7 +61,11 @@ impl OrbitCamera {
         }
         let pitch = pitch.to_radians();
         if !(Self::MIN_PITCH..=Self::MAX_PITCH).contains(&pitch) {
-            return Err(format!("pitch must be {:.0} to {:.0} degrees", Self::MIN_PITCH.to_degrees(), Self::MAX_PITCH.to_degrees()));
+            return Err(format!(
+                "pitch must be {:.0} to {:.0} degrees",
+                Self::MIN_PITCH.to_degrees(),
+                Self::MAX_PITCH.to_degrees()
+            ));
         }
         Ok(Self { focus: Vec3::new(x, 0.0, -y), yaw: -heading.to_radians(), pitch, distance })
     }

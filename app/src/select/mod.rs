@@ -49,7 +49,14 @@ fn locate(target: &Target, markers: &Query<(&Pickable, &Transform)>, grids: &Gri
 }
 
 /// A new selection: forget the old one, ask the server about an incident, fly there.
-fn select_target(mut select: MessageReader<Select>, mut selection: ResMut<Selection>, markers: Query<(&Pickable, &Transform)>, grids: Res<GridMap>, mut asks: MessageWriter<Ask>, mut fly: MessageWriter<FlyTo>) {
+fn select_target(
+    mut select: MessageReader<Select>,
+    mut selection: ResMut<Selection>,
+    markers: Query<(&Pickable, &Transform)>,
+    grids: Res<GridMap>,
+    mut asks: MessageWriter<Ask>,
+    mut fly: MessageWriter<FlyTo>,
+) {
     let Some(Select(target)) = select.read().last() else { return };
     *selection = Selection { target: target.clone(), ..default() };
     let Some(target) = target else { return };
@@ -80,7 +87,12 @@ fn take_answers(mut answers: MessageReader<Answer>, mut selection: ResMut<Select
 
 /// Keeps the panel current: a change of the selected incident asks again; the reply to our
 /// assignment is shown.
-fn follow_events(mut frames: MessageReader<ServerFrame>, mut selection: ResMut<Selection>, mut asks: MessageWriter<Ask>, lang: Res<Lang>) {
+fn follow_events(
+    mut frames: MessageReader<ServerFrame>,
+    mut selection: ResMut<Selection>,
+    mut asks: MessageWriter<Ask>,
+    lang: Res<Lang>,
+) {
     for ServerFrame(m) in frames.read() {
         let Some(Target::Incident(selected)) = selection.target else { continue };
         match m {
@@ -101,7 +113,11 @@ fn follow_events(mut frames: MessageReader<ServerFrame>, mut selection: ResMut<S
                 selection.note = Some(if *ok {
                     lang.pick("派遣指令已执行", "assignment done").to_owned()
                 } else {
-                    format!("{}{}", lang.pick("派遣被拒绝：", "assignment refused: "), error.clone().unwrap_or_default())
+                    format!(
+                        "{}{}",
+                        lang.pick("派遣被拒绝：", "assignment refused: "),
+                        error.clone().unwrap_or_default()
+                    )
                 });
             }
             _ => {}
@@ -121,11 +137,22 @@ mod tests {
     use gridwall_testkit::fixtures::{self, snapshot};
 
     fn incident(id: u64, stage: IncidentStage, assignee: Option<u32>) -> IncidentState {
-        IncidentState { priority: 2, x: 300.0, y: 400.0, deadline_ms: 600_000, assignee, ..fixtures::incident(id, stage) }
+        IncidentState {
+            priority: 2,
+            x: 300.0,
+            y: 400.0,
+            deadline_ms: 600_000,
+            assignee,
+            ..fixtures::incident(id, stage)
+        }
     }
 
     fn changed(i: IncidentState) -> ServerFrame {
-        ServerFrame(fixtures::events(vec![EventKind::IncidentChanged { incident: i, actor: "指挥长".into(), note: String::new() }]))
+        ServerFrame(fixtures::events(vec![EventKind::IncidentChanged {
+            incident: i,
+            actor: "指挥长".into(),
+            note: String::new(),
+        }]))
     }
 
     #[test]
@@ -133,7 +160,11 @@ mod tests {
         use gridwall_protocol::api::NearPatrol;
         let mut app = app_with((IncidentsPlugin, SelectPlugin));
         app.update();
-        app.world_mut().write_message(ServerFrame(snapshot(vec![], vec![incident(7, IncidentStage::Accepted, None), incident(8, IncidentStage::Accepted, None)], vec![])));
+        app.world_mut().write_message(ServerFrame(snapshot(
+            vec![],
+            vec![incident(7, IncidentStage::Accepted, None), incident(8, IncidentStage::Accepted, None)],
+            vec![],
+        )));
         app.update();
 
         app.world_mut().write_message(Select(Some(Target::Incident(7))));
@@ -141,16 +172,36 @@ mod tests {
         let asks: Vec<Ask> = app.world_mut().resource_mut::<Messages<Ask>>().drain().collect();
         assert_eq!(asks, [Ask::Incident(7), Ask::Nearest { incident: 7, k: NEAREST_K }]);
         let flights: Vec<FlyTo> = app.world_mut().resource_mut::<Messages<FlyTo>>().drain().collect();
-        assert_eq!(flights, [FlyTo { focus: Vec3::new(300.0, 0.0, -400.0), max_distance: CLOSE_UP }], "the camera is asked to fly there");
+        assert_eq!(
+            flights,
+            [FlyTo { focus: Vec3::new(300.0, 0.0, -400.0), max_distance: CLOSE_UP }],
+            "the camera is asked to fly there"
+        );
 
         // The server answers: the panel lists the nearest patrol with an assign button.
-        let near = NearestAnswer { x: 300.0, y: 400.0, patrols: vec![NearPatrol { id: 3, patrol_id: "W-3".into(), distance_m: 42.0, name: Some("张伟".into()), role: None, status: None }] };
+        let near = NearestAnswer {
+            x: 300.0,
+            y: 400.0,
+            patrols: vec![NearPatrol {
+                id: 3,
+                patrol_id: "W-3".into(),
+                distance_m: 42.0,
+                name: Some("张伟".into()),
+                role: None,
+                status: None,
+            }],
+        };
         app.world_mut().write_message(Answer::Nearest { incident: 7, answer: near });
         app.world_mut().write_message(Answer::Failed { ask: Ask::Incident(7), error: "gone".into() });
         app.update();
         assert_eq!(app.world().resource::<Selection>().asked, 0);
         assert!(app.world().resource::<Selection>().note.as_deref().unwrap().contains("gone"));
-        let button = app.world_mut().query::<(Entity, &panel::AssignButton)>().single(app.world()).map(|(e, b)| (e, *b)).unwrap();
+        let button = app
+            .world_mut()
+            .query::<(Entity, &panel::AssignButton)>()
+            .single(app.world())
+            .map(|(e, b)| (e, *b))
+            .unwrap();
         assert_eq!((button.1.incident, button.1.patrol), (7, 3));
         // Another incident changing leaves the panel (and its button) alone.
         app.world_mut().write_message(changed(incident(8, IncidentStage::Dispatched, Some(9))));
@@ -162,9 +213,14 @@ mod tests {
         app.world_mut().entity_mut(button.0).insert(Interaction::Pressed);
         app.update();
         let sent: Vec<Outbound> = app.world_mut().resource_mut::<Messages<Outbound>>().drain().collect();
-        assert!(matches!(&sent[..], [Outbound(ClientMessage::Assign { request: 1, incident: 7, patrol: 3, .. })]), "{sent:?}");
+        assert!(
+            matches!(&sent[..], [Outbound(ClientMessage::Assign { request: 1, incident: 7, patrol: 3, .. })]),
+            "{sent:?}"
+        );
         assert_eq!(app.world().resource::<Selection>().assigning, Some((1, 3)));
-        let stage = |app: &mut App| app.world_mut().query::<&IncidentMarker>().iter(app.world()).find(|m| m.0.id == 7).unwrap().0.stage;
+        let stage = |app: &mut App| {
+            app.world_mut().query::<&IncidentMarker>().iter(app.world()).find(|m| m.0.id == 7).unwrap().0.stage
+        };
         assert_eq!(stage(&mut app), IncidentStage::Accepted);
         app.world_mut().write_message(ServerFrame(ServerMessage::Reply { request: 1, ok: true, error: None }));
         app.world_mut().write_message(changed(incident(7, IncidentStage::Dispatched, Some(3))));
@@ -178,7 +234,13 @@ mod tests {
         // Selecting nothing hides the panel.
         app.world_mut().write_message(Select(None));
         app.update();
-        let vis = *app.world_mut().query::<(&Name, &Visibility)>().iter(app.world()).find(|(n, _)| n.as_str() == "panel").unwrap().1;
+        let vis = *app
+            .world_mut()
+            .query::<(&Name, &Visibility)>()
+            .iter(app.world())
+            .find(|(n, _)| n.as_str() == "panel")
+            .unwrap()
+            .1;
         assert_eq!(vis, Visibility::Hidden);
     }
 }

@@ -43,11 +43,22 @@ impl Plugin for PanelPlugin {
     }
 }
 
-fn press_assign(buttons: Query<(&Interaction, &AssignButton), Changed<Interaction>>, mut selection: ResMut<Selection>, mut next: ResMut<NextRequest>, mut outbound: MessageWriter<Outbound>, lang: Res<Lang>) {
+fn press_assign(
+    buttons: Query<(&Interaction, &AssignButton), Changed<Interaction>>,
+    mut selection: ResMut<Selection>,
+    mut next: ResMut<NextRequest>,
+    mut outbound: MessageWriter<Outbound>,
+    lang: Res<Lang>,
+) {
     for (interaction, b) in &buttons {
         if *interaction == Interaction::Pressed && selection.assigning.is_none() {
             next.0 += 1;
-            outbound.write(Outbound(ClientMessage::Assign { request: next.0, incident: b.incident, patrol: b.patrol, actor: lang.pick("指挥长", "commander").to_owned() }));
+            outbound.write(Outbound(ClientMessage::Assign {
+                request: next.0,
+                incident: b.incident,
+                patrol: b.patrol,
+                actor: lang.pick("指挥长", "commander").to_owned(),
+            }));
             selection.assigning = Some((next.0, b.patrol));
             selection.note = Some(lang.pick("派遣指令已发送…", "assignment sent…").to_owned());
         }
@@ -105,20 +116,53 @@ fn show_panel(
         };
         match target {
             Target::Incident(id) => {
-                let state = incidents.by_id.get(id).and_then(|&e| incident_markers.get(e).ok()).map(|m| m.0.clone()).or_else(|| selection.detail.as_ref().map(|d| d.incident.clone()));
+                let state = incidents
+                    .by_id
+                    .get(id)
+                    .and_then(|&e| incident_markers.get(e).ok())
+                    .map(|m| m.0.clone())
+                    .or_else(|| selection.detail.as_ref().map(|d| d.incident.clone()));
                 let Some(s) = state else {
                     line(p, format!("{} #{id}", l.pick("事件", "incident")), 26.0, title);
                     line(p, l.pick("加载中…", "loading…").to_owned(), 20.0, dim);
                     return;
                 };
-                line(p, format!("{} #{} · {}", l.pick("事件", "incident"), s.id, l.pick(s.category.name_zh(), s.category.name_en())), 26.0, title);
-                p.spawn((Text::new(format!("■ {}", l.pick(s.stage.name_zh(), s.stage.name_en()))), font(22.0), TextColor(stage_color(s.stage))));
-                line(p, 
-                    format!("{} {} · {} {} · {} {}", l.pick("网格", "cell"), s.grid, l.pick("处置层级", "handled by"), l.pick(s.level.name_zh(), s.level.name_en()), l.pick("优先级", "priority"), s.priority),
+                line(
+                    p,
+                    format!(
+                        "{} #{} · {}",
+                        l.pick("事件", "incident"),
+                        s.id,
+                        l.pick(s.category.name_zh(), s.category.name_en())
+                    ),
+                    26.0,
+                    title,
+                );
+                p.spawn((
+                    Text::new(format!("■ {}", l.pick(s.stage.name_zh(), s.stage.name_en()))),
+                    font(22.0),
+                    TextColor(stage_color(s.stage)),
+                ));
+                line(
+                    p,
+                    format!(
+                        "{} {} · {} {} · {} {}",
+                        l.pick("网格", "cell"),
+                        s.grid,
+                        l.pick("处置层级", "handled by"),
+                        l.pick(s.level.name_zh(), s.level.name_en()),
+                        l.pick("优先级", "priority"),
+                        s.priority
+                    ),
                     18.0,
                     body,
                 );
-                line(p, format!("{} {}", l.pick("来源", "source"), l.pick(s.source.name_zh(), s.source.name_en())), 18.0, body);
+                line(
+                    p,
+                    format!("{} {}", l.pick("来源", "source"), l.pick(s.source.name_zh(), s.source.name_en())),
+                    18.0,
+                    body,
+                );
                 if !s.description.is_empty() {
                     line(p, s.description.clone(), 18.0, body);
                 }
@@ -129,7 +173,18 @@ fn show_panel(
                     line(p, l.pick("办理流程", "timeline").to_owned(), 20.0, title);
                     for step in &d.timeline {
                         let note = if step.note.is_empty() { String::new() } else { format!(" · {}", step.note) };
-                        line(p, format!("{} {} → {} ({}){note}", clock_text(step.at_ms), l.pick(step.from.name_zh(), step.from.name_en()), l.pick(step.to.name_zh(), step.to.name_en()), step.actor), 16.0, body);
+                        line(
+                            p,
+                            format!(
+                                "{} {} → {} ({}){note}",
+                                clock_text(step.at_ms),
+                                l.pick(step.from.name_zh(), step.from.name_en()),
+                                l.pick(step.to.name_zh(), step.to.name_en()),
+                                step.actor
+                            ),
+                            16.0,
+                            body,
+                        );
                     }
                 }
                 if let Some(near) = &selection.nearest {
@@ -140,7 +195,13 @@ fn show_panel(
                     for n in &near.patrols {
                         let role = n.role.map_or("", |r| l.pick(r.name_zh(), r.name_en()));
                         let assigned = s.assignee == Some(n.id);
-                        p.spawn(Node { flex_direction: FlexDirection::Row, column_gap: hpx(10.0), align_items: AlignItems::Center, ..default() }).with_children(|row| {
+                        p.spawn(Node {
+                            flex_direction: FlexDirection::Row,
+                            column_gap: hpx(10.0),
+                            align_items: AlignItems::Center,
+                            ..default()
+                        })
+                        .with_children(|row| {
                             let open = matches!(s.stage, IncidentStage::Accepted | IncidentStage::Dispatched);
                             if open && !assigned {
                                 row.spawn((
@@ -149,11 +210,19 @@ fn show_panel(
                                     Node { padding: UiRect::axes(hpx(10.0), hpx(3.0)), ..default() },
                                     BackgroundColor(palette::ACTION),
                                 ))
-                                .with_child((Text::new(l.pick("派遣", "assign")), font(16.0), TextColor(Color::WHITE)));
+                                .with_child((
+                                    Text::new(l.pick("派遣", "assign")),
+                                    font(16.0),
+                                    TextColor(Color::WHITE),
+                                ));
                             }
                             let who = n.name.clone().unwrap_or_else(|| n.patrol_id.clone());
                             let mark = if assigned { l.pick(" ✓ 已派遣", " ✓ assigned") } else { "" };
-                            row.spawn((Text::new(format!("{who} · {role} · {:.0} m{mark}", n.distance_m)), font(16.0), TextColor(body)));
+                            row.spawn((
+                                Text::new(format!("{who} · {role} · {:.0} m{mark}", n.distance_m)),
+                                font(16.0),
+                                TextColor(body),
+                            ));
                         });
                     }
                 }
@@ -163,22 +232,51 @@ fn show_panel(
                     line(p, l.pick("巡查人员已离开视野", "patrol out of view").to_owned(), 20.0, dim);
                     return;
                 };
-                line(p, format!("{} · {}", m.name, l.pick(m.role.name_zh(), m.role.name_en())), 26.0, role_color(m.role));
-                line(p, format!("{} {}", l.pick("状态", "status"), l.pick(m.status.name_zh(), m.status.name_en())), 18.0, body);
+                line(
+                    p,
+                    format!("{} · {}", m.name, l.pick(m.role.name_zh(), m.role.name_en())),
+                    26.0,
+                    role_color(m.role),
+                );
+                line(
+                    p,
+                    format!("{} {}", l.pick("状态", "status"), l.pick(m.status.name_zh(), m.status.name_en())),
+                    18.0,
+                    body,
+                );
                 line(p, format!("{} {}", l.pick("责任网格", "assigned cell"), m.grid), 18.0, body);
             }
             Target::Component(id) => {
                 let Some(c) = components.iter().find(|c| c.id == *id) else { return };
                 line(p, format!("{} · {}", l.pick(c.category.name_zh(), c.category.name_en()), c.code), 24.0, title);
-                line(p, format!("{} {}", l.pick("状态", "state"), l.pick(c.state.name_zh(), c.state.name_en())), 18.0, body);
+                line(
+                    p,
+                    format!("{} {}", l.pick("状态", "state"), l.pick(c.state.name_zh(), c.state.name_en())),
+                    18.0,
+                    body,
+                );
             }
             Target::Grid(code) => {
                 let Some(u) = grids.unit(code) else { return };
-                line(p, format!("{} · {}", u.name, l.pick(u.level.name_zh(), u.level.name_en())), 24.0, level_color(u.level));
+                line(
+                    p,
+                    format!("{} · {}", u.name, l.pick(u.level.name_zh(), u.level.name_en())),
+                    24.0,
+                    level_color(u.level),
+                );
                 line(p, format!("{} {code}", l.pick("编码", "code")), 18.0, body);
                 let open = incident_markers.iter().filter(|m| m.0.grid.starts_with(code.as_str())).count();
                 let here = patrols.iter().filter(|m| m.grid.starts_with(code.as_str())).count();
-                line(p, format!("{} {open} · {} {here}", l.pick("在办事件", "open incidents"), l.pick("责任巡查人员", "patrols assigned")), 18.0, body);
+                line(
+                    p,
+                    format!(
+                        "{} {open} · {} {here}",
+                        l.pick("在办事件", "open incidents"),
+                        l.pick("责任巡查人员", "patrols assigned")
+                    ),
+                    18.0,
+                    body,
+                );
             }
         }
         if let Some(note) = &selection.note {
@@ -207,4 +305,3 @@ fn count_down(
         }
     }
 }
-

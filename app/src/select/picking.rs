@@ -24,13 +24,22 @@ impl Plugin for PickingPlugin {
             .init_resource::<GridMap>()
             .add_message::<Click>()
             .add_message::<Select>()
-            .add_systems(Update, click_with_mouse.run_if(resource_exists::<ButtonInput<MouseButton>>).in_set(AppSystems::Input))
+            .add_systems(
+                Update,
+                click_with_mouse.run_if(resource_exists::<ButtonInput<MouseButton>>).in_set(AppSystems::Input),
+            )
             .add_systems(Update, pick_clicked.in_set(AppSystems::Select).before(super::select_target));
     }
 }
 
 /// A left click that did not drag (a drag orbits the camera) and is not on a panel's button.
-fn click_with_mouse(buttons: Res<ButtonInput<MouseButton>>, windows: Query<&Window, With<PrimaryWindow>>, ui: Query<&Interaction>, mut start: ResMut<ClickStart>, mut clicks: MessageWriter<Click>) {
+fn click_with_mouse(
+    buttons: Res<ButtonInput<MouseButton>>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+    ui: Query<&Interaction>,
+    mut start: ResMut<ClickStart>,
+    mut clicks: MessageWriter<Click>,
+) {
     let Some(cursor) = windows.single().ok().and_then(Window::cursor_position) else { return };
     if buttons.just_pressed(MouseButton::Left) {
         start.0 = Some(cursor);
@@ -46,7 +55,13 @@ fn click_with_mouse(buttons: Res<ButtonInput<MouseButton>>, windows: Query<&Wind
 
 /// The pickable marker on screen within [`HIT_PX`] (incidents first, then patrols, then
 /// components; the nearest within a kind), else the grid cell under the cursor, else nothing.
-pub fn pick(camera: &Camera, cam_tf: &GlobalTransform, at: Vec2, markers: impl Iterator<Item = (Target, Vec3)>, grids: &GridMap) -> Option<Target> {
+pub fn pick(
+    camera: &Camera,
+    cam_tf: &GlobalTransform,
+    at: Vec2,
+    markers: impl Iterator<Item = (Target, Vec3)>,
+    grids: &GridMap,
+) -> Option<Target> {
     // Incidents before patrols before components (a commander clicking near an incident means
     // the incident, not the manhole cover under it); the nearest on screen within a kind.
     let rank = |t: &Target| match t {

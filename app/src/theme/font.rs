@@ -1,10 +1,11 @@
-//! The CJK font every text uses: WenQuanYi Micro Hei, installed by `scripts/setup-debian.sh`
+//! The CJK font every text uses: `WenQuanYi Micro Hei`, installed by `scripts/setup-debian.sh`
 //! (`fonts-wqy-microhei`), or the file `GRIDWALL_FONT` names.
 
 use bevy::prelude::*;
 
 /// Where the CJK font is looked for (first hit wins); `GRIDWALL_FONT` overrides.
-pub const FONT_PATHS: [&str; 2] = ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"];
+pub const FONT_PATHS: [&str; 2] =
+    ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"];
 
 /// The loaded CJK font.
 #[derive(Resource, Debug, Clone)]
@@ -12,7 +13,8 @@ pub struct UiFont(pub Handle<Font>);
 
 /// Reads the CJK font into a font asset (a missing font is logged: Chinese would not render).
 pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
-    let candidates: Vec<String> = std::env::var("GRIDWALL_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| (*s).to_owned())).collect();
+    let candidates: Vec<String> =
+        std::env::var("GRIDWALL_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| (*s).to_owned())).collect();
     if let Some(bytes) = candidates.iter().find_map(|p| std::fs::read(p).ok()) {
         commands.insert_resource(UiFont(fonts.add(Font::from_bytes(bytes))));
     } else {
@@ -23,5 +25,9 @@ pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
 /// The theme's font at `px` pixels of a 1080-pixel-high screen (it scales with the window, so a
 /// 4K wall and a small capture keep the same proportions).
 pub fn font(ui: Option<&UiFont>, px: f32) -> TextFont {
-    TextFont { font: ui.map(|f| f.0.clone()).unwrap_or_default().into(), font_size: FontSize::Vh(px / 10.8), ..default() }
+    TextFont {
+        font: ui.map(|f| f.0.clone()).unwrap_or_default().into(),
+        font_size: FontSize::Vh(px / 10.8),
+        ..default()
+    }
 }

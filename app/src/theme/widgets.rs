@@ -13,5 +13,11 @@ pub const OVER_MAP: GlobalZIndex = GlobalZIndex(10);
 
 /// A panel's box: absolutely placed, a column with padding and gaps (sizes at 1080 p).
 pub fn panel_node(padding: f32, gap: f32) -> Node {
-    Node { position_type: PositionType::Absolute, flex_direction: FlexDirection::Column, row_gap: hpx(gap), padding: UiRect::all(hpx(padding)), ..default() }
+    Node {
+        position_type: PositionType::Absolute,
+        flex_direction: FlexDirection::Column,
+        row_gap: hpx(gap),
+        padding: UiRect::all(hpx(padding)),
+        ..default()
+    }
 }

@@ -22,7 +22,8 @@ fn percentiles(mut ns: Vec<u64>) -> (f64, f64, f64) {
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let t = Instant::now();
-    let components = PointIndex::new((0..1_000_000u32).map(|i| (i, [rng.random_range(0.0..CITY_M), rng.random_range(0.0..CITY_M)])));
+    let components =
+        PointIndex::new((0..1_000_000u32).map(|i| (i, [rng.random_range(0.0..CITY_M), rng.random_range(0.0..CITY_M)])));
     println!("bulk load 1,000,000 components: {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
 
     // A display's viewport: 1.5 × 0.85 km (a district on one 1080p panel), anywhere in the city.
@@ -35,10 +36,14 @@ fn main() {
         times.push(t.elapsed().as_nanos() as u64);
     }
     let (p50, p99, max) = percentiles(times);
-    println!("viewport query 1.5×0.85 km over 1M components (~{} hits): p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.1} µs", hits / 10_000);
+    println!(
+        "viewport query 1.5×0.85 km over 1M components (~{} hits): p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.1} µs",
+        hits / 10_000
+    );
 
     let mut patrols = MovingIndex::new(100.0);
-    let mut pos: Vec<[f64; 2]> = (0..100_000).map(|_| [rng.random_range(0.0..CITY_M), rng.random_range(0.0..CITY_M)]).collect();
+    let mut pos: Vec<[f64; 2]> =
+        (0..100_000).map(|_| [rng.random_range(0.0..CITY_M), rng.random_range(0.0..CITY_M)]).collect();
     for (i, p) in pos.iter().enumerate() {
         patrols.upsert(i as u32, *p);
     }

@@ -73,10 +73,17 @@ pub enum Record {
     /// Inserts or replaces the incident (its `case` carries the timeline).
     Incident(IncidentRow),
     /// An event of the log, as its JSON form.
-    Event { seq: u64, time_ms: i64, json: String },
+    Event {
+        seq: u64,
+        time_ms: i64,
+        json: String,
+    },
     Track(Vec<TrackPoint>),
     /// Drops track points older than the time, and events beyond the newest `keep_events`.
-    Prune { tracks_before_ms: i64, keep_events: u64 },
+    Prune {
+        tracks_before_ms: i64,
+        keep_events: u64,
+    },
 }
 
 /// Everything a restart needs.

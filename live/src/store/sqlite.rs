@@ -95,15 +95,30 @@ impl Store for SqliteStore {
         let sql = self.sql();
         let corrupt = |reason: String| StoreError::Corrupt { path: self.path.clone(), reason };
         let mut out = Loaded::default();
-        let mut st = self.conn.prepare("SELECT id, ext_id, name, role, grid, status FROM patrols ORDER BY id").map_err(&sql)?;
+        let mut st =
+            self.conn.prepare("SELECT id, ext_id, name, role, grid, status FROM patrols ORDER BY id").map_err(&sql)?;
         out.patrols = st
-            .query_map([], |r| Ok(PatrolRow { id: r.get(0)?, ext_id: r.get(1)?, name: r.get(2)?, role: r.get(3)?, grid: r.get(4)?, status: r.get(5)? }))
+            .query_map([], |r| {
+                Ok(PatrolRow {
+                    id: r.get(0)?,
+                    ext_id: r.get(1)?,
+                    name: r.get(2)?,
+                    role: r.get(3)?,
+                    grid: r.get(4)?,
+                    status: r.get(5)?,
+                })
+            })
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
-        let mut st = self.conn.prepare("SELECT id, category, source, x, y, grid, description, case_json FROM incidents ORDER BY id").map_err(&sql)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, category, source, x, y, grid, description, case_json FROM incidents ORDER BY id")
+            .map_err(&sql)?;
         let rows: Vec<(i64, String, String, f64, f64, String, String, String)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
@@ -111,7 +126,10 @@ impl Store for SqliteStore {
             let case: Case = serde_json::from_str(&json).map_err(|e| corrupt(format!("incident {id}: {e}")))?;
             out.incidents.push(IncidentRow { id: id as u64, category, source, x, y, grid, description, case });
         }
-        let mut st = self.conn.prepare("SELECT seq, time_ms, json FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?1) ORDER BY seq").map_err(&sql)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, time_ms, json FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?1) ORDER BY seq")
+            .map_err(&sql)?;
         out.events = st
             .query_map([events as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
             .map_err(&sql)?
@@ -149,7 +167,17 @@ impl Store for SqliteStore {
                         .prepare_cached("INSERT OR IGNORE INTO transitions (incident, n, from_stage, to_stage, action, actor, note, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                         .map_err(&sql)?;
                     for (n, t) in i.case.timeline.iter().enumerate() {
-                        st.execute(params![i.id as i64, n as i64, t.from.key(), t.to.key(), t.action, t.actor, t.note, t.at_ms]).map_err(&sql)?;
+                        st.execute(params![
+                            i.id as i64,
+                            n as i64,
+                            t.from.key(),
+                            t.to.key(),
+                            t.action,
+                            t.actor,
+                            t.note,
+                            t.at_ms
+                        ])
+                        .map_err(&sql)?;
                     }
                 }
                 Record::Event { seq, time_ms, json } => {
@@ -165,9 +193,14 @@ impl Store for SqliteStore {
                 }
                 Record::Prune { tracks_before_ms, keep_events } => {
                     tx.execute("DELETE FROM tracks WHERE t_max < ?1", [tracks_before_ms]).map_err(&sql)?;
-                    let newest: Option<i64> = tx.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0)).optional().map_err(&sql)?.flatten();
+                    let newest: Option<i64> = tx
+                        .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
+                        .optional()
+                        .map_err(&sql)?
+                        .flatten();
                     if let Some(newest) = newest {
-                        tx.execute("DELETE FROM events WHERE seq <= ?1", [newest - *keep_events as i64]).map_err(&sql)?;
+                        tx.execute("DELETE FROM events WHERE seq <= ?1", [newest - *keep_events as i64])
+                            .map_err(&sql)?;
                     }
                 }
             }
@@ -191,11 +224,30 @@ mod tests {
         {
             let mut s = SqliteStore::open(dir.path()).unwrap();
             s.write(&[
-                Record::Patrol(PatrolRow { id: 0, ext_id: "P-1".into(), name: "一组".into(), role: "grid_worker".into(), grid: "370783001001001".into(), status: "patrolling".into() }),
-                Record::Incident(IncidentRow { id: 1, category: "garbage".into(), source: "hotline".into(), x: 1.5, y: -2.25, grid: "g".into(), description: "垃圾".into(), case: case.clone() }),
+                Record::Patrol(PatrolRow {
+                    id: 0,
+                    ext_id: "P-1".into(),
+                    name: "一组".into(),
+                    role: "grid_worker".into(),
+                    grid: "370783001001001".into(),
+                    status: "patrolling".into(),
+                }),
+                Record::Incident(IncidentRow {
+                    id: 1,
+                    category: "garbage".into(),
+                    source: "hotline".into(),
+                    x: 1.5,
+                    y: -2.25,
+                    grid: "g".into(),
+                    description: "垃圾".into(),
+                    case: case.clone(),
+                }),
                 Record::Event { seq: 1, time_ms: 1_000, json: "{}".into() },
                 Record::Event { seq: 2, time_ms: 2_000, json: "{\"a\":1}".into() },
-                Record::Track(vec![TrackPoint { patrol: 0, t_ms: 500, x: 1.0, y: 2.0 }, TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 }]),
+                Record::Track(vec![
+                    TrackPoint { patrol: 0, t_ms: 500, x: 1.0, y: 2.0 },
+                    TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 },
+                ]),
             ])
             .unwrap();
         }

@@ -1,6 +1,6 @@
 //! Every documented answer of the server's HTTP API, its error body, and the request bodies that
 //! tools send, so the server, the display and third-party clients share one vocabulary. The
-//! Open311 GeoReport v2 shapes are in [`open311`].
+//! Open311 `GeoReport` v2 shapes are in [`open311`].
 //!
 //! Positions are local metres of the scene (x east, y north) unless a field says otherwise.
 

@@ -1,4 +1,4 @@
-//! Open311 GeoReport v2 as gridwall speaks it (`/open311/v2/…`), with gridwall's workflow stage in
+//! Open311 `GeoReport` v2 as gridwall speaks it (`/open311/v2/…`), with gridwall's workflow stage in
 //! the `gridwall` extension of each request.
 
 use serde::{Deserialize, Serialize};

@@ -117,8 +117,14 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_the_file_over_the_defaults() {
-        let f = file("scene = \"scenes/a\"\naddr = \"0.0.0.0:9000\"\ntick_hz = 20\nspeed = 60.0\n[simulate]\npatrols = 5\n");
-        let c = ServeConfig::merge(ServeArgs { addr: Some("127.0.0.1:1".into()), seed: Some(9), ..ServeArgs::default() }, f).unwrap();
+        let f = file(
+            "scene = \"scenes/a\"\naddr = \"0.0.0.0:9000\"\ntick_hz = 20\nspeed = 60.0\n[simulate]\npatrols = 5\n",
+        );
+        let c = ServeConfig::merge(
+            ServeArgs { addr: Some("127.0.0.1:1".into()), seed: Some(9), ..ServeArgs::default() },
+            f,
+        )
+        .unwrap();
         assert_eq!(c.addr, "127.0.0.1:1");
         assert_eq!((c.live.tick_hz, c.live.speed), (20, 60.0));
         let sim = c.live.simulate.unwrap();
@@ -133,11 +139,16 @@ mod tests {
 
     #[test]
     fn impossible_settings_are_refused_from_flags_and_file_alike() {
-        let e = ServeConfig::merge(ServeArgs { speed: Some(0.0), ..ServeArgs::default() }, FileConfig::default()).unwrap_err();
+        let e = ServeConfig::merge(ServeArgs { speed: Some(0.0), ..ServeArgs::default() }, FileConfig::default())
+            .unwrap_err();
         assert_eq!(e.to_string(), "speed: must be a positive number");
         let e = ServeConfig::merge(ServeArgs::default(), file("tick_hz = 0")).unwrap_err();
         assert_eq!(e.to_string(), "tick_hz: must be 1 to 60");
-        let e = ServeConfig::merge(ServeArgs { incident_rate: Some(f64::NAN), ..ServeArgs::default() }, FileConfig::default()).unwrap_err();
+        let e = ServeConfig::merge(
+            ServeArgs { incident_rate: Some(f64::NAN), ..ServeArgs::default() },
+            FileConfig::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("incident_rate"));
         assert!(toml::from_str::<FileConfig>("colour = \"red\"").is_err(), "unknown settings are refused");
     }

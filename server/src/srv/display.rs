@@ -16,7 +16,11 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::error::{ApiError, ApiResult};
 
-pub async fn upgrade(ws: WebSocketUpgrade, Query(q): Query<HashMap<String, String>>, State(backend): State<Arc<Backend>>) -> ApiResult<Response> {
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Query(q): Query<HashMap<String, String>>,
+    State(backend): State<Arc<Backend>>,
+) -> ApiResult<Response> {
     let json = match q.get("format").map(String::as_str) {
         None | Some("binary") => false,
         Some("json") => true,

@@ -86,7 +86,11 @@ impl From<BytesRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.open311 {
-            let body = vec![Open311Error { code: self.status.as_u16(), description: self.refusal.to_string(), field: self.refusal.field.clone() }];
+            let body = vec![Open311Error {
+                code: self.status.as_u16(),
+                description: self.refusal.to_string(),
+                field: self.refusal.field.clone(),
+            }];
             return (self.status, axum::Json(body)).into_response();
         }
         (self.status, axum::Json(ErrorBody { error: self.detail() })).into_response()
@@ -105,5 +109,7 @@ pub fn time_param(q: &HashMap<String, String>, k: &str) -> ApiResult<Option<i64>
 
 /// An incident id in the path (`17` or `17.json`).
 pub fn incident_id(v: &str) -> ApiResult<u64> {
-    v.trim_end_matches(".json").parse().map_err(|_| Refusal::not_found("id", format!("{v:?} is not an incident id")).into())
+    v.trim_end_matches(".json")
+        .parse()
+        .map_err(|_| Refusal::not_found("id", format!("{v:?} is not an incident id")).into())
 }

@@ -56,7 +56,10 @@ pub async fn summary(State(backend): State<Arc<Backend>>, Path(code): Path<Strin
     }))
 }
 
-pub async fn kpis(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<KpisAnswer>> {
+pub async fn kpis(
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<KpisAnswer>> {
     let live = backend.live();
     let scope = q.get("scope").filter(|s| !s.is_empty()).cloned();
     if let Some(s) = &scope

@@ -46,12 +46,19 @@ struct TransitionIn {
     note: String,
 }
 
-pub async fn transition(State(backend): State<Arc<Backend>>, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<TransitionAnswer>> {
+pub async fn transition(
+    State(backend): State<Arc<Backend>>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<TransitionAnswer>> {
     let id = incident_id(&id)?;
     let value: serde_json::Value = parse_json(&body?)?;
     let action = value.get("action").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     if !["dispatch", "resolve", "review_pass", "review_reject", "close"].contains(&action.as_str()) {
-        return Err(ApiError::bad_request("action", format!("{action:?}: use dispatch, resolve, review_pass, review_reject or close")));
+        return Err(ApiError::bad_request(
+            "action",
+            format!("{action:?}: use dispatch, resolve, review_pass, review_reject or close"),
+        ));
     }
     let t: TransitionIn = serde_json::from_value(value).map_err(|e| {
         let field = if e.to_string().contains("satisfaction") {

@@ -2,23 +2,23 @@
 //! a shutdown future completes; [`router`] is the axum router over a [`Backend`] (tests mount
 //! it on port 0). Handlers are grouped by resource:
 //!
-//! * [`patrols`]: registration, positions, tracks, nearest on duty;
-//! * [`incidents`]: detail with timeline, workflow steps;
-//! * [`grids`]: outlines, one unit's summary, KPIs;
-//! * [`open311`]: Open311 `GeoReport` v2;
-//! * [`scene`]: the scene's files for displays;
-//! * [`display`]: the display socket (`/ws`); [`ingest`]: the device socket (`/ws/ingest`).
+//! * `patrols`: registration, positions, tracks, nearest on duty;
+//! * `incidents`: detail with timeline, workflow steps;
+//! * `grids`: outlines, one unit's summary, KPIs;
+//! * `open311`: Open311 `GeoReport` v2;
+//! * `scene`: the scene's files for displays;
+//! * `display`: the display socket (`/ws`); `ingest`: the device socket (`/ws/ingest`).
 //!
-//! Every documented answer is a type of `gridwall_protocol::api`; refusals are [`error::ApiError`].
+//! Every documented answer is a type of `gridwall_protocol::api`; refusals are `error::ApiError`.
 
-pub mod display;
-pub mod error;
-pub mod grids;
-pub mod incidents;
-pub mod ingest;
-pub mod open311;
-pub mod patrols;
-pub mod scene;
+mod display;
+mod error;
+mod grids;
+mod incidents;
+mod ingest;
+mod open311;
+mod patrols;
+mod scene;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -67,7 +67,11 @@ pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
 }
 
 /// Serves until `shutdown` completes, then stops the background tasks and flushes the store.
-pub async fn run(listener: TcpListener, config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn run(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let (backend, stop) = Backend::open(&config.live)?;
     let tasks = backend.start(&config.live)?;
     tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);

@@ -32,14 +32,22 @@ fn crs_error(e: &CoordError) -> ApiError {
     ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()).open311()
 }
 
-pub async fn create(State(backend): State<Arc<Backend>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<(StatusCode, Json<Vec<RequestCreated>>)> {
+pub async fn create(
+    State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Vec<RequestCreated>>)> {
     let body = body.map_err(|e| ApiError::from(e).open311())?;
-    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let fields: BTreeMap<String, String> = if is_json {
         let v: serde_json::Map<String, serde_json::Value> = parse_json(&body).map_err(ApiError::open311)?;
         v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
     } else {
-        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")).open311())?
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")).open311())?
     };
     let bounds = backend.manifest.bounds.local;
     let req = backend
@@ -57,10 +65,20 @@ pub async fn create(State(backend): State<Arc<Backend>>, headers: HeaderMap, bod
         .await
         .map_err(|e| ApiError::from(e).open311())?;
     let id = opened.expect("the incident was opened");
-    Ok((StatusCode::CREATED, Json(vec![RequestCreated { service_request_id: id.to_string(), service_notice: "已受理".into(), account_id: None }])))
+    Ok((
+        StatusCode::CREATED,
+        Json(vec![RequestCreated {
+            service_request_id: id.to_string(),
+            service_notice: "已受理".into(),
+            account_id: None,
+        }]),
+    ))
 }
 
-pub async fn list(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Vec<ServiceRequest>>> {
+pub async fn list(
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<ServiceRequest>>> {
     let bad = |k: &str, m: String| ApiError::bad_request(k, m).open311();
     let status = q.get("status").map(String::as_str);
     if status.is_some_and(|s| s != "open" && s != "closed") {
@@ -68,11 +86,21 @@ pub async fn list(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<S
     }
     let codes: Option<Vec<IncidentCategory>> = q
         .get("service_code")
-        .map(|s| s.split(',').map(|c| c.parse::<IncidentCategory>().map_err(|_| bad("service_code", format!("{c:?} is not a service")))).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|c| {
+                    c.parse::<IncidentCategory>().map_err(|_| bad("service_code", format!("{c:?} is not a service")))
+                })
+                .collect()
+        })
         .transpose()?;
     let ids: Option<Vec<u64>> = q
         .get("service_request_id")
-        .map(|s| s.split(',').map(|c| c.parse::<u64>().map_err(|_| bad("service_request_id", format!("{c:?} is not an id")))).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|c| c.parse::<u64>().map_err(|_| bad("service_request_id", format!("{c:?} is not an id"))))
+                .collect()
+        })
         .transpose()?;
     let start = time_param(&q, "start_date").map_err(ApiError::open311)?;
     let end = time_param(&q, "end_date").map_err(ApiError::open311)?;
@@ -99,7 +127,9 @@ pub async fn list(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<S
 pub async fn one(State(backend): State<Arc<Backend>>, Path(id): Path<String>) -> ApiResult<Json<Vec<ServiceRequest>>> {
     let id = incident_id(&id).map_err(ApiError::open311)?;
     let live = backend.live();
-    let rec = live.world.incidents.get(&id).ok_or_else(|| ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311())?;
+    let rec = live.world.incidents.get(&id).ok_or_else(|| {
+        ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311()
+    })?;
     let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(rec, f))).map_err(|e| crs_error(&e))?;
     Ok(Json(vec![out]))
 }

@@ -18,12 +18,17 @@ use axum::http::StatusCode;
 use gridwall_live::backend::Backend;
 use gridwall_live::ingest::{self, Position};
 use gridwall_live::state::Refusal;
-use gridwall_protocol::api::{Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix};
+use gridwall_protocol::api::{
+    Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix,
+};
 use gridwall_scene::coords::CoordError;
 
 use super::error::{ApiError, ApiResult, parse_json, time_param};
 
-pub async fn register(State(backend): State<Arc<Backend>>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Registered>> {
+pub async fn register(
+    State(backend): State<Arc<Backend>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Registered>> {
     let regs: Vec<PatrolRegistration> = parse_json(&body?)?;
     let registered = regs.len();
     backend.commit(|live| live.register(&regs)).await?;
@@ -41,22 +46,39 @@ pub async fn accept_positions(backend: &Backend, body: &[u8]) -> ApiResult<usize
     Ok(n)
 }
 
-pub async fn report(State(backend): State<Arc<Backend>>, body: Result<Bytes, BytesRejection>) -> ApiResult<(StatusCode, Json<Accepted>)> {
+pub async fn report(
+    State(backend): State<Arc<Backend>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let accepted = accept_positions(&backend, &body?).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
-pub async fn track(State(backend): State<Arc<Backend>>, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<TrackAnswer>> {
+pub async fn track(
+    State(backend): State<Arc<Backend>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<TrackAnswer>> {
     let from = time_param(&q, "from")?.unwrap_or(i64::MIN);
     let to = time_param(&q, "to")?.unwrap_or(i64::MAX);
     let live = backend.live();
     let pid = live.patrol_id(&id).ok_or_else(|| Refusal::not_found("patrol_id", format!("no patrol {id:?}")))?;
-    let points = live.world.track(pid, from, to).into_iter().map(|(t_ms, x, y)| TrackFix { ts: ingest::format_time(t_ms), t_ms, x, y }).collect();
+    let points = live
+        .world
+        .track(pid, from, to)
+        .into_iter()
+        .map(|(t_ms, x, y)| TrackFix { ts: ingest::format_time(t_ms), t_ms, x, y })
+        .collect();
     Ok(Json(TrackAnswer { patrol_id: id, points }))
 }
 
-pub async fn nearest(State(backend): State<Arc<Backend>>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<NearestAnswer>> {
-    let k: usize = q.get("k").map_or(Ok(5), |v| v.parse().map_err(|_| ApiError::bad_request("k", format!("{v:?} is not a count"))))?;
+pub async fn nearest(
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<NearestAnswer>> {
+    let k: usize = q
+        .get("k")
+        .map_or(Ok(5), |v| v.parse().map_err(|_| ApiError::bad_request("k", format!("{v:?} is not a count"))))?;
     if k == 0 || k > 100 {
         return Err(ApiError::bad_request("k", "must be 1 to 100"));
     }

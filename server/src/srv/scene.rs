@@ -15,7 +15,9 @@ pub async fn file(State(backend): State<Arc<Backend>>, Path(file): Path<String>)
     if !backend.manifest.file_names().contains(&file.as_str()) {
         return Err(Refusal::not_found("file", format!("{file:?} is not a file of this scene")).into());
     }
-    let bytes = tokio::fs::read(backend.scene_dir.join(&file)).await.map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "file", e.to_string()))?;
+    let bytes = tokio::fs::read(backend.scene_dir.join(&file))
+        .await
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "file", e.to_string()))?;
     let mime = match std::path::Path::new(&file).extension().and_then(|e| e.to_str()) {
         Some("glb") => "model/gltf-binary",
         Some("geojson") => "application/geo+json",

@@ -6,103 +6,30 @@
 //! validates fully before changing anything (a refused request alters nothing) and returns the
 //! [`Record`]s that make it durable; callers commit those before acknowledging.
 
+mod clock;
+mod refusal;
+mod views;
+
+pub use clock::Clock;
+pub use refusal::{Refusal, RefusalKind, RestoreError};
+
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use gridwall_protocol::api::{ErrorDetail, PatrolRegistration};
+use gridwall_protocol::api::PatrolRegistration;
 use gridwall_protocol::{
-    Bbox, ComponentItem, Event, EventKind, GridLevel, IncidentCategory, IncidentSource, IncidentState, Kpis, Layer,
-    LayerSet, PatrolPos, PatrolRole, PatrolState, PatrolStatus, ServerMessage, UnknownKey,
+    Event, EventKind, GridLevel, IncidentCategory, IncidentSource, Kpis, PatrolRole, PatrolState, PatrolStatus,
+    UnknownKey,
 };
 
 use crate::store::{IncidentRow, Loaded, PatrolRow, Record, TrackPoint};
 use crate::workflow::{Action, WorkflowError};
-use crate::world::{IncidentRec, World, WorldEvent};
+use crate::world::{World, WorldEvent};
 
 /// Events kept in memory for resuming clients.
 pub const EVENT_LOG: usize = 4096;
-
-/// Why an operation was refused; becomes a 4xx answer naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct Refusal {
-    pub kind: RefusalKind,
-    pub index: Option<usize>,
-    pub field: String,
-    pub message: String,
-}
-
-impl From<&Refusal> for ErrorDetail {
-    fn from(r: &Refusal) -> Self {
-        Self { index: r.index, field: r.field.clone(), message: r.message.clone() }
-    }
-}
-
-/// Why the stored state could not be taken back into memory.
-#[derive(Debug, thiserror::Error)]
-pub enum RestoreError {
-    #[error("stored patrol {id}: {source}")]
-    Patrol { id: u32, source: UnknownKey },
-    #[error("stored patrol ids are not dense at {0}")]
-    SparseIds(u32),
-    #[error("stored incident {id}: {source}")]
-    Incident { id: u64, source: UnknownKey },
-    #[error("stored event {seq}: {source}")]
-    Event { seq: u64, source: serde_json::Error },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalKind {
-    /// Malformed or out-of-range input (400).
-    Invalid,
-    /// An id that does not exist (404).
-    NotFound,
-    /// Valid input that the current state does not allow, e.g. a workflow step (409).
-    Conflict,
-}
-
-impl Refusal {
-    pub fn new(kind: RefusalKind, field: &str, message: impl Into<String>) -> Self {
-        Self { kind, index: None, field: field.to_owned(), message: message.into() }
-    }
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(RefusalKind::Invalid, field, message)
-    }
-    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
-        Self::new(RefusalKind::NotFound, field, message)
-    }
-    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        Self::new(RefusalKind::Conflict, field, message)
-    }
-}
-
-impl From<crate::ingest::IngestError> for Refusal {
-    fn from(e: crate::ingest::IngestError) -> Self {
-        Self { kind: RefusalKind::Invalid, index: e.index, field: e.field, message: e.message }
-    }
-}
-
-/// The server's clock: wall time, optionally running faster (demos; tests of time limits).
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    start: Instant,
-    start_ms: i64,
-    speed: f64,
-}
-
-impl Clock {
-    pub fn new(speed: f64) -> Self {
-        let start_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        Self { start: Instant::now(), start_ms, speed }
-    }
-
-    pub fn now_ms(&self) -> i64 {
-        self.start_ms + (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
-    }
-}
 
 /// What changed during one tick, shared by every connection.
 #[derive(Debug, Default)]
@@ -169,8 +96,10 @@ impl Live {
         }
         let mut next_incident = 1;
         for i in loaded.incidents {
-            let category: IncidentCategory = i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-            let source: IncidentSource = i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            let category: IncidentCategory =
+                i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            let source: IncidentSource =
+                i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
             world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
             let rec = world.incidents.get_mut(&i.id).expect("opened");
             rec.grid = i.grid;
@@ -248,7 +177,14 @@ impl Live {
 
     fn patrol_row(&self, id: u32) -> PatrolRow {
         let p = &self.world.patrols[&id];
-        PatrolRow { id, ext_id: self.ext_ids[id as usize].clone(), name: p.name.clone(), role: p.role.key().into(), grid: p.grid.clone(), status: p.status.key().into() }
+        PatrolRow {
+            id,
+            ext_id: self.ext_ids[id as usize].clone(),
+            name: p.name.clone(),
+            role: p.role.key().into(),
+            grid: p.grid.clone(),
+            status: p.status.key().into(),
+        }
     }
 
     /// Registers or updates patrols (all or nothing).
@@ -262,8 +198,14 @@ impl Live {
             if r.patrol_id.trim().is_empty() || r.patrol_id.len() > 64 {
                 return Err(at(Refusal::invalid("patrol_id", "must be 1 to 64 bytes")));
             }
-            let role: PatrolRole = r.role.parse().map_err(|e: UnknownKey| at(Refusal::invalid("role", e.to_string())))?;
-            let status: PatrolStatus = r.status.as_deref().unwrap_or("patrolling").parse().map_err(|e: UnknownKey| at(Refusal::invalid("status", e.to_string())))?;
+            let role: PatrolRole =
+                r.role.parse().map_err(|e: UnknownKey| at(Refusal::invalid("role", e.to_string())))?;
+            let status: PatrolStatus = r
+                .status
+                .as_deref()
+                .unwrap_or("patrolling")
+                .parse()
+                .map_err(|e: UnknownKey| at(Refusal::invalid("status", e.to_string())))?;
             if self.world.grid(&r.grid).is_none_or(|g| g.level != GridLevel::Cell) {
                 return Err(at(Refusal::invalid("grid", format!("{:?} is not a grid cell of this scene", r.grid))));
             }
@@ -300,7 +242,11 @@ impl Live {
             })?;
             ids.push(id);
         }
-        let points: Vec<TrackPoint> = positions.iter().zip(&ids).map(|(p, &id)| TrackPoint { patrol: id, t_ms: p.t_ms, x: p.x, y: p.y }).collect();
+        let points: Vec<TrackPoint> = positions
+            .iter()
+            .zip(&ids)
+            .map(|(p, &id)| TrackPoint { patrol: id, t_ms: p.t_ms, x: p.x, y: p.y })
+            .collect();
         Ok(self.ingest_points(points))
     }
 
@@ -320,40 +266,6 @@ impl Live {
         records
     }
 
-    pub fn incident_state(&self, rec: &IncidentRec) -> IncidentState {
-        let case = &rec.case;
-        IncidentState {
-            id: rec.id,
-            category: rec.category,
-            source: rec.source,
-            stage: case.stage,
-            priority: priority(rec.category),
-            x: rec.pos[0],
-            y: rec.pos[1],
-            lon: None,
-            lat: None,
-            grid: rec.grid.clone(),
-            level: case.level,
-            created_ms: case.created_ms,
-            deadline_ms: case.deadline_ms.unwrap_or(0),
-            assignee: case.assignee.as_deref().and_then(|a| self.patrol_id(a)),
-            description: rec.description.clone(),
-        }
-    }
-
-    pub fn patrol_state(&self, id: u32) -> Option<PatrolState> {
-        let p = self.world.patrols.get(&id)?;
-        let pos = p.pos?;
-        Some(PatrolState {
-            pos: PatrolPos { id, x: pos[0], y: pos[1], lon: None, lat: None },
-            patrol_id: self.ext_ids.get(id as usize).cloned().unwrap_or_default(),
-            name: p.name.clone(),
-            role: p.role,
-            status: p.status,
-            grid: p.grid.clone(),
-        })
-    }
-
     fn incident_row(&self, id: u64) -> IncidentRow {
         let r = &self.world.incidents[&id];
         IncidentRow {
@@ -369,7 +281,13 @@ impl Live {
     }
 
     /// Opens an incident (受理) at a local point; returns its id.
-    pub fn open_incident(&mut self, category: IncidentCategory, source: IncidentSource, p: [f64; 2], description: &str) -> (u64, Vec<Record>) {
+    pub fn open_incident(
+        &mut self,
+        category: IncidentCategory,
+        source: IncidentSource,
+        p: [f64; 2],
+        description: &str,
+    ) -> (u64, Vec<Record>) {
         let id = self.next_incident;
         self.next_incident += 1;
         let now = self.now_ms();
@@ -388,7 +306,11 @@ impl Live {
         }
         let now = self.now_ms();
         let limits = self.world.limits.clone();
-        let rec = self.world.incidents.get_mut(&id).ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?;
+        let rec = self
+            .world
+            .incidents
+            .get_mut(&id)
+            .ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?;
         let before_assignee = rec.case.assignee.clone();
         rec.case.apply(action, actor, note, now, &limits).map_err(|e| match e {
             WorkflowError::InvalidTransition { .. } => Refusal::conflict("action", e.to_string()),
@@ -419,13 +341,21 @@ impl Live {
         }
         let state = self.incident_state(&self.world.incidents[&id]);
         records.push(Record::Incident(self.incident_row(id)));
-        records.push(self.event(EventKind::IncidentChanged { incident: state, actor: actor.to_owned(), note: note.to_owned() }));
+        records.push(self.event(EventKind::IncidentChanged {
+            incident: state,
+            actor: actor.to_owned(),
+            note: note.to_owned(),
+        }));
         Ok(records)
     }
 
     /// The commander's one click: dispatch an incident to an on-duty patrol.
     pub fn assign(&mut self, incident: u64, patrol: u32, actor: &str) -> Result<Vec<Record>, Refusal> {
-        let p = self.world.patrols.get(&patrol).ok_or_else(|| Refusal::not_found("patrol", format!("no patrol {patrol}")))?;
+        let p = self
+            .world
+            .patrols
+            .get(&patrol)
+            .ok_or_else(|| Refusal::not_found("patrol", format!("no patrol {patrol}")))?;
         if p.status == PatrolStatus::Off {
             return Err(Refusal::conflict("patrol", format!("patrol {} is off duty", self.ext_ids[patrol as usize])));
         }
@@ -437,7 +367,13 @@ impl Live {
     pub fn escalate(&mut self) -> Vec<Record> {
         let now = self.now_ms();
         let limits = self.world.limits.clone();
-        let mut ids: Vec<u64> = self.world.incidents.values().filter(|i| i.case.is_open() && i.case.is_overdue(now)).map(|i| i.id).collect();
+        let mut ids: Vec<u64> = self
+            .world
+            .incidents
+            .values()
+            .filter(|i| i.case.is_open() && i.case.is_overdue(now))
+            .map(|i| i.id)
+            .collect();
         ids.sort_unstable();
         let mut records = Vec::new();
         for id in ids {
@@ -474,58 +410,5 @@ impl Live {
         }
         batch.events = std::mem::take(&mut self.pending);
         batch
-    }
-
-    /// The events after `seq`, if the log still holds all of them.
-    pub fn events_after(&self, seq: u64) -> Option<Vec<Arc<Event>>> {
-        if seq >= self.last_seq() {
-            return Some(Vec::new());
-        }
-        let first = self.log.front()?.seq;
-        (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq).cloned().collect())
-    }
-
-    /// Patrols inside a local bbox.
-    pub fn patrols_in(&self, bbox: Bbox) -> Vec<u32> {
-        self.world.patrols_in(bbox.0)
-    }
-
-    /// Everything inside a viewport now.
-    pub fn snapshot(&self, bbox: Bbox, layers: LayerSet) -> ServerMessage {
-        let mut patrols = Vec::new();
-        if layers.contains(Layer::Patrols) {
-            let mut ids = self.world.patrols_in(bbox.0);
-            ids.sort_unstable();
-            patrols = ids.into_iter().filter_map(|id| self.patrol_state(id)).collect();
-        }
-        let mut incidents = Vec::new();
-        if layers.contains(Layer::Incidents) {
-            let mut ids = self.world.incidents_in(bbox.0);
-            ids.sort_unstable();
-            incidents = ids
-                .into_iter()
-                .filter_map(|id| self.world.incidents.get(&u64::from(id)))
-                .filter(|r| r.case.is_open())
-                .map(|r| self.incident_state(r))
-                .collect();
-        }
-        let mut components = Vec::new();
-        if layers.contains(Layer::Components) {
-            components = self
-                .world
-                .components_in(bbox.0)
-                .map(|c| ComponentItem { id: c.id, code: c.code.clone(), category: c.category, state: c.state, x: c.pos[0], y: c.pos[1] })
-                .collect();
-            components.sort_unstable_by_key(|c| c.id);
-        }
-        ServerMessage::Snapshot { seq: self.last_seq(), tick: self.tick, time_ms: self.now_ms(), patrols, incidents, components }
-    }
-
-    /// KPIs city-wide or for a grid code, with "today" in the operators' time zone.
-    pub fn kpis(&self, scope: Option<&str>) -> Kpis {
-        let now = self.now_ms();
-        let day = 86_400_000;
-        let day_start = (now + self.utc_offset_ms).div_euclid(day) * day - self.utc_offset_ms;
-        self.world.kpis(scope, now, day_start)
     }
 }

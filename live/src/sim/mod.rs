@@ -7,96 +7,18 @@
 //! seed fixes the whole run. The simulator produces what real devices and operators would send
 //! (position reports, new incidents, workflow steps); the backend ingests them like any other.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+mod roads;
+
+use std::collections::HashMap;
 
 use gridwall_protocol::{IncidentCategory, IncidentSource, PatrolRole};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use roads::RoadGraph;
+
 use crate::index::MovingIndex;
-use gridwall_scene::RoadClass;
 use crate::workflow::{Action, Case, TimeLimits};
-
-/// A road graph in local metres.
-#[derive(Debug, Default)]
-pub struct RoadGraph {
-    pub nodes: Vec<[f64; 2]>,
-    /// Adjacency: (neighbour, length in metres).
-    pub edges: Vec<Vec<(u32, f64)>>,
-}
-
-impl RoadGraph {
-    /// Builds the graph; polylines that share a vertex (to the centimetre) are connected there.
-    pub fn from_roads(roads: &[(RoadClass, Vec<[f64; 2]>)]) -> Self {
-        let mut g = Self::default();
-        let mut ids: HashMap<(i64, i64), u32> = HashMap::new();
-        let mut node = |g: &mut Self, p: [f64; 2]| -> u32 {
-            *ids.entry(((p[0] * 100.0).round() as i64, (p[1] * 100.0).round() as i64)).or_insert_with(|| {
-                g.nodes.push(p);
-                g.edges.push(Vec::new());
-                (g.nodes.len() - 1) as u32
-            })
-        };
-        for (_, pts) in roads {
-            for w in pts.windows(2) {
-                let (a, b) = (node(&mut g, w[0]), node(&mut g, w[1]));
-                let len = (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]);
-                if a != b && len > 0.01 {
-                    g.edges[a as usize].push((b, len));
-                    g.edges[b as usize].push((a, len));
-                }
-            }
-        }
-        g
-    }
-
-    fn distance(&self, a: u32, b: u32) -> f64 {
-        let (p, q) = (self.nodes[a as usize], self.nodes[b as usize]);
-        (p[0] - q[0]).hypot(p[1] - q[1])
-    }
-
-    /// Shortest path (A*), as node ids from `from` to `to` inclusive; `None` if unreachable.
-    pub fn route(&self, from: u32, to: u32) -> Option<Vec<u32>> {
-        let n = self.nodes.len();
-        let mut best = vec![f64::INFINITY; n];
-        let mut prev = vec![u32::MAX; n];
-        let mut heap = BinaryHeap::new();
-        best[from as usize] = 0.0;
-        // Keys are millimetres so they order as integers.
-        heap.push(Reverse(((self.distance(from, to) * 1000.0) as u64, from)));
-        while let Some(Reverse((_, u))) = heap.pop() {
-            if u == to {
-                let mut path = vec![to];
-                let mut v = to;
-                while v != from {
-                    v = prev[v as usize];
-                    path.push(v);
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for &(v, len) in &self.edges[u as usize] {
-                let d = best[u as usize] + len;
-                if d < best[v as usize] {
-                    best[v as usize] = d;
-                    prev[v as usize] = u;
-                    heap.push(Reverse((((d + self.distance(v, to)) * 1000.0) as u64, v)));
-                }
-            }
-        }
-        None
-    }
-
-    /// The node nearest to a point (linear scan; used when incidents arise, not per tick).
-    pub fn nearest_node(&self, p: [f64; 2]) -> Option<u32> {
-        (0..self.nodes.len() as u32).filter(|&i| !self.edges[i as usize].is_empty()).min_by(|&a, &b| {
-            let da = (self.nodes[a as usize][0] - p[0]).hypot(self.nodes[a as usize][1] - p[1]);
-            let db = (self.nodes[b as usize][0] - p[0]).hypot(self.nodes[b as usize][1] - p[1]);
-            da.total_cmp(&db)
-        })
-    }
-}
 
 /// What a simulated patrol is doing.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +75,8 @@ impl Default for SimConfig {
 
 /// Relative incident rate by hour of day (busy mornings and afternoons, quiet nights).
 const DAILY_RHYTHM: [f64; 24] = [
-    0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6, 0.4, 0.3,
+    0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6,
+    0.4, 0.3,
 ];
 
 /// Category mix of new incidents (weights) and minutes on site to handle one.
@@ -220,9 +143,18 @@ impl Simulator {
         let mut index = MovingIndex::new(100.0);
         let patrols = (0..config.patrols as u32)
             .map(|id| {
-                let role = pick(&mut rng, &[(PatrolRole::GridWorker, 0.6), (PatrolRole::Police, 0.25), (PatrolRole::Volunteer, 0.15)]);
+                let role = pick(
+                    &mut rng,
+                    &[(PatrolRole::GridWorker, 0.6), (PatrolRole::Police, 0.25), (PatrolRole::Volunteer, 0.15)],
+                );
                 let speed = match role {
-                    PatrolRole::GridWorker => if rng.random_bool(0.3) { 4.5 } else { 1.4 },
+                    PatrolRole::GridWorker => {
+                        if rng.random_bool(0.3) {
+                            4.5
+                        } else {
+                            1.4
+                        }
+                    }
                     PatrolRole::Police => 8.0,
                     PatrolRole::Volunteer => 1.2,
                 };
@@ -278,7 +210,12 @@ impl Simulator {
         }
         if now >= self.next_report_ms {
             self.next_report_ms = now + self.config.report_ms;
-            events.extend(self.patrols.iter().map(|p| SimEvent::Position { patrol: p.id, x: p.pos[0], y: p.pos[1], t_ms: now }));
+            events.extend(self.patrols.iter().map(|p| SimEvent::Position {
+                patrol: p.id,
+                x: p.pos[0],
+                y: p.pos[1],
+                t_ms: now,
+            }));
         }
         events
     }
@@ -303,7 +240,11 @@ impl Simulator {
             }
             Action::ReviewPass => {
                 let at = minutes(self.rng.random_range(30..240));
-                let satisfaction = if self.rng.random_bool(0.93) { self.rng.random_range(4..=5) } else { self.rng.random_range(1..=3) };
+                let satisfaction = if self.rng.random_bool(0.93) {
+                    self.rng.random_range(4..=5)
+                } else {
+                    self.rng.random_range(1..=3)
+                };
                 self.pending.push((at, incident, Action::Close { satisfaction }, "回访员".into()));
             }
             _ => {}
@@ -332,7 +273,14 @@ impl Simulator {
             self.next_incident += 1;
             self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
             self.queue.push(id);
-            events.push(SimEvent::IncidentOpened { incident: id, category, source, x: pos[0], y: pos[1], t_ms: self.now_ms });
+            events.push(SimEvent::IncidentOpened {
+                incident: id,
+                category,
+                source,
+                x: pos[0],
+                y: pos[1],
+                t_ms: self.now_ms,
+            });
         }
     }
 
@@ -389,13 +337,24 @@ impl Simulator {
                     self.patrols[i].last = reached;
                     self.patrols[i].target = next;
                 } else if let Task::Respond { incident } = self.patrols[i].task {
-                    let minutes = CATEGORY_MIX.iter().find(|c| Some(c.0) == self.cases.get(&incident).map(|c| c.0.category)).map_or(20, |c| c.2);
+                    let minutes = CATEGORY_MIX
+                        .iter()
+                        .find(|c| Some(c.0) == self.cases.get(&incident).map(|c| c.0.category))
+                        .map_or(20, |c| c.2);
                     self.patrols[i].task = Task::Handle { incident, until_ms: now + i64::from(minutes) * 60_000 };
                     break;
                 } else {
                     // Wander: any neighbour but the one we came from, when there is a choice.
-                    let options: Vec<u32> = self.graph.edges[reached as usize].iter().map(|e| e.0).filter(|&n| n != self.patrols[i].last).collect();
-                    let next = if options.is_empty() { self.patrols[i].last } else { options[self.rng.random_range(0..options.len())] };
+                    let options: Vec<u32> = self.graph.edges[reached as usize]
+                        .iter()
+                        .map(|e| e.0)
+                        .filter(|&n| n != self.patrols[i].last)
+                        .collect();
+                    let next = if options.is_empty() {
+                        self.patrols[i].last
+                    } else {
+                        options[self.rng.random_range(0..options.len())]
+                    };
                     self.patrols[i].last = reached;
                     self.patrols[i].target = next;
                 }
@@ -412,6 +371,7 @@ impl Simulator {
 mod tests {
     use super::*;
     use gridwall_protocol::IncidentStage;
+    use gridwall_scene::RoadClass;
 
     /// A 6 × 6 lattice of 100 m blocks.
     fn lattice() -> RoadGraph {
@@ -475,7 +435,15 @@ mod tests {
             }
         }
         // Patrols really move: walkers cover ~1.4 m per report.
-        let first: HashMap<u32, (f64, f64)> = events.iter().filter_map(|e| match e { SimEvent::Position { patrol, x, y, t_ms } if *t_ms == DAY_START + 8 * 3_600_000 + 1000 => Some((*patrol, (*x, *y))), _ => None }).collect();
+        let first: HashMap<u32, (f64, f64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                SimEvent::Position { patrol, x, y, t_ms } if *t_ms == DAY_START + 8 * 3_600_000 + 1000 => {
+                    Some((*patrol, (*x, *y)))
+                }
+                _ => None,
+            })
+            .collect();
         let moved = sim.patrols.iter().filter(|p| (p.pos[0], p.pos[1]) != first[&p.id]).count();
         assert!(moved >= 10, "{moved} of 12 patrols moved");
     }

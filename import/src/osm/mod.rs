@@ -17,6 +17,14 @@ use osmpbf::{BlobDecode, BlobReader, Element, RelMemberType};
 
 use gridwall_scene::RoadClass;
 
+mod rings;
+mod tags;
+
+use rings::group_holes;
+pub use rings::{assemble_rings, point_in_ring};
+pub use tags::{LEVEL_HEIGHT_M, default_levels, is_component_candidate, parse_length};
+use tags::{building_heights, is_water_area, owned_tags, tag, water_line_width};
+
 use crate::progress::Progress;
 
 /// A ring of WGS84 (lon, lat) points, closed (first == last).
@@ -26,7 +34,9 @@ pub type Ring = Vec<(f64, f64)>;
 pub enum OsmError {
     #[error("{file}: cannot open: {source}")]
     Open { file: PathBuf, source: std::io::Error },
-    #[error("{file}: not a valid OSM PBF file ({reason}); a truncated or corrupt file is refused, never imported in part")]
+    #[error(
+        "{file}: not a valid OSM PBF file ({reason}); a truncated or corrupt file is refused, never imported in part"
+    )]
     Corrupt { file: PathBuf, reason: String },
     #[error("{file}: not an OSM PBF file: it has no OSMHeader block")]
     NoHeader { file: PathBuf },
@@ -106,91 +116,6 @@ pub struct OsmExtract {
     pub water: Vec<Water>,
     pub points: Vec<PointFeature>,
     pub stats: OsmStats,
-}
-
-/// Tags of a point node worth keeping as a candidate component.
-pub fn is_component_candidate(tags: &[(&str, &str)]) -> bool {
-    tags.iter().any(|&(k, v)| {
-        matches!(
-            (k, v),
-            ("highway", "street_lamp" | "bus_stop" | "traffic_signals")
-                | ("emergency", "fire_hydrant")
-                | ("amenity", "waste_basket" | "bench" | "recycling" | "toilets" | "waste_disposal")
-                | ("man_made", "surveillance" | "manhole" | "street_cabinet")
-                | ("manhole", _)
-                | ("power", "substation" | "transformer")
-        )
-    })
-}
-
-fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-/// Parses OSM length values: `12`, `12.5 m`, `12,5`, `40'` (feet).
-pub fn parse_length(value: &str) -> Option<f64> {
-    let v = value.trim().replace(',', ".");
-    if let Some(feet) = v.strip_suffix('\'') {
-        return feet.trim().parse::<f64>().ok().map(|f| f * 0.3048).filter(|h| h.is_finite() && *h >= 0.0);
-    }
-    let num: String = v.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
-    num.parse::<f64>().ok().filter(|h| h.is_finite() && *h >= 0.0)
-}
-
-/// Storey height used with `building:levels`.
-pub const LEVEL_HEIGHT_M: f64 = 3.0;
-
-/// Default number of storeys when a building has neither `height` nor `building:levels`:
-/// 1 for garages, sheds, kiosks, roofs and the like; 2 for houses; 3 otherwise.
-pub fn default_levels(kind: &str) -> f64 {
-    match kind {
-        "garage" | "garages" | "shed" | "kiosk" | "roof" | "carport" | "hut" | "cabin" | "toilets" | "service" => 1.0,
-        "house" | "detached" | "semidetached_house" | "terrace" | "bungalow" | "farm" => 2.0,
-        _ => 3.0,
-    }
-}
-
-fn building_heights(tags: &[(String, String)]) -> (f64, f64, HeightSource) {
-    let kind = tag(tags, "building").unwrap_or("yes");
-    let min_height = tag(tags, "min_height")
-        .and_then(parse_length)
-        .or_else(|| tag(tags, "building:min_level").and_then(parse_length).map(|l| l * LEVEL_HEIGHT_M))
-        .unwrap_or(0.0);
-    let roof_levels = tag(tags, "roof:levels").and_then(parse_length).unwrap_or(0.0);
-    let (height, source) = if let Some(h) = tag(tags, "height").and_then(parse_length).filter(|h| *h > 0.0) {
-        (h, HeightSource::Height)
-    } else if let Some(l) = tag(tags, "building:levels").and_then(parse_length).filter(|l| *l > 0.0) {
-        ((l + roof_levels) * LEVEL_HEIGHT_M, HeightSource::Levels)
-    } else {
-        (default_levels(kind) * LEVEL_HEIGHT_M, HeightSource::Default)
-    };
-    let height = height.max(min_height + 1.0);
-    (height, min_height, source)
-}
-
-fn is_water_area(tags: &[(String, String)]) -> bool {
-    tag(tags, "natural") == Some("water")
-        || tag(tags, "waterway") == Some("riverbank")
-        || tag(tags, "water").is_some()
-        || matches!(tag(tags, "landuse"), Some("reservoir" | "basin"))
-        || tag(tags, "leisure") == Some("swimming_pool") && tag(tags, "indoor") != Some("yes")
-}
-
-fn water_line_width(tags: &[(String, String)]) -> Option<f64> {
-    if tag(tags, "tunnel").is_some() || tag(tags, "location") == Some("underground") {
-        return None;
-    }
-    let default = match tag(tags, "waterway")? {
-        "river" => 20.0,
-        "canal" => 10.0,
-        "stream" => 3.0,
-        _ => return None,
-    };
-    Some(tag(tags, "width").and_then(parse_length).unwrap_or(default))
-}
-
-fn owned_tags<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
-    it.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// A reader that counts the bytes it has handed out (for progress bars).
@@ -307,7 +232,12 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
             stats.nodes += 1;
             nodes.push((id, lat, lon));
             if !tags.is_empty() && is_component_candidate(&tags) {
-                points.push(PointFeature { osm_id: id, lon: f64::from(lon) * 1e-7, lat: f64::from(lat) * 1e-7, tags: owned_tags(tags.into_iter()) });
+                points.push(PointFeature {
+                    osm_id: id,
+                    lon: f64::from(lon) * 1e-7,
+                    lat: f64::from(lat) * 1e-7,
+                    tags: owned_tags(tags.into_iter()),
+                });
             }
         };
         block.for_each_element(|element| match element {
@@ -376,7 +306,12 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
                     stats.missing_node_refs += 1;
                 }
                 if run.len() >= 2 {
-                    extract.roads.push(Road { osm_id: *id, class, points: std::mem::take(&mut run), name: tag(tags, "name").map(str::to_owned) });
+                    extract.roads.push(Road {
+                        osm_id: *id,
+                        class,
+                        points: std::mem::take(&mut run),
+                        name: tag(tags, "name").map(str::to_owned),
+                    });
                 }
                 run.clear();
             }
@@ -451,94 +386,4 @@ pub fn read_pbf(path: &Path, progress: &Progress) -> Result<OsmExtract, OsmError
     bar.finish();
     extract.stats = stats;
     Ok(extract)
-}
-
-/// Joins way fragments end to end into closed rings. `None` if some fragment cannot be closed.
-pub fn assemble_rings(mut parts: Vec<Vec<(f64, f64)>>) -> Option<Vec<Ring>> {
-    let mut rings = Vec::new();
-    parts.retain(|p| p.len() >= 2);
-    while let Some(mut ring) = parts.pop() {
-        while ring.first() != ring.last() {
-            let end = *ring.last()?;
-            let pos = parts.iter().position(|p| p.first() == Some(&end) || p.last() == Some(&end))?;
-            let mut next = parts.swap_remove(pos);
-            if next.first() != Some(&end) {
-                next.reverse();
-            }
-            ring.extend_from_slice(&next[1..]);
-        }
-        if ring.len() >= 4 {
-            rings.push(ring);
-        }
-    }
-    Some(rings)
-}
-
-/// Even-odd point in ring test (lon/lat or metres alike).
-pub fn point_in_ring(p: (f64, f64), ring: &[(f64, f64)]) -> bool {
-    let mut inside = false;
-    let mut j = ring.len().wrapping_sub(1);
-    for i in 0..ring.len() {
-        let (xi, yi) = ring[i];
-        let (xj, yj) = ring[j];
-        if (yi > p.1) != (yj > p.1) && p.0 < (xj - xi) * (p.1 - yi) / (yj - yi) + xi {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
-}
-
-/// Gives each inner ring to the outer ring that contains it.
-fn group_holes(outers: Vec<Ring>, inners: Vec<Ring>) -> Vec<Area> {
-    let mut areas: Vec<Area> = outers.into_iter().map(|outer| Area { outer, holes: Vec::new() }).collect();
-    for inner in inners {
-        if let Some(area) = areas.iter_mut().find(|a| point_in_ring(inner[0], &a.outer)) {
-            area.holes.push(inner);
-        }
-    }
-    areas
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lengths_parse_like_osm_writes_them() {
-        assert_eq!(parse_length("12"), Some(12.0));
-        assert_eq!(parse_length("12.5 m"), Some(12.5));
-        assert_eq!(parse_length("7,5"), Some(7.5));
-        assert!((parse_length("10'").unwrap() - 3.048).abs() < 1e-9);
-        assert_eq!(parse_length("tall"), None);
-    }
-
-    #[test]
-    fn heights_prefer_height_then_levels_then_default() {
-        let t = |pairs: &[(&str, &str)]| owned_tags(pairs.iter().copied());
-        assert_eq!(building_heights(&t(&[("building", "yes"), ("height", "21"), ("building:levels", "3")])).0, 21.0);
-        let (h, _, src) = building_heights(&t(&[("building", "yes"), ("building:levels", "5")]));
-        assert_eq!((h, src), (15.0, HeightSource::Levels));
-        let (h, _, src) = building_heights(&t(&[("building", "garage")]));
-        assert_eq!((h, src), (3.0, HeightSource::Default));
-    }
-
-    #[test]
-    fn rings_assemble_from_fragments_in_any_direction() {
-        let a = vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)];
-        let b = vec![(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]; // reversed relative to the ring
-        let rings = assemble_rings(vec![a, b]).unwrap();
-        assert_eq!(rings.len(), 1);
-        assert_eq!(rings[0].len(), 5);
-        assert_eq!(rings[0].first(), rings[0].last());
-        assert!(assemble_rings(vec![vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]]).is_none());
-    }
-
-    #[test]
-    fn holes_go_to_the_outer_that_contains_them() {
-        let sq = |x: f64, s: f64| vec![(x, 0.0), (x + s, 0.0), (x + s, s), (x, s), (x, 0.0)];
-        let areas = group_holes(vec![sq(0.0, 10.0), sq(20.0, 10.0)], vec![sq(22.0, 2.0)]);
-        assert_eq!(areas[0].holes.len(), 0);
-        assert_eq!(areas[1].holes.len(), 1);
-    }
 }

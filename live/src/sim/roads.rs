@@ -1,0 +1,87 @@
+//! The road network the simulated patrols walk: a graph of the scene's road polylines, joined
+//! where they share a vertex, with shortest routes (A*).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use gridwall_scene::RoadClass;
+
+/// A road graph in local metres.
+#[derive(Debug, Default)]
+pub struct RoadGraph {
+    pub nodes: Vec<[f64; 2]>,
+    /// Adjacency: (neighbour, length in metres).
+    pub edges: Vec<Vec<(u32, f64)>>,
+}
+
+impl RoadGraph {
+    /// Builds the graph; polylines that share a vertex (to the centimetre) are connected there.
+    pub fn from_roads(roads: &[(RoadClass, Vec<[f64; 2]>)]) -> Self {
+        let mut g = Self::default();
+        let mut ids: HashMap<(i64, i64), u32> = HashMap::new();
+        let mut node = |g: &mut Self, p: [f64; 2]| -> u32 {
+            *ids.entry(((p[0] * 100.0).round() as i64, (p[1] * 100.0).round() as i64)).or_insert_with(|| {
+                g.nodes.push(p);
+                g.edges.push(Vec::new());
+                (g.nodes.len() - 1) as u32
+            })
+        };
+        for (_, pts) in roads {
+            for w in pts.windows(2) {
+                let (a, b) = (node(&mut g, w[0]), node(&mut g, w[1]));
+                let len = (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]);
+                if a != b && len > 0.01 {
+                    g.edges[a as usize].push((b, len));
+                    g.edges[b as usize].push((a, len));
+                }
+            }
+        }
+        g
+    }
+
+    pub(super) fn distance(&self, a: u32, b: u32) -> f64 {
+        let (p, q) = (self.nodes[a as usize], self.nodes[b as usize]);
+        (p[0] - q[0]).hypot(p[1] - q[1])
+    }
+
+    /// Shortest path (A*), as node ids from `from` to `to` inclusive; `None` if unreachable.
+    pub fn route(&self, from: u32, to: u32) -> Option<Vec<u32>> {
+        let n = self.nodes.len();
+        let mut best = vec![f64::INFINITY; n];
+        let mut prev = vec![u32::MAX; n];
+        let mut heap = BinaryHeap::new();
+        best[from as usize] = 0.0;
+        // Keys are millimetres so they order as integers.
+        heap.push(Reverse(((self.distance(from, to) * 1000.0) as u64, from)));
+        while let Some(Reverse((_, u))) = heap.pop() {
+            if u == to {
+                let mut path = vec![to];
+                let mut v = to;
+                while v != from {
+                    v = prev[v as usize];
+                    path.push(v);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &(v, len) in &self.edges[u as usize] {
+                let d = best[u as usize] + len;
+                if d < best[v as usize] {
+                    best[v as usize] = d;
+                    prev[v as usize] = u;
+                    heap.push(Reverse((((d + self.distance(v, to)) * 1000.0) as u64, v)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The node nearest to a point (linear scan; used when incidents arise, not per tick).
+    pub fn nearest_node(&self, p: [f64; 2]) -> Option<u32> {
+        (0..self.nodes.len() as u32).filter(|&i| !self.edges[i as usize].is_empty()).min_by(|&a, &b| {
+            let da = (self.nodes[a as usize][0] - p[0]).hypot(self.nodes[a as usize][1] - p[1]);
+            let db = (self.nodes[b as usize][0] - p[0]).hypot(self.nodes[b as usize][1] - p[1]);
+            da.total_cmp(&db)
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! What clients see of the live state: incidents and patrols as the protocol describes them,
+//! snapshots of a viewport, missed events, KPIs.
+
+use std::sync::Arc;
+
+use gridwall_protocol::{
+    Bbox, ComponentItem, Event, IncidentState, Kpis, Layer, LayerSet, PatrolPos, PatrolState, ServerMessage,
+};
+
+use super::{Live, priority};
+use crate::world::IncidentRec;
+
+impl Live {
+    pub fn incident_state(&self, rec: &IncidentRec) -> IncidentState {
+        let case = &rec.case;
+        IncidentState {
+            id: rec.id,
+            category: rec.category,
+            source: rec.source,
+            stage: case.stage,
+            priority: priority(rec.category),
+            x: rec.pos[0],
+            y: rec.pos[1],
+            lon: None,
+            lat: None,
+            grid: rec.grid.clone(),
+            level: case.level,
+            created_ms: case.created_ms,
+            deadline_ms: case.deadline_ms.unwrap_or(0),
+            assignee: case.assignee.as_deref().and_then(|a| self.patrol_id(a)),
+            description: rec.description.clone(),
+        }
+    }
+
+    pub fn patrol_state(&self, id: u32) -> Option<PatrolState> {
+        let p = self.world.patrols.get(&id)?;
+        let pos = p.pos?;
+        Some(PatrolState {
+            pos: PatrolPos { id, x: pos[0], y: pos[1], lon: None, lat: None },
+            patrol_id: self.ext_ids.get(id as usize).cloned().unwrap_or_default(),
+            name: p.name.clone(),
+            role: p.role,
+            status: p.status,
+            grid: p.grid.clone(),
+        })
+    }
+
+    /// The events after `seq`, if the log still holds all of them.
+    pub fn events_after(&self, seq: u64) -> Option<Vec<Arc<Event>>> {
+        if seq >= self.last_seq() {
+            return Some(Vec::new());
+        }
+        let first = self.log.front()?.seq;
+        (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq).cloned().collect())
+    }
+
+    /// Patrols inside a local bbox.
+    pub fn patrols_in(&self, bbox: Bbox) -> Vec<u32> {
+        self.world.patrols_in(bbox.0)
+    }
+
+    /// Everything inside a viewport now.
+    pub fn snapshot(&self, bbox: Bbox, layers: LayerSet) -> ServerMessage {
+        let mut patrols = Vec::new();
+        if layers.contains(Layer::Patrols) {
+            let mut ids = self.world.patrols_in(bbox.0);
+            ids.sort_unstable();
+            patrols = ids.into_iter().filter_map(|id| self.patrol_state(id)).collect();
+        }
+        let mut incidents = Vec::new();
+        if layers.contains(Layer::Incidents) {
+            let mut ids = self.world.incidents_in(bbox.0);
+            ids.sort_unstable();
+            incidents = ids
+                .into_iter()
+                .filter_map(|id| self.world.incidents.get(&u64::from(id)))
+                .filter(|r| r.case.is_open())
+                .map(|r| self.incident_state(r))
+                .collect();
+        }
+        let mut components = Vec::new();
+        if layers.contains(Layer::Components) {
+            components = self
+                .world
+                .components_in(bbox.0)
+                .map(|c| ComponentItem {
+                    id: c.id,
+                    code: c.code.clone(),
+                    category: c.category,
+                    state: c.state,
+                    x: c.pos[0],
+                    y: c.pos[1],
+                })
+                .collect();
+            components.sort_unstable_by_key(|c| c.id);
+        }
+        ServerMessage::Snapshot {
+            seq: self.last_seq(),
+            tick: self.tick,
+            time_ms: self.now_ms(),
+            patrols,
+            incidents,
+            components,
+        }
+    }
+
+    /// KPIs city-wide or for a grid code, with "today" in the operators' time zone.
+    pub fn kpis(&self, scope: Option<&str>) -> Kpis {
+        let now = self.now_ms();
+        let day = 86_400_000;
+        let day_start = (now + self.utc_offset_ms).div_euclid(day) * day - self.utc_offset_ms;
+        self.world.kpis(scope, now, day_start)
+    }
+}

@@ -1,0 +1,138 @@
+//! The backend as it runs for real: the simulator driving the city through the same paths as
+//! real input, and a `gridwall-server serve` process killed with SIGKILL that loses nothing it
+//! acknowledged.
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use gridwall_live::backend::SimulateConfig;
+use gridwall_protocol::{BboxCrs, EventKind, IncidentStage, Layer, ServerMessage};
+use gridwall_testkit::display::DisplayClient as Client;
+use gridwall_testkit::now_ms;
+use gridwall_testkit::paths::{CELL, helsinki as scene};
+use gridwall_testkit::server::{TestServer as Server, call, helsinki_frame};
+use serde_json::{Value, json as j};
+
+#[test]
+fn the_simulator_runs_the_city_through_the_same_paths() {
+    let s = Server::start(|c| {
+        c.live.speed = 120.0;
+        c.live.simulate = Some(SimulateConfig { seed: 7, patrols: 20, incident_rate: 600.0 });
+    });
+    let mut c = Client::connect(s.addr, false);
+    let ServerMessage::Snapshot { .. } =
+        c.subscribe([-600.0, -900.0, 600.0, 900.0], BboxCrs::Local, &[Layer::Patrols, Layer::Incidents])
+    else {
+        unreachable!()
+    };
+    let (mut moves, mut opened, mut dispatched) = (0, 0, 0);
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end && (moves < 50 || opened == 0 || dispatched == 0) {
+        if let Some(ServerMessage::Delta { moved, events, .. }) = c.next(Duration::from_millis(300)) {
+            moves += moved.len();
+            for e in events {
+                match e.kind {
+                    EventKind::IncidentOpened { .. } => opened += 1,
+                    EventKind::IncidentChanged { incident, .. } if incident.stage == IncidentStage::Dispatched => {
+                        dispatched += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(moves >= 50 && opened > 0 && dispatched > 0, "moves {moves}, opened {opened}, dispatched {dispatched}");
+    let (_, all) = s.get("/open311/v2/requests.json");
+    assert!(!all.as_array().unwrap().is_empty());
+}
+
+/// A real `gridwall-server serve` process, killed with SIGKILL.
+#[test]
+fn a_kill_9_loses_nothing_acknowledged() {
+    let data = tempfile::tempdir().unwrap();
+    let spawn = || {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gridwall-server"))
+            .args(["serve", "--scene"])
+            .arg(scene())
+            .arg("--data")
+            .arg(data.path())
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let frame = helsinki_frame();
+    let (mut child, base) = spawn();
+    let post = |base: &str, path: &str, body: Value| {
+        call("POST", &format!("{base}{path}"), "application/json", body.to_string().as_bytes())
+    };
+    assert_eq!(post(&base, "/api/v1/patrols", j!([{"patrol_id":"K-1","role":"police","grid":CELL}])).0, 200);
+    let mut ids = Vec::new();
+    let t0 = now_ms() - 60_000;
+    for k in 0..20 {
+        let (lon, lat) = frame.to_wgs84(f64::from(k), 5.0).unwrap();
+        let (st, _) = post(
+            &base,
+            "/api/v1/positions",
+            j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_live::ingest::format_time(t0 + i64::from(k) * 1000)}]),
+        );
+        assert_eq!(st, 202);
+        let (st, b) = post(
+            &base,
+            "/open311/v2/requests.json",
+            j!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string(),"description":format!("第{k}件")}),
+        );
+        assert_eq!(st, 201);
+        let id: u64 = b[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            post(
+                &base,
+                &format!("/api/v1/incidents/{id}/transitions"),
+                j!({"action":"dispatch","assignee":"K-1","actor":"指挥长"})
+            )
+            .0,
+            200
+        );
+        ids.push(id);
+    }
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush.
+    child.wait().unwrap();
+
+    let (mut child, base) = spawn();
+    let (_, all) = call("GET", &format!("{base}/open311/v2/requests.json"), "", b"");
+    assert_eq!(all.as_array().unwrap().len(), 20);
+    for id in &ids {
+        let (_, inc) = call("GET", &format!("{base}/api/v1/incidents/{id}"), "", b"");
+        assert_eq!(inc["incident"]["stage"], "dispatched", "{inc}");
+        assert_eq!(inc["assignee"], "K-1");
+    }
+    let (_, t) = call(
+        "GET",
+        &format!("{base}/api/v1/patrols/K-1/track?from={}", gridwall_live::ingest::format_time(t0 - 1000)),
+        "",
+        b"",
+    );
+    let xs: Vec<f64> = t["points"].as_array().unwrap().iter().map(|p| p["x"].as_f64().unwrap()).collect();
+    assert_eq!(xs.len(), 20, "{t}");
+    assert!(xs.iter().enumerate().all(|(k, x)| (x - k as f64).abs() < 0.01));
+    // New ids continue after the old ones.
+    let (lon, lat) = frame.to_wgs84(0.0, 0.0).unwrap();
+    let (_, b) = post(
+        &base,
+        "/open311/v2/requests.json",
+        j!({"service_code":"noise","lat":lat.to_string(),"long":lon.to_string()}),
+    );
+    assert_eq!(b[0]["service_request_id"], "21");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
