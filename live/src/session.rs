@@ -157,7 +157,7 @@ impl Session {
             ClientMessage::Subscribe { bbox, crs, layers } => {
                 let local = match to_local_bbox(bbox, crs, state) {
                     Ok(b) => b,
-                    Err(message) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message }],
+                    Err(e) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message: e.to_string() }],
                 };
                 let live = state.live();
                 let snap = live.snapshot(local, layers);
@@ -317,33 +317,42 @@ fn reply(request: u64, result: &Result<(), CommitError>) -> ServerMessage {
     }
 }
 
+/// Why a subscription's box was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BboxError {
+    #[error("{0:?} is not [west, south, east, north]")]
+    NotABox([f64; 4]),
+    #[error("{0:?} is not a WGS84 box")]
+    NotWgs84([f64; 4]),
+    #[error(transparent)]
+    Coord(#[from] CoordError),
+}
+
 /// A subscription bbox in local metres. A WGS84 box becomes the envelope of its projected edges.
-fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, String> {
+fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, BboxError> {
     if !bbox.is_valid() {
-        return Err(format!("{:?} is not [west, south, east, north]", bbox.0));
+        return Err(BboxError::NotABox(bbox.0));
     }
     match crs {
         BboxCrs::Local => Ok(bbox),
         BboxCrs::Wgs84 => {
             let [w, s, e, n] = bbox.0;
             if w < -180.0 || e > 180.0 || s < -90.0 || n > 90.0 {
-                return Err(format!("{:?} is not a WGS84 box", bbox.0));
+                return Err(BboxError::NotWgs84(bbox.0));
             }
-            state
-                .with_frame(|f| {
-                    let mut out = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-                    for k in 0..=8 {
-                        let t = f64::from(k) / 8.0;
-                        for (lon, lat) in
-                            [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)]
-                        {
-                            let (x, y) = f.to_local(lon, lat)?;
-                            out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
-                        }
+            state.with_frame(|f| {
+                let mut out = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+                for k in 0..=8 {
+                    let t = f64::from(k) / 8.0;
+                    for (lon, lat) in
+                        [(w + (e - w) * t, s), (w + (e - w) * t, n), (w, s + (n - s) * t), (e, s + (n - s) * t)]
+                    {
+                        let (x, y) = f.to_local(lon, lat)?;
+                        out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
                     }
-                    Ok::<_, CoordError>(Bbox(out))
-                })
-                .map_err(|e| e.to_string())
+                }
+                Ok::<_, BboxError>(Bbox(out))
+            })
         }
     }
 }

@@ -2,36 +2,33 @@
 
 use gridwall_protocol::binary::{DecodeError, ServerDecoder, ServerEncoder, decode_client, encode_client, quantize};
 use gridwall_protocol::*;
+use gridwall_testkit::fixtures;
 use proptest::prelude::*;
 
+/// Every field of an incident set, most away from the fixture's defaults.
 fn incident(id: u64) -> IncidentState {
     IncidentState {
-        id,
         category: IncidentCategory::ManholeDamage,
-        source: IncidentSource::Hotline,
-        stage: IncidentStage::Dispatched,
         priority: 1,
         x: 12.34,
         y: -56.78,
-        lon: None,
-        lat: None,
         grid: "370783001001002".into(),
         level: GridLevel::Community,
         created_ms: 1_790_000_000_000,
         deadline_ms: 1_790_000_180_000,
         assignee: Some(7),
         description: "井盖缺失，车辆绕行".into(),
+        ..fixtures::incident(id, IncidentStage::Dispatched)
     }
 }
 
 fn patrol(id: u32, x: f64, y: f64) -> PatrolState {
     PatrolState {
-        pos: PatrolPos { id, x, y, lon: None, lat: None },
         patrol_id: format!("W-{id}"),
         name: format!("网格员{id}"),
         role: PatrolRole::GridWorker,
-        status: PatrolStatus::Patrolling,
         grid: "370783001001001".into(),
+        ..fixtures::patrol(id, x, y)
     }
 }
 

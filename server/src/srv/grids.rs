@@ -1,19 +1,17 @@
-//! Grid units (街道 street, 社区 community, 网格 cell) and KPIs.
+//! Grid units (街道 street, 社区 community, 网格 cell).
 //!
 //! | route | what |
 //! |---|---|
 //! | `GET /api/v1/grids` | every unit's outline in local metres, for displays → [`GridOutlines`] |
 //! | `GET /api/v1/grids/{code}` | a unit with its patrols, incidents, components and KPIs → [`GridSummary`] |
-//! | `GET /api/v1/kpis?scope=CODE` | KPIs city-wide or for a unit → [`KpisAnswer`] |
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
-use gridwall_protocol::api::{GridOutline, GridOutlines, GridSummary, KpisAnswer};
+use gridwall_protocol::api::{GridOutline, GridOutlines, GridSummary};
 
 use super::error::ApiResult;
 
@@ -54,19 +52,4 @@ pub async fn summary(State(backend): State<Arc<Backend>>, Path(code): Path<Strin
         kpis: live.kpis(Some(&code)),
         code,
     }))
-}
-
-pub async fn kpis(
-    State(backend): State<Arc<Backend>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<KpisAnswer>> {
-    let live = backend.live();
-    let scope = q.get("scope").filter(|s| !s.is_empty()).cloned();
-    if let Some(s) = &scope
-        && live.world.grid(s).is_none()
-    {
-        return Err(Refusal::not_found("scope", format!("no grid unit {s:?}")).into());
-    }
-    let kpis = live.kpis(scope.as_deref());
-    Ok(Json(KpisAnswer { scope, time_ms: live.now_ms(), kpis }))
 }

@@ -4,7 +4,7 @@
 //!
 //! * `patrols`: registration, positions, tracks, nearest on duty;
 //! * `incidents`: detail with timeline, workflow steps;
-//! * `grids`: outlines, one unit's summary, KPIs;
+//! * `grids`: outlines, one unit's summary; `kpis`: KPIs city-wide or per unit;
 //! * `open311`: Open311 `GeoReport` v2;
 //! * `scene`: the scene's files for displays;
 //! * `display`: the display socket (`/ws`); `ingest`: the device socket (`/ws/ingest`).
@@ -16,6 +16,7 @@ mod error;
 mod grids;
 mod incidents;
 mod ingest;
+mod kpis;
 mod open311;
 mod patrols;
 mod scene;
@@ -56,7 +57,7 @@ pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
         .route("/api/v1/incidents/{id}/transitions", post(incidents::transition))
         .route("/api/v1/grids", get(grids::outlines))
         .route("/api/v1/grids/{code}", get(grids::summary))
-        .route("/api/v1/kpis", get(grids::kpis))
+        .route("/api/v1/kpis", get(kpis::kpis))
         .route("/open311/v2/services.json", get(open311::services))
         .route("/open311/v2/requests.json", get(open311::list).post(open311::create))
         .route("/open311/v2/requests/{id}", get(open311::one))
