@@ -12,9 +12,10 @@ use crate::map::{Click, GridMap, OrbitCamera, Pickable, Select, Target};
 /// Screen distance (logical pixels) within which a click hits a marker.
 const HIT_PX: f32 = 18.0;
 
-/// Where the left button went down (a click is a press and release close together).
+/// Where the left button went down, and whether over a panel (a click is a press and release
+/// close together, both on the map).
 #[derive(Resource, Default)]
-struct ClickStart(Option<Vec2>);
+struct ClickStart(Option<(Vec2, bool)>);
 
 pub struct PickingPlugin;
 
@@ -26,13 +27,16 @@ impl Plugin for PickingPlugin {
             .add_message::<Select>()
             .add_systems(
                 Update,
-                click_with_mouse.run_if(resource_exists::<ButtonInput<MouseButton>>).in_set(AppSystems::Input),
-            )
-            .add_systems(Update, pick_clicked.in_set(AppSystems::Select).before(super::select_target));
+                (click_with_mouse.run_if(resource_exists::<ButtonInput<MouseButton>>), pick_clicked)
+                    .chain()
+                    .in_set(AppSystems::Input),
+            );
     }
 }
 
-/// A left click that did not drag (a drag orbits the camera) and is not on a panel's button.
+/// A left click that did not drag (a drag orbits the camera) and neither began nor ended on a
+/// panel's button. Where it began counts: a busy city rebuilds the detail panel while the
+/// button is held, and the release must not fall through to the map.
 fn click_with_mouse(
     buttons: Res<ButtonInput<MouseButton>>,
     windows: Query<&Window, With<PrimaryWindow>>,
@@ -41,13 +45,15 @@ fn click_with_mouse(
     mut clicks: MessageWriter<Click>,
 ) {
     let Some(cursor) = windows.single().ok().and_then(Window::cursor_position) else { return };
+    let on_ui = ui.iter().any(|i| *i != Interaction::None);
     if buttons.just_pressed(MouseButton::Left) {
-        start.0 = Some(cursor);
+        start.0 = Some((cursor, on_ui));
     }
     if buttons.just_released(MouseButton::Left)
-        && let Some(from) = start.0.take()
+        && let Some((from, began_on_ui)) = start.0.take()
+        && !began_on_ui
+        && !on_ui
         && from.distance(cursor) < 5.0
-        && ui.iter().all(|i| *i == Interaction::None)
     {
         clicks.write(Click(cursor));
     }
@@ -93,5 +99,52 @@ fn pick_clicked(
     for Click(at) in clicks.read() {
         let visible = markers.iter().filter(|(_, _, v)| v.get()).map(|(p, tf, _)| (p.0.clone(), tf.translation()));
         select.write(Select(pick(camera, cam_tf, *at, visible, &grids)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::app_with;
+
+    /// Presses and releases the left button at a window point; the clicks that came of it.
+    fn click(
+        app: &mut App,
+        window: Entity,
+        at: Vec2,
+        ui_during: Option<(Entity, Interaction, Interaction)>,
+    ) -> Vec<Click> {
+        app.world_mut().get_mut::<Window>(window).unwrap().set_physical_cursor_position(Some(at.as_dvec2()));
+        if let Some((e, down, _)) = ui_during {
+            *app.world_mut().get_mut::<Interaction>(e).unwrap() = down;
+        }
+        app.world_mut().resource_mut::<ButtonInput<MouseButton>>().press(MouseButton::Left);
+        app.update();
+        if let Some((e, _, up)) = ui_during {
+            *app.world_mut().get_mut::<Interaction>(e).unwrap() = up;
+        }
+        let mut buttons = app.world_mut().resource_mut::<ButtonInput<MouseButton>>();
+        buttons.clear();
+        buttons.release(MouseButton::Left);
+        app.update();
+        app.world_mut().resource_mut::<ButtonInput<MouseButton>>().clear();
+        app.world_mut().resource_mut::<Messages<Click>>().drain().collect()
+    }
+
+    #[test]
+    fn clicks_on_the_map_count_and_clicks_that_begin_on_a_button_do_not() {
+        let mut app = app_with(PickingPlugin);
+        app.init_resource::<ButtonInput<MouseButton>>();
+        let window = app.world_mut().spawn((Window::default(), PrimaryWindow)).id();
+        let button = app.world_mut().spawn(Interaction::None).id();
+        app.update();
+        let at = Vec2::new(400.0, 300.0);
+        assert_eq!(click(&mut app, window, at, None), [Click(at)]);
+        // Pressed on a button that was rebuilt (new buttons start at None) before the release.
+        assert!(click(&mut app, window, at, Some((button, Interaction::Pressed, Interaction::None))).is_empty());
+        // Released over a button.
+        assert!(click(&mut app, window, at, Some((button, Interaction::None, Interaction::Hovered))).is_empty());
+        *app.world_mut().get_mut::<Interaction>(button).unwrap() = Interaction::None;
+        assert_eq!(click(&mut app, window, at, None), [Click(at)], "the map takes clicks again");
     }
 }
