@@ -13,16 +13,23 @@ use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame
 use gridwall_testkit::shots::{Shot, keep};
 
 /// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
-fn gridwall(home: &Path, args: &[&str]) -> Command {
+fn gridwall<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(home: &Path, args: &[S]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridwall"));
     c.env_remove("DISPLAY").env("WGPU_BACKEND", "vulkan").env("HOME", home).args(args);
     c
 }
 
 /// Runs the display to completion; it must succeed.
-fn run_gridwall(home: &Path, args: &[&str]) {
+fn run_gridwall<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(home: &Path, args: &[S]) {
     let status = gridwall(home, args).status().expect("run gridwall");
     assert!(status.success(), "gridwall {args:?} failed: {status}");
+}
+
+/// The display's arguments for the server at `addr` and a `w`×`h` picture, then `rest`.
+fn live(addr: std::net::SocketAddr, (w, h): (usize, usize), rest: &[&str]) -> Vec<String> {
+    let mut args = vec!["--server".to_owned(), format!("ws://{addr}"), "--size".to_owned(), format!("{w}x{h}")];
+    args.extend(rest.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 fn capture(scene: &Path, size: &str, out: &Path) -> Shot {
@@ -98,18 +105,7 @@ fn a_display_connected_to_a_server_shows_its_incident_where_it_is() {
     let addr = server.addr;
     let (w, h) = (960, 540);
     let out = home.path().join("live.png");
-    run_gridwall(
-        home.path(),
-        &[
-            "--server",
-            &format!("ws://{addr}"),
-            "--size",
-            &format!("{w}x{h}"),
-            "--wait-ready",
-            "--screenshot",
-            out.to_str().unwrap(),
-        ],
-    );
+    run_gridwall(home.path(), &live(addr, (w, h), &["--wait-ready", "--screenshot", out.to_str().unwrap()]));
     drop(server);
 
     // The scene was fetched from the server into the display's cache.
@@ -187,13 +183,8 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     let addr = server.addr;
     // Fetch the scene once without clicking, to know the default view.
     let (w, h) = (960, 540);
-    let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
     let scene_dir = cached_scene(home.path(), addr);
-    let run = |args: &[&str]| {
-        let mut all = vec!["--server", &server_url, "--size", &size, "--wait-ready"];
-        all.extend_from_slice(args);
-        run_gridwall(home.path(), &all);
-    };
+    let run = |args: &[&str]| run_gridwall(home.path(), &live(addr, (w, h), &[&["--wait-ready"], args].concat()));
     let before = home.path().join("before.png");
     run(&["--screenshot", before.to_str().unwrap()]);
     let scene = SceneInfo::load(&scene_dir).unwrap();
@@ -246,26 +237,9 @@ fn a_patrol_moves_between_two_recorded_frames_and_leaves_a_trail() {
     let (w, h) = (640, 360);
     let camera = "0,100,0,80,400";
     let dir = home.path().join("frames");
-    let mut display = gridwall(
-        home.path(),
-        &[
-            "--server",
-            &format!("ws://{addr}"),
-            "--size",
-            &format!("{w}x{h}"),
-            "--wait-ready",
-            "--camera",
-            camera,
-            "--record",
-            dir.to_str().unwrap(),
-            "--frames",
-            "2",
-            "--every-ms",
-            "4000",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let recording =
+        ["--wait-ready", "--camera", camera, "--record", dir.to_str().unwrap(), "--frames", "2", "--every-ms", "4000"];
+    let mut display = gridwall(home.path(), &live(addr, (w, h), &recording)).spawn().unwrap();
     // Once the first frame is on disk, the patrol walks 120 m east.
     let first = dir.join("frame-0000.png");
     let end = std::time::Instant::now() + std::time::Duration::from_mins(2);
@@ -317,12 +291,7 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
     let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data.path()), 1).unwrap();
     let addr = server.addr;
     let (w, h) = (640, 360);
-    let (server_url, size) = (format!("ws://{addr}"), format!("{w}x{h}"));
-    let display = |args: &[&str]| {
-        let mut all = vec!["--server", &server_url, "--size", &size];
-        all.extend_from_slice(args);
-        run_gridwall(home.path(), &all);
-    };
+    let display = |args: &[&str]| run_gridwall(home.path(), &live(addr, (w, h), args));
     let online = home.path().join("online.png");
     display(&["--wait-ready", "--screenshot", online.to_str().unwrap()]);
     drop(server);

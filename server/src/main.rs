@@ -19,38 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build a scene folder from an OpenStreetMap .osm.pbf extract.
-    Import {
-        /// The .osm.pbf file.
-        input: PathBuf,
-        /// Scene folder to write, e.g. scenes/helsinki (replaced if it is an older scene).
-        #[arg(long)]
-        out: PathBuf,
-        /// Projected CRS for local metres, e.g. EPSG:4549 (CGCS2000 GK CM 120E). Default: the UTM
-        /// zone of the data's centre.
-        #[arg(long)]
-        crs: Option<String>,
-        /// Display name, e.g. 寿光市城区.
-        #[arg(long)]
-        name: Option<String>,
-        /// Real grid boundaries (`GeoJSON`: level, code, name, parent). Default: generated.
-        #[arg(long)]
-        grids: Option<PathBuf>,
-        /// Extra components (CSV: category,lon,lat[,crs][,state]; or `GeoJSON` points).
-        #[arg(long)]
-        components: Option<PathBuf>,
-        /// Also place N seeded synthetic components along the roads (scale tests).
-        #[arg(long, default_value_t = 0)]
-        synthesize_components: usize,
-        /// Seed of everything synthetic.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// 6-digit county code that prefixes grid and component codes.
-        #[arg(long, default_value = "370783")]
-        county_code: String,
-        /// Tile edge in metres (one glTF node per tile).
-        #[arg(long, default_value_t = 250.0)]
-        tile_size: f64,
-    },
+    Import(ImportArgs),
     /// Run the live backend for a scene: HTTP ingest, Open311, WebSocket streaming, storage.
     Serve(ServeArgs),
     /// Write a seeded synthetic city as .osm.pbf (for scale tests and benchmarks).
@@ -65,34 +34,63 @@ enum Command {
     },
 }
 
+/// `import`'s flags.
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The .osm.pbf file.
+    input: PathBuf,
+    /// Scene folder to write, e.g. scenes/helsinki (replaced if it is an older scene).
+    #[arg(long)]
+    out: PathBuf,
+    /// Projected CRS for local metres, e.g. EPSG:4549 (CGCS2000 GK CM 120E). Default: the UTM
+    /// zone of the data's centre.
+    #[arg(long)]
+    crs: Option<String>,
+    /// Display name, e.g. 寿光市城区.
+    #[arg(long)]
+    name: Option<String>,
+    /// Real grid boundaries (`GeoJSON`: level, code, name, parent). Default: generated.
+    #[arg(long)]
+    grids: Option<PathBuf>,
+    /// Extra components (CSV: category,lon,lat[,crs][,state]; or `GeoJSON` points).
+    #[arg(long)]
+    components: Option<PathBuf>,
+    /// Also place N seeded synthetic components along the roads (scale tests).
+    #[arg(long, default_value_t = 0)]
+    synthesize_components: usize,
+    /// Seed of everything synthetic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// 6-digit county code that prefixes grid and component codes.
+    #[arg(long, default_value = "370783")]
+    county_code: String,
+    /// Tile edge in metres (one glTF node per tile).
+    #[arg(long, default_value_t = 250.0)]
+    tile_size: f64,
+}
+
+impl ImportArgs {
+    fn options(self) -> anyhow::Result<ImportOptions> {
+        anyhow::ensure!(self.tile_size.is_finite() && self.tile_size >= 10.0, "--tile-size must be at least 10 m");
+        Ok(ImportOptions {
+            crs: self.crs,
+            display_name: self.name,
+            grids: self.grids,
+            components: self.components,
+            synthesize_components: self.synthesize_components,
+            seed: self.seed,
+            county_code: self.county_code,
+            tile_size: self.tile_size,
+            ..ImportOptions::new(self.input, self.out)
+        })
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
-        Command::Import {
-            input,
-            out,
-            crs,
-            name,
-            grids,
-            components,
-            synthesize_components,
-            seed,
-            county_code,
-            tile_size,
-        } => {
-            anyhow::ensure!(tile_size.is_finite() && tile_size >= 10.0, "--tile-size must be at least 10 m");
-            let opts = ImportOptions {
-                crs,
-                display_name: name,
-                grids,
-                components,
-                synthesize_components,
-                seed,
-                county_code,
-                tile_size,
-                ..ImportOptions::new(input, out)
-            };
-            import(&opts, Progress::stderr()).context("import failed")?;
+        Command::Import(args) => {
+            import(&args.options()?, Progress::stderr()).context("import failed")?;
             Ok(())
         }
         Command::SynthCity { out, buildings, seed } => {

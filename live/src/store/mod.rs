@@ -21,8 +21,10 @@ use crate::workflow::Case;
 pub enum StoreError {
     #[error("storage {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error("storage {path}: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    #[error("storage {path}: incident {id} cannot be read back: {source}")]
+    Case { path: PathBuf, id: i64, source: serde_json::Error },
+    #[error("storage {path}: a track blob of {len} bytes is not whole points")]
+    PartialTrack { path: PathBuf, len: usize },
     #[error("storage {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A group commit failed; every write in the group gets this.

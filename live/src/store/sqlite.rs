@@ -93,7 +93,6 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn load(&mut self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError> {
         let sql = self.sql();
-        let corrupt = |reason: String| StoreError::Corrupt { path: self.path.clone(), reason };
         let mut out = Loaded::default();
         let mut st =
             self.conn.prepare("SELECT id, ext_id, name, role, grid, status FROM patrols ORDER BY id").map_err(&sql)?;
@@ -123,7 +122,7 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
         for (id, category, source, x, y, grid, description, json) in rows {
-            let case: Case = serde_json::from_str(&json).map_err(|e| corrupt(format!("incident {id}: {e}")))?;
+            let case: Case = serde_json::from_str(&json).map_err(|source| StoreError::Case { path: self.path.clone(), id, source })?;
             out.incidents.push(IncidentRow { id: id as u64, category, source, x, y, grid, description, case });
         }
         let mut st = self
@@ -139,7 +138,8 @@ impl Store for SqliteStore {
         let mut rows = st.query([tracks_since_ms]).map_err(&sql)?;
         while let Some(row) = rows.next().map_err(&sql)? {
             let blob: Vec<u8> = row.get(0).map_err(&sql)?;
-            let points = decode_points(&blob).ok_or_else(|| corrupt("a track blob has a partial point".into()))?;
+            let points =
+                decode_points(&blob).ok_or_else(|| StoreError::PartialTrack { path: self.path.clone(), len: blob.len() })?;
             out.tracks.extend(points.into_iter().filter(|p| p.t_ms >= tracks_since_ms));
         }
         Ok(out)
