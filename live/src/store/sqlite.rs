@@ -122,7 +122,11 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
         for (id, category, source, x, y, grid, description, json) in rows {
-            let case: Case = serde_json::from_str(&json).map_err(|source| StoreError::Case { path: self.path.clone(), id, source })?;
+            let case: Case = serde_json::from_str(&json).map_err(|source| StoreError::Case {
+                path: self.path.clone(),
+                id,
+                source,
+            })?;
             out.incidents.push(IncidentRow { id: id as u64, category, source, x, y, grid, description, case });
         }
         let mut st = self
@@ -138,8 +142,8 @@ impl Store for SqliteStore {
         let mut rows = st.query([tracks_since_ms]).map_err(&sql)?;
         while let Some(row) = rows.next().map_err(&sql)? {
             let blob: Vec<u8> = row.get(0).map_err(&sql)?;
-            let points =
-                decode_points(&blob).ok_or_else(|| StoreError::PartialTrack { path: self.path.clone(), len: blob.len() })?;
+            let points = decode_points(&blob)
+                .ok_or_else(|| StoreError::PartialTrack { path: self.path.clone(), len: blob.len() })?;
             out.tracks.extend(points.into_iter().filter(|p| p.t_ms >= tracks_since_ms));
         }
         Ok(out)
