@@ -193,11 +193,6 @@ impl Backend {
         }
         Ok(tasks)
     }
-
-    /// The city-wide KPIs now.
-    pub fn kpis(&self) -> Kpis {
-        self.live().kpis(None)
-    }
 }
 
 /// Every tick: collect what changed and hand it to all sessions; once a second, escalate
