@@ -132,6 +132,8 @@ pub struct Backend {
     pub tick_hz: u16,
     /// Positions may lie this far outside the scene's local bounds (metres).
     pub margin_m: f64,
+    /// The video wall groups displays joined.
+    pub walls: crate::walls::Walls,
 }
 
 impl Backend {
@@ -162,6 +164,7 @@ impl Backend {
             manifest,
             tick_hz: config.tick_hz.max(1),
             margin_m: config.position_margin_m,
+            walls: crate::walls::Walls::default(),
         };
         Ok((Arc::new(backend), stop))
     }

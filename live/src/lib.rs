@@ -9,7 +9,8 @@
 //! * [`store`]: durable storage behind a trait (`SQLite` in WAL mode by default), group commit.
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up).
 //! * [`sim`]: the deterministic simulator; [`simulate`] runs it against a backend.
-//! * [`backend`]: state + store + tick fan-out + background tasks of one scene.
+//! * [`walls`]: video wall groups (a leader's view, casts from a commander's desk).
+//! * [`backend`]: state + store + tick fan-out + wall groups + background tasks of one scene.
 
 pub mod backend;
 pub mod index;
@@ -19,5 +20,6 @@ pub mod sim;
 pub mod simulate;
 pub mod state;
 pub mod store;
+pub mod walls;
 pub mod workflow;
 pub mod world;

@@ -18,8 +18,12 @@ use gridwall_protocol::{
 };
 use gridwall_scene::coords::CoordError;
 
+use gridwall_protocol::wall::{WallView, valid_wall_name};
+use tokio::sync::watch;
+
 use crate::backend::{Backend, CommitError, with_frame};
 use crate::state::{Live, Refusal, TickBatch};
+use crate::walls::Stamped;
 use crate::workflow::Action;
 
 /// Frames are sent at least this often (an empty delta carries the server clock).
@@ -84,6 +88,10 @@ pub struct Session {
     known: IdSet,
     last_seq: u64,
     last_sent: Instant,
+    /// The wall group joined, and whether as its leader.
+    wall: Option<(String, bool)>,
+    /// A wall group's views to watch, for the transport to take ([`Session::take_wall_views`]).
+    joined: Option<watch::Receiver<Option<Stamped>>>,
 }
 
 impl Session {
@@ -97,6 +105,8 @@ impl Session {
             known: IdSet::default(),
             last_seq: backend.live().last_seq(),
             last_sent: Instant::now(),
+            wall: None,
+            joined: None,
         }
     }
 
@@ -110,6 +120,22 @@ impl Session {
         } else {
             Frame::Binary(self.encoder.encode(&msg))
         }
+    }
+
+    /// The wall group's views to watch, once after joining one: the transport waits on it beside
+    /// the socket and the ticks, and sends [`Session::wall_view`] of each change.
+    pub fn take_wall_views(&mut self) -> Option<watch::Receiver<Option<Stamped>>> {
+        self.joined.take()
+    }
+
+    /// The message that shows a wall group's view.
+    pub fn wall_view(wall: &str, s: &Stamped) -> ServerMessage {
+        ServerMessage::WallView { wall: wall.to_owned(), time_ms: s.time_ms, view: (*s.view).clone() }
+    }
+
+    /// The name of the wall group this connection joined.
+    pub fn wall_name(&self) -> Option<&str> {
+        self.wall.as_ref().map(|(w, _)| w.as_str())
     }
 
     /// The answer to a frame that could not be decoded.
@@ -189,7 +215,42 @@ impl Session {
                 };
                 vec![reply(request, &result)]
             }
-            ClientMessage::Ping { t } => vec![ServerMessage::Pong { t }],
+            ClientMessage::Ping { t } => vec![ServerMessage::Pong { t, time_ms: state.live().now_ms() }],
+            ClientMessage::JoinWall { wall, lead } => {
+                if !valid_wall_name(&wall) {
+                    return vec![wall_error("wall names are 1 to 64 letters, digits, '-', '_' or '.'")];
+                }
+                match state.walls.join(&wall) {
+                    Ok(rx) => {
+                        let current = rx.borrow().clone();
+                        self.joined = Some(rx);
+                        let out = current.map(|s| Self::wall_view(&wall, &s)).into_iter().collect();
+                        self.wall = Some((wall, lead));
+                        out
+                    }
+                    Err(e) => vec![wall_error(&e.to_string())],
+                }
+            }
+            ClientMessage::LeadWall { view } => {
+                let Some((wall, true)) = &self.wall else {
+                    return vec![wall_error("join a wall as its leader first (join_wall with lead)")];
+                };
+                if let Err(e) = view.check() {
+                    return vec![wall_error(e)];
+                }
+                let now = state.live().now_ms();
+                state.walls.lead(wall, view, now).err().map(|e| wall_error(&e.to_string())).into_iter().collect()
+            }
+            ClientMessage::Cast { wall, view } => {
+                if !valid_wall_name(&wall) {
+                    return vec![wall_error("wall names are 1 to 64 letters, digits, '-', '_' or '.'")];
+                }
+                if let Some(Err(e)) = view.as_ref().map(WallView::check) {
+                    return vec![wall_error(e)];
+                }
+                let now = state.live().now_ms();
+                state.walls.cast(&wall, view, now).err().map(|e| wall_error(&e.to_string())).into_iter().collect()
+            }
         }
     }
 
@@ -308,6 +369,10 @@ impl Session {
             events: events.iter().map(|e| Event::clone(e)).collect(),
         }
     }
+}
+
+fn wall_error(message: &str) -> ServerMessage {
+    ServerMessage::Error { code: "wall".into(), message: message.to_owned() }
 }
 
 fn reply(request: u64, result: &Result<(), CommitError>) -> ServerMessage {

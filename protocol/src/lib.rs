@@ -6,11 +6,13 @@
 //! * [`messages`]: what travels on the `/ws` socket in each direction.
 //! * [`binary`]: the compact codec (quantized, delta-coded positions).
 //! * [`json`]: the debugging form (`/ws?format=json`).
+//! * [`wall`]: what a video wall group shares (camera motions, selection, captions).
 
 pub mod api;
 pub mod binary;
 pub mod messages;
 pub mod model;
+pub mod wall;
 
 pub use messages::*;
 pub use model::*;

@@ -11,6 +11,7 @@ use crate::model::{
     Bbox, ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, LayerSet,
     PatrolRole, PatrolStatus,
 };
+use crate::wall::WallView;
 
 pub type PatrolId = u32;
 pub type IncidentId = u64;
@@ -172,6 +173,23 @@ pub enum ClientMessage {
     Ping {
         t: u64,
     },
+    /// Join a wall group (`lead`: as the display that drives it). The group's current view
+    /// follows as a `wall_view`.
+    JoinWall {
+        wall: String,
+        lead: bool,
+    },
+    /// The leader's view of its wall group (refused from a display that did not join as leader).
+    LeadWall {
+        view: WallView,
+    },
+    /// Show a view on a wall group from a commander's desk (the selection's panel large), or,
+    /// with no view, take it back (收回): the wall returns to its leader's view.
+    Cast {
+        wall: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        view: Option<WallView>,
+    },
 }
 
 /// What the server sends.
@@ -226,7 +244,18 @@ pub enum ServerMessage {
         code: String,
         message: String,
     },
+    /// The answer to `ping`, with the server's clock when it answered (displays estimate the
+    /// offset of their clock from it).
     Pong {
         t: u64,
+        #[serde(default)]
+        time_ms: i64,
+    },
+    /// The view of a wall group the display joined: sent on joining, and whenever the leader or
+    /// a cast changes it. `time_ms` is the server time it became the group's view.
+    WallView {
+        wall: String,
+        time_ms: i64,
+        view: WallView,
     },
 }

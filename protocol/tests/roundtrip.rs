@@ -1,6 +1,7 @@
 //! Round trips of both codecs, with fixed examples and property tests.
 
 use gridwall_protocol::binary::{DecodeError, ServerDecoder, ServerEncoder, decode_client, encode_client, quantize};
+use gridwall_protocol::wall::{CameraMotion, Caption, Highlight, Orbit, Selected, WallView};
 use gridwall_protocol::*;
 use gridwall_testkit::fixtures;
 use proptest::prelude::*;
@@ -155,6 +156,10 @@ fn client_messages_round_trip_in_both_forms() {
             satisfaction: Some(5),
         },
         ClientMessage::Ping { t: 99 },
+        ClientMessage::JoinWall { wall: "main".into(), lead: true },
+        ClientMessage::LeadWall { view: wall_view() },
+        ClientMessage::Cast { wall: "main".into(), view: Some(wall_view()) },
+        ClientMessage::Cast { wall: "main".into(), view: None },
     ];
     for m in msgs {
         assert_eq!(decode_client(&encode_client(&m)).unwrap(), m);
@@ -262,6 +267,28 @@ proptest! {
     }
 }
 
+/// A wall view with every field set.
+fn wall_view() -> WallView {
+    let orbit = |x: f64, d: f32| Orbit { x, y: -20.5, heading: 0.3, pitch: 0.9, distance: d };
+    WallView {
+        camera: CameraMotion {
+            from: orbit(0.0, 1500.0),
+            to: orbit(120.0, 450.0),
+            start_ms: 1_790_000_000_000,
+            duration_ms: 1_200,
+            eased: true,
+        },
+        selection: Some(Selected::Incident(17)),
+        cast: true,
+        hidden_stages: vec![IncidentStage::Resolved],
+        hidden_categories: vec![ComponentCategory::Bench],
+        grid_filter: Some("370783001002".into()),
+        heatmap: true,
+        caption: Some(Caption { zh: "网格化管理".into(), en: "Grid management".into() }),
+        highlight: Some(Highlight::GridLevel(GridLevel::Community)),
+    }
+}
+
 #[test]
 fn small_server_messages_round_trip_in_both_forms() {
     let msgs = vec![
@@ -275,7 +302,22 @@ fn small_server_messages_round_trip_in_both_forms() {
         },
         ServerMessage::Reply { request: 8, ok: true, error: None },
         ServerMessage::Error { code: "bad_bbox".into(), message: "west > east".into() },
-        ServerMessage::Pong { t: 12 },
+        ServerMessage::Pong { t: 12, time_ms: 1_790_000_000_123 },
+        ServerMessage::WallView { wall: "main".into(), time_ms: 1_790_000_000_000, view: wall_view() },
+        ServerMessage::Kpis {
+            time_ms: 1_790_000_000_000,
+            kpis: Kpis {
+                total: 9,
+                open: 2,
+                closed: 7,
+                closed_today: 3,
+                overdue: 1,
+                closure_rate: 7.0 / 9.0,
+                on_time_rate: 0.5,
+                satisfaction_rate: 0.93,
+                mean_handling_min: 41.5,
+            },
+        },
     ];
     for m in msgs {
         let (mut enc, mut dec) = (ServerEncoder::new(), ServerDecoder::new());

@@ -1,6 +1,9 @@
 //! Client → server frames (stateless).
 
-use super::{DecodeError, Reader, T_ASSIGN, T_HELLO, T_PING, T_SUBSCRIBE, T_TRANSITION, Writer, finish, header};
+use super::{
+    DecodeError, Reader, T_ASSIGN, T_CAST, T_HELLO, T_JOIN_WALL, T_LEAD_WALL, T_PING, T_SUBSCRIBE, T_TRANSITION,
+    Writer, finish, get_view, header, put_view,
+};
 use crate::PROTOCOL_VERSION;
 use crate::messages::{BboxCrs, ClientMessage};
 use crate::model::{Bbox, LayerSet};
@@ -50,6 +53,26 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
             w.u8(T_PING);
             w.var(*t);
         }
+        ClientMessage::JoinWall { wall, lead } => {
+            w.u8(T_JOIN_WALL);
+            w.str(wall);
+            w.u8(u8::from(*lead));
+        }
+        ClientMessage::LeadWall { view } => {
+            w.u8(T_LEAD_WALL);
+            put_view(&mut w, view);
+        }
+        ClientMessage::Cast { wall, view } => {
+            w.u8(T_CAST);
+            w.str(wall);
+            match view {
+                Some(v) => {
+                    w.u8(1);
+                    put_view(&mut w, v);
+                }
+                None => w.u8(0),
+            }
+        }
     }
     w.0
 }
@@ -82,6 +105,9 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
             satisfaction: Some(r.u8()?).filter(|&s| s != 0),
         },
         T_PING => ClientMessage::Ping { t: r.var()? },
+        T_JOIN_WALL => ClientMessage::JoinWall { wall: r.str()?, lead: r.u8()? != 0 },
+        T_LEAD_WALL => ClientMessage::LeadWall { view: get_view(&mut r)? },
+        T_CAST => ClientMessage::Cast { wall: r.str()?, view: r.opt(get_view)? },
         t => return Err(DecodeError::Tag(t)),
     };
     finish(&r, msg)

@@ -23,6 +23,7 @@ use crate::model::{
     ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, IncidentStage, PatrolRole,
     PatrolStatus,
 };
+use crate::wall::WallView;
 
 /// Why a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum DecodeError {
     Trailing(usize),
     #[error("moved patrol {0} was never sent to this client")]
     UnknownPatrol(PatrolId),
+    #[error("bad wall view: {0}")]
+    View(String),
 }
 
 /// Metres → centimetres (the wire's unit).
@@ -306,11 +309,24 @@ const T_REPLY: u8 = 4;
 const T_ERROR: u8 = 5;
 const T_PONG: u8 = 6;
 const T_KPIS: u8 = 7;
+const T_WALL_VIEW: u8 = 8;
 const T_HELLO: u8 = 101;
 const T_SUBSCRIBE: u8 = 102;
 const T_ASSIGN: u8 = 103;
 const T_TRANSITION: u8 = 104;
 const T_PING: u8 = 105;
+const T_JOIN_WALL: u8 = 106;
+const T_LEAD_WALL: u8 = 107;
+const T_CAST: u8 = 108;
+
+/// Wall views are rare (a few a second per wall) and nested: they travel as their JSON text.
+fn put_view(w: &mut Writer, view: &WallView) {
+    w.str(&serde_json::to_string(view).expect("a wall view serialises"));
+}
+
+fn get_view(r: &mut Reader<'_>) -> Result<WallView, DecodeError> {
+    serde_json::from_str(&r.str()?).map_err(|e| DecodeError::View(e.to_string()))
+}
 
 fn header(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
     let v = r.u8()?;

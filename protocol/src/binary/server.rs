@@ -2,9 +2,9 @@
 //! connection last got).
 
 use super::{
-    DecodeError, PositionCache, Reader, T_DELTA, T_ERROR, T_KPIS, T_PONG, T_REPLY, T_SNAPSHOT, T_WELCOME, Writer,
-    dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, header, put_enum, put_event, put_incident,
-    put_patrol_state, quantize, unzigzag, zigzag,
+    DecodeError, PositionCache, Reader, T_DELTA, T_ERROR, T_KPIS, T_PONG, T_REPLY, T_SNAPSHOT, T_WALL_VIEW, T_WELCOME,
+    Writer, dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, get_view, header, put_enum,
+    put_event, put_incident, put_patrol_state, put_view, quantize, unzigzag, zigzag,
 };
 use crate::PROTOCOL_VERSION;
 use crate::messages::{ComponentItem, Kpis, PatrolId, PatrolPos, ServerMessage};
@@ -106,9 +106,16 @@ impl ServerEncoder {
                 w.str(code);
                 w.str(message);
             }
-            ServerMessage::Pong { t } => {
+            ServerMessage::Pong { t, time_ms } => {
                 w.u8(T_PONG);
                 w.var(*t);
+                w.ivar(*time_ms);
+            }
+            ServerMessage::WallView { wall, time_ms, view } => {
+                w.u8(T_WALL_VIEW);
+                w.str(wall);
+                w.ivar(*time_ms);
+                put_view(&mut w, view);
             }
             ServerMessage::Kpis { time_ms, kpis: k } => {
                 w.u8(T_KPIS);
@@ -192,7 +199,8 @@ impl ServerDecoder {
             }
             T_REPLY => ServerMessage::Reply { request: r.var()?, ok: r.u8()? != 0, error: r.opt(Reader::str)? },
             T_ERROR => ServerMessage::Error { code: r.str()?, message: r.str()? },
-            T_PONG => ServerMessage::Pong { t: r.var()? },
+            T_PONG => ServerMessage::Pong { t: r.var()?, time_ms: r.ivar()? },
+            T_WALL_VIEW => ServerMessage::WallView { wall: r.str()?, time_ms: r.ivar()?, view: get_view(&mut r)? },
             T_KPIS => ServerMessage::Kpis {
                 time_ms: r.ivar()?,
                 kpis: Kpis {

@@ -10,9 +10,10 @@ use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
 use gridwall_live::backend::Backend;
 use gridwall_live::session::{Frame, Session};
+use gridwall_live::walls::Stamped;
 use gridwall_protocol::binary::decode_client;
 use gridwall_protocol::{ClientMessage, ServerMessage};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::error::{ApiError, ApiResult};
 
@@ -55,12 +56,33 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool) {
     let mut ticks = backend.ticks.subscribe();
     let mut shutdown = backend.shutdown.clone();
     let mut session = Session::new(&backend, json);
+    // The wall group's views, once the display joined one.
+    let mut wall_views: Option<watch::Receiver<Option<Stamped>>> = None;
     loop {
+        let wall_changed = async {
+            match &mut wall_views {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         let out: Vec<ServerMessage> = tokio::select! {
             item = inbound.recv() => match item {
                 None => break,
                 Some(Inbound::Bad(e)) => vec![Session::bad_message(e)],
-                Some(Inbound::Message(m)) => session.handle(m, &backend).await,
+                Some(Inbound::Message(m)) => {
+                    let out = session.handle(m, &backend).await;
+                    if let Some(rx) = session.take_wall_views() {
+                        wall_views = Some(rx);
+                    }
+                    out
+                }
+            },
+            alive = wall_changed => match (alive, &mut wall_views, session.wall_name()) {
+                (true, Some(rx), Some(wall)) => rx.borrow_and_update().as_ref().map(|s| Session::wall_view(wall, s)).into_iter().collect(),
+                _ => {
+                    wall_views = None;
+                    Vec::new()
+                }
             },
             batch = ticks.recv() => match batch {
                 Ok(batch) => session.on_tick(&batch, &backend),
