@@ -130,7 +130,7 @@ impl Session {
 
     /// The message that shows a wall group's view.
     pub fn wall_view(wall: &str, s: &Stamped) -> ServerMessage {
-        ServerMessage::WallView { wall: wall.to_owned(), time_ms: s.time_ms, view: (*s.view).clone() }
+        ServerMessage::WallView { wall: wall.to_owned(), time_ms: s.time_ms, view: Box::new((*s.view).clone()) }
     }
 
     /// The name of the wall group this connection joined.
@@ -239,17 +239,23 @@ impl Session {
                     return vec![wall_error(e)];
                 }
                 let now = state.live().now_ms();
-                state.walls.lead(wall, view, now).err().map(|e| wall_error(&e.to_string())).into_iter().collect()
+                state.walls.lead(wall, *view, now).err().map(|e| wall_error(&e.to_string())).into_iter().collect()
             }
             ClientMessage::Cast { wall, view } => {
                 if !valid_wall_name(&wall) {
                     return vec![wall_error("wall names are 1 to 64 letters, digits, '-', '_' or '.'")];
                 }
-                if let Some(Err(e)) = view.as_ref().map(WallView::check) {
+                if let Some(Err(e)) = view.as_deref().map(WallView::check) {
                     return vec![wall_error(e)];
                 }
                 let now = state.live().now_ms();
-                state.walls.cast(&wall, view, now).err().map(|e| wall_error(&e.to_string())).into_iter().collect()
+                state
+                    .walls
+                    .cast(&wall, view.map(|v| *v), now)
+                    .err()
+                    .map(|e| wall_error(&e.to_string()))
+                    .into_iter()
+                    .collect()
             }
         }
     }

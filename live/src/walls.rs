@@ -107,7 +107,7 @@ impl Walls {
         match target {
             Some(mut view) => {
                 if !g.casting {
-                    g.before_cast = g.shown.borrow().clone();
+                    g.before_cast.clone_from(&g.shown.borrow());
                 }
                 view.cast = true;
                 g.casting = true;

@@ -181,14 +181,14 @@ pub enum ClientMessage {
     },
     /// The leader's view of its wall group (refused from a display that did not join as leader).
     LeadWall {
-        view: WallView,
+        view: Box<WallView>,
     },
     /// Show a view on a wall group from a commander's desk (the selection's panel large), or,
     /// with no view, take it back (收回): the wall returns to its leader's view.
     Cast {
         wall: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        view: Option<WallView>,
+        view: Option<Box<WallView>>,
     },
 }
 
@@ -256,6 +256,6 @@ pub enum ServerMessage {
     WallView {
         wall: String,
         time_ms: i64,
-        view: WallView,
+        view: Box<WallView>,
     },
 }

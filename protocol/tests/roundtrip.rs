@@ -157,8 +157,8 @@ fn client_messages_round_trip_in_both_forms() {
         },
         ClientMessage::Ping { t: 99 },
         ClientMessage::JoinWall { wall: "main".into(), lead: true },
-        ClientMessage::LeadWall { view: wall_view() },
-        ClientMessage::Cast { wall: "main".into(), view: Some(wall_view()) },
+        ClientMessage::LeadWall { view: Box::new(wall_view()) },
+        ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(wall_view())) },
         ClientMessage::Cast { wall: "main".into(), view: None },
     ];
     for m in msgs {
@@ -303,7 +303,7 @@ fn small_server_messages_round_trip_in_both_forms() {
         ServerMessage::Reply { request: 8, ok: true, error: None },
         ServerMessage::Error { code: "bad_bbox".into(), message: "west > east".into() },
         ServerMessage::Pong { t: 12, time_ms: 1_790_000_000_123 },
-        ServerMessage::WallView { wall: "main".into(), time_ms: 1_790_000_000_000, view: wall_view() },
+        ServerMessage::WallView { wall: "main".into(), time_ms: 1_790_000_000_000, view: Box::new(wall_view()) },
         ServerMessage::Kpis {
             time_ms: 1_790_000_000_000,
             kpis: Kpis {

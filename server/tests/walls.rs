@@ -22,7 +22,7 @@ fn join(s: &Server, wall: &str, lead: bool) -> Client {
 /// The next view of `wall` this client gets.
 fn next_view(c: &mut Client, wall: &str) -> (i64, WallView) {
     c.until("a wall view", |m| match m {
-        ServerMessage::WallView { wall: w, time_ms, view } if w == wall => Some((*time_ms, view.clone())),
+        ServerMessage::WallView { wall: w, time_ms, view } if w == wall => Some((*time_ms, (**view).clone())),
         _ => None,
     })
 }
@@ -38,7 +38,7 @@ fn a_leaders_view_reaches_every_panel_and_survives_restarts_and_the_leader_leavi
     let mut view = WallView::at(orbit(100.0), 0);
     view.selection = Some(Selected::Incident(3));
     view.heatmap = true;
-    leader.send(&ClientMessage::LeadWall { view: view.clone() });
+    leader.send(&ClientMessage::LeadWall { view: Box::new(view.clone()) });
     let (ta, va) = next_view(&mut panel_a, "main");
     let (tb, vb) = next_view(&mut panel_b, "main");
     assert_eq!((ta, &va), (tb, &vb));
@@ -68,21 +68,21 @@ fn a_cast_from_the_desk_stands_until_taken_back() {
     let s = Server::start(|_| {});
     let mut leader = join(&s, "main", true);
     let mut panel = join(&s, "main", false);
-    leader.send(&ClientMessage::LeadWall { view: WallView::at(orbit(0.0), 0) });
+    leader.send(&ClientMessage::LeadWall { view: Box::new(WallView::at(orbit(0.0), 0)) });
     next_view(&mut panel, "main");
 
     // A commander's desk (not a member) casts an incident: the wall flies there, panel large.
     let mut desk = Client::connect(s.addr, false);
     let mut target = WallView::at(orbit(400.0), 0);
     target.selection = Some(Selected::Incident(9));
-    desk.send(&ClientMessage::Cast { wall: "main".into(), view: Some(target) });
+    desk.send(&ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(target)) });
     let (t, cast) = next_view(&mut panel, "main");
     assert!(cast.cast && cast.selection == Some(Selected::Incident(9)));
     assert_eq!((cast.camera.from.x, cast.camera.to.x, cast.camera.start_ms), (0.0, 400.0, t));
     assert!(cast.camera.eased && cast.camera.duration_ms > 0, "the wall flies, it does not jump");
 
     // The leader's moves wait behind the cast…
-    leader.send(&ClientMessage::LeadWall { view: WallView::at(orbit(50.0), 0) });
+    leader.send(&ClientMessage::LeadWall { view: Box::new(WallView::at(orbit(50.0), 0)) });
     assert!(panel.next(Duration::from_millis(600)).into_iter().all(|m| !matches!(m, ServerMessage::WallView { .. })));
     // …until 收回 (once the wall has landed): back to where the leader is, and the leader drives
     // again.
@@ -91,7 +91,7 @@ fn a_cast_from_the_desk_stands_until_taken_back() {
     let (_, back) = next_view(&mut panel, "main");
     assert!(!back.cast);
     assert_eq!((back.camera.from.x, back.camera.to.x), (400.0, 50.0));
-    leader.send(&ClientMessage::LeadWall { view: WallView::at(orbit(60.0), 0) });
+    leader.send(&ClientMessage::LeadWall { view: Box::new(WallView::at(orbit(60.0), 0)) });
     assert_eq!(next_view(&mut panel, "main").1.camera.to.x, 60.0);
 }
 
@@ -105,13 +105,13 @@ fn only_leaders_lead_and_hostile_views_are_refused() {
         })
     };
     let mut panel = join(&s, "main", false);
-    panel.send(&ClientMessage::LeadWall { view: WallView::at(orbit(1.0), 0) });
+    panel.send(&ClientMessage::LeadWall { view: Box::new(WallView::at(orbit(1.0), 0)) });
     assert_eq!(error(&mut panel).0, "wall");
 
     let mut leader = join(&s, "main", true);
     let mut bad = WallView::at(orbit(1.0), 0);
     bad.camera.to.distance = 1e9;
-    leader.send(&ClientMessage::LeadWall { view: bad });
+    leader.send(&ClientMessage::LeadWall { view: Box::new(bad) });
     assert!(error(&mut leader).1.contains("camera"));
 
     let mut stranger = Client::connect(s.addr, false);

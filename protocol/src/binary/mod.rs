@@ -324,7 +324,7 @@ fn put_view(w: &mut Writer, view: &WallView) {
     w.str(&serde_json::to_string(view).expect("a wall view serialises"));
 }
 
-fn get_view(r: &mut Reader<'_>) -> Result<WallView, DecodeError> {
+fn get_view(r: &mut Reader<'_>) -> Result<Box<WallView>, DecodeError> {
     serde_json::from_str(&r.str()?).map_err(|e| DecodeError::View(e.to_string()))
 }
 

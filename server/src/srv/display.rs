@@ -77,13 +77,14 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool) {
                     out
                 }
             },
-            alive = wall_changed => match (alive, &mut wall_views, session.wall_name()) {
-                (true, Some(rx), Some(wall)) => rx.borrow_and_update().as_ref().map(|s| Session::wall_view(wall, s)).into_iter().collect(),
-                _ => {
+            alive = wall_changed => {
+                if let (true, Some(rx), Some(wall)) = (alive, &mut wall_views, session.wall_name()) {
+                    rx.borrow_and_update().as_ref().map(|s| Session::wall_view(wall, s)).into_iter().collect()
+                } else {
                     wall_views = None;
                     Vec::new()
                 }
-            },
+            }
             batch = ticks.recv() => match batch {
                 Ok(batch) => session.on_tick(&batch, &backend),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
