@@ -20,7 +20,7 @@ use bevy::ui::IsDefaultUiCamera;
 
 use crate::AppSystems;
 use crate::loading::{LoadProgress, Readiness, SETTLE_FRAMES};
-use crate::map::{Click, Flight, OrbitCamera, Search, Selection};
+use crate::map::{Click, Flight, OrbitCamera, Search, Selection, Tile};
 
 /// What to capture.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,18 +54,35 @@ impl Script {
     }
 }
 
-/// The offscreen image the camera renders into when there is no window.
-#[derive(Resource, Debug, Clone)]
+/// Rendering without a window: every camera draws into an image of this size (a panel's).
+#[derive(Resource, Debug, Clone, Copy)]
 pub struct Offscreen {
-    pub image: Handle<Image>,
     pub size: UVec2,
 }
 
+/// The image a camera renders into when there is no window, and what its captures are called.
+#[derive(Component, Debug, Clone)]
+pub struct CaptureImage {
+    pub image: Handle<Image>,
+    /// `-C-R` after the file name when several panels are captured, else nothing.
+    pub suffix: String,
+}
+
 /// A render-target image of `size` for windowless capture.
-pub fn offscreen_image(images: &mut Assets<Image>, size: UVec2) -> Offscreen {
+fn offscreen_image(images: &mut Assets<Image>, size: UVec2) -> Handle<Image> {
     let mut image = Image::new_target_texture(size.x, size.y, TextureFormat::Rgba8UnormSrgb, None);
     image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
-    Offscreen { image: images.add(image), size }
+    images.add(image)
+}
+
+/// `out.png` with a suffix: `out-1-0.png`.
+fn with_suffix(path: &std::path::Path, suffix: &str) -> PathBuf {
+    if suffix.is_empty() {
+        return path.to_owned();
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
 /// How the scripted actions are doing.
@@ -100,10 +117,25 @@ impl Plugin for AutomationPlugin {
     }
 }
 
-/// Points the camera (and the UI) at the offscreen image.
-fn render_offscreen(mut commands: Commands, offscreen: Res<Offscreen>, cameras: Query<Entity, With<OrbitCamera>>) {
-    for cam in &cameras {
-        commands.entity(cam).insert((RenderTarget::Image(offscreen.image.clone().into()), IsDefaultUiCamera));
+/// Points every camera at an image of its own (the first one also draws the UI that names no
+/// camera).
+fn render_offscreen(
+    mut commands: Commands,
+    offscreen: Res<Offscreen>,
+    mut images: ResMut<Assets<Image>>,
+    cameras: Query<(Entity, &Tile), With<OrbitCamera>>,
+) {
+    let mut cameras: Vec<(Entity, UVec2)> = cameras.iter().map(|(e, t)| (e, t.0)).collect();
+    cameras.sort_by_key(|(_, t)| (t.y, t.x));
+    let several = cameras.len() > 1;
+    for (i, (cam, tile)) in cameras.into_iter().enumerate() {
+        let image = offscreen_image(&mut images, offscreen.size);
+        let suffix = if several { format!("-{}-{}", tile.x, tile.y) } else { String::new() };
+        let mut e = commands.entity(cam);
+        e.insert((RenderTarget::Image(image.clone().into()), CaptureImage { image, suffix }));
+        if i == 0 {
+            e.insert(IsDefaultUiCamera);
+        }
     }
 }
 
@@ -140,7 +172,7 @@ fn capture(
     script: Res<Script>,
     state: Res<State<Readiness>>,
     loading: Res<LoadProgress>,
-    offscreen: Option<Res<Offscreen>>,
+    targets: Query<&CaptureImage>,
     time: Res<Time<Real>>,
     mut progress: ResMut<Progress>,
 ) {
@@ -168,20 +200,25 @@ fn capture(
     };
     progress.captures_requested += 1;
     progress.last_capture = Some(now);
-    info!("capturing {} ({}/{total})", path.display(), progress.captures_requested);
-    let screenshot = match &offscreen {
-        Some(o) => Screenshot::image(o.image.clone()),
-        None => Screenshot::primary_window(),
+    // One file per panel (windowless), or the primary window's picture.
+    let shots: Vec<(Screenshot, PathBuf)> = if targets.is_empty() {
+        vec![(Screenshot::primary_window(), path)]
+    } else {
+        targets.iter().map(|t| (Screenshot::image(t.image.clone()), with_suffix(&path, &t.suffix))).collect()
     };
-    let saved = progress.captures_saved.clone();
-    commands.spawn(screenshot).observe(save_to_disk(path)).observe(
-        move |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-            // The file is written by the observer before this one; exit once the last one is out.
-            if saved.fetch_add(1, Ordering::SeqCst) + 1 == total as usize {
-                exit.write(AppExit::Success);
-            }
-        },
-    );
+    let expected = total as usize * shots.len();
+    for (screenshot, path) in shots {
+        info!("capturing {} ({}/{total})", path.display(), progress.captures_requested);
+        let saved = progress.captures_saved.clone();
+        commands.spawn(screenshot).observe(save_to_disk(path)).observe(
+            move |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+                // The file is written by the observer before this one; exit once the last is out.
+                if saved.fetch_add(1, Ordering::SeqCst) + 1 == expected {
+                    exit.write(AppExit::Success);
+                }
+            },
+        );
+    }
 }
 
 fn time_frames(

@@ -1,6 +1,7 @@
 //! Grid boundaries at three levels (街道 street, 社区 community, 网格 cell) with distinct line
 //! weights, and their Chinese names as labels that appear by zoom level: streets from afar,
-//! communities closer, cells closest, never over each other or over a panel. Outlines come from
+//! communities closer, cells closest (placed by the labels feature: never over each other or over
+//! a panel). Outlines come from
 //! the server (`GET /api/v1/grids`, in local metres), saved next to the fetched scene; they fill
 //! the shared [`GridMap`].
 
@@ -10,15 +11,25 @@ use gridwall_protocol::api::GridOutlines;
 
 use crate::AppSystems;
 use crate::map::grid::centroid;
-use crate::map::{GridMap, OrbitCamera, to_world};
+use crate::map::{FloatingLabel, GridMap, OrbitCamera, Presentation, to_world};
 use crate::scene::{GRIDS_FILE, SceneInfo};
 use crate::theme::prelude::*;
+use gridwall_protocol::wall::Highlight;
 
-/// A label floating over a grid unit.
+/// A grid unit's name floating over it.
 #[derive(Component, Debug)]
 pub struct GridLabel {
     pub level: GridLevel,
-    pub at: Vec3,
+}
+
+/// Streets' names matter most, then overdue incidents (theirs), communities, near incidents,
+/// cells.
+fn rank(level: GridLevel) -> u8 {
+    match level {
+        GridLevel::Street | GridLevel::City => 0,
+        GridLevel::Community => 2,
+        GridLevel::Cell => 4,
+    }
 }
 
 #[derive(Default, Reflect, GizmoConfigGroup)]
@@ -33,11 +44,12 @@ pub struct GridsPlugin;
 impl Plugin for GridsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<GridMap>()
+            .init_resource::<Presentation>()
             .init_gizmo_group::<StreetLines>()
             .init_gizmo_group::<CommunityLines>()
             .init_gizmo_group::<CellLines>()
             .add_systems(Startup, (set_line_weights, load_grids))
-            .add_systems(Update, (draw_grids, place_labels).in_set(AppSystems::Present));
+            .add_systems(Update, (draw_grids, want_labels).in_set(AppSystems::Present));
     }
 }
 
@@ -80,7 +92,8 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
                 TextColor(level_color(unit.level).with_alpha(0.95)),
                 Node { position_type: PositionType::Absolute, ..default() },
                 Visibility::Hidden,
-                GridLabel { level: unit.level, at: to_world(c[0], c[1], 10.0) },
+                GridLabel { level: unit.level },
+                FloatingLabel { at: to_world(c[0], c[1], 10.0), rank: rank(unit.level), wanted: false },
                 Name::new(format!("label {}", unit.code)),
             ));
         }
@@ -91,17 +104,31 @@ fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMu
 
 fn draw_grids(
     outlines: Res<GridMap>,
+    presentation: Res<Presentation>,
     mut street: Gizmos<StreetLines>,
     mut community: Gizmos<CommunityLines>,
     mut cell: Gizmos<CellLines>,
 ) {
+    // A tour lighting up one level: that level bright, the others faint.
+    let lit = match presentation.highlight {
+        Some(Highlight::GridLevel(l)) => Some(l),
+        _ => None,
+    };
+    let tone = |level: GridLevel, alpha: f32| {
+        let same = |a: GridLevel, b: GridLevel| a == b || (a == GridLevel::City && b == GridLevel::Street);
+        match lit {
+            Some(l) if same(level, l) || same(l, level) => Color::WHITE.mix(&level_color(level), 0.4),
+            Some(_) => level_color(level).with_alpha(alpha * 0.25),
+            None => level_color(level).with_alpha(alpha),
+        }
+    };
     for (level, rings) in &outlines.lines {
         for ring in rings {
             let points = ring.iter().copied();
             match level {
-                GridLevel::Street | GridLevel::City => street.linestrip(points, level_color(*level)),
-                GridLevel::Community => community.linestrip(points, level_color(*level)),
-                GridLevel::Cell => cell.linestrip(points, level_color(*level).with_alpha(0.6)),
+                GridLevel::Street | GridLevel::City => street.linestrip(points, tone(*level, 1.0)),
+                GridLevel::Community => community.linestrip(points, tone(*level, 1.0)),
+                GridLevel::Cell => cell.linestrip(points, tone(*level, 0.6)),
             }
         }
     }
@@ -117,63 +144,14 @@ pub fn labelled(level: GridLevel, distance: f32) -> bool {
     }
 }
 
-/// Screen rectangles already taken by labels, bucketed in 64-pixel cells so a new label is only
-/// checked against its neighbours.
-#[derive(Debug, Default)]
-pub struct Declutter {
-    cells: std::collections::HashMap<(i32, i32), Vec<Rect>>,
-}
-
-impl Declutter {
-    const CELL: f32 = 64.0;
-
-    /// Takes `r` if it overlaps nothing taken before; says whether it did.
-    pub fn place(&mut self, r: Rect) -> bool {
-        let span = |a: f32, b: f32| (a / Self::CELL).floor() as i32..=(b / Self::CELL).floor() as i32;
-        let cells: Vec<(i32, i32)> =
-            span(r.min.x, r.max.x).flat_map(|x| span(r.min.y, r.max.y).map(move |y| (x, y))).collect();
-        if cells.iter().any(|c| self.cells.get(c).is_some_and(|taken| taken.iter().any(|t| !t.intersect(r).is_empty())))
-        {
-            return false;
-        }
-        for c in cells {
-            self.cells.entry(c).or_default().push(r);
-        }
-        true
-    }
-}
-
-/// Places the labels the zoom level calls for over their units, streets first, then
-/// communities, then cells; a label that would overlap one already placed, or a panel over the
-/// map (HUD, ticker, filter bar, detail panel), stays hidden.
-fn place_labels(
-    cameras: Query<(&Camera, &GlobalTransform, &OrbitCamera)>,
-    panels: Query<(&ComputedNode, &bevy::ui::UiGlobalTransform, &InheritedVisibility), With<GlobalZIndex>>,
-    mut labels: Query<(&GridLabel, &mut Node, &mut Visibility, &ComputedNode)>,
-) {
-    let Ok((camera, cam_tf, orbit)) = cameras.single() else { return };
-    let mut taken = Declutter::default();
-    for (node, tf, shown) in &panels {
-        if shown.get() {
-            let k = node.inverse_scale_factor();
-            taken.place(Rect::from_center_size(tf.translation * k, node.size() * k));
-        }
-    }
-    let mut order: Vec<_> = labels.iter_mut().collect();
-    order.sort_by_key(|(l, ..)| std::cmp::Reverse(l.level.index()));
-    for (label, mut node, mut vis, computed) in order {
-        let shown =
-            labelled(label.level, orbit.distance).then(|| camera.world_to_viewport(cam_tf, label.at).ok()).flatten();
-        let half = computed.size() * computed.inverse_scale_factor() / 2.0;
-        match shown.filter(|p| taken.place(Rect::from_center_half_size(*p, half))) {
-            Some(p) => {
-                node.left = Val::Px(p.x - half.x);
-                node.top = Val::Px(p.y - half.y);
-                vis.set_if_neq(Visibility::Inherited);
-            }
-            None => {
-                vis.set_if_neq(Visibility::Hidden);
-            }
+/// Wants each unit's label shown at the zoom level its level calls for (the labels feature
+/// places the ones that fit).
+fn want_labels(cameras: Query<&OrbitCamera>, mut labels: Query<(&GridLabel, &mut FloatingLabel)>) {
+    let Some(orbit) = cameras.iter().next() else { return };
+    for (grid, mut label) in &mut labels {
+        let wanted = labelled(grid.level, orbit.distance);
+        if label.wanted != wanted {
+            label.wanted = wanted;
         }
     }
 }
@@ -181,16 +159,6 @@ fn place_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_that_would_overlap_are_refused() {
-        let mut d = Declutter::default();
-        assert!(d.place(Rect::new(0.0, 0.0, 100.0, 20.0)));
-        assert!(!d.place(Rect::new(90.0, 10.0, 150.0, 30.0)), "overlaps the first");
-        assert!(d.place(Rect::new(100.5, 0.0, 200.0, 20.0)), "beside it");
-        assert!(d.place(Rect::new(-300.0, -50.0, -200.0, -30.0)), "off screen to the top left");
-        assert!(!d.place(Rect::new(150.0, 5.0, 160.0, 15.0)), "inside the third, across bucket borders");
-    }
 
     #[test]
     fn zoom_levels_decide_which_labels_show() {

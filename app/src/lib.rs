@@ -8,9 +8,11 @@
 //! * [`map`]: the shared vocabulary of the map (markers, camera orbit, grid outlines, selection,
 //!   filters);
 //! * features, one plugin each, depending only on the two layers above: [`city`], [`camera`],
-//!   [`grids`], [`layers`] (patrols, incidents, components, heatmap), [`hud`], [`filters`]
-//!   (with the search), [`select`] (picking, detail panel) and [`automation`] (scripted actions
-//!   and captures).
+//!   [`grids`], [`layers`] (patrols, incidents, components, heatmap), [`hud`], [`labels`]
+//!   (where floating labels fit), [`filters`]
+//!   (with the search), [`select`] (picking, detail panel), [`wall`] (panels of a video wall,
+//!   the HUD's layout on it, keeping panels in step) and [`automation`] (scripted actions and
+//!   captures).
 //!
 //! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
 //! [`remote`] fetches a scene from a server before the app starts.
@@ -21,6 +23,7 @@ pub mod city;
 pub mod filters;
 pub mod grids;
 pub mod hud;
+pub mod labels;
 pub mod layers;
 pub mod loading;
 pub mod map;
@@ -30,6 +33,7 @@ pub mod remote;
 pub mod scene;
 pub mod select;
 pub mod theme;
+pub mod wall;
 
 use bevy::prelude::*;
 
@@ -48,8 +52,10 @@ pub enum AppSystems {
     Select,
     /// Filters and search decide what is shown.
     Filter,
-    /// Markers move, labels, panels and HUD text follow, captures are taken.
+    /// Markers move, panels and HUD text follow, captures are taken; labels say where they would go.
     Present,
+    /// Floating labels are placed where they fit, once everything else has moved.
+    Label,
     /// Commands and questions go out (`net`).
     Send,
 }
@@ -60,8 +66,8 @@ pub struct AppSystemsPlugin;
 
 impl Plugin for AppSystemsPlugin {
     fn build(&self, app: &mut App) {
-        use AppSystems::{Apply, Filter, Input, Present, Receive, Select, Send};
-        app.configure_sets(Update, (Receive, Apply, Input, Select, Filter, Present, Send).chain());
+        use AppSystems::{Apply, Filter, Input, Label, Present, Receive, Select, Send};
+        app.configure_sets(Update, (Receive, Apply, Input, Select, Filter, Present, Label, Send).chain());
     }
 }
 
@@ -85,7 +91,7 @@ impl Plugin for AppPlugin {
             layers::LayersPlugin,
             hud::HudPlugin,
         ));
-        app.add_plugins((filters::FiltersPlugin, select::SelectPlugin, automation::AutomationPlugin));
+        app.add_plugins((filters::FiltersPlugin, select::SelectPlugin, wall::WallPlugin, automation::AutomationPlugin));
     }
 }
 

@@ -9,10 +9,13 @@ use bevy::window::{ExitCondition, WindowResolution};
 use bevy::winit::WinitPlugin;
 use clap::Parser;
 use gridwall::automation::{CaptureKind, Script};
-use gridwall::map::{HeatmapOn, OrbitCamera, StartView};
+use gridwall::map::{CameraControl, HeatmapOn, OrbitCamera, StartView, WallShape};
 use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
 use gridwall::theme::lang::Lang;
+use gridwall::theme::widgets::HudVisible;
+use gridwall::wall::WallLayout;
+use gridwall::wall::sync::{CastTarget, WallRole};
 
 #[derive(Parser)]
 #[command(name = "gridwall", version, about = "gridwall display: the 3D command-center view of a scene")]
@@ -61,9 +64,65 @@ struct Cli {
     /// HUD language: zh (default) or en.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
     lang: String,
-    /// Window size, `WIDTHxHEIGHT`.
+    /// Window size, `WIDTHxHEIGHT` (on a wall: the size of one panel).
     #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
     size: (u32, u32),
+    /// A video wall of `COLSxROWS` panels showing one view; give `--tile C,R` (this process is
+    /// one panel) or `--all-tiles` (one window per panel). Panels follow the wall group
+    /// `--wall-id` unless this display leads it (`--lead`).
+    #[arg(long, value_parser = parse_size)]
+    wall: Option<(u32, u32)>,
+    /// The panel this process shows, `C,R` from the top left (0,0).
+    #[arg(long, value_parser = parse_tile, requires = "wall", conflicts_with = "all_tiles")]
+    tile: Option<(u32, u32)>,
+    /// Open one window per panel (one PC driving the whole wall).
+    #[arg(long, requires = "wall")]
+    all_tiles: bool,
+    /// Pixels hidden between neighbouring panels, `X,Y` (the bezels), so lines run straight across.
+    #[arg(long, value_parser = parse_tile, requires = "wall")]
+    bezel: Option<(u32, u32)>,
+    /// Where the HUD goes on the wall and how large it is (a TOML file; see README).
+    #[arg(long, requires = "wall")]
+    wall_layout: Option<PathBuf>,
+    /// The wall group to follow.
+    #[arg(long, default_value = "main")]
+    wall_id: String,
+    /// Lead this wall group: this display's view (camera, selection, filters, heatmap, tour) is
+    /// shown by every panel that follows the group.
+    #[arg(long)]
+    lead: Option<String>,
+    /// The wall group `C` (投屏到大屏) casts the selection to.
+    #[arg(long, default_value = "main")]
+    cast_to: String,
+    /// `off` hides the HUD and the map's labels (clean captures).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    hud: String,
+}
+
+fn parse_tile(s: &str) -> Result<(u32, u32), String> {
+    let (c, r) = s.split_once(',').ok_or("expected C,R, e.g. 1,0")?;
+    let c: u32 = c.trim().parse().map_err(|_| format!("bad column {c:?}"))?;
+    let r: u32 = r.trim().parse().map_err(|_| format!("bad row {r:?}"))?;
+    if c > 10_000 || r > 10_000 {
+        return Err("numbers up to 10000".into());
+    }
+    Ok((c, r))
+}
+
+/// The wall this display is part of, from the flags.
+fn wall_shape(cli: &Cli) -> anyhow::Result<Option<WallShape>> {
+    let Some((cols, rows)) = cli.wall else { return Ok(None) };
+    anyhow::ensure!(cols <= 16 && rows <= 16, "--wall: at most 16 panels a side");
+    let tiles = match (cli.tile, cli.all_tiles) {
+        (Some((c, r)), false) => {
+            anyhow::ensure!(c < cols && r < rows, "--tile {c},{r} is not a panel of a {cols}x{rows} wall");
+            vec![UVec2::new(c, r)]
+        }
+        (None, true) => (0..rows).flat_map(|r| (0..cols).map(move |c| UVec2::new(c, r))).collect(),
+        _ => anyhow::bail!("--wall needs --tile C,R (one panel) or --all-tiles (every panel)"),
+    };
+    let bezel = cli.bezel.map_or(UVec2::ZERO, |(x, y)| UVec2::new(x, y));
+    Ok(Some(WallShape { cols, rows, panel: UVec2::new(cli.size.0, cli.size.1), bezel, tiles }))
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -89,6 +148,12 @@ fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // A bad wall flag or layout is refused before anything opens.
+    let wall = wall_shape(&cli)?;
+    let layout = cli.wall_layout.as_deref().map(WallLayout::load).transpose()?.unwrap_or_default();
+    if wall.as_ref().is_some_and(WallShape::is_wall) {
+        gridwall::theme::widgets::set_ui_scale(layout.scale);
+    }
     let (scene, net) = match &cli.server {
         Some(server) => {
             let cache =
@@ -124,9 +189,7 @@ fn main() -> anyhow::Result<()> {
                 .disable::<WinitPlugin>(),
         )
         .add_plugins(ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
-        let mut images = app.world_mut().resource_mut::<Assets<Image>>();
-        let offscreen = gridwall::automation::offscreen_image(&mut images, UVec2::new(cli.size.0, cli.size.1));
-        app.insert_resource(offscreen);
+        app.insert_resource(gridwall::automation::Offscreen { size: UVec2::new(cli.size.0, cli.size.1) });
     } else {
         app.add_plugins(
             DefaultPlugins
@@ -151,6 +214,22 @@ fn main() -> anyhow::Result<()> {
         app.insert_resource(StartView(view));
     }
     app.insert_resource(HeatmapOn(cli.heatmap));
+    app.insert_resource(HudVisible(cli.hud == "on"))
+        .insert_resource(layout)
+        .insert_resource(CastTarget(cli.cast_to.clone()));
+    match (&cli.lead, &wall) {
+        (Some(lead), _) => {
+            app.insert_resource(WallRole { wall: lead.clone(), lead: true });
+        }
+        (None, Some(_)) => {
+            app.insert_resource(WallRole { wall: cli.wall_id.clone(), lead: false })
+                .insert_resource(CameraControl::Wall);
+        }
+        (None, None) => {}
+    }
+    if let Some(shape) = wall {
+        app.insert_resource(shape);
+    }
     app.insert_resource(Script {
         click: cli.click,
         search: cli.search,

@@ -66,27 +66,59 @@ pub enum Connection {
     },
 }
 
-/// The last server time seen, and when (to keep clocks and countdowns running between frames).
+/// The server's clock as this display knows it: from ping round trips (the offset of the server's
+/// clock from this machine's, taken from the quickest recent round trip), or, until the first
+/// pong, from the time stamps of frames.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
 pub struct ServerClock {
-    time_ms: Option<i64>,
-    seen_at: f32,
+    /// Server minus local clock (ms), and the round trip it was measured with.
+    offset: Option<(f64, f64)>,
+    /// The last frame's time stamp and when it was seen (seconds of [`Time`]).
+    frame: Option<(i64, f32)>,
 }
 
 impl ServerClock {
     /// The server said it was `time_ms` at `elapsed_s` (seconds of [`Time`]).
     pub fn set(&mut self, time_ms: i64, elapsed_s: f32) {
-        *self = Self { time_ms: Some(time_ms), seen_at: elapsed_s };
+        self.frame = Some((time_ms, elapsed_s));
     }
 
-    /// The server's time now (ms since the Unix epoch), once a frame has told it.
-    pub fn now_ms(&self, elapsed_s: f32) -> Option<i64> {
-        self.time_ms.map(|t| t + ((elapsed_s - self.seen_at) * 1000.0) as i64)
+    /// A ping's round trip: keeps the offset of the quickest one (a slow round trip says less
+    /// about when the server answered). Older estimates age, so the clock follows drift.
+    pub fn sync(&mut self, offset_ms: f64, rtt_ms: f64) {
+        let keep = self.offset.is_some_and(|(_, best)| best * 1.05 + 0.5 < rtt_ms);
+        if keep {
+            if let Some((_, best)) = &mut self.offset {
+                *best *= 1.05;
+            }
+        } else {
+            self.offset = Some((offset_ms, rtt_ms));
+        }
     }
+
+    /// The server's time now (ms since the Unix epoch), once a pong or a frame has told it.
+    pub fn now_ms(&self, elapsed_s: f32) -> Option<i64> {
+        match (self.offset, self.frame) {
+            (Some((offset, _)), _) => Some((local_ms() as f64 + offset).round() as i64),
+            (None, Some((t, seen))) => Some(t + ((elapsed_s - seen) * 1000.0) as i64),
+            (None, None) => None,
+        }
+    }
+
+    /// The round trip the offset was measured with (ms), once pinged.
+    pub fn round_trip_ms(&self) -> Option<f64> {
+        self.offset.map(|o| o.1)
+    }
+}
+
+/// This machine's clock (ms since the Unix epoch).
+pub fn local_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 enum Inbound {
     Connected,
+    Clock { offset_ms: f64, rtt_ms: f64 },
     Lost { attempt: u32, retry_in: Duration, reason: String },
     Frame(ServerMessage),
     Answer(Answer),
@@ -157,6 +189,7 @@ fn receive_frames(
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
+            Inbound::Clock { offset_ms, rtt_ms } => clock.sync(offset_ms, rtt_ms),
             Inbound::Lost { attempt, retry_in, reason } => {
                 *state = Connection::Reconnecting { attempt, retry_in, reason }
             }
@@ -232,14 +265,14 @@ fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut ask
 
 /// Connects, runs the session, and reconnects after a loss with exponential backoff (0.5 s up
 /// to 8 s). On every (re)connection it says hello with the last event seq it saw and repeats
-/// the last subscription, so the view comes back without a restart.
+/// the last subscription and wall membership, so the view comes back without a restart.
 async fn keep_connected(
     url: String,
     inbox: tmpsc::UnboundedSender<Inbound>,
     mut outbox: tmpsc::UnboundedReceiver<ClientMessage>,
 ) {
     let mut last_seq: Option<u64> = None;
-    let mut subscription: Option<ClientMessage> = None;
+    let mut standing = Standing::default();
     let mut attempt = 0u32;
     loop {
         let reason = match tokio_tungstenite::connect_async(url.as_str()).await {
@@ -248,7 +281,7 @@ async fn keep_connected(
                 if inbox.send(Inbound::Connected).is_err() {
                     return;
                 }
-                match session(ws, &inbox, &mut outbox, &mut last_seq, &mut subscription).await {
+                match session(ws, &inbox, &mut outbox, &mut last_seq, &mut standing).await {
                     Ok(()) => return, // the app went away
                     Err(e) => e,
                 }
@@ -260,7 +293,8 @@ async fn keep_connected(
         if inbox.send(Inbound::Lost { attempt, retry_in, reason }).is_err() {
             return;
         }
-        // Keep the latest subscription while waiting; other commands fail with the link.
+        // Keep the latest subscription and wall membership while waiting; other commands fail
+        // with the link.
         let wait = tokio::time::sleep(retry_in);
         tokio::pin!(wait);
         loop {
@@ -268,11 +302,35 @@ async fn keep_connected(
                 () = &mut wait => break,
                 c = outbox.recv() => match c {
                     None => return,
-                    Some(c @ ClientMessage::Subscribe { .. }) => subscription = Some(c),
-                    Some(_) => {}
+                    Some(c) => standing.remember(&c),
                 },
             }
         }
+    }
+}
+
+/// How often the link measures the server's clock.
+const PING_EVERY: Duration = Duration::from_secs(2);
+
+/// What the server is told again after every (re)connection: the last subscription and the wall
+/// group joined.
+#[derive(Debug, Default)]
+struct Standing {
+    subscribe: Option<ClientMessage>,
+    join: Option<ClientMessage>,
+}
+
+impl Standing {
+    fn remember(&mut self, m: &ClientMessage) {
+        match m {
+            ClientMessage::Subscribe { .. } => self.subscribe = Some(m.clone()),
+            ClientMessage::JoinWall { .. } => self.join = Some(m.clone()),
+            _ => {}
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &ClientMessage> {
+        self.subscribe.iter().chain(&self.join)
     }
 }
 
@@ -284,7 +342,7 @@ async fn session(
     inbox: &tmpsc::UnboundedSender<Inbound>,
     outbox: &mut tmpsc::UnboundedReceiver<ClientMessage>,
     last_seq: &mut Option<u64>,
-    subscription: &mut Option<ClientMessage>,
+    standing: &mut Standing,
 ) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let send = |m: &ClientMessage| WsMessage::Binary(encode_client(m).into());
@@ -295,18 +353,20 @@ async fn session(
     }))
     .await
     .map_err(|e| e.to_string())?;
-    if let Some(s) = subscription.as_ref() {
-        sink.send(send(s)).await.map_err(|e| e.to_string())?;
+    for m in standing.all() {
+        sink.send(send(m)).await.map_err(|e| e.to_string())?;
     }
+    let mut ping = tokio::time::interval(PING_EVERY);
     let mut decoder = ServerDecoder::new();
     loop {
         tokio::select! {
             c = outbox.recv() => {
                 let Some(c) = c else { return Ok(()) };
-                if matches!(c, ClientMessage::Subscribe { .. }) {
-                    *subscription = Some(c.clone());
-                }
+                standing.remember(&c);
                 sink.send(send(&c)).await.map_err(|e| e.to_string())?;
+            }
+            _ = ping.tick() => {
+                sink.send(send(&ClientMessage::Ping { t: local_ms() as u64 })).await.map_err(|e| e.to_string())?;
             }
             m = stream.next() => {
                 let m = match m {
@@ -319,6 +379,15 @@ async fn session(
                     WsMessage::Close(_) => return Err("the server closed the connection".into()),
                     _ => continue,
                 };
+                if let ServerMessage::Pong { t, time_ms } = msg {
+                    let now = local_ms() as f64;
+                    let rtt_ms = now - t as f64;
+                    let offset_ms = time_ms as f64 - f64::midpoint(t as f64, now);
+                    if inbox.send(Inbound::Clock { offset_ms, rtt_ms }).is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 match &msg {
                     ServerMessage::Snapshot { seq, .. } => *last_seq = Some(last_seq.map_or(*seq, |s| s.max(*seq))),
                     ServerMessage::Delta { events, .. } => {

@@ -11,7 +11,10 @@ use bevy::prelude::*;
 use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Layer};
 
 use crate::AppSystems;
-use crate::map::{FlyTo, OrbitCamera, StartView, Typing};
+use bevy::camera::RenderTarget;
+use bevy::window::{PrimaryWindow, WindowPosition, WindowRef, WindowResolution};
+
+use crate::map::{CameraControl, FlyTo, OrbitCamera, StartView, Tile, Typing, WallShape};
 use crate::net::Outbound;
 use crate::scene::SceneInfo;
 
@@ -23,17 +26,66 @@ impl Plugin for CameraPlugin {
             .init_resource::<Typing>()
             .add_systems(Startup, (spawn_camera, subscribe_to_view))
             .add_message::<FlyTo>()
-            .add_systems(Update, steer_camera.in_set(AppSystems::Input))
+            .init_resource::<CameraControl>()
+            .add_systems(Update, steer_camera.in_set(AppSystems::Input).run_if(resource_equals(CameraControl::Local)))
             .add_systems(
                 Update,
-                (flight::start_flights, flight::fly_camera, place_camera).chain().in_set(AppSystems::Present),
+                (
+                    (flight::start_flights, flight::fly_camera).run_if(resource_equals(CameraControl::Local)),
+                    place_camera,
+                )
+                    .chain()
+                    .in_set(AppSystems::Present),
             );
     }
 }
 
-fn spawn_camera(mut commands: Commands, scene: Res<SceneInfo>, start: Option<Res<StartView>>) {
+/// One camera per panel this process shows. On a wall each renders its part of the one logical
+/// view (an off-axis sub view); with `--all-tiles` every panel after the first gets a window of
+/// its own, placed where the panel is.
+fn spawn_camera(
+    mut commands: Commands,
+    scene: Res<SceneInfo>,
+    start: Option<Res<StartView>>,
+    shape: Option<Res<WallShape>>,
+    primary: Query<&Window, With<PrimaryWindow>>,
+) {
     let orbit = start.map_or_else(|| OrbitCamera::overview(&scene), |s| s.0);
-    commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform(), orbit, Name::new("camera")));
+    let Some(shape) = shape.filter(|s| s.is_wall()) else {
+        commands.spawn((
+            Camera3d::default(),
+            Msaa::Off,
+            orbit.transform(),
+            orbit,
+            Tile(UVec2::ZERO),
+            Name::new("camera"),
+        ));
+        return;
+    };
+    let title = primary.single().ok().map(|w| w.title.clone());
+    for (i, &tile) in shape.tiles.iter().enumerate() {
+        let camera = Camera { sub_camera_view: Some(shape.sub_view(tile)), ..default() };
+        let mut e = commands.spawn((
+            Camera3d::default(),
+            camera,
+            Msaa::Off,
+            orbit.transform(),
+            orbit,
+            Tile(tile),
+            Name::new(format!("camera {},{}", tile.x, tile.y)),
+        ));
+        if let (Some(title), true) = (&title, i > 0) {
+            let at = (tile * shape.panel).as_ivec2();
+            let window = Window {
+                title: format!("{title} [{},{}]", tile.x, tile.y),
+                resolution: WindowResolution::new(shape.panel.x, shape.panel.y),
+                position: WindowPosition::At(at),
+                ..default()
+            };
+            let window = e.commands().spawn(window).id();
+            e.insert(RenderTarget::Window(WindowRef::Entity(window)));
+        }
+    }
 }
 
 /// Asks the server for what the display shows: the whole scene (with a margin), patrols,

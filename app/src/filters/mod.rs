@@ -10,8 +10,9 @@ use bevy::prelude::*;
 use gridwall_protocol::{ComponentCategory, IncidentStage};
 
 use crate::AppSystems;
-use crate::map::{ComponentMarker, Filters, HeatmapOn, IncidentMarker, PatrolMarker};
+use crate::map::{ComponentMarker, Filters, HeatmapOn, IncidentMarker, PatrolMarker, Presentation};
 use crate::theme::prelude::*;
+use gridwall_protocol::wall::Highlight;
 
 /// A toggle in the filter bar.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub struct FiltersPlugin;
 impl Plugin for FiltersPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Filters>()
+            .init_resource::<Presentation>()
             .init_resource::<HeatmapOn>()
             .init_resource::<Lang>()
             .add_systems(Startup, spawn_filter_bar)
@@ -60,6 +62,7 @@ fn spawn_filter_bar(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<L
             Node { right: hpx(24.0), bottom: hpx(24.0), max_width: Val::Vw(60.0), ..panel_node(10.0, 6.0) },
             BackgroundColor(palette::PANEL),
             Name::new("filter bar"),
+            Place::Filters,
             OVER_MAP,
         ))
         .with_children(|p| {
@@ -121,14 +124,20 @@ fn show_toggles(filters: Res<Filters>, heatmap: Res<HeatmapOn>, mut buttons: Que
     }
 }
 
-/// Hides what the filters exclude: everything when the filters change, new markers otherwise.
+/// Hides what the filters exclude: everything when the filters change, new markers otherwise. A
+/// tour pointing at one unit's patrols shows only those.
 fn apply_filters(
     filters: Res<Filters>,
+    presentation: Res<Presentation>,
     mut incidents: Query<(Ref<IncidentMarker>, &mut Visibility), (Without<PatrolMarker>, Without<ComponentMarker>)>,
     mut patrols: Query<(Ref<PatrolMarker>, &mut Visibility), (Without<IncidentMarker>, Without<ComponentMarker>)>,
     mut components: Query<(Ref<ComponentMarker>, &mut Visibility), (Without<IncidentMarker>, Without<PatrolMarker>)>,
 ) {
-    let all = filters.is_changed();
+    let all = filters.is_changed() || presentation.is_changed();
+    let only = match &presentation.highlight {
+        Some(Highlight::Patrols(code)) => Some(code.as_str()),
+        _ => None,
+    };
     let shown = |b: bool| if b { Visibility::Inherited } else { Visibility::Hidden };
     for (m, mut vis) in &mut incidents {
         if all || m.is_changed() {
@@ -137,7 +146,7 @@ fn apply_filters(
     }
     for (m, mut vis) in &mut patrols {
         if all || m.is_changed() {
-            vis.set_if_neq(shown(filters.shows_patrol(&m.grid)));
+            vis.set_if_neq(shown(filters.shows_patrol(&m.grid) && only.is_none_or(|c| m.grid.starts_with(c))));
         }
     }
     for (m, mut vis) in &mut components {

@@ -2,15 +2,18 @@
 //! the socket) and the stage legend, a red banner across the top while the link is lost, and the
 //! event [`ticker`]. Chinese by default (`--lang en` for English).
 
+pub mod caption;
 pub mod ticker;
 
 use bevy::prelude::*;
 use gridwall_protocol::{IncidentStage, Kpis, ServerMessage};
 
 use crate::AppSystems;
+use crate::map::Presentation;
 use crate::net::{Connection, ServerClock, ServerFrame};
 use crate::scene::SceneInfo;
 use crate::theme::prelude::*;
+use gridwall_protocol::wall::Highlight;
 
 #[derive(Component)]
 pub struct HudClock;
@@ -28,12 +31,13 @@ pub struct HudPlugin;
 impl Plugin for HudPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Lang>()
+            .init_resource::<Presentation>()
             .init_resource::<ServerClock>()
             .init_resource::<Connection>()
             .add_message::<ServerFrame>()
             .add_systems(Startup, spawn_hud)
             .add_systems(Update, (show_clock, show_link, show_kpis).in_set(AppSystems::Present))
-            .add_plugins(ticker::TickerPlugin);
+            .add_plugins((ticker::TickerPlugin, caption::CaptionPlugin));
     }
 }
 
@@ -51,6 +55,7 @@ fn spawn_hud(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, s
             Node { left: hpx(24.0), top: hpx(20.0), ..panel_node(14.0, 6.0) },
             BackgroundColor(palette::PANEL),
             Name::new("hud"),
+            Place::Title,
             OVER_MAP,
         ))
         .with_children(|p| {
@@ -96,6 +101,7 @@ fn spawn_hud(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, s
         Visibility::Hidden,
         HudBanner,
         Name::new("link banner"),
+        Place::Banner,
         OVER_MAP,
         children![(Text::new(""), font(24.0), TextColor(Color::WHITE))],
     ));
@@ -179,14 +185,26 @@ fn show_link(
     }
 }
 
-/// The KPIs the server sent last (on connecting, and whenever they change).
-fn show_kpis(mut frames: MessageReader<ServerFrame>, lang: Res<Lang>, mut text: Query<&mut Text, With<HudKpis>>) {
+/// The KPIs the server sent last (on connecting, and whenever they change); a tour that points
+/// at them turns them gold.
+fn show_kpis(
+    mut frames: MessageReader<ServerFrame>,
+    lang: Res<Lang>,
+    presentation: Res<Presentation>,
+    mut text: Query<(&mut Text, &mut TextColor), With<HudKpis>>,
+) {
+    if presentation.is_changed() {
+        let lit = presentation.highlight == Some(Highlight::Kpis);
+        for (_, mut c) in &mut text {
+            c.0 = if lit { palette::NOTE } else { palette::BODY };
+        }
+    }
     let last = frames
         .read()
         .filter_map(|ServerFrame(m)| if let ServerMessage::Kpis { kpis, .. } = m { Some(*kpis) } else { None })
         .last();
     if let Some(k) = last {
-        for mut t in &mut text {
+        for (mut t, _) in &mut text {
             t.0 = kpi_text(Some(&k), *lang);
         }
     }

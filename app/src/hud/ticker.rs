@@ -60,6 +60,7 @@ fn spawn_ticker(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>
             Node { left: hpx(24.0), bottom: hpx(24.0), ..panel_node(12.0, 4.0) },
             BackgroundColor(palette::PANEL),
             Name::new("ticker"),
+            Place::Ticker,
             OVER_MAP,
         ))
         .with_children(|p| {

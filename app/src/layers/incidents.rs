@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use gridwall_protocol::{EventKind, GridLevel, IncidentStage, IncidentState, ServerMessage};
 
 use crate::AppSystems;
-use crate::map::{IncidentMarker, Incidents, OrbitCamera, Pickable, Target, marker_scale, to_world};
+use crate::map::{FloatingLabel, IncidentMarker, Incidents, OrbitCamera, Pickable, Target, marker_scale, to_world};
 use crate::materials::PulseMaterial;
 use crate::net::{ServerClock, ServerFrame};
 use crate::theme::prelude::*;
@@ -85,7 +85,7 @@ impl Plugin for IncidentsPlugin {
             .add_systems(Update, apply_incident_frames.in_set(AppSystems::Apply))
             .add_systems(
                 Update,
-                (pulse_incidents, scale_incidents, sync_incident_labels, place_incident_labels)
+                (pulse_incidents, scale_incidents, sync_incident_labels, update_incident_labels)
                     .chain()
                     .in_set(AppSystems::Present),
             );
@@ -191,6 +191,7 @@ fn sync_incident_labels(
             Node { position_type: PositionType::Absolute, ..default() },
             Visibility::Hidden,
             IncidentLabel(e),
+            FloatingLabel { at: Vec3::ZERO, rank: 3, wanted: false },
         ));
     }
 }
@@ -198,41 +199,43 @@ fn sync_incident_labels(
 #[derive(Component)]
 struct Labelled;
 
-/// Puts each label above its marker on screen and keeps its countdown running.
-fn place_incident_labels(
-    cameras: Query<(&Camera, &GlobalTransform), With<OrbitCamera>>,
+/// Keeps each countdown running and says where its label would go: near incidents and every
+/// overdue one want theirs shown (overdue ones first); the labels feature places those that fit.
+fn update_incident_labels(
+    cameras: Query<&GlobalTransform, With<OrbitCamera>>,
     markers: Query<(&IncidentMarker, &GlobalTransform, &InheritedVisibility)>,
     clock: Res<ServerClock>,
     time: Res<Time>,
     lang: Res<Lang>,
-    mut labels: Query<(&IncidentLabel, &mut Text, &mut TextColor, &mut Node, &mut Visibility, &ComputedNode)>,
+    mut labels: Query<(&IncidentLabel, &mut Text, &mut TextColor, &mut FloatingLabel)>,
 ) {
-    let Ok((camera, cam_tf)) = cameras.single() else { return };
+    let Some(cam_tf) = cameras.iter().next() else { return };
     let now = clock.now_ms(time.elapsed_secs());
-    for (of, mut text, mut color, mut node, mut vis, computed) in &mut labels {
+    for (of, mut text, mut color, mut label) in &mut labels {
         let Ok((m, tf, shown)) = markers.get(of.0) else { continue };
+        let Some(now) = now else { continue };
         // Near ones only (overdue ones always), so a city-wide view does not drown in labels.
-        let overdue = now.is_some_and(|n| n > m.0.deadline_ms);
+        let overdue = now > m.0.deadline_ms;
         let near = cam_tf.translation().distance(tf.translation()) < LABEL_RANGE_M;
-        let at = (shown.get() && (near || overdue))
-            .then(|| camera.world_to_viewport(cam_tf, tf.translation() + Vec3::Y * 22.0).ok())
-            .flatten();
-        let (Some(p), Some(now)) = (at, now) else {
-            vis.set_if_neq(Visibility::Hidden);
-            continue;
+        let want = FloatingLabel {
+            at: tf.translation() + Vec3::Y * 22.0,
+            rank: if overdue { 1 } else { 3 },
+            wanted: shown.get() && (near || overdue),
         };
+        if *label != want {
+            *label = want;
+        }
+        if !want.wanted {
+            continue;
+        }
         let t = label_text(&m.0, now, *lang);
         if text.0 != t {
             text.0 = t;
         }
-        let c = if now > m.0.deadline_ms { palette::OVERDUE } else { Color::WHITE };
+        let c = if overdue { palette::OVERDUE } else { Color::WHITE };
         if color.0 != c {
             color.0 = c;
         }
-        let size = computed.size() * computed.inverse_scale_factor();
-        node.left = Val::Px(p.x - size.x / 2.0);
-        node.top = Val::Px(p.y - size.y);
-        vis.set_if_neq(Visibility::Inherited);
     }
 }
 

@@ -65,3 +65,20 @@ pub struct HeatmapOn(pub bool);
 /// Whether keys go into a text box (the search) rather than to the map's shortcuts.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Typing(pub bool);
+
+/// What the display presents beyond the map: a tour's caption and highlight, and whether the
+/// selection is cast from a commander's desk (its panel shows large). A tour or the wall group
+/// sets it; the HUD shows it.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presentation {
+    pub caption: Option<gridwall_protocol::wall::Caption>,
+    pub highlight: Option<gridwall_protocol::wall::Highlight>,
+    pub cast: bool,
+}
+
+/// Cast the selection onto a wall (投屏到大屏) or take it back (收回), from a key or a button.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CastRequest {
+    Cast,
+    TakeBack,
+}

@@ -56,3 +56,14 @@ pub struct Incidents {
 pub struct Patrols {
     pub by_id: HashMap<u32, Entity>,
 }
+
+/// A label floating over the map at a world point (a grid unit's name, an incident's countdown).
+/// Its feature says whether it wants to show and how much it matters (`rank` 0 first); the
+/// labels feature places it on the panel its point falls on, if it fits beside the labels placed
+/// before it and clear of the panels.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct FloatingLabel {
+    pub at: Vec3,
+    pub rank: u8,
+    pub wanted: bool,
+}

@@ -12,9 +12,9 @@ pub mod view;
 use bevy::prelude::*;
 
 pub use grid::GridMap;
-pub use interaction::{Click, Filters, HeatmapOn, Search, Select, Selection, Typing};
-pub use markers::{ComponentMarker, IncidentMarker, Incidents, PatrolMarker, Patrols, Pickable, Target};
-pub use view::{Flight, FlyTo, OrbitCamera, StartView, marker_scale};
+pub use interaction::{CastRequest, Click, Filters, HeatmapOn, Presentation, Search, Select, Selection, Typing};
+pub use markers::{ComponentMarker, FloatingLabel, IncidentMarker, Incidents, PatrolMarker, Patrols, Pickable, Target};
+pub use view::{CameraControl, Flight, FlyTo, OrbitCamera, StartView, Tile, WallShape, marker_scale};
 
 /// Local metres (x east, y north) → Bevy (+X east, +Y up, −Z north), `up` metres above ground.
 pub fn to_world(x: f64, y: f64, up: f32) -> Vec3 {
@@ -34,9 +34,12 @@ impl Plugin for MapPlugin {
             .init_resource::<Filters>()
             .init_resource::<HeatmapOn>()
             .init_resource::<Typing>()
+            .init_resource::<Presentation>()
+            .init_resource::<CameraControl>()
             .add_message::<Click>()
             .add_message::<Select>()
             .add_message::<Search>()
-            .add_message::<FlyTo>();
+            .add_message::<FlyTo>()
+            .add_message::<CastRequest>();
     }
 }

@@ -103,8 +103,7 @@ impl Flight {
     /// The view `t` seconds into the flight (ease in and out; the distance changes
     /// geometrically so zooming feels even).
     pub fn at(&self, now: f32) -> OrbitCamera {
-        let t = ((now - self.start) / self.duration).clamp(0.0, 1.0);
-        let e = if t < 0.5 { 4.0 * t * t * t } else { 1.0 - (-2.0 * t + 2.0).powi(3) / 2.0 };
+        let e = gridwall_protocol::wall::ease_in_out((now - self.start) / self.duration);
         OrbitCamera {
             focus: self.from.focus.lerp(self.to.focus, e),
             yaw: self.from.yaw + (self.to.yaw - self.from.yaw) * e,
@@ -161,5 +160,104 @@ mod tests {
         // Slow at both ends.
         assert!(f.at(1.2).focus.x < 2.0 && f.at(2.8).focus.x > 98.0);
         assert!(f.done(3.0) && !f.done(2.9));
+    }
+}
+
+/// How one logical view is spread over a video wall: `cols`×`rows` panels of `panel` pixels with
+/// `bezel` pixels hidden between neighbours, and which of them this process shows.
+#[derive(Resource, Debug, Clone, PartialEq, Eq)]
+pub struct WallShape {
+    pub cols: u32,
+    pub rows: u32,
+    pub panel: UVec2,
+    pub bezel: UVec2,
+    /// The panels this process renders (one with `--tile`, all with `--all-tiles`).
+    pub tiles: Vec<UVec2>,
+}
+
+impl WallShape {
+    /// A single screen: one panel, no wall.
+    pub fn single(panel: UVec2) -> Self {
+        Self { cols: 1, rows: 1, panel, bezel: UVec2::ZERO, tiles: vec![UVec2::ZERO] }
+    }
+
+    pub fn is_wall(&self) -> bool {
+        self.cols * self.rows > 1
+    }
+
+    /// The whole wall in pixels, hidden bezels included.
+    pub fn full_size(&self) -> UVec2 {
+        UVec2::new(
+            self.cols * self.panel.x + (self.cols - 1) * self.bezel.x,
+            self.rows * self.panel.y + (self.rows - 1) * self.bezel.y,
+        )
+    }
+
+    /// Where a panel's top-left pixel lies on the wall.
+    pub fn offset(&self, tile: UVec2) -> UVec2 {
+        tile * (self.panel + self.bezel)
+    }
+
+    /// The part of the one logical view a panel shows: an off-axis frustum.
+    pub fn sub_view(&self, tile: UVec2) -> bevy::camera::SubCameraView {
+        bevy::camera::SubCameraView {
+            full_size: self.full_size(),
+            offset: self.offset(tile).as_vec2(),
+            size: self.panel,
+        }
+    }
+
+    /// A panel given with negative indices counted from the right or bottom (`-1` is the last).
+    pub fn resolve(&self, col: i32, row: i32) -> UVec2 {
+        let pick = |i: i32, n: u32| if i < 0 { (n as i32 + i).max(0) as u32 } else { (i as u32).min(n - 1) };
+        UVec2::new(pick(col, self.cols), pick(row, self.rows))
+    }
+}
+
+/// The panel of a wall a camera renders.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile(pub UVec2);
+
+/// Who moves the camera: this display's user (mouse, keys, flights, a tour it plays), or its wall
+/// group (a panel shows the group's view, whoever leads it).
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CameraControl {
+    #[default]
+    Local,
+    Wall,
+}
+
+#[cfg(test)]
+mod wall_tests {
+    use super::*;
+
+    #[test]
+    fn panels_cover_the_wall_with_bezels_hidden_between_them() {
+        let w = WallShape { cols: 3, rows: 2, panel: UVec2::new(1920, 1080), bezel: UVec2::new(40, 30), tiles: vec![] };
+        assert_eq!(w.full_size(), UVec2::new(3 * 1920 + 2 * 40, 2 * 1080 + 30));
+        let v = w.sub_view(UVec2::new(2, 1));
+        assert_eq!(v.offset, Vec2::new(2.0 * 1960.0, 1110.0));
+        assert_eq!(v.size, UVec2::new(1920, 1080));
+        assert_eq!(w.resolve(-1, -1), UVec2::new(2, 1));
+        assert_eq!(w.resolve(0, -2), UVec2::new(0, 0));
+        assert_eq!(w.resolve(7, 0), UVec2::new(2, 0), "clamped to the wall");
+        assert!(!WallShape::single(UVec2::new(800, 600)).is_wall());
+    }
+}
+
+impl OrbitCamera {
+    /// The orbit as the wall protocol carries it (local metres: x east, y north).
+    pub fn to_wire(&self) -> gridwall_protocol::wall::Orbit {
+        gridwall_protocol::wall::Orbit {
+            x: f64::from(self.focus.x),
+            y: f64::from(-self.focus.z),
+            heading: self.yaw,
+            pitch: self.pitch,
+            distance: self.distance,
+        }
+    }
+
+    pub fn from_wire(o: &gridwall_protocol::wall::Orbit) -> Self {
+        Self { focus: Vec3::new(o.x as f32, 0.0, -(o.y as f32)), yaw: o.heading, pitch: o.pitch, distance: o.distance }
     }
 }

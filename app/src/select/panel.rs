@@ -6,7 +6,9 @@ use bevy::prelude::*;
 use gridwall_protocol::{ClientMessage, IncidentStage};
 
 use crate::AppSystems;
-use crate::map::{ComponentMarker, GridMap, IncidentMarker, Incidents, PatrolMarker, Selection, Target};
+use crate::map::{
+    CastRequest, ComponentMarker, GridMap, IncidentMarker, Incidents, PatrolMarker, Presentation, Selection, Target,
+};
 use crate::net::{Outbound, ServerClock};
 use crate::theme::prelude::*;
 
@@ -38,7 +40,9 @@ impl Plugin for PanelPlugin {
             .init_resource::<Lang>()
             .add_message::<Outbound>()
             .add_systems(Startup, spawn_panel)
-            .add_systems(Update, press_assign.in_set(AppSystems::Input))
+            .init_resource::<Presentation>()
+            .add_message::<CastRequest>()
+            .add_systems(Update, (press_assign, press_cast).in_set(AppSystems::Input))
             .add_systems(Update, (show_panel, count_down).chain().in_set(AppSystems::Present));
     }
 }
@@ -65,14 +69,34 @@ fn press_assign(
     }
 }
 
+/// The panel's width at 1080 p, and how much larger it is when cast onto a wall.
+const PANEL_WIDTH: f32 = 520.0;
+const CAST_SIZE: f32 = 1.8;
+
+/// A 投屏 / 收回 button.
+#[derive(Component, Debug, Clone, Copy)]
+struct CastButton(CastRequest);
+
+fn press_cast(
+    buttons: Query<(&Interaction, &CastButton), Changed<Interaction>>,
+    mut requests: MessageWriter<CastRequest>,
+) {
+    for (interaction, b) in &buttons {
+        if *interaction == Interaction::Pressed {
+            requests.write(b.0);
+        }
+    }
+}
+
 fn spawn_panel(mut commands: Commands) {
     commands.spawn((
-        Node { right: hpx(24.0), top: hpx(20.0), width: hpx(520.0), ..panel_node(14.0, 5.0) },
+        Node { right: hpx(24.0), top: hpx(20.0), width: hpx(PANEL_WIDTH), ..panel_node(14.0, 5.0) },
         BackgroundColor(palette::PANEL_STRONG),
         BorderColor::all(Color::srgb(0.3, 0.6, 1.0)),
         Visibility::Hidden,
         Panel,
         Name::new("panel"),
+        Place::Detail,
         OVER_MAP,
     ));
 }
@@ -89,6 +113,8 @@ fn show_panel(
     ui: Option<Res<UiFont>>,
     lang: Res<Lang>,
     changed_incidents: Query<&IncidentMarker, Changed<IncidentMarker>>,
+    presentation: Res<Presentation>,
+    mut nodes: Query<&mut Node>,
 ) {
     let Ok(panel) = panel.single() else { return };
     // Rebuild only for a change the panel shows: rebuilding respawns the assign buttons, and a
@@ -98,8 +124,13 @@ fn show_panel(
         Some(Target::Grid(code)) => changed_incidents.iter().any(|m| m.0.grid.starts_with(code.as_str())),
         _ => false,
     };
-    if !selection.is_changed() && !shown_changed {
+    if !selection.is_changed() && !shown_changed && !presentation.is_changed() {
         return;
+    }
+    // Cast onto a wall, the panel is read from the back of the room.
+    let big = if presentation.cast { CAST_SIZE } else { 1.0 };
+    if let Ok(mut node) = nodes.get_mut(panel) {
+        node.width = hpx(PANEL_WIDTH * big);
     }
     commands.entity(panel).despawn_related::<Children>();
     let Some(target) = &selection.target else {
@@ -108,7 +139,7 @@ fn show_panel(
     };
     commands.entity(panel).insert(Visibility::Inherited);
     let l = *lang;
-    let font = |px: f32| font(ui.as_deref(), px);
+    let font = |px: f32| font(ui.as_deref(), px * big);
     let (title, body, dim) = (palette::ACCENT, palette::BODY, palette::DIM);
     commands.entity(panel).with_children(|p| {
         let line = |p: &mut ChildSpawnerCommands, text: String, size: f32, color: Color| {
@@ -281,6 +312,29 @@ fn show_panel(
         }
         if let Some(note) = &selection.note {
             line(p, note.clone(), 18.0, palette::NOTE);
+        }
+        // A desk sends what it shows to the wall, and takes it back.
+        if !presentation.cast {
+            p.spawn(Node {
+                flex_direction: FlexDirection::Row,
+                column_gap: hpx(10.0),
+                margin: UiRect::top(hpx(4.0)),
+                ..default()
+            })
+            .with_children(|row| {
+                for (label, request) in [
+                    (l.pick("投屏到大屏 (C)", "cast to wall (C)"), CastRequest::Cast),
+                    (l.pick("收回 (Shift+C)", "take back (Shift+C)"), CastRequest::TakeBack),
+                ] {
+                    row.spawn((
+                        Button,
+                        CastButton(request),
+                        Node { padding: UiRect::axes(hpx(10.0), hpx(3.0)), ..default() },
+                        BackgroundColor(palette::BUTTON),
+                    ))
+                    .with_child((Text::new(label), font(16.0), TextColor(palette::ACCENT)));
+                }
+            });
         }
     });
 }

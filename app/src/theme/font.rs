@@ -27,7 +27,7 @@ pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
 pub fn font(ui: Option<&UiFont>, px: f32) -> TextFont {
     TextFont {
         font: ui.map(|f| f.0.clone()).unwrap_or_default().into(),
-        font_size: FontSize::Vh(px / 10.8),
+        font_size: FontSize::Vh(px * super::widgets::ui_scale() / 10.8),
         ..default()
     }
 }

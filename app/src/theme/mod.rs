@@ -14,7 +14,7 @@ pub mod prelude {
     pub use super::font::{UiFont, font};
     pub use super::lang::{Lang, clock_text, hms, time_left_text};
     pub use super::palette::{self, category_color, glow, level_color, role_color, stage_color};
-    pub use super::widgets::{OVER_MAP, hpx, panel_node};
+    pub use super::widgets::{HudVisible, OVER_MAP, Place, hpx, panel_node};
 }
 
 /// Loads the font and sets the clear colour and the ambient light of the theme.
@@ -23,6 +23,7 @@ pub struct ThemePlugin;
 impl Plugin for ThemePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<lang::Lang>()
+            .init_resource::<widgets::HudVisible>()
             .insert_resource(ClearColor(palette::BACKGROUND))
             .insert_resource(GlobalAmbientLight { color: Color::srgb(0.55, 0.65, 1.0), brightness: 120.0, ..default() })
             .add_systems(PreStartup, font::load_font.run_if(resource_exists::<Assets<Font>>));
