@@ -2,35 +2,18 @@
 //! Vulkan (windowless captures into an image; the frame-time run in a window under Xvfb) and we
 //! look at the pixels.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 
 use gridwall::map::OrbitCamera;
 use gridwall::scene::SceneInfo;
 use gridwall_testkit::now_ts;
 use gridwall_testkit::paths::{helsinki, helsinki_pbf};
-use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame, urlencode};
+use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame};
 use gridwall_testkit::shots::{Shot, keep};
-
-/// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
-fn gridwall<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(home: &Path, args: &[S]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gridwall"));
-    c.env_remove("DISPLAY").env("WGPU_BACKEND", "vulkan").env("HOME", home).args(args);
-    c
-}
-
-/// Runs the display to completion; it must succeed.
-fn run_gridwall<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(home: &Path, args: &[S]) {
-    let status = gridwall(home, args).status().expect("run gridwall");
-    assert!(status.success(), "gridwall {args:?} failed: {status}");
-}
-
-/// The display's arguments for the server at `addr` and a `w`×`h` picture, then `rest`.
-fn live(addr: std::net::SocketAddr, (w, h): (usize, usize), rest: &[&str]) -> Vec<String> {
-    let mut args = vec!["--server".to_owned(), format!("ws://{addr}"), "--size".to_owned(), format!("{w}x{h}")];
-    args.extend(rest.iter().map(|a| (*a).to_owned()));
-    args
-}
+use support::{cached_scene, gridwall, live, project, project_from, red_near, run_gridwall, server_with_incident};
 
 fn capture(scene: &Path, size: &str, out: &Path) -> Shot {
     let home = tempfile::tempdir().unwrap();
@@ -73,26 +56,6 @@ fn the_helsinki_scene_renders_dark_background_and_lit_city() {
     let total = (x1 - x0) * (y1 - y0);
     assert!(lit * 3 > total, "only {lit} of {total} centre pixels show buildings");
     assert!(roads * 50 > total, "only {roads} of {total} centre pixels show roads");
-}
-
-/// Where a local point (x east, y north, `up` metres high) lands on a `w`×`h` capture of the
-/// overview camera (the display's default view; Bevy's default 45° vertical field of view).
-fn project(scene: &SceneInfo, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
-    project_from(&OrbitCamera::overview(scene), w, h, x, y, up)
-}
-
-fn project_from(orbit: &OrbitCamera, w: usize, h: usize, x: f64, y: f64, up: f32) -> (f32, f32) {
-    use bevy::math::{Mat4, Vec3, Vec4Swizzles};
-    let view = orbit.transform().to_matrix().inverse();
-    let proj = Mat4::perspective_rh(std::f32::consts::FRAC_PI_4, w as f32 / h as f32, 0.1, 100_000.0);
-    let clip = proj * view * Vec3::new(x as f32, up, -(y as f32)).extend(1.0);
-    let ndc = clip.xy() / clip.w;
-    (f32::midpoint(ndc.x, 1.0) * w as f32, (1.0 - ndc.y) / 2.0 * h as f32)
-}
-
-/// Red pixels (an accepted incident's marker) within `r` pixels of a point.
-fn red_near(shot: &Shot, at: (f32, f32), r: i32) -> usize {
-    shot.count_near(at, r, |[r, g, b]| r > 140 && r > g + 70 && r > b + 70)
 }
 
 #[test]
@@ -153,25 +116,6 @@ fn frame_times_are_measured_once_ready() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("frame time over 3 frames at 320x180: mean "), "{text}");
-}
-
-/// Where a display run with `HOME=home` keeps the scene it fetched from the server at `addr`.
-fn cached_scene(home: &Path, addr: std::net::SocketAddr) -> PathBuf {
-    home.join(format!(".cache/gridwall/scenes/{}", addr.to_string().replace(':', "_")))
-}
-
-/// A server on the shipped scene with one manhole incident reported through Open311 at the
-/// local point (`ix`, `iy`).
-fn server_with_incident(data: &Path, ix: f64, iy: f64) -> BackgroundServer {
-    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data), 1).unwrap();
-    let (lon, lat) = helsinki_frame().to_wgs84(ix, iy).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description={}", urlencode("井盖破损"));
-    let res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send(form)
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
-    server
 }
 
 #[test]

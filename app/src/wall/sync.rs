@@ -10,6 +10,7 @@ use gridwall_protocol::wall::{CameraMotion, Orbit, Selected, WallView};
 use gridwall_protocol::{ClientMessage, ServerMessage};
 
 use crate::AppSystems;
+use crate::loading::LoadProgress;
 use crate::map::{
     CameraControl, CastRequest, Filters, Flight, HeatmapOn, OrbitCamera, Presentation, Select, Selection, Target,
     Typing,
@@ -53,6 +54,7 @@ impl Plugin for WallSyncPlugin {
             .init_resource::<Presentation>()
             .init_resource::<ServerClock>()
             .init_resource::<Typing>()
+            .init_resource::<LoadProgress>()
             .add_message::<CastRequest>()
             .add_message::<Outbound>()
             .add_message::<ServerFrame>()
@@ -68,17 +70,34 @@ fn leads(role: Option<Res<WallRole>>) -> bool {
     role.is_some_and(|r| r.lead)
 }
 
-fn join_wall(role: Res<WallRole>, mut outbound: MessageWriter<Outbound>) {
+/// What a follower waits for before it is ready: its group's view (or, when nobody has led the
+/// wall yet, a few seconds of hearing nothing).
+const GROUP_VIEW: &str = "wall group view";
+const GROUP_VIEW_WAIT_S: f32 = 5.0;
+
+fn join_wall(role: Res<WallRole>, mut outbound: MessageWriter<Outbound>, mut progress: ResMut<LoadProgress>) {
     outbound.write(Outbound(ClientMessage::JoinWall { wall: role.wall.clone(), lead: role.lead }));
+    if !role.lead {
+        progress.wait_for(GROUP_VIEW);
+    }
 }
 
-fn receive_views(mut frames: MessageReader<ServerFrame>, role: Option<Res<WallRole>>, mut group: ResMut<GroupView>) {
+fn receive_views(
+    mut frames: MessageReader<ServerFrame>,
+    role: Option<Res<WallRole>>,
+    mut group: ResMut<GroupView>,
+    mut progress: ResMut<LoadProgress>,
+    time: Res<Time>,
+) {
     for ServerFrame(m) in frames.read() {
         if let ServerMessage::WallView { wall, time_ms, view } = m
             && role.as_ref().is_some_and(|r| r.wall == *wall)
         {
             group.0 = Some((*time_ms, (**view).clone()));
         }
+    }
+    if progress.is_pending(GROUP_VIEW) && (group.0.is_some() || time.elapsed_secs() > GROUP_VIEW_WAIT_S) {
+        progress.done(GROUP_VIEW);
     }
 }
 
