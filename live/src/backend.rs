@@ -28,11 +28,14 @@ pub struct SimulateConfig {
     pub patrols: usize,
     /// New incidents per hour at the daily average.
     pub incident_rate: f64,
+    /// Hours of history simulated at start-up (into an empty store), so the city opens with
+    /// its past: closed cases, realistic KPIs, the last day's tracks.
+    pub warmup_hours: f64,
 }
 
 impl Default for SimulateConfig {
     fn default() -> Self {
-        Self { seed: 1, patrols: 60, incident_rate: 30.0 }
+        Self { seed: 1, patrols: 60, incident_rate: 30.0, warmup_hours: 0.0 }
     }
 }
 

@@ -1,6 +1,11 @@
 //! Runs the deterministic simulator ([`crate::sim`]) against a live backend: its patrols
 //! register and report like devices, its incidents open and move through the workflow through the
 //! same operations as real input, and everything is stored like anything else.
+//!
+//! With a warm-up (`--warmup HOURS`) the simulation starts that many hours before now and the
+//! hours up to now are played at start-up, in seconds, as history at the times they happened:
+//! the city opens with a day's cases behind it (closed ones, some overdue, realistic KPIs) and
+//! the last day's tracks. A store that already has incidents keeps its own history instead.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,8 +18,17 @@ use gridwall_scene::roads::read_roads;
 
 use crate::backend::{Backend, BackendError, SimulateConfig};
 use crate::sim::{RoadGraph, SimConfig, SimEvent, Simulator};
-use crate::store::TrackPoint;
+use crate::state::Live;
+use crate::store::{Record, TrackPoint};
 use crate::workflow::Action;
+use crate::world::TRACK_RETENTION_MS;
+
+/// The longest warm-up (a month).
+pub const MAX_WARMUP_HOURS: f64 = 720.0;
+/// A warm-up steps the simulation this far at a time (patrols cover their route within a step).
+const WARMUP_STEP_MS: i64 = 10_000;
+/// A warm-up keeps one position a minute per patrol, of the last day only (what tracks keep).
+const WARMUP_TRACK_EVERY_MS: i64 = 60_000;
 
 /// Registers the simulated patrols and returns the task that steps the simulator ten times a
 /// second, on the backend's clock.
@@ -24,10 +38,18 @@ pub fn run(
 ) -> Result<impl Future<Output = ()> + Send + 'static, BackendError> {
     let roads = backend.with_frame(|f| Ok::<_, BackendError>(read_roads(&backend.scene_dir, &backend.manifest, f)?))?;
     let graph = RoadGraph::from_roads(&roads);
-    let (limits, start, utc_offset_ms) = {
+    let (limits, now, utc_offset_ms, has_history) = {
         let live = backend.live();
-        (live.world.limits.clone(), live.now_ms(), live.utc_offset_ms)
+        (live.world.limits.clone(), live.now_ms(), live.utc_offset_ms, !live.world.incidents.is_empty())
     };
+    let warmup_ms = (cfg.warmup_hours.clamp(0.0, MAX_WARMUP_HOURS) * 3_600_000.0) as i64;
+    let warmup_ms = if has_history && warmup_ms > 0 {
+        tracing::info!("simulator: no warm-up, the store already has its history");
+        0
+    } else {
+        warmup_ms
+    };
+    let start = now - warmup_ms;
     let config = SimConfig {
         seed: cfg.seed,
         patrols: cfg.patrols,
@@ -61,58 +83,126 @@ pub fn run(
     };
     let records = backend.live().register(&regs).map_err(BackendError::SimulatedPatrols)?;
     backend.store.write_later(records);
+    // Simulator incident id → live incident id.
+    let mut ids: HashMap<u64, u64> = HashMap::new();
+    if warmup_ms > 0 {
+        warm_up(&backend, &mut sim, &mut ids);
+    }
     Ok(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Simulator incident id → live incident id.
-        let mut ids: HashMap<u64, u64> = HashMap::new();
         loop {
             interval.tick().await;
             let mut live = backend.live();
             let dt = (live.now_ms() - sim.now_ms()).clamp(0, 60_000);
-            let mut records = Vec::new();
-            let mut points = Vec::new();
-            for e in sim.step(dt) {
-                match e {
-                    SimEvent::Position { patrol: n, x, y, t_ms } => {
-                        if let Some(id) = live.patrol_id(&format!("sim-{n}")) {
-                            points.push(TrackPoint { patrol: id, t_ms, x, y });
-                        }
-                    }
-                    SimEvent::IncidentOpened { incident, category, source, x, y, .. } => {
-                        let (id, r) = live.open_incident(category, source, [x, y], &description(category, source));
-                        ids.insert(incident, id);
-                        records.extend(r);
-                    }
-                    SimEvent::Step { incident, action, actor, .. } => {
-                        let Some(&id) = ids.get(&incident) else { continue };
-                        let action = match action {
-                            Action::Dispatch { assignee } => Action::Dispatch {
-                                assignee: assignee.strip_prefix('P').map_or(assignee.clone(), |n| format!("sim-{n}")),
-                            },
-                            a => a,
-                        };
-                        let actor = actor
-                            .strip_prefix('P')
-                            .filter(|n| n.parse::<u32>().is_ok())
-                            .map_or(actor.clone(), |n| format!("sim-{n}"));
-                        // A person may have stepped in (e.g. a commander reassigned it): the
-                        // simulator's step is then refused like anyone else's.
-                        if let Ok(r) = live.apply(id, &action, &actor, "") {
-                            records.extend(r);
-                        }
-                    }
-                    // Escalation is the server's own check (same limits, same clock).
-                    SimEvent::Escalated { .. } => {}
-                }
-            }
-            records.extend(live.ingest_points(points));
+            let events = sim.step(dt);
+            let records = play(&mut live, events, &mut ids, false);
             drop(live);
             if !records.is_empty() {
                 backend.store.write_later(records);
             }
         }
     })
+}
+
+/// Plays the simulation from its start up to now as history, an hour of it at a time (the
+/// lock is let go in between), reporting progress.
+fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) {
+    let from = sim.now_ms();
+    let started = std::time::Instant::now();
+    let mut reported = 0;
+    loop {
+        let mut live = backend.live();
+        // Up to now as it is now: the clock runs on during the warm-up.
+        let now = live.now_ms();
+        if sim.now_ms() >= now {
+            break;
+        }
+        let hour_end = (sim.now_ms() + 3_600_000).min(now);
+        let keep_tracks_from = now - TRACK_RETENTION_MS;
+        let mut records = Vec::new();
+        let mut next_track = sim.now_ms();
+        while sim.now_ms() < hour_end {
+            let events = sim.step(WARMUP_STEP_MS.min(hour_end - sim.now_ms()));
+            let t = sim.now_ms();
+            let keep = t >= keep_tracks_from && t >= next_track;
+            if keep {
+                next_track = t + WARMUP_TRACK_EVERY_MS;
+            }
+            records.extend(play(&mut live, events, ids, !keep));
+            // The server's own escalation check, at the history's time.
+            live.write_history_at(Some(t));
+            records.extend(live.escalate());
+        }
+        live.write_history_at(None);
+        drop(live);
+        backend.store.write_later(records);
+        let done = ((sim.now_ms() - from) * 10 / (now - from).max(1)) as i32;
+        if done > reported {
+            reported = done;
+            tracing::info!(
+                "simulator warm-up: {}0 % ({:.0} of {:.0} hours, {:.1} s)",
+                done,
+                (sim.now_ms() - from) as f64 / 3_600_000.0,
+                (now - from) as f64 / 3_600_000.0,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Hands what the simulator did to the live state, each at the time it happened (a warm-up's
+/// hours ago, or a moment ago); `skip_positions` drops the position fixes.
+fn play(live: &mut Live, events: Vec<SimEvent>, ids: &mut HashMap<u64, u64>, skip_positions: bool) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut points = Vec::new();
+    for e in events {
+        live.write_history_at(Some(event_time(&e)));
+        match e {
+            SimEvent::Position { patrol: n, x, y, t_ms } => {
+                if let (Some(id), false) = (live.patrol_id(&format!("sim-{n}")), skip_positions) {
+                    points.push(TrackPoint { patrol: id, t_ms, x, y });
+                }
+            }
+            SimEvent::IncidentOpened { incident, category, source, x, y, .. } => {
+                let (id, r) = live.open_incident(category, source, [x, y], &description(category, source));
+                ids.insert(incident, id);
+                records.extend(r);
+            }
+            SimEvent::Step { incident, action, actor, .. } => {
+                let Some(&id) = ids.get(&incident) else { continue };
+                let action = match action {
+                    Action::Dispatch { assignee } => Action::Dispatch {
+                        assignee: assignee.strip_prefix('P').map_or(assignee.clone(), |n| format!("sim-{n}")),
+                    },
+                    a => a,
+                };
+                let actor = actor
+                    .strip_prefix('P')
+                    .filter(|n| n.parse::<u32>().is_ok())
+                    .map_or(actor.clone(), |n| format!("sim-{n}"));
+                // A person may have stepped in (e.g. a commander reassigned it): the
+                // simulator's step is then refused like anyone else's.
+                if let Ok(r) = live.apply(id, &action, &actor, "") {
+                    records.extend(r);
+                }
+            }
+            // Escalation is the server's own check (same limits, same clock).
+            SimEvent::Escalated { .. } => {}
+        }
+    }
+    records.extend(live.ingest_points(points));
+    live.write_history_at(None);
+    records
+}
+
+fn event_time(e: &SimEvent) -> i64 {
+    match e {
+        SimEvent::Position { t_ms, .. }
+        | SimEvent::IncidentOpened { t_ms, .. }
+        | SimEvent::Step { t_ms, .. }
+        | SimEvent::Escalated { t_ms, .. } => *t_ms,
+    }
 }
 
 fn description(category: IncidentCategory, source: IncidentSource) -> String {

@@ -268,7 +268,8 @@ pub fn compute_kpis<'a>(cases: impl IntoIterator<Item = &'a Case>, now_ms: i64, 
             }
         } else {
             k.open += 1;
-            k.overdue += u64::from(c.is_overdue(now_ms));
+            // 超期在办: late now, or late before and escalated for it.
+            k.overdue += u64::from(c.ever_overdue || c.is_overdue(now_ms));
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -349,8 +350,11 @@ mod tests {
         assert_eq!(c.escalate_if_overdue(T0 + 124 * MINUTE_MS, &limits), None, "the city centre is the top");
         assert!(c.ever_overdue);
         c.apply(&dispatch("P-2"), "x", "", T0 + 125 * MINUTE_MS, &limits).unwrap();
+        // Dispatched in time for its new deadline, it still counts as 超期 (late once, still open).
         let k = compute_kpis([&c], T0 + 126 * MINUTE_MS, T0);
-        assert_eq!((k.open, k.overdue, k.closed), (1, 0, 0));
+        assert_eq!((k.open, k.overdue, k.closed), (1, 1, 0));
+        let fresh = Case::accept(IncidentCategory::ManholeDamage, T0, "12345", &limits);
+        assert_eq!(compute_kpis([&fresh], T0 + MINUTE_MS, T0).overdue, 0);
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub struct Kpis {
     pub closed: u64,
     /// 今日办结: closed since midnight in the operators' time zone.
     pub closed_today: u64,
-    /// Open and past the current stage's time limit.
+    /// 超期: open and past a time limit (the current one, or an earlier one it was escalated for).
     pub overdue: u64,
     /// 结案率: closed / total, 0..1.
     pub closure_rate: f64,
@@ -126,10 +126,26 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    IncidentOpened { incident: IncidentState },
-    IncidentChanged { incident: IncidentState, actor: String, note: String },
-    IncidentEscalated { incident: IncidentId, level: GridLevel },
-    PatrolLeftGrid { patrol: PatrolId, grid: String },
+    IncidentOpened {
+        incident: IncidentState,
+    },
+    IncidentChanged {
+        incident: IncidentState,
+        actor: String,
+        note: String,
+    },
+    /// Handed one level up for lateness, with the new deadline of its stage at that level (0 from
+    /// servers that did not say).
+    IncidentEscalated {
+        incident: IncidentId,
+        level: GridLevel,
+        #[serde(default)]
+        deadline_ms: i64,
+    },
+    PatrolLeftGrid {
+        patrol: PatrolId,
+        grid: String,
+    },
 }
 
 /// A request from a display or tool.

@@ -80,7 +80,11 @@ fn snapshot_then_deltas_round_trip_and_positions_are_small() {
             Event {
                 seq: 44,
                 time_ms: 3,
-                kind: EventKind::IncidentEscalated { incident: 10, level: GridLevel::Street },
+                kind: EventKind::IncidentEscalated {
+                    incident: 10,
+                    level: GridLevel::Street,
+                    deadline_ms: 1_790_000_600_000,
+                },
             },
             Event {
                 seq: 45,

@@ -17,7 +17,7 @@ use serde_json::{Value, json as j};
 fn the_simulator_runs_the_city_through_the_same_paths() {
     let s = Server::start(|c| {
         c.live.speed = 120.0;
-        c.live.simulate = Some(SimulateConfig { seed: 7, patrols: 20, incident_rate: 600.0 });
+        c.live.simulate = Some(SimulateConfig { seed: 7, patrols: 20, incident_rate: 600.0, warmup_hours: 0.0 });
     });
     let mut c = Client::connect(s.addr, false);
     let ServerMessage::Snapshot { .. } =
@@ -135,4 +135,45 @@ fn a_kill_9_loses_nothing_acknowledged() {
     assert_eq!(b[0]["service_request_id"], "21");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn a_warm_up_opens_the_city_with_its_history() {
+    use gridwall_live::ingest::{format_time, parse_time};
+    use gridwall_testkit::server::{BackgroundServer, helsinki_config};
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = helsinki_config(data.path());
+    cfg.live.simulate = Some(SimulateConfig { seed: 3, patrols: 30, incident_rate: 30.0, warmup_hours: 48.0 });
+    let before = now_ms();
+    let s = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg.clone(), 2).unwrap();
+    let get = |s: &BackgroundServer, path: &str| call("GET", &format!("http://{}{path}", s.addr), "", b"");
+    let (_, k) = get(&s, "/api/v1/kpis");
+    let k = &k["kpis"];
+    let total = k["total"].as_u64().unwrap();
+    assert!((700..2500).contains(&total), "two days at 30 an hour (with the daily rhythm): {k}");
+    let rate = |f: &str| k[f].as_f64().unwrap();
+    assert!(rate("closure_rate") > 0.9 && rate("closure_rate") < 1.0, "{k}");
+    assert!((0.85..0.99).contains(&rate("satisfaction_rate")), "{k}");
+    assert!(k["closed_today"].as_u64().unwrap() > 0 && k["open"].as_u64().unwrap() > 0, "{k}");
+    // The cases happened over the two days, not all at start-up.
+    let early = format_time(before - 40 * 3_600_000);
+    let (_, closed) = get(&s, &format!("/open311/v2/requests.json?status=closed&end_date={early}"));
+    let times: Vec<i64> = closed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| parse_time(r["requested_datetime"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(times.len() > 20, "{} cases came in 40 to 48 hours ago", times.len());
+    assert!(times.iter().all(|&t| t > before - 49 * 3_600_000), "none before the warm-up");
+    // The last day's tracks are there (a fix a minute).
+    let (_, track) = get(&s, &format!("/api/v1/patrols/sim-1/track?from={}", format_time(before - 3_600_000)));
+    let points = track["points"].as_array().map_or(0, Vec::len);
+    assert!((50..=70).contains(&points), "{points} fixes in the last hour: {track}");
+    drop(s);
+    // A restart keeps the stored history and simulates none on top of it.
+    let s = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 2).unwrap();
+    let (_, k) = get(&s, "/api/v1/kpis");
+    let again = k["kpis"]["total"].as_u64().unwrap();
+    assert!(again >= total && again < total + 20, "{total} before, {again} after the restart");
 }

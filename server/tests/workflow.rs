@@ -133,7 +133,7 @@ fn overdue_incidents_escalate_up_the_grid_levels() {
     while levels.len() < 2 {
         levels.push(watcher.until("escalation", |m| match m {
             ServerMessage::Delta { events, .. } => events.iter().find_map(|e| match e.kind {
-                EventKind::IncidentEscalated { incident, level } if incident == id => Some(level),
+                EventKind::IncidentEscalated { incident, level, .. } if incident == id => Some(level),
                 _ => None,
             }),
             _ => None,

@@ -68,8 +68,9 @@ fn spawn_hud(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, s
                 HudLink,
             ));
             p.spawn((Text::new(kpi_text(None, *lang)), font(22.0), TextColor(palette::BODY), HudKpis));
-            let legend =
-                [IncidentStage::Accepted, IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed];
+            // Every stage of the loop, 受理 to 回访结案 (closed cases leave the map; the panel and the
+            // tour still show them).
+            let legend = IncidentStage::ALL;
             p.spawn(Node {
                 flex_direction: FlexDirection::Row,
                 column_gap: hpx(14.0),
@@ -121,7 +122,8 @@ pub fn link_text(c: &Connection, lang: Lang) -> String {
 
 /// The KPI block.
 pub fn kpi_text(k: Option<&Kpis>, lang: Lang) -> String {
-    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    // A rate of nothing is no rate: "—", never 0.0 %.
+    let pct = |v: f64, of: u64| if of == 0 { "—".to_owned() } else { format!("{:.1}%", v * 100.0) };
     let Some(k) = k else { return lang.pick("指标加载中…", "loading KPIs…").to_owned() };
     let l = match lang {
         Lang::Zh => ["在办事件", "今日办结", "超期", "结案率", "按期结案率", "满意率"],
@@ -136,11 +138,11 @@ pub fn kpi_text(k: Option<&Kpis>, lang: Lang) -> String {
         l[2],
         k.overdue,
         l[3],
-        pct(k.closure_rate),
+        pct(k.closure_rate, k.total),
         l[4],
-        pct(k.on_time_rate),
+        pct(k.on_time_rate, k.closed),
         l[5],
-        pct(k.satisfaction_rate)
+        pct(k.satisfaction_rate, k.closed)
     )
 }
 
@@ -255,7 +257,11 @@ mod tests {
         let opened = |id: u64| gridwall_protocol::Event {
             seq: id,
             time_ms: 1_795_248_005_000,
-            kind: EventKind::IncidentEscalated { incident: id, level: gridwall_protocol::GridLevel::Community },
+            kind: EventKind::IncidentEscalated {
+                incident: id,
+                level: gridwall_protocol::GridLevel::Community,
+                deadline_ms: 0,
+            },
         };
         app.world_mut().write_message(ServerFrame(ServerMessage::Delta {
             tick: 2,
@@ -270,32 +276,44 @@ mod tests {
         assert_eq!(ticker.lines().count(), ticker::TICKER_LINES);
         assert_eq!(ticker.lines().next().unwrap(), "16:00:05 #8 超时升级至社区");
 
-        // A burst of patrols leaving their cells is one line.
-        let left = |p: u32| gridwall_protocol::Event {
+        // Patrols leaving their cells never push incidents out: they are one line below them,
+        // counted over the last minute.
+        let left = |p: u32, s: i64| gridwall_protocol::Event {
             seq: 100 + u64::from(p),
-            time_ms: 1_795_248_006_000,
-            kind: EventKind::PatrolLeftGrid { patrol: p, grid: "g".into() },
+            time_ms: 1_795_248_006_000 + s * 1000,
+            kind: EventKind::PatrolLeftGrid { patrol: p, grid: format!("g{p}") },
         };
-        app.world_mut().write_message(ServerFrame(ServerMessage::Delta {
-            tick: 3,
-            time_ms: 1_795_248_006_000,
-            moved: vec![],
-            entered: vec![],
-            left: vec![],
-            events: (1..=5).map(left).collect(),
-        }));
-        app.update();
-        let ticker = text_of::<ticker::HudTicker>(&mut app);
-        assert_eq!(
-            ticker.lines().take(2).collect::<Vec<_>>(),
-            ["16:00:06 5 名巡查人员离开责任网格", "16:00:05 #8 超时升级至社区"]
-        );
+        let send = |app: &mut App, events: Vec<gridwall_protocol::Event>| {
+            app.world_mut().write_message(ServerFrame(ServerMessage::Delta {
+                tick: 3,
+                time_ms: 1_795_248_006_000,
+                moved: vec![],
+                entered: vec![],
+                left: vec![],
+                events,
+            }));
+            app.update();
+            text_of::<ticker::HudTicker>(app)
+        };
+        let ticker = send(&mut app, (1..=5).map(|p| left(p, 0)).collect());
+        let lines: Vec<&str> = ticker.lines().collect();
+        assert_eq!(lines.len(), ticker::TICKER_LINES + 1);
+        assert_eq!(lines[0], "16:00:05 #8 超时升级至社区");
+        assert_eq!(lines[6], "巡查 · 近1分钟 5 人次离开责任网格（最近：5 号离开 g5）");
+        // A minute and a half later only the new exits count.
+        let ticker = send(&mut app, vec![left(9, 80), left(10, 90)]);
+        assert_eq!(ticker.lines().last().unwrap(), "巡查 · 近1分钟 2 人次离开责任网格（最近：10 号离开 g10）");
+        assert_eq!(ticker.lines().next().unwrap(), "16:00:05 #8 超时升级至社区");
     }
 
     #[test]
     fn english_on_request() {
         assert_eq!(link_text(&Connection::Connected, Lang::En), "● live");
-        assert!(kpi_text(Some(&Kpis::default()), Lang::En).starts_with("open 0"));
+        let none = kpi_text(Some(&Kpis::default()), Lang::En);
+        assert!(none.starts_with("open 0"));
+        assert!(none.ends_with("closure —   on time —   satisfaction —"), "no data is no rate: {none}");
+        let one_open = Kpis { total: 1, open: 1, ..Kpis::default() };
+        assert!(kpi_text(Some(&one_open), Lang::Zh).contains("结案率 0.0%   按期结案率 —"));
         assert_eq!(clock_text(0), "08:00:00");
     }
 }

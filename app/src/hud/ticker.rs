@@ -1,5 +1,8 @@
-//! The event ticker (bottom left): the latest events, newest first, one line each; a burst of
-//! patrols leaving their cells in one tick is one line, so incidents stay readable.
+//! The event ticker (bottom left): the latest incident events, newest first, one line each;
+//! below them one line sums up patrols leaving their cells (a geofence exit is routine for a
+//! walking patrol and, in a big city, comes by the dozen), so incidents are never drowned.
+
+use std::collections::VecDeque;
 
 use bevy::prelude::*;
 use gridwall_protocol::{Event, EventKind, ServerMessage};
@@ -12,12 +15,55 @@ use crate::theme::prelude::*;
 #[derive(Component)]
 pub struct HudTicker;
 
-/// The latest events, newest first, as ticker lines.
+/// The latest incident events, newest first, as ticker lines, and the recent geofence exits.
 #[derive(Resource, Debug, Default)]
-pub struct Ticker(pub std::collections::VecDeque<String>);
+pub struct Ticker {
+    pub lines: VecDeque<String>,
+    /// Server times of the patrols' exits in the last [`EXIT_WINDOW_MS`], and the latest one.
+    exits: VecDeque<i64>,
+    last_exit: Option<Event>,
+}
 
-/// Lines the ticker shows.
+/// Incident lines the ticker shows.
 pub const TICKER_LINES: usize = 6;
+/// Geofence exits are counted over this long.
+pub const EXIT_WINDOW_MS: i64 = 60_000;
+
+impl Ticker {
+    /// Takes one tick's events.
+    pub fn take(&mut self, events: &[Event], lang: Lang) {
+        for e in events {
+            if matches!(e.kind, EventKind::PatrolLeftGrid { .. }) {
+                self.exits.push_back(e.time_ms);
+                self.last_exit = Some(e.clone());
+            } else {
+                self.lines.push_front(ticker_line(e, lang));
+            }
+        }
+        self.lines.truncate(TICKER_LINES);
+        if let Some(now) = events.last().map(|e| e.time_ms) {
+            while self.exits.front().is_some_and(|&t| t < now - EXIT_WINDOW_MS) {
+                self.exits.pop_front();
+            }
+        }
+    }
+
+    /// What the ticker shows: incident lines, then the exits' summary.
+    pub fn text(&self, lang: Lang) -> String {
+        let mut out: Vec<String> = self.lines.iter().cloned().collect();
+        if let (Some(last), n @ 1..) = (&self.last_exit, self.exits.len()) {
+            let EventKind::PatrolLeftGrid { patrol, grid } = &last.kind else { unreachable!("only exits") };
+            out.push(match lang {
+                Lang::Zh => format!("巡查 · 近1分钟 {n} 人次离开责任网格（最近：{patrol} 号离开 {grid}）"),
+                Lang::En => format!("patrols · {n} left their cells in the last minute (latest: {patrol} left {grid})"),
+            });
+        }
+        if out.is_empty() {
+            return lang.pick("等待事件…", "waiting for events…").to_owned();
+        }
+        out.join("\n")
+    }
+}
 
 /// One ticker line for an event.
 pub fn ticker_line(e: &Event, lang: Lang) -> String {
@@ -29,7 +75,7 @@ pub fn ticker_line(e: &Event, lang: Lang) -> String {
         EventKind::IncidentChanged { incident: i, actor, .. } => {
             format!("#{} → {} · {actor}", i.id, lang.pick(i.stage.name_zh(), i.stage.name_en()))
         }
-        EventKind::IncidentEscalated { incident, level } => match lang {
+        EventKind::IncidentEscalated { incident, level, .. } => match lang {
             Lang::Zh => format!("#{incident} 超时升级至{}", level.name_zh()),
             Lang::En => format!("#{incident} overdue, escalated to {}", level.name_en()),
         },
@@ -82,38 +128,19 @@ fn show_ticker(
 ) {
     let mut changed = false;
     for ServerFrame(m) in frames.read() {
-        if let ServerMessage::Delta { events, .. } = m {
-            // Patrols leaving their cells come in bursts in a big city: more than two in one
-            // tick make one line, so incidents stay readable.
-            let left: Vec<&Event> =
-                events.iter().filter(|e| matches!(e.kind, EventKind::PatrolLeftGrid { .. })).collect();
-            for e in events {
-                if left.len() <= 2 || !matches!(e.kind, EventKind::PatrolLeftGrid { .. }) {
-                    ticker.0.push_front(ticker_line(e, *lang));
-                    changed = true;
-                }
-            }
-            if let [.., last] = left[..]
-                && left.len() > 2
-            {
-                let n = left.len();
-                ticker.0.push_front(format!(
-                    "{} {}",
-                    clock_text(last.time_ms),
-                    match *lang {
-                        Lang::Zh => format!("{n} 名巡查人员离开责任网格"),
-                        Lang::En => format!("{n} patrols left their cells"),
-                    }
-                ));
-                changed = true;
-            }
-            ticker.0.truncate(TICKER_LINES);
+        if let ServerMessage::Delta { events, .. } = m
+            && !events.is_empty()
+        {
+            ticker.take(events, *lang);
+            changed = true;
         }
     }
     if changed {
-        let joined = ticker.0.iter().cloned().collect::<Vec<_>>().join("\n");
+        let shown = ticker.text(*lang);
         for mut t in &mut text {
-            t.0.clone_from(&joined);
+            if t.0 != shown {
+                t.0.clone_from(&shown);
+            }
         }
     }
 }

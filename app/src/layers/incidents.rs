@@ -264,9 +264,12 @@ fn apply_incident_frames(
                         EventKind::IncidentOpened { incident } | EventKind::IncidentChanged { incident, .. } => {
                             upsert(&mut commands, &mut incidents, &mut markers, incident, look);
                         }
-                        EventKind::IncidentEscalated { incident, level } => {
+                        EventKind::IncidentEscalated { incident, level, deadline_ms } => {
                             if let Some(mut m) = incidents.by_id.get(incident).and_then(|&e| markers.get_mut(e).ok()) {
                                 m.0.level = *level;
+                                if *deadline_ms > 0 {
+                                    m.0.deadline_ms = *deadline_ms;
+                                }
                             }
                         }
                         EventKind::PatrolLeftGrid { .. } => {}
@@ -355,13 +358,17 @@ mod tests {
                     actor: "a".into(),
                     note: String::new(),
                 },
-                EventKind::IncidentEscalated { incident: 2, level: GridLevel::Community },
+                EventKind::IncidentEscalated { incident: 2, level: GridLevel::Community, deadline_ms: 77 },
             ]),
         );
         assert_eq!(
             stages(&mut app),
             [(1, IncidentStage::Resolved, GridLevel::Cell), (2, IncidentStage::Accepted, GridLevel::Community)]
         );
+        let deadline = |app: &mut App| {
+            app.world_mut().query::<&IncidentMarker>().iter(app.world()).find(|m| m.0.id == 2).unwrap().0.deadline_ms
+        };
+        assert_eq!(deadline(&mut app), 77, "the escalation's new deadline");
         send(
             &mut app,
             events(vec![EventKind::IncidentChanged {

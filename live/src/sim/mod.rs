@@ -1,7 +1,10 @@
 //! The deterministic city simulator: patrols walking the road network, incidents arising with a
 //! realistic category mix and daily rhythm, dispatched to the nearest free patrol, who goes there
 //! along the roads, handles it, and the workflow runs to its close (with some rework and, when
-//! patrols are short, overdue cases that escalate).
+//! patrols are short, overdue cases that escalate). A case that finds no free patrol for a while
+//! goes to the responsible department (市政养护, 环卫所, …), as a real centre would send it. Review
+//! (审核) and the follow-up call to the resident (回访) are done by desks staffed for the load the
+//! simulation makes, so the city keeps up with its cases at any incident rate.
 //!
 //! Everything is driven by [`Simulator::step`] with an explicit clock and one seeded RNG, so a
 //! seed fixes the whole run. The simulator produces what real devices and operators would send
@@ -9,7 +12,7 @@
 
 mod roads;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gridwall_protocol::{IncidentCategory, IncidentSource, PatrolRole};
 use rand::{Rng, SeedableRng};
@@ -73,6 +76,54 @@ impl Default for SimConfig {
     }
 }
 
+/// A case waits this long for a free patrol before it goes to its department.
+const PATROL_WAIT_MS: i64 = 15 * 60_000;
+/// Share of hard cases (parts to order, owners to find): fixed 3 to 12 hours after the visit,
+/// often past their time limit.
+const HARD_SHARE: f64 = 0.04;
+
+fn hard_delay_ms(rng: &mut ChaCha8Rng) -> i64 {
+    rng.random_range(3 * 60..12 * 60) * 60_000
+}
+
+/// Who handles a category when no patrol is free.
+fn department(category: IncidentCategory) -> &'static str {
+    match category {
+        IncidentCategory::Garbage => "环卫所",
+        IncidentCategory::IllegalParking => "交警中队",
+        IncidentCategory::Dispute => "司法所",
+        IncidentCategory::SafetyHazard => "安监站",
+        IncidentCategory::Noise => "环保所",
+        IncidentCategory::IllegalVending => "城管中队",
+        _ => "市政养护",
+    }
+}
+
+/// A desk of staff who each take one case at a time, first come first served (审核, 回访).
+#[derive(Debug, Clone)]
+struct Desk {
+    /// When each of them is free again.
+    free_at: Vec<i64>,
+}
+
+impl Desk {
+    /// Staff enough for `per_hour` cases at the busiest hour, each taking `mean_min` minutes, at
+    /// three quarters of their time.
+    fn staffed(per_hour: f64, mean_min: f64) -> Self {
+        let busiest = per_hour * DAILY_RHYTHM.iter().copied().fold(0.0, f64::max);
+        let staff = (busiest * mean_min / 60.0 / 0.75).ceil().clamp(1.0, 100_000.0) as usize;
+        Self { free_at: vec![i64::MIN; staff] }
+    }
+
+    /// A case ready at `ready_ms` that takes `ms`: when it is done.
+    fn book(&mut self, ready_ms: i64, ms: i64) -> i64 {
+        let (i, free) = self.free_at.iter().copied().enumerate().min_by_key(|&(_, t)| t).expect("staffed");
+        let done = free.max(ready_ms) + ms;
+        self.free_at[i] = done;
+        done
+    }
+}
+
 /// Relative incident rate by hour of day (busy mornings and afternoons, quiet nights).
 const DAILY_RHYTHM: [f64; 24] = [
     0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6,
@@ -123,11 +174,15 @@ pub struct Simulator {
     pub patrols: Vec<SimPatrol>,
     index: MovingIndex,
     pub cases: HashMap<u64, (Case, [f64; 2])>,
-    /// Incidents not yet given to a patrol, oldest first.
-    queue: Vec<u64>,
+    /// Incidents not yet given to a patrol, oldest first, with the time they came in.
+    queue: Vec<(u64, i64)>,
+    reviewers: Desk,
+    callers: Desk,
     /// Workflow steps waiting for their time: (due, incident, action, actor).
     pending: Vec<(i64, u64, Action, String)>,
     next_incident: u64,
+    /// Cases that take hours more to fix.
+    hard: HashSet<u64>,
     now_ms: i64,
     next_report_ms: i64,
 }
@@ -164,9 +219,13 @@ impl Simulator {
                 SimPatrol { id, role, speed, pos, target: at, route: Vec::new(), last: at, task: Task::Patrol }
             })
             .collect();
+        let (reviewers, callers) =
+            (Desk::staffed(config.incidents_per_hour, 7.5), Desk::staffed(config.incidents_per_hour, 6.5));
         Some(Self {
             graph,
             rng,
+            reviewers,
+            callers,
             config,
             limits,
             patrols,
@@ -175,6 +234,7 @@ impl Simulator {
             queue: Vec::new(),
             pending: Vec::new(),
             next_incident: 1,
+            hard: HashSet::new(),
             now_ms: start_ms,
             next_report_ms: start_ms,
         })
@@ -229,7 +289,8 @@ impl Simulator {
         let minutes = |m: i64| t + m * 60_000;
         match action {
             Action::Resolve => {
-                let at = minutes(self.rng.random_range(10..60));
+                // The review desk checks the photos and notes: 3 to 12 minutes, when someone is free.
+                let at = self.reviewers.book(t, self.rng.random_range(3..12) * 60_000);
                 let verdict = if self.rng.random_bool(0.1) { Action::ReviewReject } else { Action::ReviewPass };
                 self.pending.push((at, incident, verdict, "审核员".into()));
             }
@@ -239,7 +300,9 @@ impl Simulator {
                 self.pending.push((at, incident, Action::Resolve, "rework".into()));
             }
             Action::ReviewPass => {
-                let at = minutes(self.rng.random_range(30..240));
+                // The resident is called back a quarter to one hour later (a 3 to 10 minute call).
+                let ready = minutes(self.rng.random_range(15..60));
+                let at = self.callers.book(ready, self.rng.random_range(3..10) * 60_000);
                 let satisfaction = if self.rng.random_bool(0.93) {
                     self.rng.random_range(4..=5)
                 } else {
@@ -272,7 +335,10 @@ impl Simulator {
             let id = self.next_incident;
             self.next_incident += 1;
             self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
-            self.queue.push(id);
+            self.queue.push((id, self.now_ms));
+            if self.rng.random_bool(HARD_SHARE) {
+                self.hard.insert(id);
+            }
             events.push(SimEvent::IncidentOpened {
                 incident: id,
                 category,
@@ -287,18 +353,32 @@ impl Simulator {
     fn dispatch_queue(&mut self, events: &mut Vec<SimEvent>) {
         let mut waiting = Vec::new();
         let mut free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
-        for incident in std::mem::take(&mut self.queue) {
-            let pos = self.cases[&incident].1;
-            let Some((patrol, _)) = self.index.nearest(pos, 1, |id| free[id as usize]).first().copied() else {
-                waiting.push(incident);
+        let now = self.now_ms;
+        for (incident, since) in std::mem::take(&mut self.queue) {
+            let (case, pos) = &self.cases[&incident];
+            let (category, pos) = (case.category, *pos);
+            let patrol = self.index.nearest(pos, 1, |id| free[id as usize]).first().map(|p| p.0);
+            let route = patrol.and_then(|patrol| {
+                let p = &self.patrols[patrol as usize];
+                self.graph.route(p.target, self.graph.nearest_node(pos).unwrap_or(p.target))
+            });
+            let (Some(patrol), Some(route)) = (patrol, route) else {
+                if now - since < PATROL_WAIT_MS {
+                    waiting.push((incident, since));
+                    continue;
+                }
+                // No patrol in time: the department takes it and reports back when done.
+                let dept = department(category);
+                self.apply(incident, &Action::Dispatch { assignee: dept.into() }, "指挥中心", now, events);
+                let on_site = CATEGORY_MIX.iter().find(|c| c.0 == category).map_or(30, |c| i64::from(c.2));
+                let mut done = now + (on_site + self.rng.random_range(30..150)) * 60_000;
+                if self.hard.contains(&incident) {
+                    done += hard_delay_ms(&mut self.rng);
+                }
+                self.pending.push((done, incident, Action::Resolve, dept.into()));
                 continue;
             };
             let p = &mut self.patrols[patrol as usize];
-            let goal = self.graph.nearest_node(pos).unwrap_or(p.target);
-            let Some(route) = self.graph.route(p.target, goal) else {
-                waiting.push(incident);
-                continue;
-            };
             p.route = route[1..].to_vec();
             p.task = Task::Respond { incident };
             free[patrol as usize] = false;
@@ -362,6 +442,16 @@ impl Simulator {
             self.index.upsert(self.patrols[i].id, self.patrols[i].pos);
         }
         for (incident, actor, t) in arrivals {
+            if self.hard.remove(&incident) {
+                // The patrol made it safe and hands it to the department (转办), which reports
+                // the fix once done.
+                let Some(category) = self.cases.get(&incident).map(|c| c.0.category) else { continue };
+                let dept = department(category);
+                self.apply(incident, &Action::Dispatch { assignee: dept.into() }, &actor, t, events);
+                let done = t + hard_delay_ms(&mut self.rng);
+                self.pending.push((done, incident, Action::Resolve, dept.into()));
+                continue;
+            }
             self.apply(incident, &Action::Resolve, &actor, t, events);
         }
     }
@@ -449,13 +539,48 @@ mod tests {
     }
 
     #[test]
-    fn too_few_patrols_make_cases_escalate() {
+    fn too_few_patrols_send_cases_to_departments_late() {
         let config = SimConfig { seed: 5, patrols: 1, incidents_per_hour: 60.0, report_ms: 1000, utc_offset_ms: 0 };
         let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 9 * 3_600_000).unwrap();
-        let mut escalations = 0;
+        let (mut escalations, mut to_departments) = (0, 0);
         for _ in 0..(3 * 3600) {
-            escalations += sim.step(1000).iter().filter(|e| matches!(e, SimEvent::Escalated { .. })).count();
+            for e in sim.step(1000) {
+                match e {
+                    SimEvent::Escalated { .. } => escalations += 1,
+                    SimEvent::Step { action: Action::Dispatch { assignee }, t_ms, incident, .. }
+                        if !assignee.starts_with('P') =>
+                    {
+                        to_departments += 1;
+                        assert!(t_ms - sim.cases[&incident].0.created_ms >= PATROL_WAIT_MS, "only after waiting");
+                    }
+                    _ => {}
+                }
+            }
         }
-        assert!(escalations > 10, "{escalations} escalations");
+        assert!(escalations > 0, "some waited past their time limit");
+        assert!(to_departments > 50, "{to_departments} cases went to departments");
+    }
+
+    #[test]
+    fn a_busy_city_keeps_up_with_its_cases() {
+        // The wall operator's busy day: 600 new cases an hour for 200 patrols, for a whole day.
+        let config =
+            SimConfig { seed: 9, patrols: 200, incidents_per_hour: 600.0, report_ms: 60_000, utc_offset_ms: 0 };
+        let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START).unwrap();
+        for _ in 0..(24 * 360) {
+            sim.step(10_000);
+        }
+        let now = sim.now_ms();
+        let cases: Vec<&Case> = sim.cases.values().map(|(c, _)| c).collect();
+        let rate = |cs: &[&Case]| cs.iter().filter(|c| !c.is_open()).count() as f64 / cs.len() as f64;
+        let settled: Vec<&Case> = cases.iter().copied().filter(|c| c.created_ms < now - 4 * 3_600_000).collect();
+        assert!(cases.len() > 10_000, "{}", cases.len());
+        assert!(rate(&settled) > 0.98, "cases older than four hours closed: {}", rate(&settled));
+        assert!(rate(&cases) > 0.9, "all closed: {}", rate(&cases));
+        let waiting_review = cases.iter().filter(|c| c.stage == IncidentStage::Resolved).count();
+        assert!(waiting_review < 200, "{waiting_review} wait for review");
+        let rated: Vec<u8> = cases.iter().filter_map(|c| c.satisfaction).collect();
+        let happy = rated.iter().filter(|&&s| s >= 4).count() as f64 / rated.len() as f64;
+        assert!((0.9..0.96).contains(&happy), "satisfaction {happy}");
     }
 }

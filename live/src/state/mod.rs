@@ -63,6 +63,8 @@ pub struct Live {
     tick: u64,
     /// Offset of the operators' time zone (for "closed today").
     pub utc_offset_ms: i64,
+    /// While history is written (the simulator's warm-up), the time operations happen at.
+    history_ms: Option<i64>,
 }
 
 /// Priority 1 (highest) to 4 by category.
@@ -131,11 +133,19 @@ impl Live {
             next_incident,
             tick: 0,
             utc_offset_ms,
+            history_ms: None,
         })
     }
 
+    /// The server's time (or, while history is written, the time of the history).
     pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.history_ms.unwrap_or_else(|| self.clock.now_ms())
+    }
+
+    /// Writes history: until called with `None`, every operation happens at `t_ms` (a time
+    /// before now; the simulator's warm-up replays the hours before the server started).
+    pub fn write_history_at(&mut self, t_ms: Option<i64>) {
+        self.history_ms = t_ms.map(|t| t.min(self.clock.now_ms()));
     }
 
     /// Seq of the newest event.
@@ -379,12 +389,13 @@ impl Live {
         for id in ids {
             let rec = self.world.incidents.get_mut(&id).expect("listed");
             let deadline = rec.case.deadline_ms;
-            if let Some(level) = rec.case.escalate_if_overdue(now, &limits) {
+            // One level up, or (at the top already) the same level with its deadline restarted:
+            // either way displays learn the new deadline.
+            let escalated = rec.case.escalate_if_overdue(now, &limits);
+            if escalated.is_some() || rec.case.deadline_ms != deadline {
+                let (level, deadline_ms) = (rec.case.level, rec.case.deadline_ms.unwrap_or_default());
                 records.push(Record::Incident(self.incident_row(id)));
-                records.push(self.event(EventKind::IncidentEscalated { incident: id, level }));
-            } else if rec.case.deadline_ms != deadline {
-                // At the top already: the deadline restarted; keep that durable too.
-                records.push(Record::Incident(self.incident_row(id)));
+                records.push(self.event(EventKind::IncidentEscalated { incident: id, level, deadline_ms }));
             }
         }
         records

@@ -246,10 +246,11 @@ fn put_event(w: &mut Writer, e: &Event) {
             w.str(actor);
             w.str(note);
         }
-        EventKind::IncidentEscalated { incident, level } => {
+        EventKind::IncidentEscalated { incident, level, deadline_ms } => {
             w.u8(2);
             w.var(*incident);
             put_enum(w, *level);
+            w.ivar(*deadline_ms);
         }
         EventKind::PatrolLeftGrid { patrol, grid } => {
             w.u8(3);
@@ -265,7 +266,7 @@ fn get_event(r: &mut Reader<'_>) -> Result<Event, DecodeError> {
     let kind = match r.u8()? {
         0 => EventKind::IncidentOpened { incident: get_incident(r)? },
         1 => EventKind::IncidentChanged { incident: get_incident(r)?, actor: r.str()?, note: r.str()? },
-        2 => EventKind::IncidentEscalated { incident: r.var()?, level: get_enum(r)? },
+        2 => EventKind::IncidentEscalated { incident: r.var()?, level: get_enum(r)?, deadline_ms: r.ivar()? },
         3 => EventKind::PatrolLeftGrid { patrol: r.u32()?, grid: r.str()? },
         t => return Err(DecodeError::Enum { what: "event kind", value: t }),
     };

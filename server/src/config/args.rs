@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Simulated new incidents per hour (daily average).
     #[arg(long)]
     pub incident_rate: Option<f64>,
+    /// Simulate this many hours before now at start-up (0 to 720), so the city opens with its
+    /// history: closed cases, realistic KPIs, the last day's tracks. Only into an empty store.
+    #[arg(long)]
+    pub warmup: Option<f64>,
     /// Clock speed (1 = real time; 60 = an hour a minute).
     #[arg(long)]
     pub speed: Option<f64>,

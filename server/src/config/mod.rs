@@ -7,6 +7,7 @@ pub mod file;
 use std::path::PathBuf;
 
 use gridwall_live::backend::LiveConfig;
+use gridwall_live::simulate::MAX_WARMUP_HOURS;
 
 pub use args::ServeArgs;
 pub use file::FileConfig;
@@ -54,11 +55,17 @@ impl ServeConfig {
             PathBuf::from("gridwall-data").join(name)
         });
         let mut simulate = file.simulate;
-        if args.simulate || args.seed.is_some() || args.patrols.is_some() || args.incident_rate.is_some() {
+        if args.simulate
+            || args.seed.is_some()
+            || args.patrols.is_some()
+            || args.incident_rate.is_some()
+            || args.warmup.is_some()
+        {
             let mut sim = simulate.take().unwrap_or_default();
             sim.seed = args.seed.unwrap_or(sim.seed);
             sim.patrols = args.patrols.unwrap_or(sim.patrols);
             sim.incident_rate = args.incident_rate.unwrap_or(sim.incident_rate);
+            sim.warmup_hours = args.warmup.unwrap_or(sim.warmup_hours);
             simulate = Some(sim);
         }
         let config = Self {
@@ -98,10 +105,16 @@ impl ServeConfig {
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");
         }
-        if let Some(sim) = &l.simulate
-            && !(sim.incident_rate.is_finite() && sim.incident_rate >= 0.0)
-        {
-            return bad("incident_rate", "must be a number ≥ 0");
+        if let Some(sim) = &l.simulate {
+            if !(sim.incident_rate.is_finite() && (0.0..=100_000.0).contains(&sim.incident_rate)) {
+                return bad("incident_rate", "must be 0 to 100000 an hour");
+            }
+            if sim.patrols > 100_000 {
+                return bad("patrols", "at most 100000 simulated patrols");
+            }
+            if !(sim.warmup_hours.is_finite() && (0.0..=MAX_WARMUP_HOURS).contains(&sim.warmup_hours)) {
+                return bad("warmup", "must be 0 to 720 hours");
+            }
         }
         Ok(())
     }
@@ -150,6 +163,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("incident_rate"));
+        let e = ServeConfig::merge(ServeArgs { warmup: Some(1e9), ..ServeArgs::default() }, FileConfig::default())
+            .unwrap_err();
+        assert_eq!(e.to_string(), "warmup: must be 0 to 720 hours");
+        let e = ServeConfig::merge(ServeArgs::default(), file("[simulate]\npatrols = 100000000")).unwrap_err();
+        assert!(e.to_string().starts_with("patrols"), "{e}");
+        let c = ServeConfig::merge(ServeArgs::default(), file("[simulate]\nwarmup_hours = 24")).unwrap();
+        assert_eq!(c.live.simulate.unwrap().warmup_hours, 24.0);
         assert!(toml::from_str::<FileConfig>("colour = \"red\"").is_err(), "unknown settings are refused");
     }
 }
