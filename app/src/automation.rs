@@ -46,11 +46,14 @@ pub struct Script {
     pub bench_frames: Option<usize>,
     /// The window or image size (for the benchmark's report).
     pub size: (u32, u32),
+    /// A tour is shown at a fixed time (`--tour-at` with a capture): wait for its step's
+    /// incident and flight like for a click.
+    pub tour_at: bool,
 }
 
 impl Script {
     fn acts(&self) -> bool {
-        self.click.is_some() || self.search.is_some()
+        self.click.is_some() || self.search.is_some() || self.tour_at
     }
 }
 

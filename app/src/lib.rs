@@ -11,8 +11,8 @@
 //!   [`grids`], [`layers`] (patrols, incidents, components, heatmap), [`hud`], [`labels`]
 //!   (where floating labels fit), [`filters`]
 //!   (with the search), [`select`] (picking, detail panel), [`wall`] (panels of a video wall,
-//!   the HUD's layout on it, keeping panels in step) and [`automation`] (scripted actions and
-//!   captures).
+//!   the HUD's layout on it, keeping panels in step), [`tour`] (the delegation tour) and
+//!   [`automation`] (scripted actions and captures).
 //!
 //! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
 //! [`remote`] fetches a scene from a server before the app starts.
@@ -33,6 +33,7 @@ pub mod remote;
 pub mod scene;
 pub mod select;
 pub mod theme;
+pub mod tour;
 pub mod wall;
 
 use bevy::prelude::*;
@@ -90,8 +91,15 @@ impl Plugin for AppPlugin {
             grids::GridsPlugin,
             layers::LayersPlugin,
             hud::HudPlugin,
+            labels::LabelsPlugin,
         ));
-        app.add_plugins((filters::FiltersPlugin, select::SelectPlugin, wall::WallPlugin, automation::AutomationPlugin));
+        app.add_plugins((
+            filters::FiltersPlugin,
+            select::SelectPlugin,
+            wall::WallPlugin,
+            tour::TourPlugin,
+            automation::AutomationPlugin,
+        ));
     }
 }
 

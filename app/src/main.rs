@@ -14,6 +14,7 @@ use gridwall::net::NetConfig;
 use gridwall::scene::SceneInfo;
 use gridwall::theme::lang::Lang;
 use gridwall::theme::widgets::HudVisible;
+use gridwall::tour::{Tour, TourScript};
 use gridwall::wall::WallLayout;
 use gridwall::wall::sync::{CastTarget, WallRole};
 
@@ -97,6 +98,20 @@ struct Cli {
     /// `off` hides the HUD and the map's labels (clean captures).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     hud: String,
+    /// Play this tour (a TOML script; see README) once loaded, looping; any key or click pauses
+    /// it. On a wall, give it to the leader.
+    #[arg(long)]
+    tour: Option<PathBuf>,
+    /// Start the tour this many seconds into its script; with `--screenshot` the tour stays there.
+    #[arg(long, requires = "tour", value_parser = parse_seconds)]
+    tour_at: Option<f64>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("seconds from 0 to 86400".into()),
+    }
 }
 
 fn parse_tile(s: &str) -> Result<(u32, u32), String> {
@@ -151,6 +166,12 @@ fn main() -> anyhow::Result<()> {
     // A bad wall flag or layout is refused before anything opens.
     let wall = wall_shape(&cli)?;
     let layout = cli.wall_layout.as_deref().map(WallLayout::load).transpose()?.unwrap_or_default();
+    // So is a bad tour, or a tour on a panel that follows its group (the leader plays it).
+    let tour = cli.tour.as_deref().map(TourScript::load).transpose()?;
+    anyhow::ensure!(
+        tour.is_none() || cli.wall.is_none() || cli.lead.is_some(),
+        "--tour on a wall panel that follows its group: give the tour to the leader (--lead), or add --lead to this panel"
+    );
     if wall.as_ref().is_some_and(WallShape::is_wall) {
         gridwall::theme::widgets::set_ui_scale(layout.scale);
     }
@@ -230,6 +251,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(shape) = wall {
         app.insert_resource(shape);
     }
+    let tour_at = cli.tour_at.is_some() && matches!(capture, Some(CaptureKind::Screenshot(_)));
+    if let Some(script) = tour {
+        app.insert_resource(Tour::new(script, cli.tour_at.unwrap_or(0.0), tour_at));
+    }
     app.insert_resource(Script {
         click: cli.click,
         search: cli.search,
@@ -237,6 +262,7 @@ fn main() -> anyhow::Result<()> {
         wait_ready: cli.wait_ready,
         bench_frames: cli.bench_frames.filter(|&n| n > 0),
         size: cli.size,
+        tour_at,
     });
     match app.run() {
         AppExit::Success => Ok(()),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_protocol::api::open311::ServiceRequest;
 use gridwall_protocol::api::{ErrorBody, IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
@@ -42,14 +43,25 @@ pub enum Ask {
     Incident(u64),
     /// `GET /api/v1/nearest?incident=ID&k=K`: the k nearest on-duty patrols.
     Nearest { incident: u64, k: usize },
+    /// `GET /open311/v2/requests.json?status=closed`: the newest closed incident (a tour shows
+    /// its whole loop).
+    NewestClosed,
 }
 
 /// The server's answer to an [`Ask`].
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum Answer {
     Incident(Box<IncidentDetail>),
-    Nearest { incident: u64, answer: NearestAnswer },
-    Failed { ask: Ask, error: String },
+    Nearest {
+        incident: u64,
+        answer: NearestAnswer,
+    },
+    /// The newest closed incident's id, if any closed.
+    NewestClosed(Option<u64>),
+    Failed {
+        ask: Ask,
+        error: String,
+    },
 }
 
 /// The link's state, for the HUD's "reconnecting" banner.
@@ -224,6 +236,7 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
         let url = match &ask {
             Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
             Ask::Nearest { incident, k } => format!("{base}/api/v1/nearest?incident={incident}&k={k}"),
+            Ask::NewestClosed => format!("{base}/open311/v2/requests.json?status=closed"),
         };
         let answer = match agent.get(&url).call() {
             Err(e) => Err(e.to_string()),
@@ -244,6 +257,11 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
                     .body_mut()
                     .read_json::<NearestAnswer>()
                     .map(|answer| Answer::Nearest { incident: *incident, answer })
+                    .map_err(|e| e.to_string()),
+                Ask::NewestClosed => res
+                    .body_mut()
+                    .read_json::<Vec<ServiceRequest>>()
+                    .map(|list| Answer::NewestClosed(list.first().and_then(|r| r.service_request_id.parse().ok())))
                     .map_err(|e| e.to_string()),
             },
         };

@@ -1,6 +1,7 @@
 //! Eased camera flights: a [`FlyTo`] message starts one from the current view (the heading and
 //! tilt kept, the distance brought down to the asked maximum), then the camera follows the
-//! [`Flight`] until it lands.
+//! [`Flight`] until it lands. A `FlyTo` where the camera already looks, or already flies (a
+//! tour's keyframe at the incident it selects), changes nothing.
 
 use bevy::prelude::*;
 
@@ -9,11 +10,15 @@ use crate::map::{Flight, FlyTo, OrbitCamera};
 pub(super) fn start_flights(
     mut commands: Commands,
     mut fly: MessageReader<FlyTo>,
-    cameras: Query<(Entity, &OrbitCamera)>,
+    cameras: Query<(Entity, &OrbitCamera, Option<&Flight>)>,
     time: Res<Time>,
 ) {
     let Some(to) = fly.read().last() else { return };
-    for (cam, orbit) in &cameras {
+    for (cam, orbit, flying) in &cameras {
+        let heading = flying.map_or(orbit.focus, |f| f.to.focus);
+        if heading.distance(to.focus) < 1.0 {
+            continue;
+        }
         let target = OrbitCamera { focus: to.focus, distance: orbit.distance.min(to.max_distance), ..*orbit };
         commands.entity(cam).insert(Flight {
             from: *orbit,
@@ -58,6 +63,11 @@ mod tests {
             app.update();
         }
         assert!(app.world().get::<Flight>(cam).is_none(), "landed");
+        assert_eq!(*app.world().get::<OrbitCamera>(cam).unwrap(), flight.to);
+        // Flying to where the camera already looks changes nothing.
+        app.world_mut().write_message(FlyTo { focus: Vec3::new(300.0, 0.0, -400.0), max_distance: 100.0 });
+        app.update();
+        assert!(app.world().get::<Flight>(cam).is_none());
         assert_eq!(*app.world().get::<OrbitCamera>(cam).unwrap(), flight.to);
     }
 }

@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use gridwall_protocol::{ComponentCategory, IncidentStage};
 
 use crate::AppSystems;
-use crate::map::{ComponentMarker, Filters, HeatmapOn, IncidentMarker, PatrolMarker, Presentation};
+use crate::map::{ComponentMarker, Filters, FoldedUnits, HeatmapOn, IncidentMarker, PatrolMarker, Presentation};
 use crate::theme::prelude::*;
 use gridwall_protocol::wall::Highlight;
 
@@ -125,15 +125,17 @@ fn show_toggles(filters: Res<Filters>, heatmap: Res<HeatmapOn>, mut buttons: Que
 }
 
 /// Hides what the filters exclude: everything when the filters change, new markers otherwise. A
-/// tour pointing at one unit's patrols shows only those.
+/// tour pointing at one unit's patrols shows only those; incidents folded into their unit's
+/// aggregate hide too.
 fn apply_filters(
     filters: Res<Filters>,
     presentation: Res<Presentation>,
+    folded: Res<FoldedUnits>,
     mut incidents: Query<(Ref<IncidentMarker>, &mut Visibility), (Without<PatrolMarker>, Without<ComponentMarker>)>,
     mut patrols: Query<(Ref<PatrolMarker>, &mut Visibility), (Without<IncidentMarker>, Without<ComponentMarker>)>,
     mut components: Query<(Ref<ComponentMarker>, &mut Visibility), (Without<IncidentMarker>, Without<PatrolMarker>)>,
 ) {
-    let all = filters.is_changed() || presentation.is_changed();
+    let all = filters.is_changed() || presentation.is_changed() || folded.is_changed();
     let only = match &presentation.highlight {
         Some(Highlight::Patrols(code)) => Some(code.as_str()),
         _ => None,
@@ -141,7 +143,7 @@ fn apply_filters(
     let shown = |b: bool| if b { Visibility::Inherited } else { Visibility::Hidden };
     for (m, mut vis) in &mut incidents {
         if all || m.is_changed() {
-            vis.set_if_neq(shown(filters.shows_incident(m.0.stage, &m.0.grid)));
+            vis.set_if_neq(shown(filters.shows_incident(m.0.stage, &m.0.grid) && !folded.folds(&m.0.grid)));
         }
     }
     for (m, mut vis) in &mut patrols {

@@ -1,6 +1,8 @@
 //! The live layers over the city, each kept current from the server's snapshots and deltas:
-//! [`patrols`] (with [`trails`]), [`incidents`], [`components`], and the incident [`heatmap`].
+//! [`patrols`] (with [`trails`]), [`incidents`] (folded per grid unit at overview distances:
+//! [`aggregates`]), [`components`], and the incident [`heatmap`].
 
+pub mod aggregates;
 pub mod components;
 pub mod heatmap;
 pub mod incidents;
@@ -17,6 +19,7 @@ impl Plugin for LayersPlugin {
             patrols::PatrolsPlugin,
             trails::TrailsPlugin,
             incidents::IncidentsPlugin,
+            aggregates::AggregatesPlugin,
             components::ComponentsPlugin,
             heatmap::HeatmapPlugin,
         ));

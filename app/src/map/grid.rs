@@ -24,6 +24,11 @@ impl GridMap {
     pub fn unit(&self, code: &str) -> Option<&GridOutline> {
         self.units.iter().find(|u| u.code == code)
     }
+
+    /// Whether `code` is a unit of `level`.
+    pub fn is_unit(&self, code: &str, level: GridLevel) -> bool {
+        self.units.iter().any(|u| u.level == level && u.code == code)
+    }
 }
 
 /// Even-odd point-in-ring test.

@@ -82,3 +82,20 @@ pub enum CastRequest {
     Cast,
     TakeBack,
 }
+
+/// Grid units whose open incidents show as one aggregate (count, share overdue, least advanced
+/// stage) instead of one marker each, at overview distances where markers would pile up: the
+/// units of `level` with these codes. Their incidents' markers are hidden.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldedUnits {
+    pub level: Option<gridwall_protocol::GridLevel>,
+    pub codes: HashSet<String>,
+}
+
+impl FoldedUnits {
+    /// Whether the incidents of a cell (by code) are folded into their unit's aggregate (unified
+    /// codes: a unit's code is a prefix of its cells').
+    pub fn folds(&self, cell: &str) -> bool {
+        self.level.is_some() && self.codes.iter().any(|c| cell.starts_with(c.as_str()))
+    }
+}

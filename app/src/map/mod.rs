@@ -12,7 +12,9 @@ pub mod view;
 use bevy::prelude::*;
 
 pub use grid::GridMap;
-pub use interaction::{CastRequest, Click, Filters, HeatmapOn, Presentation, Search, Select, Selection, Typing};
+pub use interaction::{
+    CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, Typing,
+};
 pub use markers::{ComponentMarker, FloatingLabel, IncidentMarker, Incidents, PatrolMarker, Patrols, Pickable, Target};
 pub use view::{CameraControl, Flight, FlyTo, OrbitCamera, StartView, Tile, WallShape, marker_scale};
 
@@ -35,6 +37,7 @@ impl Plugin for MapPlugin {
             .init_resource::<HeatmapOn>()
             .init_resource::<Typing>()
             .init_resource::<Presentation>()
+            .init_resource::<FoldedUnits>()
             .init_resource::<CameraControl>()
             .add_message::<Click>()
             .add_message::<Select>()
