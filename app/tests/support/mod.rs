@@ -68,3 +68,25 @@ pub fn server_with_incident(data: &Path, ix: f64, iy: f64) -> BackgroundServer {
     assert_eq!(res.status().as_u16(), 201);
     server
 }
+
+/// A server on the shipped scene with a manhole incident reported through Open311 at each local
+/// point (four reporters at once, as a busy day's intake would).
+pub fn server_with_incidents(data: &Path, points: &[(f64, f64)]) -> BackgroundServer {
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data), 2).unwrap();
+    let url = format!("http://{}/open311/v2/requests.json", server.addr);
+    let frame = helsinki_frame();
+    let lonlat: Vec<(f64, f64)> = points.iter().map(|&(x, y)| frame.to_wgs84(x, y).unwrap()).collect();
+    std::thread::scope(|scope| {
+        for part in lonlat.chunks(lonlat.len().div_ceil(4).max(1)) {
+            let url = &url;
+            scope.spawn(move || {
+                for &(lon, lat) in part {
+                    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=x");
+                    let res = ureq::post(url).header("content-type", "application/x-www-form-urlencoded").send(form);
+                    assert_eq!(res.unwrap().status().as_u16(), 201);
+                }
+            });
+        }
+    });
+    server
+}
