@@ -78,15 +78,27 @@ pub enum Connection {
     },
 }
 
-/// The server's clock as this display knows it: from ping round trips (the offset of the server's
-/// clock from this machine's, taken from the quickest recent round trip), or, until the first
-/// pong, from the time stamps of frames.
+/// The server's clock as this display knows it: from ping round trips (a reading of the
+/// server's clock taken from the quickest recent round trip, followed at the server's clock rate
+/// — a demo server may run faster than real time), or, until the first pong, from the time stamps
+/// of frames.
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
 pub struct ServerClock {
-    /// Server minus local clock (ms), and the round trip it was measured with.
-    offset: Option<(f64, f64)>,
+    reading: Option<Reading>,
     /// The last frame's time stamp and when it was seen (seconds of [`Time`]).
     frame: Option<(i64, f32)>,
+    /// Server milliseconds per real millisecond, as the server said (0 until it did: 1).
+    rate: f64,
+}
+
+/// The server's clock read at one moment of this machine's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reading {
+    /// Both clocks, in ms since the Unix epoch.
+    server: f64,
+    local: f64,
+    /// The round trip it was measured with (ms; grows as the reading ages).
+    round_trip: f64,
 }
 
 impl ServerClock {
@@ -95,31 +107,44 @@ impl ServerClock {
         self.frame = Some((time_ms, elapsed_s));
     }
 
-    /// A ping's round trip: keeps the offset of the quickest one (a slow round trip says less
-    /// about when the server answered). Older estimates age, so the clock follows drift.
-    pub fn sync(&mut self, offset_ms: f64, rtt_ms: f64) {
-        let keep = self.offset.is_some_and(|(_, best)| best * 1.05 + 0.5 < rtt_ms);
+    /// Server milliseconds per real millisecond (1 until the server said).
+    pub fn rate(&self) -> f64 {
+        if self.rate > 0.0 { self.rate } else { 1.0 }
+    }
+
+    /// A ping's round trip: the server's clock read `server_ms` at about `local_ms` here (the
+    /// round trip's middle). Keeps the reading of the quickest one (a slow round trip says less
+    /// about when the server answered); older readings age, so the clock follows drift.
+    pub fn sync(&mut self, server_ms: f64, local_ms: f64, rtt_ms: f64, rate: f64) {
+        if rate.is_finite() && rate > 0.0 {
+            self.rate = rate;
+        }
+        let keep = self.reading.is_some_and(|r| r.round_trip * 1.05 + 0.5 < rtt_ms);
         if keep {
-            if let Some((_, best)) = &mut self.offset {
-                *best *= 1.05;
+            if let Some(r) = &mut self.reading {
+                r.round_trip *= 1.05;
             }
         } else {
-            self.offset = Some((offset_ms, rtt_ms));
+            self.reading = Some(Reading { server: server_ms, local: local_ms, round_trip: rtt_ms });
         }
     }
 
     /// The server's time now (ms since the Unix epoch), once a pong or a frame has told it.
     pub fn now_ms(&self, elapsed_s: f32) -> Option<i64> {
-        match (self.offset, self.frame) {
-            (Some((offset, _)), _) => Some((local_ms() as f64 + offset).round() as i64),
-            (None, Some((t, seen))) => Some(t + ((elapsed_s - seen) * 1000.0) as i64),
+        self.at_local(local_ms() as f64, elapsed_s)
+    }
+
+    fn at_local(&self, local: f64, elapsed_s: f32) -> Option<i64> {
+        match (self.reading, self.frame) {
+            (Some(r), _) => Some((r.server + (local - r.local) * self.rate()).round() as i64),
+            (None, Some((t, seen))) => Some(t + (f64::from(elapsed_s - seen) * 1000.0 * self.rate()) as i64),
             (None, None) => None,
         }
     }
 
-    /// The round trip the offset was measured with (ms), once pinged.
+    /// The round trip the reading was taken with (ms), once pinged.
     pub fn round_trip_ms(&self) -> Option<f64> {
-        self.offset.map(|o| o.1)
+        self.reading.map(|r| r.round_trip)
     }
 }
 
@@ -130,7 +155,7 @@ pub fn local_ms() -> i64 {
 
 enum Inbound {
     Connected,
-    Clock { offset_ms: f64, rtt_ms: f64 },
+    Clock { server_ms: f64, local_ms: f64, rtt_ms: f64, rate: f64 },
     Lost { attempt: u32, retry_in: Duration, reason: String },
     Frame(ServerMessage),
     Answer(Answer),
@@ -201,7 +226,7 @@ fn receive_frames(
     while let Ok(item) = link.inbox.try_recv() {
         match item {
             Inbound::Connected => *state = Connection::Connected,
-            Inbound::Clock { offset_ms, rtt_ms } => clock.sync(offset_ms, rtt_ms),
+            Inbound::Clock { server_ms, local_ms, rtt_ms, rate } => clock.sync(server_ms, local_ms, rtt_ms, rate),
             Inbound::Lost { attempt, retry_in, reason } => {
                 *state = Connection::Reconnecting { attempt, retry_in, reason }
             }
@@ -375,6 +400,8 @@ async fn session(
         sink.send(send(m)).await.map_err(|e| e.to_string())?;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
+    // The server's clock rate, from its welcome.
+    let mut rate = 1.0;
     let mut decoder = ServerDecoder::new();
     loop {
         tokio::select! {
@@ -397,11 +424,14 @@ async fn session(
                     WsMessage::Close(_) => return Err("the server closed the connection".into()),
                     _ => continue,
                 };
+                if let ServerMessage::Welcome { clock_rate, .. } = &msg {
+                    rate = *clock_rate;
+                }
                 if let ServerMessage::Pong { t, time_ms } = msg {
                     let now = local_ms() as f64;
-                    let rtt_ms = now - t as f64;
-                    let offset_ms = time_ms as f64 - f64::midpoint(t as f64, now);
-                    if inbox.send(Inbound::Clock { offset_ms, rtt_ms }).is_err() {
+                    let (rtt_ms, local_ms) = (now - t as f64, f64::midpoint(t as f64, now));
+                    let clock = Inbound::Clock { server_ms: time_ms as f64, local_ms, rtt_ms, rate };
+                    if inbox.send(clock).is_err() {
                         return Ok(());
                     }
                     continue;
@@ -421,5 +451,28 @@ async fn session(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_clock_follows_its_rate_and_the_quickest_round_trip() {
+        let mut c = ServerClock::default();
+        assert_eq!(c.at_local(0.0, 0.0), None);
+        // Until a pong: the frames' time stamps, at real time.
+        c.set(5_000, 1.0);
+        assert_eq!(c.at_local(0.0, 3.0), Some(7_000));
+        // A demo server thirty times faster than real time, read at local 1,000 ms.
+        c.sync(1_000_000.0, 1_000.0, 4.0, 30.0);
+        assert_eq!(c.at_local(3_000.0, 0.0), Some(1_060_000), "two real seconds are a minute there");
+        // A slower round trip does not replace the reading; a quick one does.
+        c.sync(2_000_000.0, 2_000.0, 40.0, 30.0);
+        assert_eq!(c.at_local(3_000.0, 0.0), Some(1_060_000));
+        c.sync(1_100_000.0, 4_000.0, 3.0, 30.0);
+        assert_eq!(c.at_local(5_000.0, 0.0), Some(1_130_000));
+        assert_eq!(c.round_trip_ms(), Some(3.0));
     }
 }

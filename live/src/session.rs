@@ -164,6 +164,7 @@ impl Session {
                         scene: state.manifest.display_name.clone(),
                         tick_hz: state.tick_hz,
                         resumed,
+                        clock_rate: live.clock.speed(),
                     },
                     ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
                 ];
@@ -248,10 +249,15 @@ impl Session {
                 if let Some(Err(e)) = view.as_deref().map(WallView::check) {
                     return vec![wall_error(e)];
                 }
-                let now = state.live().now_ms();
+                let (now, speed) = {
+                    let live = state.live();
+                    (live.now_ms(), live.clock.speed())
+                };
+                // As long in real time as on a real-time server.
+                let flight = (f64::from(crate::walls::CAST_FLIGHT_MS) * speed).clamp(1.0, f64::from(u32::MAX)) as u32;
                 state
                     .walls
-                    .cast(&wall, view.map(|v| *v), now)
+                    .cast(&wall, view.map(|v| *v), now, flight)
                     .err()
                     .map(|e| wall_error(&e.to_string()))
                     .into_iter()

@@ -85,8 +85,9 @@ impl Walls {
 
     /// Casts a view onto a group (the wall flies to its camera and shows its selection large),
     /// or, with `None`, takes the cast back: the wall flies back to its leader's view (or to what
-    /// it showed before) and follows its leader again.
-    pub fn cast(&self, wall: &str, target: Option<WallView>, now_ms: i64) -> Result<(), WallError> {
+    /// it showed before) and follows its leader again. The flight takes `flight_ms` of server
+    /// time ([`CAST_FLIGHT_MS`] times the clock's speed, so that it takes the same real time).
+    pub fn cast(&self, wall: &str, target: Option<WallView>, now_ms: i64, flight_ms: u32) -> Result<(), WallError> {
         let mut groups = self.groups.lock().expect("wall groups");
         if !groups.contains_key(wall) && groups.len() >= MAX_WALLS {
             return Err(WallError::TooManyWalls);
@@ -94,14 +95,9 @@ impl Walls {
         let g = groups.entry(wall.to_owned()).or_insert_with(Group::new);
         let from = g.camera_now(now_ms);
         let fly = |mut view: WallView| {
-            let to = view.camera.at(now_ms + i64::from(CAST_FLIGHT_MS));
-            view.camera = CameraMotion {
-                from: from.unwrap_or(to),
-                to,
-                start_ms: now_ms,
-                duration_ms: CAST_FLIGHT_MS,
-                eased: true,
-            };
+            let to = view.camera.at(now_ms + i64::from(flight_ms));
+            view.camera =
+                CameraMotion { from: from.unwrap_or(to), to, start_ms: now_ms, duration_ms: flight_ms, eased: true };
             view
         };
         match target {
@@ -152,7 +148,7 @@ mod tests {
         // A cast flies the wall from where it is to the incident, selected and large.
         let mut target = WallView::at(orbit(500.0), 2_000);
         target.selection = Some(Selected::Incident(7));
-        walls.cast("main", Some(target), 2_000).unwrap();
+        walls.cast("main", Some(target), 2_000, CAST_FLIGHT_MS).unwrap();
         let s = shown(&rx);
         assert!(s.view.cast && s.view.selection == Some(Selected::Incident(7)));
         assert_eq!((s.view.camera.from.x, s.view.camera.to.x, s.view.camera.start_ms), (0.0, 500.0, 2_000));
@@ -160,7 +156,7 @@ mod tests {
         walls.lead("main", WallView::at(orbit(50.0), 2_500), 2_500).unwrap();
         assert_eq!(shown(&rx).view.camera.to.x, 500.0);
         // Taken back once the wall is there: from the incident to where the leader is now.
-        walls.cast("main", None, 3_600).unwrap();
+        walls.cast("main", None, 3_600, CAST_FLIGHT_MS).unwrap();
         let s = shown(&rx);
         assert!(!s.view.cast);
         assert_eq!((s.view.camera.from.x, s.view.camera.to.x), (500.0, 50.0));

@@ -208,6 +208,10 @@ pub enum ClientMessage {
     },
 }
 
+fn real_time() -> f64 {
+    1.0
+}
+
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -221,6 +225,10 @@ pub enum ServerMessage {
         tick_hz: u16,
         #[serde(default)]
         resumed: bool,
+        /// How fast the server's clock runs: its milliseconds per real millisecond (1, unless it
+        /// runs a demo or a test faster). Displays follow its time with this rate between pings.
+        #[serde(default = "real_time")]
+        clock_rate: f64,
     },
     /// Everything inside the viewport now; replaces what the client had. `seq` is the last event
     /// it includes.

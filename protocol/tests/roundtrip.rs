@@ -297,7 +297,11 @@ fn wall_view() -> WallView {
 fn small_server_messages_round_trip_in_both_forms() {
     let msgs = vec![
         ServerMessage::Welcome {
-            version: PROTOCOL_VERSION, scene: "赫尔辛基中心".into(), tick_hz: 10, resumed: true
+            version: PROTOCOL_VERSION,
+            scene: "赫尔辛基中心".into(),
+            tick_hz: 10,
+            resumed: true,
+            clock_rate: 30.0,
         },
         ServerMessage::Reply {
             request: 7,

@@ -276,3 +276,15 @@ fn devices_can_stream_positions_over_a_websocket() {
     assert_eq!(t["points"].as_array().unwrap().len(), 1);
     assert!((t["points"][0]["x"].as_f64().unwrap() - 42.0).abs() < 0.01);
 }
+
+#[test]
+fn the_welcome_says_how_fast_the_servers_clock_runs() {
+    let s = Server::start(|c| c.live.speed = 30.0);
+    let mut c = Client::connect(s.addr, false);
+    c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall".into(), resume_after: None });
+    let rate = c.until("welcome", |m| match m {
+        ServerMessage::Welcome { clock_rate, .. } => Some(*clock_rate),
+        _ => None,
+    });
+    assert_eq!(rate, 30.0);
+}

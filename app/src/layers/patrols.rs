@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn moves_are_interpolated_over_one_tick() {
         let mut app = app();
-        send(&mut app, ServerMessage::Welcome { version: 1, scene: "s".into(), tick_hz: 10, resumed: false });
+        send(
+            &mut app,
+            ServerMessage::Welcome { version: 1, scene: "s".into(), tick_hz: 10, resumed: false, clock_rate: 1.0 },
+        );
         send(&mut app, snapshot(vec![patrol(1, 0.0, 0.0)], vec![], vec![]));
         send(&mut app, delta(vec![PatrolPos { id: 1, x: 10.0, y: 0.0, lon: None, lat: None }], vec![], vec![]));
         // 25 ms into a 100 ms tick: a quarter of the way (the update that applied it counts 0).

@@ -32,7 +32,8 @@ pub struct CastTarget(pub String);
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct GroupView(pub Option<(i64, WallView)>);
 
-/// A leader publishes at most this often by hand (flights and tours go as one motion each).
+/// A leader publishes at most this often by hand, in real time (flights and tours go as one
+/// motion each).
 const PUBLISH_EVERY_MS: i64 = 100;
 
 /// What the leader last published.
@@ -171,7 +172,7 @@ fn view_of(
     orbit: &OrbitCamera,
     flight: Option<&Flight>,
     elapsed_s: f32,
-    server_now: i64,
+    (server_now, rate): (i64, f64),
     selection: &Selection,
     filters: &Filters,
     heatmap: bool,
@@ -181,8 +182,9 @@ fn view_of(
         Some(f) => CameraMotion {
             from: f.from.to_wire(),
             to: f.to.to_wire(),
-            start_ms: server_now - ((elapsed_s - f.start) * 1000.0).round() as i64,
-            duration_ms: (f.duration * 1000.0).round() as u32,
+            // In server time (a demo server's clock may run faster than real time).
+            start_ms: server_now - (f64::from(elapsed_s - f.start) * 1000.0 * rate).round() as i64,
+            duration_ms: (f64::from(f.duration) * 1000.0 * rate).round().clamp(0.0, f64::from(u32::MAX)) as u32,
             eased: true,
         },
         None => CameraMotion::still(orbit.to_wire(), server_now),
@@ -226,7 +228,8 @@ fn publish_view(
     mut outbound: MessageWriter<Outbound>,
 ) {
     let (Some((orbit, flight)), Some(now)) = (cameras.iter().next(), clock.now_ms(time.elapsed_secs())) else { return };
-    let view = view_of(orbit, flight, time.elapsed_secs(), now, &selection, &filters, heatmap.0, &presentation);
+    let at = (now, clock.rate());
+    let view = view_of(orbit, flight, time.elapsed_secs(), at, &selection, &filters, heatmap.0, &presentation);
     let urgent = match &published.view {
         None => true,
         Some(last) if same(last, &view) => return,
@@ -235,7 +238,7 @@ fn publish_view(
                 || (view.camera.duration_ms > 0 && view.camera != last.camera)
         }
     };
-    if !urgent && now - published.at_ms < PUBLISH_EVERY_MS {
+    if !urgent && ((now - published.at_ms) as f64) < PUBLISH_EVERY_MS as f64 * clock.rate() {
         return;
     }
     published.at_ms = now;

@@ -16,6 +16,11 @@ impl Clock {
         Self { start: Instant::now(), start_ms, speed }
     }
 
+    /// Server milliseconds per real millisecond.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.start_ms + (self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
     }

@@ -24,12 +24,13 @@ impl ServerEncoder {
         let mut w = Writer::default();
         w.u8(PROTOCOL_VERSION as u8);
         match msg {
-            ServerMessage::Welcome { version, scene, tick_hz, resumed } => {
+            ServerMessage::Welcome { version, scene, tick_hz, resumed, clock_rate } => {
                 w.u8(T_WELCOME);
                 w.var(u64::from(*version));
                 w.str(scene);
                 w.var(u64::from(*tick_hz));
                 w.u8(u8::from(*resumed));
+                w.f64(*clock_rate);
             }
             ServerMessage::Snapshot { seq, tick, time_ms, patrols, incidents, components } => {
                 w.u8(T_SNAPSHOT);
@@ -148,9 +149,13 @@ impl ServerDecoder {
     pub fn decode(&mut self, frame: &[u8]) -> Result<ServerMessage, DecodeError> {
         let mut r = Reader { buf: frame, pos: 0 };
         let msg = match header(&mut r)? {
-            T_WELCOME => {
-                ServerMessage::Welcome { version: r.u16()?, scene: r.str()?, tick_hz: r.u16()?, resumed: r.u8()? != 0 }
-            }
+            T_WELCOME => ServerMessage::Welcome {
+                version: r.u16()?,
+                scene: r.str()?,
+                tick_hz: r.u16()?,
+                resumed: r.u8()? != 0,
+                clock_rate: r.f64()?,
+            },
             T_SNAPSHOT => {
                 let mut cache = PositionCache::new();
                 let (seq, tick, time_ms) = (r.var()?, r.var()?, r.ivar()?);
