@@ -27,6 +27,8 @@ use crate::world::TRACK_RETENTION_MS;
 pub const MAX_WARMUP_HOURS: f64 = 720.0;
 /// A warm-up steps the simulation this far at a time (patrols cover their route within a step).
 const WARMUP_STEP_MS: i64 = 10_000;
+/// The warm-up ends this close to now (the live loop takes up to a minute a step).
+const WARMUP_DONE_WITHIN_MS: i64 = 30_000;
 /// A warm-up keeps one position a minute per patrol, of the last day only (what tracks keep).
 const WARMUP_TRACK_EVERY_MS: i64 = 60_000;
 
@@ -113,9 +115,10 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
     let mut reported = 0;
     loop {
         let mut live = backend.live();
-        // Up to now as it is now: the clock runs on during the warm-up.
+        // Up to now as it is now: the clock runs on during the warm-up (a fast demo clock never
+        // stands still, so the last minute is left to the live loop).
         let now = live.now_ms();
-        if sim.now_ms() >= now {
+        if now - sim.now_ms() < WARMUP_DONE_WITHIN_MS {
             break;
         }
         let hour_end = (sim.now_ms() + 3_600_000).min(now);

@@ -353,11 +353,17 @@ impl Simulator {
     fn dispatch_queue(&mut self, events: &mut Vec<SimEvent>) {
         let mut waiting = Vec::new();
         let mut free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
+        // Searching for a free patrol when none is free would scan the whole index per case.
+        let mut free_count = free.iter().filter(|&&f| f).count();
         let now = self.now_ms;
         for (incident, since) in std::mem::take(&mut self.queue) {
             let (case, pos) = &self.cases[&incident];
             let (category, pos) = (case.category, *pos);
-            let patrol = self.index.nearest(pos, 1, |id| free[id as usize]).first().map(|p| p.0);
+            let patrol = if free_count == 0 {
+                None
+            } else {
+                self.index.nearest(pos, 1, |id| free[id as usize]).first().map(|p| p.0)
+            };
             let route = patrol.and_then(|patrol| {
                 let p = &self.patrols[patrol as usize];
                 self.graph.route(p.target, self.graph.nearest_node(pos).unwrap_or(p.target))
@@ -382,6 +388,7 @@ impl Simulator {
             p.route = route[1..].to_vec();
             p.task = Task::Respond { incident };
             free[patrol as usize] = false;
+            free_count -= 1;
             let actor = format!("P{patrol}");
             self.apply(incident, &Action::Dispatch { assignee: actor }, "指挥中心", self.now_ms, events);
         }
@@ -475,6 +482,19 @@ mod tests {
     }
 
     const DAY_START: i64 = 1_790_035_200_000; // a midnight (UTC)
+
+    #[test]
+    fn only_the_largest_connected_part_is_walked() {
+        let mut roads = vec![(RoadClass::Residential, vec![[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]])];
+        roads.push((RoadClass::Residential, vec![[500.0, 500.0], [510.0, 500.0]]));
+        let g = RoadGraph::from_roads(&roads);
+        assert_eq!(
+            g.nearest_node([505.0, 500.0]).map(|n| g.nodes[n as usize]),
+            Some([200.0, 0.0]),
+            "the island is cut off"
+        );
+        assert!(g.route(0, 2).is_some());
+    }
 
     #[test]
     fn routes_follow_the_roads() {

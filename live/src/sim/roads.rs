@@ -1,5 +1,6 @@
 //! The road network the simulated patrols walk: a graph of the scene's road polylines, joined
-//! where they share a vertex, with shortest routes (A*).
+//! where they share a vertex, with shortest routes (A*). Only its largest connected part is
+//! walked (an extract's cut-off paths and islands would leave routes unreachable).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -36,7 +37,40 @@ impl RoadGraph {
                 }
             }
         }
+        g.keep_largest_part();
         g
+    }
+
+    /// Drops the edges of every node outside the largest connected part, so that every node
+    /// with edges can reach every other.
+    fn keep_largest_part(&mut self) {
+        let n = self.nodes.len();
+        let mut part = vec![u32::MAX; n];
+        let mut sizes = Vec::new();
+        for start in 0..n {
+            if part[start] != u32::MAX || self.edges[start].is_empty() {
+                continue;
+            }
+            let id = sizes.len() as u32;
+            let (mut stack, mut size) = (vec![start], 0usize);
+            part[start] = id;
+            while let Some(u) = stack.pop() {
+                size += 1;
+                for &(v, _) in &self.edges[u] {
+                    if part[v as usize] == u32::MAX {
+                        part[v as usize] = id;
+                        stack.push(v as usize);
+                    }
+                }
+            }
+            sizes.push(size);
+        }
+        let Some(largest) = (0..sizes.len()).max_by_key(|&i| sizes[i]) else { return };
+        for (i, edges) in self.edges.iter_mut().enumerate() {
+            if part[i] != largest as u32 {
+                edges.clear();
+            }
+        }
     }
 
     pub(super) fn distance(&self, a: u32, b: u32) -> f64 {
@@ -76,12 +110,14 @@ impl RoadGraph {
         None
     }
 
-    /// The node nearest to a point (linear scan; used when incidents arise, not per tick).
+    /// The walkable node nearest to a point (linear scan; once per dispatch, not per tick).
     pub fn nearest_node(&self, p: [f64; 2]) -> Option<u32> {
-        (0..self.nodes.len() as u32).filter(|&i| !self.edges[i as usize].is_empty()).min_by(|&a, &b| {
-            let da = (self.nodes[a as usize][0] - p[0]).hypot(self.nodes[a as usize][1] - p[1]);
-            let db = (self.nodes[b as usize][0] - p[0]).hypot(self.nodes[b as usize][1] - p[1]);
-            da.total_cmp(&db)
-        })
+        let d2 = |i: u32| {
+            let q = self.nodes[i as usize];
+            (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2)
+        };
+        (0..self.nodes.len() as u32)
+            .filter(|&i| !self.edges[i as usize].is_empty())
+            .min_by(|&a, &b| d2(a).total_cmp(&d2(b)))
     }
 }
