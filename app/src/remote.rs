@@ -72,7 +72,9 @@ fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {
     let mut res = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
     let total: Option<u64> =
         res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let part: PathBuf = to.with_extension("part");
+    // One part file per process: the panels of a wall started together on one PC share the
+    // cache folder, and must not write into each other's download.
+    let part: PathBuf = to.with_extension(format!("part-{}", std::process::id()));
     let mut file = std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
     let mut reader = res.body_mut().as_reader();
     let mut buf = vec![0u8; 1 << 16];
