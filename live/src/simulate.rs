@@ -119,6 +119,11 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
         // stands still, so the last minute is left to the live loop).
         let now = live.now_ms();
         if now - sim.now_ms() < WARMUP_DONE_WITHIN_MS {
+            tracing::info!(
+                "simulator warm-up done: {:.0} hours of history in {:.1} s",
+                (sim.now_ms() - from) as f64 / 3_600_000.0,
+                started.elapsed().as_secs_f64()
+            );
             break;
         }
         let hour_end = (sim.now_ms() + 3_600_000).min(now);

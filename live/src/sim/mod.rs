@@ -10,6 +10,7 @@
 //! seed fixes the whole run. The simulator produces what real devices and operators would send
 //! (position reports, new incidents, workflow steps); the backend ingests them like any other.
 
+mod city;
 mod roads;
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use roads::RoadGraph;
+
+use city::{CATEGORY_MIX, DAILY_RHYTHM, Desk, HARD_SHARE, PATROL_WAIT_MS, SOURCE_MIX, department, hard_delay_ms, pick};
 
 use crate::index::MovingIndex;
 use crate::workflow::{Action, Case, TimeLimits};
@@ -74,94 +77,6 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000, utc_offset_ms: 8 * 3_600_000 }
     }
-}
-
-/// A case waits this long for a free patrol before it goes to its department.
-const PATROL_WAIT_MS: i64 = 15 * 60_000;
-/// Share of hard cases (parts to order, owners to find): fixed 3 to 12 hours after the visit,
-/// often past their time limit.
-const HARD_SHARE: f64 = 0.04;
-
-fn hard_delay_ms(rng: &mut ChaCha8Rng) -> i64 {
-    rng.random_range(3 * 60..12 * 60) * 60_000
-}
-
-/// Who handles a category when no patrol is free.
-fn department(category: IncidentCategory) -> &'static str {
-    match category {
-        IncidentCategory::Garbage => "环卫所",
-        IncidentCategory::IllegalParking => "交警中队",
-        IncidentCategory::Dispute => "司法所",
-        IncidentCategory::SafetyHazard => "安监站",
-        IncidentCategory::Noise => "环保所",
-        IncidentCategory::IllegalVending => "城管中队",
-        _ => "市政养护",
-    }
-}
-
-/// A desk of staff who each take one case at a time, first come first served (审核, 回访).
-#[derive(Debug, Clone)]
-struct Desk {
-    /// When each of them is free again.
-    free_at: Vec<i64>,
-}
-
-impl Desk {
-    /// Staff enough for `per_hour` cases at the busiest hour, each taking `mean_min` minutes, at
-    /// three quarters of their time.
-    fn staffed(per_hour: f64, mean_min: f64) -> Self {
-        let busiest = per_hour * DAILY_RHYTHM.iter().copied().fold(0.0, f64::max);
-        let staff = (busiest * mean_min / 60.0 / 0.75).ceil().clamp(1.0, 100_000.0) as usize;
-        Self { free_at: vec![i64::MIN; staff] }
-    }
-
-    /// A case ready at `ready_ms` that takes `ms`: when it is done.
-    fn book(&mut self, ready_ms: i64, ms: i64) -> i64 {
-        let (i, free) = self.free_at.iter().copied().enumerate().min_by_key(|&(_, t)| t).expect("staffed");
-        let done = free.max(ready_ms) + ms;
-        self.free_at[i] = done;
-        done
-    }
-}
-
-/// Relative incident rate by hour of day (busy mornings and afternoons, quiet nights).
-const DAILY_RHYTHM: [f64; 24] = [
-    0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6,
-    0.4, 0.3,
-];
-
-/// Category mix of new incidents (weights) and minutes on site to handle one.
-const CATEGORY_MIX: [(IncidentCategory, f64, u32); 10] = [
-    (IncidentCategory::Garbage, 0.22, 15),
-    (IncidentCategory::IllegalParking, 0.18, 10),
-    (IncidentCategory::RoadDamage, 0.08, 40),
-    (IncidentCategory::ManholeDamage, 0.06, 30),
-    (IncidentCategory::PipeBlockage, 0.07, 45),
-    (IncidentCategory::StreetLightOut, 0.07, 25),
-    (IncidentCategory::Dispute, 0.10, 35),
-    (IncidentCategory::SafetyHazard, 0.07, 30),
-    (IncidentCategory::Noise, 0.08, 15),
-    (IncidentCategory::IllegalVending, 0.07, 15),
-];
-
-const SOURCE_MIX: [(IncidentSource, f64); 5] = [
-    (IncidentSource::Hotline, 0.35),
-    (IncidentSource::MiniProgram, 0.25),
-    (IncidentSource::PatrolFinding, 0.25),
-    (IncidentSource::Sensor, 0.10),
-    (IncidentSource::Mailbox, 0.05),
-];
-
-fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
-    let total: f64 = items.iter().map(|i| i.1).sum();
-    let mut r = rng.random_range(0.0..total);
-    for &(item, w) in items {
-        if r < w {
-            return item;
-        }
-        r -= w;
-    }
-    items[items.len() - 1].0
 }
 
 /// A running simulation.
@@ -465,13 +380,13 @@ impl Simulator {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use gridwall_protocol::IncidentStage;
     use gridwall_scene::RoadClass;
 
     /// A 6 × 6 lattice of 100 m blocks.
-    fn lattice() -> RoadGraph {
+    pub(super) fn lattice() -> RoadGraph {
         let mut roads = Vec::new();
         for k in 0..=6 {
             let k = f64::from(k) * 100.0;
@@ -482,30 +397,6 @@ mod tests {
     }
 
     const DAY_START: i64 = 1_790_035_200_000; // a midnight (UTC)
-
-    #[test]
-    fn only_the_largest_connected_part_is_walked() {
-        let mut roads = vec![(RoadClass::Residential, vec![[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]])];
-        roads.push((RoadClass::Residential, vec![[500.0, 500.0], [510.0, 500.0]]));
-        let g = RoadGraph::from_roads(&roads);
-        assert_eq!(
-            g.nearest_node([505.0, 500.0]).map(|n| g.nodes[n as usize]),
-            Some([200.0, 0.0]),
-            "the island is cut off"
-        );
-        assert!(g.route(0, 2).is_some());
-    }
-
-    #[test]
-    fn routes_follow_the_roads() {
-        let g = lattice();
-        assert_eq!(g.nodes.len(), 49);
-        let a = g.nearest_node([0.0, 0.0]).unwrap();
-        let b = g.nearest_node([300.0, 200.0]).unwrap();
-        let path = g.route(a, b).unwrap();
-        let len: f64 = path.windows(2).map(|w| g.distance(w[0], w[1])).sum();
-        assert!((len - 500.0).abs() < 1e-6, "Manhattan distance on a lattice: {len}");
-    }
 
     fn run(seed: u64, hours: i64) -> (Vec<SimEvent>, Simulator) {
         let config = SimConfig { seed, patrols: 12, incidents_per_hour: 20.0, report_ms: 1000, utc_offset_ms: 0 };

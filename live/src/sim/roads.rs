@@ -121,3 +121,32 @@ impl RoadGraph {
             .min_by(|&a, &b| d2(a).total_cmp(&d2(b)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_largest_connected_part_is_walked() {
+        let mut roads = vec![(RoadClass::Residential, vec![[0.0, 0.0], [100.0, 0.0], [200.0, 0.0]])];
+        roads.push((RoadClass::Residential, vec![[500.0, 500.0], [510.0, 500.0]]));
+        let g = RoadGraph::from_roads(&roads);
+        assert_eq!(
+            g.nearest_node([505.0, 500.0]).map(|n| g.nodes[n as usize]),
+            Some([200.0, 0.0]),
+            "the island is cut off"
+        );
+        assert!(g.route(0, 2).is_some());
+    }
+
+    #[test]
+    fn routes_follow_the_roads() {
+        let g = crate::sim::tests::lattice();
+        assert_eq!(g.nodes.len(), 49);
+        let a = g.nearest_node([0.0, 0.0]).unwrap();
+        let b = g.nearest_node([300.0, 200.0]).unwrap();
+        let path = g.route(a, b).unwrap();
+        let len: f64 = path.windows(2).map(|w| g.distance(w[0], w[1])).sum();
+        assert!((len - 500.0).abs() < 1e-6, "Manhattan distance on a lattice: {len}");
+    }
+}
