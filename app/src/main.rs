@@ -16,7 +16,7 @@ use gridwall::theme::lang::Lang;
 use gridwall::theme::widgets::HudVisible;
 use gridwall::tour::{Tour, TourScript};
 use gridwall::wall::WallLayout;
-use gridwall::wall::sync::{CastTarget, WallRole};
+use gridwall::wall::sync::{CastTarget, SyncLog, WallRole};
 
 #[derive(Parser)]
 #[command(name = "gridwall", version, about = "gridwall display: the 3D command-center view of a scene")]
@@ -102,6 +102,10 @@ struct Cli {
     /// it. On a wall, give it to the leader.
     #[arg(long)]
     tour: Option<PathBuf>,
+    /// Write each frame's local clock and the server time of the wall view shown to this file
+    /// (measuring the skew between panels; see scripts/bench-wall).
+    #[arg(long, requires = "wall")]
+    sync_log: Option<PathBuf>,
     /// Start the tour this many seconds into its script; with `--screenshot` the tour stays there.
     #[arg(long, requires = "tour", value_parser = parse_seconds)]
     tour_at: Option<f64>,
@@ -250,6 +254,10 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(shape) = wall {
         app.insert_resource(shape);
+    }
+    if let Some(path) = &cli.sync_log {
+        let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        app.insert_resource(SyncLog(file));
     }
     let tour_at = cli.tour_at.is_some() && matches!(capture, Some(CaptureKind::Screenshot(_)));
     if let Some(script) = tour {

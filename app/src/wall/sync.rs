@@ -28,6 +28,11 @@ pub struct WallRole {
 #[derive(Resource, Debug, Clone, PartialEq, Eq)]
 pub struct CastTarget(pub String);
 
+/// Where a panel writes, each frame, this machine's clock and the server time of the camera
+/// state it shows (`--sync-log FILE`: to measure the skew between panels, see `scripts/bench-wall`).
+#[derive(Resource)]
+pub struct SyncLog(pub std::fs::File);
+
 /// The wall group's view as last received: the server time it became current, and the view.
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct GroupView(pub Option<(i64, WallView)>);
@@ -61,7 +66,12 @@ impl Plugin for WallSyncPlugin {
             .add_message::<ServerFrame>()
             .add_message::<Select>()
             .add_systems(Startup, join_wall.run_if(resource_exists::<WallRole>))
-            .add_systems(Update, (receive_views, follow_view).chain().in_set(AppSystems::Apply))
+            .add_systems(
+                Update,
+                (receive_views, follow_view, log_sync.run_if(resource_exists::<SyncLog>))
+                    .chain()
+                    .in_set(AppSystems::Apply),
+            )
             .add_systems(Update, cast_keys.run_if(resource_exists::<ButtonInput<KeyCode>>).in_set(AppSystems::Input))
             .add_systems(Update, (publish_view.run_if(leads), send_casts).in_set(AppSystems::Present));
     }
@@ -146,6 +156,16 @@ fn follow_view(
         highlight: view.highlight.clone(),
         cast: view.cast,
     });
+}
+
+/// One line a frame: `LOCAL_MS SERVER_MS` (both since the Unix epoch).
+fn log_sync(mut log: ResMut<SyncLog>, clock: Res<ServerClock>, time: Res<Time>, group: Res<GroupView>) {
+    use std::io::Write as _;
+    if let (Some(now), Some(_)) = (clock.now_ms(time.elapsed_secs()), &group.0)
+        && let Err(e) = writeln!(log.0, "{} {now}", crate::net::local_ms())
+    {
+        warn!("sync log: {e}");
+    }
 }
 
 fn target_of(s: &Selected) -> Target {
