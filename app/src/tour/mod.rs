@@ -108,8 +108,10 @@ fn pause_on_input(
     mut commands: Commands,
     flights: Query<Entity, With<Flight>>,
 ) {
-    let input = keys.is_some_and(|k| k.get_just_pressed().next().is_some() || k.get_pressed().next().is_some())
-        || buttons.is_some_and(|b| b.get_pressed().next().is_some())
+    // A click can be pressed and released between two frames (at a frame a second it usually
+    // is): it shows only as just released.
+    let input = keys.is_some_and(|k| k.get_pressed().next().is_some() || k.get_just_released().next().is_some())
+        || buttons.is_some_and(|b| b.get_pressed().next().is_some() || b.get_just_released().next().is_some())
         || scroll.is_some_and(|s| s.delta != Vec2::ZERO);
     if !input || tour.step.is_none() {
         return;
@@ -309,6 +311,7 @@ heatmap = true
         app.init_state::<Readiness>()
             .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
             .init_resource::<ButtonInput<KeyCode>>()
+            .init_resource::<ButtonInput<MouseButton>>()
             .insert_resource(Tour::new(TourScript::parse(TOUR, "t").unwrap(), 0.0, false));
         let mut old = fixtures::incident(7, IncidentStage::Dispatched);
         (old.x, old.y, old.created_ms) = (400.0, 300.0, 1_000);
@@ -391,5 +394,17 @@ heatmap = true
         assert!(!app.world().resource::<Tour>().is_paused());
         assert_eq!(app.world().resource::<Presentation>().caption.as_ref().unwrap().en, "One case");
         assert!(app.world().get::<Flight>(cam).is_some() || app.world().get::<OrbitCamera>(cam).unwrap().focus.x > 0.0);
+    }
+
+    #[test]
+    fn a_click_between_two_frames_pauses_the_tour() {
+        let (mut app, _) = tour_app();
+        run(&mut app, 2);
+        // Pressed and released before the next frame: only `just_released` is left to see.
+        let mut buttons = app.world_mut().resource_mut::<ButtonInput<MouseButton>>();
+        buttons.press(MouseButton::Left);
+        buttons.release(MouseButton::Left);
+        run(&mut app, 1);
+        assert!(app.world().resource::<Tour>().is_paused());
     }
 }
