@@ -177,6 +177,21 @@ impl Backend {
         self.live.lock().expect("live state")
     }
 
+    /// Where points may lie (local metres: min x, min y, max x, max y): the scene's bounds grown
+    /// by the margin. Positions, query points and viewports from outside are held to it, so no
+    /// number from a client makes a search cover more than the city.
+    pub fn area(&self) -> [f64; 4] {
+        let [x0, y0, x1, y1] = self.manifest.bounds.local;
+        let m = self.margin_m;
+        [x0 - m, y0 - m, x1 + m, y1 + m]
+    }
+
+    /// Whether a point lies in [`Self::area`].
+    pub fn in_area(&self, p: [f64; 2]) -> bool {
+        let a = self.area();
+        p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3]
+    }
+
     /// Runs `f` with this thread's frame of the scene (its CRS and origin).
     pub fn with_frame<R, E: From<CoordError>>(&self, f: impl FnOnce(&SceneFrame) -> Result<R, E>) -> Result<R, E> {
         with_frame(&self.manifest.crs, (self.manifest.origin[0], self.manifest.origin[1]), f)

@@ -145,15 +145,30 @@ impl MovingIndex {
     }
 
     /// The `k` nearest points to `p` that pass `keep`, nearest first, with their distances.
+    ///
+    /// Rings of buckets are searched outward from `p`, starting at the first ring that touches
+    /// the buckets in use. The work is bounded by the number of points whatever `p` is: once the
+    /// rings would visit more keys than there are buckets (a point far outside the city, or
+    /// few points passing `keep`), every point is looked at once instead.
     pub fn nearest(&self, p: [f64; 2], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f64)> {
-        if k == 0 || self.where_.is_empty() {
+        if k == 0 || self.where_.is_empty() || !(p[0].is_finite() && p[1].is_finite()) {
             return Vec::new();
         }
-        let centre = self.key(p);
+        let (cx, cy) = self.key(p);
+        let (cx, cy) = (i64::from(cx), i64::from(cy));
+        let [x0, y0, x1, y1] = self.extent.map(i64::from);
+        let first = (x0 - cx).max(cx - x1).max(y0 - cy).max(cy - y1).max(0);
+        let last = (cx - x0).abs().max((x1 - cx).abs()).max((cy - y0).abs()).max((cy - y1).abs());
+        let budget = 2 * self.buckets.len() as i64 + 64;
+        let mut visited = 0i64;
         let mut found: Vec<(u32, f64)> = Vec::new();
-        let max_ring = self.max_ring(centre);
-        for ring in 0..=max_ring {
-            for key in ring_keys(centre, ring) {
+        let by_distance = |a: &(u32, f64), b: &(u32, f64)| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
+        for ring in first..=last {
+            visited += if ring == 0 { 1 } else { 8 * ring };
+            if visited > budget {
+                return self.nearest_by_scan(p, k, keep);
+            }
+            for key in ring_keys((cx, cy), ring, self.extent) {
                 if let Some(ids) = self.buckets.get(&key) {
                     for &id in ids {
                         if keep(id) {
@@ -164,39 +179,50 @@ impl MovingIndex {
                 }
             }
             if found.len() >= k {
-                found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+                found.sort_by(by_distance);
                 // Anything in ring r+1 or beyond is at least r × bucket away.
-                if found[k - 1].1 <= f64::from(ring) * self.bucket {
+                if found[k - 1].1 <= ring as f64 * self.bucket {
                     break;
                 }
             }
         }
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found.sort_by(by_distance);
         found.truncate(k);
         found
     }
 
-    fn max_ring(&self, centre: (i32, i32)) -> i32 {
-        let [x0, y0, x1, y1] = self.extent;
-        (centre.0 - x0).abs().max((x1 - centre.0).abs()).max((centre.1 - y0).abs()).max((y1 - centre.1).abs())
+    /// [`Self::nearest`] by looking at every point once.
+    fn nearest_by_scan(&self, p: [f64; 2], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f64)> {
+        let mut found: Vec<(u32, f64)> = self
+            .where_
+            .iter()
+            .filter(|&(&id, _)| keep(id))
+            .map(|(&id, w)| (id, (w.0[0] - p[0]).hypot(w.0[1] - p[1])))
+            .collect();
+        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found.truncate(k);
+        found
     }
 }
 
-/// Keys at Chebyshev distance `r` from `c`.
-fn ring_keys(c: (i32, i32), r: i32) -> Vec<(i32, i32)> {
-    if r == 0 {
-        return vec![c];
-    }
-    let mut keys = Vec::with_capacity(8 * r as usize);
-    for d in -r..=r {
-        keys.push((c.0 + d, c.1 - r));
-        keys.push((c.0 + d, c.1 + r));
-    }
-    for d in (-r + 1)..r {
-        keys.push((c.0 - r, c.1 + d));
-        keys.push((c.0 + r, c.1 + d));
-    }
-    keys
+/// Keys at Chebyshev distance `r` from `c` that lie inside `extent` (min x, min y, max x, max y).
+fn ring_keys(c: (i64, i64), r: i64, extent: [i32; 4]) -> impl Iterator<Item = (i32, i32)> {
+    let [x0, y0, x1, y1] = extent.map(i64::from);
+    let sides = if r == 0 {
+        vec![(c.0, c.1)]
+    } else {
+        let mut keys = Vec::with_capacity(8 * r as usize);
+        for d in -r..=r {
+            keys.push((c.0 + d, c.1 - r));
+            keys.push((c.0 + d, c.1 + r));
+        }
+        for d in (-r + 1)..r {
+            keys.push((c.0 - r, c.1 + d));
+            keys.push((c.0 + r, c.1 + d));
+        }
+        keys
+    };
+    sides.into_iter().filter(move |&(x, y)| x >= x0 && x <= x1 && y >= y0 && y <= y1).map(|(x, y)| (x as i32, y as i32))
 }
 
 /// Grid-cell polygons: which cell is this point in?
@@ -284,6 +310,32 @@ mod tests {
             want.sort_unstable();
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn far_away_points_get_the_right_answer_without_probing_empty_space() {
+        let mut idx = MovingIndex::new(50.0);
+        for i in 0..100u32 {
+            idx.upsert(i, [f64::from(i % 10) * 40.0, f64::from(i / 10) * 40.0]);
+        }
+        // Far outside the city (the bucket keys saturate at the edge of i32): the answer is
+        // still the truly nearest, found by one look at every point.
+        for q in [[3e9, -7e8], [-1e300, 1e300], [1e12, 200.0], [5_000.0, 5_000.0]] {
+            let got = idx.nearest(q, 3, |_| true);
+            let mut brute: Vec<(u32, f64)> = (0..100u32)
+                .map(|i| {
+                    let p = idx.position(i).unwrap();
+                    (i, (p[0] - q[0]).hypot(p[1] - q[1]))
+                })
+                .collect();
+            brute.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            brute.truncate(3);
+            assert_eq!(got, brute, "query {q:?}");
+        }
+        assert!(idx.nearest([f64::NAN, 0.0], 3, |_| true).is_empty());
+        assert!(idx.nearest([f64::INFINITY, 0.0], 3, |_| true).is_empty());
+        // None passing the filter: every point is looked at, none returned.
+        assert!(idx.nearest([100.0, 100.0], 3, |_| false).is_empty());
     }
 
     #[test]

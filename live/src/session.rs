@@ -405,8 +405,16 @@ pub enum BboxError {
     Coord(#[from] CoordError),
 }
 
-/// A subscription bbox in local metres. A WGS84 box becomes the envelope of its projected edges.
+/// A subscription bbox in local metres, clipped to the area the server keeps points in (a box
+/// larger than the city sees the whole city, and costs no more). A WGS84 box becomes the
+/// envelope of its projected edges.
 fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, BboxError> {
+    let [x0, y0, x1, y1] = state.area();
+    let Bbox([w, s, e, n]) = local_bbox(bbox, crs, state)?;
+    Ok(Bbox([w.clamp(x0, x1), s.clamp(y0, y1), e.clamp(x0, x1), n.clamp(y0, y1)]))
+}
+
+fn local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, BboxError> {
     if !bbox.is_valid() {
         return Err(BboxError::NotABox(bbox.0));
     }

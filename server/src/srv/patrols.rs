@@ -91,7 +91,18 @@ pub async fn nearest(
             let v = q.get(k).ok_or_else(|| ApiError::bad_request(k, "give incident=ID or x and y (local metres)"))?;
             v.parse().map_err(|_| ApiError::bad_request(k, format!("{v:?} is not a number")))
         };
-        [num("x")?, num("y")?]
+        let p = [num("x")?, num("y")?];
+        if !backend.in_area(p) {
+            let [x0, y0, x1, y1] = backend.area();
+            return Err(ApiError::bad_request(
+                "x",
+                format!(
+                    "({}, {}) is outside the scene: x {x0:.0} to {x1:.0}, y {y0:.0} to {y1:.0} (local metres)",
+                    p[0], p[1]
+                ),
+            ));
+        }
+        p
     };
     let patrols = live
         .world
