@@ -53,6 +53,8 @@ pub struct LiveConfig {
     pub utc_offset_hours: f64,
     /// Positions may lie this far outside the scene's bounds (metres).
     pub position_margin_m: f64,
+    /// A device's timestamp may be this far ahead of the server's clock (seconds).
+    pub clock_tolerance_s: f64,
     pub simulate: Option<SimulateConfig>,
     /// Per-stage time limits (minutes).
     pub limits: TimeLimits,
@@ -67,6 +69,7 @@ impl Default for LiveConfig {
             speed: 1.0,
             utc_offset_hours: 8.0,
             position_margin_m: 500.0,
+            clock_tolerance_s: 30.0,
             simulate: None,
             limits: TimeLimits::default(),
         }
@@ -155,7 +158,8 @@ impl Backend {
             store.path().display()
         );
         let manifest = world.manifest.clone();
-        let live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
+        let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
+        live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
         let backend = Self {

@@ -64,18 +64,56 @@ pub struct Position {
 pub enum TimeError {
     #[error("{text:?} is not an RFC 3339 time: {source}")]
     Syntax { text: String, source: humantime::TimestampError },
+    #[error("{0:?} has an offset that is not ±HH:MM up to 14 hours")]
+    Offset(String),
     #[error("{0:?} is before 1970")]
     BeforeEpoch(String),
     #[error("{0:?} is out of range")]
     OutOfRange(String),
+    #[error("longer than 64 characters")]
+    TooLong,
 }
 
-/// Parses an RFC 3339 timestamp to milliseconds since the Unix epoch.
+/// Parses an RFC 3339 timestamp to milliseconds since the Unix epoch: `Z` or an offset such as
+/// `+08:00` (what devices in China send), or no zone (read as UTC).
 pub fn parse_time(ts: &str) -> Result<i64, TimeError> {
-    let text = || ts.chars().take(64).collect::<String>();
-    let t = humantime::parse_rfc3339_weak(ts).map_err(|source| TimeError::Syntax { text: text(), source })?;
+    if ts.len() > 64 {
+        return Err(TimeError::TooLong);
+    }
+    let text = || ts.to_owned();
+    let (base, offset_ms) = split_offset(ts).ok_or_else(|| TimeError::Offset(text()))?;
+    let t = humantime::parse_rfc3339_weak(base).map_err(|source| TimeError::Syntax { text: text(), source })?;
     let d = t.duration_since(UNIX_EPOCH).map_err(|_| TimeError::BeforeEpoch(text()))?;
-    i64::try_from(d.as_millis()).map_err(|_| TimeError::OutOfRange(text()))
+    let utc = i64::try_from(d.as_millis()).map_err(|_| TimeError::OutOfRange(text()))? - offset_ms;
+    if utc < 0 {
+        return Err(TimeError::BeforeEpoch(text()));
+    }
+    Ok(utc)
+}
+
+/// The time without its zone, and the zone's offset from UTC in milliseconds (`None`: a zone
+/// that is not `Z` or `±HH:MM` up to 14 hours).
+fn split_offset(ts: &str) -> Option<(&str, i64)> {
+    if let Some(base) = ts.strip_suffix(['Z', 'z']) {
+        return Some((base, 0));
+    }
+    let b = ts.as_bytes();
+    let n = b.len();
+    // A zone follows the time of day (after the 'T'), so the date's '-' is never taken for one.
+    if n < 6 || !(b[n - 6] == b'+' || b[n - 6] == b'-') || !ts[..n - 6].contains(['T', 't', ' ']) {
+        return Some((ts, 0));
+    }
+    if b[n - 3] != b':' {
+        return None;
+    }
+    let hh: i64 = ts[n - 5..n - 3].parse().ok()?;
+    let mm: i64 = ts[n - 2..].parse().ok()?;
+    let digits = |r: std::ops::Range<usize>| ts[r].bytes().all(|c| c.is_ascii_digit());
+    if hh > 14 || mm > 59 || !digits(n - 5..n - 3) || !digits(n - 2..n) {
+        return None;
+    }
+    let sign = if b[n - 6] == b'-' { -1 } else { 1 };
+    Some((&ts[..n - 6], sign * (hh * 3_600_000 + mm * 60_000)))
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 (UTC, seconds).
@@ -242,6 +280,27 @@ pub fn request_out(rec: &IncidentRec, frame: &SceneFrame) -> ServiceRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_with_offsets_are_read_as_the_same_instant() {
+        let utc = parse_time("2026-11-22T00:00:00Z").unwrap();
+        assert_eq!(parse_time("2026-11-22T08:00:00+08:00").unwrap(), utc, "China Standard Time");
+        assert_eq!(parse_time("2026-11-21T19:00:00-05:00").unwrap(), utc);
+        assert_eq!(parse_time("2026-11-22T05:45:00+05:45").unwrap(), utc);
+        assert_eq!(parse_time("2026-11-22T08:00:00.250+08:00").unwrap(), utc + 250);
+        assert_eq!(parse_time("2026-11-22T00:00:00").unwrap(), utc, "no zone: UTC");
+        for bad in [
+            "2026-11-22T08:00:00+8:00",
+            "2026-11-22T08:00:00+15:00",
+            "2026-11-22T08:00:00+08:60",
+            "2026-11-22T08:00:00+0a:00",
+            "x".repeat(65).as_str(),
+            "1970-01-01T00:00:00+01:00",
+            "2026-11-22",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 
     fn frame() -> (SceneFrame, [f64; 4]) {
         (SceneFrame::centred_on("EPSG:32635", 24.944, 60.1716).unwrap(), [-521.0, -842.0, 521.0, 841.0])

@@ -4,10 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use gridwall_live::ingest;
 use gridwall_protocol::{BboxCrs, Layer, ServerMessage};
 use gridwall_testkit::display::DisplayClient as Client;
-use gridwall_testkit::now_ts;
 use gridwall_testkit::server::{TestServer as Server, call};
+use gridwall_testkit::{now_ms, now_ts};
+use serde_json::json as j;
 
 #[test]
 fn a_nearest_query_far_outside_the_city_is_refused_and_freezes_nothing() {
@@ -71,4 +73,39 @@ fn a_subscription_larger_than_the_world_costs_no_more_than_the_city() {
     let mut other = Client::connect(s.addr, true);
     let snap = other.subscribe([-100.0, -100.0, 100.0, 100.0], BboxCrs::Local, &[Layer::Patrols]);
     assert!(matches!(snap, ServerMessage::Snapshot { .. }));
+}
+
+#[test]
+fn device_clocks_are_checked_against_the_servers() {
+    let s = Server::start(|_| {});
+    s.register(&["P-1"]);
+    let (lon, lat) = s.lonlat(10.0, 10.0);
+    let fix = |ts: &str| s.post("/api/v1/positions", &j!([{"patrol_id": "P-1", "lon": lon, "lat": lat, "ts": ts}]));
+    // Once accepted with 202, and the patrol froze there: every later real fix counted as late.
+    let (status, body) = fix("2099-01-01T00:00:00Z");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "ts");
+    assert!(body["error"]["message"].as_str().unwrap().contains("ahead of the server's clock"), "{body}");
+    // Once refused with 400: China's offset is what devices there send.
+    let now = now_ms();
+    let china = ingest::format_time(now + 8 * 3_600_000).replace('Z', "+08:00");
+    let (status, body) = fix(&china);
+    assert_eq!(status, 202, "{china}: {body}");
+    // Older than the tracks kept: refused, nothing stored.
+    assert_eq!(fix(&ingest::format_time(now - 25 * 3_600_000)).0, 400);
+    // A device clock 20 s fast (inside the tolerance) counts as now, so the next real fix moves
+    // the patrol instead of being taken for a late one.
+    let (status, body) = fix(&ingest::format_time(now + 20_000));
+    assert_eq!(status, 202, "{body}");
+    let (lon2, lat2) = s.lonlat(200.0, 50.0);
+    let (status, _) = s.post(
+        "/api/v1/positions",
+        &j!([{"patrol_id": "P-1", "lon": lon2, "lat": lat2, "ts": ingest::format_time(now_ms() + 500)}]),
+    );
+    assert_eq!(status, 202);
+    let (_, near) = s.get("/api/v1/nearest?x=200&y=50&k=1");
+    assert!(near["patrols"][0]["distance_m"].as_f64().unwrap() < 1.0, "the patrol moved: {near}");
+    let (_, track) = s.get("/api/v1/patrols/P-1/track");
+    let times: Vec<i64> = track["points"].as_array().unwrap().iter().map(|p| p["t_ms"].as_i64().unwrap()).collect();
+    assert!(times.iter().all(|&t| t <= now_ms()), "no fix is stored in the future: {times:?}");
 }

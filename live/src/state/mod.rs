@@ -65,7 +65,13 @@ pub struct Live {
     pub utc_offset_ms: i64,
     /// While history is written (the simulator's warm-up), the time operations happen at.
     history_ms: Option<i64>,
+    /// How far ahead of the server's clock a device's timestamp may be (its clock runs fast):
+    /// such a fix counts as taken now; one further ahead is refused.
+    pub clock_tolerance_ms: i64,
 }
+
+/// The default of [`Live::clock_tolerance_ms`].
+pub const CLOCK_TOLERANCE_MS: i64 = 30_000;
 
 /// Priority 1 (highest) to 4 by category.
 pub fn priority(category: IncidentCategory) -> u8 {
@@ -133,6 +139,7 @@ impl Live {
             next_incident,
             tick: 0,
             utc_offset_ms,
+            clock_tolerance_ms: CLOCK_TOLERANCE_MS,
             history_ms: None,
         })
     }
@@ -242,21 +249,43 @@ impl Live {
 
     /// Applies validated position reports (local metres). Unknown patrol ids refuse the batch.
     pub fn ingest(&mut self, positions: &[crate::ingest::Position]) -> Result<Vec<Record>, Refusal> {
-        let mut ids = Vec::with_capacity(positions.len());
+        let now = self.now_ms();
+        let mut points = Vec::with_capacity(positions.len());
         for (i, p) in positions.iter().enumerate() {
-            let id = self.by_ext.get(&p.patrol_id).copied().ok_or_else(|| Refusal {
+            let refuse = |field: &str, message: String| Refusal {
                 kind: RefusalKind::Invalid,
                 index: Some(i),
-                field: "patrol_id".into(),
-                message: format!("{:?} is not a registered patrol (POST /api/v1/patrols first)", p.patrol_id),
+                field: field.into(),
+                message,
+            };
+            let id = self.by_ext.get(&p.patrol_id).copied().ok_or_else(|| {
+                refuse(
+                    "patrol_id",
+                    format!("{:?} is not a registered patrol (POST /api/v1/patrols first)", p.patrol_id),
+                )
             })?;
-            ids.push(id);
+            // A device's clock is not trusted: a fix from the future would freeze the patrol
+            // there (every real fix after it would count as late).
+            if p.t_ms > now + self.clock_tolerance_ms {
+                return Err(refuse(
+                    "ts",
+                    format!(
+                        "{} is {:.0} s ahead of the server's clock {} (at most {:.0} s)",
+                        crate::ingest::format_time(p.t_ms),
+                        (p.t_ms - now) as f64 / 1000.0,
+                        crate::ingest::format_time(now),
+                        self.clock_tolerance_ms as f64 / 1000.0
+                    ),
+                ));
+            }
+            if p.t_ms < now - crate::world::TRACK_RETENTION_MS {
+                return Err(refuse(
+                    "ts",
+                    format!("{} is older than the 24 h of tracks the server keeps", crate::ingest::format_time(p.t_ms)),
+                ));
+            }
+            points.push(TrackPoint { patrol: id, t_ms: p.t_ms.min(now), x: p.x, y: p.y });
         }
-        let points: Vec<TrackPoint> = positions
-            .iter()
-            .zip(&ids)
-            .map(|(p, &id)| TrackPoint { patrol: id, t_ms: p.t_ms, x: p.x, y: p.y })
-            .collect();
         Ok(self.ingest_points(points))
     }
 

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub utc_offset_hours: Option<f64>,
     pub max_body_bytes: Option<usize>,
     pub position_margin_m: Option<f64>,
+    pub clock_tolerance_s: Option<f64>,
     pub simulate: Option<SimulateConfig>,
     pub limits: Option<TimeLimits>,
 }

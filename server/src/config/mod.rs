@@ -78,6 +78,7 @@ impl ServeConfig {
                 speed: args.speed.or(file.speed).unwrap_or(d.live.speed),
                 utc_offset_hours: file.utc_offset_hours.unwrap_or(d.live.utc_offset_hours),
                 position_margin_m: file.position_margin_m.unwrap_or(d.live.position_margin_m),
+                clock_tolerance_s: file.clock_tolerance_s.unwrap_or(d.live.clock_tolerance_s),
                 simulate,
                 limits: file.limits.unwrap_or(d.live.limits),
             },
@@ -101,6 +102,9 @@ impl ServeConfig {
         }
         if !(l.position_margin_m.is_finite() && (0.0..=100_000.0).contains(&l.position_margin_m)) {
             return bad("position_margin_m", "must be 0 to 100000 metres");
+        }
+        if !(l.clock_tolerance_s.is_finite() && (0.0..=3600.0).contains(&l.clock_tolerance_s)) {
+            return bad("clock_tolerance_s", "must be 0 to 3600 seconds");
         }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");
