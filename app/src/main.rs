@@ -25,6 +25,10 @@ struct Cli {
     /// stream from it. Without it the display shows a local scene folder only.
     #[arg(long)]
     server: Option<String>,
+    /// The token for a server that checks them (`gridwall-server token add --role viewer` for a
+    /// wall, `commander` for a desk); default: the `GRIDWALL_TOKEN` environment variable.
+    #[arg(long)]
+    token: Option<String>,
     /// Scene folder (made by `gridwall-server import`), when no --server is given.
     #[arg(long, default_value = "scenes/helsinki")]
     scene: PathBuf,
@@ -183,8 +187,9 @@ fn main() -> anyhow::Result<()> {
         Some(server) => {
             let cache =
                 std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/gridwall/scenes");
-            let remote = gridwall::remote::fetch_scene(server, &cache)?;
-            (remote.info, Some(NetConfig { url: remote.ws_url }))
+            let token = cli.token.clone().or_else(|| std::env::var("GRIDWALL_TOKEN").ok()).filter(|t| !t.is_empty());
+            let remote = gridwall::remote::fetch_scene(server, &cache, token.as_deref())?;
+            (remote.info, Some(NetConfig { url: remote.ws_url, token }))
         }
         None => (SceneInfo::load(&cli.scene)?, None),
     };

@@ -22,10 +22,11 @@ use crate::loading::LoadProgress;
 /// What readiness waits for when the display is live.
 const FIRST_SNAPSHOT: &str = "first live snapshot";
 
-/// Where to connect: `ws://HOST:PORT/ws`.
+/// Where to connect: `ws://HOST:PORT/ws`, and the token to show (`--token`).
 #[derive(Resource, Debug, Clone)]
 pub struct NetConfig {
     pub url: String,
+    pub token: Option<String>,
 }
 
 /// A message from the server, in order.
@@ -194,19 +195,21 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>, mut progress: ResMu
     let (in_tx, inbox) = tmpsc::unbounded_channel();
     let (outbox, out_rx) = tmpsc::unbounded_channel();
     let url = config.url.clone();
+    let token = config.token.clone();
+    let http_token = token.clone();
     let http = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
     let (asks, ask_rx) = std::sync::mpsc::channel();
     let http_inbox = in_tx.clone();
     thread::Builder::new()
         .name("gridwall-http".into())
-        .spawn(move || answer_asks(&http, &ask_rx, &http_inbox))
+        .spawn(move || answer_asks(&http, http_token.as_deref(), &ask_rx, &http_inbox))
         .expect("spawn the HTTP thread");
     thread::Builder::new()
         .name("gridwall-net".into())
         .spawn(move || {
             let rt =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the socket");
-            rt.block_on(keep_connected(url, in_tx, out_rx));
+            rt.block_on(keep_connected(url, token, in_tx, out_rx));
         })
         .expect("spawn the network thread");
     commands.insert_resource(Link { inbox, outbox, asks });
@@ -250,7 +253,13 @@ fn receive_frames(
 }
 
 /// Answers HTTP questions one at a time, in order, until the app goes away.
-fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc::UnboundedSender<Inbound>) {
+fn answer_asks(
+    base: &str,
+    token: Option<&str>,
+    asks: &std::sync::mpsc::Receiver<Ask>,
+    inbox: &tmpsc::UnboundedSender<Inbound>,
+) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
     let agent = ureq::Agent::new_with_config(
         ureq::config::Config::builder()
             .timeout_global(Some(Duration::from_secs(5)))
@@ -263,7 +272,11 @@ fn answer_asks(base: &str, asks: &std::sync::mpsc::Receiver<Ask>, inbox: &tmpsc:
             Ask::Nearest { incident, k } => format!("{base}/api/v1/nearest?incident={incident}&k={k}"),
             Ask::NewestClosed => format!("{base}/open311/v2/requests.json?status=closed"),
         };
-        let answer = match agent.get(&url).call() {
+        let mut request = agent.get(&url);
+        if let Some(b) = &bearer {
+            request = request.header("authorization", b);
+        }
+        let answer = match request.call() {
             Err(e) => Err(e.to_string()),
             Ok(mut res) if !res.status().is_success() => {
                 let status = res.status();
@@ -306,11 +319,22 @@ fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut ask
     }
 }
 
+/// The socket handshake: the URL, with the token as a bearer header.
+fn handshake(url: &str, token: Option<&str>) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().expect("a ws:// URL (checked when the display started)");
+    if let Some(value) = token.and_then(|t| format!("Bearer {t}").parse().ok()) {
+        request.headers_mut().insert("authorization", value);
+    }
+    request
+}
+
 /// Connects, runs the session, and reconnects after a loss with exponential backoff (0.5 s up
 /// to 8 s). On every (re)connection it says hello with the last event seq it saw and repeats
 /// the last subscription and wall membership, so the view comes back without a restart.
 async fn keep_connected(
     url: String,
+    token: Option<String>,
     inbox: tmpsc::UnboundedSender<Inbound>,
     mut outbox: tmpsc::UnboundedReceiver<ClientMessage>,
 ) {
@@ -318,7 +342,7 @@ async fn keep_connected(
     let mut standing = Standing::default();
     let mut attempt = 0u32;
     loop {
-        let reason = match tokio_tungstenite::connect_async(url.as_str()).await {
+        let reason = match tokio_tungstenite::connect_async(handshake(&url, token.as_deref())).await {
             Ok((ws, _)) => {
                 attempt = 0;
                 if inbox.send(Inbound::Connected).is_err() {

@@ -35,11 +35,14 @@ pub fn server_urls(server: &str) -> anyhow::Result<(String, String)> {
 /// and loads the manifest. Prints progress for the model (it can be large). When the server
 /// cannot be reached but an earlier download is complete, that copy is used (a display that
 /// restarts during an outage shows the city and waits for the server).
-pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
+/// `token` goes with every request (`Authorization: Bearer`).
+pub fn fetch_scene(server: &str, cache: &Path, token: Option<&str>) -> anyhow::Result<RemoteScene> {
     let (http, ws_url) = server_urls(server)?;
     let dir = cache.join(http.trim_start_matches("http://").replace([':', '/'], "_"));
-    match download_scene(&http, &dir) {
+    match download_scene(&http, &dir, token) {
         Ok(info) => Ok(RemoteScene { info, ws_url }),
+        // The server is there and says no: no cached copy would ever connect.
+        Err(e) if e.downcast_ref::<Refused>().is_some() => Err(e),
         Err(e) => {
             let cached = SceneInfo::load(&dir)
                 .ok()
@@ -58,18 +61,57 @@ pub fn fetch_scene(server: &str, cache: &Path) -> anyhow::Result<RemoteScene> {
     }
 }
 
-fn download_scene(http: &str, dir: &Path) -> anyhow::Result<SceneInfo> {
+fn download_scene(http: &str, dir: &Path, token: Option<&str>) -> anyhow::Result<SceneInfo> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), false)?;
+    download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), token, false)?;
     let info = SceneInfo::load(dir)?;
     let city = &info.manifest.files.city;
-    download(&format!("{http}/scene/{city}"), &dir.join(city), true)?;
-    download(&format!("{http}/api/v1/grids"), &dir.join(GRIDS_FILE), false)?;
+    // The name comes from the server: a plain file name, or nothing is written.
+    anyhow::ensure!(
+        is_plain_file_name(city),
+        "the server's scene.toml names its model {city:?}: not a plain file name, refused"
+    );
+    download(&format!("{http}/scene/{city}"), &dir.join(city), token, true)?;
+    download(&format!("{http}/api/v1/grids"), &dir.join(GRIDS_FILE), token, false)?;
     Ok(info)
 }
 
-fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {
-    let mut res = ureq::get(url).call().with_context(|| format!("cannot fetch {url}"))?;
+/// A name that stays inside the folder it is joined to: no separators, no `..`, not hidden.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The server refused the display's token (or the lack of one).
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: {reason}")]
+pub struct Refused {
+    url: String,
+    reason: &'static str,
+}
+
+fn download(url: &str, to: &Path, token: Option<&str>, progress: bool) -> anyhow::Result<()> {
+    let mut request = ureq::get(url);
+    if let Some(t) = token {
+        request = request.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut res = match request.call() {
+        Err(ureq::Error::StatusCode(401)) => {
+            let reason = if token.is_some() {
+                "the server does not know this token (401)"
+            } else {
+                "the server checks tokens (401): give one with --token or GRIDWALL_TOKEN"
+            };
+            return Err(Refused { url: url.to_owned(), reason }.into());
+        }
+        Err(ureq::Error::StatusCode(403)) => {
+            let reason = "this token may not read the city (403): a wall needs a viewer token, a desk a commander one";
+            return Err(Refused { url: url.to_owned(), reason }.into());
+        }
+        other => other.with_context(|| format!("cannot fetch {url}"))?,
+    };
     let total: Option<u64> =
         res.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     // One part file per process: the panels of a wall started together on one PC share the
@@ -108,6 +150,14 @@ fn download(url: &str, to: &Path, progress: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_the_server_stay_inside_the_cache() {
+        assert!(is_plain_file_name("city.glb"));
+        for bad in ["../city.glb", "/etc/passwd", "a/b.glb", ".bashrc", "", "c:\\x", "..", "city.glb\0"] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn server_addresses_in_any_usual_form() {

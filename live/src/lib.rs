@@ -10,8 +10,10 @@
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up).
 //! * [`sim`]: the deterministic simulator; [`simulate`] runs it against a backend.
 //! * [`walls`]: video wall groups (a leader's view, casts from a commander's desk).
+//! * [`access`]: roles, the caller of a request, the audit trail's entries.
 //! * [`backend`]: state + store + tick fan-out + wall groups + background tasks of one scene.
 
+pub mod access;
 pub mod backend;
 pub mod index;
 pub mod ingest;

@@ -21,6 +21,7 @@ use gridwall_scene::coords::CoordError;
 use gridwall_protocol::wall::{WallView, valid_wall_name};
 use tokio::sync::watch;
 
+use crate::access::{Caller, Denied, Permission};
 use crate::backend::{Backend, CommitError, with_frame};
 use crate::state::{Live, Refusal, TickBatch};
 use crate::walls::Stamped;
@@ -92,11 +93,14 @@ pub struct Session {
     wall: Option<(String, bool)>,
     /// A wall group's views to watch, for the transport to take ([`Session::take_wall_views`]).
     joined: Option<watch::Receiver<Option<Stamped>>>,
+    /// Who connected (checked for each command; the actor of its commands).
+    caller: Caller,
 }
 
 impl Session {
-    /// A new connection of `backend`, in JSON (`json`) or binary.
-    pub fn new(backend: &Backend, json: bool) -> Self {
+    /// A new connection of `backend`, in JSON (`json`) or binary, by `caller` (who may read:
+    /// the transport checked that before the upgrade).
+    pub fn new(backend: &Backend, json: bool, caller: Caller) -> Self {
         let m = &backend.manifest;
         Self {
             json: json.then(|| (m.crs.clone(), (m.origin[0], m.origin[1]))),
@@ -107,7 +111,15 @@ impl Session {
             last_sent: Instant::now(),
             wall: None,
             joined: None,
+            caller,
         }
+    }
+
+    /// Refuses a command the caller may not give, and notes the attempt in the audit trail.
+    fn deny(&self, state: &Backend, action: &str, target: String, denied: &Denied) -> String {
+        let record = state.live().audit(&self.caller, action, target, format!("refused: {denied}"));
+        state.store.write_later(vec![record]);
+        denied.to_string()
     }
 
     /// Encodes a message for this connection (binary, or JSON with WGS84 positions added) and
@@ -196,7 +208,23 @@ impl Session {
                 vec![snap]
             }
             ClientMessage::Assign { request, incident, patrol, actor } => {
-                let result = state.commit(|live| live.assign(incident, patrol, &actor)).await;
+                if let Err(e) = self.caller.check(Permission::Command) {
+                    let error = self.deny(state, "assign", format!("incident {incident}"), &e);
+                    return vec![ServerMessage::Reply { request, ok: false, error: Some(error) }];
+                }
+                let (actor, caller) = (self.caller.actor(&actor), &self.caller);
+                let result = state
+                    .commit(|live| {
+                        let mut records = live.assign(incident, patrol, &actor)?;
+                        records.push(live.audit(
+                            caller,
+                            "assign",
+                            format!("incident {incident} → patrol {patrol}"),
+                            "ok",
+                        ));
+                        Ok(records)
+                    })
+                    .await;
                 vec![reply(request, &result)]
             }
             ClientMessage::Transition { request, incident, action, actor, note, satisfaction } => {
@@ -210,8 +238,26 @@ impl Session {
                     "dispatch" => Err(Refusal::invalid("action", "dispatch with an assign message")),
                     other => Err(Refusal::invalid("action", format!("unknown action {other:?}"))),
                 };
+                if let Err(e) = self.caller.check(Permission::Command) {
+                    let error = self.deny(state, "transition", format!("incident {incident}"), &e);
+                    return vec![ServerMessage::Reply { request, ok: false, error: Some(error) }];
+                }
+                let (actor, caller) = (self.caller.actor(&actor), &self.caller);
                 let result = match action {
-                    Ok(a) => state.commit(|live| live.apply(incident, &a, &actor, &note)).await,
+                    Ok(a) => {
+                        state
+                            .commit(|live| {
+                                let mut records = live.apply(incident, &a, &actor, &note)?;
+                                records.push(live.audit(
+                                    caller,
+                                    &format!("transition {}", a.name()),
+                                    format!("incident {incident}"),
+                                    "ok",
+                                ));
+                                Ok(records)
+                            })
+                            .await
+                    }
                     Err(e) => Err(CommitError::Refused(e)),
                 };
                 vec![reply(request, &result)]
@@ -220,6 +266,9 @@ impl Session {
             ClientMessage::JoinWall { wall, lead } => {
                 if !valid_wall_name(&wall) {
                     return vec![wall_error("wall names are 1 to 64 letters, digits, '-', '_' or '.'")];
+                }
+                if lead && let Err(e) = self.caller.check(Permission::Command) {
+                    return vec![wall_error(&self.deny(state, "lead_wall", format!("wall {wall}"), &e))];
                 }
                 match state.walls.join(&wall) {
                     Ok(rx) => {
@@ -245,6 +294,9 @@ impl Session {
             ClientMessage::Cast { wall, view } => {
                 if !valid_wall_name(&wall) {
                     return vec![wall_error("wall names are 1 to 64 letters, digits, '-', '_' or '.'")];
+                }
+                if let Err(e) = self.caller.check(Permission::Command) {
+                    return vec![wall_error(&self.deny(state, "cast", format!("wall {wall}"), &e))];
                 }
                 if let Some(Err(e)) = view.as_deref().map(WallView::check) {
                     return vec![wall_error(e)];

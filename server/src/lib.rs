@@ -3,8 +3,10 @@
 //! scene import is `gridwall-import`.
 //!
 //! * [`config`]: `serve`'s settings from a TOML file and flags, merged in one place.
-//! * [`srv`]: the router and [`run`], handlers grouped by resource.
+//! * [`srv`]: the router and [`run`], handlers grouped by resource, who may call them.
+//! * [`auth`]: the token file and `token add`.
 
+pub mod auth;
 pub mod config;
 pub mod srv;
 

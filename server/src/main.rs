@@ -32,6 +32,28 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Manage the tokens of `serve --auth FILE`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Add a token and print its secret (shown once, as the last line; only its hash is kept).
+    Add {
+        /// The token file (created if missing, readable by its owner only).
+        #[arg(long)]
+        file: PathBuf,
+        /// viewer (walls), commander (desks), device (a patrol's phone), intake (Open311), admin.
+        #[arg(long)]
+        role: gridwall_live::access::Role,
+        /// Who holds it: the actor of their commands in timelines and the audit trail.
+        #[arg(long)]
+        name: String,
+        /// For a device: a patrol id it may report positions for (repeat for several).
+        #[arg(long = "patrol")]
+        patrols: Vec<String>,
+    },
 }
 
 /// `import`'s flags.
@@ -89,6 +111,15 @@ impl ImportArgs {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Token(TokenCommand::Add { file, role, name, patrols }) => {
+            let secret = gridwall_server::auth::add_token(&file, role, &name, &patrols)?;
+            eprintln!(
+                "gridwall-server: added {role} token {name:?} to {} (the secret is shown only now):",
+                file.display()
+            );
+            println!("{secret}");
+            Ok(())
+        }
         Command::Import(args) => {
             import(&args.options()?, Progress::stderr()).context("import failed")?;
             Ok(())

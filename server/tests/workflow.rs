@@ -239,9 +239,9 @@ fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         ),
         (
             &format!("/api/v1/incidents/{id}/transitions"),
-            j!({"action":"dispatch","assignee":"P-1","actor":""}).to_string().into_bytes(),
+            j!({"action":"dispatch","assignee":"P-1","note":"长".repeat(2001)}).to_string().into_bytes(),
             400,
-            "actor",
+            "note",
         ),
         (
             "/api/v1/incidents/424242/transitions",

@@ -18,12 +18,30 @@ pub struct DisplayClient {
 impl DisplayClient {
     /// Connects to `addr`'s `/ws` (`?format=json` when `json`).
     pub fn connect(addr: SocketAddr, json: bool) -> Self {
+        Self::connect_as(addr, json, None, None).expect("the display socket opens")
+    }
+
+    /// Connects with a token and an `Origin` header (as a browser page would send); the HTTP
+    /// status of a refused handshake.
+    pub fn connect_as(addr: SocketAddr, json: bool, token: Option<&str>, origin: Option<&str>) -> Result<Self, u16> {
+        use tungstenite::client::IntoClientRequest as _;
         let url = format!("ws://{addr}/ws{}", if json { "?format=json" } else { "" });
-        let (ws, _) = tungstenite::connect(url).expect("the display socket opens");
+        let mut request = url.into_client_request().expect("a URL");
+        if let Some(t) = token {
+            request.headers_mut().insert("authorization", format!("Bearer {t}").parse().expect("a header"));
+        }
+        if let Some(o) = origin {
+            request.headers_mut().insert("origin", o.parse().expect("a header"));
+        }
+        let ws = match tungstenite::connect(request) {
+            Ok((ws, _)) => ws,
+            Err(tungstenite::Error::Http(res)) => return Err(res.status().as_u16()),
+            Err(e) => panic!("the display socket: {e}"),
+        };
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(Duration::from_millis(200))).expect("a read timeout");
         }
-        Self { ws, json, decoder: ServerDecoder::new() }
+        Ok(Self { ws, json, decoder: ServerDecoder::new() })
     }
 
     pub fn send(&mut self, m: &ClientMessage) {

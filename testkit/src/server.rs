@@ -162,6 +162,62 @@ impl TestServer {
     }
 }
 
+/// One token of each role in a fresh token file (the device's reports for `P-1` and `P-2`).
+#[derive(Debug)]
+pub struct RoleTokens {
+    pub viewer: String,
+    pub commander: String,
+    pub device: String,
+    pub intake: String,
+    pub admin: String,
+    pub file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RoleTokens {
+    pub fn new() -> Self {
+        use gridwall_live::access::Role;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = dir.path().join("auth.toml");
+        let add = |role, name: &str, patrols: &[String]| {
+            gridwall_server::auth::add_token(&file, role, name, patrols).expect("a token is added")
+        };
+        Self {
+            viewer: add(Role::Viewer, "大屏-1", &[]),
+            commander: add(Role::Commander, "张指挥", &[]),
+            device: add(Role::Device, "终端-1", &["P-1".into(), "P-2".into()]),
+            intake: add(Role::Intake, "12345热线", &[]),
+            admin: add(Role::Admin, "管理员", &[]),
+            file: file.clone(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Default for RoleTokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestServer {
+    /// A server that checks tokens, with one of each role.
+    pub fn start_with_tokens(configure: impl FnOnce(&mut ServeConfig)) -> (Self, RoleTokens) {
+        let tokens = RoleTokens::new();
+        let server = Self::start(|c| {
+            c.auth = Some(tokens.file.clone());
+            configure(c);
+        });
+        (server, tokens)
+    }
+
+    /// A request with a token (`None`: without one).
+    pub fn call_as(&self, token: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let body = body.map(ToString::to_string).unwrap_or_default();
+        call_with(method, &self.url(path), token, "application/json", body.as_bytes())
+    }
+}
+
 /// An HTTP client that returns 4xx/5xx answers instead of failing on them.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build())
@@ -169,10 +225,28 @@ pub fn agent() -> ureq::Agent {
 
 /// One request; the status and the body (JSON, or the text as a JSON string).
 pub fn call(method: &str, url: &str, ctype: &str, body: &[u8]) -> (u16, Value) {
+    call_with(method, url, None, ctype, body)
+}
+
+/// [`call`] with a token (`Authorization: Bearer`).
+pub fn call_with(method: &str, url: &str, token: Option<&str>, ctype: &str, body: &[u8]) -> (u16, Value) {
     let a = agent();
+    let bearer = token.map(|t| format!("Bearer {t}"));
     let mut res = match method {
-        "GET" => a.get(url).call().expect("the server answers"),
-        "POST" => a.post(url).header("content-type", ctype).send(body).expect("the server answers"),
+        "GET" => {
+            let mut r = a.get(url);
+            if let Some(b) = &bearer {
+                r = r.header("authorization", b);
+            }
+            r.call().expect("the server answers")
+        }
+        "POST" => {
+            let mut r = a.post(url).header("content-type", ctype);
+            if let Some(b) = &bearer {
+                r = r.header("authorization", b);
+            }
+            r.send(body).expect("the server answers")
+        }
         other => panic!("no {other} requests here"),
     };
     let status = res.status().as_u16();

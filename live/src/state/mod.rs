@@ -24,6 +24,7 @@ use gridwall_protocol::{
     UnknownKey,
 };
 
+use crate::access::{AUDIT_KEPT, AuditEntry, Caller, MAX_NAME};
 use crate::store::{IncidentRow, Loaded, PatrolRow, Record, TrackPoint};
 use crate::workflow::{Action, WorkflowError};
 use crate::world::{World, WorldEvent};
@@ -68,7 +69,12 @@ pub struct Live {
     /// How far ahead of the server's clock a device's timestamp may be (its clock runs fast):
     /// such a fix counts as taken now; one further ahead is refused.
     pub clock_tolerance_ms: i64,
+    /// The newest entries of the audit trail (all of them are in the store).
+    audit: VecDeque<AuditEntry>,
 }
+
+/// Longest note of a workflow step (characters).
+pub const MAX_NOTE_CHARS: usize = 2_000;
 
 /// The default of [`Live::clock_tolerance_ms`].
 pub const CLOCK_TOLERANCE_MS: i64 = 30_000;
@@ -141,7 +147,37 @@ impl Live {
             utc_offset_ms,
             clock_tolerance_ms: CLOCK_TOLERANCE_MS,
             history_ms: None,
+            audit: loaded.audit.into(),
         })
+    }
+
+    /// Adds a command to the audit trail: the record to commit with it.
+    pub fn audit(
+        &mut self,
+        caller: &Caller,
+        action: &str,
+        target: impl Into<String>,
+        outcome: impl Into<String>,
+    ) -> Record {
+        let entry = crate::access::audit_entry(self.now_ms(), caller, action, target.into(), outcome.into());
+        if self.audit.len() == AUDIT_KEPT {
+            self.audit.pop_front();
+        }
+        self.audit.push_back(entry.clone());
+        Record::Audit(entry)
+    }
+
+    /// The newest audit entries at or after `since_ms` (of `actor`, if given), newest first, at
+    /// most `limit`.
+    pub fn audit_trail(&self, since_ms: i64, actor: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+        self.audit
+            .iter()
+            .rev()
+            .take_while(|a| a.t_ms >= since_ms)
+            .filter(|a| actor.is_none_or(|n| a.actor == n))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The server's time (or, while history is written, the time of the history).
@@ -342,6 +378,17 @@ impl Live {
     pub fn apply(&mut self, id: u64, action: &Action, actor: &str, note: &str) -> Result<Vec<Record>, Refusal> {
         if actor.trim().is_empty() {
             return Err(Refusal::invalid("actor", "missing or empty"));
+        }
+        // Texts from outside end up in every display's timeline and in the store.
+        for (field, text, max) in [("actor", actor, MAX_NAME), ("note", note, MAX_NOTE_CHARS)] {
+            if text.chars().count() > max {
+                return Err(Refusal::invalid(field, format!("at most {max} characters")));
+            }
+        }
+        if let Action::Dispatch { assignee } = action
+            && assignee.chars().count() > MAX_NAME
+        {
+            return Err(Refusal::invalid("assignee", format!("at most {MAX_NAME} characters")));
         }
         let now = self.now_ms();
         let limits = self.world.limits.clone();

@@ -81,6 +81,8 @@ pub enum Record {
         json: String,
     },
     Track(Vec<TrackPoint>),
+    /// One command of the audit trail.
+    Audit(crate::access::AuditEntry),
     /// Drops track points older than the time, and events beyond the newest `keep_events`.
     Prune {
         tracks_before_ms: i64,
@@ -97,6 +99,8 @@ pub struct Loaded {
     pub events: Vec<(u64, i64, String)>,
     /// Track points since the requested time, in commit order.
     pub tracks: Vec<TrackPoint>,
+    /// The newest entries of the audit trail, oldest first.
+    pub audit: Vec<crate::access::AuditEntry>,
 }
 
 /// A durable store. `write` must not return before the records are on disk.

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tracks (id INTEGER PRIMARY KEY, t_max INTEGER NOT NULL, points BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS tracks_t_max ON tracks (t_max);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
+    address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
 ";
 
 /// Bytes per track point in a `tracks.points` blob: patrol u32, t i64, x and y as i32 cm.
@@ -138,6 +141,28 @@ impl Store for SqliteStore {
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT t_ms, actor, role, address, action, target, outcome FROM \
+                 (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+            )
+            .map_err(&sql)?;
+        out.audit = st
+            .query_map([crate::access::AUDIT_KEPT as i64], |r| {
+                Ok(crate::access::AuditEntry {
+                    t_ms: r.get(0)?,
+                    actor: r.get(1)?,
+                    role: r.get(2)?,
+                    address: r.get(3)?,
+                    action: r.get(4)?,
+                    target: r.get(5)?,
+                    outcome: r.get(6)?,
+                })
+            })
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
         let mut st = self.conn.prepare("SELECT points FROM tracks WHERE t_max >= ?1 ORDER BY id").map_err(&sql)?;
         let mut rows = st.query([tracks_since_ms]).map_err(&sql)?;
         while let Some(row) = rows.next().map_err(&sql)? {
@@ -193,6 +218,11 @@ impl Store for SqliteStore {
                     let t_max = points.iter().map(|p| p.t_ms).max().unwrap_or(0);
                     tx.prepare_cached("INSERT INTO tracks (t_max, points) VALUES (?1, ?2)")
                         .and_then(|mut st| st.execute(params![t_max, encode_points(points)]))
+                        .map_err(&sql)?;
+                }
+                Record::Audit(a) => {
+                    tx.prepare_cached("INSERT INTO audit (t_ms, actor, role, address, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                        .and_then(|mut st| st.execute(params![a.t_ms, a.actor, a.role, a.address, a.action, a.target, a.outcome]))
                         .map_err(&sql)?;
                 }
                 Record::Prune { tracks_before_ms, keep_events } => {

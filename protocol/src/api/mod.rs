@@ -178,3 +178,27 @@ pub struct KpisAnswer {
     pub time_ms: i64,
     pub kpis: Kpis,
 }
+
+/// One command in the audit trail: who, what, when, from where, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub t_ms: i64,
+    /// The token's holder (`local` on a server without tokens, `anonymous` without a token).
+    pub actor: String,
+    /// Their role (`local`, `anonymous`, or a token's role).
+    pub role: String,
+    /// The address the command came from (IP and port).
+    pub address: String,
+    /// The command, e.g. `transition review_pass`, `assign`, `register`, `positions`.
+    pub action: String,
+    /// What it was applied to, e.g. `incident 17`.
+    pub target: String,
+    /// `ok`, or `refused: …`.
+    pub outcome: String,
+}
+
+/// `GET /api/v1/audit?since=&actor=&limit=`: the newest entries first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnswer {
+    pub entries: Vec<AuditEntry>,
+}

@@ -40,4 +40,8 @@ pub struct ServeArgs {
     /// Stream ticks per second.
     #[arg(long)]
     pub tick_hz: Option<u16>,
+    /// The token file (`gridwall-server token add`): every request needs a token of a role
+    /// allowed to make it. Without it the server only listens on loopback and trusts everyone.
+    #[arg(long)]
+    pub auth: Option<PathBuf>,
 }

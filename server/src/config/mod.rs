@@ -20,11 +20,24 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// The scene, its store and its clock.
     pub live: LiveConfig,
+    /// The token file (`--auth`); without it the server only listens on loopback.
+    pub auth: Option<PathBuf>,
+    /// Web origins allowed to open the sockets (browsers send `Origin`).
+    pub allowed_origins: Vec<String>,
+    /// Whether the public Open311 list shows residents' free text.
+    pub open311_public_text: bool,
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        Self { addr: "127.0.0.1:7878".into(), max_body_bytes: 8 << 20, live: LiveConfig::default() }
+        Self {
+            addr: "127.0.0.1:7878".into(),
+            max_body_bytes: 8 << 20,
+            live: LiveConfig::default(),
+            auth: None,
+            allowed_origins: Vec::new(),
+            open311_public_text: false,
+        }
     }
 }
 
@@ -82,6 +95,9 @@ impl ServeConfig {
                 simulate,
                 limits: file.limits.unwrap_or(d.live.limits),
             },
+            auth: args.auth.or(file.auth),
+            allowed_origins: file.allowed_origins.unwrap_or_default(),
+            open311_public_text: file.open311_public_text.unwrap_or(false),
         };
         config.check()?;
         Ok(config)

@@ -8,6 +8,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_live::session::{Frame, Session};
 use gridwall_live::walls::Stamped;
@@ -15,19 +16,23 @@ use gridwall_protocol::binary::decode_client;
 use gridwall_protocol::{ClientMessage, ServerMessage};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::access::Who;
 use super::error::{ApiError, ApiResult};
 
+/// Whoever may read the live picture; commands on the socket are checked one by one.
 pub async fn upgrade(
+    who: Who,
     ws: WebSocketUpgrade,
     Query(q): Query<HashMap<String, String>>,
     State(backend): State<Arc<Backend>>,
 ) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
     let json = match q.get("format").map(String::as_str) {
         None | Some("binary") => false,
         Some("json") => true,
         Some(other) => return Err(ApiError::bad_request("format", format!("{other:?}: use json or binary"))),
     };
-    Ok(ws.on_upgrade(move |socket| serve(socket, backend, json)))
+    Ok(ws.on_upgrade(move |socket| serve(socket, backend, json, who.0)))
 }
 
 /// What the reader task hands the session.
@@ -37,7 +42,7 @@ enum Inbound {
 }
 
 /// Runs one connection until the client goes away or the server shuts down.
-async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool) {
+async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool, caller: Caller) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut inbound) = mpsc::channel::<Inbound>(64);
     let reader = tokio::spawn(async move {
@@ -55,7 +60,7 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool) {
     });
     let mut ticks = backend.ticks.subscribe();
     let mut shutdown = backend.shutdown.clone();
-    let mut session = Session::new(&backend, json);
+    let mut session = Session::new(&backend, json, caller);
     // The wall group's views, once the display joined one.
     let mut wall_views: Option<watch::Receiver<Option<Stamped>>> = None;
     loop {

@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
 use gridwall_protocol::api::{GridOutline, GridOutlines, GridSummary};
 
+use super::access::Who;
 use super::error::ApiResult;
 
-pub async fn outlines(State(backend): State<Arc<Backend>>) -> Json<GridOutlines> {
+pub async fn outlines(who: Who, State(backend): State<Arc<Backend>>) -> ApiResult<Json<GridOutlines>> {
+    who.check(Permission::Read)?;
     let live = backend.live();
     let round = |v: f64| (v * 100.0).round() / 100.0;
     let grids = live
@@ -35,10 +38,15 @@ pub async fn outlines(State(backend): State<Arc<Backend>>) -> Json<GridOutlines>
                 .collect(),
         })
         .collect();
-    Json(GridOutlines { grids })
+    Ok(Json(GridOutlines { grids }))
 }
 
-pub async fn summary(State(backend): State<Arc<Backend>>, Path(code): Path<String>) -> ApiResult<Json<GridSummary>> {
+pub async fn summary(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<GridSummary>> {
+    who.check(Permission::Read)?;
     let live = backend.live();
     let g = live.world.grid(&code).ok_or_else(|| Refusal::not_found("code", format!("no grid unit {code:?}")))?;
     let (components, patrols, incidents) = live.world.in_grid(&code);

@@ -11,15 +11,22 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
 use gridwall_live::workflow::Action;
 use gridwall_protocol::api::{IncidentDetail, TransitionAnswer};
 use serde::Deserialize;
 
+use super::access::Who;
 use super::error::{ApiError, ApiResult, incident_id, parse_json};
 
-pub async fn detail(State(backend): State<Arc<Backend>>, Path(id): Path<String>) -> ApiResult<Json<IncidentDetail>> {
+pub async fn detail(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentDetail>> {
+    who.check(Permission::Read)?;
     let id = incident_id(&id)?;
     let live = backend.live();
     let rec = live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("id", format!("no incident {id}")))?;
@@ -35,22 +42,26 @@ pub async fn detail(State(backend): State<Arc<Backend>>, Path(id): Path<String>)
     }))
 }
 
-/// `{"action":"dispatch","assignee":"P-1","actor":"指挥长","note":"…"}` (or `resolve`,
-/// `review_pass`, `review_reject`, `close` with `satisfaction`).
+/// `{"action":"dispatch","assignee":"P-1","note":"…"}` (or `resolve`, `review_pass`,
+/// `review_reject`, `close` with `satisfaction`). An `actor` is read only on a server without
+/// tokens; otherwise the actor is the token's holder.
 #[derive(Deserialize)]
 struct TransitionIn {
     #[serde(flatten)]
     action: Action,
+    #[serde(default)]
     actor: String,
     #[serde(default)]
     note: String,
 }
 
 pub async fn transition(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<TransitionAnswer>> {
+    who.check_command(Permission::Command, &backend, "transition", || format!("incident {id}"))?;
     let id = incident_id(&id)?;
     let value: serde_json::Value = parse_json(&body?)?;
     let action = value.get("action").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -70,7 +81,19 @@ pub async fn transition(
         };
         ApiError::bad_request(field, e.to_string())
     })?;
-    backend.commit(|live| live.apply(id, &t.action, &t.actor, &t.note)).await?;
+    let actor = who.0.actor(&t.actor);
+    backend
+        .commit(|live| {
+            let mut records = live.apply(id, &t.action, &actor, &t.note)?;
+            records.push(live.audit(
+                &who.0,
+                &format!("transition {}", t.action.name()),
+                format!("incident {id}"),
+                "ok",
+            ));
+            Ok(records)
+        })
+        .await?;
     let live = backend.live();
     Ok(Json(TransitionAnswer { incident: live.incident_state(&live.world.incidents[&id]) }))
 }

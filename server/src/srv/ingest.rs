@@ -7,16 +7,21 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_protocol::api::IngestAck;
 
+use super::access::Who;
+use super::error::ApiResult;
 use super::patrols::accept_positions;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(backend): State<Arc<Backend>>) -> Response {
-    ws.on_upgrade(move |socket| serve(socket, backend))
+/// Devices (and the local operator) may open it; each batch is checked patrol by patrol.
+pub async fn upgrade(who: Who, ws: WebSocketUpgrade, State(backend): State<Arc<Backend>>) -> ApiResult<Response> {
+    who.check(Permission::Report)?;
+    Ok(ws.on_upgrade(move |socket| serve(socket, backend, who.0)))
 }
 
-async fn serve(socket: WebSocket, backend: Arc<Backend>) {
+async fn serve(socket: WebSocket, backend: Arc<Backend>, caller: Caller) {
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = backend.shutdown.clone();
     loop {
@@ -34,7 +39,7 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>) {
             Message::Close(_) => break,
             _ => continue,
         };
-        let ack = match accept_positions(&backend, &body).await {
+        let ack = match accept_positions(&backend, &caller, &body).await {
             Ok(n) => IngestAck { ok: true, accepted: Some(n), error: None },
             Err(e) => IngestAck { ok: false, accepted: None, error: Some(e.detail()) },
         };

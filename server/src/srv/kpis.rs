@@ -11,16 +11,20 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
 use gridwall_protocol::api::KpisAnswer;
 
+use super::access::Who;
 use super::error::ApiResult;
 
 pub async fn kpis(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<KpisAnswer>> {
+    who.check(Permission::Read)?;
     let live = backend.live();
     let scope = q.get("scope").filter(|s| !s.is_empty()).cloned();
     if let Some(s) = &scope

@@ -9,8 +9,12 @@
 //! * `scene`: the scene's files for displays;
 //! * `display`: the display socket (`/ws`); `ingest`: the device socket (`/ws/ingest`).
 //!
+//! * `audit`: the audit trail (admins); `access`: who is calling, and may they.
+//!
 //! Every documented answer is a type of `gridwall_protocol::api`; refusals are `error::ApiError`.
 
+pub mod access;
+mod audit;
 mod display;
 mod error;
 mod grids;
@@ -27,11 +31,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use gridwall_live::backend::{Backend, BackendError};
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+pub use access::Access;
 use error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +48,18 @@ pub enum ServeError {
     Store(#[from] gridwall_live::store::StoreError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(
+        "refusing to serve {0} without tokens: anyone who can reach it could do everything. Give --auth FILE \
+         (gridwall-server token add --file FILE …), or listen on a loopback address (127.0.0.1)"
+    )]
+    Open(std::net::SocketAddr),
 }
 
-/// The router over a backend (`max_body` bytes per request body).
-pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
+/// The router over a backend (`max_body` bytes per request body), admitting callers as `access`
+/// says.
+pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router {
     Router::new()
         .route("/ws", get(display::upgrade))
         .route("/ws/ingest", get(ingest::upgrade))
@@ -58,6 +72,7 @@ pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
         .route("/api/v1/grids", get(grids::outlines))
         .route("/api/v1/grids/{code}", get(grids::summary))
         .route("/api/v1/kpis", get(kpis::kpis))
+        .route("/api/v1/audit", get(audit::trail))
         .route("/open311/v2/services.json", get(open311::services))
         .route("/open311/v2/requests.json", get(open311::list).post(open311::create))
         .route("/open311/v2/requests/{id}", get(open311::one))
@@ -65,6 +80,7 @@ pub fn router(backend: Arc<Backend>, max_body: usize) -> Router {
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "path", "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(backend)
+        .layer(middleware::from_fn_with_state(Arc::new(access), access::identify))
 }
 
 /// Serves until `shutdown` completes, then stops the background tasks and flushes the store.
@@ -73,11 +89,30 @@ pub async fn run(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let addr = listener.local_addr()?;
+    let tokens = config.auth.as_deref().map(crate::auth::Tokens::load).transpose()?;
+    match &tokens {
+        None if !addr.ip().is_loopback() => return Err(ServeError::Open(addr)),
+        None => tracing::warn!(
+            "NO TOKENS: serving {addr} open to everyone on this machine (loopback only); use --auth FILE on a network"
+        ),
+        Some(t) => tracing::info!(
+            "{} tokens from {}",
+            t.len(),
+            config.auth.as_deref().unwrap_or(std::path::Path::new("")).display()
+        ),
+    }
+    let access = Access {
+        tokens: tokens.map(Arc::new),
+        allowed_origins: config.allowed_origins.clone(),
+        open311_public_text: config.open311_public_text,
+    };
     let (backend, stop) = Backend::open(&config.live)?;
     let tasks = backend.start(&config.live)?;
     tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);
     let mut stopped = backend.shutdown.clone();
-    let app = router(backend.clone(), config.max_body_bytes);
+    let app = router(backend.clone(), config.max_body_bytes, access)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped.changed().await;
     });

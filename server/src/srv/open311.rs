@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_live::ingest;
 use gridwall_live::state::Refusal;
@@ -22,7 +24,20 @@ use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
 
+use super::access::{Access, Who};
 use super::error::{ApiError, ApiResult, incident_id, parse_json, time_param};
+
+/// Most ids one `service_request_id=` query may name.
+const MAX_IDS: usize = 100;
+
+/// A request as the public (or a reader) sees it: residents' free text only for those who may
+/// read the live picture, unless the server is configured to publish it.
+fn shown(mut r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest {
+    if !(access.open311_public_text || caller.may(Permission::Read)) {
+        r.description.clear();
+    }
+    r
+}
 
 pub async fn services() -> Json<Vec<Service>> {
     Json(ingest::services())
@@ -33,10 +48,13 @@ fn crs_error(e: &CoordError) -> ApiError {
 }
 
 pub async fn create(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Vec<RequestCreated>>)> {
+    who.check_command(Permission::Intake, &backend, "open311 request", || "a new request".into())
+        .map_err(ApiError::open311)?;
     let body = body.map_err(|e| ApiError::from(e).open311())?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -58,7 +76,13 @@ pub async fn create(
     let mut opened = None;
     backend
         .commit(|live| {
-            let (id, records) = live.open_incident(req.category, source, [req.x, req.y], &req.description);
+            let (id, mut records) = live.open_incident(req.category, source, [req.x, req.y], &req.description);
+            records.push(live.audit(
+                &who.0,
+                "open311 request",
+                format!("incident {id} ({})", req.category.key()),
+                "ok",
+            ));
             opened = Some(id);
             Ok(records)
         })
@@ -76,6 +100,8 @@ pub async fn create(
 }
 
 pub async fn list(
+    who: Who,
+    Extension(access): Extension<Arc<Access>>,
     State(backend): State<Arc<Backend>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Vec<ServiceRequest>>> {
@@ -102,6 +128,9 @@ pub async fn list(
                 .collect()
         })
         .transpose()?;
+    if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {
+        return Err(bad("service_request_id", format!("at most {MAX_IDS} ids")));
+    }
     let start = time_param(&q, "start_date").map_err(ApiError::open311)?;
     let end = time_param(&q, "end_date").map_err(ApiError::open311)?;
     let live = backend.live();
@@ -120,16 +149,23 @@ pub async fn list(
         .collect();
     recs.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
     recs.truncate(1000);
-    let out = backend.with_frame(|f| Ok::<_, CoordError>(recs.iter().map(|r| ingest::request_out(r, f)).collect()));
+    let out = backend.with_frame(|f| {
+        Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, &access)).collect())
+    });
     Ok(Json(out.map_err(|e| crs_error(&e))?))
 }
 
-pub async fn one(State(backend): State<Arc<Backend>>, Path(id): Path<String>) -> ApiResult<Json<Vec<ServiceRequest>>> {
+pub async fn one(
+    who: Who,
+    Extension(access): Extension<Arc<Access>>,
+    State(backend): State<Arc<Backend>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ServiceRequest>>> {
     let id = incident_id(&id).map_err(ApiError::open311)?;
     let live = backend.live();
     let rec = live.world.incidents.get(&id).ok_or_else(|| {
         ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311()
     })?;
     let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(rec, f))).map_err(|e| crs_error(&e))?;
-    Ok(Json(vec![out]))
+    Ok(Json(vec![shown(out, &who.0, &access)]))
 }

@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_live::ingest::{self, Position};
 use gridwall_live::state::Refusal;
@@ -23,42 +24,64 @@ use gridwall_protocol::api::{
 };
 use gridwall_scene::coords::CoordError;
 
+use super::access::{Who, deny};
 use super::error::{ApiError, ApiResult, parse_json, time_param};
 
 pub async fn register(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Registered>> {
+    who.check_command(Permission::Administer, &backend, "register", || "patrols".into())?;
     let regs: Vec<PatrolRegistration> = parse_json(&body?)?;
     let registered = regs.len();
-    backend.commit(|live| live.register(&regs)).await?;
+    backend
+        .commit(|live| {
+            let mut records = live.register(&regs)?;
+            let ids: Vec<&str> = regs.iter().take(20).map(|r| r.patrol_id.as_str()).collect();
+            records.push(live.audit(&who.0, "register", format!("{registered} patrols: {}", ids.join(", ")), "ok"));
+            Ok(records)
+        })
+        .await?;
     Ok(Json(Registered { registered }))
 }
 
-/// Validates, applies and commits a JSON batch of positions; how many were accepted.
-pub async fn accept_positions(backend: &Backend, body: &[u8]) -> ApiResult<usize> {
+/// Validates, applies and commits a JSON batch of positions from `caller` (who must be allowed
+/// to report for every patrol in it); how many were accepted.
+pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8]) -> ApiResult<usize> {
+    if let Err(e) = caller.check(Permission::Report) {
+        return Err(deny(backend, caller, "positions", "a batch".into(), &e));
+    }
     let bounds = backend.manifest.bounds.local;
     let positions: Vec<Position> = backend
         .with_frame(|f| Ok::<_, CoordError>(ingest::parse_positions(body, f, bounds, backend.margin_m)))
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))??;
+    for p in &positions {
+        if let Err(e) = caller.check_patrol(&p.patrol_id) {
+            return Err(deny(backend, caller, "positions", format!("patrol {}", p.patrol_id), &e));
+        }
+    }
     let n = positions.len();
     backend.commit(|live| live.ingest(&positions)).await?;
     Ok(n)
 }
 
 pub async fn report(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    let accepted = accept_positions(&backend, &body?).await?;
+    let accepted = accept_positions(&backend, &who.0, &body?).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
 pub async fn track(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<TrackAnswer>> {
+    who.check(Permission::Read)?;
     let from = time_param(&q, "from")?.unwrap_or(i64::MIN);
     let to = time_param(&q, "to")?.unwrap_or(i64::MAX);
     let live = backend.live();
@@ -73,9 +96,11 @@ pub async fn track(
 }
 
 pub async fn nearest(
+    who: Who,
     State(backend): State<Arc<Backend>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<NearestAnswer>> {
+    who.check(Permission::Read)?;
     let k: usize = q
         .get("k")
         .map_or(Ok(5), |v| v.parse().map_err(|_| ApiError::bad_request("k", format!("{v:?} is not a count"))))?;

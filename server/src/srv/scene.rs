@@ -6,12 +6,15 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
 
+use super::access::Who;
 use super::error::{ApiError, ApiResult};
 
-pub async fn file(State(backend): State<Arc<Backend>>, Path(file): Path<String>) -> ApiResult<Response> {
+pub async fn file(who: Who, State(backend): State<Arc<Backend>>, Path(file): Path<String>) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
     if !backend.manifest.file_names().contains(&file.as_str()) {
         return Err(Refusal::not_found("file", format!("{file:?} is not a file of this scene")).into());
     }

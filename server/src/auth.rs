@@ -1,0 +1,235 @@
+//! Tokens: the file `serve --auth FILE` checks requests against, and
+//! `gridwall-server token add`, which adds one. A token is a random secret shown once; the
+//! file keeps only its SHA-256, the holder's name (the actor of their commands), the role and,
+//! for a device, its patrol ids.
+//!
+//! ```toml
+//! [[token]]
+//! name = "desk-1"
+//! role = "commander"
+//! sha256 = "…64 hex digits…"
+//! created = "2026-11-25T09:00:00Z"
+//!
+//! [[token]]
+//! name = "phone-17"
+//! role = "device"
+//! patrols = ["P-17"]
+//! sha256 = "…"
+//! created = "…"
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use gridwall_live::access::{Caller, MAX_NAME, Role};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Longest secret looked at (ours are 67 characters).
+pub const MAX_SECRET: usize = 256;
+/// Most patrol ids one device token may report for.
+pub const MAX_PATROLS_PER_TOKEN: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("{path}: token {index}: {reason}")]
+    Entry { path: PathBuf, index: usize, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    #[serde(default)]
+    token: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    role: Role,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    patrols: Vec<String>,
+    sha256: String,
+    #[serde(default)]
+    created: String,
+}
+
+/// The tokens a server accepts, by the hash of their secret.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    by_hash: HashMap<[u8; 32], (String, Role, Vec<String>)>,
+}
+
+fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn check_entry(name: &str, role: Role, patrols: &[String]) -> Result<(), String> {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(format!("name must be 1 to {MAX_NAME} characters without control characters"));
+    }
+    if role == Role::Device && patrols.is_empty() {
+        return Err("a device token needs the patrol ids it reports for (--patrol ID)".into());
+    }
+    if role != Role::Device && !patrols.is_empty() {
+        return Err("only a device token has patrol ids".into());
+    }
+    if patrols.len() > MAX_PATROLS_PER_TOKEN || patrols.iter().any(|p| p.is_empty() || p.len() > 64) {
+        return Err(format!("at most {MAX_PATROLS_PER_TOKEN} patrol ids of 1 to 64 bytes"));
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path) -> Result<TokenFile, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AuthError::Io { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|source| AuthError::Parse { path: path.to_owned(), source: Box::new(source) })
+}
+
+impl Tokens {
+    /// Reads a token file; every entry is checked, and a name may appear once.
+    pub fn load(path: &Path) -> Result<Self, AuthError> {
+        let file = read_file(path)?;
+        let mut by_hash = HashMap::new();
+        let mut names = std::collections::HashSet::new();
+        for (index, t) in file.token.into_iter().enumerate() {
+            let bad = |reason: String| AuthError::Entry { path: path.to_owned(), index: index + 1, reason };
+            check_entry(&t.name, t.role, &t.patrols).map_err(bad)?;
+            let h = unhex(&t.sha256).ok_or_else(|| bad("sha256 must be 64 hex digits".into()))?;
+            if !names.insert(t.name.clone()) {
+                return Err(bad(format!("the name {:?} is used twice", t.name)));
+            }
+            by_hash.insert(h, (t.name, t.role, t.patrols));
+        }
+        Ok(Self { by_hash })
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// The caller a secret belongs to (`None`: no such token).
+    pub fn caller(&self, secret: &str, address: &str) -> Option<Caller> {
+        if secret.len() > MAX_SECRET {
+            return None;
+        }
+        self.by_hash
+            .get(&hash(secret))
+            .map(|(name, role, patrols)| Caller::token(name.clone(), *role, patrols.clone(), address))
+    }
+}
+
+/// Adds a token to the file (creating it, readable by its owner only) and returns the new
+/// secret, which is stored nowhere.
+pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Result<String, AuthError> {
+    check_entry(name, role, patrols).map_err(AuthError::Invalid)?;
+    let mut file = if path.exists() { read_file(path)? } else { TokenFile::default() };
+    if file.token.iter().any(|t| t.name == name) {
+        return Err(AuthError::Invalid(format!("{}: a token named {name:?} exists already", path.display())));
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = format!("gw_{}", hex(&raw));
+    file.token.push(TokenEntry {
+        name: name.to_owned(),
+        role,
+        patrols: patrols.to_vec(),
+        sha256: hex(&hash(&secret)),
+        created: gridwall_live::ingest::format_time(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0)),
+        ),
+    });
+    let text = toml::to_string(&file).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    // Written beside, then renamed over: a crash leaves the old file or the new one.
+    let tmp = path.with_extension("tmp");
+    let io = |source| AuthError::Io { path: tmp.clone(), source };
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(|source| AuthError::Io { path: path.to_owned(), source })?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_tokens_are_found_by_their_secret_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.toml");
+        let desk = add_token(&path, Role::Commander, "desk-1", &[]).unwrap();
+        let phone = add_token(&path, Role::Device, "phone-17", &["P-17".into()]).unwrap();
+        assert!(desk.starts_with("gw_") && desk.len() == 67 && desk != phone);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&desk[3..]) && !text.contains(&phone[3..]), "secrets are not stored");
+        #[cfg(unix)]
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777,
+            0o600
+        );
+        let tokens = Tokens::load(&path).unwrap();
+        assert_eq!(tokens.len(), 2);
+        let c = tokens.caller(&desk, "10.0.0.1:5").unwrap();
+        assert_eq!((c.name.as_str(), c.role), ("desk-1", Some(Role::Commander)));
+        assert_eq!(tokens.caller(&phone, "x").unwrap().patrols, ["P-17"]);
+        assert!(tokens.caller("gw_0000", "x").is_none());
+        assert!(tokens.caller(&"a".repeat(10_000), "x").is_none());
+        // Refused additions change nothing.
+        assert!(add_token(&path, Role::Viewer, "desk-1", &[]).is_err(), "a name once");
+        assert!(add_token(&path, Role::Device, "phone-18", &[]).is_err(), "a device needs its patrols");
+        assert!(add_token(&path, Role::Viewer, "wall", &["P-1".into()]).is_err());
+        assert!(add_token(&path, Role::Viewer, "", &[]).is_err());
+        assert_eq!(Tokens::load(&path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_broken_token_file_is_refused_naming_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.toml");
+        std::fs::write(&path, "[[token]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"zz\"\n").unwrap();
+        let e = Tokens::load(&path).unwrap_err().to_string();
+        assert!(e.contains("token 1") && e.contains("64 hex digits"), "{e}");
+        std::fs::write(&path, "[[token]]\nname = \"a\"\nrole = \"root\"\nsha256 = \"00\"\n").unwrap();
+        assert!(Tokens::load(&path).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Who is calling, and may they. [`identify`] runs before every handler: it turns the request's
+//! token (`Authorization: Bearer …`, or `?token=` where a browser cannot set headers) into a
+//! [`Caller`], answers 401 at once for a token the server does not know, and refuses a
+//! cross-origin WebSocket handshake. Handlers take the caller as [`Who`] and check the
+//! permission they need ([`Who::check`]: 401 without a token, 403 for the wrong role). Without a
+//! token file (a loopback-only server) everyone is the local operator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gridwall_live::access::{Caller, Denied, Permission};
+use gridwall_live::backend::Backend;
+
+use super::error::ApiError;
+use crate::auth::{MAX_SECRET, Tokens};
+
+/// How a server admits callers.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// `None`: no tokens; the server listens on loopback only and everyone may do everything.
+    pub tokens: Option<Arc<Tokens>>,
+    /// Origins (`https://host[:port]`) whose web pages may open the sockets; a handshake with
+    /// any other `Origin` is refused. Clients that are not browsers send none.
+    pub allowed_origins: Vec<String>,
+    /// Whether the public Open311 list shows the free text of requests.
+    pub open311_public_text: bool,
+}
+
+/// The caller of this request (put there by [`identify`]).
+#[derive(Debug, Clone)]
+pub struct Who(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().map(Who).ok_or_else(|| {
+            ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "caller", "the request was not identified")
+        })
+    }
+}
+
+impl Who {
+    /// `Ok` when the caller may do `p`.
+    pub fn check(&self, p: Permission) -> Result<(), ApiError> {
+        self.0.check(p).map_err(ApiError::from)
+    }
+
+    /// Like [`Who::check`] for a command: a refusal is noted in the audit trail.
+    pub fn check_command(
+        &self,
+        p: Permission,
+        backend: &Backend,
+        action: &str,
+        target: impl FnOnce() -> String,
+    ) -> Result<(), ApiError> {
+        self.0.check(p).map_err(|e| deny(backend, &self.0, action, target(), &e))
+    }
+}
+
+/// Notes a refused command in the audit trail; the refusal to answer.
+pub fn deny(backend: &Backend, caller: &Caller, action: &str, target: String, e: &Denied) -> ApiError {
+    let record = backend.live().audit(caller, action, target, format!("refused: {e}"));
+    backend.store.write_later(vec![record]);
+    ApiError::from(e.clone())
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        let status = match e {
+            Denied::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Denied::Forbidden { .. } => StatusCode::FORBIDDEN,
+        };
+        ApiError::status(status, "authorization", e.to_string())
+    }
+}
+
+/// The token of a request: the `Authorization: Bearer` header, else a `token` query parameter.
+fn secret_of(req: &Request) -> Option<String> {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, secret) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim().to_owned());
+    }
+    let query = req.uri().query()?;
+    if query.len() > 4 * MAX_SECRET + 4096 {
+        return None;
+    }
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
+}
+
+/// The middleware: identifies the caller, refuses unknown tokens (401) and foreign origins on
+/// socket handshakes (403).
+pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next: Next) -> Response {
+    let address =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    let caller = match &access.tokens {
+        None => Caller::local(address),
+        Some(tokens) => {
+            let has_header = req.headers().contains_key(header::AUTHORIZATION);
+            match secret_of(&req) {
+                Some(secret) => match tokens.caller(&secret, &address) {
+                    Some(c) => c,
+                    None => return unauthorized("this token is not known to the server"),
+                },
+                None if has_header => return unauthorized("use Authorization: Bearer <token>"),
+                None => Caller::anonymous(address),
+            }
+        }
+    };
+    let upgrade = req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade && let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| access.allowed_origins.iter().any(|a| a == o));
+        if !allowed {
+            return ApiError::status(
+                StatusCode::FORBIDDEN,
+                "origin",
+                format!(
+                    "sockets from the web page {:?} are not allowed (allowed_origins in the server's configuration)",
+                    String::from_utf8_lossy(origin.as_bytes()).chars().take(200).collect::<String>()
+                ),
+            )
+            .into_response();
+        }
+    }
+    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(access);
+    next.run(req).await
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut res = ApiError::status(StatusCode::UNAUTHORIZED, "authorization", message).into_response();
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    res
+}
