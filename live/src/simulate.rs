@@ -77,7 +77,7 @@ pub fn run(
                     patrol_id: format!("sim-{}", p.id),
                     name: Some(format!("{}{:02}", p.role.name_zh(), p.id)),
                     role: p.role.key().into(),
-                    grid,
+                    grid: Some(grid),
                     status: None,
                 }
             })

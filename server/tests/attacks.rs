@@ -10,6 +10,7 @@ use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::server::{TestServer as Server, call};
 use gridwall_testkit::{now_ms, now_ts};
 use serde_json::json as j;
+use tokio_tungstenite::tungstenite;
 
 #[test]
 fn a_nearest_query_far_outside_the_city_is_refused_and_freezes_nothing() {
@@ -69,7 +70,13 @@ fn a_subscription_larger_than_the_world_costs_no_more_than_the_city() {
     assert_eq!(patrols.len(), 1, "the whole city is in it");
     // Deltas keep coming for it, and a second client is served meanwhile.
     assert_eq!(s.report("P-1", 20.0, 10.0, &now_ts()).0, 202);
-    c.until("P-1 moved", |m| matches!(m, ServerMessage::Delta { moved, .. } if !moved.is_empty()).then_some(()));
+    c.until("P-1 moved", |m| match m {
+        // A move, or (when the registration's change is still in the same tick) a full state.
+        ServerMessage::Delta { moved, entered, .. } => {
+            (moved.iter().any(|p| p.x == 20.0) || entered.iter().any(|p| p.pos.x == 20.0)).then_some(())
+        }
+        _ => None,
+    });
     let mut other = Client::connect(s.addr, true);
     let snap = other.subscribe([-100.0, -100.0, 100.0, 100.0], BboxCrs::Local, &[Layer::Patrols]);
     assert!(matches!(snap, ServerMessage::Snapshot { .. }));
@@ -108,4 +115,85 @@ fn device_clocks_are_checked_against_the_servers() {
     let (_, track) = s.get("/api/v1/patrols/P-1/track");
     let times: Vec<i64> = track["points"].as_array().unwrap().iter().map(|p| p["t_ms"].as_i64().unwrap()).collect();
     assert!(times.iter().all(|&t| t <= now_ms()), "no fix is stored in the future: {times:?}");
+}
+
+#[test]
+fn posts_must_say_they_are_json_and_a_refused_one_changes_nothing() {
+    let s = Server::start(|_| {});
+    let body = j!([{"patrol_id": "P-1", "role": "police"}]).to_string();
+    // A web page may post a form or text to any site without asking; it cannot post JSON.
+    for ctype in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let (status, answer) = s.post_raw("/api/v1/patrols", ctype, body.as_bytes());
+        assert_eq!(status, 415, "{ctype:?}: {answer}");
+        assert_eq!(answer["error"]["field"], "content-type");
+    }
+    assert_eq!(s.get("/api/v1/nearest?x=0&y=0&k=5").1["patrols"].as_array().unwrap().len(), 0);
+    assert_eq!(s.post_raw("/api/v1/patrols", "application/json; charset=utf-8", body.as_bytes()).0, 200);
+    let (status, answer) = s.post_raw("/open311/v2/requests.json", "text/plain", b"service_code=noise");
+    assert_eq!(status, 415, "{answer}");
+    assert_eq!(answer[0]["field"], "content-type");
+}
+
+/// A raw display socket (to see how the server closes it).
+fn raw_socket(s: &Server) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>> {
+    tungstenite::connect(format!("ws://{}/ws?format=json", s.addr)).expect("the socket opens").0
+}
+
+/// Reads until the server closes; its close code and reason.
+fn close_of(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> (u16, String) {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(Some(f))) => return (f.code.into(), f.reason.to_string()),
+            Ok(tungstenite::Message::Close(None)) => return (0, String::new()),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+#[test]
+fn socket_messages_too_large_or_too_many_close_the_socket_with_the_reason() {
+    let s = Server::start(|c| {
+        c.sockets.message_bytes = 4096;
+        c.sockets.messages_per_second = 20;
+    });
+    let mut ws = raw_socket(&s);
+    let huge = format!("{{\"type\":\"ping\",\"t\":1,\"pad\":\"{}\"}}", "x".repeat(10_000));
+    ws.send(tungstenite::Message::Text(huge.into())).unwrap();
+    assert_eq!(close_of(&mut ws), (1009, "a message over 4096 bytes".into()));
+    let mut ws = raw_socket(&s);
+    for t in 0..40 {
+        if ws.send(tungstenite::Message::Text(format!("{{\"type\":\"ping\",\"t\":{t}}}").into())).is_err() {
+            break;
+        }
+    }
+    assert_eq!(close_of(&mut ws), (1008, "more than 20 messages a second".into()));
+    // Others are served meanwhile, and the server is fine afterwards.
+    let mut c = Client::connect(s.addr, false);
+    assert!(matches!(
+        c.subscribe([-100.0, -100.0, 100.0, 100.0], BboxCrs::Local, &[Layer::Patrols]),
+        ServerMessage::Snapshot { .. }
+    ));
+}
+
+#[test]
+fn an_address_holds_a_bounded_number_of_sockets() {
+    let s = Server::start(|c| c.sockets.per_address = 3);
+    let open: Vec<_> = (0..3).map(|_| raw_socket(&s)).collect();
+    match tungstenite::connect(format!("ws://{}/ws", s.addr)) {
+        Err(tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 429),
+        other => panic!("a fourth socket: {:?}", other.map(|_| ())),
+    }
+    drop(open);
+    // Closed sockets give their places back (the server notices within moments).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tungstenite::connect(format!("ws://{}/ws", s.addr)) {
+            Ok(_) => break,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("no place given back: {e}"),
+        }
+    }
 }

@@ -285,3 +285,35 @@ fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     let (_, all) = s.get("/open311/v2/requests.json");
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn police_and_volunteers_may_have_no_grid_cell_and_then_no_geofence() {
+    let s = Server::start(|_| {});
+    let (status, body) = s.post(
+        "/api/v1/patrols",
+        &j!([{"patrol_id": "J-1", "role": "police", "name": "巡警一组"}, {"patrol_id": "V-1", "role": "volunteer"}]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.post("/api/v1/patrols", &j!([{"patrol_id": "G-1", "role": "grid_worker"}]));
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("grid")), "a grid worker has a cell: {body}");
+    // Walking far across the city raises no "left its grid" event for a patrol without one.
+    let mut c = Client::connect(s.addr, true);
+    c.subscribe(
+        [-2000.0, -2000.0, 2000.0, 2000.0],
+        gridwall_protocol::BboxCrs::Local,
+        &[gridwall_protocol::Layer::Patrols],
+    );
+    for (x, y) in [(0.0, 0.0), (400.0, 300.0), (-400.0, -600.0)] {
+        assert_eq!(s.report("J-1", x, y, &now_ts()).0, 202);
+    }
+    c.until("J-1's last fix", |m| match m {
+        ServerMessage::Delta { moved, entered, events, .. } => {
+            assert!(
+                !events.iter().any(|e| matches!(e.kind, EventKind::PatrolLeftGrid { .. })),
+                "no geofence for a patrol without a cell: {events:?}"
+            );
+            (moved.iter().any(|p| p.y < -500.0) || entered.iter().any(|p| p.pos.y < -500.0)).then_some(())
+        }
+        _ => None,
+    });
+}

@@ -73,6 +73,9 @@ pub struct Live {
     audit: VecDeque<AuditEntry>,
 }
 
+/// Most patrols one registration request may name.
+pub const MAX_REGISTRATIONS: usize = 10_000;
+
 /// Longest note of a workflow step (characters).
 pub const MAX_NOTE_CHARS: usize = 2_000;
 
@@ -242,6 +245,9 @@ impl Live {
 
     /// Registers or updates patrols (all or nothing).
     pub fn register(&mut self, regs: &[PatrolRegistration]) -> Result<Vec<Record>, Refusal> {
+        if regs.len() > MAX_REGISTRATIONS {
+            return Err(Refusal::invalid("body", format!("at most {MAX_REGISTRATIONS} patrols a request")));
+        }
         let mut parsed = Vec::with_capacity(regs.len());
         for (i, r) in regs.iter().enumerate() {
             let at = |mut e: Refusal| {
@@ -259,13 +265,26 @@ impl Live {
                 .unwrap_or("patrolling")
                 .parse()
                 .map_err(|e: UnknownKey| at(Refusal::invalid("status", e.to_string())))?;
-            if self.world.grid(&r.grid).is_none_or(|g| g.level != GridLevel::Cell) {
-                return Err(at(Refusal::invalid("grid", format!("{:?} is not a grid cell of this scene", r.grid))));
+            if r.name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME || n.chars().any(char::is_control)) {
+                return Err(at(Refusal::invalid(
+                    "name",
+                    format!("at most {MAX_NAME} characters, no control characters"),
+                )));
             }
-            parsed.push((role, status));
+            let grid = match (&r.grid, role) {
+                (None, PatrolRole::GridWorker) => {
+                    return Err(at(Refusal::invalid("grid", "a grid worker needs the code of their grid cell")));
+                }
+                (None, _) => String::new(),
+                (Some(g), _) if self.world.grid(g).is_none_or(|g| g.level != GridLevel::Cell) => {
+                    return Err(at(Refusal::invalid("grid", format!("{g:?} is not a grid cell of this scene"))));
+                }
+                (Some(g), _) => g.clone(),
+            };
+            parsed.push((role, status, grid));
         }
         let mut records = Vec::new();
-        for (r, (role, status)) in regs.iter().zip(parsed) {
+        for (r, (role, status, grid)) in regs.iter().zip(parsed) {
             let id = if let Some(&id) = self.by_ext.get(&r.patrol_id) {
                 id
             } else {
@@ -275,7 +294,7 @@ impl Live {
                 self.dirty.push(0);
                 id
             };
-            self.world.register_patrol(id, r.name.as_deref().unwrap_or(&r.patrol_id), role, &r.grid);
+            self.world.register_patrol(id, r.name.as_deref().unwrap_or(&r.patrol_id), role, &grid);
             self.world.patrols.get_mut(&id).expect("registered").status = status;
             self.mark(id, true);
             records.push(Record::Patrol(self.patrol_row(id)));

@@ -35,8 +35,10 @@ pub struct PatrolRegistration {
     pub name: Option<String>,
     /// `grid_worker`, `police` or `volunteer`.
     pub role: String,
-    /// Code of the assigned grid cell.
-    pub grid: String,
+    /// Code of the assigned grid cell: required for grid workers (网格员, one per cell); patrol
+    /// police and volunteers may have one or none (then no geofence events apply to them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<String>,
     /// `patrolling` (default), `responding` or `off`.
     #[serde(default)]
     pub status: Option<String>,

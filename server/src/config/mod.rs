@@ -26,6 +26,8 @@ pub struct ServeConfig {
     pub allowed_origins: Vec<String>,
     /// Whether the public Open311 list shows residents' free text.
     pub open311_public_text: bool,
+    /// Socket message size, rate and connection counts.
+    pub sockets: crate::srv::limits::SocketLimits,
 }
 
 impl Default for ServeConfig {
@@ -37,6 +39,7 @@ impl Default for ServeConfig {
             auth: None,
             allowed_origins: Vec::new(),
             open311_public_text: false,
+            sockets: crate::srv::limits::SocketLimits::default(),
         }
     }
 }
@@ -98,6 +101,15 @@ impl ServeConfig {
             auth: args.auth.or(file.auth),
             allowed_origins: file.allowed_origins.unwrap_or_default(),
             open311_public_text: file.open311_public_text.unwrap_or(false),
+            sockets: {
+                let d = d.sockets;
+                crate::srv::limits::SocketLimits {
+                    message_bytes: file.max_socket_message_bytes.unwrap_or(d.message_bytes),
+                    messages_per_second: file.max_messages_per_second.unwrap_or(d.messages_per_second),
+                    per_address: file.max_sockets_per_address.unwrap_or(d.per_address),
+                    per_token: file.max_sockets_per_token.unwrap_or(d.per_token),
+                }
+            },
         };
         config.check()?;
         Ok(config)
@@ -121,6 +133,16 @@ impl ServeConfig {
         }
         if !(l.clock_tolerance_s.is_finite() && (0.0..=3600.0).contains(&l.clock_tolerance_s)) {
             return bad("clock_tolerance_s", "must be 0 to 3600 seconds");
+        }
+        let s = &self.sockets;
+        if !(1024..=(64 << 20)).contains(&s.message_bytes) {
+            return bad("max_socket_message_bytes", "must be 1024 to 67108864");
+        }
+        if !(1..=100_000).contains(&s.messages_per_second) {
+            return bad("max_messages_per_second", "must be 1 to 100000");
+        }
+        if !(1..=1_000_000).contains(&s.per_address) || !(1..=1_000_000).contains(&s.per_token) {
+            return bad("max_sockets_per_address", "socket counts must be 1 to 1000000");
         }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");

@@ -17,6 +17,7 @@ use gridwall_live::access::{Caller, Denied, Permission};
 use gridwall_live::backend::Backend;
 
 use super::error::ApiError;
+use super::limits::{Connections, SocketLimits};
 use crate::auth::{MAX_SECRET, Tokens};
 
 /// How a server admits callers.
@@ -29,6 +30,12 @@ pub struct Access {
     pub allowed_origins: Vec<String>,
     /// Whether the public Open311 list shows the free text of requests.
     pub open311_public_text: bool,
+    /// Socket sizes, rates and counts.
+    pub sockets: SocketLimits,
+    /// Largest request body (and device socket message), bytes.
+    pub max_body: usize,
+    /// The sockets open now.
+    pub connections: Arc<Connections>,
 }
 
 /// The caller of this request (put there by [`identify`]).

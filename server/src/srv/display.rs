@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -16,12 +17,14 @@ use gridwall_protocol::binary::decode_client;
 use gridwall_protocol::{ClientMessage, ServerMessage};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::access::Who;
+use super::access::{Access, Who};
 use super::error::{ApiError, ApiResult};
+use super::limits::{Rate, Slot, close_for, too_fast};
 
 /// Whoever may read the live picture; commands on the socket are checked one by one.
 pub async fn upgrade(
     who: Who,
+    Extension(access): Extension<Arc<Access>>,
     ws: WebSocketUpgrade,
     Query(q): Query<HashMap<String, String>>,
     State(backend): State<Arc<Backend>>,
@@ -32,21 +35,49 @@ pub async fn upgrade(
         Some("json") => true,
         Some(other) => return Err(ApiError::bad_request("format", format!("{other:?}: use json or binary"))),
     };
-    Ok(ws.on_upgrade(move |socket| serve(socket, backend, json, who.0)))
+    let slot = access.connections.admit(&who.0, &access.sockets)?;
+    let limits = access.sockets;
+    Ok(ws.max_message_size(limits.message_bytes).max_frame_size(limits.message_bytes).on_upgrade(move |socket| {
+        serve(socket, backend, json, who.0, slot, limits.message_bytes, limits.messages_per_second)
+    }))
 }
 
 /// What the reader task hands the session.
 enum Inbound {
     Message(ClientMessage),
     Bad(String),
+    /// Close the connection with this frame (too large, too fast).
+    Close(Message),
 }
 
 /// Runs one connection until the client goes away or the server shuts down.
-async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool, caller: Caller) {
+async fn serve(
+    socket: WebSocket,
+    backend: Arc<Backend>,
+    json: bool,
+    caller: Caller,
+    _slot: Slot,
+    max_bytes: usize,
+    per_second: u32,
+) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut inbound) = mpsc::channel::<Inbound>(64);
     let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
+        let mut rate = Rate::default();
+        while let Some(msg) = stream.next().await {
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    if let Some(close) = close_for(&e, max_bytes) {
+                        let _ = tx.send(Inbound::Close(close)).await;
+                    }
+                    break;
+                }
+            };
+            if !rate.allow(per_second) {
+                let _ = tx.send(Inbound::Close(too_fast(per_second))).await;
+                break;
+            }
             let item = match msg {
                 Message::Binary(b) => decode_client(&b).map_err(|e| e.to_string()),
                 Message::Text(t) => gridwall_protocol::json::decode_client(t.as_str()).map_err(|e| e.to_string()),
@@ -74,6 +105,10 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>, json: bool, caller: Cal
             item = inbound.recv() => match item {
                 None => break,
                 Some(Inbound::Bad(e)) => vec![Session::bad_message(e)],
+                Some(Inbound::Close(frame)) => {
+                    let _ = sink.send(frame).await;
+                    break;
+                }
                 Some(Inbound::Message(m)) => {
                     let out = session.handle(m, &backend).await;
                     if let Some(rx) = session.take_wall_views() {

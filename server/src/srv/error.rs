@@ -97,6 +97,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The media type of a request's body, lower case, without parameters (`None` without one).
+pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+/// Refuses a body that does not say it is JSON (415): a web page cannot send JSON to another
+/// site without the browser asking first, but it can send a form or text.
+pub fn require_json(headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    match media_type(headers).as_deref() {
+        Some("application/json") => Ok(()),
+        other => Err(ApiError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+            format!("{}: send Content-Type: application/json", other.unwrap_or("no content type")),
+        )),
+    }
+}
+
 /// A JSON request body.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("malformed JSON: {e}")))

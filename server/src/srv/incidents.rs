@@ -11,6 +11,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
@@ -19,7 +20,7 @@ use gridwall_protocol::api::{IncidentDetail, TransitionAnswer};
 use serde::Deserialize;
 
 use super::access::Who;
-use super::error::{ApiError, ApiResult, incident_id, parse_json};
+use super::error::{ApiError, ApiResult, incident_id, parse_json, require_json};
 
 pub async fn detail(
     who: Who,
@@ -59,9 +60,11 @@ pub async fn transition(
     who: Who,
     State(backend): State<Arc<Backend>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<TransitionAnswer>> {
     who.check_command(Permission::Command, &backend, "transition", || format!("incident {id}"))?;
+    require_json(&headers)?;
     let id = incident_id(&id)?;
     let value: serde_json::Value = parse_json(&body?)?;
     let action = value.get("action").and_then(|v| v.as_str()).unwrap_or_default().to_owned();

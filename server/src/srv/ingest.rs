@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -11,17 +12,36 @@ use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_protocol::api::IngestAck;
 
-use super::access::Who;
+use super::access::{Access, Who};
 use super::error::ApiResult;
+use super::limits::{Rate, Slot, close_for, too_fast};
 use super::patrols::accept_positions;
 
 /// Devices (and the local operator) may open it; each batch is checked patrol by patrol.
-pub async fn upgrade(who: Who, ws: WebSocketUpgrade, State(backend): State<Arc<Backend>>) -> ApiResult<Response> {
+pub async fn upgrade(
+    who: Who,
+    Extension(access): Extension<Arc<Access>>,
+    ws: WebSocketUpgrade,
+    State(backend): State<Arc<Backend>>,
+) -> ApiResult<Response> {
     who.check(Permission::Report)?;
-    Ok(ws.on_upgrade(move |socket| serve(socket, backend, who.0)))
+    let slot = access.connections.admit(&who.0, &access.sockets)?;
+    let (max_bytes, per_second) = (access.max_body, access.sockets.messages_per_second);
+    Ok(ws
+        .max_message_size(max_bytes)
+        .max_frame_size(max_bytes)
+        .on_upgrade(move |socket| serve(socket, backend, who.0, slot, max_bytes, per_second)))
 }
 
-async fn serve(socket: WebSocket, backend: Arc<Backend>, caller: Caller) {
+async fn serve(
+    socket: WebSocket,
+    backend: Arc<Backend>,
+    caller: Caller,
+    _slot: Slot,
+    max_bytes: usize,
+    per_second: u32,
+) {
+    let mut rate = Rate::default();
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = backend.shutdown.clone();
     loop {
@@ -29,7 +49,20 @@ async fn serve(socket: WebSocket, backend: Arc<Backend>, caller: Caller) {
             m = stream.next() => m,
             _ = shutdown.changed() => break,
         };
-        let Some(Ok(msg)) = msg else { break };
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                if let Some(close) = close_for(&e, max_bytes) {
+                    let _ = sink.send(close).await;
+                }
+                break;
+            }
+            None => break,
+        };
+        if !rate.allow(per_second) {
+            let _ = sink.send(too_fast(per_second)).await;
+            break;
+        }
         let body: Vec<u8> = match msg {
             Message::Text(t) => {
                 let t = t.as_str().trim_start();

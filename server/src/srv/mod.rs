@@ -21,6 +21,7 @@ mod grids;
 mod incidents;
 mod ingest;
 mod kpis;
+pub mod limits;
 mod open311;
 mod patrols;
 mod scene;
@@ -106,6 +107,9 @@ pub async fn run(
         tokens: tokens.map(Arc::new),
         allowed_origins: config.allowed_origins.clone(),
         open311_public_text: config.open311_public_text,
+        sockets: config.sockets,
+        max_body: config.max_body_bytes,
+        connections: Arc::default(),
     };
     let (backend, stop) = Backend::open(&config.live)?;
     let tasks = backend.start(&config.live)?;

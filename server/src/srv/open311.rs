@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_live::ingest;
@@ -25,7 +25,7 @@ use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
 
 use super::access::{Access, Who};
-use super::error::{ApiError, ApiResult, incident_id, parse_json, time_param};
+use super::error::{ApiError, ApiResult, incident_id, media_type, parse_json, time_param};
 
 /// Most ids one `service_request_id=` query may name.
 const MAX_IDS: usize = 100;
@@ -56,10 +56,17 @@ pub async fn create(
     who.check_command(Permission::Intake, &backend, "open311 request", || "a new request".into())
         .map_err(ApiError::open311)?;
     let body = body.map_err(|e| ApiError::from(e).open311())?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = match media_type(&headers).as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        other => {
+            let message = format!(
+                "{}: send a form (application/x-www-form-urlencoded) or application/json",
+                other.unwrap_or("no content type")
+            );
+            return Err(ApiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", message).open311());
+        }
+    };
     let fields: BTreeMap<String, String> = if is_json {
         let v: serde_json::Map<String, serde_json::Value> = parse_json(&body).map_err(ApiError::open311)?;
         v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()

@@ -14,7 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
 use gridwall_live::ingest::{self, Position};
@@ -25,14 +25,16 @@ use gridwall_protocol::api::{
 use gridwall_scene::coords::CoordError;
 
 use super::access::{Who, deny};
-use super::error::{ApiError, ApiResult, parse_json, time_param};
+use super::error::{ApiError, ApiResult, parse_json, require_json, time_param};
 
 pub async fn register(
     who: Who,
     State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Registered>> {
     who.check_command(Permission::Administer, &backend, "register", || "patrols".into())?;
+    require_json(&headers)?;
     let regs: Vec<PatrolRegistration> = parse_json(&body?)?;
     let registered = regs.len();
     backend
@@ -69,8 +71,10 @@ pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8]) -
 pub async fn report(
     who: Who,
     State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    require_json(&headers)?;
     let accepted = accept_positions(&backend, &who.0, &body?).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
