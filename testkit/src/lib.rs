@@ -7,9 +7,12 @@
 //! * [`display`]: a display-socket client (binary or JSON).
 //! * [`fixtures`]: protocol values for unit tests.
 //! * [`shots`]: reading PNG captures and looking at their pixels.
+//! * [`fuzz`]: hostile inputs for parsers and an allocator that measures their memory.
 
 pub mod display;
 pub mod fixtures;
+#[allow(unsafe_code)] // a counting global allocator; see the module
+pub mod fuzz;
 pub mod paths;
 pub mod server;
 pub mod shots;
