@@ -55,6 +55,8 @@ pub struct LiveConfig {
     pub position_margin_m: f64,
     /// A device's timestamp may be this far ahead of the server's clock (seconds).
     pub clock_tolerance_s: f64,
+    /// The most 4 KiB pages the store may grow to (none: as far as the disk allows).
+    pub store_max_pages: Option<u64>,
     pub simulate: Option<SimulateConfig>,
     /// Per-stage time limits (minutes).
     pub limits: TimeLimits,
@@ -70,6 +72,7 @@ impl Default for LiveConfig {
             utc_offset_hours: 8.0,
             position_margin_m: 500.0,
             clock_tolerance_s: 30.0,
+            store_max_pages: None,
             simulate: None,
             limits: TimeLimits::default(),
         }
@@ -148,6 +151,9 @@ impl Backend {
     pub fn open(config: &LiveConfig) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
         let world = World::load(&config.scene, config.limits.clone())?;
         let mut store = SqliteStore::open(&config.data)?;
+        if let Some(pages) = config.store_max_pages {
+            store.limit_pages(pages)?;
+        }
         let clock = Clock::new(config.speed.max(0.001));
         let loaded = store.load(clock.now_ms() - TRACK_RETENTION_MS, EVENT_LOG)?;
         tracing::info!(
@@ -204,6 +210,8 @@ impl Backend {
     /// Applies an operation and commits what it produced before returning: `Ok` means it is on
     /// disk (and, through the next tick, on every display).
     pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<(), CommitError> {
+        // Refused before anything changes when the disk cannot keep up.
+        self.store.check_room()?;
         let records = op(&mut self.live())?;
         self.store.write(records).await?;
         Ok(())

@@ -2,14 +2,13 @@
 //! real input, and a `gridwall-server serve` process killed with SIGKILL that loses nothing it
 //! acknowledged.
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use gridwall_live::backend::SimulateConfig;
 use gridwall_protocol::{BboxCrs, EventKind, IncidentStage, Layer, ServerMessage};
 use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::now_ms;
-use gridwall_testkit::paths::{CELL, helsinki as scene};
+use gridwall_testkit::paths::CELL;
 use gridwall_testkit::server::{TestServer as Server, call, helsinki_frame};
 use serde_json::{Value, json as j};
 
@@ -51,28 +50,16 @@ fn the_simulator_runs_the_city_through_the_same_paths() {
 fn a_kill_9_loses_nothing_acknowledged() {
     let data = tempfile::tempdir().unwrap();
     let spawn = || {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gridwall-server"))
-            .args(["serve", "--scene"])
-            .arg(scene())
-            .arg("--data")
-            .arg(data.path())
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let end = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < end, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (child, format!("http://127.0.0.1:{port}"))
+        let p = gridwall_testkit::process::ServerProcess::spawn(
+            std::path::Path::new(env!("CARGO_BIN_EXE_gridwall-server")),
+            data.path(),
+            &[],
+        );
+        let base = p.base.clone();
+        (p, base)
     };
     let frame = helsinki_frame();
-    let (mut child, base) = spawn();
+    let (child, base) = spawn();
     let post = |base: &str, path: &str, body: Value| {
         call("POST", &format!("{base}{path}"), "application/json", body.to_string().as_bytes())
     };
@@ -105,10 +92,9 @@ fn a_kill_9_loses_nothing_acknowledged() {
         );
         ids.push(id);
     }
-    child.kill().unwrap(); // SIGKILL: no shutdown, no flush.
-    child.wait().unwrap();
+    child.kill_9(); // no shutdown, no flush.
 
-    let (mut child, base) = spawn();
+    let (child, base) = spawn();
     let (_, all) = call("GET", &format!("{base}/open311/v2/requests.json"), "", b"");
     assert_eq!(all.as_array().unwrap().len(), 20);
     for id in &ids {
@@ -133,8 +119,7 @@ fn a_kill_9_loses_nothing_acknowledged() {
         j!({"service_code":"noise","lat":lat.to_string(),"long":lon.to_string()}),
     );
     assert_eq!(b[0]["service_request_id"], "21");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill_9();
 }
 
 #[test]

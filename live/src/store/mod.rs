@@ -32,6 +32,18 @@ pub enum StoreError {
     Commit(#[source] Arc<StoreError>),
     #[error("the storage thread has stopped")]
     Stopped,
+    #[error(
+        "storage {path}: the database is damaged ({detail}); restore it from a backup, or move the folder away to start a new store"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "storage {path} is missing, but a store was created in this folder (gridwall.id): restore the file, or move the folder away to start a new store"
+    )]
+    Missing { path: PathBuf },
+    #[error("storage {path} is not the store created in this folder (expected store {expected}, found {}): restore the right file, or move the folder away to start a new store", found.as_deref().unwrap_or("an empty one"))]
+    Replaced { path: PathBuf, expected: String, found: Option<String> },
+    #[error("the storage queue is full ({0} records waiting): try again shortly")]
+    Busy(usize),
 }
 
 /// A registered patrol.

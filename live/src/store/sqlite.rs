@@ -34,10 +34,21 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tracks (id INTEGER PRIMARY KEY, t_max INTEGER NOT NULL, points BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS tracks_t_max ON tracks (t_max);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
 ";
+
+/// Beside the database: the id of the store created in this folder.
+const ID_FILE: &str = "gridwall.id";
+
+fn write_id(path: &Path, id: &str) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io { path: path.to_owned(), source };
+    let mut f = std::fs::File::create(path).map_err(io)?;
+    std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
 
 /// Bytes per track point in a `tracks.points` blob: patrol u32, t i64, x and y as i32 cm.
 const POINT_BYTES: usize = 20;
@@ -71,21 +82,56 @@ fn decode_points(blob: &[u8]) -> Option<Vec<TrackPoint>> {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) `dir/gridwall.sqlite`.
+    /// Opens (or creates) `dir/gridwall.sqlite`. A damaged file is refused, and so is a store
+    /// that is missing or empty where one was created before (`dir/gridwall.id` names it):
+    /// starting empty would silently lose the city's history.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("gridwall.sqlite");
+        let id_file = dir.join(ID_FILE);
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let known: Option<String> = match std::fs::read_to_string(&id_file) {
+            Ok(s) => Some(s.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(StoreError::Io { path: id_file, source }),
+        };
+        if known.is_some() && !path.exists() {
+            return Err(StoreError::Missing { path });
+        }
         let sql = |source| StoreError::Sqlite { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        // A damaged file fails here (header, page structure), before anything is read or written.
+        let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(sql)?;
+        if check != "ok" {
+            return Err(StoreError::Damaged { path, detail: check });
+        }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        match (known, stored) {
+            (Some(k), Some(s)) if k == s => {}
+            (Some(k), s) => return Err(StoreError::Replaced { path, expected: k, found: s }),
+            (None, Some(s)) => write_id(&id_file, &s)?,
+            (None, None) => {
+                let id = format!("{:016x}", rand::random::<u64>());
+                conn.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?1)", [&id]).map_err(sql)?;
+                write_id(&id_file, &id)?;
+            }
+        }
         Ok(Self { path, conn })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Caps the database at `pages` pages (4 KiB each): a write past it fails like a full disk.
+    pub fn limit_pages(&self, pages: u64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "max_page_count", pages).map_err(self.sql())
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {

@@ -1,5 +1,6 @@
 //! Group commit: a [`Store`] on its own thread, answering each writer after its commit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -16,10 +17,18 @@ enum Job {
 
 /// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
 /// when the thread wakes goes into one transaction, and each waiter is answered after the commit.
+///
+/// The queue is bounded by records waiting ([`MAX_WAITING`]): past it, [`StoreWriter::check_room`]
+/// says "busy" so requests are refused (503) before they change anything, instead of memory
+/// growing without bound while the disk is slow.
 #[derive(Debug, Clone)]
 pub struct StoreWriter {
     tx: mpsc::Sender<Job>,
+    waiting: Arc<AtomicUsize>,
 }
+
+/// Records that may wait for the disk before new requests are refused.
+pub const MAX_WAITING: usize = 1_000_000;
 
 /// Most records committed in one transaction.
 const GROUP_RECORDS: usize = 4096;
@@ -27,6 +36,8 @@ const GROUP_RECORDS: usize = 4096;
 impl StoreWriter {
     pub fn spawn(mut store: impl Store) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let queued = waiting.clone();
         thread::Builder::new()
             .name("gridwall-store".into())
             .spawn(move || {
@@ -48,6 +59,7 @@ impl StoreWriter {
                         }
                     }
                     let result = if records.is_empty() { Ok(()) } else { store.write(&records).map_err(Arc::new) };
+                    queued.fetch_sub(records.len(), Ordering::Relaxed);
                     if let Err(e) = &result {
                         tracing::error!("storage write failed: {e}");
                     }
@@ -57,20 +69,31 @@ impl StoreWriter {
                 }
             })
             .expect("spawn the storage thread");
-        Self { tx }
+        Self { tx, waiting }
+    }
+
+    /// `Err(Busy)` while more records wait for the disk than the queue may hold.
+    pub fn check_room(&self) -> Result<(), StoreError> {
+        let n = self.waiting.load(Ordering::Relaxed);
+        if n >= MAX_WAITING { Err(StoreError::Busy(n)) } else { Ok(()) }
+    }
+
+    fn send(&self, records: Vec<Record>, ack: Option<Ack>) -> Result<(), StoreError> {
+        self.waiting.fetch_add(records.len(), Ordering::Relaxed);
+        self.tx.send(Job::Write(records, ack)).map_err(|_| StoreError::Stopped)
     }
 
     /// Queues records and waits until they are committed.
     pub async fn write(&self, records: Vec<Record>) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Job::Write(records, Some(ack))).map_err(|_| StoreError::Stopped)?;
+        self.send(records, Some(ack))?;
         done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
     }
 
     /// Queues records without waiting (the simulator's own writes). They are committed in order
     /// with everything else.
     pub fn write_later(&self, records: Vec<Record>) {
-        let _ = self.tx.send(Job::Write(records, None));
+        let _ = self.send(records, None);
     }
 
     /// Waits until everything queued so far is committed.

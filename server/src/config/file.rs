@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub position_margin_m: Option<f64>,
     pub clock_tolerance_s: Option<f64>,
+    pub store_max_pages: Option<u64>,
     pub auth: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
     pub open311_public_text: Option<bool>,

@@ -95,6 +95,7 @@ impl ServeConfig {
                 utc_offset_hours: file.utc_offset_hours.unwrap_or(d.live.utc_offset_hours),
                 position_margin_m: file.position_margin_m.unwrap_or(d.live.position_margin_m),
                 clock_tolerance_s: file.clock_tolerance_s.unwrap_or(d.live.clock_tolerance_s),
+                store_max_pages: file.store_max_pages,
                 simulate,
                 limits: file.limits.unwrap_or(d.live.limits),
             },

@@ -85,6 +85,17 @@ impl From<BytesRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut res = self.body();
+        // The store is busy or failing: nothing was applied; the client may try again.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+impl ApiError {
+    fn body(&self) -> Response {
         if self.open311 {
             let body = vec![Open311Error {
                 code: self.status.as_u16(),
