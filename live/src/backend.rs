@@ -143,6 +143,8 @@ pub struct Backend {
     pub margin_m: f64,
     /// The video wall groups displays joined.
     pub walls: crate::walls::Walls,
+    /// Time limits, for rebuilding the world after a failed commit.
+    limits: crate::workflow::TimeLimits,
 }
 
 impl Backend {
@@ -166,11 +168,14 @@ impl Backend {
         let manifest = world.manifest.clone();
         let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
+        let store = StoreWriter::spawn(store);
+        store.restored_up_to(live.last_seq());
+        live.track_durability();
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
         let backend = Self {
             live: Mutex::new(live),
-            store: StoreWriter::spawn(store),
+            store,
             ticks,
             shutdown,
             scene_dir: config.scene.clone(),
@@ -178,6 +183,7 @@ impl Backend {
             tick_hz: config.tick_hz.max(1),
             margin_m: config.position_margin_m,
             walls: crate::walls::Walls::default(),
+            limits: config.limits.clone(),
         };
         Ok((Arc::new(backend), stop))
     }
@@ -208,13 +214,64 @@ impl Backend {
     }
 
     /// Applies an operation and commits what it produced before returning: `Ok` means it is on
-    /// disk (and, through the next tick, on every display).
+    /// disk (and, through the next tick, on every display: events are shown once durable).
+    ///
+    /// The records are queued while the state is still locked, so the store sees them in the
+    /// order memory made them. When the commit fails, memory is rebuilt from the store: nothing
+    /// stays in memory that the store does not have.
     pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<(), CommitError> {
         // Refused before anything changes when the disk cannot keep up.
         self.store.check_room()?;
-        let records = op(&mut self.live())?;
-        self.store.write(records).await?;
-        Ok(())
+        let done = {
+            let mut live = self.live();
+            let records = op(&mut live)?;
+            self.store.submit(records)?
+        };
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.rebuild_from_store();
+                Err(CommitError::Store(StoreError::Commit(e)))
+            }
+            Err(_) => Err(CommitError::Store(StoreError::Stopped)),
+        }
+    }
+
+    /// Applies `op` and queues its records without waiting for the disk (the simulator, the
+    /// tick's escalations, audit notes of refusals), in the same order as memory.
+    pub fn record_later(&self, op: impl FnOnce(&mut Live) -> Vec<Record>) {
+        let mut live = self.live();
+        let records = op(&mut live);
+        if !records.is_empty() {
+            self.store.write_later(records);
+        }
+    }
+
+    /// After a failed commit: the state again as the store has it (what was committed before,
+    /// and by the writes queued before the reload). The lock is held throughout, so nothing
+    /// changes in between; a rare and slow path (the world is loaded again).
+    fn rebuild_from_store(&self) {
+        let mut live = self.live();
+        let rebuilt = self
+            .store
+            .load_blocking(live.now_ms() - TRACK_RETENTION_MS, EVENT_LOG)
+            .map_err(BackendError::from)
+            .and_then(|loaded| {
+                let world = World::load(&self.scene_dir, self.limits.clone())?;
+                Ok(Live::restore(world, loaded, live.clock, live.utc_offset_ms)?)
+            });
+        match rebuilt {
+            Ok(mut fresh) => {
+                fresh.clock_tolerance_ms = live.clock_tolerance_ms;
+                self.store.restored_up_to(fresh.last_seq());
+                fresh.track_durability();
+                // Events committed but not yet handed to the displays still go out.
+                fresh.replay_after(live.ticked_seq());
+                *live = fresh;
+                tracing::warn!("a commit failed: the live state was rebuilt from the store");
+            }
+            Err(e) => tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}"),
+        }
     }
 
     /// Starts the background tasks: the tick (with escalation and pruning) and, if configured,
@@ -239,7 +296,7 @@ async fn tick_loop(backend: Arc<Backend>) {
     loop {
         interval.tick().await;
         n += 1;
-        let (batch, records) = {
+        let batch = {
             let mut live = backend.live();
             let mut records = Vec::new();
             let mut kpis = None;
@@ -257,13 +314,14 @@ async fn tick_loop(backend: Arc<Backend>) {
                     keep_events: 1_000_000,
                 });
             }
+            if !records.is_empty() {
+                backend.store.write_later(records);
+            }
+            live.set_durable(backend.store.durable_seq());
             let mut batch = live.tick();
             batch.kpis = kpis;
-            (batch, records)
+            batch
         };
-        if !records.is_empty() {
-            backend.store.write_later(records);
-        }
         let _ = backend.ticks.send(Arc::new(batch));
     }
 }

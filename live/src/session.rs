@@ -117,8 +117,7 @@ impl Session {
 
     /// Refuses a command the caller may not give, and notes the attempt in the audit trail.
     fn deny(&self, state: &Backend, action: &str, target: String, denied: &Denied) -> String {
-        let record = state.live().audit(&self.caller, action, target, format!("refused: {denied}"));
-        state.store.write_later(vec![record]);
+        state.record_later(|live| vec![live.audit(&self.caller, action, target, format!("refused: {denied}"))]);
         denied.to_string()
     }
 

@@ -83,8 +83,11 @@ pub fn run(
             })
             .collect()
     };
-    let records = backend.live().register(&regs).map_err(BackendError::SimulatedPatrols)?;
-    backend.store.write_later(records);
+    {
+        let mut live = backend.live();
+        let records = live.register(&regs).map_err(BackendError::SimulatedPatrols)?;
+        backend.store.write_later(records);
+    }
     // Simulator incident id → live incident id.
     let mut ids: HashMap<u64, u64> = HashMap::new();
     if warmup_ms > 0 {
@@ -99,10 +102,11 @@ pub fn run(
             let dt = (live.now_ms() - sim.now_ms()).clamp(0, 60_000);
             let events = sim.step(dt);
             let records = play(&mut live, events, &mut ids, false);
-            drop(live);
+            // Queued under the lock: the store sees records in the order memory made them.
             if !records.is_empty() {
                 backend.store.write_later(records);
             }
+            drop(live);
         }
     })
 }
@@ -143,8 +147,8 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             records.extend(live.escalate());
         }
         live.write_history_at(None);
-        drop(live);
         backend.store.write_later(records);
+        drop(live);
         let done = ((sim.now_ms() - from) * 10 / (now - from).max(1)) as i32;
         if done > reported {
             reported = done;

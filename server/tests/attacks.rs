@@ -101,13 +101,13 @@ fn device_clocks_are_checked_against_the_servers() {
     // Older than the tracks kept: refused, nothing stored.
     assert_eq!(fix(&ingest::format_time(now - 25 * 3_600_000)).0, 400);
     // A device clock 20 s fast (inside the tolerance) counts as now, so the next real fix moves
-    // the patrol instead of being taken for a late one.
+    // the patrol instead of being taken for a late one (stamped 1.5 s on: `ts` has whole seconds).
     let (status, body) = fix(&ingest::format_time(now + 20_000));
     assert_eq!(status, 202, "{body}");
     let (lon2, lat2) = s.lonlat(200.0, 50.0);
     let (status, _) = s.post(
         "/api/v1/positions",
-        &j!([{"patrol_id": "P-1", "lon": lon2, "lat": lat2, "ts": ingest::format_time(now_ms() + 500)}]),
+        &j!([{"patrol_id": "P-1", "lon": lon2, "lat": lat2, "ts": ingest::format_time(now_ms() + 1500)}]),
     );
     assert_eq!(status, 202);
     let (_, near) = s.get("/api/v1/nearest?x=200&y=50&k=1");

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use gridwall_protocol::{BboxCrs, EventKind, Layer, ServerMessage};
+use gridwall_testkit::display::DisplayClient;
 use gridwall_testkit::now_ms;
 use gridwall_testkit::paths::CELL;
 use gridwall_testkit::process::ServerProcess;
@@ -28,6 +30,11 @@ fn a_city(data: &Path) {
     let body = j!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()});
     assert_eq!(post(&s.base, "/open311/v2/requests.json", &body).0, 201);
     s.kill_9();
+}
+
+/// Whether a frame tells of a new incident.
+fn opened(m: &ServerMessage) -> bool {
+    matches!(m, ServerMessage::Delta { events, .. } if events.iter().any(|e| matches!(e.kind, EventKind::IncidentOpened { .. })))
 }
 
 fn incidents(base: &str) -> usize {
@@ -110,6 +117,13 @@ fn a_full_disk_refuses_writes_with_503_keeps_what_it_had_and_recovers() {
     let s = ServerProcess::spawn(bin(), &data.path().join("store"), &["--config", config.to_str().unwrap()]);
     assert_eq!(post(&s.base, "/api/v1/patrols", &j!([{"patrol_id":"K-1","role":"police"}])).0, 200);
     let frame = helsinki_frame();
+    // A wall watching the city: it will see the first incident, and nothing that was refused.
+    let mut wall = DisplayClient::connect(s.base.trim_start_matches("http://").parse().unwrap(), true);
+    wall.subscribe([-2000.0, -2000.0, 2000.0, 2000.0], BboxCrs::Local, &[Layer::Incidents]);
+    let (lon, lat) = frame.to_wgs84(5.0, 5.0).unwrap();
+    let report = j!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()});
+    assert_eq!(post(&s.base, "/open311/v2/requests.json", &report).0, 201);
+    wall.until("the first incident", |m| opened(m).then_some(()));
     let t0 = now_ms() - 3_600_000;
     let mut acknowledged = 0;
     let mut refused = None;
@@ -133,13 +147,36 @@ fn a_full_disk_refuses_writes_with_503_keeps_what_it_had_and_recovers() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["field"], "storage", "{body}");
     assert!(acknowledged > 0);
-    // Still serving reads while full.
+    // Still serving reads while full, and what was refused is not in memory either.
     assert_eq!(call("GET", &format!("{}/api/v1/kpis", s.base), "", b"").0, 200);
+    let from = gridwall_live::ingest::format_time(t0 - 1000);
+    let (_, track) = call("GET", &format!("{}/api/v1/patrols/K-1/track?from={from}", s.base), "", b"");
+    assert_eq!(track["points"].as_array().unwrap().len(), acknowledged, "the refused batch left no trace");
+    // Small writes may still fit; report incidents until one does not.
+    let mut taken = 1;
+    loop {
+        let (status, body) = post(&s.base, "/open311/v2/requests.json", &report);
+        match status {
+            201 => taken += 1,
+            503 => break,
+            _ => panic!("{status} {body}"),
+        }
+        assert!(taken < 1000, "the disk never filled");
+    }
+    assert_eq!(incidents(&s.base), taken, "the refused request is not listed");
+    // The wall saw every incident that reached the disk, and none that did not.
+    let mut shown = 1;
+    let end = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < end {
+        if let Some(ServerMessage::Delta { events, .. }) = wall.next(Duration::from_millis(200)) {
+            shown += events.iter().filter(|e| matches!(e.kind, EventKind::IncidentOpened { .. })).count();
+        }
+    }
+    assert_eq!(shown, taken);
     s.kill_9();
 
     // Room again (the cap lifted): everything acknowledged is there, and writes are taken.
     let s = ServerProcess::spawn(bin(), &data.path().join("store"), &[]);
-    let from = gridwall_live::ingest::format_time(t0 - 1000);
     let (_, track) = call("GET", &format!("{}/api/v1/patrols/K-1/track?from={from}", s.base), "", b"");
     assert_eq!(track["points"].as_array().unwrap().len(), acknowledged, "every acknowledged fix survived");
     let (lon, lat) = frame.to_wgs84(1.0, 1.0).unwrap();

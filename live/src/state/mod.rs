@@ -71,6 +71,12 @@ pub struct Live {
     pub clock_tolerance_ms: i64,
     /// The newest entries of the audit trail (all of them are in the store).
     audit: VecDeque<AuditEntry>,
+    /// The newest event known to be on disk, where a store says so ([`Live::track_durability`]):
+    /// displays are shown events up to it only, so an event a crash loses was never seen and
+    /// its seq is never shown twice. `None`: every event counts as durable.
+    durable_seq: Option<u64>,
+    /// The newest event handed to the displays by [`Live::tick`].
+    ticked_seq: u64,
 }
 
 /// Most patrols one registration request may name.
@@ -151,7 +157,33 @@ impl Live {
             clock_tolerance_ms: CLOCK_TOLERANCE_MS,
             history_ms: None,
             audit: loaded.audit.into(),
+            durable_seq: None,
+            ticked_seq: next_seq - 1,
         })
+    }
+
+    /// The newest event a tick has handed to the displays.
+    pub fn ticked_seq(&self) -> u64 {
+        self.ticked_seq
+    }
+
+    /// Hands the logged events after `seq` to the next ticks again (after the state was
+    /// rebuilt from the store: what was committed but not yet shown).
+    pub fn replay_after(&mut self, seq: u64) {
+        self.pending = self.log.iter().filter(|e| e.seq > seq).cloned().collect();
+        self.ticked_seq = self.ticked_seq.min(seq);
+    }
+
+    /// From now on, shows displays only the events a store has committed ([`Live::set_durable`]).
+    pub fn track_durability(&mut self) {
+        self.durable_seq = Some(self.next_seq - 1);
+    }
+
+    /// The store has committed every event up to `seq`.
+    pub fn set_durable(&mut self, seq: u64) {
+        if let Some(d) = &mut self.durable_seq {
+            *d = (*d).max(seq);
+        }
     }
 
     /// Adds a command to the audit trail: the record to commit with it.
@@ -195,8 +227,10 @@ impl Live {
     }
 
     /// Seq of the newest event.
+    /// The newest event displays may see.
     pub fn last_seq(&self) -> u64 {
-        self.next_seq - 1
+        let made = self.next_seq - 1;
+        self.durable_seq.map_or(made, |d| d.min(made))
     }
 
     pub fn patrol_id(&self, ext: &str) -> Option<u32> {
@@ -514,7 +548,12 @@ impl Live {
             }
             self.dirty[id as usize] = 0;
         }
-        batch.events = std::mem::take(&mut self.pending);
+        let shown = self.last_seq();
+        let later = self.pending.iter().position(|e| e.seq > shown).unwrap_or(self.pending.len());
+        batch.events = self.pending.drain(..later).collect();
+        if let Some(e) = batch.events.last() {
+            self.ticked_seq = e.seq;
+        }
         batch
     }
 }

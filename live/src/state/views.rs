@@ -51,7 +51,8 @@ impl Live {
             return Some(Vec::new());
         }
         let first = self.log.front()?.seq;
-        (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq).cloned().collect())
+        let last = self.last_seq();
+        (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq && e.seq <= last).cloned().collect())
     }
 
     /// Patrols inside a local bbox.

@@ -1,18 +1,24 @@
 //! Group commit: a [`Store`] on its own thread, answering each writer after its commit.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
 
-use super::{Record, Store, StoreError};
+use super::{Loaded, Record, Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), Arc<StoreError>>>;
 
 enum Job {
     Write(Vec<Record>, Option<Ack>),
     Flush(Ack),
+    /// Read everything back (after a failed commit, memory is rebuilt from what is stored).
+    Load {
+        tracks_since_ms: i64,
+        events: usize,
+        answer: mpsc::Sender<Result<Loaded, StoreError>>,
+    },
 }
 
 /// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
@@ -25,6 +31,8 @@ enum Job {
 pub struct StoreWriter {
     tx: mpsc::Sender<Job>,
     waiting: Arc<AtomicUsize>,
+    /// The newest event seq committed: events are shown to displays only up to it.
+    durable_seq: Arc<AtomicU64>,
 }
 
 /// Records that may wait for the disk before new requests are refused.
@@ -38,6 +46,8 @@ impl StoreWriter {
         let (tx, rx) = mpsc::channel::<Job>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let queued = waiting.clone();
+        let durable_seq = Arc::new(AtomicU64::new(0));
+        let durable = durable_seq.clone();
         thread::Builder::new()
             .name("gridwall-store".into())
             .spawn(move || {
@@ -48,28 +58,70 @@ impl StoreWriter {
                         Job::Write(r, ack) => {
                             records.extend(r);
                             acks.extend(ack);
+                            None
                         }
-                        Job::Flush(ack) => acks.push(ack),
+                        Job::Flush(ack) => {
+                            acks.push(ack);
+                            None
+                        }
+                        Job::Load { tracks_since_ms, events, answer } => Some((tracks_since_ms, events, answer)),
                     };
-                    take(first, &mut records);
-                    while records.len() < GROUP_RECORDS {
+                    let mut load = take(first, &mut records);
+                    // A load reads what the writes queued before it left.
+                    while records.len() < GROUP_RECORDS && load.is_none() {
                         match rx.try_recv() {
-                            Ok(job) => take(job, &mut records),
+                            Ok(job) => load = take(job, &mut records),
                             Err(_) => break,
                         }
                     }
                     let result = if records.is_empty() { Ok(()) } else { store.write(&records).map_err(Arc::new) };
                     queued.fetch_sub(records.len(), Ordering::Relaxed);
+                    if result.is_ok()
+                        && let Some(seq) = records
+                            .iter()
+                            .filter_map(|r| if let Record::Event { seq, .. } = r { Some(*seq) } else { None })
+                            .max()
+                    {
+                        durable.fetch_max(seq, Ordering::Release);
+                    }
                     if let Err(e) = &result {
                         tracing::error!("storage write failed: {e}");
                     }
                     for ack in acks {
                         let _ = ack.send(result.clone());
                     }
+                    if let Some((tracks_since_ms, events, answer)) = load {
+                        let _ = answer.send(store.load(tracks_since_ms, events));
+                    }
                 }
             })
             .expect("spawn the storage thread");
-        Self { tx, waiting }
+        Self { tx, waiting, durable_seq }
+    }
+
+    /// The newest event seq known to be on disk.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// At start: the events restored from the store are durable.
+    pub fn restored_up_to(&self, seq: u64) {
+        self.durable_seq.fetch_max(seq, Ordering::Release);
+    }
+
+    /// Queues records; the answer comes once they are committed. Callers queue while holding
+    /// the live state's lock, so the store sees records in the order memory made them.
+    pub fn submit(&self, records: Vec<Record>) -> Result<oneshot::Receiver<Result<(), Arc<StoreError>>>, StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.send(records, Some(ack))?;
+        Ok(done)
+    }
+
+    /// Reads the store back after everything queued so far (blocking this thread).
+    pub fn load_blocking(&self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError> {
+        let (answer, rx) = mpsc::channel();
+        self.tx.send(Job::Load { tracks_since_ms, events, answer }).map_err(|_| StoreError::Stopped)?;
+        rx.recv().map_err(|_| StoreError::Stopped)?
     }
 
     /// `Err(Busy)` while more records wait for the disk than the queue may hold.
@@ -85,9 +137,7 @@ impl StoreWriter {
 
     /// Queues records and waits until they are committed.
     pub async fn write(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        let (ack, done) = oneshot::channel();
-        self.send(records, Some(ack))?;
-        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
+        self.submit(records)?.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
     }
 
     /// Queues records without waiting (the simulator's own writes). They are committed in order

@@ -72,8 +72,7 @@ impl Who {
 
 /// Notes a refused command in the audit trail; the refusal to answer.
 pub fn deny(backend: &Backend, caller: &Caller, action: &str, target: String, e: &Denied) -> ApiError {
-    let record = backend.live().audit(caller, action, target, format!("refused: {e}"));
-    backend.store.write_later(vec![record]);
+    backend.record_later(|live| vec![live.audit(caller, action, target, format!("refused: {e}"))]);
     ApiError::from(e.clone())
 }
 
