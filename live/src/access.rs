@@ -4,8 +4,10 @@
 //! The actor of every command is the caller's name, never a field the client fills in, and
 //! every command leaves an [`AuditEntry`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -121,8 +123,8 @@ pub struct Caller {
     pub name: String,
     /// `None`: anonymous.
     pub role: Option<Role>,
-    /// For a device: the patrol ids it may report for.
-    pub patrols: Vec<String>,
+    /// For a device: the patrol ids it may report for (shared by its connections).
+    pub patrols: Arc<HashSet<String>>,
     /// A server without tokens (loopback only): the caller may do everything.
     pub open: bool,
     /// Where the request came from (IP and port), for the audit trail.
@@ -132,16 +134,21 @@ pub struct Caller {
 impl Caller {
     /// On a server without tokens: the local operator, who may do everything.
     pub fn local(address: impl Into<String>) -> Self {
-        Self { name: "local".into(), role: None, patrols: Vec::new(), open: true, address: address.into() }
+        Self { name: "local".into(), role: None, patrols: Arc::default(), open: true, address: address.into() }
     }
 
     /// No token given.
     pub fn anonymous(address: impl Into<String>) -> Self {
-        Self { name: "anonymous".into(), role: None, patrols: Vec::new(), open: false, address: address.into() }
+        Self { name: "anonymous".into(), role: None, patrols: Arc::default(), open: false, address: address.into() }
     }
 
     /// A token's holder.
-    pub fn token(name: impl Into<String>, role: Role, patrols: Vec<String>, address: impl Into<String>) -> Self {
+    pub fn token(
+        name: impl Into<String>,
+        role: Role,
+        patrols: Arc<HashSet<String>>,
+        address: impl Into<String>,
+    ) -> Self {
         Self { name: name.into(), role: Some(role), patrols, open: false, address: address.into() }
     }
 
@@ -161,7 +168,7 @@ impl Caller {
     /// `Ok` when the caller may report positions for this patrol.
     pub fn check_patrol(&self, patrol_id: &str) -> Result<(), Denied> {
         self.check(Permission::Report)?;
-        if self.open || self.patrols.iter().any(|p| p == patrol_id) {
+        if self.open || self.patrols.contains(patrol_id) {
             Ok(())
         } else {
             Err(Denied::Forbidden {
@@ -232,13 +239,13 @@ mod tests {
     fn callers_are_refused_with_the_right_reason_and_act_under_their_own_name() {
         let anon = Caller::anonymous("10.0.0.9:5000");
         assert_eq!(anon.check(Permission::Read), Err(Denied::Unauthenticated("read the live picture")));
-        let viewer = Caller::token("wall-1", Role::Viewer, vec![], "10.0.0.2:1");
+        let viewer = Caller::token("wall-1", Role::Viewer, Arc::default(), "10.0.0.2:1");
         assert!(matches!(viewer.check(Permission::Command), Err(Denied::Forbidden { role: Role::Viewer, .. })));
-        let device = Caller::token("phone-7", Role::Device, vec!["P-7".into()], "10.0.0.3:1");
+        let device = Caller::token("phone-7", Role::Device, Arc::new(HashSet::from(["P-7".into()])), "10.0.0.3:1");
         assert!(device.check_patrol("P-7").is_ok());
         assert!(device.check_patrol("P-8").is_err());
         assert!(viewer.check_patrol("P-7").is_err());
-        let desk = Caller::token("张指挥", Role::Commander, vec![], "10.0.0.4:1");
+        let desk = Caller::token("张指挥", Role::Commander, Arc::default(), "10.0.0.4:1");
         assert_eq!(desk.actor("市长"), "张指挥", "a claimed actor is ignored");
         let local = Caller::local("127.0.0.1:9");
         assert!(local.check(Permission::Administer).is_ok() && local.check_patrol("anything").is_ok());

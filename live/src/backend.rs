@@ -145,6 +145,8 @@ pub struct Backend {
     pub walls: crate::walls::Walls,
     /// Time limits, for rebuilding the world after a failed commit.
     limits: crate::workflow::TimeLimits,
+    /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
+    outlines: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl Backend {
@@ -184,6 +186,7 @@ impl Backend {
             margin_m: config.position_margin_m,
             walls: crate::walls::Walls::default(),
             limits: config.limits.clone(),
+            outlines: std::sync::OnceLock::new(),
         };
         Ok((Arc::new(backend), stop))
     }
@@ -206,6 +209,14 @@ impl Backend {
     pub fn in_area(&self, p: [f64; 2]) -> bool {
         let a = self.area();
         p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3]
+    }
+
+    /// Every grid unit's outline as the JSON of `GET /api/v1/grids` (built on first use).
+    pub fn grid_outlines_json(&self) -> &[u8] {
+        self.outlines.get_or_init(|| {
+            let outlines = self.live().grid_outlines();
+            serde_json::to_vec(&outlines).expect("outlines serialise")
+        })
     }
 
     /// Runs `f` with this thread's frame of the scene (its CRS and origin).

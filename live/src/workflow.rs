@@ -46,7 +46,12 @@ pub enum WorkflowError {
     Satisfaction(u8),
     #[error("assignee must not be empty")]
     NoAssignee,
+    #[error("this incident has {MAX_TIMELINE} workflow steps already: refer it to the level above instead")]
+    TimelineFull,
 }
+
+/// Most workflow steps one incident keeps (reassignments and rework included).
+pub const MAX_TIMELINE: usize = 200;
 
 /// Minutes allowed in each stage before escalation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +183,9 @@ impl Case {
         limits: &TimeLimits,
     ) -> Result<&TimelineStep, WorkflowError> {
         use IncidentStage as S;
+        if self.timeline.len() >= MAX_TIMELINE {
+            return Err(WorkflowError::TimelineFull);
+        }
         let to = match (self.stage, action) {
             (S::Accepted | S::Dispatched, Action::Dispatch { assignee }) => {
                 if assignee.trim().is_empty() {
@@ -283,6 +291,23 @@ pub fn compute_kpis<'a>(cases: impl IntoIterator<Item = &'a Case>, now_ms: i64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incident_keeps_a_bounded_timeline() {
+        let limits = TimeLimits::default();
+        let mut c = Case::accept(IncidentCategory::Garbage, T0, "12345", &limits);
+        let mut refused = None;
+        for k in 0..MAX_TIMELINE + 5 {
+            let step = Action::Dispatch { assignee: format!("P-{}", k % 3) };
+            if let Err(e) = c.apply(&step, "指挥长", "", T0 + k as i64, &limits) {
+                refused = Some((k, e));
+                break;
+            }
+        }
+        let (_, e) = refused.expect("reassigning forever is refused");
+        assert_eq!(e, WorkflowError::TimelineFull);
+        assert_eq!(c.timeline.len(), MAX_TIMELINE);
+    }
 
     const T0: i64 = 1_790_000_000_000;
 

@@ -452,7 +452,9 @@ impl Live {
             .ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?;
         let before_assignee = rec.case.assignee.clone();
         rec.case.apply(action, actor, note, now, &limits).map_err(|e| match e {
-            WorkflowError::InvalidTransition { .. } => Refusal::conflict("action", e.to_string()),
+            WorkflowError::InvalidTransition { .. } | WorkflowError::TimelineFull => {
+                Refusal::conflict("action", e.to_string())
+            }
             WorkflowError::Satisfaction(_) => Refusal::invalid("satisfaction", e.to_string()),
             WorkflowError::NoAssignee => Refusal::invalid("assignee", e.to_string()),
         })?;

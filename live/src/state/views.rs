@@ -55,6 +55,30 @@ impl Live {
         (first <= seq + 1).then(|| self.log.iter().filter(|e| e.seq > seq && e.seq <= last).cloned().collect())
     }
 
+    /// Every grid unit's outline in local metres (centimetre precision), for displays.
+    pub fn grid_outlines(&self) -> gridwall_protocol::api::GridOutlines {
+        use gridwall_protocol::api::{GridOutline, GridOutlines};
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        let grids = self
+            .world
+            .grids
+            .iter()
+            .map(|g| GridOutline {
+                code: g.code.clone(),
+                name: g.name.clone(),
+                level: g.level,
+                parent: g.parent.clone(),
+                rings: g
+                    .shape
+                    .iter()
+                    .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                    .map(|ls| ls.coords().map(|c| [round(c.x), round(c.y)]).collect())
+                    .collect(),
+            })
+            .collect();
+        GridOutlines { grids }
+    }
+
     /// Patrols inside a local bbox.
     pub fn patrols_in(&self, bbox: Bbox) -> Vec<u32> {
         self.world.patrols_in(bbox.0)

@@ -9,36 +9,22 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
 use gridwall_live::state::Refusal;
-use gridwall_protocol::api::{GridOutline, GridOutlines, GridSummary};
+use gridwall_protocol::api::GridSummary;
 
 use super::access::Who;
 use super::error::ApiResult;
 
-pub async fn outlines(who: Who, State(backend): State<Arc<Backend>>) -> ApiResult<Json<GridOutlines>> {
+/// The outlines never change while a server runs: built once, answered from that copy without
+/// taking the live state's lock.
+pub async fn outlines(who: Who, State(backend): State<Arc<Backend>>) -> ApiResult<Response> {
     who.check(Permission::Read)?;
-    let live = backend.live();
-    let round = |v: f64| (v * 100.0).round() / 100.0;
-    let grids = live
-        .world
-        .grids
-        .iter()
-        .map(|g| GridOutline {
-            code: g.code.clone(),
-            name: g.name.clone(),
-            level: g.level,
-            parent: g.parent.clone(),
-            rings: g
-                .shape
-                .iter()
-                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .map(|ls| ls.coords().map(|c| [round(c.x), round(c.y)]).collect())
-                .collect(),
-        })
-        .collect();
-    Ok(Json(GridOutlines { grids }))
+    Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Bytes::copy_from_slice(backend.grid_outlines_json()))
+        .into_response())
 }
 
 pub async fn summary(

@@ -18,14 +18,32 @@ pub async fn file(who: Who, State(backend): State<Arc<Backend>>, Path(file): Pat
     if !backend.manifest.file_names().contains(&file.as_str()) {
         return Err(Refusal::not_found("file", format!("{file:?} is not a file of this scene")).into());
     }
-    let bytes = tokio::fs::read(backend.scene_dir.join(&file))
+    // Streamed in 64 KiB pieces: a big city's model is never held whole per request.
+    let f = tokio::fs::File::open(backend.scene_dir.join(&file))
         .await
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "file", e.to_string()))?;
+    let len = f.metadata().await.map(|m| m.len()).ok();
+    let chunks = futures_util::stream::unfold(f, |mut f| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = vec![0u8; 64 << 10];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
     let mime = match std::path::Path::new(&file).extension().and_then(|e| e.to_str()) {
         Some("glb") => "model/gltf-binary",
         Some("geojson") => "application/geo+json",
         Some("csv") => "text/csv; charset=utf-8",
         _ => "text/plain; charset=utf-8",
     };
-    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+    let mut res = ([(header::CONTENT_TYPE, mime)], axum::body::Body::from_stream(chunks)).into_response();
+    if let Some(len) = len {
+        res.headers_mut().insert(header::CONTENT_LENGTH, len.into());
+    }
+    Ok(res)
 }
