@@ -43,6 +43,9 @@ struct Args {
     workers: usize,
     /// Leave out the two whole-scene displays (binary + JSON) that measure bytes on the wire.
     no_wire: bool,
+    /// Run the servers with tokens (`--auth`): a device token per 1,000 patrols, a viewer token
+    /// for the displays, an admin token for the registration.
+    auth: bool,
     scene: PathBuf,
 }
 
@@ -54,12 +57,17 @@ fn args() -> Args {
         tick_hz: 10,
         workers: 2,
         no_wire: false,
+        auth: false,
         scene: helsinki(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--no-wire" {
             a.no_wire = true;
+            continue;
+        }
+        if k == "--auth" {
+            a.auth = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -151,24 +159,64 @@ fn cpu_seconds(thread_name: &str) -> f64 {
     ticks as f64 / 100.0 // USER_HZ
 }
 
-fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
-    let mut r = agent.post(url).header("content-type", "application/json").send(body).expect("post");
+fn post(agent: &ureq::Agent, url: &str, body: &[u8], token: Option<&str>) -> u16 {
+    let mut r = agent.post(url).header("content-type", "application/json");
+    if let Some(t) = token {
+        r = r.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut r = r.send(body).expect("post");
     let _ = r.body_mut().read_to_string();
     r.status().as_u16()
 }
 
-fn start(scene: &Path, data: &Path, workers: usize, tick_hz: u16) -> BackgroundServer {
-    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, ..LiveConfig::default() };
-    let cfg = ServeConfig { live, max_body_bytes: 64 << 20, ..ServeConfig::default() };
-    BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, workers).expect("server starts")
+/// The tokens of a server started with `--auth`.
+#[derive(Default)]
+struct Tokens {
+    admin: Option<String>,
+    viewer: Option<String>,
+    /// Device token of patrols `B{1000 k}` to `B{1000 k + 999}`.
+    devices: Vec<String>,
 }
 
-fn register(base: &str, n: usize) {
+impl Tokens {
+    /// The device token for patrol `B{i}`.
+    fn device(&self, i: usize) -> Option<&str> {
+        self.devices.get(i / 1000).map(String::as_str)
+    }
+}
+
+fn start(
+    scene: &Path,
+    data: &Path,
+    workers: usize,
+    tick_hz: u16,
+    auth_for: Option<usize>,
+) -> (BackgroundServer, Tokens) {
+    use gridwall_live::access::Role;
+    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, ..LiveConfig::default() };
+    let mut cfg = ServeConfig { live, max_body_bytes: 64 << 20, ..ServeConfig::default() };
+    let mut tokens = Tokens::default();
+    if let Some(patrols) = auth_for {
+        let file = data.join("auth.toml");
+        let add = |role, name: &str, ids: &[String]| gridwall_server::auth::add_token(&file, role, name, ids).unwrap();
+        tokens.admin = Some(add(Role::Admin, "admin", &[]));
+        tokens.viewer = Some(add(Role::Viewer, "wall", &[]));
+        for k in 0..patrols.div_ceil(1000) {
+            let ids: Vec<String> = (k * 1000..(k + 1) * 1000).map(|i| format!("B{i}")).collect();
+            tokens.devices.push(add(Role::Device, &format!("device-{k}"), &ids));
+        }
+        cfg.auth = Some(file);
+    }
+    (BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, workers).expect("server starts"), tokens)
+}
+
+fn register(base: &str, n: usize, tokens: &Tokens) {
     let a = agent();
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let regs: Vec<String> =
             chunk.iter().map(|i| format!(r#"{{"patrol_id":"B{i}","role":"grid_worker","grid":"{CELL}"}}"#)).collect();
-        assert_eq!(post(&a, &format!("{base}/api/v1/patrols"), format!("[{}]", regs.join(",")).as_bytes()), 200);
+        let body = format!("[{}]", regs.join(","));
+        assert_eq!(post(&a, &format!("{base}/api/v1/patrols"), body.as_bytes(), tokens.admin.as_deref()), 200);
     }
 }
 
@@ -180,25 +228,27 @@ fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut walkers = Walkers::new(a.patrols, bounds, &mut rng);
     println!(
-        "scene {} ({:.0} × {:.0} m), {} patrols, {} displays",
+        "scene {} ({:.0} × {:.0} m), {} patrols, {} displays{}",
         manifest.name,
         bounds[2] - bounds[0],
         bounds[3] - bounds[1],
         a.patrols,
-        a.clients
+        a.clients,
+        if a.auth { ", tokens checked (--auth)" } else { "" }
     );
 
     // ---- 1. ingest throughput, one worker thread ----
     {
         let data = tempfile::tempdir().unwrap();
-        let server = start(&a.scene, data.path(), 1, a.tick_hz);
+        let (server, tokens) = start(&a.scene, data.path(), 1, a.tick_hz, a.auth.then_some(a.patrols));
         let base = format!("http://{}", server.addr);
-        register(&base, a.patrols);
+        register(&base, a.patrols, &tokens);
         let t0 = now_ms();
         let t = Instant::now();
         let mut all = Vec::new();
         for s in 0..a.seconds.min(5) {
-            all.extend(bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000));
+            let batches = bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000);
+            all.extend(batches.into_iter().enumerate().map(|(k, b)| (b, tokens.device(k * 1000).map(str::to_owned))));
         }
         println!("prepared {} batches in {:.1} s", all.len(), t.elapsed().as_secs_f64());
         let total = all.len() * 1000;
@@ -210,8 +260,8 @@ fn main() {
                 let (q, url) = (queue.clone(), format!("{base}/api/v1/positions"));
                 std::thread::spawn(move || {
                     let agent = agent();
-                    while let Some(body) = q.lock().unwrap().pop() {
-                        assert_eq!(post(&agent, &url, &body), 202);
+                    while let Some((body, token)) = q.lock().unwrap().pop() {
+                        assert_eq!(post(&agent, &url, &body, token.as_deref()), 202);
                     }
                 })
             })
@@ -247,9 +297,9 @@ fn main() {
 
     // ---- 2 + 3. wire size and latency under a 1 Hz load ----
     let data = tempfile::tempdir().unwrap();
-    let server = start(&a.scene, data.path(), a.workers, a.tick_hz);
+    let (server, tokens) = start(&a.scene, data.path(), a.workers, a.tick_hz, a.auth.then_some(a.patrols + 1));
     let base = format!("http://{}", server.addr);
-    register(&base, a.patrols + 1);
+    register(&base, a.patrols + 1, &tokens);
     let probe_id = format!("B{}", a.patrols);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -273,8 +323,14 @@ fn main() {
         let url = format!("ws://{}/ws{}", server.addr, if json { "?format=json" } else { "" });
         let (sent, samples, wire, stop, probe_name) =
             (sent.clone(), samples.clone(), wire.clone(), stop.clone(), probe_id.clone());
+        let viewer = tokens.viewer.clone();
         handles.push(rt.spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+            let mut request = url.into_client_request().unwrap();
+            if let Some(t) = viewer {
+                request.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+            }
+            let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
             let sub = ClientMessage::Subscribe { bbox: Bbox(bbox), crs: BboxCrs::Local, layers: LayerSet(0b0100) };
             let msg = if json {
                 Message::Text(gridwall_protocol::json::encode_client(&sub).into())
@@ -333,6 +389,7 @@ fn main() {
     let probe_thread = {
         let (sent, stop_probe, frame_crs, origin) =
             (sent.clone(), stop_probe.clone(), manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
+        let probe_token = tokens.device(a.patrols).map(str::to_owned);
         std::thread::spawn(move || {
             let frame = SceneFrame::new(&frame_crs, origin).unwrap();
             let agent = agent();
@@ -353,7 +410,7 @@ fn main() {
                 // WGS84 and back, at centimetre resolution).
                 let local = frame.to_local(lon, lat).unwrap();
                 sent.lock().unwrap().insert((local.0 * 100.0).round() as i64, Instant::now());
-                post(&agent, &probe_url, body.as_bytes());
+                post(&agent, &probe_url, body.as_bytes(), probe_token.as_deref());
                 std::thread::sleep(Duration::from_millis(50));
             }
         })
@@ -366,7 +423,7 @@ fn main() {
             if let Some(wait) = due.checked_sub(t.elapsed()) {
                 std::thread::sleep(wait);
             }
-            assert_eq!(post(&load_agent, &load_url, body), 202);
+            assert_eq!(post(&load_agent, &load_url, body, tokens.device(i * 1000)), 202);
         }
     }
     let behind = t.elapsed().as_secs_f64() - a.seconds as f64;
