@@ -197,3 +197,23 @@ fn an_address_holds_a_bounded_number_of_sockets() {
         }
     }
 }
+
+#[test]
+fn a_body_sent_slowly_is_cut_off_and_holds_nothing_up() {
+    use std::io::{Read as _, Write as _};
+    let s = Server::start(|c| c.request_timeout_s = 1.0);
+    let mut slow = std::net::TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /api/v1/positions HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[",
+        s.addr
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    // Others are served while it dawdles…
+    assert_eq!(s.get("/api/v1/kpis").0, 200);
+    // …and it is answered 408 once its time is up.
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = [0u8; 64];
+    let n = slow.read(&mut answer).unwrap();
+    let status = String::from_utf8_lossy(&answer[..n]);
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+}

@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub allowed_origins: Option<Vec<String>>,
     pub open311_public_text: Option<bool>,
     pub max_socket_message_bytes: Option<usize>,
+    pub request_timeout_s: Option<f64>,
     pub max_messages_per_second: Option<u32>,
     pub max_sockets_per_address: Option<usize>,
     pub max_sockets_per_token: Option<usize>,

@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub open311_public_text: bool,
     /// Socket message size, rate and connection counts.
     pub sockets: crate::srv::limits::SocketLimits,
+    /// Longest an HTTP request may take, body included (seconds).
+    pub request_timeout_s: f64,
 }
 
 impl Default for ServeConfig {
@@ -40,6 +42,7 @@ impl Default for ServeConfig {
             allowed_origins: Vec::new(),
             open311_public_text: false,
             sockets: crate::srv::limits::SocketLimits::default(),
+            request_timeout_s: 30.0,
         }
     }
 }
@@ -102,6 +105,7 @@ impl ServeConfig {
             auth: args.auth.or(file.auth),
             allowed_origins: file.allowed_origins.unwrap_or_default(),
             open311_public_text: file.open311_public_text.unwrap_or(false),
+            request_timeout_s: file.request_timeout_s.unwrap_or(d.request_timeout_s),
             sockets: {
                 let d = d.sockets;
                 crate::srv::limits::SocketLimits {
@@ -144,6 +148,9 @@ impl ServeConfig {
         }
         if !(1..=1_000_000).contains(&s.per_address) || !(1..=1_000_000).contains(&s.per_token) {
             return bad("max_sockets_per_address", "socket counts must be 1 to 1000000");
+        }
+        if !(self.request_timeout_s.is_finite() && (0.1..=3600.0).contains(&self.request_timeout_s)) {
+            return bad("request_timeout_s", "must be 0.1 to 3600 seconds");
         }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");

@@ -34,6 +34,8 @@ pub struct Access {
     pub sockets: SocketLimits,
     /// Largest request body (and device socket message), bytes.
     pub max_body: usize,
+    /// Longest a request may take, body included (not socket upgrades).
+    pub request_timeout: std::time::Duration,
     /// The sockets open now.
     pub connections: Arc<Connections>,
 }
@@ -139,8 +141,21 @@ pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next:
         }
     }
     req.extensions_mut().insert(caller);
+    let limit = access.request_timeout;
     req.extensions_mut().insert(access);
-    next.run(req).await
+    if upgrade {
+        return next.run(req).await;
+    }
+    // A client that sends its body slowly (or not at all) holds nothing for longer than this.
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::status(
+            StatusCode::REQUEST_TIMEOUT,
+            "request",
+            format!("not complete within {} s", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -109,6 +109,7 @@ pub async fn run(
         open311_public_text: config.open311_public_text,
         sockets: config.sockets,
         max_body: config.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs_f64(config.request_timeout_s),
         connections: Arc::default(),
     };
     let (backend, stop) = Backend::open(&config.live)?;
