@@ -44,4 +44,10 @@ pub struct ServeArgs {
     /// allowed to make it. Without it the server only listens on loopback and trusts everyone.
     #[arg(long)]
     pub auth: Option<PathBuf>,
+    /// Serve HTTPS and WSS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

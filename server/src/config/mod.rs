@@ -30,6 +30,12 @@ pub struct ServeConfig {
     pub sockets: crate::srv::limits::SocketLimits,
     /// Longest an HTTP request may take, body included (seconds).
     pub request_timeout_s: f64,
+    /// Longest a client may take to send a request's headers, or to finish its TLS handshake;
+    /// also the longest a kept-alive connection may idle (seconds).
+    pub header_timeout_s: f64,
+    /// TLS: a PEM certificate chain and its PEM private key (both, or plain HTTP).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -43,6 +49,9 @@ impl Default for ServeConfig {
             open311_public_text: false,
             sockets: crate::srv::limits::SocketLimits::default(),
             request_timeout_s: 30.0,
+            header_timeout_s: 10.0,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -106,6 +115,9 @@ impl ServeConfig {
             allowed_origins: file.allowed_origins.unwrap_or_default(),
             open311_public_text: file.open311_public_text.unwrap_or(false),
             request_timeout_s: file.request_timeout_s.unwrap_or(d.request_timeout_s),
+            header_timeout_s: file.header_timeout_s.unwrap_or(d.header_timeout_s),
+            tls_cert: args.tls_cert.or(file.tls_cert),
+            tls_key: args.tls_key.or(file.tls_key),
             sockets: {
                 let d = d.sockets;
                 crate::srv::limits::SocketLimits {
@@ -148,6 +160,12 @@ impl ServeConfig {
         }
         if !(1..=1_000_000).contains(&s.per_address) || !(1..=1_000_000).contains(&s.per_token) {
             return bad("max_sockets_per_address", "socket counts must be 1 to 1000000");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert", "give both tls_cert and tls_key, or neither");
+        }
+        if !(self.header_timeout_s.is_finite() && (0.1..=600.0).contains(&self.header_timeout_s)) {
+            return bad("header_timeout_s", "must be 0.1 to 600 seconds");
         }
         if !(self.request_timeout_s.is_finite() && (0.1..=3600.0).contains(&self.request_timeout_s)) {
             return bad("request_timeout_s", "must be 0.1 to 3600 seconds");

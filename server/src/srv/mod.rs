@@ -22,6 +22,7 @@ mod incidents;
 mod ingest;
 mod kpis;
 pub mod limits;
+pub mod listen;
 mod open311;
 mod patrols;
 mod scene;
@@ -51,6 +52,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Tls(#[from] listen::TlsError),
     #[error(
         "refusing to serve {0} without tokens: anyone who can reach it could do everything. Give --auth FILE \
          (gridwall-server token add --file FILE …), or listen on a loopback address (127.0.0.1)"
@@ -92,6 +95,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     let tokens = config.auth.as_deref().map(crate::auth::Tokens::load).transpose()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
+        _ => None,
+    };
     match &tokens {
         None if !addr.ip().is_loopback() => return Err(ServeError::Open(addr)),
         None => tracing::warn!(
@@ -116,12 +123,18 @@ pub async fn run(
     let tasks = backend.start(&config.live)?;
     tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);
     let mut stopped = backend.shutdown.clone();
-    let app = router(backend.clone(), config.max_body_bytes, access)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stopped.changed().await;
-    });
-    let server = tokio::spawn(async move { serve.await });
+    tracing::info!(
+        "{} on {}://{addr}",
+        if tls.is_some() { "TLS" } else { "plain HTTP (no --tls-cert)" },
+        if tls.is_some() { "https" } else { "http" }
+    );
+    let app = router(backend.clone(), config.max_body_bytes, access);
+    let timeouts = listen::Timeouts {
+        handshake: std::time::Duration::from_secs_f64(config.header_timeout_s),
+        headers: std::time::Duration::from_secs_f64(config.header_timeout_s),
+    };
+    let _ = stopped.borrow_and_update();
+    let server = tokio::spawn(listen::serve(listener, app, tls, timeouts, stopped));
     shutdown.await;
     let _ = stop.send(true);
     let _ = server.await;
