@@ -29,6 +29,10 @@ struct Cli {
     /// wall, `commander` for a desk); default: the `GRIDWALL_TOKEN` environment variable.
     #[arg(long)]
     token: Option<String>,
+    /// For a `wss://` server with its own certificate authority: trust only the CA
+    /// certificates in this PEM file (default: the usual web roots).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Scene folder (made by `gridwall-server import`), when no --server is given.
     #[arg(long, default_value = "scenes/helsinki")]
     scene: PathBuf,
@@ -188,8 +192,12 @@ fn main() -> anyhow::Result<()> {
             let cache =
                 std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/gridwall/scenes");
             let token = cli.token.clone().or_else(|| std::env::var("GRIDWALL_TOKEN").ok()).filter(|t| !t.is_empty());
-            let remote = gridwall::remote::fetch_scene(server, &cache, token.as_deref())?;
-            (remote.info, Some(NetConfig { url: remote.ws_url, token }))
+            let trust = match &cli.ca_file {
+                Some(path) => gridwall::remote::Trust::from_ca_file(path)?,
+                None => gridwall::remote::Trust::default(),
+            };
+            let remote = gridwall::remote::fetch_scene(server, &cache, token.as_deref(), &trust)?;
+            (remote.info, Some(NetConfig { url: remote.ws_url, token, trust }))
         }
         None => (SceneInfo::load(&cli.scene)?, None),
     };

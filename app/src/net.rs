@@ -27,6 +27,8 @@ const FIRST_SNAPSHOT: &str = "first live snapshot";
 pub struct NetConfig {
     pub url: String,
     pub token: Option<String>,
+    /// Whom to trust over TLS (`wss://`).
+    pub trust: crate::remote::Trust,
 }
 
 /// A message from the server, in order.
@@ -197,19 +199,20 @@ fn open_link(mut commands: Commands, config: Res<NetConfig>, mut progress: ResMu
     let url = config.url.clone();
     let token = config.token.clone();
     let http_token = token.clone();
-    let http = url.replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
+    let http = url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1).trim_end_matches("/ws").to_owned();
+    let (trust, ws_trust) = (config.trust.clone(), config.trust.clone());
     let (asks, ask_rx) = std::sync::mpsc::channel();
     let http_inbox = in_tx.clone();
     thread::Builder::new()
         .name("gridwall-http".into())
-        .spawn(move || answer_asks(&http, http_token.as_deref(), &ask_rx, &http_inbox))
+        .spawn(move || answer_asks(&http, http_token.as_deref(), &trust, &ask_rx, &http_inbox))
         .expect("spawn the HTTP thread");
     thread::Builder::new()
         .name("gridwall-net".into())
         .spawn(move || {
             let rt =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the socket");
-            rt.block_on(keep_connected(url, token, in_tx, out_rx));
+            rt.block_on(keep_connected(url, token, ws_trust, in_tx, out_rx));
         })
         .expect("spawn the network thread");
     commands.insert_resource(Link { inbox, outbox, asks });
@@ -256,16 +259,12 @@ fn receive_frames(
 fn answer_asks(
     base: &str,
     token: Option<&str>,
+    trust: &crate::remote::Trust,
     asks: &std::sync::mpsc::Receiver<Ask>,
     inbox: &tmpsc::UnboundedSender<Inbound>,
 ) {
     let bearer = token.map(|t| format!("Bearer {t}"));
-    let agent = ureq::Agent::new_with_config(
-        ureq::config::Config::builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = trust.agent(Some(Duration::from_secs(5)), false);
     while let Ok(ask) = asks.recv() {
         let url = match &ask {
             Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
@@ -335,6 +334,7 @@ fn handshake(url: &str, token: Option<&str>) -> tokio_tungstenite::tungstenite::
 async fn keep_connected(
     url: String,
     token: Option<String>,
+    trust: crate::remote::Trust,
     inbox: tmpsc::UnboundedSender<Inbound>,
     mut outbox: tmpsc::UnboundedReceiver<ClientMessage>,
 ) {
@@ -342,7 +342,13 @@ async fn keep_connected(
     let mut standing = Standing::default();
     let mut attempt = 0u32;
     loop {
-        let reason = match tokio_tungstenite::connect_async(handshake(&url, token.as_deref())).await {
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            handshake(&url, token.as_deref()),
+            None,
+            false,
+            trust.ws_connector(),
+        );
+        let reason = match connecting.await {
             Ok((ws, _)) => {
                 attempt = 0;
                 if inbox.send(Inbound::Connected).is_err() {

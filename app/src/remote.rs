@@ -18,28 +18,94 @@ pub struct RemoteScene {
     pub ws_url: String,
 }
 
-/// `ws://host:port`, `http://host:port` or `host:port` → (`http://host:port`, `ws://host:port/ws`).
+/// `ws://host:port`, `http://host:port` or `host:port` → (`http://host:port`, `ws://host:port/ws`);
+/// `wss://` or `https://` → (`https://host:port`, `wss://host:port/ws`).
 pub fn server_urls(server: &str) -> anyhow::Result<(String, String)> {
-    anyhow::ensure!(
-        !server.starts_with("wss://") && !server.starts_with("https://"),
-        "--server {server:?}: TLS is not supported; put a TLS proxy in front and use ws://"
-    );
     let rest = server.trim_end_matches('/');
-    let host = ["ws://", "http://"].iter().find_map(|p| rest.strip_prefix(p)).unwrap_or(rest);
+    let (tls, host) = [("ws://", false), ("http://", false), ("wss://", true), ("https://", true)]
+        .iter()
+        .find_map(|(p, tls)| rest.strip_prefix(p).map(|h| (*tls, h)))
+        .unwrap_or((false, rest));
     let host = host.strip_suffix("/ws").unwrap_or(host);
-    anyhow::ensure!(!host.is_empty() && !host.contains('/'), "--server {server:?}: expected ws://HOST:PORT");
-    Ok((format!("http://{host}"), format!("ws://{host}/ws")))
+    anyhow::ensure!(
+        !host.is_empty() && !host.contains('/'),
+        "--server {server:?}: expected ws://HOST:PORT or wss://HOST:PORT"
+    );
+    let (http, ws) = if tls { ("https", "wss") } else { ("http", "ws") };
+    Ok((format!("{http}://{host}"), format!("{ws}://{host}/ws")))
+}
+
+/// Whom the display trusts over TLS: the usual web roots, or only the CA in `--ca-file`.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// The CA certificates of `--ca-file` (DER); empty: the built-in web roots.
+    pub ca: Vec<Vec<u8>>,
+}
+
+impl Trust {
+    /// Reads a PEM file of CA certificates.
+    pub fn from_ca_file(path: &Path) -> anyhow::Result<Self> {
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+        let ca: Vec<Vec<u8>> = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("--ca-file {}", path.display()))?
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--ca-file {}", path.display()))?;
+        anyhow::ensure!(!ca.is_empty(), "--ca-file {}: no certificate in it", path.display());
+        Ok(Self { ca })
+    }
+
+    /// An HTTP client that trusts these roots, answering errors as statuses when `status_errors` is off.
+    pub fn agent(&self, timeout: Option<std::time::Duration>, status_errors: bool) -> ureq::Agent {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let roots = if self.ca.is_empty() {
+            RootCerts::WebPki
+        } else {
+            RootCerts::Specific(std::sync::Arc::new(
+                self.ca.iter().map(|c| Certificate::from_der(c).to_owned()).collect(),
+            ))
+        };
+        ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .timeout_global(timeout)
+                .http_status_as_error(status_errors)
+                .tls_config(TlsConfig::builder().root_certs(roots).build())
+                .build(),
+        )
+    }
+
+    /// The socket's TLS connector (`None`: the built-in web roots).
+    pub fn ws_connector(&self) -> Option<tokio_tungstenite::Connector> {
+        use tokio_rustls::rustls;
+        if self.ca.is_empty() {
+            return None;
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for c in &self.ca {
+            let _ = roots.add(rustls::pki_types::CertificateDer::from(c.clone()));
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Some(tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(config)))
+    }
 }
 
 /// Downloads `scene.toml` and the city model into `cache/<host>/` (replacing what was there)
 /// and loads the manifest. Prints progress for the model (it can be large). When the server
 /// cannot be reached but an earlier download is complete, that copy is used (a display that
 /// restarts during an outage shows the city and waits for the server).
-/// `token` goes with every request (`Authorization: Bearer`).
-pub fn fetch_scene(server: &str, cache: &Path, token: Option<&str>) -> anyhow::Result<RemoteScene> {
+/// `token` goes with every request (`Authorization: Bearer`); `trust` says whom to believe over TLS.
+pub fn fetch_scene(server: &str, cache: &Path, token: Option<&str>, trust: &Trust) -> anyhow::Result<RemoteScene> {
     let (http, ws_url) = server_urls(server)?;
-    let dir = cache.join(http.trim_start_matches("http://").replace([':', '/'], "_"));
-    match download_scene(&http, &dir, token) {
+    let host = http.trim_start_matches("https://").trim_start_matches("http://");
+    let dir = cache.join(host.replace([':', '/'], "_"));
+    let agent = trust.agent(None, true);
+    match download_scene(&agent, &http, &dir, token) {
         Ok(info) => Ok(RemoteScene { info, ws_url }),
         // The server is there and says no: no cached copy would ever connect.
         Err(e) if e.downcast_ref::<Refused>().is_some() => Err(e),
@@ -61,9 +127,9 @@ pub fn fetch_scene(server: &str, cache: &Path, token: Option<&str>) -> anyhow::R
     }
 }
 
-fn download_scene(http: &str, dir: &Path, token: Option<&str>) -> anyhow::Result<SceneInfo> {
+fn download_scene(agent: &ureq::Agent, http: &str, dir: &Path, token: Option<&str>) -> anyhow::Result<SceneInfo> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    download(&format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), token, false)?;
+    download(agent, &format!("{http}/scene/scene.toml"), &dir.join("scene.toml"), token, false)?;
     let info = SceneInfo::load(dir)?;
     let city = &info.manifest.files.city;
     // The name comes from the server: a plain file name, or nothing is written.
@@ -71,8 +137,8 @@ fn download_scene(http: &str, dir: &Path, token: Option<&str>) -> anyhow::Result
         is_plain_file_name(city),
         "the server's scene.toml names its model {city:?}: not a plain file name, refused"
     );
-    download(&format!("{http}/scene/{city}"), &dir.join(city), token, true)?;
-    download(&format!("{http}/api/v1/grids"), &dir.join(GRIDS_FILE), token, false)?;
+    download(agent, &format!("{http}/scene/{city}"), &dir.join(city), token, true)?;
+    download(agent, &format!("{http}/api/v1/grids"), &dir.join(GRIDS_FILE), token, false)?;
     Ok(info)
 }
 
@@ -84,7 +150,17 @@ fn is_plain_file_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// The server refused the display's token (or the lack of one).
+fn is_tls_refusal(e: &ureq::Error) -> bool {
+    use tokio_rustls::rustls;
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
+        ureq::Error::Io(io) => io.get_ref().is_some_and(<dyn std::error::Error + Send + Sync>::is::<rustls::Error>),
+        _ => false,
+    }
+}
+
+/// The server refused the display's token (or the lack of one), or its certificate is not
+/// trusted: no cached copy is shown, since it could never connect.
 #[derive(Debug, thiserror::Error)]
 #[error("{url}: {reason}")]
 pub struct Refused {
@@ -92,8 +168,8 @@ pub struct Refused {
     reason: &'static str,
 }
 
-fn download(url: &str, to: &Path, token: Option<&str>, progress: bool) -> anyhow::Result<()> {
-    let mut request = ureq::get(url);
+fn download(agent: &ureq::Agent, url: &str, to: &Path, token: Option<&str>, progress: bool) -> anyhow::Result<()> {
+    let mut request = agent.get(url);
     if let Some(t) = token {
         request = request.header("authorization", &format!("Bearer {t}"));
     }
@@ -109,6 +185,14 @@ fn download(url: &str, to: &Path, token: Option<&str>, progress: bool) -> anyhow
         Err(ureq::Error::StatusCode(403)) => {
             let reason = "this token may not read the city (403): a wall needs a viewer token, a desk a commander one";
             return Err(Refused { url: url.to_owned(), reason }.into());
+        }
+        // A certificate this display does not trust: someone else may be answering.
+        Err(e) if is_tls_refusal(&e) => {
+            return Err(anyhow::Error::new(Refused {
+                url: url.to_owned(),
+                reason: "the server's TLS certificate is not trusted (give its CA with --ca-file)",
+            })
+            .context(e.to_string()));
         }
         other => other.with_context(|| format!("cannot fetch {url}"))?,
     };
@@ -168,7 +252,11 @@ mod tests {
                 "{s}"
             );
         }
-        assert!(server_urls("wss://example.org").is_err());
+        assert_eq!(
+            server_urls("wss://wall.example.gov:7443").unwrap(),
+            ("https://wall.example.gov:7443".to_owned(), "wss://wall.example.gov:7443/ws".to_owned())
+        );
+        assert_eq!(server_urls("https://h:1/").unwrap().1, "wss://h:1/ws");
         assert!(server_urls("ws://a/b/c").is_err());
     }
 }

@@ -49,3 +49,28 @@ fn a_wall_shows_the_city_with_its_viewer_token_and_says_why_without_one() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_display_streams_over_tls_when_it_trusts_the_servers_ca() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let certs = gridwall_testkit::paths::repo().join("testkit/certs");
+    let mut config = helsinki_config(data.path());
+    config.tls_cert = Some(certs.join("server.pem"));
+    config.tls_key = Some(certs.join("server.key"));
+    let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), config, 1).unwrap();
+    let (w, h) = (480, 270);
+    let out = home.path().join("tls.png");
+    let url = format!("wss://{}", server.addr);
+    let ca = certs.join("ca.pem");
+    let args = ["--server", &url, "--size", &format!("{w}x{h}"), "--ca-file", ca.to_str().unwrap()];
+    let mut with_ca = args.to_vec();
+    with_ca.extend(["--wait-ready", "--screenshot", out.to_str().unwrap()]);
+    run_gridwall(home.path(), &with_ca);
+    assert!(Shot::read(&out).rgb.len() == w * h, "a capture of the city over wss://");
+    // Without the CA the certificate is not trusted: refused, saying why.
+    let run = gridwall(home.path(), &["--server", &url, "--screenshot", out.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "an untrusted server was used");
+    assert!(stderr.to_lowercase().contains("certificate") || stderr.contains("UnknownIssuer"), "{stderr}");
+}

@@ -67,7 +67,11 @@ fn live_layers_follow_the_server_and_survive_a_restart() {
     let mut app = App::new();
     app.add_plugins((MinimalPlugins, AppSystemsPlugin, MapPlugin))
         .add_plugins((NetPlugin, PatrolsPlugin, IncidentsPlugin))
-        .insert_resource(NetConfig { url: format!("ws://{addr}/ws"), token: None });
+        .insert_resource(NetConfig {
+            url: format!("ws://{addr}/ws"),
+            token: None,
+            trust: gridwall::remote::Trust::default(),
+        });
     app.update();
     app.world_mut().write_message(Outbound(ClientMessage::Subscribe {
         bbox: Bbox([-600.0, -900.0, 600.0, 900.0]),
