@@ -4,9 +4,8 @@
 //! size (a count that claims billions of items must not be believed before the bytes are there).
 
 use gridwall_protocol::binary::{ServerDecoder, ServerEncoder, decode_client, encode_client};
-use gridwall_protocol::wall::{CameraMotion, Caption, Highlight, Orbit, Selected, WallView};
 use gridwall_protocol::*;
-use gridwall_testkit::fixtures::{component, delta, events, incident, patrol, snapshot};
+use gridwall_testkit::fixtures::{component, delta, events, incident, patrol, snapshot, wall_view};
 use gridwall_testkit::fuzz::{Counting, Mutator, cases, peak_during};
 
 #[global_allocator]
@@ -15,27 +14,6 @@ static ALLOC: Counting = Counting;
 /// Memory a decoder may hold for a frame of `n` bytes.
 fn allowed(n: usize) -> usize {
     64 * n + (64 << 10)
-}
-
-fn wall_view() -> WallView {
-    let orbit = |x: f64, d: f32| Orbit { x, y: -20.5, heading: 0.3, pitch: 0.9, distance: d };
-    WallView {
-        camera: CameraMotion {
-            from: orbit(0.0, 1500.0),
-            to: orbit(120.0, 450.0),
-            start_ms: 1,
-            duration_ms: 1_200,
-            eased: true,
-        },
-        selection: Some(Selected::Incident(17)),
-        cast: true,
-        hidden_stages: vec![IncidentStage::Resolved],
-        hidden_categories: vec![ComponentCategory::Bench],
-        grid_filter: Some("370783001002".into()),
-        heatmap: true,
-        caption: Some(Caption { zh: "网格化管理".into(), en: "Grid management".into() }),
-        highlight: Some(Highlight::GridLevel(GridLevel::Community)),
-    }
 }
 
 fn client_messages() -> Vec<ClientMessage> {

@@ -1,9 +1,9 @@
 //! Round trips of both codecs, with fixed examples and property tests.
 
 use gridwall_protocol::binary::{DecodeError, ServerDecoder, ServerEncoder, decode_client, encode_client, quantize};
-use gridwall_protocol::wall::{CameraMotion, Caption, Highlight, Orbit, Selected, WallView};
 use gridwall_protocol::*;
 use gridwall_testkit::fixtures;
+use gridwall_testkit::fixtures::wall_view;
 use proptest::prelude::*;
 
 /// Every field of an incident set, most away from the fixture's defaults.
@@ -268,28 +268,6 @@ proptest! {
         let m = ClientMessage::Assign { request: req, incident: inc, patrol: p, actor };
         prop_assert_eq!(decode_client(&encode_client(&m)).unwrap(), m.clone());
         prop_assert_eq!(json::decode_client(&json::encode_client(&m)).unwrap(), m);
-    }
-}
-
-/// A wall view with every field set.
-fn wall_view() -> WallView {
-    let orbit = |x: f64, d: f32| Orbit { x, y: -20.5, heading: 0.3, pitch: 0.9, distance: d };
-    WallView {
-        camera: CameraMotion {
-            from: orbit(0.0, 1500.0),
-            to: orbit(120.0, 450.0),
-            start_ms: 1_790_000_000_000,
-            duration_ms: 1_200,
-            eased: true,
-        },
-        selection: Some(Selected::Incident(17)),
-        cast: true,
-        hidden_stages: vec![IncidentStage::Resolved],
-        hidden_categories: vec![ComponentCategory::Bench],
-        grid_filter: Some("370783001002".into()),
-        heatmap: true,
-        caption: Some(Caption { zh: "网格化管理".into(), en: "Grid management".into() }),
-        highlight: Some(Highlight::GridLevel(GridLevel::Community)),
     }
 }
 

@@ -64,3 +64,27 @@ pub fn events(kinds: Vec<EventKind>) -> ServerMessage {
 pub fn delta(moved: Vec<PatrolPos>, entered: Vec<PatrolState>, left: Vec<u32>) -> ServerMessage {
     ServerMessage::Delta { tick: 1, time_ms: 0, moved, entered, left, events: vec![] }
 }
+
+/// A wall view with every field set.
+pub fn wall_view() -> gridwall_protocol::wall::WallView {
+    use gridwall_protocol::wall::{CameraMotion, Caption, Highlight, Orbit, Selected, WallView};
+    use gridwall_protocol::{ComponentCategory, GridLevel, IncidentStage};
+    let orbit = |x: f64, d: f32| Orbit { x, y: -20.5, heading: 0.3, pitch: 0.9, distance: d };
+    WallView {
+        camera: CameraMotion {
+            from: orbit(0.0, 1500.0),
+            to: orbit(120.0, 450.0),
+            start_ms: 1_790_000_000_000,
+            duration_ms: 1_200,
+            eased: true,
+        },
+        selection: Some(Selected::Incident(17)),
+        cast: true,
+        hidden_stages: vec![IncidentStage::Resolved],
+        hidden_categories: vec![ComponentCategory::Bench],
+        grid_filter: Some("370783001002".into()),
+        heatmap: true,
+        caption: Some(Caption { zh: "网格化管理".into(), en: "Grid management".into() }),
+        highlight: Some(Highlight::GridLevel(GridLevel::Community)),
+    }
+}
