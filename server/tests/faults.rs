@@ -207,3 +207,42 @@ fn a_thousand_socket_connect_drop_cycles_leave_memory_where_it_was() {
     assert!(after < baseline + 8 * 1024, "resident memory grew from {baseline} kB to {after} kB");
     assert_eq!(call("GET", &format!("{}/api/v1/kpis", s.base), "", b"").0, 200);
 }
+
+#[test]
+fn a_hundred_displays_resume_after_a_server_restart() {
+    use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION};
+    let data = tempfile::tempdir().unwrap();
+    let s = ServerProcess::spawn(bin(), data.path(), &[]);
+    let port = s.port;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (lon, lat) = helsinki_frame().to_wgs84(5.0, 5.0).unwrap();
+    let report = j!({"service_code":"garbage","lat":lat.to_string(),"long":lon.to_string()});
+    assert_eq!(post(&s.base, "/open311/v2/requests.json", &report).0, 201);
+    let hello = |resume_after| ClientMessage::Hello { version: PROTOCOL_VERSION, client: String::new(), resume_after };
+    let mut walls: Vec<DisplayClient> = (0..100)
+        .map(|_| {
+            let mut c = DisplayClient::connect(addr, false);
+            c.send(&hello(None));
+            c.subscribe([-500.0, -500.0, 500.0, 500.0], BboxCrs::Local, &[Layer::Incidents]);
+            c
+        })
+        .collect();
+    s.kill_9();
+    // Back on the same port; each display reconnects as the display does: hello with the last
+    // event it saw, then its subscription again.
+    let s = ServerProcess::spawn_on(bin(), data.path(), &[], port);
+    assert_eq!(post(&s.base, "/open311/v2/requests.json", &report).0, 201);
+    for (i, old) in walls.iter_mut().enumerate() {
+        let mut c = DisplayClient::connect(addr, false);
+        c.send(&hello(Some(1)));
+        let resumed = c.until("welcome", |m| match m {
+            ServerMessage::Welcome { resumed, .. } => Some(*resumed),
+            _ => None,
+        });
+        assert!(resumed, "display {i}: the missed events are still in the log");
+        let snap = c.subscribe([-500.0, -500.0, 500.0, 500.0], BboxCrs::Local, &[Layer::Incidents]);
+        let ServerMessage::Snapshot { incidents, .. } = snap else { panic!("display {i}: {snap:?}") };
+        assert_eq!(incidents.len(), 2, "display {i} sees both incidents");
+        *old = c;
+    }
+}

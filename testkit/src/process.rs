@@ -12,6 +12,7 @@ pub struct ServerProcess {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    pub port: u16,
 }
 
 fn free_port() -> u16 {
@@ -34,7 +35,11 @@ impl ServerProcess {
     /// Starts `bin serve` on the shipped scene with its store in `data` (and `args`), and waits
     /// until it answers.
     pub fn spawn(bin: &Path, data: &Path, args: &[&str]) -> Self {
-        let port = free_port();
+        Self::spawn_on(bin, data, args, free_port())
+    }
+
+    /// [`ServerProcess::spawn`] on a given port (a restart where the clients expect it).
+    pub fn spawn_on(bin: &Path, data: &Path, args: &[&str], port: u16) -> Self {
         let mut child = command(bin, data, args, port).stderr(Stdio::null()).spawn().expect("the server starts");
         let end = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -44,7 +49,7 @@ impl ServerProcess {
             assert!(Instant::now() < end, "the server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, base: format!("http://127.0.0.1:{port}") }
+        Self { child, base: format!("http://127.0.0.1:{port}"), port }
     }
 
     /// Starts `bin serve` expecting it to refuse: its exit status and what it said.
