@@ -43,6 +43,8 @@ struct Args {
     workers: usize,
     /// Leave out the two whole-scene displays (binary + JSON) that measure bytes on the wire.
     no_wire: bool,
+    /// Print memory, CPU and latency every this many seconds of load (0: only at the end).
+    report_every: u64,
     /// Run the servers with tokens (`--auth`): a device token per 1,000 patrols, a viewer token
     /// for the displays, an admin token for the registration.
     auth: bool,
@@ -58,6 +60,7 @@ fn args() -> Args {
         workers: 2,
         no_wire: false,
         auth: false,
+        report_every: 0,
         scene: helsinki(),
     };
     let mut it = std::env::args().skip(1);
@@ -78,6 +81,7 @@ fn args() -> Args {
             "--tick-hz" => a.tick_hz = v.parse().expect("--tick-hz N"),
             "--scene" => a.scene = PathBuf::from(v),
             "--workers" => a.workers = v.parse().expect("--workers N"),
+            "--report-every" => a.report_every = v.parse().expect("--report-every SECONDS"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -140,6 +144,17 @@ fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame, t_
             format!("[{}]", items.join(",")).into_bytes()
         })
         .collect()
+}
+
+/// This process's resident memory (MB): the server, the load generator and the displays.
+fn rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
 }
 
 /// CPU seconds used so far by this process's threads with a given name (Linux `/proc`).
@@ -301,7 +316,12 @@ fn main() {
     let base = format!("http://{}", server.addr);
     register(&base, a.patrols + 1, &tokens);
     let probe_id = format!("B{}", a.patrols);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-displays")
+        .enable_all()
+        .build()
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     // Probe: x (cm) of each probe move → when it was sent.
     let sent: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
@@ -379,10 +399,20 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     // Load: every patrol once a second, paced in 10 slices per second, plus the probe every 50 ms.
     let t0 = now_ms();
-    let mut seconds_of_bodies = Vec::new();
-    for s in 0..a.seconds {
-        seconds_of_bodies.push(bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000));
-    }
+    // The bodies of each second are made just ahead of it (a long soak would not fit in memory).
+    let (next_second, seconds_of_bodies) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+    let maker = {
+        let (n, seconds, crs, origin) =
+            (a.patrols, a.seconds, manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
+        std::thread::spawn(move || {
+            let frame = SceneFrame::new(&crs, origin).unwrap();
+            for s in 0..seconds {
+                if next_second.send(bodies(&mut walkers, 0..n, &frame, t0 + s as i64 * 1000)).is_err() {
+                    return;
+                }
+            }
+        })
+    };
     let load_url = format!("{base}/api/v1/positions");
     let probe_url = load_url.clone();
     let stop_probe = Arc::new(AtomicBool::new(false));
@@ -417,7 +447,30 @@ fn main() {
     };
     let t = Instant::now();
     let load_agent = agent();
+    let mut report = Instant::now();
+    let mut cpu_before = (cpu_seconds("tokio-rt-worker"), cpu_seconds("gridwall-store"));
     for (s, second) in seconds_of_bodies.iter().enumerate() {
+        if a.report_every > 0 && report.elapsed() >= Duration::from_secs(a.report_every) {
+            let window = report.elapsed().as_secs_f64();
+            report = Instant::now();
+            let cpu = (cpu_seconds("tokio-rt-worker"), cpu_seconds("gridwall-store"));
+            let mut lat = std::mem::take(&mut *samples.lock().unwrap());
+            let (p50, p99) = if lat.is_empty() {
+                (f64::NAN, f64::NAN)
+            } else {
+                (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99))
+            };
+            println!(
+                "  t={s:>4} s  rss {:>5} MB  server CPU {:.0} % workers + {:.0} % storage  latency p50 {p50:.1} ms p99 {p99:.1} ms ({} samples)  behind {:+.2} s",
+                rss_mb(),
+                (cpu.0 - cpu_before.0) / window * 100.0,
+                (cpu.1 - cpu_before.1) / window * 100.0,
+                lat.len(),
+                t.elapsed().as_secs_f64() - s as f64
+            );
+            samples.lock().unwrap().extend(lat);
+            cpu_before = cpu;
+        }
         for (i, body) in second.iter().enumerate() {
             let due = Duration::from_millis(s as u64 * 1000 + (i * 1000 / second.len()) as u64);
             if let Some(wait) = due.checked_sub(t.elapsed()) {
@@ -427,6 +480,7 @@ fn main() {
         }
     }
     let behind = t.elapsed().as_secs_f64() - a.seconds as f64;
+    maker.join().unwrap();
     stop_probe.store(true, Ordering::Relaxed);
     probe_thread.join().unwrap();
     std::thread::sleep(Duration::from_millis(500));
