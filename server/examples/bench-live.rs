@@ -448,13 +448,20 @@ fn main() {
     let t = Instant::now();
     let load_agent = agent();
     let mut report = Instant::now();
+    let mut seen = 0;
     let mut cpu_before = (cpu_seconds("tokio-rt-worker"), cpu_seconds("gridwall-store"));
     for (s, second) in seconds_of_bodies.iter().enumerate() {
         if a.report_every > 0 && report.elapsed() >= Duration::from_secs(a.report_every) {
             let window = report.elapsed().as_secs_f64();
             report = Instant::now();
             let cpu = (cpu_seconds("tokio-rt-worker"), cpu_seconds("gridwall-store"));
-            let mut lat = std::mem::take(&mut *samples.lock().unwrap());
+            // This window's samples only.
+            let mut lat: Vec<f64> = {
+                let all = samples.lock().unwrap();
+                let window = all[seen.min(all.len())..].to_vec();
+                seen = all.len();
+                window
+            };
             let (p50, p99) = if lat.is_empty() {
                 (f64::NAN, f64::NAN)
             } else {
@@ -468,7 +475,6 @@ fn main() {
                 lat.len(),
                 t.elapsed().as_secs_f64() - s as f64
             );
-            samples.lock().unwrap().extend(lat);
             cpu_before = cpu;
         }
         for (i, body) in second.iter().enumerate() {
