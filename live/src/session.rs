@@ -117,7 +117,11 @@ impl Session {
 
     /// Refuses a command the caller may not give, and notes the attempt in the audit trail.
     fn deny(&self, state: &Backend, action: &str, target: String, denied: &Denied) -> String {
-        state.record_later(|live| vec![live.audit(&self.caller, action, target, format!("refused: {denied}"))]);
+        // Only token holders: an anonymous caller cannot get this far (the handshake needs a
+        // token), and would otherwise be able to fill the disk.
+        if matches!(denied, Denied::Forbidden { .. }) {
+            state.record_later(|live| vec![live.audit(&self.caller, action, target, format!("refused: {denied}"))]);
+        }
         denied.to_string()
     }
 

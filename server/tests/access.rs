@@ -77,6 +77,12 @@ fn every_role_is_refused_what_it_may_not_do_and_nothing_changes() {
     assert_eq!(detail["incident"]["stage"], "accepted", "refused steps changed nothing: {detail}");
     let (status, answer) = s.call_as(Some(&t.commander), "POST", &transition, Some(&step));
     assert_eq!(status, 200, "{answer}");
+    // Refusals of token holders are in the audit trail; the anonymous ones are not (anyone
+    // could fill the disk with them).
+    let (_, audit) = s.call_as(Some(&t.admin), "GET", "/api/v1/audit?limit=1000", None);
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["role"] == "viewer" && e["outcome"].as_str().unwrap().starts_with("refused")));
+    assert!(!entries.iter().any(|e| e["role"] == "anonymous"), "{audit}");
     // Of the refused positions nothing was stored: only the device's fix is in P-1's track.
     let (_, track) = s.call_as(Some(&t.viewer), "GET", "/api/v1/patrols/P-1/track", None);
     assert_eq!(track["points"].as_array().unwrap().len(), 1, "{track}");

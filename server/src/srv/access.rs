@@ -72,9 +72,12 @@ impl Who {
     }
 }
 
-/// Notes a refused command in the audit trail; the refusal to answer.
+/// Notes a token holder's refused command in the audit trail; the refusal to answer. Callers
+/// without a token are not written down: anyone could fill the disk that way.
 pub fn deny(backend: &Backend, caller: &Caller, action: &str, target: String, e: &Denied) -> ApiError {
-    backend.record_later(|live| vec![live.audit(caller, action, target, format!("refused: {e}"))]);
+    if matches!(e, Denied::Forbidden { .. }) {
+        backend.record_later(|live| vec![live.audit(caller, action, target, format!("refused: {e}"))]);
+    }
     ApiError::from(e.clone())
 }
 
