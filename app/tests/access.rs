@@ -54,7 +54,7 @@ fn a_wall_shows_the_city_with_its_viewer_token_and_says_why_without_one() {
 fn a_display_streams_over_tls_when_it_trusts_the_servers_ca() {
     let data = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let certs = gridwall_testkit::paths::repo().join("testkit/certs");
+    let certs = gridwall_testkit::tls::certs();
     let mut config = helsinki_config(data.path());
     config.tls_cert = Some(certs.join("server.pem"));
     config.tls_key = Some(certs.join("server.key"));

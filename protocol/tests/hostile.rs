@@ -5,7 +5,7 @@
 
 use gridwall_protocol::binary::{ServerDecoder, ServerEncoder, decode_client, encode_client};
 use gridwall_protocol::*;
-use gridwall_testkit::fixtures::{component, delta, events, incident, patrol, snapshot, wall_view};
+use gridwall_testkit::fixtures::{client_messages, component, delta, events, incident, patrol, snapshot, wall_view};
 use gridwall_testkit::fuzz::{Counting, Mutator, cases, peak_during};
 
 #[global_allocator]
@@ -14,30 +14,6 @@ static ALLOC: Counting = Counting;
 /// Memory a decoder may hold for a frame of `n` bytes.
 fn allowed(n: usize) -> usize {
     64 * n + (64 << 10)
-}
-
-fn client_messages() -> Vec<ClientMessage> {
-    vec![
-        ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall-1".into(), resume_after: Some(77) },
-        ClientMessage::Subscribe {
-            bbox: Bbox([24.93, 60.16, 24.95, 60.18]),
-            crs: BboxCrs::Wgs84,
-            layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
-        },
-        ClientMessage::Assign { request: 5, incident: 9, patrol: 3, actor: "指挥长".into() },
-        ClientMessage::Transition {
-            request: 7,
-            incident: 9,
-            action: "close".into(),
-            actor: "回访员".into(),
-            note: "已修复".into(),
-            satisfaction: Some(5),
-        },
-        ClientMessage::Ping { t: 99 },
-        ClientMessage::JoinWall { wall: "main".into(), lead: true },
-        ClientMessage::LeadWall { view: Box::new(wall_view()) },
-        ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(wall_view())) },
-    ]
 }
 
 fn server_messages() -> Vec<ServerMessage> {

@@ -3,7 +3,7 @@
 use gridwall_protocol::binary::{DecodeError, ServerDecoder, ServerEncoder, decode_client, encode_client, quantize};
 use gridwall_protocol::*;
 use gridwall_testkit::fixtures;
-use gridwall_testkit::fixtures::wall_view;
+use gridwall_testkit::fixtures::{client_messages, wall_view};
 use proptest::prelude::*;
 
 /// Every field of an incident set, most away from the fixture's defaults.
@@ -135,36 +135,7 @@ fn walking_patrols_cost_under_8_bytes_per_update() {
 
 #[test]
 fn client_messages_round_trip_in_both_forms() {
-    let msgs = vec![
-        ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall-1".into(), resume_after: Some(77) },
-        ClientMessage::Subscribe {
-            bbox: Bbox([24.93, 60.16, 24.95, 60.18]),
-            crs: BboxCrs::Wgs84,
-            layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
-        },
-        ClientMessage::Assign { request: 5, incident: 9, patrol: 3, actor: "指挥长".into() },
-        ClientMessage::Transition {
-            request: 6,
-            incident: 9,
-            action: "resolve".into(),
-            actor: "w1".into(),
-            note: "已修复".into(),
-            satisfaction: None,
-        },
-        ClientMessage::Transition {
-            request: 7,
-            incident: 9,
-            action: "close".into(),
-            actor: "回访员".into(),
-            note: String::new(),
-            satisfaction: Some(5),
-        },
-        ClientMessage::Ping { t: 99 },
-        ClientMessage::JoinWall { wall: "main".into(), lead: true },
-        ClientMessage::LeadWall { view: Box::new(wall_view()) },
-        ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(wall_view())) },
-        ClientMessage::Cast { wall: "main".into(), view: None },
-    ];
+    let msgs = client_messages();
     for m in msgs {
         assert_eq!(decode_client(&encode_client(&m)).unwrap(), m);
         assert_eq!(json::decode_client(&json::encode_client(&m)).unwrap(), m);

@@ -3,41 +3,24 @@
 //! /api/v1/kpis over one kept-alive connection (the request cost) and over a new connection
 //! each time (the handshake cost), from one client thread on loopback. Results: BENCHMARKS.md.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use gridwall_live::access::Role;
-use gridwall_testkit::paths::repo;
 use gridwall_testkit::server::{BackgroundServer, helsinki_config};
+use gridwall_testkit::tls::{certs, client};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject as _;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 
 const N: usize = 3_000;
 
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-fn connector() -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(repo().join("testkit/certs/ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
 async fn connect(addr: std::net::SocketAddr, tls: bool) -> Box<dyn Io> {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();
     if tls {
-        Box::new(connector().connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap())
+        Box::new(client(true).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap())
     } else {
         Box::new(tcp)
     }
@@ -65,7 +48,7 @@ async fn get(io: &mut BufReader<Box<dyn Io>>, token: Option<&str>) {
 
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let certs = repo().join("testkit/certs");
+    let certs = certs();
     println!("{N} GET /api/v1/kpis per case, one client thread, loopback, server on 2 workers");
     for (tls, auth) in [(false, false), (false, true), (true, false), (true, true)] {
         let data = tempfile::tempdir().unwrap();

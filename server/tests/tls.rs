@@ -4,38 +4,14 @@
 //! closed after the header timeout while others are served.
 
 use std::io::Read as _;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use gridwall_testkit::paths::repo;
 use gridwall_testkit::server::TestServer as Server;
+use gridwall_testkit::tls::{certs, client};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject as _;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::tungstenite::Message;
-
-fn certs() -> PathBuf {
-    repo().join("testkit/certs")
-}
-
-fn client(trust_test_ca: bool) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    if trust_test_ca {
-        for c in CertificateDer::pem_file_iter(certs().join("ca.pem")).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
 
 #[test]
 fn https_and_wss_with_a_certificate_and_nothing_without_trust() {

@@ -88,3 +88,38 @@ pub fn wall_view() -> gridwall_protocol::wall::WallView {
         highlight: Some(Highlight::GridLevel(GridLevel::Community)),
     }
 }
+
+/// One client message of every kind (both transition shapes, a cast and its take-back).
+pub fn client_messages() -> Vec<gridwall_protocol::ClientMessage> {
+    use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Layer, PROTOCOL_VERSION};
+    vec![
+        ClientMessage::Hello { version: PROTOCOL_VERSION, client: "wall-1".into(), resume_after: Some(77) },
+        ClientMessage::Subscribe {
+            bbox: Bbox([24.93, 60.16, 24.95, 60.18]),
+            crs: BboxCrs::Wgs84,
+            layers: [Layer::Patrols, Layer::Incidents].into_iter().collect(),
+        },
+        ClientMessage::Assign { request: 5, incident: 9, patrol: 3, actor: "指挥长".into() },
+        ClientMessage::Transition {
+            request: 6,
+            incident: 9,
+            action: "resolve".into(),
+            actor: "w1".into(),
+            note: "已修复".into(),
+            satisfaction: None,
+        },
+        ClientMessage::Transition {
+            request: 7,
+            incident: 9,
+            action: "close".into(),
+            actor: "回访员".into(),
+            note: String::new(),
+            satisfaction: Some(5),
+        },
+        ClientMessage::Ping { t: 99 },
+        ClientMessage::JoinWall { wall: "main".into(), lead: true },
+        ClientMessage::LeadWall { view: Box::new(wall_view()) },
+        ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(wall_view())) },
+        ClientMessage::Cast { wall: "main".into(), view: None },
+    ]
+}

@@ -8,6 +8,7 @@
 //! * [`display`]: a display-socket client (binary or JSON).
 //! * [`fixtures`]: protocol values for unit tests.
 //! * [`shots`]: reading PNG captures and looking at their pixels.
+//! * [`tls`]: the test certificate authority and a client that trusts it.
 //! * [`fuzz`]: hostile inputs for parsers and an allocator that measures their memory.
 
 pub mod display;
@@ -18,6 +19,7 @@ pub mod paths;
 pub mod process;
 pub mod server;
 pub mod shots;
+pub mod tls;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
