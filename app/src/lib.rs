@@ -11,7 +11,8 @@
 //!   [`grids`], [`layers`] (patrols, incidents, components, heatmap), [`hud`], [`labels`]
 //!   (where floating labels fit), [`filters`]
 //!   (with the search), [`select`] (picking, detail panel), [`wall`] (panels of a video wall,
-//!   the HUD's layout on it, keeping panels in step), [`tour`] (the delegation tour) and
+//!   the HUD's layout on it, keeping panels in step), [`timebar`] (replay of the past),
+//!   [`tour`] (the delegation tour) and
 //!   [`automation`] (scripted actions and captures).
 //!
 //! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
@@ -33,6 +34,7 @@ pub mod remote;
 pub mod scene;
 pub mod select;
 pub mod theme;
+pub mod timebar;
 pub mod tour;
 pub mod wall;
 
@@ -97,6 +99,7 @@ impl Plugin for AppPlugin {
             filters::FiltersPlugin,
             select::SelectPlugin,
             wall::WallPlugin,
+            timebar::TimebarPlugin,
             tour::TourPlugin,
             automation::AutomationPlugin,
         ));

@@ -117,6 +117,21 @@ struct Cli {
     /// Start the tour this many seconds into its script; with `--screenshot` the tour stays there.
     #[arg(long, requires = "tour", value_parser = parse_seconds)]
     tour_at: Option<f64>,
+    /// Start in replay: the city as it was at this time (RFC 3339, e.g.
+    /// `2026-11-24T21:30:00+08:00`), within the history the server keeps. With `--screenshot
+    /// --wait-ready` the capture shows the replay.
+    #[arg(long, requires = "server")]
+    replay_at: Option<String>,
+    /// How fast `--replay-at` plays: replay ms per server ms (0 pauses; 1, 10, 60, 600…).
+    #[arg(long, default_value_t = 0.0, requires = "replay_at", value_parser = parse_speed)]
+    replay_speed: f64,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=3_600.0).contains(&v) => Ok(v),
+        _ => Err("a speed from 0 to 3600".into()),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -271,6 +286,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &cli.sync_log {
         let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         app.insert_resource(SyncLog(file));
+    }
+    if let Some(at) = cli.replay_at {
+        app.insert_resource(gridwall::timebar::ReplayStart { at, speed: cli.replay_speed });
     }
     let tour_at = cli.tour_at.is_some() && matches!(capture, Some(CaptureKind::Screenshot(_)));
     if let Some(script) = tour {

@@ -12,6 +12,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use gridwall_protocol::api::open311::ServiceRequest;
 use gridwall_protocol::api::{ErrorBody, IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
+use gridwall_protocol::wall::WallReplay;
 use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc as tmpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -92,6 +93,8 @@ pub struct ServerClock {
     frame: Option<(i64, f32)>,
     /// Server milliseconds per real millisecond, as the server said (0 until it did: 1).
     rate: f64,
+    /// The replay shown instead of live (from the server's `timeline`), if any.
+    replay: Option<WallReplay>,
 }
 
 /// The server's clock read at one moment of this machine's.
@@ -143,6 +146,23 @@ impl ServerClock {
             (None, Some((t, seen))) => Some(t + (f64::from(elapsed_s - seen) * 1000.0 * self.rate()) as i64),
             (None, None) => None,
         }
+    }
+
+    /// The time the display shows: the server's now, or during a replay the replay's time.
+    /// Countdowns, overdue marks and the HUD clock follow it.
+    pub fn shown_ms(&self, elapsed_s: f32) -> Option<i64> {
+        let now = self.now_ms(elapsed_s)?;
+        Some(self.replay.map_or(now, |r| r.at(now)))
+    }
+
+    /// The replay shown, if any.
+    pub fn replay(&self) -> Option<WallReplay> {
+        self.replay
+    }
+
+    /// The server said what time the display shows (`None`: live).
+    pub fn set_replay(&mut self, replay: Option<WallReplay>) {
+        self.replay = replay;
     }
 
     /// The round trip the reading was taken with (ms), once pinged.
@@ -240,9 +260,18 @@ fn receive_frames(
                 answers.write(a);
             }
             Inbound::Frame(m) => {
+                if let ServerMessage::Timeline { live, at_ms, server_ms, speed, .. } = &m {
+                    clock.set_replay((!live).then_some(WallReplay {
+                        at_ms: *at_ms,
+                        server_ms: *server_ms,
+                        speed: *speed,
+                    }));
+                }
+                // A replay's frames carry the replay's time, not the server's.
                 if let ServerMessage::Snapshot { time_ms, .. }
                 | ServerMessage::Delta { time_ms, .. }
                 | ServerMessage::Kpis { time_ms, .. } = &m
+                    && clock.replay().is_none()
                 {
                     clock.set(*time_ms, time.elapsed_secs());
                 }

@@ -368,3 +368,59 @@ fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {
     assert!(roofs.1 * 10 >= roofs.0 * 9, "only {} of {} roofs drawn where the data has buildings", roofs.1, roofs.0);
     assert!(open.1 * 20 <= open.0, "{} of {} open spots look like buildings", open.1, open.0);
 }
+
+/// Replay: a capture at a past moment shows the replay badge and an incident as it was then
+/// (open), though it is closed now (and a live capture no longer shows it).
+#[test]
+fn a_replay_capture_shows_the_badge_and_an_incident_open_then_closed_now() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (ix, iy) = (150.0, -200.0);
+    let server = server_with_incident(data.path(), ix, iy);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let then = gridwall_testkit::now_ms();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let url = format!("http://{}/api/v1/incidents/1/transitions", server.addr);
+    for body in [
+        r#"{"action":"dispatch","assignee":"W-9","actor":"指挥长"}"#,
+        r#"{"action":"resolve","actor":"W-9"}"#,
+        r#"{"action":"review_pass","actor":"审核员"}"#,
+        r#"{"action":"close","actor":"回访员","satisfaction":5}"#,
+    ] {
+        let res = ureq::post(&url).header("content-type", "application/json").send(body).unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{body}");
+    }
+    let (w, h) = (960, 540);
+    let at = gridwall_live::ingest::format_time_ms(then);
+    let replayed = home.path().join("replay.png");
+    let now = home.path().join("now.png");
+    run_gridwall(
+        home.path(),
+        &live(server.addr, (w, h), &["--wait-ready", "--replay-at", &at, "--screenshot", replayed.to_str().unwrap()]),
+    );
+    run_gridwall(home.path(), &live(server.addr, (w, h), &["--wait-ready", "--screenshot", now.to_str().unwrap()]));
+    let scene = SceneInfo::load(&cached_scene(home.path(), server.addr)).unwrap();
+    drop(server);
+    let (shot, live_now) = (Shot::read(&replayed), Shot::read(&now));
+    keep("replay-at.png", &replayed);
+    let spot = project(&scene, w, h, ix, iy, 15.0);
+    let then_red = red_near(&shot, spot, 6);
+    assert!(then_red >= 4, "{then_red} red pixels where the incident was open at {at}");
+    assert_eq!(red_near(&live_now, spot, 6), 0, "the incident is closed now: no marker live");
+    // The badge: an orange bar across the top centre ("回放 …"), absent live.
+    let badge = |s: &Shot| {
+        let mut n = 0;
+        for y in h * 100 / 1080..h * 140 / 1080 {
+            for x in w / 2 - h * 280 / 1080..w / 2 + h * 280 / 1080 {
+                let [r, g, b] = s.at(x, y).map(i32::from);
+                if r > 170 && (70..160).contains(&g) && b < 60 {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let (on, off) = (badge(&shot), badge(&live_now));
+    assert!(on > 2_000, "only {on} badge-orange pixels in the replay capture");
+    assert!(off < 50, "{off} badge-orange pixels live");
+}

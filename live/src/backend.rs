@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::state::{Clock, EVENT_LOG, Live, Refusal, RestoreError, TickBatch};
 use crate::store::{Record, SqliteStore, Store as _, StoreError, StoreWriter};
 use crate::workflow::TimeLimits;
-use crate::world::{TRACK_RETENTION_MS, World, WorldError};
+use crate::world::{World, WorldError};
 
 /// Simulator settings (`--simulate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +60,8 @@ pub struct LiveConfig {
     pub simulate: Option<SimulateConfig>,
     /// Per-stage time limits (minutes).
     pub limits: TimeLimits,
+    /// How much history is kept for replay.
+    pub retention: crate::history::RetentionConfig,
 }
 
 impl Default for LiveConfig {
@@ -75,6 +77,7 @@ impl Default for LiveConfig {
             store_max_pages: None,
             simulate: None,
             limits: TimeLimits::default(),
+            retention: crate::history::RetentionConfig::default(),
         }
     }
 }
@@ -147,6 +150,10 @@ pub struct Backend {
     limits: crate::workflow::TimeLimits,
     /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
     outlines: std::sync::OnceLock<Vec<u8>>,
+    /// The store's database file (history is read from it on connections of its own).
+    pub history_path: PathBuf,
+    /// How far back history is kept (ms).
+    pub retention_ms: i64,
 }
 
 impl Backend {
@@ -159,22 +166,31 @@ impl Backend {
             store.limit_pages(pages)?;
         }
         let clock = Clock::new(config.speed.max(0.001));
-        let loaded = store.load(clock.now_ms() - TRACK_RETENTION_MS, EVENT_LOG)?;
+        let loaded = store.load(EVENT_LOG)?;
         tracing::info!(
             patrols = loaded.patrols.len(),
             incidents = loaded.incidents.len(),
-            track_points = loaded.tracks.len(),
+            placed = loaded.positions.len(),
             "restored from {}",
             store.path().display()
         );
         let manifest = world.manifest.clone();
         let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
+        live.retention_ms = config.retention.ms();
+        let history_path = store.path().to_owned();
         let store = StoreWriter::spawn(store);
         store.restored_up_to(live.last_seq());
         live.track_durability();
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
+        crate::history::maintain::spawn(
+            history_path.clone(),
+            clock,
+            config.retention.ms(),
+            EVENT_LOG as u64,
+            shutdown.clone(),
+        );
         let backend = Self {
             live: Mutex::new(live),
             store,
@@ -187,6 +203,8 @@ impl Backend {
             walls: crate::walls::Walls::default(),
             limits: config.limits.clone(),
             outlines: std::sync::OnceLock::new(),
+            history_path,
+            retention_ms: config.retention.ms(),
         };
         Ok((Arc::new(backend), stop))
     }
@@ -263,17 +281,14 @@ impl Backend {
     /// changes in between; a rare and slow path (the world is loaded again).
     fn rebuild_from_store(&self) {
         let mut live = self.live();
-        let rebuilt = self
-            .store
-            .load_blocking(live.now_ms() - TRACK_RETENTION_MS, EVENT_LOG)
-            .map_err(BackendError::from)
-            .and_then(|loaded| {
-                let world = World::load(&self.scene_dir, self.limits.clone())?;
-                Ok(Live::restore(world, loaded, live.clock, live.utc_offset_ms)?)
-            });
+        let rebuilt = self.store.load_blocking(EVENT_LOG).map_err(BackendError::from).and_then(|loaded| {
+            let world = World::load(&self.scene_dir, self.limits.clone())?;
+            Ok(Live::restore(world, loaded, live.clock, live.utc_offset_ms)?)
+        });
         match rebuilt {
             Ok(mut fresh) => {
                 fresh.clock_tolerance_ms = live.clock_tolerance_ms;
+                fresh.retention_ms = live.retention_ms;
                 self.store.restored_up_to(fresh.last_seq());
                 fresh.track_durability();
                 // Events committed but not yet handed to the displays still go out.
@@ -297,13 +312,15 @@ impl Backend {
 }
 
 /// Every tick: collect what changed and hand it to all sessions; once a second, escalate
-/// overdue incidents and refresh the KPIs; now and then prune old tracks.
+/// overdue incidents and refresh the KPIs (logging them when they changed); once a history
+/// window, write a keyframe.
 async fn tick_loop(backend: Arc<Backend>) {
     let hz = u64::from(backend.tick_hz);
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
     let mut last_kpis: Option<Kpis> = None;
+    let mut last_keyframe = i64::MIN;
     loop {
         interval.tick().await;
         n += 1;
@@ -317,13 +334,17 @@ async fn tick_loop(backend: Arc<Backend>) {
                 if last_kpis != Some(now) {
                     last_kpis = Some(now);
                     kpis = Some(now);
+                    if !live.warming_up {
+                        records.push(live.kpi_record(&now));
+                    }
                 }
             }
-            if n.is_multiple_of(600 * hz) {
-                records.push(Record::Prune {
-                    tracks_before_ms: live.now_ms() - TRACK_RETENTION_MS - 3_600_000,
-                    keep_events: 1_000_000,
-                });
+            // While the simulator writes the past, its own keyframes describe it.
+            let window = crate::history::window_of(live.now_ms());
+            if window > last_keyframe && !live.warming_up {
+                last_keyframe = window;
+                records.push(live.keyframe());
+                records.push(live.kpi_record(&live.kpis(None)));
             }
             if !records.is_empty() {
                 backend.store.write_later(records);

@@ -117,6 +117,12 @@ fn split_offset(ts: &str) -> Option<(&str, i64)> {
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 (UTC, seconds).
+/// RFC 3339 with milliseconds, UTC (exports, where fixes a second apart must differ).
+pub fn format_time_ms(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 pub fn format_time(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_seconds(t).to_string()

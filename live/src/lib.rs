@@ -7,6 +7,8 @@
 //! * [`state`]: the world plus what streaming needs, and the operations clients perform on it.
 //! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
 //! * [`store`]: durable storage behind a trait (`SQLite` in WAL mode by default), group commit.
+//! * [`history`]: the retained past (track chunks, keyframes, logs) and its upkeep; [`replay`]
+//!   plays it to one display.
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up).
 //! * [`sim`]: the deterministic simulator; [`simulate`] runs it against a backend.
 //! * [`walls`]: video wall groups (a leader's view, casts from a commander's desk).
@@ -15,8 +17,10 @@
 
 pub mod access;
 pub mod backend;
+pub mod history;
 pub mod index;
 pub mod ingest;
+pub mod replay;
 pub mod session;
 pub mod sim;
 pub mod simulate;

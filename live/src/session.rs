@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use crate::access::{Caller, Denied, Permission};
 use crate::backend::{Backend, CommitError, with_frame};
+use crate::replay::{Changes, MAX_SPEED, Replay};
 use crate::state::{Live, Refusal, TickBatch};
 use crate::walls::Stamped;
 use crate::workflow::Action;
@@ -95,6 +96,8 @@ pub struct Session {
     joined: Option<watch::Receiver<Option<Stamped>>>,
     /// Who connected (checked for each command; the actor of its commands).
     caller: Caller,
+    /// The replay this display watches instead of live, if any.
+    replay: Option<Box<Replay>>,
 }
 
 impl Session {
@@ -112,6 +115,7 @@ impl Session {
             wall: None,
             joined: None,
             caller,
+            replay: None,
         }
     }
 
@@ -183,6 +187,7 @@ impl Session {
                     },
                     ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
                 ];
+                out.push(live_timeline(state, live.now_ms()));
                 self.last_seq = live.last_seq();
                 if let Some(events) = missed.filter(|e| !e.is_empty()) {
                     out.push(ServerMessage::Delta {
@@ -201,15 +206,20 @@ impl Session {
                     Ok(b) => b,
                     Err(e) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message: e.to_string() }],
                 };
+                self.view = Some((local, layers));
+                if self.replay.is_some() {
+                    return vec![self.replay_snapshot(state)];
+                }
                 let live = state.live();
                 let snap = live.snapshot(local, layers);
                 if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
                     self.known = patrols.iter().map(|p| p.pos.id).collect();
                     self.last_seq = self.last_seq.max(*seq);
                 }
-                self.view = Some((local, layers));
                 vec![snap]
             }
+            ClientMessage::Replay { at, speed } => self.start_replay(state, &at, speed).await,
+            ClientMessage::Live => self.go_live(state),
             ClientMessage::Assign { request, incident, patrol, actor } => {
                 if let Err(e) = self.caller.check(Permission::Command) {
                     let error = self.deny(state, "assign", format!("incident {incident}"), &e);
@@ -319,6 +329,181 @@ impl Session {
                     .collect()
             }
         }
+    }
+
+    /// Whether the display watches a replay (its ticks come from [`Session::replay_tick`]).
+    pub fn replaying(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    async fn start_replay(&mut self, state: &Backend, at: &str, speed: f64) -> Vec<ServerMessage> {
+        let at_ms = match crate::ingest::parse_time(at) {
+            Ok(t) => t,
+            Err(e) => return vec![replay_error(format!("at: {e}"))],
+        };
+        if !(speed.is_finite() && (0.0..=MAX_SPEED).contains(&speed)) {
+            return vec![replay_error(format!("speed: {speed} is not 0 to {MAX_SPEED}"))];
+        }
+        let now = state.live().now_ms();
+        if at_ms > now {
+            return vec![replay_error(crate::history::HistoryError::Future { at_ms, now_ms: now }.to_string())];
+        }
+        if at_ms < now - state.retention_ms {
+            let earliest_ms = Some(earliest_ms(state, now));
+            return vec![replay_error(crate::history::HistoryError::BeforeHistory { at_ms, earliest_ms }.to_string())];
+        }
+        let path = state.history_path.clone();
+        let opened = tokio::task::spawn_blocking(move || Replay::open(&path, at_ms, speed, now)).await;
+        match opened {
+            Ok(Ok(r)) => {
+                let (timeline, kpis) = (replay_timeline(state, &r, now), r.city.kpis);
+                self.replay = Some(Box::new(r));
+                vec![timeline, ServerMessage::Kpis { time_ms: at_ms, kpis }, self.replay_snapshot(state)]
+            }
+            Ok(Err(e)) => vec![replay_error(e.to_string())],
+            Err(e) => vec![replay_error(format!("the replay could not start: {e}"))],
+        }
+    }
+
+    /// Back to live: the timeline, the KPIs and a snapshot of now.
+    fn go_live(&mut self, state: &Backend) -> Vec<ServerMessage> {
+        self.replay = None;
+        let live = state.live();
+        let mut out = vec![
+            live_timeline(state, live.now_ms()),
+            ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
+        ];
+        if let Some((bbox, layers)) = self.view {
+            let snap = live.snapshot(bbox, layers);
+            if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
+                self.known = patrols.iter().map(|p| p.pos.id).collect();
+                self.last_seq = *seq;
+            }
+            out.push(snap);
+        }
+        out
+    }
+
+    /// The viewport at the replay's time.
+    fn replay_snapshot(&mut self, state: &Backend) -> ServerMessage {
+        let Some(r) = &self.replay else {
+            return ServerMessage::Error { code: "replay".into(), message: "no replay".into() };
+        };
+        let city = &r.city;
+        let (mut patrols, mut incidents, mut components) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some((bbox, layers)) = self.view {
+            let live = state.live();
+            if layers.contains(Layer::Patrols) {
+                let mut ids: Vec<u32> = city
+                    .patrols
+                    .iter()
+                    .filter(|(_, p)| p.fix.is_some_and(|f| bbox.contains(f.metres()[0], f.metres()[1])))
+                    .map(|(id, _)| *id)
+                    .collect();
+                ids.sort_unstable();
+                patrols = ids
+                    .into_iter()
+                    .filter_map(|id| {
+                        let p = &city.patrols[&id];
+                        live.patrol_state_as(id, p.role, p.status, p.fix?.metres())
+                    })
+                    .collect();
+            }
+            if layers.contains(Layer::Incidents) {
+                incidents = city.incidents.values().filter(|i| bbox.contains(i.x, i.y)).cloned().collect();
+            }
+            if layers.contains(Layer::Components)
+                && let ServerMessage::Snapshot { components: c, .. } =
+                    live.snapshot(bbox, gridwall_protocol::LayerSet::default().with(Layer::Components))
+            {
+                components = c;
+            }
+        }
+        self.known = patrols.iter().map(|p| p.pos.id).collect();
+        ServerMessage::Snapshot { seq: city.seq, tick: 0, time_ms: city.t_ms, patrols, incidents, components }
+    }
+
+    /// A tick while replaying: replay time runs on to where the speed puts it now, and the
+    /// display gets what changed (or, after a jump, a snapshot); once it reaches now, live.
+    pub async fn replay_tick(&mut self, state: &Backend) -> Vec<ServerMessage> {
+        let Some(mut r) = self.replay.take() else { return Vec::new() };
+        let now = state.live().now_ms();
+        let target = r.target(now);
+        if target >= now {
+            return self.go_live(state);
+        }
+        if target <= r.at_ms() {
+            let heartbeat = self.last_sent.elapsed() >= HEARTBEAT;
+            let at = r.at_ms();
+            self.replay = Some(r);
+            return if heartbeat { vec![empty_delta(at)] } else { Vec::new() };
+        }
+        let stepped = tokio::task::spawn_blocking(move || {
+            let changes = r.advance(target);
+            (r, changes)
+        })
+        .await;
+        let (r, changes) = match stepped {
+            Ok((r, Ok(c))) => (r, c),
+            Ok((_, Err(e))) => {
+                let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
+                out.extend(self.go_live(state));
+                return out;
+            }
+            Err(e) => {
+                let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
+                out.extend(self.go_live(state));
+                return out;
+            }
+        };
+        self.replay = Some(r);
+        let mut out = Vec::new();
+        if let Some(kpis) = changes.kpis {
+            out.push(ServerMessage::Kpis { time_ms: target, kpis });
+        }
+        if changes.jumped {
+            let kpis = self.replay.as_ref().map(|r| r.city.kpis).unwrap_or_default();
+            out.push(ServerMessage::Kpis { time_ms: target, kpis });
+            out.push(self.replay_snapshot(state));
+            return out;
+        }
+        out.extend(self.replay_delta(state, changes));
+        out
+    }
+
+    fn replay_delta(&mut self, state: &Backend, c: Changes) -> Option<ServerMessage> {
+        let r = self.replay.as_ref()?;
+        let city = &r.city;
+        let (mut moved, mut entered, mut left) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some((bbox, _)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
+            let live = state.live();
+            let changed: HashSet<u32> = c.changed.iter().copied().collect();
+            let mut ids: Vec<u32> = c.moved.iter().chain(&c.changed).copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                let Some(p) = city.patrols.get(&id) else { continue };
+                let Some(pos) = p.fix.map(|f| f.metres()) else { continue };
+                let inside = bbox.contains(pos[0], pos[1]);
+                let known = self.known.contains(id);
+                if inside && (changed.contains(&id) || !known) {
+                    if let Some(s) = live.patrol_state_as(id, p.role, p.status, pos) {
+                        self.known.insert(id);
+                        entered.push(s);
+                    }
+                } else if inside {
+                    moved.push(gridwall_protocol::PatrolPos { id, x: pos[0], y: pos[1], lon: None, lat: None });
+                } else if known {
+                    self.known.remove(id);
+                    left.push(id);
+                }
+            }
+        }
+        let empty = moved.is_empty() && entered.is_empty() && left.is_empty() && c.events.is_empty();
+        if empty && self.last_sent.elapsed() < HEARTBEAT {
+            return None;
+        }
+        Some(ServerMessage::Delta { tick: 0, time_ms: city.t_ms, moved, entered, left, events: c.events })
     }
 
     /// What this connection gets of a tick batch: a delta of its viewport (or a heartbeat once a
@@ -438,6 +623,34 @@ impl Session {
     }
 }
 
+fn replay_error(message: String) -> ServerMessage {
+    ServerMessage::Error { code: "replay".into(), message }
+}
+
+fn empty_delta(time_ms: i64) -> ServerMessage {
+    ServerMessage::Delta { tick: 0, time_ms, moved: vec![], entered: vec![], left: vec![], events: vec![] }
+}
+
+/// The oldest moment a replay can show now: the retention's edge, or the first keyframe.
+fn earliest_ms(state: &Backend, now: i64) -> i64 {
+    let edge = now - state.retention_ms;
+    let first = crate::history::open_reader(&state.history_path)
+        .and_then(|c| crate::history::reader::earliest_ms(&c))
+        .ok()
+        .flatten()
+        .unwrap_or(now);
+    edge.max(first)
+}
+
+fn live_timeline(state: &Backend, now: i64) -> ServerMessage {
+    ServerMessage::Timeline { live: true, at_ms: now, server_ms: now, speed: 1.0, earliest_ms: earliest_ms(state, now) }
+}
+
+fn replay_timeline(state: &Backend, r: &Replay, now: i64) -> ServerMessage {
+    let (server_ms, at_ms) = r.anchor();
+    ServerMessage::Timeline { live: false, at_ms, server_ms, speed: r.speed, earliest_ms: earliest_ms(state, now) }
+}
+
 fn wall_error(message: &str) -> ServerMessage {
     ServerMessage::Error { code: "wall".into(), message: message.to_owned() }
 }
@@ -463,7 +676,7 @@ pub enum BboxError {
 /// A subscription bbox in local metres, clipped to the area the server keeps points in (a box
 /// larger than the city sees the whole city, and costs no more). A WGS84 box becomes the
 /// envelope of its projected edges.
-fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, BboxError> {
+pub fn to_local_bbox(bbox: Bbox, crs: BboxCrs, state: &Backend) -> Result<Bbox, BboxError> {
     let [x0, y0, x1, y1] = state.area();
     let Bbox([w, s, e, n]) = local_bbox(bbox, crs, state)?;
     Ok(Bbox([w.clamp(x0, x1), s.clamp(y0, y1), e.clamp(x0, x1), n.clamp(y0, y1)]))

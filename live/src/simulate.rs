@@ -17,11 +17,11 @@ use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource};
 use gridwall_scene::roads::read_roads;
 
 use crate::backend::{Backend, BackendError, SimulateConfig};
+use crate::history::window_of;
 use crate::sim::{RoadGraph, SimConfig, SimEvent, Simulator};
 use crate::state::Live;
 use crate::store::{Record, TrackPoint};
 use crate::workflow::Action;
-use crate::world::TRACK_RETENTION_MS;
 
 /// The longest warm-up (a month).
 pub const MAX_WARMUP_HOURS: f64 = 720.0;
@@ -29,8 +29,9 @@ pub const MAX_WARMUP_HOURS: f64 = 720.0;
 const WARMUP_STEP_MS: i64 = 10_000;
 /// The warm-up ends this close to now (the live loop takes up to a minute a step).
 const WARMUP_DONE_WITHIN_MS: i64 = 30_000;
-/// A warm-up keeps one position a minute per patrol, of the last day only (what tracks keep).
-const WARMUP_TRACK_EVERY_MS: i64 = 60_000;
+/// A warm-up keeps a position every ten seconds per patrol, of the retention window only (what
+/// replay shows).
+const WARMUP_TRACK_EVERY_MS: i64 = 10_000;
 
 /// Registers the simulated patrols and returns the task that steps the simulator ten times a
 /// second, on the backend's clock.
@@ -123,6 +124,7 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
         // stands still, so the last minute is left to the live loop).
         let now = live.now_ms();
         if now - sim.now_ms() < WARMUP_DONE_WITHIN_MS {
+            live.warming_up = false;
             tracing::info!(
                 "simulator warm-up done: {:.0} hours of history in {:.1} s",
                 (sim.now_ms() - from) as f64 / 3_600_000.0,
@@ -131,10 +133,12 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             break;
         }
         let hour_end = (sim.now_ms() + 3_600_000).min(now);
-        let keep_tracks_from = now - TRACK_RETENTION_MS;
+        let keep_tracks_from = now - live.retention_ms;
+        live.warming_up = true;
         let mut records = Vec::new();
         let mut next_track = sim.now_ms();
         while sim.now_ms() < hour_end {
+            let before = sim.now_ms();
             let events = sim.step(WARMUP_STEP_MS.min(hour_end - sim.now_ms()));
             let t = sim.now_ms();
             let keep = t >= keep_tracks_from && t >= next_track;
@@ -145,6 +149,11 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             // The server's own escalation check, at the history's time.
             live.write_history_at(Some(t));
             records.extend(live.escalate());
+            // The history's keyframes and KPIs, as the live tick writes them.
+            if t >= keep_tracks_from && window_of(t) > window_of(before) {
+                records.push(live.keyframe());
+                records.push(live.kpi_record(&live.kpis(None)));
+            }
         }
         live.write_history_at(None);
         backend.store.write_later(records);

@@ -4,8 +4,6 @@
 //! Grid codes are hierarchical (a cell's code starts with its community's, which starts with its
 //! street's), so "everything in this community" is a prefix match on the cell code.
 
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap;
 use std::path::Path;
 
@@ -25,7 +23,7 @@ use gridwall_protocol::Kpis;
 
 use crate::workflow::{Case, TimeLimits, compute_kpis};
 
-/// How long a patrol's recorded track is kept.
+/// How long a patrol's recorded track is kept by default (`[retention] hours`).
 pub const TRACK_RETENTION_MS: i64 = 24 * 3_600_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +52,8 @@ pub struct PatrolRec {
     /// Assigned cell code.
     pub grid: String,
     pub pos: Option<[f64; 2]>,
-    /// (time ms, x, y), oldest first, kept for [`TRACK_RETENTION_MS`].
-    pub track: VecDeque<(i64, f64, f64)>,
+    /// The time of the newest fix (its track is in the store's history).
+    pub last_ms: Option<i64>,
     /// Whether the last position was outside the assigned cell (to raise the event once).
     pub outside: bool,
 }
@@ -156,7 +154,7 @@ impl World {
             status: PatrolStatus::Patrolling,
             grid: String::new(),
             pos: None,
-            track: VecDeque::new(),
+            last_ms: None,
             outside: false,
         });
         name.clone_into(&mut rec.name);
@@ -165,40 +163,26 @@ impl World {
     }
 
     /// Records a position report. Raises `PatrolLeftGrid` once when a patrolling patrol leaves its
-    /// assigned cell (and again only after it came back). Reports older than the last one are kept
-    /// in the track but do not move the patrol.
+    /// assigned cell (and again only after it came back). Reports older than the last one do not
+    /// move the patrol (they still go into its stored track).
     pub fn report_position(&mut self, id: u32, p: [f64; 2], t_ms: i64) -> Vec<WorldEvent> {
         let mut events = Vec::new();
         let Some(rec) = self.patrols.get(&id) else { return events };
-        let newest = rec.track.back().is_none_or(|last| t_ms >= last.0);
+        let newest = rec.last_ms.is_none_or(|last| t_ms >= last);
         // Inside or on the boundary of the assigned cell.
         let is_inside =
             self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
         let rec = self.patrols.get_mut(&id).expect("checked above");
         if newest {
-            rec.track.push_back((t_ms, p[0], p[1]));
+            rec.last_ms = Some(t_ms);
             rec.pos = Some(p);
             if rec.status == PatrolStatus::Patrolling && !is_inside && !rec.outside {
                 events.push(WorldEvent::PatrolLeftGrid { patrol: id, grid: rec.grid.clone() });
             }
             rec.outside = !is_inside;
             self.patrol_index.upsert(id, p);
-        } else {
-            let at = rec.track.partition_point(|s| s.0 <= t_ms);
-            rec.track.insert(at, (t_ms, p[0], p[1]));
-        }
-        while rec.track.front().is_some_and(|s| s.0 < t_ms - TRACK_RETENTION_MS) {
-            rec.track.pop_front();
         }
         events
-    }
-
-    /// A patrol's recorded track between two times (inclusive).
-    pub fn track(&self, id: u32, from_ms: i64, to_ms: i64) -> Vec<(i64, f64, f64)> {
-        self.patrols
-            .get(&id)
-            .map(|r| r.track.iter().filter(|s| s.0 >= from_ms && s.0 <= to_ms).copied().collect())
-            .unwrap_or_default()
     }
 
     pub fn patrols_in(&self, bbox: [f64; 4]) -> Vec<u32> {
@@ -324,13 +308,10 @@ mod tests {
         assert!(w.report_position(1, far, 3_000).is_empty());
         assert!(w.report_position(1, centre, 4_000).is_empty());
         assert_eq!(w.report_position(1, far, 5_000).len(), 1);
-        // A late report goes into the track in order without moving the patrol.
+        // A late report does not move the patrol.
         w.report_position(1, [7.0, 7.0], 2_500);
-        assert_eq!(w.track(1, 2_000, 3_000).iter().map(|s| s.0).collect::<Vec<_>>(), vec![2_000, 2_500, 3_000]);
         assert_eq!(w.patrols[&1].pos, Some(far));
-        // Tracks older than 24 h are dropped.
-        w.report_position(1, centre, 5_000 + TRACK_RETENTION_MS + 1_500);
-        assert_eq!(w.track(1, 0, 3_000), vec![]);
+        assert_eq!(w.patrols[&1].last_ms, Some(5_000));
     }
 
     #[test]

@@ -206,6 +206,17 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         view: Option<Box<WallView>>,
     },
+    /// Show the city as it was at `at` (RFC 3339, e.g. `2026-11-24T21:30:00+08:00`) and play on
+    /// at `speed` (replay ms per server ms: 1, 10, 60, 600…; 0 pauses). The answer is a
+    /// `timeline`, the KPIs and a snapshot of the viewport then; deltas follow as replay time
+    /// runs. Sent again, it seeks. A time before the history kept is refused with an `error`.
+    Replay {
+        at: String,
+        #[serde(default = "real_time")]
+        speed: f64,
+    },
+    /// Back to live (a `timeline` and a live snapshot follow).
+    Live,
 }
 
 fn real_time() -> f64 {
@@ -281,5 +292,16 @@ pub enum ServerMessage {
         wall: String,
         time_ms: i64,
         view: Box<WallView>,
+    },
+    /// What time the display shows: live, or a replay that was at `at_ms` when the server's
+    /// clock read `server_ms` and runs at `speed` replay ms per server ms. Sent after `welcome`
+    /// and on every change (a replay that catches up with now returns to live by itself).
+    /// `earliest_ms`: the oldest moment that can be replayed now.
+    Timeline {
+        live: bool,
+        at_ms: i64,
+        server_ms: i64,
+        speed: f64,
+        earliest_ms: i64,
     },
 }

@@ -158,6 +158,24 @@ pub struct WallView {
     pub caption: Option<Caption>,
     #[serde(default)]
     pub highlight: Option<Highlight>,
+    /// The leader is replaying the past: followers replay the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<WallReplay>,
+}
+
+/// A leader's replay: replay time `at_ms` at server time `server_ms`, running at `speed`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WallReplay {
+    pub at_ms: i64,
+    pub server_ms: i64,
+    pub speed: f64,
+}
+
+impl WallReplay {
+    /// Replay time at server time `server_ms`.
+    pub fn at(&self, server_ms: i64) -> i64 {
+        self.at_ms.saturating_add(((server_ms - self.server_ms) as f64 * self.speed) as i64)
+    }
 }
 
 impl WallView {
@@ -173,6 +191,7 @@ impl WallView {
             heatmap: false,
             caption: None,
             highlight: None,
+            replay: None,
         }
     }
 
@@ -204,6 +223,11 @@ impl WallView {
             && (c.zh.chars().count() > MAX_CAPTION_CHARS || c.en.chars().count() > MAX_CAPTION_CHARS)
         {
             return Err("caption: longer than 400 characters");
+        }
+        if let Some(r) = &self.replay
+            && !(r.speed.is_finite() && (0.0..=3_600.0).contains(&r.speed))
+        {
+            return Err("replay: speed must be 0 to 3600");
         }
         Ok(())
     }

@@ -105,7 +105,7 @@ fn a_raw_json_client_gets_the_documented_shapes() {
             break m;
         }
     };
-    // Hello: welcome, then the city-wide KPIs.
+    // Hello: welcome, then the city-wide KPIs and the timeline (live, and how far back replay goes).
     ws.send(Message::Text(j!({"type":"hello","version":PROTOCOL_VERSION}).to_string().into())).unwrap();
     assert_eq!(next_other(&mut ws)["type"], "welcome");
     let kpis = loop {
@@ -114,6 +114,9 @@ fn a_raw_json_client_gets_the_documented_shapes() {
             break m;
         }
     };
+    let timeline = next_other(&mut ws);
+    assert_eq!((&timeline["type"], &timeline["live"]), (&j!("timeline"), &j!(true)), "{timeline}");
+    assert!(timeline["earliest_ms"].as_i64().unwrap() <= timeline["at_ms"].as_i64().unwrap());
     assert!(
         kpis["time_ms"].as_i64().is_some()
             && kpis["kpis"]["open"] == 0

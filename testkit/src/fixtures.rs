@@ -86,6 +86,11 @@ pub fn wall_view() -> gridwall_protocol::wall::WallView {
         heatmap: true,
         caption: Some(Caption { zh: "网格化管理".into(), en: "Grid management".into() }),
         highlight: Some(Highlight::GridLevel(GridLevel::Community)),
+        replay: Some(gridwall_protocol::wall::WallReplay {
+            at_ms: 1_789_990_000_000,
+            server_ms: 1_790_000_000_000,
+            speed: 60.0,
+        }),
     }
 }
 
@@ -121,5 +126,7 @@ pub fn client_messages() -> Vec<gridwall_protocol::ClientMessage> {
         ClientMessage::LeadWall { view: Box::new(wall_view()) },
         ClientMessage::Cast { wall: "main".into(), view: Some(Box::new(wall_view())) },
         ClientMessage::Cast { wall: "main".into(), view: None },
+        ClientMessage::Replay { at: "2026-11-24T21:30:00+08:00".into(), speed: 60.0 },
+        ClientMessage::Live,
     ]
 }

@@ -147,7 +147,7 @@ pub fn kpi_text(k: Option<&Kpis>, lang: Lang) -> String {
 }
 
 fn show_clock(clock: Res<ServerClock>, time: Res<Time>, mut text: Query<&mut Text, With<HudClock>>) {
-    if let Some(t) = clock.now_ms(time.elapsed_secs()) {
+    if let Some(t) = clock.shown_ms(time.elapsed_secs()) {
         let shown = clock_text(t);
         for mut tx in &mut text {
             if tx.0 != shown {

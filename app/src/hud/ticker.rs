@@ -110,7 +110,12 @@ fn spawn_ticker(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>
             OVER_MAP,
         ))
         .with_children(|p| {
-            p.spawn((Text::new(lang.pick("实时事件", "live events")), font(20.0), TextColor(palette::ACCENT)));
+            p.spawn((
+                Text::new(lang.pick("实时事件", "live events")),
+                font(20.0),
+                TextColor(palette::ACCENT),
+                TickerTitle,
+            ));
             p.spawn((
                 Text::new(lang.pick("等待事件…", "waiting for events…")),
                 font(17.0),
@@ -120,19 +125,38 @@ fn spawn_ticker(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>
         });
 }
 
+/// The ticker's title ("实时事件", or "回放事件" while replaying).
+#[derive(Component)]
+struct TickerTitle;
+
 fn show_ticker(
     mut frames: MessageReader<ServerFrame>,
     mut ticker: ResMut<Ticker>,
     lang: Res<Lang>,
-    mut text: Query<&mut Text, With<HudTicker>>,
+    mut text: Query<&mut Text, (With<HudTicker>, Without<TickerTitle>)>,
+    mut title: Query<&mut Text, With<TickerTitle>>,
 ) {
     let mut changed = false;
     for ServerFrame(m) in frames.read() {
-        if let ServerMessage::Delta { events, .. } = m
-            && !events.is_empty()
-        {
-            ticker.take(events, *lang);
-            changed = true;
+        match m {
+            ServerMessage::Delta { events, .. } if !events.is_empty() => {
+                ticker.take(events, *lang);
+                changed = true;
+            }
+            // Live and each replay (a seek too) start a fresh list: times never mix.
+            ServerMessage::Timeline { live, .. } => {
+                *ticker = Ticker::default();
+                changed = true;
+                for mut t in &mut title {
+                    let shown = if *live {
+                        lang.pick("实时事件", "live events")
+                    } else {
+                        lang.pick("回放事件", "replayed events")
+                    };
+                    shown.clone_into(&mut t.0);
+                }
+            }
+            _ => {}
         }
     }
     if changed {

@@ -107,7 +107,7 @@ fn fold_units(
     let mut counted: HashMap<String, UnitLoad> = HashMap::new();
     if let Some(level) = level {
         let lengths = code_lengths(&grids, level);
-        let now = clock.now_ms(time.elapsed_secs()).unwrap_or(i64::MIN);
+        let now = clock.shown_ms(time.elapsed_secs()).unwrap_or(i64::MIN);
         for m in &markers {
             let i = &m.0;
             if !filters.shows_incident(i.stage, &i.grid) {

@@ -121,7 +121,7 @@ fn pulse_incidents(
     time: Res<Time>,
     markers: Query<(Entity, &IncidentMarker, Option<&Pulsing>)>,
 ) {
-    let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
+    let Some(now) = clock.shown_ms(time.elapsed_secs()) else { return };
     for (e, m, pulsing) in &markers {
         let want = Attention::of(&m.0, now);
         if want == pulsing.map(|p| p.attention) {
@@ -210,7 +210,7 @@ fn update_incident_labels(
     mut labels: Query<(&IncidentLabel, &mut Text, &mut TextColor, &mut FloatingLabel)>,
 ) {
     let Some(cam_tf) = cameras.iter().next() else { return };
-    let now = clock.now_ms(time.elapsed_secs());
+    let now = clock.shown_ms(time.elapsed_secs());
     for (of, mut text, mut color, mut label) in &mut labels {
         let Ok((m, tf, shown)) = markers.get(of.0) else { continue };
         let Some(now) = now else { continue };

@@ -15,6 +15,9 @@ use crate::theme::prelude::*;
 
 /// How long a trail point lasts (seconds); the shader fades it over that time.
 pub const TRAIL_SECONDS: f32 = 45.0;
+/// A trail never covers more of the city's time than this (seconds): on a fast demo clock or in
+/// a replay at 600× it is shorter in real time, not a web of hours of walking.
+pub const TRAIL_HISTORY_S: f32 = 600.0;
 /// Width of a trail ribbon (metres).
 const TRAIL_WIDTH: f32 = 5.0;
 /// A jump longer than this between two reports breaks the trail (a teleport, not a walk).
@@ -23,10 +26,18 @@ pub const TRAIL_BREAK_M: f32 = 200.0;
 const TRAIL_REBUILD_S: f32 = 0.25;
 
 /// Recent positions of each patrol with the (wrapped) time they were reached, for the trails.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug)]
 pub struct Trails {
     pub points: HashMap<u32, std::collections::VecDeque<(Vec3, f32)>>,
     built_at: f32,
+    /// How long points last now (real seconds; see [`Trails::set_history_rate`]).
+    max_age: f32,
+}
+
+impl Default for Trails {
+    fn default() -> Self {
+        Self { points: HashMap::new(), built_at: 0.0, max_age: TRAIL_SECONDS }
+    }
 }
 
 impl Trails {
@@ -44,10 +55,30 @@ impl Trails {
         trail.push_back((at, t));
     }
 
-    /// Drops points older than [`TRAIL_SECONDS`] (on a clock that wraps every `wrap` seconds).
+    /// The city's time runs `rate` times faster than real time (a demo clock, a replay's speed):
+    /// trails last [`TRAIL_SECONDS`], or less so they cover at most [`TRAIL_HISTORY_S`] of it.
+    /// Whether that changed.
+    pub fn set_history_rate(&mut self, rate: f64) -> bool {
+        let age = if rate > 0.0 {
+            TRAIL_SECONDS.min((f64::from(TRAIL_HISTORY_S) / rate) as f32).max(0.5)
+        } else {
+            TRAIL_SECONDS
+        };
+        let changed = (age - self.max_age).abs() > 1e-3;
+        self.max_age = age;
+        changed
+    }
+
+    /// How long points last now (real seconds).
+    pub fn max_age(&self) -> f32 {
+        self.max_age
+    }
+
+    /// Drops points older than [`Trails::max_age`] (on a clock that wraps every `wrap` seconds).
     pub fn prune(&mut self, now: f32, wrap: f32) {
+        let max_age = self.max_age;
         self.points.retain(|_, trail| {
-            while trail.front().is_some_and(|&(_, t)| (now - t).rem_euclid(wrap) > TRAIL_SECONDS) {
+            while trail.front().is_some_and(|&(_, t)| (now - t).rem_euclid(wrap) > max_age) {
                 trail.pop_front();
             }
             !trail.is_empty()
@@ -147,8 +178,12 @@ pub fn trail_mesh<'a>(trails: impl Iterator<Item = (Color, &'a [(Vec3, f32)])>) 
 
 /// Rebuilds the trail mesh a few times a second from the recorded points and where each marker
 /// is now.
+#[allow(clippy::too_many_arguments)]
 fn build_trails(
     time: Res<Time>,
+    clock: Option<Res<crate::net::ServerClock>>,
+    mut materials: Option<ResMut<Assets<TrailMaterial>>>,
+    handles: Query<&MeshMaterial3d<TrailMaterial>, With<TrailMesh>>,
     mut trails: ResMut<Trails>,
     patrols: Res<Patrols>,
     markers: Query<(&PatrolMarker, &Transform, &InheritedVisibility)>,
@@ -161,6 +196,15 @@ fn build_trails(
         return;
     }
     trails.built_at = now;
+    if let Some(c) = &clock {
+        let rate = c.rate() * c.replay().map_or(1.0, |r| r.speed);
+        if trails.set_history_rate(rate)
+            && let (Some(materials), Ok(h)) = (materials.as_deref_mut(), handles.single())
+            && let Some(mut m) = materials.get_mut(&h.0)
+        {
+            m.params.x = trails.max_age();
+        }
+    }
     trails.prune(now, time.wrap_period().as_secs_f32());
     let (Ok((entity, mut vis)), Some(mut meshes)) = (target.single_mut(), meshes) else { return };
     let mut lines: Vec<(Color, Vec<(Vec3, f32)>)> = Vec::with_capacity(trails.points.len());
@@ -204,6 +248,11 @@ mod tests {
         assert_eq!(t.points[&1].iter().map(|p| p.1).collect::<Vec<_>>(), [3590.0]);
         t.prune(3590.0 + TRAIL_SECONDS + 1.0 - 3600.0, 3600.0);
         assert!(t.points.is_empty());
+        // At 600× city time, trails cover ten minutes of it: a second of real time.
+        assert!(t.set_history_rate(600.0) && (t.max_age() - 1.0).abs() < 1e-6);
+        assert!(!t.set_history_rate(600.0));
+        t.set_history_rate(1.0);
+        assert!((t.max_age() - TRAIL_SECONDS).abs() < 1e-6);
         // Two points make one ribbon quad carrying their times.
         let mesh = trail_mesh([(Color::WHITE, &[(Vec3::ZERO, 1.0), (Vec3::new(10.0, 6.0, 0.0), 2.0)][..])].into_iter());
         assert_eq!((mesh.count_vertices(), mesh.indices().unwrap().len()), (4, 6));

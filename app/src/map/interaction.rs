@@ -83,6 +83,19 @@ pub enum CastRequest {
     TakeBack,
 }
 
+/// A change of the time the display shows, from the time bar, its keys, an incident's panel
+/// (回放此事件) or a wall's leader.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub enum TimeRequest {
+    /// Show the city at `at_ms` and play on at `speed` (0: paused).
+    Replay { at_ms: i64, speed: f64 },
+    /// Back to live.
+    Live,
+    /// Play an incident's life, from before it was accepted to after its last step, then
+    /// return to live.
+    Incident { from_ms: i64, to_ms: i64 },
+}
+
 /// Grid units whose open incidents show as one aggregate (count, share overdue, least advanced
 /// stage) instead of one marker each, at overview distances where markers would pile up: the
 /// units of `level` with these codes. Their incidents' markers are hidden.

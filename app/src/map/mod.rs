@@ -13,7 +13,7 @@ use bevy::prelude::*;
 
 pub use grid::GridMap;
 pub use interaction::{
-    CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, Typing,
+    CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, TimeRequest, Typing,
 };
 pub use markers::{ComponentMarker, FloatingLabel, IncidentMarker, Incidents, PatrolMarker, Patrols, Pickable, Target};
 pub use view::{CameraControl, Flight, FlyTo, OrbitCamera, StartView, Tile, WallShape, marker_scale};
@@ -43,6 +43,7 @@ impl Plugin for MapPlugin {
             .add_message::<Select>()
             .add_message::<Search>()
             .add_message::<FlyTo>()
-            .add_message::<CastRequest>();
+            .add_message::<CastRequest>()
+            .add_message::<TimeRequest>();
     }
 }

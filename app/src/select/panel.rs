@@ -3,11 +3,13 @@
 //! patrols, each with a one-click 派遣 (assign) that sends a command to the server.
 
 use bevy::prelude::*;
+use gridwall_protocol::api::IncidentDetail;
 use gridwall_protocol::{ClientMessage, IncidentStage};
 
 use crate::AppSystems;
 use crate::map::{
     CastRequest, ComponentMarker, GridMap, IncidentMarker, Incidents, PatrolMarker, Presentation, Selection, Target,
+    TimeRequest,
 };
 use crate::net::{Outbound, ServerClock};
 use crate::theme::prelude::*;
@@ -42,7 +44,8 @@ impl Plugin for PanelPlugin {
             .add_systems(Startup, spawn_panel)
             .init_resource::<Presentation>()
             .add_message::<CastRequest>()
-            .add_systems(Update, (press_assign, press_cast).in_set(AppSystems::Input))
+            .add_message::<TimeRequest>()
+            .add_systems(Update, (press_assign, press_cast, press_replay).in_set(AppSystems::Input))
             .add_systems(Update, (show_panel, count_down).chain().in_set(AppSystems::Present));
     }
 }
@@ -76,6 +79,30 @@ const CAST_SIZE: f32 = 1.8;
 /// A 投屏 / 收回 button.
 #[derive(Component, Debug, Clone, Copy)]
 struct CastButton(CastRequest);
+
+/// The 回放此事件 button: play the incident's life, then back to live.
+#[derive(Component, Debug, Clone, Copy)]
+struct ReplayButton(TimeRequest);
+
+fn press_replay(
+    buttons: Query<(&Interaction, &ReplayButton), Changed<Interaction>>,
+    mut requests: MessageWriter<TimeRequest>,
+) {
+    for (interaction, b) in &buttons {
+        if *interaction == Interaction::Pressed {
+            requests.write(b.0);
+        }
+    }
+}
+
+/// An incident's life as a replay: from a minute before it was accepted to a minute after its
+/// last step (an open one plays on until the replay reaches now).
+pub fn incident_replay(d: &IncidentDetail) -> TimeRequest {
+    let from_ms = d.incident.created_ms - 60_000;
+    let last = d.timeline.iter().map(|s| s.at_ms).max().unwrap_or(d.incident.created_ms);
+    let to_ms = if d.incident.stage == IncidentStage::Closed { last + 60_000 } else { i64::MAX };
+    TimeRequest::Incident { from_ms, to_ms: to_ms.max(from_ms + 120_000) }
+}
 
 fn press_cast(
     buttons: Query<(&Interaction, &CastButton), Changed<Interaction>>,
@@ -217,6 +244,22 @@ fn show_panel(
                             body,
                         );
                     }
+                    p.spawn((
+                        Button,
+                        ReplayButton(incident_replay(d)),
+                        Node {
+                            padding: UiRect::axes(hpx(10.0), hpx(3.0)),
+                            margin: UiRect::top(hpx(4.0)),
+                            align_self: AlignSelf::FlexStart,
+                            ..default()
+                        },
+                        BackgroundColor(palette::BUTTON),
+                    ))
+                    .with_child((
+                        Text::new(l.pick("▶ 回放此事件", "▶ replay this incident")),
+                        font(16.0),
+                        TextColor(palette::ACCENT),
+                    ));
                 }
                 if let Some(near) = &selection.nearest {
                     line(p, l.pick("最近在岗巡查力量", "nearest on-duty patrols").to_owned(), 20.0, title);
@@ -350,7 +393,7 @@ fn count_down(
 ) {
     let Some(Target::Incident(id)) = selection.target else { return };
     let Some(m) = incidents.by_id.get(&id).and_then(|&e| markers.get(e).ok()) else { return };
-    let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
+    let Some(now) = clock.shown_ms(time.elapsed_secs()) else { return };
     let (shown, overdue) = time_left_text(m.0.deadline_ms, now, *lang);
     for (mut t, mut c) in &mut text {
         if t.0 != shown {

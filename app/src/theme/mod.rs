@@ -12,7 +12,7 @@ use bevy::prelude::*;
 /// What features import.
 pub mod prelude {
     pub use super::font::{UiFont, font};
-    pub use super::lang::{Lang, clock_text, hms, time_left_text};
+    pub use super::lang::{Lang, clock_text, date_time_text, hms, rfc3339_ms, time_left_text};
     pub use super::palette::{self, category_color, glow, level_color, role_color, stage_color};
     pub use super::widgets::{HudVisible, OVER_MAP, Place, hpx, panel_node};
 }

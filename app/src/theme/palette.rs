@@ -23,6 +23,8 @@ pub const NOTE: Color = Color::srgb(1.0, 0.8, 0.3);
 /// Overdue countdowns.
 pub const OVERDUE: Color = Color::srgb(1.0, 0.3, 0.25);
 /// The lost-link banner.
+/// The replay badge: the past, unmistakably not live.
+pub const REPLAY: Color = Color::srgba(0.85, 0.45, 0.02, 0.94);
 pub const ALARM: Color = Color::srgba(0.75, 0.05, 0.05, 0.92);
 /// A toggle that is on / off.
 pub const TOGGLE_ON: Color = Color::srgba(0.08, 0.2, 0.42, 0.95);

@@ -54,6 +54,8 @@ pub enum Place {
     Banner,
     /// A tour's caption.
     Caption,
+    /// The time bar (replay).
+    Timebar,
 }
 
 /// Whether the HUD and the map's labels are drawn (`--hud off`: a clean picture).

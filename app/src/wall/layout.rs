@@ -10,6 +10,7 @@
 //! detail = [-1, 0]
 //! banner = [0, 0]      # one PC driving all panels; a panel process always shows its own
 //! caption = [0, -1]
+//! timebar = [0, -1]
 //! ```
 
 use std::path::Path;
@@ -38,11 +39,20 @@ pub struct Places {
     pub detail: [i32; 2],
     pub banner: [i32; 2],
     pub caption: [i32; 2],
+    pub timebar: [i32; 2],
 }
 
 impl Default for Places {
     fn default() -> Self {
-        Self { title: [0, 0], ticker: [0, -1], filters: [-1, -1], detail: [-1, 0], banner: [0, 0], caption: [0, -1] }
+        Self {
+            title: [0, 0],
+            ticker: [0, -1],
+            filters: [-1, -1],
+            detail: [-1, 0],
+            banner: [0, 0],
+            caption: [0, -1],
+            timebar: [0, -1],
+        }
     }
 }
 
@@ -84,6 +94,7 @@ impl WallLayout {
             Place::Detail => p.detail,
             Place::Banner => p.banner,
             Place::Caption => p.caption,
+            Place::Timebar => p.timebar,
         };
         shape.resolve(c, r)
     }

@@ -197,6 +197,7 @@ fn view_of(
     filters: &Filters,
     heatmap: bool,
     presentation: &Presentation,
+    replay: Option<gridwall_protocol::wall::WallReplay>,
 ) -> WallView {
     let camera = match flight {
         Some(f) => CameraMotion {
@@ -223,6 +224,7 @@ fn view_of(
         heatmap,
         caption: presentation.caption.clone(),
         highlight: presentation.highlight.clone(),
+        replay,
     }
 }
 
@@ -249,7 +251,8 @@ fn publish_view(
 ) {
     let (Some((orbit, flight)), Some(now)) = (cameras.iter().next(), clock.now_ms(time.elapsed_secs())) else { return };
     let at = (now, clock.rate());
-    let view = view_of(orbit, flight, time.elapsed_secs(), at, &selection, &filters, heatmap.0, &presentation);
+    let view =
+        view_of(orbit, flight, time.elapsed_secs(), at, &selection, &filters, heatmap.0, &presentation, clock.replay());
     let urgent = match &published.view {
         None => true,
         Some(last) if same(last, &view) => return,

@@ -77,6 +77,10 @@ pub struct Live {
     durable_seq: Option<u64>,
     /// The newest event handed to the displays by [`Live::tick`].
     ticked_seq: u64,
+    /// How far back history is kept: older position fixes are refused.
+    pub retention_ms: i64,
+    /// While the simulator writes the past (its warm-up): the tick writes no keyframes then.
+    pub warming_up: bool,
 }
 
 /// Most patrols one registration request may name.
@@ -114,7 +118,7 @@ impl Live {
             ext_ids.push(p.ext_id.clone());
             by_ext.insert(p.ext_id.clone(), p.id);
         }
-        for t in &loaded.tracks {
+        for t in &loaded.positions {
             world.report_position(t.patrol, [t.x, t.y], t.t_ms);
         }
         let mut next_incident = 1;
@@ -159,6 +163,8 @@ impl Live {
             audit: loaded.audit.into(),
             durable_seq: None,
             ticked_seq: next_seq - 1,
+            retention_ms: crate::world::TRACK_RETENTION_MS,
+            warming_up: false,
         })
     }
 
@@ -274,7 +280,43 @@ impl Live {
             role: p.role.key().into(),
             grid: p.grid.clone(),
             status: p.status.key().into(),
+            at_ms: self.now_ms(),
         }
+    }
+
+    /// A keyframe of now: every placed patrol's position, role and status, and the open
+    /// incidents (replay starts from the newest keyframe before the time it shows).
+    pub fn keyframe(&self) -> Record {
+        let mut patrols: Vec<crate::history::codec::KeyPatrol> = self
+            .world
+            .patrols
+            .values()
+            .filter_map(|p| {
+                let f = crate::history::codec::Fix::from_metres(0, p.pos?[0], p.pos?[1]);
+                Some(crate::history::codec::KeyPatrol {
+                    id: p.id,
+                    role: p.role,
+                    status: p.status,
+                    x_cm: f.x_cm,
+                    y_cm: f.y_cm,
+                })
+            })
+            .collect();
+        patrols.sort_unstable_by_key(|p| p.id);
+        let mut incidents: Vec<_> =
+            self.world.incidents.values().filter(|i| i.case.is_open()).map(|i| self.incident_state(i)).collect();
+        incidents.sort_unstable_by_key(|i| i.id);
+        Record::Keyframe {
+            t_ms: self.now_ms(),
+            seq: self.next_seq - 1,
+            patrols: crate::history::codec::encode_keyframe(&patrols),
+            incidents: serde_json::to_string(&incidents).expect("incidents serialise"),
+        }
+    }
+
+    /// The KPIs as of now, for the KPI log.
+    pub fn kpi_record(&self, kpis: &Kpis) -> Record {
+        Record::Kpis { t_ms: self.now_ms(), json: serde_json::to_string(kpis).expect("KPIs serialise") }
     }
 
     /// Registers or updates patrols (all or nothing).
@@ -367,10 +409,14 @@ impl Live {
                     ),
                 ));
             }
-            if p.t_ms < now - crate::world::TRACK_RETENTION_MS {
+            if p.t_ms < now - self.retention_ms {
                 return Err(refuse(
                     "ts",
-                    format!("{} is older than the 24 h of tracks the server keeps", crate::ingest::format_time(p.t_ms)),
+                    format!(
+                        "{} is older than the {:.0} h of tracks the server keeps",
+                        crate::ingest::format_time(p.t_ms),
+                        self.retention_ms as f64 / 3_600_000.0
+                    ),
                 ));
             }
             points.push(TrackPoint { patrol: id, t_ms: p.t_ms.min(now), x: p.x, y: p.y });

@@ -45,6 +45,26 @@ impl Live {
         })
     }
 
+    /// A patrol as it was (its role, status and position then; its name, device id and cell as
+    /// registered now).
+    pub fn patrol_state_as(
+        &self,
+        id: u32,
+        role: gridwall_protocol::PatrolRole,
+        status: gridwall_protocol::PatrolStatus,
+        pos: [f64; 2],
+    ) -> Option<PatrolState> {
+        let p = self.world.patrols.get(&id)?;
+        Some(PatrolState {
+            pos: PatrolPos { id, x: pos[0], y: pos[1], lon: None, lat: None },
+            patrol_id: self.ext_ids.get(id as usize).cloned().unwrap_or_default(),
+            name: p.name.clone(),
+            role,
+            status,
+            grid: p.grid.clone(),
+        })
+    }
+
     /// The events after `seq`, if the log still holds all of them.
     pub fn events_after(&self, seq: u64) -> Option<Vec<Arc<Event>>> {
         if seq >= self.last_seq() {

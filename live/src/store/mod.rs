@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use sqlite::SqliteStore;
+pub(crate) use sqlite::decode_points as sqlite_points;
 pub use writer::StoreWriter;
 
 use crate::workflow::Case;
@@ -25,6 +26,8 @@ pub enum StoreError {
     Case { path: PathBuf, id: i64, source: serde_json::Error },
     #[error("storage {path}: a track blob of {len} bytes is not whole points")]
     PartialTrack { path: PathBuf, len: usize },
+    #[error("storage {path}: {source}")]
+    History { path: PathBuf, source: crate::history::HistoryError },
     #[error("storage {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A group commit failed; every write in the group gets this.
@@ -56,6 +59,8 @@ pub struct PatrolRow {
     pub role: String,
     pub grid: String,
     pub status: String,
+    /// When this registration or status took effect (the patrol log keeps each for replay).
+    pub at_ms: i64,
 }
 
 /// An incident as stored: where and what, plus its whole workflow state.
@@ -95,10 +100,21 @@ pub enum Record {
     Track(Vec<TrackPoint>),
     /// One command of the audit trail.
     Audit(crate::access::AuditEntry),
-    /// Drops track points older than the time, and events beyond the newest `keep_events`.
-    Prune {
-        tracks_before_ms: i64,
-        keep_events: u64,
+    /// Every patrol's position and status and the open incidents at one moment (the start of
+    /// a history window): replay starts from the keyframe before the time it shows.
+    Keyframe {
+        t_ms: i64,
+        /// The newest event made before it.
+        seq: u64,
+        /// [`crate::history::codec::encode_keyframe`].
+        patrols: Vec<u8>,
+        /// The open incidents as JSON (`[IncidentState]`).
+        incidents: String,
+    },
+    /// The city-wide KPIs from this time on (written when they change).
+    Kpis {
+        t_ms: i64,
+        json: String,
     },
 }
 
@@ -109,17 +125,17 @@ pub struct Loaded {
     pub incidents: Vec<IncidentRow>,
     /// The newest events (seq, time, JSON), oldest first.
     pub events: Vec<(u64, i64, String)>,
-    /// Track points since the requested time, in commit order.
-    pub tracks: Vec<TrackPoint>,
+    /// Each patrol's newest position fix.
+    pub positions: Vec<TrackPoint>,
     /// The newest entries of the audit trail, oldest first.
     pub audit: Vec<crate::access::AuditEntry>,
 }
 
 /// A durable store. `write` must not return before the records are on disk.
 pub trait Store: Send + 'static {
-    /// Reads everything back: all patrols and incidents, the newest `events` events and track
-    /// points since `tracks_since_ms`.
-    fn load(&mut self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError>;
+    /// Reads everything back: all patrols and incidents, the newest `events` events and each
+    /// patrol's newest position.
+    fn load(&mut self, events: usize) -> Result<Loaded, StoreError>;
     /// Writes the records in one durable transaction.
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
 }

@@ -32,8 +32,19 @@ CREATE TABLE IF NOT EXISTS transitions (
     action TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL, at_ms INTEGER NOT NULL,
     PRIMARY KEY (incident, n));
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tracks (id INTEGER PRIMARY KEY, t_max INTEGER NOT NULL, points BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS tracks_t_max ON tracks (t_max);
+CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, t_min INTEGER NOT NULL, t_max INTEGER NOT NULL, points BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_t_max ON journal (t_max);
+CREATE TABLE IF NOT EXISTS track_chunks (
+    w INTEGER NOT NULL, patrol INTEGER NOT NULL, part INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (w, patrol, part)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keyframes (
+    t_ms INTEGER PRIMARY KEY, seq INTEGER NOT NULL, patrols BLOB NOT NULL, incidents TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kpi_log (t_ms INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patrol_log (
+    t_ms INTEGER NOT NULL, id INTEGER NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS patrol_log_t ON patrol_log (t_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
@@ -50,10 +61,16 @@ fn write_id(path: &Path, id: &str) -> Result<(), StoreError> {
     f.sync_all().map_err(io)
 }
 
-/// Bytes per track point in a `tracks.points` blob: patrol u32, t i64, x and y as i32 cm.
+/// A store written before the track history kept its journal as `tracks` (no `t_min`).
+const UPGRADE_TRACKS: &str = "
+INSERT INTO journal (t_min, t_max, points) SELECT 0, t_max, points FROM tracks ORDER BY id;
+DROP TABLE tracks;
+";
+
+/// Bytes per track point in a `journal.points` blob: patrol u32, t i64, x and y as i32 cm.
 const POINT_BYTES: usize = 20;
 
-fn encode_points(points: &[TrackPoint]) -> Vec<u8> {
+pub(crate) fn encode_points(points: &[TrackPoint]) -> Vec<u8> {
     let mut out = Vec::with_capacity(points.len() * POINT_BYTES);
     for p in points {
         out.extend_from_slice(&p.patrol.to_le_bytes());
@@ -64,7 +81,7 @@ fn encode_points(points: &[TrackPoint]) -> Vec<u8> {
     out
 }
 
-fn decode_points(blob: &[u8]) -> Option<Vec<TrackPoint>> {
+pub(crate) fn decode_points(blob: &[u8]) -> Option<Vec<TrackPoint>> {
     if !blob.len().is_multiple_of(POINT_BYTES) {
         return None;
     }
@@ -108,6 +125,12 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        let old: bool = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tracks'", [], |r| r.get(0))
+            .map_err(sql)?;
+        if old {
+            conn.execute_batch(&format!("BEGIN; {UPGRADE_TRACKS} COMMIT;")).map_err(sql)?;
+        }
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
             .optional()
@@ -140,7 +163,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn load(&mut self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError> {
+    fn load(&mut self, events: usize) -> Result<Loaded, StoreError> {
         let sql = self.sql();
         let mut out = Loaded::default();
         let mut st =
@@ -154,6 +177,7 @@ impl Store for SqliteStore {
                     role: r.get(3)?,
                     grid: r.get(4)?,
                     status: r.get(5)?,
+                    at_ms: 0,
                 })
             })
             .map_err(&sql)?
@@ -209,26 +233,24 @@ impl Store for SqliteStore {
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
-        let mut st = self.conn.prepare("SELECT points FROM tracks WHERE t_max >= ?1 ORDER BY id").map_err(&sql)?;
-        let mut rows = st.query([tracks_since_ms]).map_err(&sql)?;
-        while let Some(row) = rows.next().map_err(&sql)? {
-            let blob: Vec<u8> = row.get(0).map_err(&sql)?;
-            let points = decode_points(&blob)
-                .ok_or_else(|| StoreError::PartialTrack { path: self.path.clone(), len: blob.len() })?;
-            out.tracks.extend(points.into_iter().filter(|p| p.t_ms >= tracks_since_ms));
-        }
+        out.positions = crate::history::reader::latest_positions(&self.conn).map_err(|e| e.into_store(&self.path))?;
         Ok(out)
     }
 
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(&sql)?;
+        // Immediate: the history's maintenance thread writes to the same file; waiting for the
+        // write lock happens here, never half way through.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         for record in records {
             match record {
                 Record::Patrol(p) => {
                     tx.prepare_cached("INSERT OR REPLACE INTO patrols (id, ext_id, name, role, grid, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                         .and_then(|mut st| st.execute(params![p.id, p.ext_id, p.name, p.role, p.grid, p.status]))
+                        .map_err(&sql)?;
+                    tx.prepare_cached("INSERT INTO patrol_log (t_ms, id, role, status) VALUES (?1, ?2, ?3, ?4)")
+                        .and_then(|mut st| st.execute(params![p.at_ms, p.id, p.role, p.status]))
                         .map_err(&sql)?;
                 }
                 Record::Incident(i) => {
@@ -261,27 +283,28 @@ impl Store for SqliteStore {
                         .map_err(&sql)?;
                 }
                 Record::Track(points) => {
+                    let t_min = points.iter().map(|p| p.t_ms).min().unwrap_or(0);
                     let t_max = points.iter().map(|p| p.t_ms).max().unwrap_or(0);
-                    tx.prepare_cached("INSERT INTO tracks (t_max, points) VALUES (?1, ?2)")
-                        .and_then(|mut st| st.execute(params![t_max, encode_points(points)]))
+                    tx.prepare_cached("INSERT INTO journal (t_min, t_max, points) VALUES (?1, ?2, ?3)")
+                        .and_then(|mut st| st.execute(params![t_min, t_max, encode_points(points)]))
+                        .map_err(&sql)?;
+                }
+                Record::Keyframe { t_ms, seq, patrols, incidents } => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO keyframes (t_ms, seq, patrols, incidents) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut st| st.execute(params![t_ms, *seq as i64, patrols, incidents]))
+                    .map_err(&sql)?;
+                }
+                Record::Kpis { t_ms, json } => {
+                    tx.prepare_cached("INSERT OR REPLACE INTO kpi_log (t_ms, json) VALUES (?1, ?2)")
+                        .and_then(|mut st| st.execute(params![t_ms, json]))
                         .map_err(&sql)?;
                 }
                 Record::Audit(a) => {
                     tx.prepare_cached("INSERT INTO audit (t_ms, actor, role, address, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                         .and_then(|mut st| st.execute(params![a.t_ms, a.actor, a.role, a.address, a.action, a.target, a.outcome]))
                         .map_err(&sql)?;
-                }
-                Record::Prune { tracks_before_ms, keep_events } => {
-                    tx.execute("DELETE FROM tracks WHERE t_max < ?1", [tracks_before_ms]).map_err(&sql)?;
-                    let newest: Option<i64> = tx
-                        .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
-                        .optional()
-                        .map_err(&sql)?
-                        .flatten();
-                    if let Some(newest) = newest {
-                        tx.execute("DELETE FROM events WHERE seq <= ?1", [newest - *keep_events as i64])
-                            .map_err(&sql)?;
-                    }
                 }
             }
         }
@@ -311,6 +334,7 @@ mod tests {
                     role: "grid_worker".into(),
                     grid: "370783001001001".into(),
                     status: "patrolling".into(),
+                    at_ms: 400,
                 }),
                 Record::Incident(IncidentRow {
                     id: 1,
@@ -332,17 +356,15 @@ mod tests {
             .unwrap();
         }
         let mut s = SqliteStore::open(dir.path()).unwrap();
-        let l = s.load(1_000, 1).unwrap();
+        let l = s.load(1).unwrap();
         assert_eq!(l.patrols.len(), 1);
         assert_eq!(l.patrols[0].name, "一组");
         assert_eq!(l.incidents[0].case, case);
         assert_eq!(l.events, vec![(2, 2_000, "{\"a\":1}".to_owned())]);
-        assert_eq!(l.tracks, vec![TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 }]);
+        assert_eq!(l.positions, vec![TrackPoint { patrol: 0, t_ms: 1_500, x: -3.21, y: 4.0 }]);
         let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM transitions", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 2);
-
-        s.write(&[Record::Prune { tracks_before_ms: 10_000, keep_events: 0 }]).unwrap();
-        let l = s.load(0, 10).unwrap();
-        assert!(l.tracks.is_empty() && l.events.is_empty());
+        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM patrol_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
     }
 }

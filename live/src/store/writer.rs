@@ -15,7 +15,6 @@ enum Job {
     Flush(Ack),
     /// Read everything back (after a failed commit, memory is rebuilt from what is stored).
     Load {
-        tracks_since_ms: i64,
         events: usize,
         answer: mpsc::Sender<Result<Loaded, StoreError>>,
     },
@@ -64,7 +63,7 @@ impl StoreWriter {
                             acks.push(ack);
                             None
                         }
-                        Job::Load { tracks_since_ms, events, answer } => Some((tracks_since_ms, events, answer)),
+                        Job::Load { events, answer } => Some((events, answer)),
                     };
                     let mut load = take(first, &mut records);
                     // A load reads what the writes queued before it left.
@@ -90,8 +89,8 @@ impl StoreWriter {
                     for ack in acks {
                         let _ = ack.send(result.clone());
                     }
-                    if let Some((tracks_since_ms, events, answer)) = load {
-                        let _ = answer.send(store.load(tracks_since_ms, events));
+                    if let Some((events, answer)) = load {
+                        let _ = answer.send(store.load(events));
                     }
                 }
             })
@@ -118,9 +117,9 @@ impl StoreWriter {
     }
 
     /// Reads the store back after everything queued so far (blocking this thread).
-    pub fn load_blocking(&self, tracks_since_ms: i64, events: usize) -> Result<Loaded, StoreError> {
+    pub fn load_blocking(&self, events: usize) -> Result<Loaded, StoreError> {
         let (answer, rx) = mpsc::channel();
-        self.tx.send(Job::Load { tracks_since_ms, events, answer }).map_err(|_| StoreError::Stopped)?;
+        self.tx.send(Job::Load { events, answer }).map_err(|_| StoreError::Stopped)?;
         rx.recv().map_err(|_| StoreError::Stopped)?
     }
 
@@ -170,7 +169,7 @@ mod tests {
             }
             writer.write(vec![Record::Event { seq: 51, time_ms: 0, json: "51".into() }]).await.unwrap();
         });
-        let l = SqliteStore::open(dir.path()).unwrap().load(0, 1_000).unwrap();
+        let l = SqliteStore::open(dir.path()).unwrap().load(1_000).unwrap();
         assert_eq!(l.events.len(), 51);
         assert!(l.events.windows(2).all(|w| w[0].0 + 1 == w[1].0));
     }

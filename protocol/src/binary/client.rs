@@ -1,8 +1,8 @@
 //! Client → server frames (stateless).
 
 use super::{
-    DecodeError, Reader, T_ASSIGN, T_CAST, T_HELLO, T_JOIN_WALL, T_LEAD_WALL, T_PING, T_SUBSCRIBE, T_TRANSITION,
-    Writer, finish, get_view, header, put_view,
+    DecodeError, Reader, T_ASSIGN, T_CAST, T_HELLO, T_JOIN_WALL, T_LEAD_WALL, T_LIVE, T_PING, T_REPLAY, T_SUBSCRIBE,
+    T_TRANSITION, Writer, finish, get_view, header, put_view,
 };
 use crate::PROTOCOL_VERSION;
 use crate::messages::{BboxCrs, ClientMessage};
@@ -73,6 +73,12 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
                 None => w.u8(0),
             }
         }
+        ClientMessage::Replay { at, speed } => {
+            w.u8(T_REPLAY);
+            w.str(at);
+            w.f64(*speed);
+        }
+        ClientMessage::Live => w.u8(T_LIVE),
     }
     w.0
 }
@@ -108,6 +114,8 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
         T_JOIN_WALL => ClientMessage::JoinWall { wall: r.str()?, lead: r.u8()? != 0 },
         T_LEAD_WALL => ClientMessage::LeadWall { view: get_view(&mut r)? },
         T_CAST => ClientMessage::Cast { wall: r.str()?, view: r.opt(get_view)? },
+        T_REPLAY => ClientMessage::Replay { at: r.str()?, speed: r.f64()? },
+        T_LIVE => ClientMessage::Live,
         t => return Err(DecodeError::Tag(t)),
     };
     finish(&r, msg)

@@ -311,6 +311,7 @@ const T_ERROR: u8 = 5;
 const T_PONG: u8 = 6;
 const T_KPIS: u8 = 7;
 const T_WALL_VIEW: u8 = 8;
+const T_TIMELINE: u8 = 9;
 const T_HELLO: u8 = 101;
 const T_SUBSCRIBE: u8 = 102;
 const T_ASSIGN: u8 = 103;
@@ -319,6 +320,8 @@ const T_PING: u8 = 105;
 const T_JOIN_WALL: u8 = 106;
 const T_LEAD_WALL: u8 = 107;
 const T_CAST: u8 = 108;
+const T_REPLAY: u8 = 109;
+const T_LIVE: u8 = 110;
 
 /// Wall views are rare (a few a second per wall) and nested: they travel as their JSON text.
 fn put_view(w: &mut Writer, view: &WallView) {

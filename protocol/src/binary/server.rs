@@ -2,9 +2,9 @@
 //! connection last got).
 
 use super::{
-    DecodeError, PositionCache, Reader, T_DELTA, T_ERROR, T_KPIS, T_PONG, T_REPLY, T_SNAPSHOT, T_WALL_VIEW, T_WELCOME,
-    Writer, dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, get_view, header, put_enum,
-    put_event, put_incident, put_patrol_state, put_view, quantize, unzigzag, zigzag,
+    DecodeError, PositionCache, Reader, T_DELTA, T_ERROR, T_KPIS, T_PONG, T_REPLY, T_SNAPSHOT, T_TIMELINE, T_WALL_VIEW,
+    T_WELCOME, Writer, dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, get_view, header,
+    put_enum, put_event, put_incident, put_patrol_state, put_view, quantize, unzigzag, zigzag,
 };
 use crate::PROTOCOL_VERSION;
 use crate::messages::{ComponentItem, Kpis, PatrolId, PatrolPos, ServerMessage};
@@ -128,6 +128,14 @@ impl ServerEncoder {
                     w.f64(v);
                 }
             }
+            ServerMessage::Timeline { live, at_ms, server_ms, speed, earliest_ms } => {
+                w.u8(T_TIMELINE);
+                w.u8(u8::from(*live));
+                w.ivar(*at_ms);
+                w.ivar(*server_ms);
+                w.f64(*speed);
+                w.ivar(*earliest_ms);
+            }
         }
         w.0
     }
@@ -219,6 +227,13 @@ impl ServerDecoder {
                     satisfaction_rate: r.f64()?,
                     mean_handling_min: r.f64()?,
                 },
+            },
+            T_TIMELINE => ServerMessage::Timeline {
+                live: r.u8()? != 0,
+                at_ms: r.ivar()?,
+                server_ms: r.ivar()?,
+                speed: r.f64()?,
+                earliest_ms: r.ivar()?,
             },
             t => return Err(DecodeError::Tag(t)),
         };

@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub max_sockets_per_token: Option<usize>,
     pub simulate: Option<SimulateConfig>,
     pub limits: Option<TimeLimits>,
+    /// `[retention] hours = 24`: how much history is kept for replay.
+    pub retention: Option<gridwall_live::history::RetentionConfig>,
 }
 
 impl FileConfig {

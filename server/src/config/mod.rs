@@ -110,6 +110,7 @@ impl ServeConfig {
                 store_max_pages: file.store_max_pages,
                 simulate,
                 limits: file.limits.unwrap_or(d.live.limits),
+                retention: file.retention.unwrap_or(d.live.retention),
             },
             auth: args.auth.or(file.auth),
             allowed_origins: file.allowed_origins.unwrap_or_default(),
@@ -150,6 +151,10 @@ impl ServeConfig {
         }
         if !(l.clock_tolerance_s.is_finite() && (0.0..=3600.0).contains(&l.clock_tolerance_s)) {
             return bad("clock_tolerance_s", "must be 0 to 3600 seconds");
+        }
+        let hours = l.retention.hours;
+        if !(hours.is_finite() && (1.0 / 60.0..=gridwall_live::history::RetentionConfig::MAX_HOURS).contains(&hours)) {
+            return bad("retention.hours", "must be 1/60 (a minute) to 168 (a week)");
         }
         let s = &self.sockets;
         if !(1024..=(64 << 20)).contains(&s.message_bytes) {

@@ -126,10 +126,11 @@ async fn serve(
                 }
             }
             batch = ticks.recv() => match batch {
+                Ok(_) if session.replaying() => session.replay_tick(&backend).await,
                 Ok(batch) => session.on_tick(&batch, &backend),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     ticks = ticks.resubscribe();
-                    session.catch_up(&backend)
+                    if session.replaying() { Vec::new() } else { session.catch_up(&backend) }
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },

@@ -10,6 +10,7 @@
 //! * `display`: the display socket (`/ws`); `ingest`: the device socket (`/ws/ingest`).
 //!
 //! * `audit`: the audit trail (admins); `access`: who is calling, and may they.
+//! * `replay`: exports of the retained past (tracks, incident histories) as `GeoJSON` and CSV.
 //!
 //! Every documented answer is a type of `gridwall_protocol::api`; refusals are `error::ApiError`.
 
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod listen;
 mod open311;
 mod patrols;
+mod replay;
 mod scene;
 
 use std::future::Future;
@@ -77,6 +79,9 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/grids/{code}", get(grids::summary))
         .route("/api/v1/kpis", get(kpis::kpis))
         .route("/api/v1/audit", get(audit::trail))
+        .route("/api/v1/replay/patrols.geojson", get(replay::patrols_geojson))
+        .route("/api/v1/replay/incidents.geojson", get(replay::incidents_geojson))
+        .route("/api/v1/replay/incidents.csv", get(replay::incidents_csv))
         .route("/open311/v2/services.json", get(open311::services))
         .route("/open311/v2/requests.json", get(open311::list).post(open311::create))
         .route("/open311/v2/requests/{id}", get(open311::one))

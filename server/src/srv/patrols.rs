@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `POST /api/v1/patrols` | register or update patrols → [`Registered`] |
 //! | `POST /api/v1/positions` | a batch of position reports → 202 [`Accepted`] |
-//! | `GET /api/v1/patrols/{id}/track?from=&to=` | a recorded track → [`TrackAnswer`] |
+//! | `GET /api/v1/patrols/{id}/track?from=&to=` | a recorded track (default: all the history kept) → [`TrackAnswer`] |
 //! | `GET /api/v1/nearest?incident=ID&k=5` (or `x=&y=`) | the k nearest on-duty patrols → [`NearestAnswer`] |
 
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ use gridwall_protocol::api::{
 use gridwall_scene::coords::CoordError;
 
 use super::access::{Who, deny};
-use super::error::{ApiError, ApiResult, parse_json, require_json, time_param};
+use super::error::{ApiError, ApiResult, parse_json, require_json};
 
 pub async fn register(
     who: Who,
@@ -86,16 +86,32 @@ pub async fn track(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<TrackAnswer>> {
     who.check(Permission::Read)?;
-    let from = time_param(&q, "from")?.unwrap_or(i64::MIN);
-    let to = time_param(&q, "to")?.unwrap_or(i64::MAX);
-    let live = backend.live();
-    let pid = live.patrol_id(&id).ok_or_else(|| Refusal::not_found("patrol_id", format!("no patrol {id:?}")))?;
-    let points = live
-        .world
-        .track(pid, from, to)
-        .into_iter()
-        .map(|(t_ms, x, y)| TrackFix { ts: ingest::format_time(t_ms), t_ms, x, y })
-        .collect();
+    let pid =
+        backend.live().patrol_id(&id).ok_or_else(|| Refusal::not_found("patrol_id", format!("no patrol {id:?}")))?;
+    let mut q = q;
+    if !q.contains_key("from") {
+        let now = backend.live().now_ms();
+        q.insert("from".into(), ingest::format_time(now - backend.retention_ms + 1_000));
+    }
+    let (from, to) = super::replay::range(&backend, &q)?;
+    let path = backend.history_path.clone();
+    let fixes = tokio::task::spawn_blocking(move || {
+        let conn = gridwall_live::history::open_reader(&path)?;
+        gridwall_live::history::reader::fixes(&conn, from - 1, to, |p| p == pid, super::replay::MAX_FIXES)
+    })
+    .await
+    .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()))??;
+    let points = fixes
+        .get(&pid)
+        .map(|v| {
+            v.iter()
+                .map(|f| {
+                    let [x, y] = f.metres();
+                    TrackFix { ts: ingest::format_time(f.t_ms), t_ms: f.t_ms, x, y }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Json(TrackAnswer { patrol_id: id, points }))
 }
 

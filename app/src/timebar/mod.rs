@@ -1,0 +1,519 @@
+//! The time bar (时间轴): the retention window as a track to click or
+//! drag to any moment, play and pause, a minute back and forth, 1× 10× 60× 600×, and 实时 (live);
+//! while it replays, a badge across the top says "回放 2026-11-24 21:30:05" so nobody takes the
+//! past for live.
+//!
+//! The server does the replaying (the same snapshot and delta messages as live, so every layer
+//! shows the past without a second code path); this plugin turns [`TimeRequest`]s (from the bar,
+//! keys, an incident panel's 回放此事件, a wall's leader) into `replay`/`live` messages, and
+//! shows the server's `timeline`. The time every countdown follows is
+//! [`ServerClock::shown_ms`](crate::net::ServerClock::shown_ms).
+//!
+//! Keys: `Space` play/pause, `[` and `]` a minute back and forth, `L` live. The bar sits at the
+//! top centre (the bottom corners hold the ticker and the filters).
+
+use bevy::prelude::*;
+use bevy::ui::RelativeCursorPosition;
+use gridwall_protocol::wall::WallReplay;
+use gridwall_protocol::{ClientMessage, ServerMessage};
+
+use crate::AppSystems;
+use crate::loading::LoadProgress;
+use crate::map::{TimeRequest, Typing};
+use crate::net::{Outbound, ServerClock, ServerFrame};
+use crate::theme::prelude::*;
+use crate::wall::sync::{GroupView, WallRole};
+
+/// The speeds offered (replay ms per server ms).
+pub const SPEEDS: [f64; 4] = [1.0, 10.0, 60.0, 600.0];
+
+/// A step of `[` and `]`.
+const STEP_MS: i64 = 60_000;
+
+/// A click on the bar while live starts the replay this long before now if the click is
+/// (almost) at its right end.
+const LATEST_REPLAY_MS: i64 = 5_000;
+
+/// What the display shows and can show.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct Timeline {
+    /// The oldest moment the server can replay.
+    pub earliest_ms: i64,
+    /// The speed the last replay ran at (play after a pause resumes at it).
+    pub last_speed: f64,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self { earliest_ms: 0, last_speed: 60.0 }
+    }
+}
+
+/// `--replay-at`: start in replay at this time (RFC 3339, checked by the server) and speed.
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct ReplayStart {
+    pub at: String,
+    pub speed: f64,
+}
+
+/// The server's last refusal of a replay, shown on the bar for a while.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+struct Refused(Option<(String, f32)>);
+
+/// How long a refusal stays on the bar (seconds).
+const REFUSAL_SHOWN_S: f32 = 6.0;
+
+/// An incident's life being played (回放此事件): back to live after `until_ms`.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+struct Playing {
+    until_ms: Option<i64>,
+}
+
+/// The replay a wall follower last asked for on its leader's behalf.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+struct Followed(Option<WallReplay>);
+
+/// What readiness waits for with `--replay-at`.
+const REPLAY_SNAPSHOT: &str = "replay snapshot";
+
+#[derive(Component)]
+struct TimebarRoot;
+/// The track: click or drag to seek.
+#[derive(Component)]
+struct Track;
+#[derive(Component)]
+struct TrackFill;
+#[derive(Component)]
+struct TimeLabel;
+#[derive(Component, Clone, Copy, PartialEq)]
+enum TimeButton {
+    Back,
+    PlayPause,
+    Forward,
+    Speed(f64),
+    Live,
+}
+#[derive(Component)]
+struct ReplayBadge;
+
+pub struct TimebarPlugin;
+
+impl Plugin for TimebarPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Timeline>()
+            .init_resource::<Playing>()
+            .init_resource::<Followed>()
+            .init_resource::<Refused>()
+            .init_resource::<ServerClock>()
+            .init_resource::<Typing>()
+            .init_resource::<LoadProgress>()
+            .init_resource::<GroupView>()
+            .add_message::<TimeRequest>()
+            .add_message::<Outbound>()
+            .add_message::<ServerFrame>()
+            .add_systems(Startup, (spawn_timebar, wait_for_replay.run_if(resource_exists::<ReplayStart>)))
+            .add_systems(Update, read_timeline.in_set(AppSystems::Apply))
+            .add_systems(
+                Update,
+                (
+                    press_buttons,
+                    seek_on_track,
+                    time_keys.run_if(resource_exists::<ButtonInput<KeyCode>>),
+                    follow_leader.run_if(follows_a_wall),
+                )
+                    .in_set(AppSystems::Input),
+            )
+            .add_systems(Update, (request_time, end_incident_replay).chain().in_set(AppSystems::Select))
+            .add_systems(Update, show_time.in_set(AppSystems::Present));
+    }
+}
+
+fn follows_a_wall(role: Option<Res<WallRole>>) -> bool {
+    role.is_some_and(|r| !r.lead)
+}
+
+fn wait_for_replay(mut progress: ResMut<LoadProgress>) {
+    progress.wait_for(REPLAY_SNAPSHOT);
+}
+
+fn spawn_timebar(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, role: Option<Res<WallRole>>) {
+    let font = |px: f32| font(ui.as_deref(), px);
+    let l = *lang;
+    // A wall's followers replay what their leader replays; they show the badge, not the bar.
+    let bar_visibility = if role.is_some_and(|r| !r.lead) { Visibility::Hidden } else { Visibility::Inherited };
+    let button = |label: String, b: TimeButton| {
+        (
+            Button,
+            b,
+            Node { padding: UiRect::axes(hpx(9.0), hpx(2.0)), ..default() },
+            BackgroundColor(palette::BUTTON),
+            children![(Text::new(label), font(17.0), TextColor(palette::ACCENT))],
+        )
+    };
+    commands
+        .spawn((
+            // Top centre: the bottom corners hold the ticker and the filters, the bottom centre
+            // a tour's caption.
+            Node {
+                left: Val::Percent(50.0),
+                margin: UiRect::left(hpx(-380.0)),
+                width: hpx(760.0),
+                top: hpx(20.0),
+                ..panel_node(10.0, 6.0)
+            },
+            BackgroundColor(palette::PANEL),
+            bar_visibility,
+            TimebarRoot,
+            Place::Timebar,
+            OVER_MAP,
+            Name::new("time bar"),
+        ))
+        .with_children(|p| {
+            p.spawn(Node {
+                flex_direction: FlexDirection::Row,
+                column_gap: hpx(8.0),
+                align_items: AlignItems::Center,
+                ..default()
+            })
+            .with_children(|row| {
+                row.spawn(button(l.pick("◀ 1分", "◀ 1 min").into(), TimeButton::Back));
+                row.spawn(button(l.pick("播放/暂停", "play/pause").into(), TimeButton::PlayPause));
+                row.spawn(button(l.pick("1分 ▶", "1 min ▶").into(), TimeButton::Forward));
+                for s in SPEEDS {
+                    row.spawn(button(format!("{s}×"), TimeButton::Speed(s)));
+                }
+                row.spawn(button(l.pick("实时", "live").into(), TimeButton::Live));
+                row.spawn((Text::new(""), font(17.0), TextColor(palette::BODY), TimeLabel));
+            });
+            p.spawn((
+                Button,
+                Track,
+                RelativeCursorPosition::default(),
+                Node { width: Val::Percent(100.0), height: hpx(14.0), ..default() },
+                BackgroundColor(palette::TOGGLE_OFF),
+            ))
+            .with_child((
+                TrackFill,
+                Node { width: Val::Percent(100.0), height: Val::Percent(100.0), ..default() },
+                BackgroundColor(palette::ACCENT.with_alpha(0.55)),
+            ));
+        });
+    commands.spawn((
+        Node {
+            position_type: PositionType::Absolute,
+            top: hpx(100.0),
+            left: Val::Percent(50.0),
+            margin: UiRect::left(hpx(-300.0)),
+            width: hpx(600.0),
+            justify_content: JustifyContent::Center,
+            padding: UiRect::all(hpx(10.0)),
+            ..default()
+        },
+        BackgroundColor(palette::REPLAY),
+        Visibility::Hidden,
+        ReplayBadge,
+        Place::Banner,
+        OVER_MAP,
+        Name::new("replay badge"),
+        children![(Text::new(""), font(28.0), TextColor(Color::WHITE))],
+    ));
+}
+
+/// The server's `timeline`: how far back it can replay; with `--replay-at`, the first live
+/// snapshot is the moment to ask for the replay, and its snapshot makes the display ready (a
+/// refused `--replay-at` ends the display with the server's reason).
+#[allow(clippy::too_many_arguments)]
+fn read_timeline(
+    mut frames: MessageReader<ServerFrame>,
+    mut timeline: ResMut<Timeline>,
+    clock: Res<ServerClock>,
+    start: Option<Res<ReplayStart>>,
+    mut progress: ResMut<LoadProgress>,
+    mut refused: ResMut<Refused>,
+    time: Res<Time>,
+    mut outbound: MessageWriter<Outbound>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    for ServerFrame(m) in frames.read() {
+        match m {
+            ServerMessage::Error { code, message } if code == "replay" => {
+                if progress.is_pending(REPLAY_SNAPSHOT) {
+                    error!("--replay-at refused: {message}");
+                    exit.write(AppExit::error());
+                }
+                warn!("replay refused: {message}");
+                refused.0 = Some((message.clone(), time.elapsed_secs()));
+            }
+            ServerMessage::Timeline { earliest_ms, live, speed, .. } => {
+                timeline.earliest_ms = *earliest_ms;
+                if !live && *speed > 0.0 {
+                    timeline.last_speed = *speed;
+                }
+            }
+            ServerMessage::Snapshot { .. } if progress.is_pending(REPLAY_SNAPSHOT) => {
+                if clock.replay().is_some() {
+                    progress.done(REPLAY_SNAPSHOT);
+                } else if let Some(s) = &start {
+                    outbound.write(Outbound(ClientMessage::Replay { at: s.at.clone(), speed: s.speed }));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The time the bar's buttons act on: the replay's, or now.
+fn shown(clock: &ServerClock, time: &Time) -> Option<i64> {
+    clock.shown_ms(time.elapsed_secs())
+}
+
+fn press_buttons(
+    buttons: Query<(&Interaction, &TimeButton), Changed<Interaction>>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    timeline: Res<Timeline>,
+    mut requests: MessageWriter<TimeRequest>,
+) {
+    for (i, b) in &buttons {
+        if *i != Interaction::Pressed {
+            continue;
+        }
+        if let Some(r) = button_request(*b, &clock, &time, &timeline) {
+            requests.write(r);
+        }
+    }
+}
+
+fn button_request(b: TimeButton, clock: &ServerClock, time: &Time, timeline: &Timeline) -> Option<TimeRequest> {
+    let now = clock.now_ms(time.elapsed_secs())?;
+    let at = shown(clock, time)?;
+    let speed = clock.replay().map_or(0.0, |r| r.speed);
+    Some(match b {
+        TimeButton::Live => TimeRequest::Live,
+        TimeButton::PlayPause if clock.replay().is_some() && speed > 0.0 => {
+            TimeRequest::Replay { at_ms: at, speed: 0.0 }
+        }
+        TimeButton::PlayPause if clock.replay().is_some() => {
+            TimeRequest::Replay { at_ms: at, speed: timeline.last_speed }
+        }
+        // Pause on live: the picture stands still at now.
+        TimeButton::PlayPause => TimeRequest::Replay { at_ms: now, speed: 0.0 },
+        TimeButton::Back => TimeRequest::Replay { at_ms: (at - STEP_MS).max(timeline.earliest_ms), speed },
+        TimeButton::Forward if clock.replay().is_none() => return None,
+        TimeButton::Forward => TimeRequest::Replay { at_ms: (at + STEP_MS).min(now), speed },
+        // From live, a speed replays the last hour at it.
+        TimeButton::Speed(s) if clock.replay().is_none() => {
+            TimeRequest::Replay { at_ms: (now - 3_600_000).max(timeline.earliest_ms), speed: s }
+        }
+        TimeButton::Speed(s) => TimeRequest::Replay { at_ms: at, speed: s },
+    })
+}
+
+/// A click or a drag on the track seeks there (at most five seeks a second while dragging).
+fn seek_on_track(
+    track: Query<(&Interaction, &RelativeCursorPosition), With<Track>>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    timeline: Res<Timeline>,
+    mut last: Local<Option<(f32, f32)>>,
+    mut requests: MessageWriter<TimeRequest>,
+) {
+    let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
+    for (i, pos) in &track {
+        if *i != Interaction::Pressed {
+            *last = None;
+            continue;
+        }
+        let Some(p) = pos.normalized else { continue };
+        let f = (p.x + 0.5).clamp(0.0, 1.0);
+        let t = time.elapsed_secs();
+        if last.is_some_and(|(lf, lt)| (lf - f).abs() < 0.002 || t - lt < 0.2) {
+            continue;
+        }
+        *last = Some((f, t));
+        let earliest = timeline.earliest_ms.min(now);
+        let at = (earliest + (f64::from(f) * (now - earliest) as f64) as i64).min(now - LATEST_REPLAY_MS);
+        let speed = clock.replay().map_or(timeline.last_speed, |r| r.speed);
+        requests.write(TimeRequest::Replay { at_ms: at.max(earliest), speed });
+    }
+}
+
+fn time_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    typing: Res<Typing>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    timeline: Res<Timeline>,
+    mut requests: MessageWriter<TimeRequest>,
+) {
+    if typing.0 {
+        return;
+    }
+    for (key, b) in [
+        (KeyCode::Space, TimeButton::PlayPause),
+        (KeyCode::BracketLeft, TimeButton::Back),
+        (KeyCode::BracketRight, TimeButton::Forward),
+        (KeyCode::KeyL, TimeButton::Live),
+    ] {
+        if keys.just_pressed(key)
+            && let Some(r) = button_request(b, &clock, &time, &timeline)
+        {
+            requests.write(r);
+        }
+    }
+}
+
+/// A wall follower replays what its leader replays, and returns to live with it.
+fn follow_leader(
+    group: Res<GroupView>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    mut followed: ResMut<Followed>,
+    mut requests: MessageWriter<TimeRequest>,
+) {
+    let Some((_, view)) = &group.0 else { return };
+    if view.replay == followed.0 {
+        return;
+    }
+    let Some(now) = clock.now_ms(time.elapsed_secs()) else { return };
+    followed.0 = view.replay;
+    requests.write(match view.replay {
+        Some(r) => TimeRequest::Replay { at_ms: r.at(now), speed: r.speed },
+        None => TimeRequest::Live,
+    });
+}
+
+/// Sends what was asked for.
+fn request_time(
+    mut requests: MessageReader<TimeRequest>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    timeline: Res<Timeline>,
+    mut playing: ResMut<Playing>,
+    mut outbound: MessageWriter<Outbound>,
+) {
+    for r in requests.read() {
+        let msg = match *r {
+            TimeRequest::Live => {
+                playing.until_ms = None;
+                ClientMessage::Live
+            }
+            TimeRequest::Replay { at_ms, speed } => {
+                ClientMessage::Replay { at: rfc3339_ms(at_ms), speed: speed.clamp(0.0, 3_600.0) }
+            }
+            TimeRequest::Incident { from_ms, to_ms } => {
+                // (An incident older than the history kept plays from its start.)
+                let from_ms = from_ms.max(timeline.earliest_ms);
+                let now = clock.now_ms(time.elapsed_secs()).unwrap_or(from_ms);
+                let span = to_ms.min(now) - from_ms;
+                let speed = incident_speed(span, clock.rate());
+                playing.until_ms = Some(to_ms);
+                ClientMessage::Replay { at: rfc3339_ms(from_ms), speed }
+            }
+        };
+        outbound.write(Outbound(msg));
+    }
+}
+
+/// The offered speed that plays `span_ms` of history in about a minute or more of real time
+/// on a server whose clock runs at `rate`.
+pub fn incident_speed(span_ms: i64, rate: f64) -> f64 {
+    let wanted = span_ms as f64 / 60_000.0 / rate.max(1e-3);
+    SPEEDS.iter().copied().rev().find(|s| *s <= wanted).unwrap_or(SPEEDS[0])
+}
+
+/// An incident's replay that reached its end returns to live.
+fn end_incident_replay(
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    mut playing: ResMut<Playing>,
+    mut outbound: MessageWriter<Outbound>,
+) {
+    let Some(until) = playing.until_ms else { return };
+    if clock.replay().is_some() && clock.shown_ms(time.elapsed_secs()).is_some_and(|t| t >= until) {
+        playing.until_ms = None;
+        outbound.write(Outbound(ClientMessage::Live));
+    }
+}
+
+/// The bar's fill, label and active speed; the badge while replaying.
+#[allow(clippy::too_many_arguments)]
+fn show_time(
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+    timeline: Res<Timeline>,
+    lang: Res<Lang>,
+    mut fill: Query<&mut Node, With<TrackFill>>,
+    mut label: Query<&mut Text, (With<TimeLabel>, Without<ReplayBadge>)>,
+    mut buttons: Query<(&TimeButton, &mut BackgroundColor)>,
+    mut badge: Query<(&mut Visibility, &Children), With<ReplayBadge>>,
+    mut badge_text: Query<&mut Text, Without<TimeLabel>>,
+    refused: Res<Refused>,
+) {
+    let (Some(now), Some(at)) = (clock.now_ms(time.elapsed_secs()), clock.shown_ms(time.elapsed_secs())) else {
+        return;
+    };
+    let replay = clock.replay();
+    let earliest = timeline.earliest_ms.min(now);
+    let f = if now > earliest { (at - earliest) as f32 / (now - earliest) as f32 } else { 1.0 };
+    for mut n in &mut fill {
+        let w = Val::Percent(100.0 * f.clamp(0.0, 1.0));
+        if n.width != w {
+            n.width = w;
+        }
+    }
+    let l = *lang;
+    let refusal =
+        refused.0.as_ref().filter(|(_, at)| time.elapsed_secs() - at < REFUSAL_SHOWN_S).map(|(m, _)| format!("✕ {m}"));
+    let text = match replay {
+        _ if refusal.is_some() => refusal.unwrap_or_default(),
+        None => format!("{} {}", l.pick("● 实时", "● live"), clock_text(now)),
+        Some(r) if r.speed == 0.0 => format!("{} {}", l.pick("已暂停", "paused"), date_time_text(at)),
+        Some(r) => format!("▶ {}× {}", r.speed, date_time_text(at)),
+    };
+    for mut t in &mut label {
+        if t.0 != text {
+            t.0.clone_from(&text);
+        }
+    }
+    for (b, mut bg) in &mut buttons {
+        let on = match (b, replay) {
+            (TimeButton::Live, None) => true,
+            (TimeButton::Speed(s), Some(r)) => (*s - r.speed).abs() < 1e-9,
+            (TimeButton::PlayPause, Some(r)) => r.speed == 0.0,
+            _ => false,
+        };
+        let c = if on { palette::TOGGLE_ON } else { palette::BUTTON };
+        if bg.0 != c {
+            bg.0 = c;
+        }
+    }
+    for (mut vis, children) in &mut badge {
+        vis.set_if_neq(if replay.is_some() { Visibility::Inherited } else { Visibility::Hidden });
+        if let (Some(r), Some(mut t)) = (replay, children.first().and_then(|&c| badge_text.get_mut(c).ok())) {
+            let speed =
+                if r.speed == 0.0 { l.pick("已暂停", "paused").to_owned() } else { format!("{}×", r.speed) };
+            let shown = format!("{} {} · {speed}", l.pick("回放", "REPLAY"), &date_time_text(at)[..16]);
+            if t.0 != shown {
+                t.0 = shown;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_incident_plays_in_about_a_minute_at_an_offered_speed() {
+        // Two hours of a case at real time: 120× wanted, 60× offered.
+        assert_eq!(incident_speed(2 * 3_600_000, 1.0), 60.0);
+        // A ten-minute case plays at 10×; a day-long one at 600×; a short one at 1×.
+        assert_eq!(incident_speed(600_000, 1.0), 10.0);
+        assert_eq!(incident_speed(24 * 3_600_000, 1.0), 600.0);
+        assert_eq!(incident_speed(30_000, 1.0), 1.0);
+        // On a demo server whose clock runs 30×, two hours take four real minutes at 1×.
+        assert_eq!(incident_speed(2 * 3_600_000, 30.0), 1.0);
+    }
+}

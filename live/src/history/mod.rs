@@ -1,0 +1,90 @@
+//! The city's recent past, for replay (轨迹回放) and export: what the store keeps beside the
+//! live state, how it is read back, and the background work that keeps it small.
+//!
+//! * Position fixes are first written to the store's journal (20 bytes a fix, committed before
+//!   a device gets its answer). [`maintain`] moves each closed minute into **track chunks**, one
+//!   per patrol and minute, delta-of-delta coded ([`codec`]: about three bytes a fix), in one
+//!   transaction with deleting them from the journal, and prunes everything older than the
+//!   retention, on its own thread and connection: ingest never waits for either beyond one
+//!   short write lock.
+//! * Every minute the backend writes a **keyframe**: every patrol's position, role and status
+//!   and the open incidents. With the patrol log (status changes), the event log (every incident
+//!   transition) and the KPI log, [`city::City::at`] rebuilds the city at any moment of the
+//!   retention window from the keyframe before it and at most one minute of fixes.
+//! * [`reader`] holds the queries (each on a connection of its own: readers never block the
+//!   writer in WAL mode).
+
+pub mod city;
+pub mod codec;
+pub mod maintain;
+pub mod reader;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Length of a history window: keyframes are written at its start, chunks hold one window.
+pub const WINDOW_MS: i64 = 60_000;
+
+/// The start of the window holding `t_ms`.
+pub fn window_of(t_ms: i64) -> i64 {
+    t_ms.div_euclid(WINDOW_MS).saturating_mul(WINDOW_MS)
+}
+
+/// `[retention]`: how much of the past is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Hours of tracks, keyframes and logs kept for replay (older ones are pruned).
+    pub hours: f64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { hours: 24.0 }
+    }
+}
+
+impl RetentionConfig {
+    /// Most hours that may be kept (a week).
+    pub const MAX_HOURS: f64 = 168.0;
+
+    pub fn ms(&self) -> i64 {
+        (self.hours.clamp(1.0 / 60.0, Self::MAX_HOURS) * 3_600_000.0) as i64
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("the history store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Damaged(#[from] codec::Damaged),
+    #[error("a stored history record is damaged: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{} is before the history kept{}", crate::ingest::format_time(*at_ms), match earliest_ms {
+        Some(e) => format!(" (the earliest moment that can be replayed is {})", crate::ingest::format_time(*e)),
+        None => " (nothing has been recorded yet)".to_owned(),
+    })]
+    BeforeHistory { at_ms: i64, earliest_ms: Option<i64> },
+    #[error("more than {max} position fixes: ask for a shorter time or a smaller area")]
+    TooMany { max: usize },
+    #[error("{} is in the future (the server's clock says {})", crate::ingest::format_time(*at_ms), crate::ingest::format_time(*now_ms))]
+    Future { at_ms: i64, now_ms: i64 },
+}
+
+impl HistoryError {
+    pub(crate) fn into_store(self, path: &Path) -> crate::store::StoreError {
+        crate::store::StoreError::History { path: path.to_owned(), source: self }
+    }
+}
+
+/// Opens a connection for reading history from the store at `path` (the `SQLite` file).
+pub fn open_reader(path: &Path) -> Result<rusqlite::Connection, HistoryError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}

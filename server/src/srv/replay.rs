@@ -1,0 +1,263 @@
+//! The retained past for third-party tools (GIS, spreadsheets): patrol tracks and incident
+//! histories between two times, read from the store's history on a connection of their own.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/replay/patrols.geojson?from=&to=&bbox=` | tracks as `LineString`s (WGS84) with per-vertex `times` |
+//! | `GET /api/v1/replay/incidents.geojson?from=&to=` | incidents with a workflow step in the range, each with its timeline |
+//! | `GET /api/v1/replay/incidents.csv?from=&to=` | the same as one row per workflow step |
+//!
+//! `from`/`to` are RFC 3339 (default: the last hour); `bbox` is `west,south,east,north` in
+//! WGS84. At most [`MAX_FIXES`] fixes or [`MAX_INCIDENTS`] incidents an answer (400 past them:
+//! narrow the range).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gridwall_live::access::Permission;
+use gridwall_live::backend::Backend;
+use gridwall_live::history::{HistoryError, open_reader, reader};
+use gridwall_live::ingest::{format_time, format_time_ms};
+use gridwall_protocol::{Bbox, BboxCrs};
+use serde_json::{Value, json};
+
+use super::access::Who;
+use super::error::{ApiError, ApiResult, time_param};
+
+/// Most position fixes one export answers with.
+pub const MAX_FIXES: usize = 2_000_000;
+/// Most incidents one export answers with.
+pub const MAX_INCIDENTS: usize = 100_000;
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::BeforeHistory { .. } | HistoryError::Future { .. } | HistoryError::TooMany { .. } => {
+                Self::bad_request("from", e.to_string())
+            }
+            e => Self::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()),
+        }
+    }
+}
+
+/// `from` and `to` of a query (default: the hour before now), within the history kept.
+pub fn range(backend: &Backend, q: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
+    let now = backend.live().now_ms();
+    let to = time_param(q, "to")?.unwrap_or(now).min(now);
+    let from = time_param(q, "from")?.unwrap_or(to - 3_600_000);
+    if from > to {
+        return Err(ApiError::bad_request("from", "from is after to"));
+    }
+    if from < now - backend.retention_ms {
+        return Err(ApiError::bad_request(
+            "from",
+            format!(
+                "{} is before the history kept ({:.0} h: from {} on)",
+                format_time(from),
+                backend.retention_ms as f64 / 3_600_000.0,
+                format_time(now - backend.retention_ms)
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HistoryError> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+fn geojson(v: &Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], v.to_string()).into_response()
+}
+
+fn wgs84(backend: &Backend, pts: impl Iterator<Item = [f64; 2]>) -> ApiResult<Vec<[f64; 2]>> {
+    backend
+        .with_frame(|f| {
+            pts.map(|[x, y]| f.to_wgs84(x, y).map(|(lon, lat)| [(lon * 1e7).round() / 1e7, (lat * 1e7).round() / 1e7]))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))
+}
+
+/// `GET /api/v1/replay/patrols.geojson`
+pub async fn patrols_geojson(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
+    let (from, to) = range(&backend, &q)?;
+    let bbox = match q.get("bbox") {
+        None => None,
+        Some(v) => {
+            let n: Vec<f64> =
+                v.split(',').map(|s| s.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| {
+                    ApiError::bad_request("bbox", format!("{v:?} is not west,south,east,north in degrees"))
+                })?;
+            let b: [f64; 4] = n
+                .try_into()
+                .map_err(|_| ApiError::bad_request("bbox", "four numbers: west,south,east,north in degrees"))?;
+            let local = gridwall_live::session::to_local_bbox(Bbox(b), BboxCrs::Wgs84, &backend)
+                .map_err(|e| ApiError::bad_request("bbox", e.to_string()))?;
+            Some(local)
+        }
+    };
+    let path = backend.history_path.clone();
+    let tracks = blocking(move || {
+        let conn = open_reader(&path)?;
+        reader::fixes(&conn, from - 1, to, |_| true, MAX_FIXES)
+    })
+    .await?;
+    let mut ids: Vec<u32> = tracks.keys().copied().collect();
+    ids.sort_unstable();
+    let mut features = Vec::new();
+    for id in ids {
+        let fixes: Vec<_> = tracks[&id]
+            .iter()
+            .filter(|f| bbox.is_none_or(|b| b.contains(f.metres()[0], f.metres()[1])))
+            .copied()
+            .collect();
+        if fixes.is_empty() {
+            continue;
+        }
+        let coords = wgs84(&backend, fixes.iter().map(gridwall_live::history::codec::Fix::metres))?;
+        let (ext, name, role) = {
+            let live = backend.live();
+            let p = live.world.patrols.get(&id);
+            (
+                live.patrol_ext(id).unwrap_or_default().to_owned(),
+                p.map(|p| p.name.clone()).unwrap_or_default(),
+                p.map(|p| p.role.key()).unwrap_or_default(),
+            )
+        };
+        let geometry = if coords.len() == 1 {
+            json!({"type": "Point", "coordinates": coords[0]})
+        } else {
+            json!({"type": "LineString", "coordinates": coords})
+        };
+        features.push(json!({
+            "type": "Feature",
+            "geometry": geometry,
+            "properties": {
+                "patrol_id": ext,
+                "name": name,
+                "role": role,
+                "times": fixes.iter().map(|f| format_time_ms(f.t_ms)).collect::<Vec<_>>(),
+                "t_ms": fixes.iter().map(|f| f.t_ms).collect::<Vec<_>>(),
+            },
+        }));
+    }
+    Ok(geojson(&json!({
+        "type": "FeatureCollection",
+        "from": format_time_ms(from),
+        "to": format_time_ms(to),
+        "features": features,
+    })))
+}
+
+async fn incidents(
+    backend: &Backend,
+    q: &HashMap<String, String>,
+) -> ApiResult<Vec<gridwall_live::store::IncidentRow>> {
+    let (from, to) = range(backend, q)?;
+    let path = backend.history_path.clone();
+    let (rows, more) = blocking(move || {
+        let conn = open_reader(&path)?;
+        reader::incidents_between(&conn, from, to, MAX_INCIDENTS)
+    })
+    .await?;
+    if more {
+        return Err(ApiError::bad_request(
+            "from",
+            format!("more than {MAX_INCIDENTS} incidents in the range: ask for a shorter time"),
+        ));
+    }
+    Ok(rows)
+}
+
+/// `GET /api/v1/replay/incidents.geojson`
+pub async fn incidents_geojson(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
+    let rows = incidents(&backend, &q).await?;
+    let coords = wgs84(&backend, rows.iter().map(|r| [r.x, r.y]))?;
+    let features: Vec<Value> = rows
+        .iter()
+        .zip(coords)
+        .map(|(r, c)| {
+            json!({
+                "type": "Feature",
+                "id": r.id,
+                "geometry": {"type": "Point", "coordinates": c},
+                "properties": {
+                    "id": r.id,
+                    "category": r.category,
+                    "source": r.source,
+                    "grid": r.grid,
+                    "description": r.description,
+                    "stage": r.case.stage.key(),
+                    "level": r.case.level.key(),
+                    "created": format_time_ms(r.case.created_ms),
+                    "x": r.x,
+                    "y": r.y,
+                    "timeline": r.case.timeline.iter().map(|t| json!({
+                        "from": t.from.key(),
+                        "to": t.to.key(),
+                        "action": t.action,
+                        "actor": t.actor,
+                        "note": t.note,
+                        "at": format_time_ms(t.at_ms),
+                    })).collect::<Vec<_>>(),
+                },
+            })
+        })
+        .collect();
+    Ok(geojson(&json!({"type": "FeatureCollection", "features": features})))
+}
+
+/// A CSV field, quoted when it needs to be (RFC 4180).
+fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+/// `GET /api/v1/replay/incidents.csv`
+pub async fn incidents_csv(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
+    let rows = incidents(&backend, &q).await?;
+    let coords = wgs84(&backend, rows.iter().map(|r| [r.x, r.y]))?;
+    let mut out = String::from("incident,category,source,grid,lon,lat,x,y,step,from_stage,to_stage,action,actor,at\n");
+    for (r, [lon, lat]) in rows.iter().zip(coords) {
+        for (n, t) in r.case.timeline.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{lon},{lat},{},{},{n},{},{},{},{},{}",
+                r.id,
+                csv(&r.category),
+                csv(&r.source),
+                csv(&r.grid),
+                r.x,
+                r.y,
+                t.from.key(),
+                t.to.key(),
+                csv(&t.action),
+                csv(&t.actor),
+                format_time_ms(t.at_ms)
+            );
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+}
