@@ -342,8 +342,10 @@ async fn tick_loop(backend: Arc<Backend>) {
             // While the simulator writes the past, its own keyframes describe it.
             let window = crate::history::window_of(live.now_ms());
             if window > last_keyframe && !live.warming_up {
+                // The first keyframe holds the incidents too: replay can start from it.
+                let first = last_keyframe == i64::MIN;
                 last_keyframe = window;
-                records.push(live.keyframe());
+                records.push(live.keyframe(first || crate::history::holds_incidents(window)));
                 records.push(live.kpi_record(&live.kpis(None)));
             }
             if !records.is_empty() {

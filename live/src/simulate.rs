@@ -151,7 +151,7 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             records.extend(live.escalate());
             // The history's keyframes and KPIs, as the live tick writes them.
             if t >= keep_tracks_from && window_of(t) > window_of(before) {
-                records.push(live.keyframe());
+                records.push(live.keyframe(crate::history::holds_incidents(window_of(t))));
                 records.push(live.kpi_record(&live.kpis(None)));
             }
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use gridwall_live::history::chunk_key;
 use gridwall_live::ingest::format_time_ms;
 use gridwall_live::workflow::{StageLimits, TimeLimits};
 use gridwall_protocol::{
@@ -148,8 +149,9 @@ fn a_replay_shows_what_live_showed_plays_in_order_at_its_pace_and_seeks() {
     let end = Instant::now() + Duration::from_secs(20);
     let conn = gridwall_live::history::open_reader(&db).unwrap();
     loop {
-        let chunked: i64 =
-            conn.query_row("SELECT COUNT(*) FROM track_chunks WHERE w <= ?1", [t1], |r| r.get(0)).unwrap();
+        let chunked: i64 = conn
+            .query_row("SELECT COUNT(*) FROM track_chunks WHERE id < ?1", [chunk_key(t1, 0, 0)], |r| r.get(0))
+            .unwrap();
         if chunked > 0 {
             break;
         }

@@ -101,6 +101,7 @@ pub struct TimebarPlugin;
 impl Plugin for TimebarPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Timeline>()
+            .init_resource::<Lang>()
             .init_resource::<Playing>()
             .init_resource::<Followed>()
             .init_resource::<Refused>()
@@ -504,6 +505,60 @@ fn show_time(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::app_with;
+    use gridwall_protocol::wall::{Orbit, WallView};
+
+    fn sent(app: &mut App) -> Vec<ClientMessage> {
+        app.world_mut().resource_mut::<Messages<Outbound>>().drain().map(|o| o.0).collect()
+    }
+
+    #[test]
+    fn a_wall_follower_replays_what_its_leader_replays_and_goes_live_with_it() {
+        let mut app = app_with(TimebarPlugin);
+        app.insert_resource(WallRole { wall: "main".into(), lead: false });
+        app.world_mut().resource_mut::<ServerClock>().set(1_790_000_600_000, 0.0);
+        let orbit = Orbit { x: 0.0, y: 0.0, heading: 0.0, pitch: 0.9, distance: 900.0 };
+        let mut view = WallView::at(orbit, 1_790_000_000_000);
+        app.update();
+        assert!(sent(&mut app).is_empty(), "no group view yet");
+        // The leader replays 21:00 at 60× since server time …000_000: ten minutes on, that is 10 h later.
+        view.replay = Some(WallReplay { at_ms: 1_789_960_000_000, server_ms: 1_790_000_000_000, speed: 60.0 });
+        app.world_mut().resource_mut::<GroupView>().0 = Some((1_790_000_000_000, view.clone()));
+        app.update();
+        let got = sent(&mut app);
+        let [ClientMessage::Replay { at, speed }] = got.as_slice() else { panic!("{got:?}") };
+        assert_eq!((at.as_str(), *speed), (rfc3339_ms(1_789_960_000_000 + 600_000 * 60).as_str(), 60.0));
+        // Nothing more while the leader's replay stays the same (the camera may move).
+        view.camera.to.x = 50.0;
+        app.world_mut().resource_mut::<GroupView>().0 = Some((1_790_000_000_000, view.clone()));
+        app.update();
+        assert!(sent(&mut app).is_empty());
+        // The leader goes live: so does the panel.
+        view.replay = None;
+        app.world_mut().resource_mut::<GroupView>().0 = Some((1_790_000_000_000, view));
+        app.update();
+        assert_eq!(sent(&mut app), [ClientMessage::Live]);
+    }
+
+    #[test]
+    fn the_bar_turns_buttons_into_replay_requests() {
+        let mut clock = ServerClock::default();
+        clock.set(1_790_000_000_000, 0.0);
+        let mut time = Time::<()>::default();
+        time.advance_by(std::time::Duration::ZERO);
+        let timeline = Timeline { earliest_ms: 1_789_920_000_000, last_speed: 60.0 };
+        let at = |b| button_request(b, &clock, &time, &timeline);
+        // From live: a speed replays the last hour; pause stands still at now; live is live.
+        assert_eq!(at(TimeButton::Speed(600.0)), Some(TimeRequest::Replay { at_ms: 1_789_996_400_000, speed: 600.0 }));
+        assert_eq!(at(TimeButton::PlayPause), Some(TimeRequest::Replay { at_ms: 1_790_000_000_000, speed: 0.0 }));
+        assert_eq!(at(TimeButton::Forward), None, "nothing after now");
+        // Replaying at 10×: a step back keeps the speed and never goes before the history kept.
+        clock.set_replay(Some(WallReplay { at_ms: 1_789_920_030_000, server_ms: 1_790_000_000_000, speed: 10.0 }));
+        let at = |b| button_request(b, &clock, &time, &timeline);
+        assert_eq!(at(TimeButton::Back), Some(TimeRequest::Replay { at_ms: 1_789_920_000_000, speed: 10.0 }));
+        assert_eq!(at(TimeButton::PlayPause), Some(TimeRequest::Replay { at_ms: 1_789_920_030_000, speed: 0.0 }));
+        assert_eq!(at(TimeButton::Live), Some(TimeRequest::Live));
+    }
 
     #[test]
     fn an_incident_plays_in_about_a_minute_at_an_offered_speed() {

@@ -31,15 +31,16 @@ pub struct City {
 
 impl City {
     /// The city at `t_ms`: the keyframe at or before it, then the fixes, status changes, events
-    /// and KPIs up to it. A time before the first keyframe is refused.
+    /// and KPIs up to it; the open incidents from the keyframe before it that holds them, and
+    /// the events since. A time before the first such keyframe is refused.
     pub fn at(conn: &Connection, t_ms: i64) -> Result<Self, HistoryError> {
-        let kf = reader::keyframe_at_or_before(conn, t_ms)?.ok_or_else(|| HistoryError::BeforeHistory {
-            at_ms: t_ms,
-            earliest_ms: reader::earliest_ms(conn).ok().flatten(),
-        })?;
+        let before =
+            || HistoryError::BeforeHistory { at_ms: t_ms, earliest_ms: reader::earliest_ms(conn).ok().flatten() };
+        let (_, incidents_seq, incidents) = reader::incidents_at_or_before(conn, t_ms)?.ok_or_else(before)?;
+        let kf = reader::keyframe_at_or_before(conn, t_ms)?.ok_or_else(before)?;
         let mut city = Self {
             t_ms: kf.t_ms,
-            seq: kf.seq,
+            seq: incidents_seq,
             patrols: kf
                 .patrols
                 .iter()
@@ -48,7 +49,7 @@ impl City {
                     (p.id, PatrolAt { role: p.role, status: p.status, fix: Some(fix) })
                 })
                 .collect(),
-            incidents: kf.incidents.into_iter().map(|i| (i.id, i)).collect(),
+            incidents: incidents.into_iter().map(|i| (i.id, i)).collect(),
             kpis: reader::kpis_at(conn, t_ms)?.unwrap_or_default(),
         };
         for c in reader::patrol_changes(conn, kf.t_ms, t_ms)? {
@@ -59,7 +60,7 @@ impl City {
                 city.move_patrol(id, *f);
             }
         }
-        for e in reader::events_after(conn, kf.seq, t_ms)? {
+        for e in reader::events_after(conn, incidents_seq, t_ms)? {
             city.apply(&e);
         }
         city.t_ms = t_ms;

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, params};
 use rustc_hash::FxHashMap;
 use tokio::sync::watch;
 
-use super::codec::{Fix, encode_chunk};
-use super::{HistoryError, WINDOW_MS, window_of};
+use super::codec::{Fix, decode_chunk, encode_chunk};
+use super::{HistoryError, MAX_PARTS, WINDOW_MS, chunk_key, split_chunk_key, window_of};
 use crate::state::Clock;
 
 /// Journal bytes moved into chunks per transaction (about 3 million fixes).
@@ -60,30 +60,47 @@ pub fn compact(conn: &mut Connection, cutoff: i64) -> Result<Compacted, HistoryE
         let mut keys: Vec<(i64, u32)> = groups.keys().copied().collect();
         keys.sort_unstable();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let run: i64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'compaction_run'", [], |r| r.get::<_, String>(0))
-            .optional()?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-            + 1;
         {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO track_chunks (w, patrol, part, data) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert = tx.prepare_cached("INSERT INTO track_chunks (id, data) VALUES (?1, ?2)")?;
+            let mut last = tx.prepare_cached("SELECT MAX(id) FROM track_chunks WHERE id >= ?1 AND id < ?2")?;
             for key in keys {
                 let mut fixes = groups.remove(&key).unwrap_or_default();
+                let base = chunk_key(key.0, key.1, 0);
+                // Usually the first part; a late fix for a minute already moved adds a part, and
+                // a minute out of parts is merged into one again.
+                let part = match last.query_row(params![base, base + MAX_PARTS], |r| r.get::<_, Option<i64>>(0))? {
+                    None => 0,
+                    Some(id) if id - base + 1 < MAX_PARTS => id - base + 1,
+                    Some(_) => {
+                        let mut all = Vec::new();
+                        let mut parts =
+                            tx.prepare_cached("SELECT data FROM track_chunks WHERE id >= ?1 AND id < ?2")?;
+                        let mut rows = parts.query(params![base, base + MAX_PARTS])?;
+                        while let Some(r) = rows.next()? {
+                            decode_chunk(key.0, r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?, &mut all)?;
+                        }
+                        drop(rows);
+                        tx.execute(
+                            "DELETE FROM track_chunks WHERE id >= ?1 AND id < ?2",
+                            params![base, base + MAX_PARTS],
+                        )?;
+                        all.append(&mut fixes);
+                        fixes = all;
+                        0
+                    }
+                };
                 fixes.sort_by_key(|f| f.t_ms);
                 let data = encode_chunk(key.0, &fixes);
                 done.fixes += fixes.len() as u64;
                 done.chunks += 1;
                 done.chunk_bytes += data.len() as u64;
-                insert.execute(params![key.0, key.1, run, data])?;
+                insert.execute(params![base + part, data])?;
             }
             let mut delete = tx.prepare_cached("DELETE FROM journal WHERE id = ?1")?;
             for id in &ids {
                 delete.execute([id])?;
             }
         }
-        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compaction_run', ?1)", [run.to_string()])?;
         tx.commit()?;
         done.journal_entries += ids.len() as u64;
         if bytes < SLICE_BYTES {
@@ -107,16 +124,25 @@ pub fn prune(conn: &mut Connection, before: i64, keep_events: u64) -> Result<Pru
     let mut done = Pruned::default();
     let edge = window_of(before);
     loop {
-        let oldest: Option<i64> = conn.query_row("SELECT MIN(w) FROM track_chunks", [], |r| r.get(0))?;
-        match oldest {
+        let oldest: Option<i64> = conn.query_row("SELECT MIN(id) FROM track_chunks", [], |r| r.get(0))?;
+        match oldest.map(|id| split_chunk_key(id).0) {
             Some(w) if w < edge => {
-                done.chunks += conn.execute("DELETE FROM track_chunks WHERE w = ?1", [w])? as u64;
+                let next = chunk_key(w + WINDOW_MS, 0, 0);
+                done.chunks += conn.execute("DELETE FROM track_chunks WHERE id < ?1", [next])? as u64;
             }
             _ => break,
         }
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    done.keyframes = tx.execute("DELETE FROM keyframes WHERE t_ms < ?1", [edge])? as u64;
+    // A replay of `before` starts from the keyframe with the incidents before it, and the
+    // events after that one: both stay.
+    let incidents_edge: i64 = tx
+        .query_row("SELECT MAX(t_ms) FROM keyframes WHERE t_ms <= ?1 AND incidents IS NOT NULL", [before], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .unwrap_or(edge)
+        .min(edge);
+    done.keyframes = tx.execute("DELETE FROM keyframes WHERE t_ms < ?1", [incidents_edge])? as u64;
     tx.execute("DELETE FROM patrol_log WHERE t_ms < ?1", [edge])?;
     tx.execute("DELETE FROM journal WHERE t_max < ?1", [edge - WINDOW_MS])?;
     // The KPIs shown at `before` are the newest written before it: that one stays.
@@ -125,7 +151,7 @@ pub fn prune(conn: &mut Connection, before: i64, keep_events: u64) -> Result<Pru
     if let Some(newest) = newest {
         done.events = tx.execute(
             "DELETE FROM events WHERE time_ms < ?1 AND seq <= ?2",
-            params![before, newest - keep_events as i64],
+            params![incidents_edge, newest - keep_events as i64],
         )? as u64;
     }
     tx.commit()?;
@@ -224,6 +250,15 @@ mod tests {
         }
         assert!(all[&3].windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
         assert!(all[&3].iter().any(|f| f.t_ms == t0 + 30_500), "the late fix is there, in order");
+        // A minute that ran out of parts (64 late batches) is merged into one again.
+        for k in 0..70 {
+            let late = TrackPoint { patrol: 7, t_ms: t0 + 61_000 + k, x: 1.0, y: f64::from(k as i32) };
+            store.write(&[Record::Track(vec![late])]).unwrap();
+            compact(&mut conn, t0 + 4 * WINDOW_MS).unwrap();
+        }
+        let minute = reader::fixes(&conn, t0 + 59_999, t0 + 119_999, |p| p == 7, usize::MAX).unwrap();
+        assert_eq!(minute[&7].len(), 60 + 70);
+        assert!(minute[&7].windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
         let err = reader::fixes(&conn, t0 - 1, t0 + 300_000, |_| true, 100).unwrap_err();
         assert!(matches!(err, HistoryError::TooMany { max: 100 }));
         // Pruning before minute 3 drops the chunks of minutes 0–2, and only those.
@@ -232,5 +267,18 @@ mod tests {
         let left = reader::fixes(&conn, i64::MIN, i64::MAX, |_| true, usize::MAX).unwrap();
         assert!(left.values().flatten().all(|f| f.t_ms >= t0 + 3 * WINDOW_MS));
         assert_eq!(left[&0].len(), 120);
+    }
+
+    #[test]
+    fn chunk_keys_order_by_window_then_patrol_and_split_back() {
+        let w = 1_790_000_040_000 - 1_790_000_040_000 % WINDOW_MS;
+        for (p, part) in [(0, 0), (5, 3), (u32::MAX >> 1, MAX_PARTS - 1)] {
+            assert_eq!(split_chunk_key(chunk_key(w, p, part)), (w, p, part));
+        }
+        assert!(chunk_key(w, u32::MAX >> 1, MAX_PARTS - 1) < chunk_key(w + WINDOW_MS, 0, 0));
+        assert!(chunk_key(w, 1, 0) > chunk_key(w, 0, MAX_PARTS - 1));
+        // Until 2097.
+        let late = 4_000_000_000_000 - 4_000_000_000_000 % WINDOW_MS;
+        assert_eq!(split_chunk_key(chunk_key(late, 9, 1)), (late, 9, 1));
     }
 }

@@ -8,7 +8,7 @@
 //!   retention, on its own thread and connection: ingest never waits for either beyond one
 //!   short write lock.
 //! * Every minute the backend writes a **keyframe**: every patrol's position, role and status
-//!   and the open incidents. With the patrol log (status changes), the event log (every incident
+//!   (and every ten minutes the open incidents). With the patrol log (status changes), the event log (every incident
 //!   transition) and the KPI log, [`city::City::at`] rebuilds the city at any moment of the
 //!   retention window from the keyframe before it and at most one minute of fixes.
 //! * [`reader`] holds the queries (each on a connection of its own: readers never block the
@@ -25,6 +25,32 @@ use serde::{Deserialize, Serialize};
 
 /// Length of a history window: keyframes are written at its start, chunks hold one window.
 pub const WINDOW_MS: i64 = 60_000;
+
+/// Every this many windows a keyframe also holds the open incidents (a busy day has a thousand,
+/// too many to repeat every minute); in between, replay applies the events since the last one.
+pub const INCIDENT_KEYFRAME_WINDOWS: i64 = 10;
+
+/// Whether the keyframe of the window starting at `window` holds the open incidents.
+pub fn holds_incidents(window: i64) -> bool {
+    window.div_euclid(WINDOW_MS).rem_euclid(INCIDENT_KEYFRAME_WINDOWS) == 0
+}
+
+/// Parts one patrol's minute may have (a late fix for a minute already moved adds one).
+pub const MAX_PARTS: i64 = 64;
+
+/// The row id of a track chunk: window, patrol, part, so that a window's chunks are one range of
+/// row ids, in patrol order, appended in order (`SQLite` fills its pages then; a table keyed by
+/// the three columns was left half full by its page splits and took 60 % more room).
+/// Windows since 1970 fit 26 bits (until 2097), patrols 31, parts 6.
+pub fn chunk_key(window: i64, patrol: u32, part: i64) -> i64 {
+    let w = window.div_euclid(WINDOW_MS).clamp(0, (1 << 26) - 1);
+    (w << 37) | (i64::from(patrol & 0x7fff_ffff) << 6) | part.clamp(0, MAX_PARTS - 1)
+}
+
+/// Window start, patrol and part of a chunk's row id.
+pub fn split_chunk_key(key: i64) -> (i64, u32, i64) {
+    ((key >> 37) * WINDOW_MS, ((key >> 6) & 0x7fff_ffff) as u32, key & (MAX_PARTS - 1))
+}
 
 /// The start of the window holding `t_ms`.
 pub fn window_of(t_ms: i64) -> i64 {

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use rustc_hash::FxHashMap;
 
 use super::codec::{Fix, KeyPatrol, decode_chunk, decode_keyframe};
-use super::{HistoryError, window_of};
+use super::{HistoryError, WINDOW_MS, chunk_key, split_chunk_key, window_of};
 use crate::store::TrackPoint;
 
 /// A keyframe read back.
@@ -16,19 +16,22 @@ pub struct Keyframe {
     /// The newest event made before it.
     pub seq: u64,
     pub patrols: Vec<KeyPatrol>,
-    pub incidents: Vec<IncidentState>,
+    /// The open incidents, in the keyframes that hold them.
+    pub incidents: Option<Vec<IncidentState>>,
 }
 
-fn keyframe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, Vec<u8>, String)> {
+type KeyframeRow = (i64, i64, Vec<u8>, Option<String>);
+
+fn keyframe_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyframeRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn keyframe((t_ms, seq, patrols, incidents): (i64, i64, Vec<u8>, String)) -> Result<Keyframe, HistoryError> {
+fn keyframe((t_ms, seq, patrols, incidents): KeyframeRow) -> Result<Keyframe, HistoryError> {
     Ok(Keyframe {
         t_ms,
         seq: seq as u64,
         patrols: decode_keyframe(&patrols)?,
-        incidents: serde_json::from_str(&incidents)?,
+        incidents: incidents.map(|j| serde_json::from_str(&j)).transpose()?,
     })
 }
 
@@ -43,9 +46,24 @@ pub fn keyframe_at_or_before(conn: &Connection, t_ms: i64) -> Result<Option<Keyf
     .transpose()
 }
 
-/// The time of the oldest keyframe: the earliest moment that can be replayed.
+/// The newest keyframe holding the open incidents at or before `t_ms`: (time, seq, incidents).
+pub fn incidents_at_or_before(
+    conn: &Connection,
+    t_ms: i64,
+) -> Result<Option<(i64, u64, Vec<IncidentState>)>, HistoryError> {
+    let row: Option<(i64, i64, String)> = conn
+        .prepare_cached(
+            "SELECT t_ms, seq, incidents FROM keyframes WHERE t_ms <= ?1 AND incidents IS NOT NULL \
+             ORDER BY t_ms DESC LIMIT 1",
+        )?
+        .query_row([t_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(t, seq, json)| Ok((t, seq as u64, serde_json::from_str(&json)?))).transpose()
+}
+
+/// The time of the oldest keyframe with the incidents: the earliest moment that can be replayed.
 pub fn earliest_ms(conn: &Connection) -> Result<Option<i64>, HistoryError> {
-    Ok(conn.query_row("SELECT MIN(t_ms) FROM keyframes", [], |r| r.get(0))?)
+    Ok(conn.query_row("SELECT MIN(t_ms) FROM keyframes WHERE incidents IS NOT NULL", [], |r| r.get(0))?)
 }
 
 /// Every fix with `after < t <= upto` (of the patrols `only` admits), per patrol in time
@@ -63,24 +81,28 @@ pub fn fixes(
     if upto <= after {
         return Ok(out);
     }
-    let mut st = conn.prepare_cached(
-        "SELECT w, patrol, data FROM track_chunks WHERE w >= ?1 AND w <= ?2 ORDER BY w, patrol, part",
-    )?;
-    let mut rows = st.query(params![window_of(after), upto])?;
-    let mut buf = Vec::new();
+    let mut st = conn.prepare_cached("SELECT id, data FROM track_chunks WHERE id >= ?1 AND id < ?2 ORDER BY id")?;
+    let (lo, hi) = (chunk_key(window_of(after), 0, 0), chunk_key(window_of(upto).saturating_add(WINDOW_MS), 0, 0));
+    let mut rows = st.query(params![lo, hi.max(lo)])?;
     while let Some(r) = rows.next()? {
-        let patrol: u32 = r.get(1)?;
+        let (w, patrol, _) = split_chunk_key(r.get(0)?);
         if !only(patrol) {
             continue;
         }
-        let w: i64 = r.get(0)?;
-        let data = r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-        buf.clear();
-        decode_chunk(w, data, &mut buf)?;
+        let data = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
         let v = out.entry(patrol).or_default();
         let before = v.len();
-        v.extend(buf.iter().filter(|f| f.t_ms > after && f.t_ms <= upto));
-        n += v.len() - before;
+        decode_chunk(w, data, v)?;
+        // Keep what lies in the range (a chunk at either end may reach past it).
+        let mut kept = before;
+        for i in before..v.len() {
+            if v[i].t_ms > after && v[i].t_ms <= upto {
+                v[kept] = v[i];
+                kept += 1;
+            }
+        }
+        v.truncate(kept);
+        n += kept - before;
         if n > max {
             return Err(HistoryError::TooMany { max });
         }
@@ -102,7 +124,9 @@ pub fn fixes(
         }
     }
     for v in out.values_mut() {
-        v.sort_by_key(|f| f.t_ms);
+        if !v.is_sorted_by_key(|f| f.t_ms) {
+            v.sort_by_key(|f| f.t_ms);
+        }
     }
     Ok(out)
 }

@@ -284,9 +284,9 @@ impl Live {
         }
     }
 
-    /// A keyframe of now: every placed patrol's position, role and status, and the open
-    /// incidents (replay starts from the newest keyframe before the time it shows).
-    pub fn keyframe(&self) -> Record {
+    /// A keyframe of now: every placed patrol's position, role and status, and (`incidents`) the
+    /// open incidents (replay starts from the newest keyframes before the time it shows).
+    pub fn keyframe(&self, incidents: bool) -> Record {
         let mut patrols: Vec<crate::history::codec::KeyPatrol> = self
             .world
             .patrols
@@ -303,14 +303,19 @@ impl Live {
             })
             .collect();
         patrols.sort_unstable_by_key(|p| p.id);
-        let mut incidents: Vec<_> =
-            self.world.incidents.values().filter(|i| i.case.is_open()).map(|i| self.incident_state(i)).collect();
-        incidents.sort_unstable_by_key(|i| i.id);
+        let incidents = if incidents {
+            let mut open: Vec<_> =
+                self.world.incidents.values().filter(|i| i.case.is_open()).map(|i| self.incident_state(i)).collect();
+            open.sort_unstable_by_key(|i| i.id);
+            Some(serde_json::to_string(&open).expect("incidents serialise"))
+        } else {
+            None
+        };
         Record::Keyframe {
             t_ms: self.now_ms(),
             seq: self.next_seq - 1,
             patrols: crate::history::codec::encode_keyframe(&patrols),
-            incidents: serde_json::to_string(&incidents).expect("incidents serialise"),
+            incidents,
         }
     }
 

@@ -108,8 +108,8 @@ pub enum Record {
         seq: u64,
         /// [`crate::history::codec::encode_keyframe`].
         patrols: Vec<u8>,
-        /// The open incidents as JSON (`[IncidentState]`).
-        incidents: String,
+        /// The open incidents as JSON (`[IncidentState]`), in every tenth keyframe.
+        incidents: Option<String>,
     },
     /// The city-wide KPIs from this time on (written when they change).
     Kpis {
