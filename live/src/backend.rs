@@ -189,6 +189,7 @@ impl Backend {
             clock,
             config.retention.ms(),
             EVENT_LOG as u64,
+            config.store_max_pages,
             shutdown.clone(),
         );
         let backend = Self {

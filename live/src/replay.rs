@@ -75,6 +75,14 @@ impl Replay {
 
     /// Runs replay time on to `to` (never back).
     pub fn advance(&mut self, to: i64) -> Result<Changes, HistoryError> {
+        // One snapshot of the store for the whole step (see `history::snapshot`).
+        self.conn.execute_batch("SAVEPOINT history_read")?;
+        let out = self.advance_now(to);
+        self.conn.execute_batch("RELEASE history_read")?;
+        out
+    }
+
+    fn advance_now(&mut self, to: i64) -> Result<Changes, HistoryError> {
         let from = self.city.t_ms;
         let mut out = Changes::default();
         if to <= from {

@@ -521,4 +521,21 @@ fn main() {
         );
     }
     drop(server);
+    // What the track history made of the run (closed minutes are in chunks, the rest waits in
+    // the journal).
+    let db = data.path().join("gridwall.sqlite");
+    match gridwall_live::history::open_reader(&db).and_then(|c| gridwall_live::history::reader::sizes(&c)) {
+        Ok(h) if h.chunk_fixes > 0 => println!(
+            "history: {} fixes in {} track chunks, {:.2} bytes a fix; {} keyframes, {:.2} bytes a chunked fix; {} fixes still in the journal; store {:.0} MB",
+            h.chunk_fixes,
+            h.chunks,
+            h.chunk_bytes as f64 / h.chunk_fixes as f64,
+            h.keyframes,
+            h.keyframe_bytes as f64 / h.chunk_fixes as f64,
+            h.journal_fixes,
+            std::fs::metadata(&db).map_or(0.0, |m| m.len() as f64 / 1e6)
+        ),
+        Ok(h) => println!("history: nothing moved into chunks yet ({} fixes in the journal)", h.journal_fixes),
+        Err(e) => println!("history: {e}"),
+    }
 }

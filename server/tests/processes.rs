@@ -151,10 +151,10 @@ fn a_warm_up_opens_the_city_with_its_history() {
         .collect();
     assert!(times.len() > 20, "{} cases came in 40 to 48 hours ago", times.len());
     assert!(times.iter().all(|&t| t > before - 49 * 3_600_000), "none before the warm-up");
-    // The last day's tracks are there (a fix a minute).
+    // The last day's tracks are there (a fix every ten seconds).
     let (_, track) = get(&s, &format!("/api/v1/patrols/sim-1/track?from={}", format_time(before - 3_600_000)));
     let points = track["points"].as_array().map_or(0, Vec::len);
-    assert!((50..=70).contains(&points), "{points} fixes in the last hour: {track}");
+    assert!((340..=370).contains(&points), "{points} fixes in the last hour: {track}");
     drop(s);
     // A restart keeps the stored history and simulates none on top of it.
     let s = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg, 2).unwrap();

@@ -103,7 +103,8 @@ fn spawn_hud(mut commands: Commands, ui: Option<Res<UiFont>>, lang: Res<Lang>, s
         HudBanner,
         Name::new("link banner"),
         Place::Banner,
-        OVER_MAP,
+        // Over the time bar, which shares the top centre.
+        GlobalZIndex(OVER_MAP.0 + 1),
         children![(Text::new(""), font(24.0), TextColor(Color::WHITE))],
     ));
 }

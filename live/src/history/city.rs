@@ -34,6 +34,10 @@ impl City {
     /// and KPIs up to it; the open incidents from the keyframe before it that holds them, and
     /// the events since. A time before the first such keyframe is refused.
     pub fn at(conn: &Connection, t_ms: i64) -> Result<Self, HistoryError> {
+        super::snapshot(conn, || Self::at_now(conn, t_ms))
+    }
+
+    fn at_now(conn: &Connection, t_ms: i64) -> Result<Self, HistoryError> {
         let before =
             || HistoryError::BeforeHistory { at_ms: t_ms, earliest_ms: reader::earliest_ms(conn).ok().flatten() };
         let (_, incidents_seq, incidents) = reader::incidents_at_or_before(conn, t_ms)?.ok_or_else(before)?;
@@ -45,7 +49,9 @@ impl City {
                 .patrols
                 .iter()
                 .map(|p| {
-                    let fix = Fix { t_ms: kf.t_ms, x_cm: p.x_cm, y_cm: p.y_cm };
+                    // The keyframe's position is from a fix at or before it: fixes of the window
+                    // before, which may have arrived after it was written, may be newer.
+                    let fix = Fix { t_ms: kf.t_ms - super::WINDOW_MS, x_cm: p.x_cm, y_cm: p.y_cm };
                     (p.id, PatrolAt { role: p.role, status: p.status, fix: Some(fix) })
                 })
                 .collect(),
@@ -55,7 +61,7 @@ impl City {
         for c in reader::patrol_changes(conn, kf.t_ms, t_ms)? {
             city.change_patrol(&c);
         }
-        for (id, fixes) in reader::fixes(conn, kf.t_ms, t_ms, |_| true, usize::MAX)? {
+        for (id, fixes) in reader::fixes(conn, kf.t_ms - super::WINDOW_MS, t_ms, |_| true, usize::MAX)? {
             if let Some(f) = fixes.last() {
                 city.move_patrol(id, *f);
             }

@@ -13,8 +13,9 @@ use super::codec::{Fix, decode_chunk, encode_chunk};
 use super::{HistoryError, MAX_PARTS, WINDOW_MS, chunk_key, split_chunk_key, window_of};
 use crate::state::Clock;
 
-/// Journal bytes moved into chunks per transaction (about 3 million fixes).
-const SLICE_BYTES: usize = 64 << 20;
+/// Most journal bytes moved into chunks per transaction (about 13 million fixes; a slice is
+/// otherwise one window, so each patrol's minute becomes one chunk).
+const SLICE_BYTES: usize = 256 << 20;
 
 /// How often the thread looks for work (real time).
 const EVERY: Duration = Duration::from_secs(5);
@@ -36,9 +37,14 @@ pub fn compact(conn: &mut Connection, cutoff: i64) -> Result<Compacted, HistoryE
         let mut ids = Vec::new();
         let mut groups: FxHashMap<(i64, u32), Vec<Fix>> = FxHashMap::default();
         let mut bytes = 0;
+        // One window at a time: the entries ending in the oldest window waiting.
+        let oldest: Option<i64> =
+            conn.query_row("SELECT MIN(t_max) FROM journal WHERE t_max < ?1", [cutoff], |r| r.get(0))?;
+        let Some(oldest) = oldest else { return Ok(done) };
+        let slice_end = cutoff.min(window_of(oldest) + WINDOW_MS);
         {
             let mut st = conn.prepare_cached("SELECT id, points FROM journal WHERE t_max < ?1 ORDER BY id")?;
-            let mut rows = st.query([cutoff])?;
+            let mut rows = st.query([slice_end])?;
             while let Some(r) = rows.next()? {
                 let id: i64 = r.get(0)?;
                 let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
@@ -103,9 +109,6 @@ pub fn compact(conn: &mut Connection, cutoff: i64) -> Result<Compacted, HistoryE
         }
         tx.commit()?;
         done.journal_entries += ids.len() as u64;
-        if bytes < SLICE_BYTES {
-            return Ok(done);
-        }
     }
 }
 
@@ -158,10 +161,24 @@ pub fn prune(conn: &mut Connection, before: i64, keep_events: u64) -> Result<Pru
     Ok(done)
 }
 
-/// Runs compaction and pruning every few seconds until `shutdown`.
-pub fn spawn(path: PathBuf, clock: Clock, retention_ms: i64, keep_events: u64, shutdown: watch::Receiver<bool>) {
+/// Runs compaction and pruning every few seconds until `shutdown` (on a store capped at
+/// `max_pages`, as the store's own connection is: a full disk is full for both).
+pub fn spawn(
+    path: PathBuf,
+    clock: Clock,
+    retention_ms: i64,
+    keep_events: u64,
+    max_pages: Option<u64>,
+    shutdown: watch::Receiver<bool>,
+) {
     let run = move || {
-        let mut conn = match open(&path) {
+        let opened = open(&path).and_then(|c| {
+            if let Some(pages) = max_pages {
+                c.pragma_update(None, "max_page_count", pages)?;
+            }
+            Ok(c)
+        });
+        let mut conn = match opened {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("history maintenance cannot open {}: {e}", path.display());

@@ -105,6 +105,19 @@ impl HistoryError {
     }
 }
 
+/// Runs `f` on one snapshot of the store: the maintenance thread may move a minute from the
+/// journal into chunks between two statements, and a reader that saw the chunks before and the
+/// journal after would miss that minute. (A savepoint: it nests inside a caller's.)
+pub fn snapshot<T>(
+    conn: &rusqlite::Connection,
+    f: impl FnOnce() -> Result<T, HistoryError>,
+) -> Result<T, HistoryError> {
+    conn.execute_batch("SAVEPOINT history_read")?;
+    let out = f();
+    conn.execute_batch("RELEASE history_read")?;
+    out
+}
+
 /// Opens a connection for reading history from the store at `path` (the `SQLite` file).
 pub fn open_reader(path: &Path) -> Result<rusqlite::Connection, HistoryError> {
     let conn = rusqlite::Connection::open_with_flags(

@@ -76,6 +76,16 @@ pub fn fixes(
     only: impl Fn(u32) -> bool,
     max: usize,
 ) -> Result<FxHashMap<u32, Vec<Fix>>, HistoryError> {
+    super::snapshot(conn, || fixes_now(conn, after, upto, only, max))
+}
+
+fn fixes_now(
+    conn: &Connection,
+    after: i64,
+    upto: i64,
+    only: impl Fn(u32) -> bool,
+    max: usize,
+) -> Result<FxHashMap<u32, Vec<Fix>>, HistoryError> {
     let mut out: FxHashMap<u32, Vec<Fix>> = FxHashMap::default();
     let mut n = 0usize;
     if upto <= after {
@@ -131,23 +141,73 @@ pub fn fixes(
     Ok(out)
 }
 
-/// Each patrol's newest fix: the last keyframe, then every fix after it.
+/// What the history holds, for reports: fixes and bytes in track chunks (and chunks), fixes
+/// still in the journal, keyframes and their bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub chunk_fixes: u64,
+    pub chunk_bytes: u64,
+    pub chunks: u64,
+    pub journal_fixes: u64,
+    pub keyframes: u64,
+    pub keyframe_bytes: u64,
+}
+
+/// Counts what the history holds (decodes every chunk: a report, not a request path).
+pub fn sizes(conn: &Connection) -> Result<Sizes, HistoryError> {
+    super::snapshot(conn, || sizes_now(conn))
+}
+
+fn sizes_now(conn: &Connection) -> Result<Sizes, HistoryError> {
+    let mut out = Sizes::default();
+    let mut st = conn.prepare("SELECT id, data FROM track_chunks")?;
+    let mut rows = st.query([])?;
+    let mut buf = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (w, _, _) = split_chunk_key(r.get(0)?);
+        let data = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        buf.clear();
+        decode_chunk(w, data, &mut buf)?;
+        out.chunk_fixes += buf.len() as u64;
+        out.chunk_bytes += data.len() as u64;
+        out.chunks += 1;
+    }
+    let (journal, keyframes, keyframe_bytes): (Option<i64>, i64, Option<i64>) = conn.query_row(
+        "SELECT (SELECT SUM(length(points)) FROM journal), (SELECT COUNT(*) FROM keyframes), \
+         (SELECT SUM(length(patrols)) + SUM(COALESCE(length(incidents), 0)) FROM keyframes)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    out.journal_fixes = journal.unwrap_or(0) as u64 / 20;
+    out.keyframes = keyframes as u64;
+    out.keyframe_bytes = keyframe_bytes.unwrap_or(0) as u64;
+    Ok(out)
+}
+
+/// Each patrol's newest fix: the last keyframe, then every fix after it (and of the window
+/// before it: a fix stamped before the keyframe may have arrived after it was written).
 pub fn latest_positions(conn: &Connection) -> Result<Vec<TrackPoint>, HistoryError> {
+    super::snapshot(conn, || latest_positions_now(conn))
+}
+
+fn latest_positions_now(conn: &Connection) -> Result<Vec<TrackPoint>, HistoryError> {
     let kf = conn
         .query_row("SELECT t_ms, seq, patrols, incidents FROM keyframes ORDER BY t_ms DESC LIMIT 1", [], keyframe_row)
         .optional()?
         .map(keyframe)
         .transpose()?;
     let mut latest: FxHashMap<u32, TrackPoint> = FxHashMap::default();
-    let after = kf.as_ref().map_or(i64::MIN, |k| k.t_ms);
+    let after = kf.as_ref().map_or(i64::MIN, |k| k.t_ms.saturating_sub(WINDOW_MS));
     if let Some(k) = kf {
         for p in k.patrols {
-            let [x, y] = Fix { t_ms: k.t_ms, x_cm: p.x_cm, y_cm: p.y_cm }.metres();
-            latest.insert(p.id, TrackPoint { patrol: p.id, t_ms: k.t_ms, x, y });
+            let [x, y] = Fix { t_ms: after, x_cm: p.x_cm, y_cm: p.y_cm }.metres();
+            latest.insert(p.id, TrackPoint { patrol: p.id, t_ms: after, x, y });
         }
     }
-    for (patrol, v) in fixes(conn, after, i64::MAX, |_| true, usize::MAX)? {
-        if let Some(f) = v.last() {
+    for (patrol, v) in fixes_now(conn, after, i64::MAX, |_| true, usize::MAX)? {
+        if let Some(f) = v.last()
+            && latest.get(&patrol).is_none_or(|l| l.t_ms <= f.t_ms)
+        {
             let [x, y] = f.metres();
             latest.insert(patrol, TrackPoint { patrol, t_ms: f.t_ms, x, y });
         }
