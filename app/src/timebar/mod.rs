@@ -333,7 +333,8 @@ fn seek_on_track(
         *last = Some((f, t));
         let earliest = timeline.earliest_ms.min(now);
         let at = (earliest + (f64::from(f) * (now - earliest) as f64) as i64).min(now - LATEST_REPLAY_MS);
-        let speed = clock.replay().map_or(timeline.last_speed, |r| r.speed);
+        // From live a seek plays at 1× (as it happened); while replaying it keeps the speed.
+        let speed = clock.replay().map_or(1.0, |r| r.speed);
         requests.write(TimeRequest::Replay { at_ms: at.max(earliest), speed });
     }
 }
