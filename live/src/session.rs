@@ -207,8 +207,31 @@ impl Session {
                     Err(e) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message: e.to_string() }],
                 };
                 self.view = Some((local, layers));
-                if self.replay.is_some() {
-                    return vec![self.replay_snapshot(state)];
+                if let Some(mut r) = self.replay.take() {
+                    // Patrols far from the old viewport were followed a keyframe at a time: the
+                    // new one gets the city exactly as it was.
+                    let refreshed = tokio::task::spawn_blocking(move || {
+                        r.set_view(Some(local.0));
+                        let done = r.refresh();
+                        (r, done)
+                    })
+                    .await;
+                    match refreshed {
+                        Ok((r, Ok(()))) => {
+                            self.replay = Some(r);
+                            return vec![self.replay_snapshot(state)];
+                        }
+                        Ok((_, Err(e))) => {
+                            let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
+                            out.extend(self.go_live(state));
+                            return out;
+                        }
+                        Err(e) => {
+                            let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
+                            out.extend(self.go_live(state));
+                            return out;
+                        }
+                    }
                 }
                 let live = state.live();
                 let snap = live.snapshot(local, layers);
@@ -353,7 +376,13 @@ impl Session {
             return vec![replay_error(crate::history::HistoryError::BeforeHistory { at_ms, earliest_ms }.to_string())];
         }
         let path = state.history_path.clone();
-        let opened = tokio::task::spawn_blocking(move || Replay::open(&path, at_ms, speed, now)).await;
+        let view = self.view.map(|(b, _)| b.0);
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut r = Replay::open(&path, at_ms, speed, now)?;
+            r.set_view(view);
+            Ok::<_, crate::history::HistoryError>(r)
+        })
+        .await;
         match opened {
             Ok(Ok(r)) => {
                 let (timeline, kpis) = (replay_timeline(state, &r, now), r.city.kpis);
