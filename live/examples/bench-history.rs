@@ -273,41 +273,26 @@ fn main() {
         "seek (the city at a random moment, {} patrols): p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms",
         a.patrols
     );
-    // Replay at 600×: ticks of 60 s of history each (ten a second would be real time).
+    // Replay at 600×: ticks of 60 s of history each (ten a second would be real time), for the
+    // whole city and for a display that sees one district (1.5 × 0.85 km, a 1080p panel at 1.2 km).
     let t = rng.random_range(start + WINDOW_MS..end - (a.steps as i64 + 2) * 60_000);
-    let mut r = Replay::open(&db, t, 600.0, 0).unwrap();
-    let mut steps = Vec::new();
-    let mut moved = 0;
-    for k in 1..=a.steps as i64 {
-        let c = Instant::now();
-        let ch = r.advance(t + k * 60_000).unwrap();
-        steps.push(c.elapsed().as_secs_f64() * 1000.0);
-        moved += ch.moved.len();
+    for (what, view) in [("the whole city", None), ("a district view", Some([-750.0, -425.0, 750.0, 425.0]))] {
+        let mut r = Replay::open(&db, t, 600.0, 0).unwrap();
+        r.set_view(view);
+        let (mut steps, mut moved) = (Vec::new(), 0);
+        for k in 1..=a.steps as i64 {
+            let c = Instant::now();
+            let ch = r.advance(t + k * 60_000).unwrap();
+            steps.push(c.elapsed().as_secs_f64() * 1000.0);
+            moved += ch.moved.len();
+        }
+        let mean = steps.iter().sum::<f64>() / steps.len() as f64;
+        let (p50, p99, max) = percentiles(steps);
+        println!(
+            "replay at 600× of {what} (a tick = 60 s of history; {} patrols decoded and moved a tick): \
+             p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms a tick; {:.0}× real time sustained on one core",
+            moved / a.steps,
+            60_000.0 / mean
+        );
     }
-    let mean = steps.iter().sum::<f64>() / steps.len() as f64;
-    let (p50, p99, max) = percentiles(steps);
-    println!(
-        "replay at 600× (a tick = 60 s of history, {} patrols moved a tick): p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms a tick; \
-         {:.0}× real time sustained on one core",
-        moved / a.steps,
-        60_000.0 / mean
-    );
-    // The same for a display that sees one district (1.5 × 0.85 km, a 1080p panel at 1.2 km).
-    let mut r = Replay::open(&db, t, 600.0, 0).unwrap();
-    r.set_view(Some([-750.0, -425.0, 750.0, 425.0]));
-    let (mut steps, mut moved) = (Vec::new(), 0);
-    for k in 1..=a.steps as i64 {
-        let c = Instant::now();
-        let ch = r.advance(t + k * 60_000).unwrap();
-        steps.push(c.elapsed().as_secs_f64() * 1000.0);
-        moved += ch.moved.len();
-    }
-    let mean = steps.iter().sum::<f64>() / steps.len() as f64;
-    let (p50, p99, max) = percentiles(steps);
-    println!(
-        "replay at 600× of a district view (decoding the {} patrols a tick within 2 km of it): p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms a tick; \
-         {:.0}× real time sustained on one core",
-        moved / a.steps,
-        60_000.0 / mean
-    );
 }

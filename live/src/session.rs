@@ -216,22 +216,14 @@ impl Session {
                         (r, done)
                     })
                     .await;
-                    match refreshed {
+                    return match refreshed {
                         Ok((r, Ok(()))) => {
                             self.replay = Some(r);
-                            return vec![self.replay_snapshot(state)];
+                            vec![self.replay_snapshot(state)]
                         }
-                        Ok((_, Err(e))) => {
-                            let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
-                            out.extend(self.go_live(state));
-                            return out;
-                        }
-                        Err(e) => {
-                            let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
-                            out.extend(self.go_live(state));
-                            return out;
-                        }
-                    }
+                        Ok((_, Err(e))) => self.replay_stopped(state, &e),
+                        Err(e) => self.replay_stopped(state, &e),
+                    };
                 }
                 let live = state.live();
                 let snap = live.snapshot(local, layers);
@@ -394,6 +386,13 @@ impl Session {
         }
     }
 
+    /// A replay that could not go on: why, then live.
+    fn replay_stopped(&mut self, state: &Backend, why: &dyn std::fmt::Display) -> Vec<ServerMessage> {
+        let mut out = vec![replay_error(format!("the replay stopped: {why}"))];
+        out.extend(self.go_live(state));
+        out
+    }
+
     /// Back to live: the timeline, the KPIs and a snapshot of now.
     fn go_live(&mut self, state: &Backend) -> Vec<ServerMessage> {
         self.replay = None;
@@ -474,16 +473,8 @@ impl Session {
         .await;
         let (r, changes) = match stepped {
             Ok((r, Ok(c))) => (r, c),
-            Ok((_, Err(e))) => {
-                let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
-                out.extend(self.go_live(state));
-                return out;
-            }
-            Err(e) => {
-                let mut out = vec![replay_error(format!("the replay stopped: {e}"))];
-                out.extend(self.go_live(state));
-                return out;
-            }
+            Ok((_, Err(e))) => return self.replay_stopped(state, &e),
+            Err(e) => return self.replay_stopped(state, &e),
         };
         self.replay = Some(r);
         let mut out = Vec::new();

@@ -31,13 +31,7 @@ fn server_messages() -> Vec<ServerMessage> {
             EventKind::PatrolLeftGrid { patrol: 5, grid: "370783001001001".into() },
         ]),
         ServerMessage::WallView { wall: "main".into(), time_ms: 3, view: Box::new(wall_view()) },
-        ServerMessage::Timeline {
-            live: false,
-            at_ms: 1_789_990_000_000,
-            server_ms: 1_790_000_000_000,
-            speed: 600.0,
-            earliest_ms: 1_789_913_600_000,
-        },
+        gridwall_testkit::fixtures::timeline(),
         ServerMessage::Pong { t: 1, time_ms: 2 },
     ]
 }

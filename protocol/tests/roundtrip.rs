@@ -261,13 +261,7 @@ fn small_server_messages_round_trip_in_both_forms() {
         ServerMessage::Error { code: "bad_bbox".into(), message: "west > east".into() },
         ServerMessage::Pong { t: 12, time_ms: 1_790_000_000_123 },
         ServerMessage::WallView { wall: "main".into(), time_ms: 1_790_000_000_000, view: Box::new(wall_view()) },
-        ServerMessage::Timeline {
-            live: false,
-            at_ms: 1_789_990_000_000,
-            server_ms: 1_790_000_000_000,
-            speed: 600.0,
-            earliest_ms: 1_789_913_600_000,
-        },
+        gridwall_testkit::fixtures::timeline(),
         ServerMessage::Kpis {
             time_ms: 1_790_000_000_000,
             kpis: Kpis {

@@ -94,6 +94,17 @@ pub fn wall_view() -> gridwall_protocol::wall::WallView {
     }
 }
 
+/// A replay's timeline message.
+pub fn timeline() -> gridwall_protocol::ServerMessage {
+    gridwall_protocol::ServerMessage::Timeline {
+        live: false,
+        at_ms: 1_789_990_000_000,
+        server_ms: 1_790_000_000_000,
+        speed: 600.0,
+        earliest_ms: 1_789_913_600_000,
+    }
+}
+
 /// One client message of every kind (both transition shapes, a cast and its take-back).
 pub fn client_messages() -> Vec<gridwall_protocol::ClientMessage> {
     use gridwall_protocol::{Bbox, BboxCrs, ClientMessage, Layer, PROTOCOL_VERSION};

@@ -162,10 +162,13 @@ pub async fn patrols_geojson(
     })))
 }
 
+/// The incidents of an export's range (for a caller who may read), each with its WGS84 point.
 async fn incidents(
+    who: &Who,
     backend: &Backend,
     q: &HashMap<String, String>,
-) -> ApiResult<Vec<gridwall_live::store::IncidentRow>> {
+) -> ApiResult<Vec<(gridwall_live::store::IncidentRow, [f64; 2])>> {
+    who.check(Permission::Read)?;
     let (from, to) = range(backend, q)?;
     let path = backend.history_path.clone();
     let (rows, more) = blocking(move || {
@@ -179,7 +182,8 @@ async fn incidents(
             format!("more than {MAX_INCIDENTS} incidents in the range: ask for a shorter time"),
         ));
     }
-    Ok(rows)
+    let coords = wgs84(backend, rows.iter().map(|r| [r.x, r.y]))?;
+    Ok(rows.into_iter().zip(coords).collect())
 }
 
 /// `GET /api/v1/replay/incidents.geojson`
@@ -188,12 +192,9 @@ pub async fn incidents_geojson(
     State(backend): State<Arc<Backend>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    who.check(Permission::Read)?;
-    let rows = incidents(&backend, &q).await?;
-    let coords = wgs84(&backend, rows.iter().map(|r| [r.x, r.y]))?;
+    let rows = incidents(&who, &backend, &q).await?;
     let features: Vec<Value> = rows
         .iter()
-        .zip(coords)
         .map(|(r, c)| {
             json!({
                 "type": "Feature",
@@ -236,11 +237,9 @@ pub async fn incidents_csv(
     State(backend): State<Arc<Backend>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    who.check(Permission::Read)?;
-    let rows = incidents(&backend, &q).await?;
-    let coords = wgs84(&backend, rows.iter().map(|r| [r.x, r.y]))?;
+    let rows = incidents(&who, &backend, &q).await?;
     let mut out = String::from("incident,category,source,grid,lon,lat,x,y,step,from_stage,to_stage,action,actor,at\n");
-    for (r, [lon, lat]) in rows.iter().zip(coords) {
+    for (r, [lon, lat]) in &rows {
         for (n, t) in r.case.timeline.iter().enumerate() {
             let _ = writeln!(
                 out,
