@@ -20,10 +20,7 @@ use gridwall_live::history::codec::{Fix, KeyPatrol, encode_chunk, encode_keyfram
 use gridwall_live::history::{WINDOW_MS, open_reader};
 use gridwall_live::replay::Replay;
 use gridwall_live::store::SqliteStore;
-use gridwall_protocol::{
-    Event, EventKind, GridLevel, IncidentCategory, IncidentSource, IncidentStage, IncidentState, Kpis, PatrolRole,
-    PatrolStatus,
-};
+use gridwall_protocol::{Event, EventKind, IncidentStage, IncidentState, Kpis, PatrolRole, PatrolStatus};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -69,21 +66,13 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 fn incident(id: u64, stage: IncidentStage, t: i64, rng: &mut ChaCha8Rng) -> IncidentState {
     IncidentState {
-        id,
-        category: IncidentCategory::Garbage,
-        source: IncidentSource::Hotline,
-        stage,
-        priority: 4,
         x: rng.random_range(-5_000.0..5_000.0),
         y: rng.random_range(-5_000.0..5_000.0),
-        lon: None,
-        lat: None,
         grid: "370783001001001".into(),
-        level: GridLevel::Cell,
         created_ms: t,
         deadline_ms: t + 3_600_000,
-        assignee: None,
         description: "垃圾堆放".into(),
+        ..gridwall_testkit::fixtures::incident(id, stage)
     }
 }
 
