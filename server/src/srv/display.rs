@@ -62,7 +62,7 @@ async fn serve(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut inbound) = mpsc::channel::<Inbound>(64);
-    let reader = tokio::spawn(async move {
+    let mut reader = tokio::spawn(async move {
         let mut rate = Rate::default();
         while let Some(msg) = stream.next().await {
             let msg = match msg {
@@ -76,6 +76,14 @@ async fn serve(
             };
             if !rate.allow(per_second) {
                 let _ = tx.send(Inbound::Close(too_fast(per_second))).await;
+                // Read on (discarding) until the client answers the close: a socket dropped
+                // with unread data resets the connection, and the client loses the close frame
+                // and whatever it had not read yet.
+                while let Some(Ok(m)) = stream.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
                 break;
             }
             let item = match msg {
@@ -94,6 +102,8 @@ async fn serve(
     let mut session = Session::new(&backend, json, caller);
     // The wall group's views, once the display joined one.
     let mut wall_views: Option<watch::Receiver<Option<Stamped>>> = None;
+    // Why the server closes the socket (too large, too fast), sent once the loop is left.
+    let mut close_frame = None;
     loop {
         let wall_changed = async {
             match &mut wall_views {
@@ -106,7 +116,7 @@ async fn serve(
                 None => break,
                 Some(Inbound::Bad(e)) => vec![Session::bad_message(e)],
                 Some(Inbound::Close(frame)) => {
-                    let _ = sink.send(frame).await;
+                    close_frame = Some(frame);
                     break;
                 }
                 Some(Inbound::Message(m)) => {
@@ -151,6 +161,18 @@ async fn serve(
             break;
         }
     }
-    let _ = sink.close().await;
+    // The closing handshake: our close frame, then the client's answer (read by the reader),
+    // for at most CLOSE_WAIT: a client that stopped reading gets no longer.
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        if let Some(frame) = close_frame {
+            let _ = sink.send(frame).await;
+        }
+        let _ = sink.close().await;
+        let _ = (&mut reader).await;
+    })
+    .await;
     reader.abort();
 }
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
