@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what gridwall needs on Debian 12 (bookworm): build dependencies (PROJ, clang for
 # bindgen, pkg-config), the software renderer and virtual display for the Bevy client (Mesa
-# lavapipe, Xvfb), the CJK font, and Node.js for the glTF validator. Idempotent and quiet when
+# lavapipe, Xvfb), the CJK font, PostgreSQL 15 + PostGIS 3 (the tests start their own servers in
+# temporary folders), and Node.js for the glTF validator. Idempotent and quiet when
 # everything is already there.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
   libproj-dev proj-data proj-bin libclang-dev libsqlite3-dev
   mesa-vulkan-drivers libvulkan1 xvfb xauth libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
   fonts-wqy-microhei
+  postgresql-15 postgresql-15-postgis-3 postgresql-client-15
   nodejs npm
 )
 

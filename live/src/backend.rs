@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::state::{Clock, EVENT_LOG, Live, Refusal, RestoreError, TickBatch};
-use crate::store::{Record, SqliteStore, Store as _, StoreError, StoreWriter};
+use crate::store::{CityKey, PostgresStore, Record, SqliteStore, Store as _, StoreError, StoreWriter};
 use crate::workflow::TimeLimits;
 use crate::world::{World, WorldError};
 
@@ -45,6 +45,8 @@ pub struct LiveConfig {
     pub scene: PathBuf,
     /// Folder of the durable store (`gridwall.sqlite`).
     pub data: PathBuf,
+    /// A PostgreSQL database instead of the embedded store (`postgres://…`).
+    pub store: Option<String>,
     /// Stream ticks per second.
     pub tick_hz: u16,
     /// Clock speed: 1 is real time; 60 runs an hour a minute (demos, time-limit tests).
@@ -69,6 +71,7 @@ impl Default for LiveConfig {
         Self {
             scene: PathBuf::from("scenes/helsinki"),
             data: PathBuf::from("gridwall-data"),
+            store: None,
             tick_hz: 10,
             speed: 1.0,
             utc_offset_hours: 8.0,
@@ -150,10 +153,15 @@ pub struct Backend {
     limits: crate::workflow::TimeLimits,
     /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
     outlines: std::sync::OnceLock<Vec<u8>>,
-    /// The store's database file (history is read from it on connections of its own).
-    pub history_path: PathBuf,
+    /// The embedded store's database file (history is read from it on connections of its own);
+    /// `None` on PostgreSQL.
+    history_path: Option<PathBuf>,
     /// How far back history is kept (ms).
     pub retention_ms: i64,
+    /// One rebuild from the store at a time.
+    rebuilding: tokio::sync::Mutex<()>,
+    /// Whether the tick has a recovery under way.
+    recovering: std::sync::atomic::AtomicBool,
 }
 
 impl Backend {
@@ -161,37 +169,79 @@ impl Backend {
     /// and sessions.
     pub fn open(config: &LiveConfig) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
         let world = World::load(&config.scene, config.limits.clone())?;
-        let mut store = SqliteStore::open(&config.data)?;
-        if let Some(pages) = config.store_max_pages {
-            store.limit_pages(pages)?;
-        }
         let clock = Clock::new(config.speed.max(0.001));
-        let loaded = store.load(EVENT_LOG)?;
-        tracing::info!(
-            patrols = loaded.patrols.len(),
-            incidents = loaded.incidents.len(),
-            placed = loaded.positions.len(),
-            "restored from {}",
-            store.path().display()
-        );
+        let mut pg_maintenance = None;
+        let (store, loaded, history_path) = match &config.store {
+            None => {
+                let mut store = SqliteStore::open(&config.data)?;
+                if let Some(pages) = config.store_max_pages {
+                    store.limit_pages(pages)?;
+                }
+                let loaded = store.load(EVENT_LOG)?;
+                tracing::info!(
+                    patrols = loaded.patrols.len(),
+                    incidents = loaded.incidents.len(),
+                    placed = loaded.positions.len(),
+                    "restored from {}",
+                    store.path().display()
+                );
+                let path = store.path().to_owned();
+                (StoreWriter::spawn(store), loaded, Some(path))
+            }
+            Some(url) => {
+                let m = &world.manifest;
+                let city = CityKey { city: m.name.clone(), crs: m.crs.clone(), origin: [m.origin[0], m.origin[1]] };
+                // The PostgreSQL client blocks on a runtime of its own: never on one of tokio's
+                // threads (the server opens its backend from one).
+                let (store, loaded) = std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let mut store = PostgresStore::open(url, city.clone())?;
+                        let loaded = store.load(EVENT_LOG)?;
+                        Ok::<_, StoreError>((store, loaded))
+                    })
+                    .join()
+                    .expect("opening the store does not panic")
+                })?;
+                tracing::info!(
+                    patrols = loaded.patrols.len(),
+                    incidents = loaded.incidents.len(),
+                    placed = loaded.positions.len(),
+                    "restored city {:?} from {}",
+                    city.city,
+                    store.shown()
+                );
+                pg_maintenance = Some((url.clone(), city));
+                (StoreWriter::spawn(store), loaded, None)
+            }
+        };
         let manifest = world.manifest.clone();
         let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
         live.retention_ms = config.retention.ms();
-        let history_path = store.path().to_owned();
-        let store = StoreWriter::spawn(store);
         store.restored_up_to(live.last_seq());
         live.track_durability();
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
-        crate::history::maintain::spawn(
-            history_path.clone(),
-            clock,
-            config.retention.ms(),
-            EVENT_LOG as u64,
-            config.store_max_pages,
-            shutdown.clone(),
-        );
+        if let Some((url, city)) = pg_maintenance {
+            crate::store::spawn_pg_maintenance(
+                url,
+                city,
+                clock,
+                config.retention.ms(),
+                EVENT_LOG as u64,
+                shutdown.clone(),
+            );
+        }
+        if let Some(path) = &history_path {
+            crate::history::maintain::spawn(
+                path.clone(),
+                clock,
+                config.retention.ms(),
+                EVENT_LOG as u64,
+                config.store_max_pages,
+                shutdown.clone(),
+            );
+        }
         let backend = Self {
             live: Mutex::new(live),
             store,
@@ -206,8 +256,15 @@ impl Backend {
             outlines: std::sync::OnceLock::new(),
             history_path,
             retention_ms: config.retention.ms(),
+            rebuilding: tokio::sync::Mutex::new(()),
+            recovering: std::sync::atomic::AtomicBool::new(false),
         };
         Ok((Arc::new(backend), stop))
+    }
+
+    /// The embedded store's file, which replay and the history exports read.
+    pub fn history_file(&self) -> Result<PathBuf, crate::history::HistoryError> {
+        self.history_path.clone().ok_or(crate::history::HistoryError::Unsupported)
     }
 
     /// The live state, locked. Hold it for microseconds: every request and tick waits on it.
@@ -250,8 +307,10 @@ impl Backend {
     /// order memory made them. When the commit fails, memory is rebuilt from the store: nothing
     /// stays in memory that the store does not have.
     pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<(), CommitError> {
-        // Refused before anything changes when the disk cannot keep up.
+        // Refused before anything changes when the disk cannot keep up, or while memory may
+        // hold a failed write and the store does not answer to rebuild it.
         self.store.check_room()?;
+        self.recover().await?;
         let done = {
             let mut live = self.live();
             let records = op(&mut live)?;
@@ -260,11 +319,27 @@ impl Backend {
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
-                self.rebuild_from_store();
+                // Rebuilt now if the store answers (a full disk), else before the next write.
+                let _ = self.recover().await;
                 Err(CommitError::Store(StoreError::Commit(e)))
             }
             Err(_) => Err(CommitError::Store(StoreError::Stopped)),
         }
+    }
+
+    /// After a failed write memory may hold what the store does not have: once the store answers
+    /// again, the state is rebuilt from it. `Err` while it does not answer (writes are refused
+    /// then). The check runs without the state's lock: a database that is away blocks nobody.
+    pub async fn recover(&self) -> Result<(), StoreError> {
+        if !self.store.needs_rebuild() {
+            return Ok(());
+        }
+        self.store.ping().await?;
+        let _one = self.rebuilding.lock().await;
+        if self.store.needs_rebuild() {
+            self.rebuild_from_store()?;
+        }
+        Ok(())
     }
 
     /// Applies `op` and queues its records without waiting for the disk (the simulator, the
@@ -280,7 +355,7 @@ impl Backend {
     /// After a failed commit: the state again as the store has it (what was committed before,
     /// and by the writes queued before the reload). The lock is held throughout, so nothing
     /// changes in between; a rare and slow path (the world is loaded again).
-    fn rebuild_from_store(&self) {
+    fn rebuild_from_store(&self) -> Result<(), StoreError> {
         let mut live = self.live();
         let rebuilt = self.store.load_blocking(EVENT_LOG).map_err(BackendError::from).and_then(|loaded| {
             let world = World::load(&self.scene_dir, self.limits.clone())?;
@@ -296,8 +371,16 @@ impl Backend {
                 fresh.replay_after(live.ticked_seq());
                 *live = fresh;
                 tracing::warn!("a commit failed: the live state was rebuilt from the store");
+                Ok(())
             }
-            Err(e) => tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}"),
+            Err(BackendError::Store(e)) => {
+                tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}");
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}");
+                Err(StoreError::Stopped)
+            }
         }
     }
 
@@ -325,6 +408,17 @@ async fn tick_loop(backend: Arc<Backend>) {
     loop {
         interval.tick().await;
         n += 1;
+        // A failed write without a request to notice: rebuild once the store answers again.
+        if n.is_multiple_of(hz)
+            && backend.store.needs_rebuild()
+            && !backend.recovering.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let b = backend.clone();
+            tokio::spawn(async move {
+                let _ = b.recover().await;
+                b.recovering.store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
         let batch = {
             let mut live = backend.live();
             let mut records = Vec::new();

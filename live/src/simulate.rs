@@ -93,6 +93,8 @@ pub fn run(
     let mut ids: HashMap<u64, u64> = HashMap::new();
     if warmup_ms > 0 {
         warm_up(&backend, &mut sim, &mut ids);
+        // Served once the history is stored: a request right after start-up sees all of it.
+        backend.store.settle_blocking();
     }
     Ok(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));

@@ -5,6 +5,7 @@
 //! * [`server`]: a real server on its own thread ([`server::BackgroundServer`]), and
 //!   [`server::TestServer`] with HTTP helpers for the documented API.
 //! * [`process`]: a real `gridwall-server serve` process for fault tests.
+//! * [`postgres`]: a real PostgreSQL + PostGIS server in a temporary folder.
 //! * [`display`]: a display-socket client (binary or JSON).
 //! * [`fixtures`]: protocol values for unit tests.
 //! * [`shots`]: reading PNG captures and looking at their pixels.
@@ -16,6 +17,7 @@ pub mod fixtures;
 #[allow(unsafe_code)] // a counting global allocator; see the module
 pub mod fuzz;
 pub mod paths;
+pub mod postgres;
 pub mod process;
 pub mod server;
 pub mod shots;

@@ -97,6 +97,11 @@ pub enum HistoryError {
     TooMany { max: usize },
     #[error("{} is in the future (the server's clock says {})", crate::ingest::format_time(*at_ms), crate::ingest::format_time(*now_ms))]
     Future { at_ms: i64, now_ms: i64 },
+    /// Replay and the history exports read the embedded store's history tables.
+    #[error(
+        "replay and the history exports read the embedded store; a server on PostgreSQL does not offer them yet (the database's fixes, events and keyframes tables hold the same history)"
+    )]
+    Unsupported,
 }
 
 impl HistoryError {

@@ -1,17 +1,20 @@
 //! Durable storage of what the live backend accepts: patrols, incidents with their transitions,
 //! the numbered event log, and patrol tracks.
 //!
-//! [`Store`] is the seam for other back ends (PostgreSQL/PostGIS later); [`SqliteStore`] is the
+//! [`Store`] is the seam between the live state and its storage: [`SqliteStore`] is the
 //! embedded default (`SQLite` in WAL mode, `synchronous = FULL`: a committed transaction is on
-//! disk). [`StoreWriter`] runs a store on its own thread and commits whatever has queued up in
+//! disk), [`PostgresStore`] keeps the same records in PostgreSQL + PostGIS (`--store
+//! postgres://…`). [`StoreWriter`] runs a store on its own thread and commits whatever has queued up in
 //! one transaction (group commit), so many small acknowledged writes share one `fsync`.
 
+mod pg;
 mod sqlite;
 mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use pg::{CityKey, PostgresStore, shown_url, spawn_pg_maintenance};
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::decode_points as sqlite_points;
 pub use writer::StoreWriter;
@@ -47,6 +50,22 @@ pub enum StoreError {
     Replaced { path: PathBuf, expected: String, found: Option<String> },
     #[error("the storage queue is full ({0} records waiting): try again shortly")]
     Busy(usize),
+    #[error("the database {db}: {source}")]
+    Postgres { db: String, source: ::postgres::Error },
+    #[error("the database {db} cannot be reached ({source}): writes are refused until it answers again")]
+    Unavailable { db: String, source: ::postgres::Error },
+    #[error("the database {db}: its schema could not be brought up to date: {source}")]
+    Migrate { db: String, source: Box<refinery::Error> },
+    #[error(
+        "the database {db} holds city {city:?} in {stored}, but this scene is in {scene}: serve it under another scene name, or use another database"
+    )]
+    WrongCity { db: String, city: String, stored: String, scene: String },
+    #[error("the scene's CRS {crs} has no EPSG code, which the database's geometry needs")]
+    Crs { crs: String },
+    #[error(
+        "another server has taken over writing city {city:?} (its epoch {theirs}, ours {ours}): this one writes nothing more; restart it to take over again"
+    )]
+    Superseded { city: String, ours: i64, theirs: i64 },
 }
 
 /// A registered patrol.
@@ -138,4 +157,8 @@ pub trait Store: Send + 'static {
     fn load(&mut self, events: usize) -> Result<Loaded, StoreError>;
     /// Writes the records in one durable transaction.
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
+    /// Whether the store answers now (a database server may have gone away and come back).
+    fn ping(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

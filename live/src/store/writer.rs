@@ -1,6 +1,6 @@
 //! Group commit: a [`Store`] on its own thread, answering each writer after its commit.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -18,6 +18,11 @@ enum Job {
         events: usize,
         answer: mpsc::Sender<Result<Loaded, StoreError>>,
     },
+    /// Whether the store answers (after everything queued before).
+    Ping(Ack),
+    /// Answered once everything queued before is committed (or failed), for a caller that is
+    /// not async.
+    Settle(mpsc::Sender<()>),
 }
 
 /// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
@@ -32,6 +37,9 @@ pub struct StoreWriter {
     waiting: Arc<AtomicUsize>,
     /// The newest event seq committed: events are shown to displays only up to it.
     durable_seq: Arc<AtomicU64>,
+    /// A write failed since the store was last read back: memory may hold what the store does
+    /// not, until it is rebuilt from the store.
+    failed: Arc<AtomicBool>,
 }
 
 /// Records that may wait for the disk before new requests are refused.
@@ -47,12 +55,15 @@ impl StoreWriter {
         let queued = waiting.clone();
         let durable_seq = Arc::new(AtomicU64::new(0));
         let durable = durable_seq.clone();
+        let failed = Arc::new(AtomicBool::new(false));
+        let failing = failed.clone();
         thread::Builder::new()
             .name("gridwall-store".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
                     let mut records = Vec::new();
                     let mut acks = Vec::new();
+                    let mut settled = Vec::new();
                     let mut take = |job: Job, records: &mut Vec<Record>| match job {
                         Job::Write(r, ack) => {
                             records.extend(r);
@@ -63,7 +74,12 @@ impl StoreWriter {
                             acks.push(ack);
                             None
                         }
-                        Job::Load { events, answer } => Some((events, answer)),
+                        Job::Load { events, answer } => Some(Err((events, answer))),
+                        Job::Ping(ack) => Some(Ok(ack)),
+                        Job::Settle(done) => {
+                            settled.push(done);
+                            None
+                        }
                     };
                     let mut load = take(first, &mut records);
                     // A load reads what the writes queued before it left.
@@ -84,18 +100,52 @@ impl StoreWriter {
                         durable.fetch_max(seq, Ordering::Release);
                     }
                     if let Err(e) = &result {
+                        failing.store(true, Ordering::Release);
                         tracing::error!("storage write failed: {e}");
                     }
                     for ack in acks {
                         let _ = ack.send(result.clone());
                     }
-                    if let Some((events, answer)) = load {
-                        let _ = answer.send(store.load(events));
+                    for done in settled {
+                        let _ = done.send(());
+                    }
+                    match load {
+                        Some(Err((events, answer))) => {
+                            let loaded = store.load(events);
+                            if loaded.is_ok() {
+                                failing.store(false, Ordering::Release);
+                            }
+                            let _ = answer.send(loaded);
+                        }
+                        Some(Ok(ack)) => {
+                            let _ = ack.send(store.ping().map_err(Arc::new));
+                        }
+                        None => {}
                     }
                 }
             })
             .expect("spawn the storage thread");
-        Self { tx, waiting, durable_seq }
+        Self { tx, waiting, durable_seq, failed }
+    }
+
+    /// Waits (blocking this thread) until everything queued so far is committed or failed.
+    pub fn settle_blocking(&self) {
+        let (done, rx) = mpsc::channel();
+        if self.tx.send(Job::Settle(done)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Whether a write failed since the store was last read back.
+    pub fn needs_rebuild(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Whether the store answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::Ping(ack)).map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
     }
 
     /// The newest event seq known to be on disk.

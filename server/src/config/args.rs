@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// Folder of the durable store (default gridwall-data/<scene folder name>).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Keep the city in PostgreSQL 15 + PostGIS 3 instead of the embedded store:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the schema is applied at start).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// Run the city simulator (patrols, incidents, workflow).
     #[arg(long)]
     pub simulate: bool,

@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub scene: Option<PathBuf>,
     pub addr: Option<String>,
     pub data: Option<PathBuf>,
+    /// `store = "postgres://…"`: PostgreSQL instead of the embedded store.
+    pub store: Option<String>,
     pub tick_hz: Option<u16>,
     pub speed: Option<f64>,
     pub utc_offset_hours: Option<f64>,

@@ -102,6 +102,7 @@ impl ServeConfig {
             live: LiveConfig {
                 scene,
                 data,
+                store: args.store.or(file.store),
                 tick_hz: args.tick_hz.or(file.tick_hz).unwrap_or(d.live.tick_hz),
                 speed: args.speed.or(file.speed).unwrap_or(d.live.speed),
                 utc_offset_hours: file.utc_offset_hours.unwrap_or(d.live.utc_offset_hours),
@@ -155,6 +156,14 @@ impl ServeConfig {
         let hours = l.retention.hours;
         if !(hours.is_finite() && (1.0 / 60.0..=gridwall_live::history::RetentionConfig::MAX_HOURS).contains(&hours)) {
             return bad("retention.hours", "must be 1/60 (a minute) to 168 (a week)");
+        }
+        if let Some(url) = &l.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return bad("store", "must be a postgres:// URL (without it the embedded store in data is used)");
+        }
+        if l.store.is_some() && l.store_max_pages.is_some() {
+            return bad("store_max_pages", "caps the embedded store only; PostgreSQL's room is the database's");
         }
         let s = &self.sockets;
         if !(1024..=(64 << 20)).contains(&s.message_bytes) {

@@ -94,7 +94,7 @@ pub async fn track(
         q.insert("from".into(), ingest::format_time(now - backend.retention_ms + 1_000));
     }
     let (from, to) = super::replay::range(&backend, &q)?;
-    let path = backend.history_path.clone();
+    let path = backend.history_file()?;
     let fixes = tokio::task::spawn_blocking(move || {
         let conn = gridwall_live::history::open_reader(&path)?;
         gridwall_live::history::reader::fixes(&conn, from - 1, to, |p| p == pid, super::replay::MAX_FIXES)

@@ -39,6 +39,7 @@ impl From<HistoryError> for ApiError {
             HistoryError::BeforeHistory { .. } | HistoryError::Future { .. } | HistoryError::TooMany { .. } => {
                 Self::bad_request("from", e.to_string())
             }
+            HistoryError::Unsupported => Self::status(StatusCode::NOT_IMPLEMENTED, "history", e.to_string()),
             e => Self::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()),
         }
     }
@@ -109,7 +110,7 @@ pub async fn patrols_geojson(
             Some(local)
         }
     };
-    let path = backend.history_path.clone();
+    let path = backend.history_file()?;
     let tracks = blocking(move || {
         let conn = open_reader(&path)?;
         reader::fixes(&conn, from - 1, to, |_| true, MAX_FIXES)
@@ -170,7 +171,7 @@ async fn incidents(
 ) -> ApiResult<Vec<(gridwall_live::store::IncidentRow, [f64; 2])>> {
     who.check(Permission::Read)?;
     let (from, to) = range(backend, q)?;
-    let path = backend.history_path.clone();
+    let path = backend.history_file()?;
     let (rows, more) = blocking(move || {
         let conn = open_reader(&path)?;
         reader::incidents_between(&conn, from, to, MAX_INCIDENTS)
