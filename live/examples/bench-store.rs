@@ -174,7 +174,7 @@ fn main() {
         "PostgreSQL 15 + PostGIS 3 (synchronous_commit = on, COPY BINARY)",
         || {
             let (url, city) = (url.clone(), city.clone());
-            Box::new(move || spawn(PostgresStore::open(&url, city).unwrap()))
+            Box::new(move || spawn(PostgresStore::open(&url, city, true).unwrap()))
         },
         secs,
     );

@@ -112,6 +112,9 @@ pub enum CommitError {
     /// The store could not commit it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The city's leader could not be reached or could not commit it (servers on a bus).
+    #[error(transparent)]
+    Bus(#[from] crate::cluster::BusError),
 }
 
 thread_local! {
@@ -162,15 +165,32 @@ pub struct Backend {
     rebuilding: tokio::sync::Mutex<()>,
     /// Whether the tick has a recovery under way.
     recovering: std::sync::atomic::AtomicBool,
+    /// The bus to the city's other servers (`--bus`).
+    pub bus: Option<Arc<crate::cluster::Bus>>,
+    /// The changes this server commits as leader, for the relay task.
+    relay: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::state::Change>>>,
 }
+
+/// Most patrols a nearest-patrols question may ask for.
+pub const MAX_NEAREST: usize = 100;
 
 impl Backend {
     /// Loads the scene and the store; returns the backend and the switch that stops its tasks
     /// and sessions.
     pub fn open(config: &LiveConfig) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
+        Self::open_on(config, None)
+    }
+
+    /// [`Backend::open`] as one of several servers of the city on `bus` (PostgreSQL store
+    /// only): a follower until it wins the lease.
+    pub fn open_on(
+        config: &LiveConfig,
+        bus: Option<Arc<crate::cluster::Bus>>,
+    ) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
         let world = World::load(&config.scene, config.limits.clone())?;
         let clock = Clock::new(config.speed.max(0.001));
         let mut pg_maintenance = None;
+        let mut relay = None;
         let (store, loaded, history_path) = match &config.store {
             None => {
                 let mut store = SqliteStore::open(&config.data)?;
@@ -195,7 +215,7 @@ impl Backend {
                 // threads (the server opens its backend from one).
                 let (store, loaded) = std::thread::scope(|s| {
                     s.spawn(|| {
-                        let mut store = PostgresStore::open(url, city.clone())?;
+                        let mut store = PostgresStore::open(url, city.clone(), bus.is_none())?;
                         let loaded = store.load(EVENT_LOG)?;
                         Ok::<_, StoreError>((store, loaded))
                     })
@@ -211,13 +231,21 @@ impl Backend {
                     store.shown()
                 );
                 pg_maintenance = Some((url.clone(), city));
-                (StoreWriter::spawn(store), loaded, None)
+                let writer = if bus.is_some() {
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    relay = Some(rx);
+                    StoreWriter::spawn_relaying(store, Some(tx))
+                } else {
+                    StoreWriter::spawn(store)
+                };
+                (writer, loaded, None)
             }
         };
         let manifest = world.manifest.clone();
         let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
         live.retention_ms = config.retention.ms();
+        live.set_replica(bus.is_some());
         store.restored_up_to(live.last_seq());
         live.track_durability();
         let (ticks, _) = broadcast::channel(64);
@@ -258,6 +286,8 @@ impl Backend {
             retention_ms: config.retention.ms(),
             rebuilding: tokio::sync::Mutex::new(()),
             recovering: std::sync::atomic::AtomicBool::new(false),
+            bus,
+            relay: Mutex::new(relay),
         };
         Ok((Arc::new(backend), stop))
     }
@@ -306,18 +336,19 @@ impl Backend {
     /// The records are queued while the state is still locked, so the store sees them in the
     /// order memory made them. When the commit fails, memory is rebuilt from the store: nothing
     /// stays in memory that the store does not have.
-    pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<(), CommitError> {
+    pub async fn commit(&self, op: impl FnOnce(&mut Live) -> Result<Vec<Record>, Refusal>) -> Result<u64, CommitError> {
         // Refused before anything changes when the disk cannot keep up, or while memory may
         // hold a failed write and the store does not answer to rebuild it.
         self.store.check_room()?;
         self.recover().await?;
-        let done = {
+        let (done, change) = {
             let mut live = self.live();
             let records = op(&mut live)?;
-            self.store.submit(records)?
+            let records = self.share(&mut live, records);
+            (self.store.submit(records)?, live.change_id())
         };
         match done.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(change),
             Ok(Err(e)) => {
                 // Rebuilt now if the store answers (a full disk), else before the next write.
                 let _ = self.recover().await;
@@ -348,7 +379,141 @@ impl Backend {
         let mut live = self.live();
         let records = op(&mut live);
         if !records.is_empty() {
+            let records = self.share(&mut live, records);
             self.store.write_later(records);
+        }
+    }
+
+    /// On a bus, as leader: numbers what `records` change in the shared state as the next
+    /// change and adds it to them (the store writes it to the outbox in the same transaction).
+    pub fn share(&self, live: &mut Live, mut records: Vec<Record>) -> Vec<Record> {
+        if self.bus.is_some()
+            && !live.is_replica()
+            && let Some(c) = crate::state::Change::of(live.change_id() + 1, &records)
+        {
+            live.set_change_id(c.id);
+            records.push(Record::Change(Box::new(c)));
+        }
+        records
+    }
+
+    /// Whether this server writes the city's shared state: alone, or as the leader on a bus.
+    pub fn leads(&self) -> bool {
+        self.bus.as_ref().is_none_or(|b| b.role() == crate::cluster::Role::Leader)
+    }
+
+    /// The state again as the store has it (taking over or giving up the lead).
+    pub async fn rebuild(&self) -> Result<(), StoreError> {
+        let _one = self.rebuilding.lock().await;
+        self.rebuild_from_store()
+    }
+
+    /// A follower takes in a change of the leader's.
+    pub fn apply_change(&self, c: &crate::state::Change) {
+        let mut live = self.live();
+        if let Err(e) = live.apply_change(c) {
+            tracing::error!("change {} of the leader cannot be applied: {e}", c.id);
+        }
+    }
+
+    /// Runs a command here, as the city's writer: what it made.
+    pub async fn lead_command(
+        &self,
+        cmd: &crate::cluster::command::Command,
+    ) -> Result<crate::cluster::command::Done, CommitError> {
+        let mut incident = None;
+        let change = self
+            .commit(|live| {
+                if live.is_replica() {
+                    return Err(Refusal::conflict("leader", "this server no longer leads the city: try again"));
+                }
+                let (records, made) = cmd.run(live)?;
+                incident = made;
+                Ok(records)
+            })
+            .await?;
+        Ok(crate::cluster::command::Done { incident, change })
+    }
+
+    /// Runs a client's command: here when this server writes the city, else by the leader
+    /// (over the bus; answered once the change has reached this server). The audit trail of
+    /// this server notes it as `caller`'s, with the target `target` names.
+    pub async fn run_command(
+        &self,
+        cmd: crate::cluster::command::Command,
+        caller: &crate::access::Caller,
+        target: impl FnOnce(&crate::cluster::command::Done) -> String,
+    ) -> Result<crate::cluster::command::Done, CommitError> {
+        let name = cmd.name();
+        match &self.bus {
+            Some(bus) if bus.role() != crate::cluster::Role::Leader => {
+                let done = bus.ask_leader(&cmd).await?;
+                self.await_change(done.change).await;
+                let target = target(&done);
+                self.record_later(|live| vec![live.audit(caller, &name, target, "ok")]);
+                Ok(done)
+            }
+            _ => {
+                let mut done = crate::cluster::command::Done::default();
+                done.change = self
+                    .commit(|live| {
+                        let (mut records, made) = cmd.run(live)?;
+                        done.incident = made;
+                        records.push(live.audit(caller, &name, target(&done), "ok"));
+                        Ok(records)
+                    })
+                    .await?;
+                Ok(done)
+            }
+        }
+    }
+
+    /// Waits (at most five seconds) until this server has taken in change `id`.
+    async fn await_change(&self, id: u64) {
+        let end = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.live().change_id() < id && tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Fixes other servers took (from the bus): into the live state; as leader, the events
+    /// they make (a patrol leaving its cell) are stored and shared.
+    pub fn take_fixes(&self, points: Vec<crate::store::TrackPoint>) {
+        let mut live = self.live();
+        let records: Vec<Record> =
+            live.ingest_points(points).into_iter().filter(|r| !matches!(r, Record::Track(_))).collect();
+        if !records.is_empty() {
+            let records = self.share(&mut live, records);
+            self.store.write_later(records);
+        }
+    }
+
+    /// Validated position reports: applied, committed and, on a bus, published for the other
+    /// servers' displays.
+    pub async fn ingest(&self, positions: &[crate::ingest::Position]) -> Result<(), CommitError> {
+        let mut fixes = Vec::new();
+        self.commit(|live| {
+            let records = live.ingest(positions)?;
+            if self.bus.is_some()
+                && let Some(Record::Track(points)) = records.first()
+            {
+                fixes.clone_from(points);
+            }
+            Ok(records)
+        })
+        .await?;
+        if let Some(bus) = &self.bus {
+            bus.publish_fixes(&fixes).await;
+        }
+        Ok(())
+    }
+
+    /// The `k` nearest on-duty patrols to a point: here, or (a follower does not see every
+    /// patrol) from the leader.
+    pub async fn nearest(&self, p: [f64; 2], k: usize) -> Result<Vec<(u32, f64)>, CommitError> {
+        match &self.bus {
+            Some(bus) if bus.role() != crate::cluster::Role::Leader => Ok(bus.ask_nearest(p, k).await?),
+            _ => Ok(self.live().world.nearest_on_duty(p, k)),
         }
     }
 
@@ -365,6 +530,7 @@ impl Backend {
             Ok(mut fresh) => {
                 fresh.clock_tolerance_ms = live.clock_tolerance_ms;
                 fresh.retention_ms = live.retention_ms;
+                fresh.set_replica(live.is_replica());
                 self.store.restored_up_to(fresh.last_seq());
                 fresh.track_durability();
                 // Events committed but not yet handed to the displays still go out.
@@ -388,10 +554,45 @@ impl Backend {
     /// the simulator.
     pub fn start(self: &Arc<Self>, config: &LiveConfig) -> Result<Vec<JoinHandle<()>>, BackendError> {
         let mut tasks = vec![tokio::spawn(tick_loop(self.clone()))];
-        if let Some(sim) = &config.simulate {
-            tasks.push(tokio::spawn(crate::simulate::run(self.clone(), sim)?));
+        match (&self.bus, &config.simulate) {
+            (None, Some(sim)) => tasks.push(tokio::spawn(crate::simulate::run(self.clone(), sim)?)),
+            // On a bus the leader runs the simulator, whichever server that is now.
+            (Some(bus), sim) => {
+                let relay = self.relay.lock().expect("relay").take().expect("started once");
+                tasks.extend(crate::cluster::tasks::spawn(self, bus, relay));
+                if let Some(sim) = sim {
+                    tasks.push(tokio::spawn(simulate_while_leading(self.clone(), bus.clone(), sim.clone())));
+                }
+            }
+            (None, None) => {}
         }
         Ok(tasks)
+    }
+}
+
+/// Runs the simulator while this server leads the city, and stops it when it no longer does.
+async fn simulate_while_leading(backend: Arc<Backend>, bus: Arc<crate::cluster::Bus>, sim: SimulateConfig) {
+    let mut role = bus.role.subscribe();
+    let mut running: Option<JoinHandle<()>> = None;
+    loop {
+        let leads = *role.borrow_and_update() == crate::cluster::Role::Leader;
+        match (leads, &running) {
+            (true, None) => match crate::simulate::run(backend.clone(), &sim) {
+                Ok(f) => running = Some(tokio::spawn(f)),
+                Err(e) => tracing::error!("the simulator cannot start: {e}"),
+            },
+            (false, Some(task)) => {
+                task.abort();
+                running = None;
+            }
+            _ => {}
+        }
+        if role.changed().await.is_err() {
+            break;
+        }
+    }
+    if let Some(task) = running {
+        task.abort();
     }
 }
 
@@ -419,24 +620,28 @@ async fn tick_loop(backend: Arc<Backend>) {
                 b.recovering.store(false, std::sync::atomic::Ordering::Release);
             });
         }
+        // Escalation, the KPI log and keyframes are the city writer's (on a bus: the leader's).
+        let leads = backend.leads();
         let batch = {
             let mut live = backend.live();
             let mut records = Vec::new();
             let mut kpis = None;
             if n.is_multiple_of(hz) || n == 1 {
-                records = live.escalate();
+                if leads && !live.is_replica() {
+                    records = live.escalate();
+                }
                 let now = live.kpis(None);
                 if last_kpis != Some(now) {
                     last_kpis = Some(now);
                     kpis = Some(now);
-                    if !live.warming_up {
+                    if !live.warming_up && leads {
                         records.push(live.kpi_record(&now));
                     }
                 }
             }
             // While the simulator writes the past, its own keyframes describe it.
             let window = crate::history::window_of(live.now_ms());
-            if window > last_keyframe && !live.warming_up {
+            if window > last_keyframe && !live.warming_up && leads && !live.is_replica() {
                 // The first keyframe holds the incidents too: replay can start from it.
                 let first = last_keyframe == i64::MIN;
                 last_keyframe = window;
@@ -444,6 +649,7 @@ async fn tick_loop(backend: Arc<Backend>) {
                 records.push(live.kpi_record(&live.kpis(None)));
             }
             if !records.is_empty() {
+                let records = backend.share(&mut live, records);
                 backend.store.write_later(records);
             }
             live.set_durable(backend.store.durable_seq());

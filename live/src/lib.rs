@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod backend;
+pub mod cluster;
 pub mod history;
 pub mod index;
 pub mod ingest;

@@ -10,6 +10,7 @@
 //! plus one frame being sent.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gridwall_protocol::binary::ServerEncoder;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::access::{Caller, Denied, Permission};
 use crate::backend::{Backend, CommitError, with_frame};
+use crate::cluster::command::Command;
 use crate::replay::{Changes, MAX_SPEED, Replay};
 use crate::state::{Live, Refusal, TickBatch};
 use crate::walls::Stamped;
@@ -98,6 +100,16 @@ pub struct Session {
     caller: Caller,
     /// The replay this display watches instead of live, if any.
     replay: Option<Box<Replay>>,
+    /// On a bus: where this display's viewport is noted (the tiles its server subscribes to).
+    on_bus: Option<(Arc<crate::cluster::Bus>, u64)>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some((bus, id)) = &self.on_bus {
+            bus.note_view(*id, None);
+        }
+    }
 }
 
 impl Session {
@@ -116,6 +128,10 @@ impl Session {
             joined: None,
             caller,
             replay: None,
+            on_bus: backend.bus.as_ref().map(|b| {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                (b.clone(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            }),
         }
     }
 
@@ -207,6 +223,9 @@ impl Session {
                     Err(e) => return vec![ServerMessage::Error { code: "bad_bbox".into(), message: e.to_string() }],
                 };
                 self.view = Some((local, layers));
+                if let Some((bus, id)) = &self.on_bus {
+                    bus.note_view(*id, layers.contains(Layer::Patrols).then_some(local.0));
+                }
                 if let Some(mut r) = self.replay.take() {
                     // Patrols far from the old viewport were followed a keyframe at a time: the
                     // new one gets the city exactly as it was.
@@ -240,17 +259,10 @@ impl Session {
                     let error = self.deny(state, "assign", format!("incident {incident}"), &e);
                     return vec![ServerMessage::Reply { request, ok: false, error: Some(error) }];
                 }
-                let (actor, caller) = (self.caller.actor(&actor), &self.caller);
+                let actor = self.caller.actor(&actor);
                 let result = state
-                    .commit(|live| {
-                        let mut records = live.assign(incident, patrol, &actor)?;
-                        records.push(live.audit(
-                            caller,
-                            "assign",
-                            format!("incident {incident} → patrol {patrol}"),
-                            "ok",
-                        ));
-                        Ok(records)
+                    .run_command(Command::Assign { incident, patrol, actor }, &self.caller, |_| {
+                        format!("incident {incident} → patrol {patrol}")
                     })
                     .await;
                 vec![reply(request, &result)]
@@ -270,19 +282,12 @@ impl Session {
                     let error = self.deny(state, "transition", format!("incident {incident}"), &e);
                     return vec![ServerMessage::Reply { request, ok: false, error: Some(error) }];
                 }
-                let (actor, caller) = (self.caller.actor(&actor), &self.caller);
+                let actor = self.caller.actor(&actor);
                 let result = match action {
-                    Ok(a) => {
+                    Ok(action) => {
                         state
-                            .commit(|live| {
-                                let mut records = live.apply(incident, &a, &actor, &note)?;
-                                records.push(live.audit(
-                                    caller,
-                                    &format!("transition {}", a.name()),
-                                    format!("incident {incident}"),
-                                    "ok",
-                                ));
-                                Ok(records)
+                            .run_command(Command::Apply { incident, action, actor, note }, &self.caller, |_| {
+                                format!("incident {incident}")
                             })
                             .await
                     }
@@ -680,9 +685,9 @@ fn wall_error(message: &str) -> ServerMessage {
     ServerMessage::Error { code: "wall".into(), message: message.to_owned() }
 }
 
-fn reply(request: u64, result: &Result<(), CommitError>) -> ServerMessage {
+fn reply<T>(request: u64, result: &Result<T, CommitError>) -> ServerMessage {
     match result {
-        Ok(()) => ServerMessage::Reply { request, ok: true, error: None },
+        Ok(_) => ServerMessage::Reply { request, ok: true, error: None },
         Err(e) => ServerMessage::Reply { request, ok: false, error: Some(e.to_string()) },
     }
 }

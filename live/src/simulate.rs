@@ -87,6 +87,7 @@ pub fn run(
     {
         let mut live = backend.live();
         let records = live.register(&regs).map_err(BackendError::SimulatedPatrols)?;
+        let records = backend.share(&mut live, records);
         backend.store.write_later(records);
     }
     // Simulator incident id → live incident id.
@@ -101,15 +102,32 @@ pub fn run(
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let mut live = backend.live();
-            let dt = (live.now_ms() - sim.now_ms()).clamp(0, 60_000);
-            let events = sim.step(dt);
-            let records = play(&mut live, events, &mut ids, false);
-            // Queued under the lock: the store sees records in the order memory made them.
-            if !records.is_empty() {
-                backend.store.write_later(records);
+            let fixes = {
+                let mut live = backend.live();
+                let dt = (live.now_ms() - sim.now_ms()).clamp(0, 60_000);
+                let events = sim.step(dt);
+                let records = play(&mut live, events, &mut ids, false);
+                // On a bus the other servers' displays see the simulated patrols walk too.
+                let fixes: Vec<TrackPoint> = if backend.bus.is_some() {
+                    records
+                        .iter()
+                        .find_map(|r| if let Record::Track(p) = r { Some(p.clone()) } else { None })
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                // Queued under the lock: the store sees records in the order memory made them.
+                if !records.is_empty() {
+                    let records = backend.share(&mut live, records);
+                    backend.store.write_later(records);
+                }
+                fixes
+            };
+            if let Some(bus) = &backend.bus
+                && !fixes.is_empty()
+            {
+                bus.publish_fixes(&fixes).await;
             }
-            drop(live);
         }
     })
 }
@@ -158,6 +176,7 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             }
         }
         live.write_history_at(None);
+        let records = backend.share(&mut live, records);
         backend.store.write_later(records);
         drop(live);
         let done = ((sim.now_ms() - from) * 10 / (now - from).max(1)) as i32;

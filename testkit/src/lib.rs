@@ -6,6 +6,7 @@
 //!   [`server::TestServer`] with HTTP helpers for the documented API.
 //! * [`process`]: a real `gridwall-server serve` process for fault tests.
 //! * [`postgres`]: a real PostgreSQL + PostGIS server in a temporary folder.
+//! * [`nats`]: a real NATS server with JetStream in a temporary folder.
 //! * [`display`]: a display-socket client (binary or JSON).
 //! * [`fixtures`]: protocol values for unit tests.
 //! * [`shots`]: reading PNG captures and looking at their pixels.
@@ -16,6 +17,7 @@ pub mod display;
 pub mod fixtures;
 #[allow(unsafe_code)] // a counting global allocator; see the module
 pub mod fuzz;
+pub mod nats;
 pub mod paths;
 pub mod postgres;
 pub mod process;

@@ -8,10 +8,12 @@
 
 mod clock;
 mod refusal;
+mod replica;
 mod views;
 
 pub use clock::Clock;
 pub use refusal::{Refusal, RefusalKind, RestoreError};
+pub use replica::Change;
 
 use std::collections::VecDeque;
 
@@ -81,6 +83,10 @@ pub struct Live {
     pub retention_ms: i64,
     /// While the simulator writes the past (its warm-up): the tick writes no keyframes then.
     pub warming_up: bool,
+    /// A follower's copy of the city (servers on a bus): it makes no events or ids itself.
+    replica: bool,
+    /// The newest change of the shared state this state includes (servers on a bus).
+    change_id: u64,
 }
 
 /// Most patrols one registration request may name.
@@ -165,6 +171,8 @@ impl Live {
             ticked_seq: next_seq - 1,
             retention_ms: crate::world::TRACK_RETENTION_MS,
             warming_up: false,
+            replica: false,
+            change_id: loaded.change_id,
         })
     }
 
@@ -433,9 +441,16 @@ impl Live {
     pub fn ingest_points(&mut self, points: Vec<TrackPoint>) -> Vec<Record> {
         let mut records = Vec::new();
         for p in &points {
+            // Fixes from the bus may name a patrol whose registration has not arrived yet.
+            if p.patrol as usize >= self.ext_ids.len() {
+                continue;
+            }
             for e in self.world.report_position(p.patrol, [p.x, p.y], p.t_ms) {
-                let WorldEvent::PatrolLeftGrid { patrol, grid } = e;
-                records.push(self.event(EventKind::PatrolLeftGrid { patrol, grid }));
+                // Only the leader makes events (it sees every fix over the bus).
+                if !self.replica {
+                    let WorldEvent::PatrolLeftGrid { patrol, grid } = e;
+                    records.push(self.event(EventKind::PatrolLeftGrid { patrol, grid }));
+                }
             }
             self.mark(p.patrol, false);
         }

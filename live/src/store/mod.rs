@@ -69,7 +69,7 @@ pub enum StoreError {
 }
 
 /// A registered patrol.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PatrolRow {
     pub id: u32,
     /// The id devices and tools use (`patrol_id` in position reports).
@@ -83,7 +83,7 @@ pub struct PatrolRow {
 }
 
 /// An incident as stored: where and what, plus its whole workflow state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IncidentRow {
     pub id: u64,
     pub category: String,
@@ -135,6 +135,9 @@ pub enum Record {
         t_ms: i64,
         json: String,
     },
+    /// What the records of this commit changed in the shared state, for the other servers on
+    /// the bus (written to the outbox in the same transaction, then relayed).
+    Change(Box<crate::state::Change>),
 }
 
 /// Everything a restart needs.
@@ -148,6 +151,8 @@ pub struct Loaded {
     pub positions: Vec<TrackPoint>,
     /// The newest entries of the audit trail, oldest first.
     pub audit: Vec<crate::access::AuditEntry>,
+    /// The newest change of the shared state (servers on a bus; 0 on the embedded store).
+    pub change_id: u64,
 }
 
 /// A durable store. `write` must not return before the records are on disk.
@@ -160,5 +165,13 @@ pub trait Store: Send + 'static {
     /// Whether the store answers now (a database server may have gone away and come back).
     fn ping(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Takes over writing the city (servers on a bus: the one that won the lease).
+    fn take_over(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The changes of the shared state after `after`, in order, at most `limit`.
+    fn changes_after(&mut self, _after: u64, _limit: usize) -> Result<Vec<crate::state::Change>, StoreError> {
+        Ok(Vec::new())
     }
 }

@@ -58,6 +58,7 @@ struct Prepared {
     audit: Statement,
     keyframe: Statement,
     kpis: Statement,
+    change: Statement,
     geometry: Type,
 }
 
@@ -156,9 +157,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl PostgresStore {
-    /// Connects, applies the migrations, and takes over writing `city` (bumping its epoch). A
-    /// city stored with another CRS or origin is refused.
-    pub fn open(url: &str, city: CityKey) -> Result<Self, StoreError> {
+    /// Connects, applies the migrations and, with `take_over`, takes over writing `city`
+    /// (bumping its epoch; servers on a bus take it over when they win the lease). A city
+    /// stored with another CRS or origin is refused.
+    pub fn open(url: &str, city: CityKey, take_over: bool) -> Result<Self, StoreError> {
         let shown = shown_url(url);
         let srid = city.srid().ok_or_else(|| StoreError::Crs { crs: city.crs.clone() })?;
         let mut client = connect(url, &shown)?;
@@ -170,9 +172,9 @@ impl PostgresStore {
         let row = client
             .query_one(
                 "INSERT INTO cities (city, crs, srid, origin_x, origin_y) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (city) DO UPDATE SET epoch = cities.epoch + 1 \
+                 ON CONFLICT (city) DO UPDATE SET epoch = cities.epoch + $6 \
                  RETURNING epoch, crs, origin_x, origin_y",
-                &[&city.city, &city.crs, &srid, &city.origin[0], &city.origin[1]],
+                &[&city.city, &city.crs, &srid, &city.origin[0], &city.origin[1], &i64::from(take_over)],
             )
             .map_err(pg)?;
         let (epoch, crs, ox, oy): (i64, String, f64, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -271,10 +273,15 @@ impl PostgresStore {
         let (city, srid, [ox, oy], epoch) = (self.city.city.clone(), self.srid, self.city.origin, self.epoch);
         let (client, st) = self.conn()?;
         let mut tx = client.transaction()?;
-        let now: i64 = tx.query_one(&st.fence, &[&city])?.get(0);
-        if now != epoch {
-            tx.rollback()?;
-            return Err(StoreError::Superseded { city, ours: epoch, theirs: now });
+        // Only the city's writer changes its shared state; fixes and audit entries are every
+        // server's own.
+        let shared = records.iter().any(|r| !matches!(r, Record::Track(_) | Record::Audit(_)));
+        if shared {
+            let now: i64 = tx.query_one(&st.fence, &[&city])?.get(0);
+            if now != epoch {
+                tx.rollback()?;
+                return Err(StoreError::Superseded { city, ours: epoch, theirs: now });
+            }
         }
         let mut fixes: Vec<&TrackPoint> = Vec::new();
         for record in records {
@@ -339,6 +346,10 @@ impl PostgresStore {
                 }
                 Record::Kpis { t_ms, json } => {
                     tx.execute(&st.kpis, &[&city, &time_of(*t_ms), json])?;
+                }
+                Record::Change(c) => {
+                    let body = serde_json::to_string(c).expect("a change serialises");
+                    tx.execute(&st.change, &[&city, &(c.id as i64), &body])?;
                 }
             }
         }
@@ -458,6 +469,8 @@ impl PostgresStore {
         }
         out.positions = latest.into_values().collect();
         out.positions.sort_by_key(|p| p.patrol);
+        let change: Option<i64> = tx.query_one("SELECT max(id) FROM changes WHERE city = $1", &[&city])?.get(0);
+        out.change_id = change.unwrap_or(0) as u64;
         tx.commit()?;
         Ok(out)
     }
@@ -513,6 +526,7 @@ impl PostgresStore {
             &[&city, &t],
         )?;
         rows += tx.execute("DELETE FROM audit WHERE city = $1 AND at < $2", &[&city, &t])?;
+        rows += tx.execute("DELETE FROM changes WHERE city = $1 AND at < $2", &[&city, &kf_edge])?;
         let newest: Option<i64> = tx.query_one("SELECT max(seq) FROM events WHERE city = $1", &[&city])?.get(0);
         if let Some(newest) = newest {
             rows += tx.execute(
@@ -646,6 +660,7 @@ fn prepare(client: &mut Client) -> Result<Prepared, postgres::Error> {
             "INSERT INTO kpi_log (city, t, body) VALUES ($1, $2, $3::text::jsonb) \
              ON CONFLICT (city, t) DO UPDATE SET body = EXCLUDED.body",
         )?,
+        change: client.prepare("INSERT INTO changes (city, id, body) VALUES ($1, $2, $3::text::jsonb)")?,
         geometry,
     })
 }
@@ -689,6 +704,34 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 impl Store for PostgresStore {
     fn load(&mut self, events: usize) -> Result<Loaded, StoreError> {
         self.load_now(events).map_err(|e| self.named(e))
+    }
+
+    fn take_over(&mut self) -> Result<(), StoreError> {
+        let city = self.city.city.clone();
+        let done =
+            self.conn()?.0.query_one("UPDATE cities SET epoch = epoch + 1 WHERE city = $1 RETURNING epoch", &[&city]);
+        let epoch: i64 = done.map_err(|e| self.fail(e))?.get(0);
+        self.epoch = epoch;
+        Ok(())
+    }
+
+    fn changes_after(&mut self, after: u64, limit: usize) -> Result<Vec<crate::state::Change>, StoreError> {
+        let city = self.city.city.clone();
+        let limit = limit.min(100_000) as i64;
+        let rows = self.conn()?.0.query(
+            "SELECT body::text FROM changes WHERE city = $1 AND id > $2 ORDER BY id LIMIT $3",
+            &[&city, &(after as i64), &limit],
+        );
+        let rows = rows.map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.get(0);
+                serde_json::from_str(&body).map_err(|e| StoreError::Damaged {
+                    path: self.shown.clone().into(),
+                    detail: format!("a change cannot be read back: {e}"),
+                })
+            })
+            .collect()
     }
 
     fn ping(&mut self) -> Result<(), StoreError> {

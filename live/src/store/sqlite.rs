@@ -300,6 +300,8 @@ impl Store for SqliteStore {
                         .and_then(|mut st| st.execute(params![t_ms, json]))
                         .map_err(&sql)?;
                 }
+                // One server alone: nobody to tell.
+                Record::Change(_) => {}
                 Record::Audit(a) => {
                     tx.prepare_cached("INSERT INTO audit (t_ms, actor, role, address, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                         .and_then(|mut st| st.execute(params![a.t_ms, a.actor, a.role, a.address, a.action, a.target, a.outcome]))

@@ -10,6 +10,13 @@ use super::{Loaded, Record, Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), Arc<StoreError>>>;
 
+/// Work other than writes, done after the writes queued before it.
+enum Side {
+    Load(usize, mpsc::Sender<Result<Loaded, StoreError>>),
+    TakeOver(Ack),
+    Changes(u64, usize, oneshot::Sender<Result<Vec<crate::state::Change>, StoreError>>),
+}
+
 enum Job {
     Write(Vec<Record>, Option<Ack>),
     Flush(Ack),
@@ -23,6 +30,14 @@ enum Job {
     /// Answered once everything queued before is committed (or failed), for a caller that is
     /// not async.
     Settle(mpsc::Sender<()>),
+    /// Take over writing the city (servers on a bus).
+    TakeOver(Ack),
+    /// Read the changes of the shared state after a number.
+    Changes {
+        after: u64,
+        limit: usize,
+        answer: oneshot::Sender<Result<Vec<crate::state::Change>, StoreError>>,
+    },
 }
 
 /// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
@@ -40,6 +55,8 @@ pub struct StoreWriter {
     /// A write failed since the store was last read back: memory may hold what the store does
     /// not, until it is rebuilt from the store.
     failed: Arc<AtomicBool>,
+    /// A write was refused because another server took over the city.
+    superseded: Arc<AtomicBool>,
 }
 
 /// Records that may wait for the disk before new requests are refused.
@@ -49,7 +66,16 @@ pub const MAX_WAITING: usize = 1_000_000;
 const GROUP_RECORDS: usize = 4096;
 
 impl StoreWriter {
-    pub fn spawn(mut store: impl Store) -> Self {
+    pub fn spawn(store: impl Store) -> Self {
+        Self::spawn_relaying(store, None)
+    }
+
+    /// [`StoreWriter::spawn`], handing each committed [`crate::state::Change`] to `relay` (in
+    /// commit order) for the other servers on the bus.
+    pub fn spawn_relaying(
+        mut store: impl Store,
+        relay: Option<tokio::sync::mpsc::UnboundedSender<crate::state::Change>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let queued = waiting.clone();
@@ -57,6 +83,8 @@ impl StoreWriter {
         let durable = durable_seq.clone();
         let failed = Arc::new(AtomicBool::new(false));
         let failing = failed.clone();
+        let superseded = Arc::new(AtomicBool::new(false));
+        let fenced = superseded.clone();
         thread::Builder::new()
             .name("gridwall-store".into())
             .spawn(move || {
@@ -74,12 +102,14 @@ impl StoreWriter {
                             acks.push(ack);
                             None
                         }
-                        Job::Load { events, answer } => Some(Err((events, answer))),
+                        Job::Load { events, answer } => Some(Err(Side::Load(events, answer))),
                         Job::Ping(ack) => Some(Ok(ack)),
                         Job::Settle(done) => {
                             settled.push(done);
                             None
                         }
+                        Job::TakeOver(ack) => Some(Err(Side::TakeOver(ack))),
+                        Job::Changes { after, limit, answer } => Some(Err(Side::Changes(after, limit, answer))),
                     };
                     let mut load = take(first, &mut records);
                     // A load reads what the writes queued before it left.
@@ -99,9 +129,23 @@ impl StoreWriter {
                     {
                         durable.fetch_max(seq, Ordering::Release);
                     }
-                    if let Err(e) = &result {
-                        failing.store(true, Ordering::Release);
-                        tracing::error!("storage write failed: {e}");
+                    match &result {
+                        Err(e) => {
+                            failing.store(true, Ordering::Release);
+                            if matches!(**e, StoreError::Superseded { .. }) {
+                                fenced.store(true, Ordering::Release);
+                            }
+                            tracing::error!("storage write failed: {e}");
+                        }
+                        Ok(()) => {
+                            if let Some(relay) = &relay {
+                                for r in &records {
+                                    if let Record::Change(c) = r {
+                                        let _ = relay.send((**c).clone());
+                                    }
+                                }
+                            }
+                        }
                     }
                     for ack in acks {
                         let _ = ack.send(result.clone());
@@ -110,12 +154,18 @@ impl StoreWriter {
                         let _ = done.send(());
                     }
                     match load {
-                        Some(Err((events, answer))) => {
+                        Some(Err(Side::Load(events, answer))) => {
                             let loaded = store.load(events);
                             if loaded.is_ok() {
                                 failing.store(false, Ordering::Release);
                             }
                             let _ = answer.send(loaded);
+                        }
+                        Some(Err(Side::TakeOver(ack))) => {
+                            let _ = ack.send(store.take_over().map_err(Arc::new));
+                        }
+                        Some(Err(Side::Changes(after, limit, answer))) => {
+                            let _ = answer.send(store.changes_after(after, limit));
                         }
                         Some(Ok(ack)) => {
                             let _ = ack.send(store.ping().map_err(Arc::new));
@@ -125,7 +175,31 @@ impl StoreWriter {
                 }
             })
             .expect("spawn the storage thread");
-        Self { tx, waiting, durable_seq, failed }
+        Self { tx, waiting, durable_seq, failed, superseded }
+    }
+
+    /// Whether a write was refused because another server took over the city.
+    pub fn superseded(&self) -> bool {
+        self.superseded.load(Ordering::Acquire)
+    }
+
+    /// The refusal was noticed.
+    pub fn clear_superseded(&self) {
+        self.superseded.store(false, Ordering::Release);
+    }
+
+    /// Takes over writing the city (after the queued writes).
+    pub async fn take_over(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::TakeOver(ack)).map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
+    }
+
+    /// The changes of the shared state after `after`, at most `limit`.
+    pub async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<crate::state::Change>, StoreError> {
+        let (answer, done) = oneshot::channel();
+        self.tx.send(Job::Changes { after, limit, answer }).map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Waits (blocking this thread) until everything queued so far is committed or failed.

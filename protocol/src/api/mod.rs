@@ -181,6 +181,19 @@ pub struct KpisAnswer {
     pub kpis: Kpis,
 }
 
+/// `GET /api/v1/cluster`: this server's part in its city.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// This server's name (`--instance`).
+    pub instance: String,
+    /// `single` (no bus), `leader` (writes the city) or `follower`.
+    pub role: String,
+    /// The newest change of the city's shared state this server has.
+    pub change: u64,
+    /// The newest event seq it shows.
+    pub seq: u64,
+}
+
 /// One command in the audit trail: who, what, when, from where, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -22,6 +22,13 @@ pub struct ServeArgs {
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (the schema is applied at start).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
+    /// Share the city with other servers on this NATS server (`nats://HOST:PORT`, JetStream
+    /// on; needs a PostgreSQL --store): one of them leads, the others follow.
+    #[arg(long, value_name = "URL")]
+    pub bus: Option<String>,
+    /// This server's name on the bus (default: host name and process id).
+    #[arg(long)]
+    pub instance: Option<String>,
     /// Run the city simulator (patrols, incidents, workflow).
     #[arg(long)]
     pub simulate: bool,

@@ -18,6 +18,9 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     /// `store = "postgres://…"`: PostgreSQL instead of the embedded store.
     pub store: Option<String>,
+    /// `bus = "nats://…"`: share the city with other servers.
+    pub bus: Option<String>,
+    pub instance: Option<String>,
     pub tick_hz: Option<u16>,
     pub speed: Option<f64>,
     pub utc_offset_hours: Option<f64>,

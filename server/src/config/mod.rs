@@ -36,6 +36,10 @@ pub struct ServeConfig {
     /// TLS: a PEM certificate chain and its PEM private key (both, or plain HTTP).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The NATS server shared with the city's other servers (`--bus`).
+    pub bus: Option<String>,
+    /// This server's name there.
+    pub instance: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -52,6 +56,8 @@ impl Default for ServeConfig {
             header_timeout_s: 10.0,
             tls_cert: None,
             tls_key: None,
+            bus: None,
+            instance: None,
         }
     }
 }
@@ -118,6 +124,8 @@ impl ServeConfig {
             open311_public_text: file.open311_public_text.unwrap_or(false),
             request_timeout_s: file.request_timeout_s.unwrap_or(d.request_timeout_s),
             header_timeout_s: file.header_timeout_s.unwrap_or(d.header_timeout_s),
+            bus: args.bus.or(file.bus),
+            instance: args.instance.or(file.instance),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
             sockets: {
@@ -161,6 +169,19 @@ impl ServeConfig {
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return bad("store", "must be a postgres:// URL (without it the embedded store in data is used)");
+        }
+        if let Some(bus) = &self.bus {
+            if !(bus.starts_with("nats://") || bus.starts_with("tls://")) {
+                return bad("bus", "must be a nats:// URL");
+            }
+            if l.store.is_none() {
+                return bad("bus", "servers sharing a city need a shared store: give --store postgres://… too");
+            }
+        }
+        if self.instance.as_ref().is_some_and(|i| {
+            i.is_empty() || i.len() > 64 || !i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        }) {
+            return bad("instance", "1 to 64 letters, digits, '-', '_' or '.'");
         }
         if l.store.is_some() && l.store_max_pages.is_some() {
             return bad("store_max_pages", "caps the embedded store only; PostgreSQL's room is the database's");

@@ -73,6 +73,7 @@ impl From<CommitError> for ApiError {
         match e {
             CommitError::Refused(r) => r.into(),
             CommitError::Store(e) => e.into(),
+            CommitError::Bus(e) => Self::status(StatusCode::SERVICE_UNAVAILABLE, "leader", e.to_string()),
         }
     }
 }

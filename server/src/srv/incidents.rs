@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
+use gridwall_live::cluster::command::Command;
 use gridwall_live::state::Refusal;
 use gridwall_live::workflow::Action;
 use gridwall_protocol::api::{IncidentDetail, TransitionAnswer};
@@ -85,18 +86,8 @@ pub async fn transition(
         ApiError::bad_request(field, e.to_string())
     })?;
     let actor = who.0.actor(&t.actor);
-    backend
-        .commit(|live| {
-            let mut records = live.apply(id, &t.action, &actor, &t.note)?;
-            records.push(live.audit(
-                &who.0,
-                &format!("transition {}", t.action.name()),
-                format!("incident {id}"),
-                "ok",
-            ));
-            Ok(records)
-        })
-        .await?;
+    let cmd = Command::Apply { incident: id, action: t.action, actor, note: t.note };
+    backend.run_command(cmd, &who.0, |_| format!("incident {id}")).await?;
     let live = backend.live();
     Ok(Json(TransitionAnswer { incident: live.incident_state(&live.world.incidents[&id]) }))
 }

@@ -16,6 +16,7 @@
 
 pub mod access;
 mod audit;
+mod cluster;
 mod display;
 mod error;
 mod grids;
@@ -56,6 +57,8 @@ pub enum ServeError {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Tls(#[from] listen::TlsError),
+    #[error(transparent)]
+    Bus(#[from] gridwall_live::cluster::BusError),
     #[error(
         "refusing to serve {0} without tokens: anyone who can reach it could do everything. Give --auth FILE \
          (gridwall-server token add --file FILE …), or listen on a loopback address (127.0.0.1)"
@@ -78,6 +81,7 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/grids", get(grids::outlines))
         .route("/api/v1/grids/{code}", get(grids::summary))
         .route("/api/v1/kpis", get(kpis::kpis))
+        .route("/api/v1/cluster", get(cluster::status))
         .route("/api/v1/audit", get(audit::trail))
         .route("/api/v1/replay/patrols.geojson", get(replay::patrols_geojson))
         .route("/api/v1/replay/incidents.geojson", get(replay::incidents_geojson))
@@ -90,6 +94,12 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(backend)
         .layer(middleware::from_fn_with_state(Arc::new(access), access::identify))
+}
+
+/// This server's name on a bus when none is given: host name and process id.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    format!("{}-{}", if host.is_empty() { "gridwall" } else { &host }, std::process::id())
 }
 
 /// Serves until `shutdown` completes, then stops the background tasks and flushes the store.
@@ -124,7 +134,21 @@ pub async fn run(
         request_timeout: std::time::Duration::from_secs_f64(config.request_timeout_s),
         connections: Arc::default(),
     };
-    let (backend, stop) = Backend::open(&config.live)?;
+    let bus = match &config.bus {
+        Some(url) => {
+            let manifest = gridwall_scene::SceneManifest::load(&config.live.scene)
+                .map_err(|e| ServeError::Backend(gridwall_live::backend::BackendError::Scene(e)))?;
+            let bus_config = gridwall_live::cluster::BusConfig {
+                url: url.clone(),
+                instance: config.instance.clone().unwrap_or_else(default_instance),
+            };
+            let bus = gridwall_live::cluster::Bus::connect(&bus_config, &manifest.name).await?;
+            tracing::info!("on the bus {url} as {}", bus.instance);
+            Some(Arc::new(bus))
+        }
+        None => None,
+    };
+    let (backend, stop) = Backend::open_on(&config.live, bus)?;
     let tasks = backend.start(&config.live)?;
     tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);
     let mut stopped = backend.shutdown.clone();

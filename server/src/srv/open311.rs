@@ -18,6 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
+use gridwall_live::cluster::command::Command;
 use gridwall_live::ingest;
 use gridwall_live::state::Refusal;
 use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
@@ -80,22 +81,13 @@ pub async fn create(
         .map_err(|e| crs_error(&e))?
         .map_err(|e| ApiError::from(e).open311())?;
     let source = fields.get("gridwall_source").and_then(|s| s.parse().ok()).unwrap_or(IncidentSource::MiniProgram);
-    let mut opened = None;
-    backend
-        .commit(|live| {
-            let (id, mut records) = live.open_incident(req.category, source, [req.x, req.y], &req.description);
-            records.push(live.audit(
-                &who.0,
-                "open311 request",
-                format!("incident {id} ({})", req.category.key()),
-                "ok",
-            ));
-            opened = Some(id);
-            Ok(records)
-        })
+    let key = req.category.key();
+    let cmd = Command::Open { category: req.category, source, x: req.x, y: req.y, description: req.description };
+    let done = backend
+        .run_command(cmd, &who.0, |d| format!("incident {} ({key})", d.incident.unwrap_or_default()))
         .await
         .map_err(|e| ApiError::from(e).open311())?;
-    let id = opened.expect("the incident was opened");
+    let id = done.incident.expect("the incident was opened");
     Ok((
         StatusCode::CREATED,
         Json(vec![RequestCreated {

@@ -17,6 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gridwall_live::access::{Caller, Permission};
 use gridwall_live::backend::Backend;
+use gridwall_live::cluster::command::Command;
 use gridwall_live::ingest::{self, Position};
 use gridwall_live::state::Refusal;
 use gridwall_protocol::api::{
@@ -37,12 +38,10 @@ pub async fn register(
     require_json(&headers)?;
     let regs: Vec<PatrolRegistration> = parse_json(&body?)?;
     let registered = regs.len();
+    let ids: Vec<String> = regs.iter().take(20).map(|r| r.patrol_id.clone()).collect();
     backend
-        .commit(|live| {
-            let mut records = live.register(&regs)?;
-            let ids: Vec<&str> = regs.iter().take(20).map(|r| r.patrol_id.as_str()).collect();
-            records.push(live.audit(&who.0, "register", format!("{registered} patrols: {}", ids.join(", ")), "ok"));
-            Ok(records)
+        .run_command(Command::Register { patrols: regs }, &who.0, |_| {
+            format!("{registered} patrols: {}", ids.join(", "))
         })
         .await?;
     Ok(Json(Registered { registered }))
@@ -64,7 +63,7 @@ pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8]) -
         }
     }
     let n = positions.len();
-    backend.commit(|live| live.ingest(&positions)).await?;
+    backend.ingest(&positions).await?;
     Ok(n)
 }
 
@@ -127,9 +126,9 @@ pub async fn nearest(
     if k == 0 || k > 100 {
         return Err(ApiError::bad_request("k", "must be 1 to 100"));
     }
-    let live = backend.live();
     let p = if let Some(v) = q.get("incident") {
         let id: u64 = v.parse().map_err(|_| ApiError::bad_request("incident", format!("{v:?} is not an id")))?;
+        let live = backend.live();
         live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?.pos
     } else {
         let num = |k: &str| -> ApiResult<f64> {
@@ -149,9 +148,9 @@ pub async fn nearest(
         }
         p
     };
-    let patrols = live
-        .world
-        .nearest_on_duty(p, k)
+    let near = backend.nearest(p, k).await?;
+    let live = backend.live();
+    let patrols = near
         .into_iter()
         .map(|(id, d)| {
             let s = live.patrol_state(id);

@@ -1,0 +1,101 @@
+//! The commands that change the city's shared state (patrol registrations, incidents and their
+//! workflow): run on the live state of whichever instance writes the city, and sent there over
+//! the bus by the others.
+
+use gridwall_protocol::api::PatrolRegistration;
+use gridwall_protocol::{IncidentCategory, IncidentSource};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{Live, Refusal, RefusalKind};
+use crate::store::Record;
+use crate::workflow::Action;
+
+/// A change to the shared state a client asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Register or update patrols (all or nothing).
+    Register { patrols: Vec<PatrolRegistration> },
+    /// Open an incident (受理) at a local point.
+    Open { category: IncidentCategory, source: IncidentSource, x: f64, y: f64, description: String },
+    /// A workflow step.
+    Apply { incident: u64, action: Action, actor: String, note: String },
+    /// The commander's one click: dispatch to an on-duty patrol.
+    Assign { incident: u64, patrol: u32, actor: String },
+}
+
+/// What a command made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Done {
+    /// The incident it opened.
+    pub incident: Option<u64>,
+    /// The change that carries it to every instance (0: it changed nothing shared).
+    pub change: u64,
+}
+
+/// The leader's answer to a command sent over the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    Done(Done),
+    /// Refused; nothing changed.
+    Refused {
+        kind: String,
+        index: Option<usize>,
+        field: String,
+        message: String,
+    },
+    /// The leader could not commit it (its store is away, or it is no longer the leader).
+    Failed {
+        message: String,
+    },
+}
+
+impl Answer {
+    pub fn refused(r: &Refusal) -> Self {
+        let kind = match r.kind {
+            RefusalKind::Invalid => "invalid",
+            RefusalKind::NotFound => "not_found",
+            RefusalKind::Conflict => "conflict",
+        };
+        Self::Refused { kind: kind.into(), index: r.index, field: r.field.clone(), message: r.message.clone() }
+    }
+
+    /// The refusal again, on the instance that asked.
+    pub fn refusal(kind: &str, index: Option<usize>, field: &str, message: &str) -> Refusal {
+        let kind = match kind {
+            "not_found" => RefusalKind::NotFound,
+            "conflict" => RefusalKind::Conflict,
+            _ => RefusalKind::Invalid,
+        };
+        Refusal { kind, index, field: field.to_owned(), message: message.to_owned() }
+    }
+}
+
+impl Command {
+    /// Runs on the live state: the records to commit and the incident it opened, if any.
+    pub fn run(&self, live: &mut Live) -> Result<(Vec<Record>, Option<u64>), Refusal> {
+        match self {
+            Self::Register { patrols } => Ok((live.register(patrols)?, None)),
+            Self::Open { category, source, x, y, description } => {
+                if !(x.is_finite() && y.is_finite()) {
+                    return Err(Refusal::invalid("lat", "not a point"));
+                }
+                let (id, records) = live.open_incident(*category, *source, [*x, *y], description);
+                Ok((records, Some(id)))
+            }
+            Self::Apply { incident, action, actor, note } => Ok((live.apply(*incident, action, actor, note)?, None)),
+            Self::Assign { incident, patrol, actor } => Ok((live.assign(*incident, *patrol, actor)?, None)),
+        }
+    }
+
+    /// What the audit trail calls it.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Register { .. } => "register".into(),
+            Self::Open { .. } => "open311 request".into(),
+            Self::Apply { action, .. } => format!("transition {}", action.name()),
+            Self::Assign { .. } => "assign".into(),
+        }
+    }
+}

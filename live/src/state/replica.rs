@@ -1,0 +1,216 @@
+//! Replication of the city's shared state between server instances: what one commit of the
+//! leader changed ([`Change`]: patrol registrations, incidents, events), and a follower's live
+//! state taking it in, in the leader's commit order.
+//!
+//! Only the leader makes events and ids; a follower's [`Live`] is a copy that changes by
+//! [`Live::apply_change`] (and by position fixes, which every instance takes itself).
+
+use std::sync::Arc;
+
+use gridwall_protocol::{Event, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus};
+use serde::{Deserialize, Serialize};
+
+use super::{EVENT_LOG, Live, RestoreError};
+use crate::store::{IncidentRow, PatrolRow, Record};
+
+/// What one commit of the leader changed in the shared state, numbered without gaps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The commit's number (1, 2, …): followers apply them in this order, once each.
+    pub id: u64,
+    pub patrols: Vec<PatrolRow>,
+    pub incidents: Vec<IncidentRow>,
+    /// The events it made: seq, time, JSON.
+    pub events: Vec<(u64, i64, String)>,
+}
+
+impl Change {
+    /// The shared part of a group of records, if it has one (position fixes, the audit trail,
+    /// keyframes and KPIs stay with the instance that wrote them).
+    pub fn of(id: u64, records: &[Record]) -> Option<Self> {
+        let mut c = Self { id, ..Self::default() };
+        for r in records {
+            match r {
+                Record::Patrol(p) => c.patrols.push(p.clone()),
+                Record::Incident(i) => c.incidents.push(i.clone()),
+                Record::Event { seq, time_ms, json } => c.events.push((*seq, *time_ms, json.clone())),
+                Record::Track(_)
+                | Record::Audit(_)
+                | Record::Keyframe { .. }
+                | Record::Kpis { .. }
+                | Record::Change(_) => {}
+            }
+        }
+        (!c.patrols.is_empty() || !c.incidents.is_empty() || !c.events.is_empty()).then_some(c)
+    }
+
+    /// The newest event seq it carries.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.events.iter().map(|e| e.0).max()
+    }
+}
+
+impl Live {
+    /// Whether this state is a follower's copy: it makes no events or ids of its own.
+    pub fn is_replica(&self) -> bool {
+        self.replica
+    }
+
+    /// Makes this state a follower's copy (`true`) or the leader's (`false`).
+    pub fn set_replica(&mut self, replica: bool) {
+        self.replica = replica;
+    }
+
+    /// The newest change applied ([`Live::apply_change`]) or, on the leader, committed.
+    pub fn change_id(&self) -> u64 {
+        self.change_id
+    }
+
+    /// After a restore: the newest change the stored state includes.
+    pub fn set_change_id(&mut self, id: u64) {
+        self.change_id = id;
+    }
+
+    /// Takes in a change the leader committed: patrols registered or updated, incidents
+    /// replaced, events logged and handed to the next tick. A change already applied is
+    /// skipped; the caller applies them in order without gaps.
+    pub fn apply_change(&mut self, c: &Change) -> Result<(), RestoreError> {
+        if c.id <= self.change_id {
+            return Ok(());
+        }
+        for p in &c.patrols {
+            let role: PatrolRole = p.role.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+            let status: PatrolStatus = p.status.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+            let n = self.ext_ids.len();
+            match (p.id as usize).cmp(&n) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    self.ext_ids.push(p.ext_id.clone());
+                    self.by_ext.insert(p.ext_id.clone(), p.id);
+                    self.dirty.push(0);
+                }
+                std::cmp::Ordering::Greater => return Err(RestoreError::SparseIds(p.id)),
+            }
+            self.world.register_patrol(p.id, &p.name, role, &p.grid);
+            self.world.patrols.get_mut(&p.id).expect("registered").status = status;
+            self.mark(p.id, true);
+        }
+        for i in &c.incidents {
+            let category: IncidentCategory =
+                i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            let source: IncidentSource =
+                i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+            if !self.world.incidents.contains_key(&i.id) {
+                self.world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
+            }
+            let rec = self.world.incidents.get_mut(&i.id).expect("opened");
+            rec.grid.clone_from(&i.grid);
+            rec.case = i.case.clone();
+            self.next_incident = self.next_incident.max(i.id + 1);
+        }
+        for (seq, _, json) in &c.events {
+            if *seq < self.next_seq {
+                continue;
+            }
+            let e: Event = serde_json::from_str(json).map_err(|source| RestoreError::Event { seq: *seq, source })?;
+            let e = Arc::new(e);
+            self.log.push_back(e.clone());
+            if self.log.len() > EVENT_LOG {
+                self.log.pop_front();
+            }
+            self.pending.push(e);
+            self.next_seq = seq + 1;
+        }
+        if let Some(d) = &mut self.durable_seq {
+            *d = (*d).max(self.next_seq - 1);
+        }
+        self.change_id = c.id;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use gridwall_protocol::api::PatrolRegistration;
+    use gridwall_protocol::{IncidentCategory, IncidentSource};
+
+    use super::*;
+    use crate::state::{Clock, Live};
+    use crate::store::Loaded;
+    use crate::workflow::{Action, TimeLimits};
+    use crate::world::World;
+
+    fn live() -> Live {
+        let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki");
+        let world = World::load(&scene, TimeLimits::default()).unwrap();
+        Live::restore(world, Loaded::default(), Clock::new(1.0), 0).unwrap()
+    }
+
+    fn police(id: &str) -> PatrolRegistration {
+        PatrolRegistration { patrol_id: id.into(), name: None, role: "police".into(), grid: None, status: None }
+    }
+
+    #[test]
+    fn a_follower_ends_up_where_the_leader_is_and_skips_what_it_has() {
+        let mut leader = live();
+        let mut follower = live();
+        follower.set_replica(true);
+        let mut changes = Vec::new();
+        let mut commit = |leader: &mut Live, records: Vec<Record>| {
+            let c = Change::of(leader.change_id() + 1, &records).expect("a shared change");
+            leader.set_change_id(c.id);
+            changes.push(c);
+        };
+        let r = leader.register(&[police("P-1"), police("P-2")]).unwrap();
+        commit(&mut leader, r);
+        let (id, r) = leader.open_incident(IncidentCategory::Garbage, IncidentSource::Hotline, [10.0, 20.0], "垃圾");
+        commit(&mut leader, r);
+        let r = leader.assign(id, 1, "指挥长").unwrap();
+        commit(&mut leader, r);
+        let r = leader.apply(id, &Action::Resolve, "P-2", "已清运").unwrap();
+        commit(&mut leader, r);
+        // Fixes and audit entries are no shared change.
+        let positions = vec![crate::store::TrackPoint { patrol: 0, t_ms: 1, x: 1.0, y: 1.0 }];
+        assert!(Change::of(99, &leader.ingest_points(positions)).is_none());
+
+        for c in &changes {
+            follower.apply_change(c).unwrap();
+        }
+        // Again: nothing happens twice.
+        for c in &changes {
+            follower.apply_change(c).unwrap();
+        }
+        assert_eq!(follower.change_id(), 4);
+        assert_eq!(follower.last_seq(), leader.last_seq());
+        assert_eq!(follower.patrol_id("P-2"), Some(1));
+        let (a, b) = (&leader.world.incidents[&id], &follower.world.incidents[&id]);
+        assert_eq!((&a.case, &a.grid, a.pos), (&b.case, &b.grid, b.pos));
+        assert_eq!(follower.world.patrols[&1].status, leader.world.patrols[&1].status);
+        // The events reach the follower's displays, once each, in order.
+        let seqs: Vec<u64> = follower.tick().events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=leader.last_seq()).collect::<Vec<_>>());
+        assert!(follower.tick().events.is_empty());
+        // A follower makes no events of its own (a patrol leaving its cell is the leader's to tell).
+        let far = vec![crate::store::TrackPoint { patrol: 0, t_ms: 2, x: 400.0, y: 400.0 }];
+        assert!(follower.ingest_points(far).iter().all(|r| matches!(r, Record::Track(_))));
+    }
+
+    #[test]
+    fn a_change_that_skips_a_patrol_id_is_refused() {
+        let mut follower = live();
+        let row = PatrolRow {
+            id: 3,
+            ext_id: "P-4".into(),
+            name: "P-4".into(),
+            role: "police".into(),
+            grid: String::new(),
+            status: "patrolling".into(),
+            at_ms: 0,
+        };
+        let c = Change { id: 1, patrols: vec![row], ..Change::default() };
+        assert!(matches!(follower.apply_change(&c), Err(RestoreError::SparseIds(3))));
+        assert_eq!(follower.change_id(), 0);
+    }
+}
