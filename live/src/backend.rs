@@ -368,7 +368,7 @@ impl Backend {
         self.store.ping().await?;
         let _one = self.rebuilding.lock().await;
         if self.store.needs_rebuild() {
-            self.rebuild_from_store()?;
+            self.rebuild_from_store("a write failed")?;
         }
         Ok(())
     }
@@ -405,7 +405,7 @@ impl Backend {
     /// The state again as the store has it (taking over or giving up the lead).
     pub async fn rebuild(&self) -> Result<(), StoreError> {
         let _one = self.rebuilding.lock().await;
-        self.rebuild_from_store()
+        self.rebuild_from_store("taking over or giving up the lead")
     }
 
     /// A follower takes in a change of the leader's.
@@ -520,7 +520,7 @@ impl Backend {
     /// After a failed commit: the state again as the store has it (what was committed before,
     /// and by the writes queued before the reload). The lock is held throughout, so nothing
     /// changes in between; a rare and slow path (the world is loaded again).
-    fn rebuild_from_store(&self) -> Result<(), StoreError> {
+    fn rebuild_from_store(&self, why: &str) -> Result<(), StoreError> {
         let mut live = self.live();
         let rebuilt = self.store.load_blocking(EVENT_LOG).map_err(BackendError::from).and_then(|loaded| {
             let world = World::load(&self.scene_dir, self.limits.clone())?;
@@ -536,15 +536,15 @@ impl Backend {
                 // Events committed but not yet handed to the displays still go out.
                 fresh.replay_after(live.ticked_seq());
                 *live = fresh;
-                tracing::warn!("a commit failed: the live state was rebuilt from the store");
+                tracing::warn!("{why}: the live state was rebuilt from the store");
                 Ok(())
             }
             Err(BackendError::Store(e)) => {
-                tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}");
+                tracing::error!("{why}, and the live state could not be rebuilt from the store: {e}");
                 Err(e)
             }
             Err(e) => {
-                tracing::error!("a commit failed and the live state could not be rebuilt from the store: {e}");
+                tracing::error!("{why}, and the live state could not be rebuilt from the store: {e}");
                 Err(StoreError::Stopped)
             }
         }

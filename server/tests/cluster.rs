@@ -57,19 +57,21 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn leading(a: &Instance, b: &Instance) {
-    eventually("a leader", || a.role() == "leader");
-    assert_eq!(b.role(), "follower");
+/// A PostgreSQL, a NATS and two servers on them (with `extra` flags): A leading, B following.
+fn two(extra: &[&str]) -> (TempPostgres, TempNats, Instance, Instance) {
+    let pg = TempPostgres::start();
+    let nats = TempNats::start();
+    let a = instance("a", &pg, &nats, extra);
+    eventually("a leading", || a.role() == "leader");
+    let b = instance("b", &pg, &nats, extra);
+    eventually("b following", || b.role() == "follower");
+    assert_eq!(a.role(), "leader");
+    (pg, nats, a, b)
 }
 
 #[test]
 fn two_instances_share_one_city() {
-    let pg = TempPostgres::start();
-    let nats = TempNats::start();
-    let a = instance("a", &pg, &nats, &[]);
-    eventually("a leading", || a.role() == "leader");
-    let b = instance("b", &pg, &nats, &[]);
-    leading(&a, &b);
+    let (_pg, _nats, a, b) = two(&[]);
 
     // Registered through B (a command sent to the leader), seen by both.
     let (st, body) = b.post(
@@ -160,12 +162,7 @@ fn two_instances_share_one_city() {
 
 #[test]
 fn a_kill_9_of_the_leader_loses_nothing_acknowledged_and_the_other_takes_over() {
-    let pg = TempPostgres::start();
-    let nats = TempNats::start();
-    let a = instance("a", &pg, &nats, &[]);
-    eventually("a leading", || a.role() == "leader");
-    let b = instance("b", &pg, &nats, &[]);
-    leading(&a, &b);
+    let (pg, _nats, a, b) = two(&[]);
     let regs: Vec<Value> = (0..50).map(|i| j!({"patrol_id": format!("K-{i}"), "role":"police"})).collect();
     assert_eq!(a.post("/api/v1/patrols", &Value::Array(regs)).0, 200);
     // A burst into A from four threads; A is killed in the middle of it.
@@ -222,12 +219,7 @@ fn a_kill_9_of_the_leader_loses_nothing_acknowledged_and_the_other_takes_over() 
 
 #[test]
 fn a_nats_restart_loses_and_doubles_no_event() {
-    let pg = TempPostgres::start();
-    let mut nats = TempNats::start();
-    let a = instance("a", &pg, &nats, &[]);
-    eventually("a leading", || a.role() == "leader");
-    let b = instance("b", &pg, &nats, &[]);
-    leading(&a, &b);
+    let (_pg, mut nats, a, b) = two(&[]);
     let mut display = Client::connect(b.addr(), true);
     display.send(&gridwall_protocol::ClientMessage::Hello {
         version: gridwall_protocol::PROTOCOL_VERSION,
@@ -272,12 +264,7 @@ fn a_nats_restart_loses_and_doubles_no_event() {
 
 #[test]
 fn a_postgres_restart_refuses_writes_meanwhile() {
-    let mut pg = TempPostgres::start();
-    let nats = TempNats::start();
-    let a = instance("a", &pg, &nats, &[]);
-    eventually("a leading", || a.role() == "leader");
-    let b = instance("b", &pg, &nats, &[]);
-    leading(&a, &b);
+    let (mut pg, _nats, a, b) = two(&[]);
     assert_eq!(a.post("/api/v1/patrols", &j!([{"patrol_id":"P","role":"police"}])).0, 200);
     eventually("P on B", || b.report("P", 1.0, 1.0) == 202);
     pg.stop();
@@ -296,13 +283,8 @@ fn a_postgres_restart_refuses_writes_meanwhile() {
 
 #[test]
 fn one_simulator_runs_the_city_on_whichever_server_leads() {
-    let pg = TempPostgres::start();
-    let nats = TempNats::start();
     let sim = ["--simulate", "--patrols", "12", "--incident-rate", "3000", "--speed", "30", "--seed", "5"];
-    let a = instance("a", &pg, &nats, &sim);
-    eventually("a leading", || a.role() == "leader");
-    let b = instance("b", &pg, &nats, &sim);
-    leading(&a, &b);
+    let (pg, _nats, a, b) = two(&sim);
     // B's display sees the simulated city that A runs: patrols walking, incidents opening.
     let mut display = Client::connect(b.addr(), false);
     display.subscribe([-600.0, -900.0, 600.0, 900.0], BboxCrs::Local, &[Layer::Patrols, Layer::Incidents]);
