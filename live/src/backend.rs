@@ -421,13 +421,13 @@ impl Backend {
         &self,
         cmd: &crate::cluster::command::Command,
     ) -> Result<crate::cluster::command::Done, CommitError> {
-        let mut incident = None;
+        let (mut incident, area) = (None, self.area());
         let change = self
             .commit(|live| {
                 if live.is_replica() {
                     return Err(Refusal::conflict("leader", "this server no longer leads the city: try again"));
                 }
-                let (records, made) = cmd.run(live)?;
+                let (records, made) = cmd.run(live, area)?;
                 incident = made;
                 Ok(records)
             })
@@ -444,7 +444,7 @@ impl Backend {
         caller: &crate::access::Caller,
         target: impl FnOnce(&crate::cluster::command::Done) -> String,
     ) -> Result<crate::cluster::command::Done, CommitError> {
-        let name = cmd.name();
+        let (name, area) = (cmd.name(), self.area());
         match &self.bus {
             Some(bus) if bus.role() != crate::cluster::Role::Leader => {
                 let done = bus.ask_leader(&cmd).await?;
@@ -457,7 +457,7 @@ impl Backend {
                 let mut done = crate::cluster::command::Done::default();
                 done.change = self
                     .commit(|live| {
-                        let (mut records, made) = cmd.run(live)?;
+                        let (mut records, made) = cmd.run(live, area)?;
                         done.incident = made;
                         records.push(live.audit(caller, &name, target(&done), "ok"));
                         Ok(records)
@@ -478,7 +478,9 @@ impl Backend {
 
     /// Fixes other servers took (from the bus): into the live state; as leader, the events
     /// they make (a patrol leaving its cell) are stored and shared.
-    pub fn take_fixes(&self, points: Vec<crate::store::TrackPoint>) {
+    pub fn take_fixes(&self, mut points: Vec<crate::store::TrackPoint>) {
+        // A peer checked them; a message on the bus is still held to the city's area.
+        points.retain(|p| self.in_area([p.x, p.y]));
         let mut live = self.live();
         let records: Vec<Record> =
             live.ingest_points(points).into_iter().filter(|r| !matches!(r, Record::Track(_))).collect();

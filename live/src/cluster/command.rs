@@ -73,13 +73,23 @@ impl Answer {
 }
 
 impl Command {
-    /// Runs on the live state: the records to commit and the incident it opened, if any.
-    pub fn run(&self, live: &mut Live) -> Result<(Vec<Record>, Option<u64>), Refusal> {
+    /// Runs on the live state: the records to commit and the incident it opened, if any. What
+    /// came over the bus is checked again (`area`: where points may lie): the leader trusts no
+    /// message more than a request.
+    pub fn run(&self, live: &mut Live, area: [f64; 4]) -> Result<(Vec<Record>, Option<u64>), Refusal> {
         match self {
             Self::Register { patrols } => Ok((live.register(patrols)?, None)),
             Self::Open { category, source, x, y, description } => {
-                if !(x.is_finite() && y.is_finite()) {
-                    return Err(Refusal::invalid("lat", "not a point"));
+                let inside =
+                    x.is_finite() && y.is_finite() && *x >= area[0] && *x <= area[2] && *y >= area[1] && *y <= area[3];
+                if !inside {
+                    return Err(Refusal::invalid("lat", "not a point of this scene"));
+                }
+                if description.chars().count() > crate::ingest::MAX_DESCRIPTION_CHARS {
+                    return Err(Refusal::invalid(
+                        "description",
+                        format!("longer than {} characters", crate::ingest::MAX_DESCRIPTION_CHARS),
+                    ));
                 }
                 let (id, records) = live.open_incident(*category, *source, [*x, *y], description);
                 Ok((records, Some(id)))

@@ -198,6 +198,26 @@ mod tests {
     }
 
     #[test]
+    fn a_command_from_the_bus_is_checked_again() {
+        use crate::cluster::command::Command;
+        let mut leader = live();
+        let area = [-100.0, -100.0, 100.0, 100.0];
+        let open = |x: f64, description: String| Command::Open {
+            category: IncidentCategory::Noise,
+            source: IncidentSource::Hotline,
+            x,
+            y: 0.0,
+            description,
+        };
+        assert!(open(1e9, String::new()).run(&mut leader, area).is_err());
+        assert!(open(f64::NAN, String::new()).run(&mut leader, area).is_err());
+        assert!(open(0.0, "长".repeat(4_001)).run(&mut leader, area).is_err());
+        let (records, id) = open(0.0, "噪音".into()).run(&mut leader, area).unwrap();
+        assert_eq!(id, Some(1));
+        assert!(Change::of(1, &records).is_some_and(|c| c.incidents.len() == 1 && c.events.len() == 1));
+    }
+
+    #[test]
     fn a_change_that_skips_a_patrol_id_is_refused() {
         let mut follower = live();
         let row = PatrolRow {
