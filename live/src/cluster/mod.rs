@@ -82,6 +82,8 @@ pub struct Bus {
     pub role: watch::Sender<Role>,
     /// Displays' viewports (session → local box), for the tiles to subscribe to.
     views: Mutex<HashMap<u64, [f64; 4]>>,
+    /// Told when the connection to NATS is made again (the stream's consumer is then made anew).
+    pub reconnected: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A city name as one subject token and stream name part: letters, digits, `_` and `-`.
@@ -143,7 +145,17 @@ pub struct NearestAsk {
 impl Bus {
     /// Connects (retrying while the server starts) and makes the stream and the lease bucket.
     pub async fn connect(config: &BusConfig, city: &str) -> Result<Self, BusError> {
+        let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
+        let told = reconnected.clone();
         let client = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                let told = told.clone();
+                async move {
+                    if matches!(event, async_nats::Event::Connected) {
+                        told.notify_one();
+                    }
+                }
+            })
             .name(format!("gridwall-server {}", config.instance))
             .no_echo()
             .retry_on_initial_connect()
@@ -159,6 +171,7 @@ impl Bus {
             instance: config.instance.clone(),
             role: watch::channel(Role::Follower).0,
             views: Mutex::default(),
+            reconnected,
         };
         bus.setup().await?;
         Ok(bus)

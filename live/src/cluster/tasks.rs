@@ -150,6 +150,8 @@ async fn follow(backend: Arc<Backend>, bus: Arc<Bus>, seen: Arc<AtomicU64>) {
     let mut shutdown = backend.shutdown.clone();
     let mut poll = tokio::time::interval(Duration::from_secs(2));
     let mut rx: Option<mpsc::Receiver<Change>> = None;
+    // Whether a change came from the stream since the last poll.
+    let mut streamed = false;
     loop {
         if rx.is_none() {
             match bus.changes().await {
@@ -166,40 +168,59 @@ async fn follow(backend: Arc<Backend>, bus: Arc<Bus>, seen: Arc<AtomicU64>) {
         tokio::select! {
             c = next => if let Some(c) = c {
                 seen.fetch_max(c.id, Ordering::AcqRel);
+                streamed = true;
                 catch_up(&backend, Some(c)).await;
             } else {
                 rx = None;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             },
-            _ = poll.tick() => catch_up(&backend, None).await,
+            () = bus.reconnected.notified() => {
+                // The bus came back: a new consumer at once (changes meanwhile come from the store).
+                rx = None;
+                catch_up(&backend, None).await;
+            }
+            _ = poll.tick() => {
+                // Changes only the store had, and nothing from the stream for a while: its
+                // consumer did not come back with the bus (a NATS restart); make a new one.
+                if catch_up(&backend, None).await > 0 && !streamed && rx.is_some() {
+                    tracing::info!("the changes stream fell silent: subscribing again");
+                    rx = None;
+                }
+                streamed = false;
+            }
             _ = shutdown.changed() => break,
         }
     }
 }
 
 /// Applies `change` after whatever is missing before it (read from the store).
-async fn catch_up(backend: &Arc<Backend>, change: Option<Change>) {
+/// Applies `change` after whatever is missing before it (read from the store); how many were
+/// missing.
+async fn catch_up(backend: &Arc<Backend>, change: Option<Change>) -> usize {
     let applied = backend.live().change_id();
     if change.as_ref().is_some_and(|c| c.id <= applied) {
-        return;
+        return 0;
     }
+    let mut filled = 0;
     if change.as_ref().is_none_or(|c| c.id > applied + 1) {
         let limit = change.as_ref().map_or(10_000, |c| (c.id - applied - 1) as usize);
         match backend.store.changes_after(applied, limit).await {
             Ok(missing) => {
+                filled = missing.len();
                 for c in missing {
                     backend.apply_change(&c);
                 }
             }
             Err(e) => {
                 tracing::debug!("changes from the store: {e}");
-                return;
+                return 0;
             }
         }
     }
     if let Some(c) = change {
         backend.apply_change(&c);
     }
+    filled
 }
 
 /// Relays the changes this instance commits as leader, in order; retried while the bus is away.
