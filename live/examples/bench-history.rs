@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use gridwall_live::history::city::City;
 use gridwall_live::history::codec::{Fix, KeyPatrol, encode_chunk, encode_keyframe};
+use gridwall_live::history::source::Source;
 use gridwall_live::history::{WINDOW_MS, open_reader};
 use gridwall_live::replay::Replay;
 use gridwall_live::store::SqliteStore;
@@ -247,10 +248,11 @@ fn main() {
     // Seeks: the whole city at random moments (a display's `replay` at an overview).
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut times = Vec::new();
+    let mut src = Source::Sqlite(open_reader(&db).unwrap());
     for i in 0..a.seeks {
         let t = rng.random_range(start + WINDOW_MS..end - 1);
         let c = Instant::now();
-        let city = City::at(&conn, t).unwrap();
+        let city = City::at(&mut src, t).unwrap();
         times.push(c.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(city.patrols.len(), a.patrols as usize);
         if i == 0 {
@@ -266,7 +268,7 @@ fn main() {
     // whole city and for a display that sees one district (1.5 × 0.85 km, a 1080p panel at 1.2 km).
     let t = rng.random_range(start + WINDOW_MS..end - (a.steps as i64 + 2) * 60_000);
     for (what, view) in [("the whole city", None), ("a district view", Some([-750.0, -425.0, 750.0, 425.0]))] {
-        let mut r = Replay::open(&db, t, 600.0, 0).unwrap();
+        let mut r = Replay::open(Source::Sqlite(open_reader(&db).unwrap()), t, 600.0, 0).unwrap();
         r.set_view(view);
         let (mut steps, mut moved) = (Vec::new(), 0);
         for k in 1..=a.steps as i64 {

@@ -156,9 +156,11 @@ pub struct Backend {
     limits: crate::workflow::TimeLimits,
     /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
     outlines: std::sync::OnceLock<Vec<u8>>,
-    /// The embedded store's database file (history is read from it on connections of its own);
-    /// `None` on PostgreSQL.
-    history_path: Option<PathBuf>,
+    /// Where replay and the history exports read the past (on connections of their own).
+    history: crate::history::source::Opener,
+    /// On PostgreSQL: the earliest moment a replay can show, as the maintenance thread last
+    /// read it (`i64::MIN`: not yet known).
+    earliest_pg: Arc<std::sync::atomic::AtomicI64>,
     /// How far back history is kept (ms).
     pub retention_ms: i64,
     /// One rebuild from the store at a time.
@@ -250,6 +252,12 @@ impl Backend {
         live.track_durability();
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
+        let earliest_pg = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
+        let history = match (&pg_maintenance, &history_path) {
+            (Some((url, city)), _) => crate::history::source::Opener::Postgres { url: url.clone(), city: city.clone() },
+            (None, Some(path)) => crate::history::source::Opener::Sqlite(path.clone()),
+            (None, None) => unreachable!("a store is either embedded or PostgreSQL"),
+        };
         if let Some((url, city)) = pg_maintenance {
             crate::store::spawn_pg_maintenance(
                 url,
@@ -258,6 +266,7 @@ impl Backend {
                 config.retention.ms(),
                 EVENT_LOG as u64,
                 shutdown.clone(),
+                earliest_pg.clone(),
             );
         }
         if let Some(path) = &history_path {
@@ -282,7 +291,8 @@ impl Backend {
             walls: crate::walls::Walls::default(),
             limits: config.limits.clone(),
             outlines: std::sync::OnceLock::new(),
-            history_path,
+            history,
+            earliest_pg,
             retention_ms: config.retention.ms(),
             rebuilding: tokio::sync::Mutex::new(()),
             recovering: std::sync::atomic::AtomicBool::new(false),
@@ -292,9 +302,26 @@ impl Backend {
         Ok((Arc::new(backend), stop))
     }
 
-    /// The embedded store's file, which replay and the history exports read.
-    pub fn history_file(&self) -> Result<PathBuf, crate::history::HistoryError> {
-        self.history_path.clone().ok_or(crate::history::HistoryError::Unsupported)
+    /// Where replay and the history exports read the past ([`Opener::open`] it off the async
+    /// threads).
+    ///
+    /// [`Opener::open`]: crate::history::source::Opener::open
+    pub fn history(&self) -> crate::history::source::Opener {
+        self.history.clone()
+    }
+
+    /// The earliest moment a replay can show, if the history has one (the embedded store is
+    /// asked; PostgreSQL's answer is kept by its maintenance thread, asked every minute).
+    pub fn earliest_replay_ms(&self) -> Option<i64> {
+        match &self.history {
+            crate::history::source::Opener::Sqlite(path) => {
+                crate::history::open_reader(path).and_then(|c| crate::history::reader::earliest_ms(&c)).ok().flatten()
+            }
+            crate::history::source::Opener::Postgres { .. } => {
+                let t = self.earliest_pg.load(std::sync::atomic::Ordering::Acquire);
+                (t != i64::MIN).then_some(t)
+            }
+        }
     }
 
     /// The live state, locked. Hold it for microseconds: every request and tick waits on it.

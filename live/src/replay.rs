@@ -7,15 +7,13 @@
 //! status, the events and KPIs of the time that passed. A step of more than [`JUMP_WINDOWS`]
 //! windows starts again from the keyframe before the new time (a snapshot instead of a delta).
 
-use std::path::Path;
-
 use gridwall_protocol::{Event, Kpis};
-use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 
 use crate::history::city::City;
 use crate::history::codec::Fix;
-use crate::history::{HistoryError, WINDOW_MS, open_reader, reader, window_of};
+use crate::history::source::Source;
+use crate::history::{HistoryError, WINDOW_MS, window_of};
 
 /// Steps longer than this many windows jump (600× at 10 ticks a second steps one window a tick).
 pub const JUMP_WINDOWS: i64 = 10;
@@ -39,7 +37,7 @@ pub struct Changes {
 /// One display's replay.
 #[derive(Debug)]
 pub struct Replay {
-    conn: Connection,
+    src: Source,
     pub city: City,
     pub speed: f64,
     /// Replay time `at_ms` was at server time `server_ms`.
@@ -58,18 +56,9 @@ pub const VIEW_MARGIN_M: f64 = 2_000.0;
 
 impl Replay {
     /// Starts a replay of `at_ms` at `speed`, at server time `server_ms`.
-    pub fn open(path: &Path, at_ms: i64, speed: f64, server_ms: i64) -> Result<Self, HistoryError> {
-        let conn = open_reader(path)?;
-        let city = City::at(&conn, at_ms)?;
-        Ok(Self {
-            conn,
-            city,
-            speed,
-            anchor: (server_ms, at_ms),
-            window: None,
-            fixes: FxHashMap::default(),
-            view: None,
-        })
+    pub fn open(mut src: Source, at_ms: i64, speed: f64, server_ms: i64) -> Result<Self, HistoryError> {
+        let city = City::at(&mut src, at_ms)?;
+        Ok(Self { src, city, speed, anchor: (server_ms, at_ms), window: None, fixes: FxHashMap::default(), view: None })
     }
 
     /// Only this viewport (local metres) needs exact positions from now on (`None`: the whole
@@ -82,7 +71,7 @@ impl Replay {
 
     /// Rebuilds the city exactly at the replay's time (after a change of viewport).
     pub fn refresh(&mut self) -> Result<(), HistoryError> {
-        self.city = City::at(&self.conn, self.city.t_ms)?;
+        self.city = City::at(&mut self.src, self.city.t_ms)?;
         self.window = None;
         Ok(())
     }
@@ -106,9 +95,9 @@ impl Replay {
     /// Runs replay time on to `to` (never back).
     pub fn advance(&mut self, to: i64) -> Result<Changes, HistoryError> {
         // One snapshot of the store for the whole step (see `history::snapshot`).
-        self.conn.execute_batch("SAVEPOINT history_read")?;
+        self.src.begin()?;
         let out = self.advance_now(to);
-        self.conn.execute_batch("RELEASE history_read")?;
+        self.src.end()?;
         out
     }
 
@@ -119,12 +108,12 @@ impl Replay {
             return Ok(out);
         }
         if window_of(to) > window_of(from) + JUMP_WINDOWS * WINDOW_MS {
-            self.city = City::at(&self.conn, to)?;
+            self.city = City::at(&mut self.src, to)?;
             self.window = None;
             out.jumped = true;
             return Ok(out);
         }
-        for c in reader::patrol_changes(&self.conn, from, to)? {
+        for c in self.src.patrol_changes(from, to)? {
             self.city.change_patrol(&c);
             out.changed.push(c.id);
         }
@@ -145,11 +134,11 @@ impl Replay {
         }
         out.moved.sort_unstable();
         out.moved.dedup();
-        out.events = reader::events_between(&self.conn, from, to)?;
+        out.events = self.src.events_between(from, to)?;
         for e in &out.events {
             self.city.apply(e);
         }
-        out.kpis = reader::kpis_between(&self.conn, from, to)?;
+        out.kpis = self.src.kpis_between(from, to)?;
         if let Some(k) = out.kpis {
             self.city.kpis = k;
         }
@@ -170,7 +159,7 @@ impl Replay {
                     x >= x0 - m && x <= x1 + m && y >= y0 - m && y <= y1 + m
                 })
             };
-            if let Some(kf) = reader::keyframe_at_or_before(&self.conn, w + WINDOW_MS - 1)?
+            if let Some(kf) = self.src.keyframe_at_or_before(w + WINDOW_MS - 1)?
                 && kf.t_ms >= w - WINDOW_MS
             {
                 // Patrols outside the margin (none of them on screen) move with the keyframes;
@@ -187,7 +176,7 @@ impl Replay {
             near = Some(self.city.patrols.iter().filter(|(_, p)| inside(p.fix)).map(|(id, _)| *id).collect());
         }
         let only = |p: u32| near.as_ref().is_none_or(|n| n.contains(&p));
-        let fixes = reader::fixes(&self.conn, w - 1, w + WINDOW_MS - 1, only, usize::MAX)?;
+        let fixes = self.src.fixes(w - 1, w + WINDOW_MS - 1, only, usize::MAX)?;
         self.fixes = fixes
             .into_iter()
             .map(|(id, v)| {
@@ -246,7 +235,8 @@ mod tests {
         }
         let mut conn = rusqlite::Connection::open(store.path()).unwrap();
         crate::history::maintain::compact(&mut conn, t0 + 3 * WINDOW_MS).unwrap();
-        let mut r = Replay::open(store.path(), t0 + 1_000, 60.0, 0).unwrap();
+        let src = crate::history::source::Opener::Sqlite(store.path().to_owned()).open().unwrap();
+        let mut r = Replay::open(src, t0 + 1_000, 60.0, 0).unwrap();
         r.set_view(Some([-100.0, -100.0, 100.0, 100.0]));
         let mut moved_far = false;
         for k in 1..=20 {

@@ -372,13 +372,10 @@ impl Session {
             let earliest_ms = Some(earliest_ms(state, now));
             return vec![replay_error(crate::history::HistoryError::BeforeHistory { at_ms, earliest_ms }.to_string())];
         }
-        let path = match state.history_file() {
-            Ok(p) => p,
-            Err(e) => return vec![replay_error(e.to_string())],
-        };
+        let history = state.history();
         let view = self.view.map(|(b, _)| b.0);
         let opened = tokio::task::spawn_blocking(move || {
-            let mut r = Replay::open(&path, at_ms, speed, now)?;
+            let mut r = Replay::open(history.open()?, at_ms, speed, now)?;
             r.set_view(view);
             Ok::<_, crate::history::HistoryError>(r)
         })
@@ -662,13 +659,7 @@ fn empty_delta(time_ms: i64) -> ServerMessage {
 /// The oldest moment a replay can show now: the retention's edge, or the first keyframe.
 fn earliest_ms(state: &Backend, now: i64) -> i64 {
     let edge = now - state.retention_ms;
-    let first = state
-        .history_file()
-        .and_then(|p| crate::history::open_reader(&p))
-        .and_then(|c| crate::history::reader::earliest_ms(&c))
-        .ok()
-        .flatten()
-        .unwrap_or(now);
+    let first = state.earliest_replay_ms().unwrap_or(now);
     edge.max(first)
 }
 

@@ -72,9 +72,16 @@ fn a_city_on_postgres_survives_a_restart_and_analysts_read_it_with_postgis() {
     let (st, b) = s.step(id, &j!({"action":"review_pass","actor":"审核员"}));
     assert_eq!(st, 200, "{b}");
     assert_eq!(pg.psql("gridwall", "SELECT epoch FROM cities"), "2", "each server that took over counts");
-    // History replay reads the embedded store; on PostgreSQL it says so.
-    let (st, b) = s.get("/api/v1/replay/incidents.csv");
-    assert_eq!(st, 501, "{b}");
+    // The history exports read PostgreSQL's tables: the steps, the track in arrival order.
+    let (st, csv) = s.get("/api/v1/replay/incidents.csv");
+    assert_eq!(st, 200, "{csv}");
+    let csv = csv.as_str().unwrap();
+    assert!(csv.contains(",dispatch,") && csv.contains(",resolve,") && csv.contains(",review_pass,"), "{csv}");
+    let (st, t) = s.get("/api/v1/patrols/W-1/track");
+    assert_eq!(st, 200, "{t}");
+    let xs: Vec<f64> = t["points"].as_array().unwrap().iter().map(|p| p["x"].as_f64().unwrap()).collect();
+    assert_eq!(xs.len(), 2, "{t}");
+    assert!((xs[0] - 10.0).abs() < 0.01 && (xs[1] - 12.5).abs() < 0.01, "{t}");
 }
 
 #[test]

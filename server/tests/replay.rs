@@ -19,9 +19,11 @@ use serde_json::json as j;
 const SPEED: f64 = 60.0;
 const ALL: [f64; 4] = [-3000.0, -3000.0, 3000.0, 3000.0];
 
-fn server() -> (Server, PathBuf) {
+/// A 60× server on the embedded store (its database file) or on PostgreSQL (`store`).
+fn server(store: Option<String>) -> (Server, PathBuf) {
     let mut db = PathBuf::new();
     let s = Server::start(|c| {
+        c.live.store = store;
         c.live.speed = SPEED;
         // Nothing turns overdue while the test runs (a day per stage).
         let day = StageLimits { dispatch_min: 1440, resolve_min: 1440, review_min: 1440, close_min: 1440 };
@@ -99,7 +101,21 @@ fn wait_real(ms: u64) {
 
 #[test]
 fn a_replay_shows_what_live_showed_plays_in_order_at_its_pace_and_seeks() {
-    let (s, db) = server();
+    let (s, db) = server(None);
+    replays_as_live_showed(&s, Some(&db));
+}
+
+/// The same story on PostgreSQL: its history is the `fixes` table, keyframes and logs.
+#[test]
+fn a_replay_on_postgres_shows_what_live_showed() {
+    let pg = gridwall_testkit::postgres::TempPostgres::start();
+    let (s, _) = server(Some(pg.url()));
+    replays_as_live_showed(&s, None);
+}
+
+/// Records two phases, then replays them; `db`: the embedded store's file, whose compaction is
+/// waited for.
+fn replays_as_live_showed(s: &Server, db: Option<&std::path::Path>) {
     s.register(&["P-1", "P-2", "P-3"]);
     let (mut live, earliest) = hello(s.addr);
     live.subscribe(ALL, BboxCrs::Local, &[Layer::Patrols, Layer::Incidents]);
@@ -147,8 +163,8 @@ fn a_replay_shows_what_live_showed_plays_in_order_at_its_pace_and_seeks() {
 
     // Let windows close: the maintenance thread moves phase A's fixes into track chunks.
     let end = Instant::now() + Duration::from_secs(20);
-    let conn = gridwall_live::history::open_reader(&db).unwrap();
-    loop {
+    while let Some(db) = db {
+        let conn = gridwall_live::history::open_reader(db).unwrap();
         let chunked: i64 = conn
             .query_row("SELECT COUNT(*) FROM track_chunks WHERE id < ?1", [chunk_key(t1, 0, 0)], |r| r.get(0))
             .unwrap();

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use gridwall_protocol::{Event, EventKind, IncidentStage, IncidentState, Kpis, PatrolRole, PatrolStatus};
-use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 
 use super::codec::Fix;
+use super::source::Source;
 use super::{HistoryError, reader};
 
 /// A patrol as it was.
@@ -33,15 +33,17 @@ impl City {
     /// The city at `t_ms`: the keyframe at or before it, then the fixes, status changes, events
     /// and KPIs up to it; the open incidents from the keyframe before it that holds them, and
     /// the events since. A time before the first such keyframe is refused.
-    pub fn at(conn: &Connection, t_ms: i64) -> Result<Self, HistoryError> {
-        super::snapshot(conn, || Self::at_now(conn, t_ms))
+    pub fn at(src: &mut Source, t_ms: i64) -> Result<Self, HistoryError> {
+        src.snapshot(|src| Self::at_now(src, t_ms))
     }
 
-    fn at_now(conn: &Connection, t_ms: i64) -> Result<Self, HistoryError> {
-        let before =
-            || HistoryError::BeforeHistory { at_ms: t_ms, earliest_ms: reader::earliest_ms(conn).ok().flatten() };
-        let (_, incidents_seq, incidents) = reader::incidents_at_or_before(conn, t_ms)?.ok_or_else(before)?;
-        let kf = reader::keyframe_at_or_before(conn, t_ms)?.ok_or_else(before)?;
+    fn at_now(src: &mut Source, t_ms: i64) -> Result<Self, HistoryError> {
+        let Some((_, incidents_seq, incidents)) = src.incidents_at_or_before(t_ms)? else {
+            return Err(HistoryError::BeforeHistory { at_ms: t_ms, earliest_ms: src.earliest_ms().ok().flatten() });
+        };
+        let Some(kf) = src.keyframe_at_or_before(t_ms)? else {
+            return Err(HistoryError::BeforeHistory { at_ms: t_ms, earliest_ms: src.earliest_ms().ok().flatten() });
+        };
         let mut city = Self {
             t_ms: kf.t_ms,
             seq: incidents_seq,
@@ -56,17 +58,17 @@ impl City {
                 })
                 .collect(),
             incidents: incidents.into_iter().map(|i| (i.id, i)).collect(),
-            kpis: reader::kpis_at(conn, t_ms)?.unwrap_or_default(),
+            kpis: src.kpis_at(t_ms)?.unwrap_or_default(),
         };
-        for c in reader::patrol_changes(conn, kf.t_ms, t_ms)? {
+        for c in src.patrol_changes(kf.t_ms, t_ms)? {
             city.change_patrol(&c);
         }
-        for (id, fixes) in reader::fixes(conn, kf.t_ms - super::WINDOW_MS, t_ms, |_| true, usize::MAX)? {
+        for (id, fixes) in src.fixes(kf.t_ms - super::WINDOW_MS, t_ms, |_| true, usize::MAX)? {
             if let Some(f) = fixes.last() {
                 city.move_patrol(id, *f);
             }
         }
-        for e in reader::events_after(conn, incidents_seq, t_ms)? {
+        for e in src.events_after(incidents_seq, t_ms)? {
             city.apply(&e);
         }
         city.t_ms = t_ms;

@@ -18,6 +18,7 @@ pub mod city;
 pub mod codec;
 pub mod maintain;
 pub mod reader;
+pub mod source;
 
 use std::path::Path;
 
@@ -84,6 +85,8 @@ impl RetentionConfig {
 pub enum HistoryError {
     #[error("the history store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the history store: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error(transparent)]
     Damaged(#[from] codec::Damaged),
     #[error("a stored history record is damaged: {0}")]
@@ -97,11 +100,6 @@ pub enum HistoryError {
     TooMany { max: usize },
     #[error("{} is in the future (the server's clock says {})", crate::ingest::format_time(*at_ms), crate::ingest::format_time(*now_ms))]
     Future { at_ms: i64, now_ms: i64 },
-    /// Replay and the history exports read the embedded store's history tables.
-    #[error(
-        "replay and the history exports read the embedded store; a server on PostgreSQL does not offer them yet (the database's fixes, events and keyframes tables hold the same history)"
-    )]
-    Unsupported,
 }
 
 impl HistoryError {

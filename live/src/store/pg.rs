@@ -475,6 +475,17 @@ impl PostgresStore {
         Ok(out)
     }
 
+    /// The earliest keyframe with the open incidents: where replay can start.
+    pub fn earliest_keyframe(&mut self) -> Result<Option<i64>, StoreError> {
+        let city = self.city.city.clone();
+        let done = self
+            .conn()?
+            .0
+            .query_one("SELECT min(t) FROM keyframes WHERE city = $1 AND incidents IS NOT NULL", &[&city]);
+        let t: Option<SystemTime> = done.map_err(|e| self.fail(e))?.get(0);
+        Ok(t.map(ms_of))
+    }
+
     /// Makes the partitions of the coming days and drops those wholly before `before`; removes
     /// keyframes, logs and events older than it (the newest `keep_events` events stay: displays
     /// resume from them). What it removed: (partitions, rows).
@@ -548,6 +559,7 @@ pub fn spawn_pg_maintenance(
     retention_ms: i64,
     keep_events: u64,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    earliest: std::sync::Arc<std::sync::atomic::AtomicI64>,
 ) {
     let run = move || {
         let mut store: Option<PostgresStore> = None;
@@ -568,6 +580,11 @@ pub fn spawn_pg_maintenance(
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!("history maintenance: {e}"),
+                    }
+                    match s.earliest_keyframe() {
+                        Ok(Some(t)) => earliest.store(t, std::sync::atomic::Ordering::Release),
+                        Ok(None) => {}
+                        Err(e) => tracing::debug!("history maintenance: {e}"),
                     }
                 }
             }

@@ -93,10 +93,9 @@ pub async fn track(
         q.insert("from".into(), ingest::format_time(now - backend.retention_ms + 1_000));
     }
     let (from, to) = super::replay::range(&backend, &q)?;
-    let path = backend.history_file()?;
+    let history = backend.history();
     let fixes = tokio::task::spawn_blocking(move || {
-        let conn = gridwall_live::history::open_reader(&path)?;
-        gridwall_live::history::reader::fixes(&conn, from - 1, to, |p| p == pid, super::replay::MAX_FIXES)
+        history.open()?.fixes(from - 1, to, |p| p == pid, super::replay::MAX_FIXES)
     })
     .await
     .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()))??;

@@ -20,7 +20,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gridwall_live::access::Permission;
 use gridwall_live::backend::Backend;
-use gridwall_live::history::{HistoryError, open_reader, reader};
+use gridwall_live::history::HistoryError;
 use gridwall_live::ingest::{format_time, format_time_ms};
 use gridwall_protocol::{Bbox, BboxCrs};
 use serde_json::{Value, json};
@@ -39,7 +39,6 @@ impl From<HistoryError> for ApiError {
             HistoryError::BeforeHistory { .. } | HistoryError::Future { .. } | HistoryError::TooMany { .. } => {
                 Self::bad_request("from", e.to_string())
             }
-            HistoryError::Unsupported => Self::status(StatusCode::NOT_IMPLEMENTED, "history", e.to_string()),
             e => Self::status(StatusCode::INTERNAL_SERVER_ERROR, "history", e.to_string()),
         }
     }
@@ -110,12 +109,8 @@ pub async fn patrols_geojson(
             Some(local)
         }
     };
-    let path = backend.history_file()?;
-    let tracks = blocking(move || {
-        let conn = open_reader(&path)?;
-        reader::fixes(&conn, from - 1, to, |_| true, MAX_FIXES)
-    })
-    .await?;
+    let history = backend.history();
+    let tracks = blocking(move || history.open()?.fixes(from - 1, to, |_| true, MAX_FIXES)).await?;
     let mut ids: Vec<u32> = tracks.keys().copied().collect();
     ids.sort_unstable();
     let mut features = Vec::new();
@@ -171,12 +166,8 @@ async fn incidents(
 ) -> ApiResult<Vec<(gridwall_live::store::IncidentRow, [f64; 2])>> {
     who.check(Permission::Read)?;
     let (from, to) = range(backend, q)?;
-    let path = backend.history_file()?;
-    let (rows, more) = blocking(move || {
-        let conn = open_reader(&path)?;
-        reader::incidents_between(&conn, from, to, MAX_INCIDENTS)
-    })
-    .await?;
+    let history = backend.history();
+    let (rows, more) = blocking(move || history.open()?.incidents_between(from, to, MAX_INCIDENTS)).await?;
     if more {
         return Err(ApiError::bad_request(
             "from",
