@@ -336,16 +336,7 @@ impl Source {
                 )?;
                 let mut out = Vec::new();
                 for r in rows {
-                    out.push(IncidentRow {
-                        id: r.get::<_, i64>(0) as u64,
-                        category: r.get(1),
-                        source: r.get(2),
-                        x: r.get(3),
-                        y: r.get(4),
-                        grid: r.get(5),
-                        description: r.get(6),
-                        case: serde_json::from_str(r.get::<_, &str>(7))?,
-                    });
+                    out.push(crate::store::pg_incident_row(&r)?);
                 }
                 let more = out.len() > limit;
                 out.truncate(limit);

@@ -395,22 +395,10 @@ impl PostgresStore {
              WHERE city = $1 ORDER BY id",
             &[&city],
         )? {
-            let id: i64 = r.get(0);
-            let json: String = r.get(7);
-            let case = serde_json::from_str(&json).map_err(|source| StoreError::Damaged {
+            out.incidents.push(incident_row(&r).map_err(|source| StoreError::Damaged {
                 path: shown.clone().into(),
-                detail: format!("incident {id} cannot be read back: {source}"),
-            })?;
-            out.incidents.push(IncidentRow {
-                id: id as u64,
-                category: r.get(1),
-                source: r.get(2),
-                x: r.get(3),
-                y: r.get(4),
-                grid: r.get(5),
-                description: r.get(6),
-                case,
-            });
+                detail: format!("incident {} cannot be read back: {source}", r.get::<_, i64>(0)),
+            })?);
         }
         for r in tx.query(
             "SELECT seq, at, body::text FROM (SELECT * FROM events WHERE city = $1 ORDER BY seq DESC LIMIT $2) e \
@@ -679,6 +667,20 @@ fn prepare(client: &mut Client) -> Result<Prepared, postgres::Error> {
         )?,
         change: client.prepare("INSERT INTO changes (city, id, body) VALUES ($1, $2, $3::text::jsonb)")?,
         geometry,
+    })
+}
+
+/// An incident from a row of `id, category, source, x, y, grid, description, case_json::text`.
+pub(crate) fn incident_row(r: &postgres::Row) -> Result<IncidentRow, serde_json::Error> {
+    Ok(IncidentRow {
+        id: r.get::<_, i64>(0) as u64,
+        category: r.get(1),
+        source: r.get(2),
+        x: r.get(3),
+        y: r.get(4),
+        grid: r.get(5),
+        description: r.get(6),
+        case: serde_json::from_str(r.get::<_, &str>(7))?,
     })
 }
 
