@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::history::source::Opener;
 use crate::state::{Clock, EVENT_LOG, Live, Refusal, RestoreError, TickBatch};
 use crate::store::{CityKey, PostgresStore, Record, SqliteStore, Store as _, StoreError, StoreWriter};
 use crate::workflow::TimeLimits;
@@ -157,7 +158,7 @@ pub struct Backend {
     /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
     outlines: std::sync::OnceLock<Vec<u8>>,
     /// Where replay and the history exports read the past (on connections of their own).
-    history: crate::history::source::Opener,
+    history: Opener,
     /// On PostgreSQL: the earliest moment a replay can show, as the maintenance thread last
     /// read it (`i64::MIN`: not yet known).
     earliest_pg: Arc<std::sync::atomic::AtomicI64>,
@@ -191,9 +192,8 @@ impl Backend {
     ) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
         let world = World::load(&config.scene, config.limits.clone())?;
         let clock = Clock::new(config.speed.max(0.001));
-        let mut pg_maintenance = None;
         let mut relay = None;
-        let (store, loaded, history_path) = match &config.store {
+        let (store, loaded, history) = match &config.store {
             None => {
                 let mut store = SqliteStore::open(&config.data)?;
                 if let Some(pages) = config.store_max_pages {
@@ -207,8 +207,8 @@ impl Backend {
                     "restored from {}",
                     store.path().display()
                 );
-                let path = store.path().to_owned();
-                (StoreWriter::spawn(store), loaded, Some(path))
+                let history = Opener::Sqlite(store.path().to_owned());
+                (StoreWriter::spawn(store), loaded, history)
             }
             Some(url) => {
                 let m = &world.manifest;
@@ -232,7 +232,6 @@ impl Backend {
                     city.city,
                     store.shown()
                 );
-                pg_maintenance = Some((url.clone(), city));
                 let writer = if bus.is_some() {
                     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                     relay = Some(rx);
@@ -240,7 +239,7 @@ impl Backend {
                 } else {
                     StoreWriter::spawn(store)
                 };
-                (writer, loaded, None)
+                (writer, loaded, Opener::Postgres { url: url.clone(), city })
             }
         };
         let manifest = world.manifest.clone();
@@ -253,31 +252,24 @@ impl Backend {
         let (ticks, _) = broadcast::channel(64);
         let (stop, shutdown) = watch::channel(false);
         let earliest_pg = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
-        let history = match (&pg_maintenance, &history_path) {
-            (Some((url, city)), _) => crate::history::source::Opener::Postgres { url: url.clone(), city: city.clone() },
-            (None, Some(path)) => crate::history::source::Opener::Sqlite(path.clone()),
-            (None, None) => unreachable!("a store is either embedded or PostgreSQL"),
-        };
-        if let Some((url, city)) = pg_maintenance {
-            crate::store::spawn_pg_maintenance(
-                url,
-                city,
-                clock,
-                config.retention.ms(),
-                EVENT_LOG as u64,
-                shutdown.clone(),
-                earliest_pg.clone(),
-            );
-        }
-        if let Some(path) = &history_path {
-            crate::history::maintain::spawn(
+        match &history {
+            Opener::Sqlite(path) => crate::history::maintain::spawn(
                 path.clone(),
                 clock,
                 config.retention.ms(),
                 EVENT_LOG as u64,
                 config.store_max_pages,
                 shutdown.clone(),
-            );
+            ),
+            Opener::Postgres { url, city } => crate::store::spawn_pg_maintenance(
+                url.clone(),
+                city.clone(),
+                clock,
+                config.retention.ms(),
+                EVENT_LOG as u64,
+                shutdown.clone(),
+                earliest_pg.clone(),
+            ),
         }
         let backend = Self {
             live: Mutex::new(live),
@@ -305,8 +297,8 @@ impl Backend {
     /// Where replay and the history exports read the past ([`Opener::open`] it off the async
     /// threads).
     ///
-    /// [`Opener::open`]: crate::history::source::Opener::open
-    pub fn history(&self) -> crate::history::source::Opener {
+    /// [`Opener::open`]: Opener::open
+    pub fn history(&self) -> Opener {
         self.history.clone()
     }
 
@@ -314,10 +306,10 @@ impl Backend {
     /// asked; PostgreSQL's answer is kept by its maintenance thread, asked every minute).
     pub fn earliest_replay_ms(&self) -> Option<i64> {
         match &self.history {
-            crate::history::source::Opener::Sqlite(path) => {
+            Opener::Sqlite(path) => {
                 crate::history::open_reader(path).and_then(|c| crate::history::reader::earliest_ms(&c)).ok().flatten()
             }
-            crate::history::source::Opener::Postgres { .. } => {
+            Opener::Postgres { .. } => {
                 let t = self.earliest_pg.load(std::sync::atomic::Ordering::Acquire);
                 (t != i64::MIN).then_some(t)
             }
@@ -424,11 +416,6 @@ impl Backend {
         records
     }
 
-    /// Whether this server writes the city's shared state: alone, or as the leader on a bus.
-    pub fn leads(&self) -> bool {
-        self.bus.as_ref().is_none_or(|b| b.role() == crate::cluster::Role::Leader)
-    }
-
     /// The state again as the store has it (taking over or giving up the lead).
     pub async fn rebuild(&self) -> Result<(), StoreError> {
         let _one = self.rebuilding.lock().await;
@@ -523,18 +510,30 @@ impl Backend {
         let mut fixes = Vec::new();
         self.commit(|live| {
             let records = live.ingest(positions)?;
-            if self.bus.is_some()
-                && let Some(Record::Track(points)) = records.first()
-            {
-                fixes.clone_from(points);
-            }
+            fixes = self.fixes_to_publish(&records);
             Ok(records)
         })
         .await?;
-        if let Some(bus) = &self.bus {
-            bus.publish_fixes(&fixes).await;
-        }
+        self.publish(&fixes).await;
         Ok(())
+    }
+
+    /// On a bus: the position fixes among `records`, which the other servers' displays want
+    /// (none without a bus).
+    pub fn fixes_to_publish(&self, records: &[Record]) -> Vec<crate::store::TrackPoint> {
+        if self.bus.is_none() {
+            return Vec::new();
+        }
+        records.iter().find_map(|r| if let Record::Track(p) = r { Some(p.clone()) } else { None }).unwrap_or_default()
+    }
+
+    /// Publishes fixes this server took for the other servers (on a bus; after their commit).
+    pub async fn publish(&self, fixes: &[crate::store::TrackPoint]) {
+        if let Some(bus) = &self.bus
+            && !fixes.is_empty()
+        {
+            bus.publish_fixes(fixes).await;
+        }
     }
 
     /// The `k` nearest on-duty patrols to a point: here, or (a follower does not see every
@@ -649,28 +648,29 @@ async fn tick_loop(backend: Arc<Backend>) {
                 b.recovering.store(false, std::sync::atomic::Ordering::Release);
             });
         }
-        // Escalation, the KPI log and keyframes are the city writer's (on a bus: the leader's).
-        let leads = backend.leads();
         let batch = {
             let mut live = backend.live();
+            // Escalation, the KPI log and keyframes are the city writer's (on a bus: the
+            // leader's; a follower's copy is a replica).
+            let writes = !live.is_replica();
             let mut records = Vec::new();
             let mut kpis = None;
             if n.is_multiple_of(hz) || n == 1 {
-                if leads && !live.is_replica() {
+                if writes {
                     records = live.escalate();
                 }
                 let now = live.kpis(None);
                 if last_kpis != Some(now) {
                     last_kpis = Some(now);
                     kpis = Some(now);
-                    if !live.warming_up && leads {
+                    if !live.warming_up && writes {
                         records.push(live.kpi_record(&now));
                     }
                 }
             }
             // While the simulator writes the past, its own keyframes describe it.
             let window = crate::history::window_of(live.now_ms());
-            if window > last_keyframe && !live.warming_up && leads && !live.is_replica() {
+            if window > last_keyframe && !live.warming_up && writes {
                 // The first keyframe holds the incidents too: replay can start from it.
                 let first = last_keyframe == i64::MIN;
                 last_keyframe = window;

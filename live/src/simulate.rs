@@ -108,14 +108,7 @@ pub fn run(
                 let events = sim.step(dt);
                 let records = play(&mut live, events, &mut ids, false);
                 // On a bus the other servers' displays see the simulated patrols walk too.
-                let fixes: Vec<TrackPoint> = if backend.bus.is_some() {
-                    records
-                        .iter()
-                        .find_map(|r| if let Record::Track(p) = r { Some(p.clone()) } else { None })
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
+                let fixes = backend.fixes_to_publish(&records);
                 // Queued under the lock: the store sees records in the order memory made them.
                 if !records.is_empty() {
                     let records = backend.share(&mut live, records);
@@ -123,11 +116,7 @@ pub fn run(
                 }
                 fixes
             };
-            if let Some(bus) = &backend.bus
-                && !fixes.is_empty()
-            {
-                bus.publish_fixes(&fixes).await;
-            }
+            backend.publish(&fixes).await;
         }
     })
 }

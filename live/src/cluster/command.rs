@@ -6,7 +6,7 @@ use gridwall_protocol::api::PatrolRegistration;
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{Live, Refusal, RefusalKind};
+use crate::state::{Live, Refusal};
 use crate::store::Record;
 use crate::workflow::Action;
 
@@ -39,37 +39,11 @@ pub struct Done {
 pub enum Answer {
     Done(Done),
     /// Refused; nothing changed.
-    Refused {
-        kind: String,
-        index: Option<usize>,
-        field: String,
-        message: String,
-    },
+    Refused(Refusal),
     /// The leader could not commit it (its store is away, or it is no longer the leader).
     Failed {
         message: String,
     },
-}
-
-impl Answer {
-    pub fn refused(r: &Refusal) -> Self {
-        let kind = match r.kind {
-            RefusalKind::Invalid => "invalid",
-            RefusalKind::NotFound => "not_found",
-            RefusalKind::Conflict => "conflict",
-        };
-        Self::Refused { kind: kind.into(), index: r.index, field: r.field.clone(), message: r.message.clone() }
-    }
-
-    /// The refusal again, on the instance that asked.
-    pub fn refusal(kind: &str, index: Option<usize>, field: &str, message: &str) -> Refusal {
-        let kind = match kind {
-            "not_found" => RefusalKind::NotFound,
-            "conflict" => RefusalKind::Conflict,
-            _ => RefusalKind::Invalid,
-        };
-        Refusal { kind, index, field: field.to_owned(), message: message.to_owned() }
-    }
 }
 
 impl Command {
@@ -106,6 +80,25 @@ impl Command {
             Self::Open { .. } => "open311 request".into(),
             Self::Apply { action, .. } => format!("transition {}", action.name()),
             Self::Assign { .. } => "assign".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_cross_the_bus_unchanged() {
+        let mut refused = Refusal::conflict("action", "dispatched: resolve first");
+        refused.index = Some(2);
+        for a in [
+            Answer::Done(Done { incident: Some(7), change: 9 }),
+            Answer::Refused(refused),
+            Answer::Failed { message: "away".into() },
+        ] {
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(serde_json::from_str::<Answer>(&json).unwrap(), a, "{json}");
         }
     }
 }

@@ -294,9 +294,7 @@ impl Bus {
         let reply = self.request(self.command_subject(), body).await?;
         match serde_json::from_slice::<Answer>(&reply).map_err(|e| BusError::Leader(e.to_string()))? {
             Answer::Done(done) => Ok(done),
-            Answer::Refused { kind, index, field, message } => {
-                Err(crate::backend::CommitError::Refused(Answer::refusal(&kind, index, &field, &message)))
-            }
+            Answer::Refused(r) => Err(crate::backend::CommitError::Refused(r)),
             Answer::Failed { message } => Err(BusError::Leader(message).into()),
         }
     }

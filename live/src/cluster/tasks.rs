@@ -137,8 +137,9 @@ async fn promote(backend: &Arc<Backend>, bus: &Arc<Bus>, seen: &AtomicU64) -> bo
 }
 
 async fn demote(backend: &Arc<Backend>, bus: &Arc<Bus>) {
-    bus.role.send_replace(Role::Follower);
+    // The live state stops writing first (the tick checks it), then the other tasks hear it.
     backend.live().set_replica(true);
+    bus.role.send_replace(Role::Follower);
     if let Err(e) = backend.rebuild().await {
         tracing::warn!("following: the state could not be read back yet: {e}");
     }
@@ -263,7 +264,7 @@ async fn serve_leader(backend: Arc<Backend>, bus: Arc<Bus>) {
                         let answer = match serde_json::from_slice::<Command>(&m.payload) {
                             Ok(cmd) => match backend.lead_command(&cmd).await {
                                 Ok(done) => Answer::Done(done),
-                                Err(CommitError::Refused(r)) => Answer::refused(&r),
+                                Err(CommitError::Refused(r)) => Answer::Refused(r),
                                 Err(e) => Answer::Failed { message: e.to_string() },
                             },
                             Err(e) => Answer::Failed { message: format!("a command that cannot be read: {e}") },

@@ -110,70 +110,88 @@ pub fn priority(category: IncidentCategory) -> u8 {
 
 impl Live {
     /// Builds the live state from a world and what the store had.
-    pub fn restore(mut world: World, loaded: Loaded, clock: Clock, utc_offset_ms: i64) -> Result<Self, RestoreError> {
-        let mut ext_ids = Vec::new();
-        let mut by_ext = FxHashMap::default();
-        for p in &loaded.patrols {
-            let role: PatrolRole = p.role.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
-            let status: PatrolStatus = p.status.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
-            if p.id as usize != ext_ids.len() {
-                return Err(RestoreError::SparseIds(p.id));
-            }
-            world.register_patrol(p.id, &p.name, role, &p.grid);
-            world.patrols.get_mut(&p.id).expect("registered").status = status;
-            ext_ids.push(p.ext_id.clone());
-            by_ext.insert(p.ext_id.clone(), p.id);
-        }
-        for t in &loaded.positions {
-            world.report_position(t.patrol, [t.x, t.y], t.t_ms);
-        }
-        let mut next_incident = 1;
-        for i in loaded.incidents {
-            let category: IncidentCategory =
-                i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-            let source: IncidentSource =
-                i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-            world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
-            let rec = world.incidents.get_mut(&i.id).expect("opened");
-            rec.grid = i.grid;
-            rec.case = i.case;
-            next_incident = next_incident.max(i.id + 1);
-        }
-        let mut log = VecDeque::new();
-        let mut next_seq = 1;
-        for (seq, _, json) in loaded.events {
-            let e: Event = serde_json::from_str(&json).map_err(|source| RestoreError::Event { seq, source })?;
-            log.push_back(Arc::new(e));
-            next_seq = seq + 1;
-        }
-        while log.len() > EVENT_LOG {
-            log.pop_front();
-        }
-        let n = ext_ids.len();
-        Ok(Self {
+    pub fn restore(world: World, loaded: Loaded, clock: Clock, utc_offset_ms: i64) -> Result<Self, RestoreError> {
+        let mut live = Self {
             world,
             clock,
-            ext_ids,
-            by_ext,
+            ext_ids: Vec::new(),
+            by_ext: FxHashMap::default(),
             moved: Vec::new(),
             changed: Vec::new(),
-            dirty: vec![0; n],
-            log,
+            dirty: Vec::new(),
+            log: VecDeque::new(),
             pending: Vec::new(),
-            next_seq,
-            next_incident,
+            next_seq: 1,
+            next_incident: 1,
             tick: 0,
             utc_offset_ms,
             clock_tolerance_ms: CLOCK_TOLERANCE_MS,
             history_ms: None,
             audit: loaded.audit.into(),
             durable_seq: None,
-            ticked_seq: next_seq - 1,
+            ticked_seq: 0,
             retention_ms: crate::world::TRACK_RETENTION_MS,
             warming_up: false,
             replica: false,
             change_id: loaded.change_id,
-        })
+        };
+        for p in &loaded.patrols {
+            if p.id as usize != live.ext_ids.len() {
+                return Err(RestoreError::SparseIds(p.id));
+            }
+            live.put_patrol(p)?;
+        }
+        for t in &loaded.positions {
+            live.world.report_position(t.patrol, [t.x, t.y], t.t_ms);
+        }
+        for i in &loaded.incidents {
+            live.put_incident(i)?;
+        }
+        for (seq, _, json) in loaded.events {
+            let e: Event = serde_json::from_str(&json).map_err(|source| RestoreError::Event { seq, source })?;
+            live.log.push_back(Arc::new(e));
+            live.next_seq = seq + 1;
+        }
+        while live.log.len() > EVENT_LOG {
+            live.log.pop_front();
+        }
+        live.ticked_seq = live.next_seq - 1;
+        Ok(live)
+    }
+
+    /// Takes a stored or replicated patrol row: a new patrol (the next id: ids are dense) or a
+    /// known one, registered with its status.
+    fn put_patrol(&mut self, p: &PatrolRow) -> Result<(), RestoreError> {
+        let role: PatrolRole = p.role.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+        let status: PatrolStatus = p.status.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
+        match (p.id as usize).cmp(&self.ext_ids.len()) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => {
+                self.ext_ids.push(p.ext_id.clone());
+                self.by_ext.insert(p.ext_id.clone(), p.id);
+                self.dirty.push(0);
+            }
+            std::cmp::Ordering::Greater => return Err(RestoreError::SparseIds(p.id)),
+        }
+        self.world.register_patrol(p.id, &p.name, role, &p.grid);
+        self.world.patrols.get_mut(&p.id).expect("registered").status = status;
+        Ok(())
+    }
+
+    /// Takes a stored or replicated incident row: opened if new, its cell and workflow state
+    /// as the row says.
+    fn put_incident(&mut self, i: &IncidentRow) -> Result<(), RestoreError> {
+        let category: IncidentCategory =
+            i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+        let source: IncidentSource = i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+        if !self.world.incidents.contains_key(&i.id) {
+            self.world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
+        }
+        let rec = self.world.incidents.get_mut(&i.id).expect("opened");
+        rec.grid.clone_from(&i.grid);
+        rec.case = i.case.clone();
+        self.next_incident = self.next_incident.max(i.id + 1);
+        Ok(())
     }
 
     /// The newest event a tick has handed to the displays.

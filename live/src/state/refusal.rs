@@ -3,8 +3,9 @@
 use gridwall_protocol::UnknownKey;
 use gridwall_protocol::api::ErrorDetail;
 
-/// Why an operation was refused; becomes a 4xx answer naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an operation was refused; becomes a 4xx answer naming the field (and travels from a
+/// city's leader to the server that asked, over the bus).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{field}: {message}")]
 pub struct Refusal {
     pub kind: RefusalKind,
@@ -32,7 +33,8 @@ pub enum RestoreError {
     Event { seq: u64, source: serde_json::Error },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RefusalKind {
     /// Malformed or out-of-range input (400).
     Invalid,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use gridwall_protocol::{Event, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus};
+use gridwall_protocol::Event;
 use serde::{Deserialize, Serialize};
 
 use super::{EVENT_LOG, Live, RestoreError};
@@ -43,11 +43,6 @@ impl Change {
         }
         (!c.patrols.is_empty() || !c.incidents.is_empty() || !c.events.is_empty()).then_some(c)
     }
-
-    /// The newest event seq it carries.
-    pub fn last_seq(&self) -> Option<u64> {
-        self.events.iter().map(|e| e.0).max()
-    }
 }
 
 impl Live {
@@ -79,34 +74,11 @@ impl Live {
             return Ok(());
         }
         for p in &c.patrols {
-            let role: PatrolRole = p.role.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
-            let status: PatrolStatus = p.status.parse().map_err(|source| RestoreError::Patrol { id: p.id, source })?;
-            let n = self.ext_ids.len();
-            match (p.id as usize).cmp(&n) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => {
-                    self.ext_ids.push(p.ext_id.clone());
-                    self.by_ext.insert(p.ext_id.clone(), p.id);
-                    self.dirty.push(0);
-                }
-                std::cmp::Ordering::Greater => return Err(RestoreError::SparseIds(p.id)),
-            }
-            self.world.register_patrol(p.id, &p.name, role, &p.grid);
-            self.world.patrols.get_mut(&p.id).expect("registered").status = status;
+            self.put_patrol(p)?;
             self.mark(p.id, true);
         }
         for i in &c.incidents {
-            let category: IncidentCategory =
-                i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-            let source: IncidentSource =
-                i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-            if !self.world.incidents.contains_key(&i.id) {
-                self.world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
-            }
-            let rec = self.world.incidents.get_mut(&i.id).expect("opened");
-            rec.grid.clone_from(&i.grid);
-            rec.case = i.case.clone();
-            self.next_incident = self.next_incident.max(i.id + 1);
+            self.put_incident(i)?;
         }
         for (seq, _, json) in &c.events {
             if *seq < self.next_seq {

@@ -220,7 +220,7 @@ impl PostgresStore {
         }
         if self.conn.is_none() {
             let mut client = connect(&self.url, &self.shown)?;
-            let prepared = prepare(&mut client).map_err(|source| self.lost(source))?;
+            let prepared = prepare(&mut client).map_err(|source| self.fail(source))?;
             tracing::info!("the database {} answers again", self.shown);
             self.conn = Some((client, prepared));
         }
@@ -229,20 +229,13 @@ impl PostgresStore {
 
     /// The error for a failed statement: a lost connection is dropped (the next write opens a
     /// new one) and reported as [`StoreError::Unavailable`].
-    fn lost(&self, source: postgres::Error) -> StoreError {
-        if source.is_closed() || self.conn.as_ref().is_none_or(|(c, _)| c.is_closed()) || is_connection_error(&source) {
+    fn fail(&mut self, source: postgres::Error) -> StoreError {
+        if is_connection_error(&source) || self.conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            self.conn = None;
             StoreError::Unavailable { db: self.shown.clone(), source }
         } else {
             StoreError::Postgres { db: self.shown.clone(), source }
         }
-    }
-
-    fn fail(&mut self, source: postgres::Error) -> StoreError {
-        let e = self.lost(source);
-        if matches!(e, StoreError::Unavailable { .. }) {
-            self.conn = None;
-        }
-        e
     }
 
     /// Makes the day partitions of `fixes` that `days` need (each in its own short transaction,
@@ -585,13 +578,10 @@ pub fn spawn_pg_maintenance(
         .expect("spawn the maintenance thread");
 }
 
+/// For `?` in the store's own methods, which [`PostgresStore::named`] then names and sorts.
 impl From<postgres::Error> for StoreError {
     fn from(source: postgres::Error) -> Self {
-        if source.is_closed() || is_connection_error(&source) {
-            StoreError::Unavailable { db: String::new(), source }
-        } else {
-            StoreError::Postgres { db: String::new(), source }
-        }
+        StoreError::Postgres { db: String::new(), source }
     }
 }
 
@@ -771,26 +761,12 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Names the database in an error made by `?` (which cannot know it), and forgets a lost
-    /// connection.
+    /// Names the database in an error made by `?` (which cannot know it), tells a lost
+    /// connection (and forgets it) from a refused statement.
     fn named(&mut self, e: StoreError) -> StoreError {
         match e {
-            StoreError::Unavailable { db, source } if db.is_empty() => {
-                self.conn = None;
-                StoreError::Unavailable { db: self.shown.clone(), source }
-            }
-            StoreError::Unavailable { db, source } => {
-                self.conn = None;
-                StoreError::Unavailable { db, source }
-            }
-            StoreError::Postgres { db, source } if db.is_empty() => {
-                if self.conn.as_ref().is_some_and(|(c, _)| c.is_closed()) {
-                    self.conn = None;
-                    StoreError::Unavailable { db: self.shown.clone(), source }
-                } else {
-                    StoreError::Postgres { db: self.shown.clone(), source }
-                }
-            }
+            StoreError::Postgres { source, .. } => self.fail(source),
+            // Already named (connecting failed), or not the database's.
             e => e,
         }
     }

@@ -10,34 +10,25 @@ use super::{Loaded, Record, Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), Arc<StoreError>>>;
 
-/// Work other than writes, done after the writes queued before it.
+/// Work other than writes, done once the writes queued before it are committed.
 enum Side {
+    /// Read everything back (after a failed commit, memory is rebuilt from what is stored).
     Load(usize, mpsc::Sender<Result<Loaded, StoreError>>),
+    /// Whether the store answers.
+    Ping(Ack),
+    /// Take over writing the city (servers on a bus).
     TakeOver(Ack),
+    /// Read the changes of the shared state after a number, at most a count.
     Changes(u64, usize, oneshot::Sender<Result<Vec<crate::state::Change>, StoreError>>),
 }
 
 enum Job {
     Write(Vec<Record>, Option<Ack>),
     Flush(Ack),
-    /// Read everything back (after a failed commit, memory is rebuilt from what is stored).
-    Load {
-        events: usize,
-        answer: mpsc::Sender<Result<Loaded, StoreError>>,
-    },
-    /// Whether the store answers (after everything queued before).
-    Ping(Ack),
     /// Answered once everything queued before is committed (or failed), for a caller that is
     /// not async.
     Settle(mpsc::Sender<()>),
-    /// Take over writing the city (servers on a bus).
-    TakeOver(Ack),
-    /// Read the changes of the shared state after a number.
-    Changes {
-        after: u64,
-        limit: usize,
-        answer: oneshot::Sender<Result<Vec<crate::state::Change>, StoreError>>,
-    },
+    After(Side),
 }
 
 /// Runs a [`Store`] on its own thread. Writes are applied in submission order; everything queued
@@ -102,20 +93,17 @@ impl StoreWriter {
                             acks.push(ack);
                             None
                         }
-                        Job::Load { events, answer } => Some(Err(Side::Load(events, answer))),
-                        Job::Ping(ack) => Some(Ok(ack)),
                         Job::Settle(done) => {
                             settled.push(done);
                             None
                         }
-                        Job::TakeOver(ack) => Some(Err(Side::TakeOver(ack))),
-                        Job::Changes { after, limit, answer } => Some(Err(Side::Changes(after, limit, answer))),
+                        Job::After(side) => Some(side),
                     };
-                    let mut load = take(first, &mut records);
-                    // A load reads what the writes queued before it left.
-                    while records.len() < GROUP_RECORDS && load.is_none() {
+                    let mut side = take(first, &mut records);
+                    // A load (or other side work) sees what the writes queued before it left.
+                    while records.len() < GROUP_RECORDS && side.is_none() {
                         match rx.try_recv() {
-                            Ok(job) => load = take(job, &mut records),
+                            Ok(job) => side = take(job, &mut records),
                             Err(_) => break,
                         }
                     }
@@ -153,22 +141,22 @@ impl StoreWriter {
                     for done in settled {
                         let _ = done.send(());
                     }
-                    match load {
-                        Some(Err(Side::Load(events, answer))) => {
+                    match side {
+                        Some(Side::Load(events, answer)) => {
                             let loaded = store.load(events);
                             if loaded.is_ok() {
                                 failing.store(false, Ordering::Release);
                             }
                             let _ = answer.send(loaded);
                         }
-                        Some(Err(Side::TakeOver(ack))) => {
+                        Some(Side::Ping(ack)) => {
+                            let _ = ack.send(store.ping().map_err(Arc::new));
+                        }
+                        Some(Side::TakeOver(ack)) => {
                             let _ = ack.send(store.take_over().map_err(Arc::new));
                         }
-                        Some(Err(Side::Changes(after, limit, answer))) => {
+                        Some(Side::Changes(after, limit, answer)) => {
                             let _ = answer.send(store.changes_after(after, limit));
-                        }
-                        Some(Ok(ack)) => {
-                            let _ = ack.send(store.ping().map_err(Arc::new));
                         }
                         None => {}
                     }
@@ -190,15 +178,25 @@ impl StoreWriter {
 
     /// Takes over writing the city (after the queued writes).
     pub async fn take_over(&self) -> Result<(), StoreError> {
+        self.acked(Side::TakeOver).await
+    }
+
+    /// Whether the store answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.acked(Side::Ping).await
+    }
+
+    /// Side work answered with an [`Ack`], once the writes queued before it are committed.
+    async fn acked(&self, side: impl FnOnce(Ack) -> Side) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Job::TakeOver(ack)).map_err(|_| StoreError::Stopped)?;
+        self.tx.send(Job::After(side(ack))).map_err(|_| StoreError::Stopped)?;
         done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
     }
 
     /// The changes of the shared state after `after`, at most `limit`.
     pub async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<crate::state::Change>, StoreError> {
         let (answer, done) = oneshot::channel();
-        self.tx.send(Job::Changes { after, limit, answer }).map_err(|_| StoreError::Stopped)?;
+        self.tx.send(Job::After(Side::Changes(after, limit, answer))).map_err(|_| StoreError::Stopped)?;
         done.await.map_err(|_| StoreError::Stopped)?
     }
 
@@ -213,13 +211,6 @@ impl StoreWriter {
     /// Whether a write failed since the store was last read back.
     pub fn needs_rebuild(&self) -> bool {
         self.failed.load(Ordering::Acquire)
-    }
-
-    /// Whether the store answers now.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let (ack, done) = oneshot::channel();
-        self.tx.send(Job::Ping(ack)).map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?.map_err(StoreError::Commit)
     }
 
     /// The newest event seq known to be on disk.
@@ -243,7 +234,7 @@ impl StoreWriter {
     /// Reads the store back after everything queued so far (blocking this thread).
     pub fn load_blocking(&self, events: usize) -> Result<Loaded, StoreError> {
         let (answer, rx) = mpsc::channel();
-        self.tx.send(Job::Load { events, answer }).map_err(|_| StoreError::Stopped)?;
+        self.tx.send(Job::After(Side::Load(events, answer))).map_err(|_| StoreError::Stopped)?;
         rx.recv().map_err(|_| StoreError::Stopped)?
     }
 

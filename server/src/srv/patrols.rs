@@ -16,7 +16,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use gridwall_live::access::{Caller, Permission};
-use gridwall_live::backend::Backend;
+use gridwall_live::backend::{Backend, MAX_NEAREST};
 use gridwall_live::cluster::command::Command;
 use gridwall_live::ingest::{self, Position};
 use gridwall_live::state::Refusal;
@@ -122,8 +122,8 @@ pub async fn nearest(
     let k: usize = q
         .get("k")
         .map_or(Ok(5), |v| v.parse().map_err(|_| ApiError::bad_request("k", format!("{v:?} is not a count"))))?;
-    if k == 0 || k > 100 {
-        return Err(ApiError::bad_request("k", "must be 1 to 100"));
+    if k == 0 || k > MAX_NEAREST {
+        return Err(ApiError::bad_request("k", format!("must be 1 to {MAX_NEAREST}")));
     }
     let p = if let Some(v) = q.get("incident") {
         let id: u64 = v.parse().map_err(|_| ApiError::bad_request("incident", format!("{v:?} is not an id")))?;
