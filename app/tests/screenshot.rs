@@ -391,7 +391,7 @@ fn a_replay_capture_shows_the_badge_and_an_incident_open_then_closed_now() {
         assert_eq!(res.status().as_u16(), 200, "{body}");
     }
     let (w, h) = (960, 540);
-    let at = gridwall_live::ingest::format_time_ms(then);
+    let at = gridwall_city::ingest::format_time_ms(then);
     let replayed = home.path().join("replay.png");
     let now = home.path().join("now.png");
     run_gridwall(

@@ -1,4 +1,6 @@
-//! gridwall's scene import: any `.osm.pbf` → a scene folder (see `gridwall-scene`).
+//! gridwall's scene import: any `.osm.pbf` → a scene folder (see `gridwall-scene`). In the house
+//! (README, "Layout") it sits on `gridwall-protocol` and `gridwall-scene` and knows none of the
+//! live side; only the server's command line (`gridwall-server import`) uses it.
 //!
 //! * [`import`]: the whole import, phase by phase, into a staging folder swapped in on success.
 //! * [`osm`]: reading the PBF (buildings with holes, roads, water, point features).

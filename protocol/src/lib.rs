@@ -1,6 +1,11 @@
 //! gridwall's wire protocol: the types the server and the display share, a compact binary codec
 //! and a JSON form (serde). No runtime dependencies: no tokio, no bevy.
 //!
+//! The bottom of the house (README, "Layout"): every other crate of ours uses it, it uses none
+//! of them. Above it: `gridwall-scene`, `gridwall-import`, the live side (`gridwall-city`, then
+//! `gridwall-sim`, `gridwall-store`, `gridwall-bus`, `gridwall-backend`, `gridwall-server`) and
+//! the display (`gridwall`, which uses only this crate and the scene).
+//!
 //! * [`api`]: the answers of the HTTP API (every documented one), its error bodies and Open311.
 //! * [`model`]: domain vocabulary (component categories, incident stages, patrol roles, layers…).
 //! * [`messages`]: what travels on the `/ws` socket in each direction.

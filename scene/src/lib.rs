@@ -7,6 +7,8 @@
 //!   grid units of `grids.geojson` in local metres.
 //!
 //! The importer writes these files; the live backend and the display read them through here.
+//! In the house (README, "Layout") it sits on `gridwall-protocol` only; `gridwall-import`,
+//! `gridwall-city` and the display (`gridwall`) sit on it.
 
 pub mod components;
 #[cfg(feature = "proj")]

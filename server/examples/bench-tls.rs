@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use gridwall_live::access::Role;
+use gridwall_city::access::Role;
 use gridwall_testkit::server::{BackgroundServer, helsinki_config};
 use gridwall_testkit::tls::{certs, client};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};

@@ -23,7 +23,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gridwall_live::access::{Caller, MAX_NAME, Role};
+use gridwall_city::access::{Caller, MAX_NAME, Role};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -167,7 +167,7 @@ pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Res
         role,
         patrols: patrols.to_vec(),
         sha256: hex(&hash(&secret)),
-        created: gridwall_live::ingest::format_time(
+        created: gridwall_city::ingest::format_time(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0)),

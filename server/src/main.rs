@@ -46,7 +46,7 @@ enum TokenCommand {
         file: PathBuf,
         /// viewer (walls), commander (desks), device (a patrol's phone), intake (Open311), admin.
         #[arg(long)]
-        role: gridwall_live::access::Role,
+        role: gridwall_city::access::Role,
         /// Who holds it: the actor of their commands in timelines and the audit trail.
         #[arg(long)]
         name: String,

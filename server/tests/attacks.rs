@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use gridwall_live::ingest;
+use gridwall_city::ingest;
 use gridwall_protocol::{BboxCrs, Layer, ServerMessage};
 use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::server::{TestServer as Server, call};

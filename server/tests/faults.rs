@@ -132,7 +132,7 @@ fn a_full_disk_refuses_writes_with_503_keeps_what_it_had_and_recovers() {
             .map(|i| {
                 let k = batch * 100 + i;
                 let (lon, lat) = frame.to_wgs84(f64::from(k % 500), 5.0).unwrap();
-                j!({"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_live::ingest::format_time(t0 + i64::from(k) * 10)})
+                j!({"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_city::ingest::format_time(t0 + i64::from(k) * 10)})
             })
             .collect();
         let (status, body) = post(&s.base, "/api/v1/positions", &Value::Array(fixes));
@@ -149,7 +149,7 @@ fn a_full_disk_refuses_writes_with_503_keeps_what_it_had_and_recovers() {
     assert!(acknowledged > 0);
     // Still serving reads while full, and what was refused is not in memory either.
     assert_eq!(call("GET", &format!("{}/api/v1/kpis", s.base), "", b"").0, 200);
-    let from = gridwall_live::ingest::format_time(t0 - 1000);
+    let from = gridwall_city::ingest::format_time(t0 - 1000);
     let (_, track) = call("GET", &format!("{}/api/v1/patrols/K-1/track?from={from}", s.base), "", b"");
     assert_eq!(track["points"].as_array().unwrap().len(), acknowledged, "the refused batch left no trace");
     // Small writes may still fit; report incidents until one does not.
@@ -180,7 +180,7 @@ fn a_full_disk_refuses_writes_with_503_keeps_what_it_had_and_recovers() {
     let (_, track) = call("GET", &format!("{}/api/v1/patrols/K-1/track?from={from}", s.base), "", b"");
     assert_eq!(track["points"].as_array().unwrap().len(), acknowledged, "every acknowledged fix survived");
     let (lon, lat) = frame.to_wgs84(1.0, 1.0).unwrap();
-    let fix = j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_live::ingest::format_time(now_ms())}]);
+    let fix = j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_city::ingest::format_time(now_ms())}]);
     assert_eq!(post(&s.base, "/api/v1/positions", &fix).0, 202);
 }
 
@@ -269,7 +269,7 @@ fn a_kill_9_during_an_ingest_burst_loses_nothing_acknowledged() {
                         .map(|i| {
                             let n = batch * 50 + i;
                             let (lon, lat) = frame.to_wgs84(f64::from(n % 400), f64::from(k) * 10.0).unwrap();
-                            let ts = gridwall_live::ingest::format_time(t0 + i64::from(n) * 5);
+                            let ts = gridwall_city::ingest::format_time(t0 + i64::from(n) * 5);
                             j!({"patrol_id": format!("R-{k}"), "lon": lon, "lat": lat, "ts": ts})
                         })
                         .collect();
@@ -291,7 +291,7 @@ fn a_kill_9_during_an_ingest_burst_loses_nothing_acknowledged() {
     let acked: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(acked.iter().all(|&n| n > 0), "every device got some writes in: {acked:?}");
     let s = ServerProcess::spawn(bin(), data.path(), &[]);
-    let from = gridwall_live::ingest::format_time(t0 - 1000);
+    let from = gridwall_city::ingest::format_time(t0 - 1000);
     for (k, &n) in acked.iter().enumerate() {
         let (_, track) = call("GET", &format!("{}/api/v1/patrols/R-{k}/track?from={from}", s.base), "", b"");
         let kept = track["points"].as_array().unwrap().len();

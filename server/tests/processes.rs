@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use gridwall_live::backend::SimulateConfig;
+use gridwall_backend::SimulateConfig;
 use gridwall_protocol::{BboxCrs, EventKind, IncidentStage, Layer, ServerMessage};
 use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::now_ms;
@@ -71,7 +71,7 @@ fn a_kill_9_loses_nothing_acknowledged() {
         let (st, _) = post(
             &base,
             "/api/v1/positions",
-            j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_live::ingest::format_time(t0 + i64::from(k) * 1000)}]),
+            j!([{"patrol_id":"K-1","lon":lon,"lat":lat,"ts":gridwall_city::ingest::format_time(t0 + i64::from(k) * 1000)}]),
         );
         assert_eq!(st, 202);
         let (st, b) = post(
@@ -104,7 +104,7 @@ fn a_kill_9_loses_nothing_acknowledged() {
     }
     let (_, t) = call(
         "GET",
-        &format!("{base}/api/v1/patrols/K-1/track?from={}", gridwall_live::ingest::format_time(t0 - 1000)),
+        &format!("{base}/api/v1/patrols/K-1/track?from={}", gridwall_city::ingest::format_time(t0 - 1000)),
         "",
         b"",
     );
@@ -124,7 +124,7 @@ fn a_kill_9_loses_nothing_acknowledged() {
 
 #[test]
 fn a_warm_up_opens_the_city_with_its_history() {
-    use gridwall_live::ingest::{format_time, parse_time};
+    use gridwall_city::ingest::{format_time, parse_time};
     use gridwall_testkit::server::{BackgroundServer, helsinki_config};
     let data = tempfile::tempdir().unwrap();
     let mut cfg = helsinki_config(data.path());

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gridwall_live::history::chunk_key;
-use gridwall_live::ingest::format_time_ms;
-use gridwall_live::workflow::{StageLimits, TimeLimits};
+use gridwall_city::ingest::format_time_ms;
+use gridwall_city::workflow::{StageLimits, TimeLimits};
 use gridwall_protocol::{
     BboxCrs, ClientMessage, Event, IncidentState, Kpis, Layer, PROTOCOL_VERSION, PatrolState, ServerMessage,
 };
+use gridwall_store::history::chunk_key;
 use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::server::TestServer as Server;
 use serde_json::json as j;
@@ -120,7 +120,7 @@ fn replays_as_live_showed(s: &Server, db: Option<&std::path::Path>) {
     let (mut live, earliest) = hello(s.addr);
     live.subscribe(ALL, BboxCrs::Local, &[Layer::Patrols, Layer::Incidents]);
     let t0 = server_now(&mut live);
-    let ts = |t: i64| gridwall_live::ingest::format_time(t);
+    let ts = |t: i64| gridwall_city::ingest::format_time(t);
     // Phase A: patrols walk (a fix every server second), an incident opens and is dispatched.
     for (i, id) in ["P-1", "P-2", "P-3"].iter().enumerate() {
         for k in 0..30 {
@@ -164,7 +164,7 @@ fn replays_as_live_showed(s: &Server, db: Option<&std::path::Path>) {
     // Let windows close: the maintenance thread moves phase A's fixes into track chunks.
     let end = Instant::now() + Duration::from_secs(20);
     while let Some(db) = db {
-        let conn = gridwall_live::history::open_reader(db).unwrap();
+        let conn = gridwall_store::history::open_reader(db).unwrap();
         let chunked: i64 = conn
             .query_row("SELECT COUNT(*) FROM track_chunks WHERE id < ?1", [chunk_key(t1, 0, 0)], |r| r.get(0))
             .unwrap();

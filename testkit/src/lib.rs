@@ -1,5 +1,7 @@
 //! gridwall's test support, in one place. Used only by tests, examples and benchmarks (it is a
-//! dev-dependency everywhere), so production code holds no test helpers.
+//! dev-dependency everywhere), so production code holds no test helpers. It stands beside the
+//! house's top floor (README, "Layout"): it uses `gridwall-server`, `gridwall-backend` and
+//! `gridwall-city` to start real servers, and no production crate depends on it.
 //!
 //! * [`paths`]: the repository, the shipped Helsinki scene and its OSM extract.
 //! * [`server`]: a real server on its own thread ([`server::BackgroundServer`]), and
@@ -32,5 +34,5 @@ pub fn now_ms() -> i64 {
 
 /// Now as RFC 3339 (what devices put in `ts`).
 pub fn now_ts() -> String {
-    gridwall_live::ingest::format_time(now_ms())
+    gridwall_city::ingest::format_time(now_ms())
 }

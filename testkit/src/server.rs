@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use gridwall_live::backend::LiveConfig;
+use gridwall_backend::LiveConfig;
 use gridwall_scene::SceneManifest;
 use gridwall_scene::coords::SceneFrame;
 use gridwall_server::{ServeConfig, ServeError};
@@ -176,7 +176,7 @@ pub struct RoleTokens {
 
 impl RoleTokens {
     pub fn new() -> Self {
-        use gridwall_live::access::Role;
+        use gridwall_city::access::Role;
         let dir = tempfile::tempdir().expect("a temporary folder");
         let file = dir.path().join("auth.toml");
         let add = |role, name: &str, patrols: &[String]| {

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use gridwall_live::backend::SimulateConfig;
-use gridwall_live::workflow::TimeLimits;
+use gridwall_backend::SimulateConfig;
+use gridwall_city::workflow::TimeLimits;
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -42,7 +42,7 @@ pub struct FileConfig {
     pub simulate: Option<SimulateConfig>,
     pub limits: Option<TimeLimits>,
     /// `[retention] hours = 24`: how much history is kept for replay.
-    pub retention: Option<gridwall_live::history::RetentionConfig>,
+    pub retention: Option<gridwall_store::history::RetentionConfig>,
 }
 
 impl FileConfig {

@@ -6,8 +6,8 @@ pub mod file;
 
 use std::path::PathBuf;
 
-use gridwall_live::backend::LiveConfig;
-use gridwall_live::simulate::MAX_WARMUP_HOURS;
+use gridwall_backend::LiveConfig;
+use gridwall_backend::simulate::MAX_WARMUP_HOURS;
 
 pub use args::ServeArgs;
 pub use file::FileConfig;
@@ -162,7 +162,7 @@ impl ServeConfig {
             return bad("clock_tolerance_s", "must be 0 to 3600 seconds");
         }
         let hours = l.retention.hours;
-        if !(hours.is_finite() && (1.0 / 60.0..=gridwall_live::history::RetentionConfig::MAX_HOURS).contains(&hours)) {
+        if !(hours.is_finite() && (1.0 / 60.0..=gridwall_store::history::RetentionConfig::MAX_HOURS).contains(&hours)) {
             return bad("retention.hours", "must be 1/60 (a minute) to 168 (a week)");
         }
         if let Some(url) = &l.store

@@ -13,8 +13,8 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gridwall_live::access::{Caller, Denied, Permission};
-use gridwall_live::backend::Backend;
+use gridwall_backend::Backend;
+use gridwall_city::access::{Caller, Denied, Permission};
 
 use super::error::ApiError;
 use super::limits::{Connections, SocketLimits};

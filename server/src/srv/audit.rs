@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use gridwall_live::access::{MAX_NAME, Permission};
-use gridwall_live::backend::Backend;
+use gridwall_backend::Backend;
+use gridwall_city::access::{MAX_NAME, Permission};
 use gridwall_protocol::api::AuditAnswer;
 
 use super::access::Who;

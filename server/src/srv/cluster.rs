@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::cluster::Role;
+use gridwall_backend::Backend;
+use gridwall_bus::Role;
+use gridwall_city::access::Permission;
 use gridwall_protocol::api::ClusterStatus;
 
 use super::access::Who;

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gridwall_live::backend::CommitError;
-use gridwall_live::ingest::{self, IngestError};
-use gridwall_live::state::{Refusal, RefusalKind};
-use gridwall_live::store::StoreError;
+use gridwall_backend::CommitError;
+use gridwall_city::ingest::{self, IngestError};
+use gridwall_city::state::{Refusal, RefusalKind};
 use gridwall_protocol::api::open311::Open311Error;
 use gridwall_protocol::api::{ErrorBody, ErrorDetail};
+use gridwall_store::StoreError;
 
 /// A refused request: status plus a JSON body naming the field.
 #[derive(Debug)]

@@ -11,9 +11,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::state::Refusal;
+use gridwall_backend::Backend;
+use gridwall_city::access::Permission;
+use gridwall_city::state::Refusal;
 use gridwall_protocol::api::GridSummary;
 
 use super::access::Who;

@@ -12,11 +12,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::cluster::command::Command;
-use gridwall_live::state::Refusal;
-use gridwall_live::workflow::Action;
+use gridwall_backend::Backend;
+use gridwall_city::access::Permission;
+use gridwall_city::command::Command;
+use gridwall_city::state::Refusal;
+use gridwall_city::workflow::Action;
 use gridwall_protocol::api::{IncidentDetail, TransitionAnswer};
 use serde::Deserialize;
 

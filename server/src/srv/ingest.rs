@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
-use gridwall_live::access::{Caller, Permission};
-use gridwall_live::backend::Backend;
+use gridwall_backend::Backend;
+use gridwall_city::access::{Caller, Permission};
 use gridwall_protocol::api::IngestAck;
 
 use super::access::{Access, Who};

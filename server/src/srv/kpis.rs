@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::state::Refusal;
+use gridwall_backend::Backend;
+use gridwall_city::access::Permission;
+use gridwall_city::state::Refusal;
 use gridwall_protocol::api::KpisAnswer;
 
 use super::access::Who;

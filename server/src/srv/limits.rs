@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, close_code};
 use axum::http::StatusCode;
-use gridwall_live::access::Caller;
+use gridwall_city::access::Caller;
 
 use super::error::ApiError;
 

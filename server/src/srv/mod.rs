@@ -38,7 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
-use gridwall_live::backend::{Backend, BackendError};
+use gridwall_backend::{Backend, BackendError};
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
@@ -50,7 +50,7 @@ pub enum ServeError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     #[error(transparent)]
-    Store(#[from] gridwall_live::store::StoreError),
+    Store(#[from] gridwall_store::StoreError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -58,7 +58,7 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] listen::TlsError),
     #[error(transparent)]
-    Bus(#[from] gridwall_live::cluster::BusError),
+    Bus(#[from] gridwall_bus::BusError),
     #[error(
         "refusing to serve {0} without tokens: anyone who can reach it could do everything. Give --auth FILE \
          (gridwall-server token add --file FILE …), or listen on a loopback address (127.0.0.1)"
@@ -137,12 +137,12 @@ pub async fn run(
     let bus = match &config.bus {
         Some(url) => {
             let manifest = gridwall_scene::SceneManifest::load(&config.live.scene)
-                .map_err(|e| ServeError::Backend(gridwall_live::backend::BackendError::Scene(e)))?;
-            let bus_config = gridwall_live::cluster::BusConfig {
+                .map_err(|e| ServeError::Backend(gridwall_backend::BackendError::Scene(e)))?;
+            let bus_config = gridwall_bus::BusConfig {
                 url: url.clone(),
                 instance: config.instance.clone().unwrap_or_else(default_instance),
             };
-            let bus = gridwall_live::cluster::Bus::connect(&bus_config, &manifest.name).await?;
+            let bus = gridwall_bus::Bus::connect(&bus_config, &manifest.name).await?;
             tracing::info!("on the bus {url} as {}", bus.instance);
             Some(Arc::new(bus))
         }

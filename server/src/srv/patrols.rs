@@ -15,11 +15,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use gridwall_live::access::{Caller, Permission};
-use gridwall_live::backend::{Backend, MAX_NEAREST};
-use gridwall_live::cluster::command::Command;
-use gridwall_live::ingest::{self, Position};
-use gridwall_live::state::Refusal;
+use gridwall_backend::Backend;
+use gridwall_city::access::{Caller, Permission};
+use gridwall_city::command::Command;
+use gridwall_city::ingest::{self, Position};
+use gridwall_city::state::Refusal;
+use gridwall_city::world::MAX_NEAREST;
 use gridwall_protocol::api::{
     Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix,
 };

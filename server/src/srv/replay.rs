@@ -18,11 +18,11 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::history::HistoryError;
-use gridwall_live::ingest::{format_time, format_time_ms};
+use gridwall_backend::Backend;
+use gridwall_city::access::Permission;
+use gridwall_city::ingest::{format_time, format_time_ms};
 use gridwall_protocol::{Bbox, BboxCrs};
+use gridwall_store::history::HistoryError;
 use serde_json::{Value, json};
 
 use super::access::Who;
@@ -104,7 +104,7 @@ pub async fn patrols_geojson(
             let b: [f64; 4] = n
                 .try_into()
                 .map_err(|_| ApiError::bad_request("bbox", "four numbers: west,south,east,north in degrees"))?;
-            let local = gridwall_live::session::to_local_bbox(Bbox(b), BboxCrs::Wgs84, &backend)
+            let local = gridwall_backend::session::to_local_bbox(Bbox(b), BboxCrs::Wgs84, &backend)
                 .map_err(|e| ApiError::bad_request("bbox", e.to_string()))?;
             Some(local)
         }
@@ -123,7 +123,7 @@ pub async fn patrols_geojson(
         if fixes.is_empty() {
             continue;
         }
-        let coords = wgs84(&backend, fixes.iter().map(gridwall_live::history::codec::Fix::metres))?;
+        let coords = wgs84(&backend, fixes.iter().map(gridwall_store::history::codec::Fix::metres))?;
         let (ext, name, role) = {
             let live = backend.live();
             let p = live.world.patrols.get(&id);
@@ -163,7 +163,7 @@ async fn incidents(
     who: &Who,
     backend: &Backend,
     q: &HashMap<String, String>,
-) -> ApiResult<Vec<(gridwall_live::store::IncidentRow, [f64; 2])>> {
+) -> ApiResult<Vec<(gridwall_city::records::IncidentRow, [f64; 2])>> {
     who.check(Permission::Read)?;
     let (from, to) = range(backend, q)?;
     let history = backend.history();

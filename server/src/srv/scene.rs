@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gridwall_live::access::Permission;
-use gridwall_live::backend::Backend;
-use gridwall_live::state::Refusal;
+use gridwall_backend::Backend;
+use gridwall_city::access::Permission;
+use gridwall_city::state::Refusal;
 
 use super::access::Who;
 use super::error::{ApiError, ApiResult};

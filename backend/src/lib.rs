@@ -1,0 +1,27 @@
+//! gridwall's backend of one scene: it wires the city core (`gridwall-city`), the store and its
+//! history (`gridwall-store`), the bus between servers (`gridwall-bus`) and the simulator
+//! (`gridwall-sim`). Transport-free: the server crate puts the HTTP and WebSocket surface over
+//! [`Backend`] and [`session::Session`].
+//!
+//! * [`config`]: what the backend of a scene runs with ([`LiveConfig`], [`SimulateConfig`]).
+//! * [`Backend`] (`backend.rs`): opening the scene and the store, restoring the live state, the
+//!   shared handle every request and display holds, starting the background tasks.
+//! * `commit.rs`: the commit path (nothing is acknowledged before the store has it; a failed
+//!   write rebuilds memory from the store), commands here or at the leader, fixes in and out.
+//! * `tick.rs`: the tick loop (deltas to displays, escalation, KPI log, keyframes) and the
+//!   simulator that runs while this server leads.
+//! * `node.rs`: the backend as the bus sees it ([`gridwall_bus::Node`]).
+//! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up,
+//!   replay).
+//! * [`simulate`]: the simulator driven against the backend, and its warm-up of history.
+
+mod backend;
+mod commit;
+pub mod config;
+mod node;
+pub mod session;
+pub mod simulate;
+mod tick;
+
+pub use backend::{Backend, BackendError, CommitError, with_frame};
+pub use config::{LiveConfig, SimulateConfig};

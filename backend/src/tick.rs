@@ -1,0 +1,105 @@
+//! The backend's own tasks: the tick that hands every display what changed (and, once a second,
+//! escalates overdue incidents and logs the KPIs; once a history window, writes a keyframe), and
+//! the simulator that runs while this server leads the city.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridwall_bus::{Bus, Role};
+use gridwall_protocol::Kpis;
+use gridwall_store::history::{holds_incidents, window_of};
+use tokio::task::JoinHandle;
+
+use crate::{Backend, SimulateConfig};
+
+/// Runs the simulator while this server leads the city, and stops it when it no longer does.
+pub(crate) async fn simulate_while_leading(backend: Arc<Backend>, bus: Arc<Bus>, sim: SimulateConfig) {
+    let mut role = bus.role.subscribe();
+    let mut running: Option<JoinHandle<()>> = None;
+    loop {
+        let leads = *role.borrow_and_update() == Role::Leader;
+        match (leads, &running) {
+            (true, None) => match crate::simulate::run(backend.clone(), &sim) {
+                Ok(f) => running = Some(tokio::spawn(f)),
+                Err(e) => tracing::error!("the simulator cannot start: {e}"),
+            },
+            (false, Some(task)) => {
+                task.abort();
+                running = None;
+            }
+            _ => {}
+        }
+        if role.changed().await.is_err() {
+            break;
+        }
+    }
+    if let Some(task) = running {
+        task.abort();
+    }
+}
+
+/// Every tick: collect what changed and hand it to all sessions; once a second, escalate
+/// overdue incidents and refresh the KPIs (logging them when they changed); once a history
+/// window, write a keyframe.
+pub(crate) async fn tick_loop(backend: Arc<Backend>) {
+    let hz = u64::from(backend.tick_hz);
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    let mut last_kpis: Option<Kpis> = None;
+    let mut last_keyframe = i64::MIN;
+    loop {
+        interval.tick().await;
+        n += 1;
+        // A failed write without a request to notice: rebuild once the store answers again.
+        if n.is_multiple_of(hz)
+            && backend.store.needs_rebuild()
+            && !backend.recovering.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let b = backend.clone();
+            tokio::spawn(async move {
+                let _ = b.recover().await;
+                b.recovering.store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
+        let batch = {
+            let mut live = backend.live();
+            // Escalation, the KPI log and keyframes are the city writer's (on a bus: the
+            // leader's; a follower's copy is a replica).
+            let writes = !live.is_replica();
+            let mut records = Vec::new();
+            let mut kpis = None;
+            if n.is_multiple_of(hz) || n == 1 {
+                if writes {
+                    records = live.escalate();
+                }
+                let now = live.kpis(None);
+                if last_kpis != Some(now) {
+                    last_kpis = Some(now);
+                    kpis = Some(now);
+                    if !live.warming_up && writes {
+                        records.push(live.kpi_record(&now));
+                    }
+                }
+            }
+            // While the simulator writes the past, its own keyframes describe it.
+            let window = window_of(live.now_ms());
+            if window > last_keyframe && !live.warming_up && writes {
+                // The first keyframe holds the incidents too: replay can start from it.
+                let first = last_keyframe == i64::MIN;
+                last_keyframe = window;
+                records.push(live.keyframe(first || holds_incidents(window)));
+                records.push(live.kpi_record(&live.kpis(None)));
+            }
+            if !records.is_empty() {
+                let records = backend.share(&mut live, records);
+                backend.store.write_later(records);
+            }
+            live.set_durable(backend.store.durable_seq());
+            let mut batch = live.tick();
+            batch.kpis = kpis;
+            batch
+        };
+        let _ = backend.ticks.send(Arc::new(batch));
+    }
+}

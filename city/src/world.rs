@@ -1,0 +1,367 @@
+//! The backend's model of a scene at run time: components, grid units, patrols and incidents,
+//! each spatially indexed, in local metres, with the queries displays and commanders need.
+//!
+//! Grid codes are hierarchical (a cell's code starts with its community's, which starts with its
+//! street's), so "everything in this community" is a prefix match on the cell code.
+
+use rustc_hash::FxHashMap;
+use std::path::Path;
+
+use geo::Coord;
+use gridwall_protocol::{
+    ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus,
+};
+use gridwall_scene::SceneError;
+use gridwall_scene::SceneManifest;
+use gridwall_scene::components::read_components;
+use gridwall_scene::coords::CoordError;
+use gridwall_scene::grids::GridUnit;
+use gridwall_scene::grids::read_grids;
+
+use crate::index::{CellIndex, MovingIndex, PointIndex};
+use gridwall_protocol::Kpis;
+
+use crate::workflow::{Case, TimeLimits, compute_kpis};
+
+/// How long a patrol's recorded track is kept by default (`[retention] hours`).
+pub const TRACK_RETENTION_MS: i64 = 24 * 3_600_000;
+
+/// Most patrols a nearest-patrols question may ask for.
+pub const MAX_NEAREST: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    #[error("the scene's coordinate system: {0}")]
+    Coord(#[from] CoordError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentRec {
+    pub id: u32,
+    pub code: String,
+    pub category: ComponentCategory,
+    pub state: ComponentState,
+    pub pos: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatrolRec {
+    pub id: u32,
+    pub name: String,
+    pub role: PatrolRole,
+    pub status: PatrolStatus,
+    /// Assigned cell code.
+    pub grid: String,
+    pub pos: Option<[f64; 2]>,
+    /// The time of the newest fix (its track is in the store's history).
+    pub last_ms: Option<i64>,
+    /// Whether the last position was outside the assigned cell (to raise the event once).
+    pub outside: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncidentRec {
+    pub id: u64,
+    pub category: IncidentCategory,
+    pub source: IncidentSource,
+    pub pos: [f64; 2],
+    /// Cell code, empty if the point lies in no cell.
+    pub grid: String,
+    pub description: String,
+    pub case: Case,
+}
+
+/// Something the world noticed while ingesting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldEvent {
+    PatrolLeftGrid { patrol: u32, grid: String },
+}
+
+/// The live state of one scene.
+#[derive(Debug)]
+pub struct World {
+    /// The scene's manifest (its CRS and origin: build a `SceneFrame` per thread from them).
+    pub manifest: SceneManifest,
+    pub components: Vec<ComponentRec>,
+    component_index: PointIndex,
+    pub grids: Vec<GridUnit>,
+    grid_by_code: FxHashMap<String, usize>,
+    cell_index: CellIndex,
+    /// `grids` index of each entry of `cell_index`.
+    cell_ids: Vec<usize>,
+    pub patrols: FxHashMap<u32, PatrolRec>,
+    patrol_index: MovingIndex,
+    pub incidents: FxHashMap<u64, IncidentRec>,
+    /// Keyed by the low 32 bits of the incident id: ids are issued sequentially from 1, and
+    /// [`World::open_incident`] refuses ids that do not fit.
+    incident_index: MovingIndex,
+    pub limits: TimeLimits,
+}
+
+impl World {
+    /// Loads a scene folder written by `gridwall-server import`.
+    pub fn load(dir: &Path, limits: TimeLimits) -> Result<Self, WorldError> {
+        let manifest = SceneManifest::load(dir)?;
+        let frame = manifest.frame()?;
+        let components: Vec<ComponentRec> = read_components(dir, &manifest)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| ComponentRec { id: i as u32, code: c.code, category: c.category, state: c.state, pos: c.pos })
+            .collect();
+        let component_index = PointIndex::new(components.iter().map(|c| (c.id, c.pos)));
+        let grids = read_grids(dir, &manifest, &frame)?;
+        let grid_by_code = grids.iter().enumerate().map(|(i, g)| (g.code.clone(), i)).collect();
+        let cell_ids: Vec<usize> =
+            grids.iter().enumerate().filter(|(_, g)| g.level == GridLevel::Cell).map(|(i, _)| i).collect();
+        let cell_index = CellIndex::new(cell_ids.iter().map(|&i| grids[i].shape.clone()).collect());
+
+        Ok(Self {
+            manifest,
+            components,
+            component_index,
+            grids,
+            grid_by_code,
+            cell_index,
+            cell_ids,
+            patrols: FxHashMap::default(),
+            patrol_index: MovingIndex::new(100.0),
+            incidents: FxHashMap::default(),
+            incident_index: MovingIndex::new(100.0),
+            limits,
+        })
+    }
+
+    /// The grid unit with this code.
+    pub fn grid(&self, code: &str) -> Option<&GridUnit> {
+        self.grid_by_code.get(code).map(|&i| &self.grids[i])
+    }
+
+    /// The cell containing a point.
+    pub fn cell_at(&self, p: [f64; 2]) -> Option<&GridUnit> {
+        self.cell_index.locate(p).map(|i| &self.grids[self.cell_ids[i]])
+    }
+
+    /// Components inside a local bbox.
+    pub fn components_in(&self, bbox: [f64; 4]) -> impl Iterator<Item = &ComponentRec> {
+        self.component_index.locate_in_envelope(bbox).map(|id| &self.components[id as usize])
+    }
+
+    /// Adds or replaces a patrol's record (its position stays until the next report).
+    pub fn register_patrol(&mut self, id: u32, name: &str, role: PatrolRole, grid: &str) {
+        let rec = self.patrols.entry(id).or_insert_with(|| PatrolRec {
+            id,
+            name: String::new(),
+            role,
+            status: PatrolStatus::Patrolling,
+            grid: String::new(),
+            pos: None,
+            last_ms: None,
+            outside: false,
+        });
+        name.clone_into(&mut rec.name);
+        rec.role = role;
+        grid.clone_into(&mut rec.grid);
+    }
+
+    /// Records a position report. Raises `PatrolLeftGrid` once when a patrolling patrol leaves its
+    /// assigned cell (and again only after it came back). Reports older than the last one do not
+    /// move the patrol (they still go into its stored track).
+    pub fn report_position(&mut self, id: u32, p: [f64; 2], t_ms: i64) -> Vec<WorldEvent> {
+        let mut events = Vec::new();
+        let Some(rec) = self.patrols.get(&id) else { return events };
+        let newest = rec.last_ms.is_none_or(|last| t_ms >= last);
+        // Inside or on the boundary of the assigned cell.
+        let is_inside =
+            self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
+        let rec = self.patrols.get_mut(&id).expect("checked above");
+        if newest {
+            rec.last_ms = Some(t_ms);
+            rec.pos = Some(p);
+            if rec.status == PatrolStatus::Patrolling && !is_inside && !rec.outside {
+                events.push(WorldEvent::PatrolLeftGrid { patrol: id, grid: rec.grid.clone() });
+            }
+            rec.outside = !is_inside;
+            self.patrol_index.upsert(id, p);
+        }
+        events
+    }
+
+    pub fn patrols_in(&self, bbox: [f64; 4]) -> Vec<u32> {
+        self.patrol_index.locate_in_envelope(bbox)
+    }
+
+    /// The `k` nearest on-duty patrols (not off) to a point, with straight-line distance.
+    pub fn nearest_on_duty(&self, p: [f64; 2], k: usize) -> Vec<(u32, f64)> {
+        self.patrol_index.nearest(p, k, |id| self.patrols.get(&id).is_some_and(|r| r.status != PatrolStatus::Off))
+    }
+
+    /// Opens an incident at a point; its cell is looked up.
+    ///
+    /// # Panics
+    /// If `id` does not fit in 32 bits (the backend issues ids sequentially).
+    pub fn open_incident(
+        &mut self,
+        id: u64,
+        category: IncidentCategory,
+        source: IncidentSource,
+        p: [f64; 2],
+        description: &str,
+        now_ms: i64,
+    ) -> &IncidentRec {
+        let grid = self.cell_at(p).map(|g| g.code.clone()).unwrap_or_default();
+        let case = Case::accept(category, now_ms, source.name_zh(), &self.limits);
+        self.incident_index.upsert(u32::try_from(id).expect("incident ids are issued below 2^32"), p);
+        self.incidents
+            .insert(id, IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case });
+        &self.incidents[&id]
+    }
+
+    pub fn incidents_in(&self, bbox: [f64; 4]) -> Vec<u32> {
+        self.incident_index.locate_in_envelope(bbox)
+    }
+
+    /// Everything in a grid unit (any level): its components, patrols and incidents.
+    pub fn in_grid(&self, code: &str) -> (Vec<u32>, Vec<u32>, Vec<u64>) {
+        let Some(g) = self.grid(code) else { return Default::default() };
+        let r = geo::BoundingRect::bounding_rect(&g.shape)
+            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let cell_of = |p: [f64; 2]| self.cell_at(p).is_some_and(|c| c.code.starts_with(code));
+        let components = self
+            .component_index
+            .locate_in_envelope(r)
+            .filter(|&id| cell_of(self.components[id as usize].pos))
+            .collect();
+        let patrols = self
+            .patrol_index
+            .locate_in_envelope(r)
+            .into_iter()
+            .filter(|id| self.patrols[id].pos.is_some_and(cell_of))
+            .collect();
+        let mut incidents: Vec<u64> =
+            self.incidents.values().filter(|i| i.grid.starts_with(code) && !i.grid.is_empty()).map(|i| i.id).collect();
+        incidents.sort_unstable();
+        (components, patrols, incidents)
+    }
+
+    /// KPIs city-wide (`scope` = None) or for a street, community or cell code.
+    pub fn kpis(&self, scope: Option<&str>, now_ms: i64, day_start_ms: i64) -> Kpis {
+        compute_kpis(
+            self.incidents.values().filter(|i| scope.is_none_or(|s| i.grid.starts_with(s))).map(|i| &i.case),
+            now_ms,
+            day_start_ms,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::Action;
+
+    fn helsinki() -> World {
+        World::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/helsinki"), TimeLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_scene_loads_with_its_indexes() {
+        let w = helsinki();
+        assert_eq!(w.components.len(), w.manifest.counts.components);
+        assert_eq!(w.grids.iter().filter(|g| g.level == GridLevel::Cell).count(), w.manifest.counts.cells);
+        let b = [-200.0, -300.0, 150.0, 100.0];
+        let mut got: Vec<u32> = w.components_in(b).map(|c| c.id).collect();
+        got.sort_unstable();
+        let want: Vec<u32> = w
+            .components
+            .iter()
+            .filter(|c| c.pos[0] >= b[0] && c.pos[0] <= b[2] && c.pos[1] >= b[1] && c.pos[1] <= b[3])
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(got, want);
+        assert!(!got.is_empty());
+        // Every component lies in exactly the cell the index says, and that cell's parents nest.
+        let c = &w.components[0];
+        let cell = w.cell_at(c.pos).unwrap();
+        let community = w.grid(cell.parent.as_deref().unwrap()).unwrap();
+        assert_eq!(community.level, GridLevel::Community);
+        assert!(cell.code.starts_with(&community.code));
+    }
+
+    #[test]
+    fn patrols_track_leave_their_cell_and_are_found_nearest() {
+        let mut w = helsinki();
+        let centre = [0.0, 0.0];
+        let home = w.cell_at(centre).unwrap().code.clone();
+        w.register_patrol(1, "网格员张三", PatrolRole::GridWorker, &home);
+        w.register_patrol(2, "巡逻警李四", PatrolRole::Police, &home);
+        w.register_patrol(3, "志愿者王五", PatrolRole::Volunteer, &home);
+        assert!(w.report_position(1, centre, 1_000).is_empty());
+        w.report_position(2, [30.0, 40.0], 1_000);
+        w.report_position(3, [5.0, 0.0], 1_000);
+        w.patrols.get_mut(&3).unwrap().status = PatrolStatus::Off;
+        assert_eq!(w.nearest_on_duty([1.0, 0.0], 2), vec![(1, 1.0), (2, (29.0f64).hypot(40.0))]);
+
+        // Walk far away: one event, not one per report.
+        let far = [w.manifest.bounds.local[2] - 5.0, w.manifest.bounds.local[3] - 5.0];
+        assert_eq!(
+            w.report_position(1, far, 2_000),
+            vec![WorldEvent::PatrolLeftGrid { patrol: 1, grid: home.clone() }]
+        );
+        assert!(w.report_position(1, far, 3_000).is_empty());
+        assert!(w.report_position(1, centre, 4_000).is_empty());
+        assert_eq!(w.report_position(1, far, 5_000).len(), 1);
+        // A late report does not move the patrol.
+        w.report_position(1, [7.0, 7.0], 2_500);
+        assert_eq!(w.patrols[&1].pos, Some(far));
+        assert_eq!(w.patrols[&1].last_ms, Some(5_000));
+    }
+
+    #[test]
+    fn incidents_get_their_cell_and_kpis_roll_up_by_code_prefix() {
+        let mut w = helsinki();
+        let t0 = 1_790_000_000_000;
+        let cells: Vec<String> =
+            w.grids.iter().filter(|g| g.level == GridLevel::Cell).map(|g| g.code.clone()).collect();
+        let mut opened = 0;
+        for (i, code) in cells.iter().take(6).enumerate() {
+            let g = w.grid(code).unwrap();
+            let c = geo::InteriorPoint::interior_point(&g.shape).unwrap();
+            let rec = w.open_incident(
+                i as u64 + 1,
+                IncidentCategory::Garbage,
+                IncidentSource::Hotline,
+                [c.x(), c.y()],
+                "垃圾堆放",
+                t0,
+            );
+            assert_eq!(&rec.grid, code);
+            opened += 1;
+        }
+        // Close the first one.
+        let limits = w.limits.clone();
+        let case = &mut w.incidents.get_mut(&1).unwrap().case;
+        for a in [
+            Action::Dispatch { assignee: "P1".into() },
+            Action::Resolve,
+            Action::ReviewPass,
+            Action::Close { satisfaction: 5 },
+        ] {
+            case.apply(&a, "x", "", t0 + 60_000, &limits).unwrap();
+        }
+        let city = w.kpis(None, t0 + 120_000, t0);
+        assert_eq!((city.total, city.closed), (opened, 1));
+        let first_community = w.grid(&cells[0]).unwrap().parent.clone().unwrap();
+        let community = w.kpis(Some(&first_community), t0 + 120_000, t0);
+        let sum: u64 = cells
+            .iter()
+            .filter(|c| c.starts_with(&first_community))
+            .map(|c| w.kpis(Some(c), t0 + 120_000, t0).total)
+            .sum();
+        assert_eq!(community.total, sum);
+        let (_, _, incidents) = w.in_grid(&cells[0]);
+        assert_eq!(incidents, vec![1]);
+        let street = w.grid(&first_community).unwrap().parent.clone().unwrap();
+        assert!(w.in_grid(&street).2.contains(&1));
+    }
+}

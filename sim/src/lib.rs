@@ -1,0 +1,388 @@
+//! The deterministic city simulator: patrols walking the road network, incidents arising with a
+//! realistic category mix and daily rhythm, dispatched to the nearest free patrol, who goes there
+//! along the roads, handles it, and the workflow runs to its close (with some rework and, when
+//! patrols are short, overdue cases that escalate). A case that finds no free patrol for a while
+//! goes to the responsible department (市政养护, 环卫所, …), as a real centre would send it. Review
+//! (审核) and the follow-up call to the resident (回访) are done by desks staffed for the load the
+//! simulation makes, so the city keeps up with its cases at any incident rate.
+//!
+//! Everything is driven by [`Simulator::step`] with an explicit clock and one seeded RNG, so a
+//! seed fixes the whole run. The simulator produces what real devices and operators would send
+//! (position reports, new incidents, workflow steps); the backend ingests them like any other.
+//!
+//! A crate of its own above the city core, beside the store and the bus: the simulator stands in
+//! for the world outside the city (devices, callers, desks, departments), so it uses only the
+//! core's public vocabulary (the workflow's actions and time limits, the moving-point index) and
+//! nothing of the core depends on it. `gridwall-backend` drives it against a live backend.
+
+mod city;
+mod roads;
+
+use std::collections::{HashMap, HashSet};
+
+use gridwall_protocol::{IncidentCategory, IncidentSource, PatrolRole};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use roads::RoadGraph;
+
+use city::{CATEGORY_MIX, DAILY_RHYTHM, Desk, HARD_SHARE, PATROL_WAIT_MS, SOURCE_MIX, department, hard_delay_ms, pick};
+
+use gridwall_city::index::MovingIndex;
+use gridwall_city::workflow::{Action, Case, TimeLimits};
+
+/// What a simulated patrol is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    /// Wandering the streets.
+    Patrol,
+    /// Going to an incident along a route.
+    Respond { incident: u64 },
+    /// On site until the given time.
+    Handle { incident: u64, until_ms: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct SimPatrol {
+    pub id: u32,
+    pub role: PatrolRole,
+    /// Metres per second.
+    pub speed: f64,
+    pub pos: [f64; 2],
+    /// Node being walked towards, and the rest of the route after it.
+    target: u32,
+    route: Vec<u32>,
+    last: u32,
+    pub task: Task,
+}
+
+/// Something the simulator did, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimEvent {
+    Position { patrol: u32, x: f64, y: f64, t_ms: i64 },
+    IncidentOpened { incident: u64, category: IncidentCategory, source: IncidentSource, x: f64, y: f64, t_ms: i64 },
+    Step { incident: u64, action: Action, actor: String, t_ms: i64 },
+    Escalated { incident: u64, t_ms: i64 },
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub patrols: usize,
+    /// Mean new incidents per hour at the daily average.
+    pub incidents_per_hour: f64,
+    /// Position report interval per patrol.
+    pub report_ms: i64,
+    /// Local time zone of the city (the daily rhythm follows local hours).
+    pub utc_offset_ms: i64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000, utc_offset_ms: 8 * 3_600_000 }
+    }
+}
+
+/// A running simulation.
+#[derive(Debug)]
+pub struct Simulator {
+    graph: RoadGraph,
+    rng: ChaCha8Rng,
+    config: SimConfig,
+    limits: TimeLimits,
+    pub patrols: Vec<SimPatrol>,
+    index: MovingIndex,
+    pub cases: HashMap<u64, (Case, [f64; 2])>,
+    /// Incidents not yet given to a patrol, oldest first, with the time they came in.
+    queue: Vec<(u64, i64)>,
+    reviewers: Desk,
+    callers: Desk,
+    /// Workflow steps waiting for their time: (due, incident, action, actor).
+    pending: Vec<(i64, u64, Action, String)>,
+    next_incident: u64,
+    /// Cases that take hours more to fix.
+    hard: HashSet<u64>,
+    now_ms: i64,
+    next_report_ms: i64,
+}
+
+impl Simulator {
+    /// Starts a simulation at `start_ms` on a road graph (which needs at least one edge).
+    pub fn new(graph: RoadGraph, config: SimConfig, limits: TimeLimits, start_ms: i64) -> Option<Self> {
+        let usable: Vec<u32> = (0..graph.nodes.len() as u32).filter(|&i| !graph.edges[i as usize].is_empty()).collect();
+        if usable.is_empty() {
+            return None;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut index = MovingIndex::new(100.0);
+        let patrols = (0..config.patrols as u32)
+            .map(|id| {
+                let role = pick(
+                    &mut rng,
+                    &[(PatrolRole::GridWorker, 0.6), (PatrolRole::Police, 0.25), (PatrolRole::Volunteer, 0.15)],
+                );
+                let speed = match role {
+                    PatrolRole::GridWorker => {
+                        if rng.random_bool(0.3) {
+                            4.5
+                        } else {
+                            1.4
+                        }
+                    }
+                    PatrolRole::Police => 8.0,
+                    PatrolRole::Volunteer => 1.2,
+                };
+                let at = usable[rng.random_range(0..usable.len())];
+                let pos = graph.nodes[at as usize];
+                index.upsert(id, pos);
+                SimPatrol { id, role, speed, pos, target: at, route: Vec::new(), last: at, task: Task::Patrol }
+            })
+            .collect();
+        let (reviewers, callers) =
+            (Desk::staffed(config.incidents_per_hour, 7.5), Desk::staffed(config.incidents_per_hour, 6.5));
+        Some(Self {
+            graph,
+            rng,
+            reviewers,
+            callers,
+            config,
+            limits,
+            patrols,
+            index,
+            cases: HashMap::new(),
+            queue: Vec::new(),
+            pending: Vec::new(),
+            next_incident: 1,
+            hard: HashSet::new(),
+            now_ms: start_ms,
+            next_report_ms: start_ms,
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Advances the world by `dt_ms` and returns what happened.
+    pub fn step(&mut self, dt_ms: i64) -> Vec<SimEvent> {
+        let mut events = Vec::new();
+        self.now_ms += dt_ms;
+        let now = self.now_ms;
+        self.spawn_incidents(dt_ms, &mut events);
+        self.dispatch_queue(&mut events);
+        self.move_patrols(dt_ms as f64 / 1000.0, &mut events);
+        // Due workflow steps (resolve after handling, review, revisit).
+        self.pending.sort_by_key(|p| (p.0, p.1));
+        let due: Vec<_> = self.pending.iter().take_while(|p| p.0 <= now).cloned().collect();
+        self.pending.drain(..due.len());
+        for (t, incident, action, actor) in due {
+            self.apply(incident, &action, &actor, t, &mut events);
+        }
+        // Only open cases can run late; closed ones stay out of the per-step scan.
+        let mut ids: Vec<u64> = self.cases.iter().filter(|(_, (c, _))| c.is_open()).map(|(&id, _)| id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            let (case, _) = self.cases.get_mut(&id).expect("listed");
+            if case.escalate_if_overdue(now, &self.limits).is_some() {
+                events.push(SimEvent::Escalated { incident: id, t_ms: now });
+            }
+        }
+        if now >= self.next_report_ms {
+            self.next_report_ms = now + self.config.report_ms;
+            events.extend(self.patrols.iter().map(|p| SimEvent::Position {
+                patrol: p.id,
+                x: p.pos[0],
+                y: p.pos[1],
+                t_ms: now,
+            }));
+        }
+        events
+    }
+
+    fn apply(&mut self, incident: u64, action: &Action, actor: &str, t: i64, events: &mut Vec<SimEvent>) {
+        let Some((case, _)) = self.cases.get_mut(&incident) else { return };
+        if case.apply(action, actor, "", t, &self.limits).is_err() {
+            return;
+        }
+        events.push(SimEvent::Step { incident, action: action.clone(), actor: actor.to_owned(), t_ms: t });
+        let minutes = |m: i64| t + m * 60_000;
+        match action {
+            Action::Resolve => {
+                // The review desk checks the photos and notes: 3 to 12 minutes, when someone is free.
+                let at = self.reviewers.book(t, self.rng.random_range(3..12) * 60_000);
+                let verdict = if self.rng.random_bool(0.1) { Action::ReviewReject } else { Action::ReviewPass };
+                self.pending.push((at, incident, verdict, "审核员".into()));
+            }
+            Action::ReviewReject => {
+                // Rework: the handler goes back and fixes it.
+                let at = minutes(self.rng.random_range(20..90));
+                self.pending.push((at, incident, Action::Resolve, "rework".into()));
+            }
+            Action::ReviewPass => {
+                // The resident is called back a quarter to one hour later (a 3 to 10 minute call).
+                let ready = minutes(self.rng.random_range(15..60));
+                let at = self.callers.book(ready, self.rng.random_range(3..10) * 60_000);
+                let satisfaction = if self.rng.random_bool(0.93) {
+                    self.rng.random_range(4..=5)
+                } else {
+                    self.rng.random_range(1..=3)
+                };
+                self.pending.push((at, incident, Action::Close { satisfaction }, "回访员".into()));
+            }
+            _ => {}
+        }
+    }
+
+    fn spawn_incidents(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
+        let hour = ((self.now_ms + self.config.utc_offset_ms).div_euclid(3_600_000).rem_euclid(24)) as usize;
+        let expected = self.config.incidents_per_hour * DAILY_RHYTHM[hour] * dt_ms as f64 / 3_600_000.0;
+        // Poisson arrivals: count events of an exponential clock within this step.
+        let mut t = 0.0;
+        loop {
+            t += -self.rng.random::<f64>().max(1e-12).ln();
+            if t > expected {
+                break;
+            }
+            let node = self.rng.random_range(0..self.graph.nodes.len());
+            if self.graph.edges[node].is_empty() {
+                continue;
+            }
+            let base = self.graph.nodes[node];
+            let pos = [base[0] + self.rng.random_range(-15.0..15.0), base[1] + self.rng.random_range(-15.0..15.0)];
+            let category = pick(&mut self.rng, &CATEGORY_MIX.map(|c| (c.0, c.1)));
+            let source = pick(&mut self.rng, &SOURCE_MIX);
+            let id = self.next_incident;
+            self.next_incident += 1;
+            self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
+            self.queue.push((id, self.now_ms));
+            if self.rng.random_bool(HARD_SHARE) {
+                self.hard.insert(id);
+            }
+            events.push(SimEvent::IncidentOpened {
+                incident: id,
+                category,
+                source,
+                x: pos[0],
+                y: pos[1],
+                t_ms: self.now_ms,
+            });
+        }
+    }
+
+    fn dispatch_queue(&mut self, events: &mut Vec<SimEvent>) {
+        let mut waiting = Vec::new();
+        let mut free: Vec<bool> = self.patrols.iter().map(|p| p.task == Task::Patrol).collect();
+        // Searching for a free patrol when none is free would scan the whole index per case.
+        let mut free_count = free.iter().filter(|&&f| f).count();
+        let now = self.now_ms;
+        for (incident, since) in std::mem::take(&mut self.queue) {
+            let (case, pos) = &self.cases[&incident];
+            let (category, pos) = (case.category, *pos);
+            let patrol = if free_count == 0 {
+                None
+            } else {
+                self.index.nearest(pos, 1, |id| free[id as usize]).first().map(|p| p.0)
+            };
+            let route = patrol.and_then(|patrol| {
+                let p = &self.patrols[patrol as usize];
+                self.graph.route(p.target, self.graph.nearest_node(pos).unwrap_or(p.target))
+            });
+            let (Some(patrol), Some(route)) = (patrol, route) else {
+                if now - since < PATROL_WAIT_MS {
+                    waiting.push((incident, since));
+                    continue;
+                }
+                // No patrol in time: the department takes it and reports back when done.
+                let dept = department(category);
+                self.apply(incident, &Action::Dispatch { assignee: dept.into() }, "指挥中心", now, events);
+                let on_site = CATEGORY_MIX.iter().find(|c| c.0 == category).map_or(30, |c| i64::from(c.2));
+                let mut done = now + (on_site + self.rng.random_range(30..150)) * 60_000;
+                if self.hard.contains(&incident) {
+                    done += hard_delay_ms(&mut self.rng);
+                }
+                self.pending.push((done, incident, Action::Resolve, dept.into()));
+                continue;
+            };
+            let p = &mut self.patrols[patrol as usize];
+            p.route = route[1..].to_vec();
+            p.task = Task::Respond { incident };
+            free[patrol as usize] = false;
+            free_count -= 1;
+            let actor = format!("P{patrol}");
+            self.apply(incident, &Action::Dispatch { assignee: actor }, "指挥中心", self.now_ms, events);
+        }
+        self.queue = waiting;
+    }
+
+    fn move_patrols(&mut self, dt_s: f64, events: &mut Vec<SimEvent>) {
+        let now = self.now_ms;
+        let mut arrivals = Vec::new();
+        for i in 0..self.patrols.len() {
+            if let Task::Handle { incident, until_ms } = self.patrols[i].task {
+                if now >= until_ms {
+                    self.patrols[i].task = Task::Patrol;
+                    arrivals.push((incident, format!("P{i}"), until_ms));
+                }
+                continue;
+            }
+            let mut budget = self.patrols[i].speed * dt_s;
+            while budget > 0.0 {
+                let p = &self.patrols[i];
+                let goal = self.graph.nodes[p.target as usize];
+                let (dx, dy) = (goal[0] - p.pos[0], goal[1] - p.pos[1]);
+                let d = dx.hypot(dy);
+                if d > budget {
+                    let p = &mut self.patrols[i];
+                    p.pos = [p.pos[0] + dx / d * budget, p.pos[1] + dy / d * budget];
+                    break;
+                }
+                budget -= d;
+                self.patrols[i].pos = goal;
+                let reached = self.patrols[i].target;
+                if let Some(next) = (!self.patrols[i].route.is_empty()).then(|| self.patrols[i].route.remove(0)) {
+                    self.patrols[i].last = reached;
+                    self.patrols[i].target = next;
+                } else if let Task::Respond { incident } = self.patrols[i].task {
+                    let minutes = CATEGORY_MIX
+                        .iter()
+                        .find(|c| Some(c.0) == self.cases.get(&incident).map(|c| c.0.category))
+                        .map_or(20, |c| c.2);
+                    self.patrols[i].task = Task::Handle { incident, until_ms: now + i64::from(minutes) * 60_000 };
+                    break;
+                } else {
+                    // Wander: any neighbour but the one we came from, when there is a choice.
+                    let options: Vec<u32> = self.graph.edges[reached as usize]
+                        .iter()
+                        .map(|e| e.0)
+                        .filter(|&n| n != self.patrols[i].last)
+                        .collect();
+                    let next = if options.is_empty() {
+                        self.patrols[i].last
+                    } else {
+                        options[self.rng.random_range(0..options.len())]
+                    };
+                    self.patrols[i].last = reached;
+                    self.patrols[i].target = next;
+                }
+            }
+            self.index.upsert(self.patrols[i].id, self.patrols[i].pos);
+        }
+        for (incident, actor, t) in arrivals {
+            if self.hard.remove(&incident) {
+                // The patrol made it safe and hands it to the department (转办), which reports
+                // the fix once done.
+                let Some(category) = self.cases.get(&incident).map(|c| c.0.category) else { continue };
+                let dept = department(category);
+                self.apply(incident, &Action::Dispatch { assignee: dept.into() }, &actor, t, events);
+                let done = t + hard_delay_ms(&mut self.rng);
+                self.pending.push((done, incident, Action::Resolve, dept.into()));
+                continue;
+            }
+            self.apply(incident, &Action::Resolve, &actor, t, events);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
