@@ -77,7 +77,7 @@ pub fn with_frame<R, E: From<CoordError>>(
 /// Shared by every request handler and display session of a scene.
 #[derive(Debug)]
 pub struct Backend {
-    pub(crate) live: Mutex<Live>,
+    live: Mutex<Live>,
     pub store: StoreWriter,
     pub ticks: broadcast::Sender<Arc<TickBatch>>,
     pub shutdown: watch::Receiver<bool>,
@@ -91,12 +91,12 @@ pub struct Backend {
     /// Time limits, for rebuilding the world after a failed commit.
     pub(crate) limits: TimeLimits,
     /// `GET /api/v1/grids` as JSON, built once (the grids do not change while serving).
-    pub(crate) outlines: std::sync::OnceLock<Vec<u8>>,
+    outlines: std::sync::OnceLock<Vec<u8>>,
     /// Where replay and the history exports read the past (on connections of their own).
-    pub(crate) history: Opener,
+    history: Opener,
     /// On PostgreSQL: the earliest moment a replay can show, as the maintenance thread last
     /// read it (`i64::MIN`: not yet known).
-    pub(crate) earliest_pg: Arc<std::sync::atomic::AtomicI64>,
+    earliest_pg: Arc<std::sync::atomic::AtomicI64>,
     /// How far back history is kept (ms).
     pub retention_ms: i64,
     /// One rebuild from the store at a time.
@@ -106,7 +106,7 @@ pub struct Backend {
     /// The bus to the city's other servers (`--bus`).
     pub bus: Option<Arc<Bus>>,
     /// The changes this server commits as leader, for the relay task.
-    pub(crate) relay: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Change>>>,
+    relay: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Change>>>,
 }
 
 impl Backend {
@@ -236,7 +236,7 @@ impl Backend {
 
     /// The earliest moment a replay can show, if the history has one (the embedded store is
     /// asked; PostgreSQL's answer is kept by its maintenance thread, asked every minute).
-    pub fn earliest_replay_ms(&self) -> Option<i64> {
+    pub(crate) fn earliest_replay_ms(&self) -> Option<i64> {
         match &self.history {
             Opener::Sqlite(path) => gridwall_store::history::open_reader(path)
                 .and_then(|c| gridwall_store::history::reader::earliest_ms(&c))

@@ -48,7 +48,7 @@ impl Backend {
     /// After a failed write memory may hold what the store does not have: once the store answers
     /// again, the state is rebuilt from it. `Err` while it does not answer (writes are refused
     /// then). The check runs without the state's lock: a database that is away blocks nobody.
-    pub async fn recover(&self) -> Result<(), StoreError> {
+    pub(crate) async fn recover(&self) -> Result<(), StoreError> {
         if !self.store.needs_rebuild() {
             return Ok(());
         }
@@ -141,7 +141,7 @@ impl Backend {
 
     /// On a bus: the position fixes among `records`, which the other servers' displays want
     /// (none without a bus).
-    pub fn fixes_to_publish(&self, records: &[Record]) -> Vec<TrackPoint> {
+    pub(crate) fn fixes_to_publish(&self, records: &[Record]) -> Vec<TrackPoint> {
         if self.bus.is_none() {
             return Vec::new();
         }
@@ -149,7 +149,7 @@ impl Backend {
     }
 
     /// Publishes fixes this server took for the other servers (on a bus; after their commit).
-    pub async fn publish(&self, fixes: &[TrackPoint]) {
+    pub(crate) async fn publish(&self, fixes: &[TrackPoint]) {
         if let Some(bus) = &self.bus
             && !fixes.is_empty()
         {

@@ -23,5 +23,5 @@ pub mod session;
 pub mod simulate;
 mod tick;
 
-pub use backend::{Backend, BackendError, CommitError, with_frame};
+pub use backend::{Backend, BackendError, CommitError};
 pub use config::{LiveConfig, SimulateConfig};

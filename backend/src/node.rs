@@ -76,8 +76,8 @@ impl Node for Backend {
         self.live().world.nearest_on_duty(p, k)
     }
 
-    /// Into the live state; as leader, the events they make (a patrol leaving its cell) are
-    /// stored and shared.
+    /// Fixes other servers took (from the bus): into the live state; as leader, the events they
+    /// make (a patrol leaving its cell) are stored and shared.
     fn take_fixes(&self, mut points: Vec<TrackPoint>) {
         // A peer checked them; a message on the bus is still held to the city's area.
         points.retain(|p| self.in_area([p.x, p.y]));

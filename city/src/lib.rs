@@ -8,7 +8,7 @@
 //! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
 //! * [`records`]: what the live state hands to a store and takes back at a restart, and the
 //!   [`records::Change`] a commit makes to the shared state (the store and the bus depend on
-//!   these types; nothing here depends on them).
+//!   these types; the core depends on neither of them).
 //! * [`state`]: the world plus what streaming needs (the event log, what changed since the last
 //!   tick), the operations on it, and a follower's copy taking in the leader's changes.
 //! * [`command`]: the commands that change the shared state, as they travel between servers.

@@ -107,7 +107,8 @@ pub struct KeyPatrol {
 }
 
 impl KeyPatrol {
-    /// A patrol at a point of local metres, kept to the centimetre.
+    /// A patrol at a point of local metres, kept to the centimetre (rounded as the store's
+    /// `history::codec::Fix::from_metres` rounds track fixes).
     pub fn at(id: u32, role: PatrolRole, status: PatrolStatus, p: [f64; 2]) -> Self {
         Self { id, role, status, x_cm: (p[0] * 100.0).round() as i64, y_cm: (p[1] * 100.0).round() as i64 }
     }

@@ -1,4 +1,4 @@
-//! The backend's model of a scene at run time: components, grid units, patrols and incidents,
+//! The city core's model of a scene at run time: components, grid units, patrols and incidents,
 //! each spatially indexed, in local metres, with the queries displays and commanders need.
 //!
 //! Grid codes are hierarchical (a cell's code starts with its community's, which starts with its

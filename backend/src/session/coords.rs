@@ -4,7 +4,8 @@
 use gridwall_protocol::{Bbox, BboxCrs, EventKind, ServerMessage};
 use gridwall_scene::coords::CoordError;
 
-use crate::{Backend, with_frame};
+use crate::Backend;
+use crate::backend::with_frame;
 
 /// Why a subscription's box was refused.
 #[derive(Debug, thiserror::Error)]

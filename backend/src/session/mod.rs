@@ -2,7 +2,7 @@
 //! transport (the server's `/ws` socket) feeds it client messages and tick batches and sends
 //! what it returns, encoded with [`Session::encode`].
 //!
-//! Every connection reads the same shared [`TickBatch`]es from a bounded broadcast channel; the
+//! Every connection reads the same shared [`TickBatch`](gridwall_city::state::TickBatch)es from a bounded broadcast channel; the
 //! producer never waits for anyone. A connection that falls behind (its socket is slow, so it
 //! misses batches) catches up from the live state instead ([`Session::catch_up`]): latest
 //! positions win, and the events it missed come from the event log, or, if the log no longer

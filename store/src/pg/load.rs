@@ -107,7 +107,7 @@ impl PostgresStore {
 }
 
 /// An incident from a row of `id, category, source, x, y, grid, description, case_json::text`.
-pub fn incident_row(r: &postgres::Row) -> Result<IncidentRow, serde_json::Error> {
+pub(crate) fn incident_row(r: &postgres::Row) -> Result<IncidentRow, serde_json::Error> {
     Ok(IncidentRow {
         id: r.get::<_, i64>(0) as u64,
         category: r.get(1),

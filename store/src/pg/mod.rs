@@ -27,7 +27,7 @@ mod load;
 mod maintain;
 mod write;
 
-pub use load::incident_row;
+pub(crate) use load::incident_row;
 pub use maintain::spawn_pg_maintenance;
 
 mod embedded {
