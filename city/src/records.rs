@@ -107,11 +107,16 @@ pub struct KeyPatrol {
 }
 
 impl KeyPatrol {
-    /// A patrol at a point of local metres, kept to the centimetre (rounded as the store's
-    /// `history::codec::Fix::from_metres` rounds track fixes).
+    /// A patrol at a point of local metres, kept to the centimetre.
     pub fn at(id: u32, role: PatrolRole, status: PatrolStatus, p: [f64; 2]) -> Self {
-        Self { id, role, status, x_cm: (p[0] * 100.0).round() as i64, y_cm: (p[1] * 100.0).round() as i64 }
+        Self { id, role, status, x_cm: centimetres(p[0]), y_cm: centimetres(p[1]) }
     }
+}
+
+/// Local metres to the whole centimetres history keeps (keyframes here, track fixes in the
+/// store's codec: both round the same way, so a keyframe and a fix of one place agree).
+pub fn centimetres(m: f64) -> i64 {
+    (m * 100.0).round() as i64
 }
 
 /// What one commit of the leader changed in the shared state, numbered without gaps.

@@ -13,9 +13,9 @@ use rand_chacha::ChaCha8Rng;
 
 /// The patrols' walk: each starts at a seeded point and walks 1.4 m per second along its heading.
 pub struct Walkers {
-    pub pos: Vec<[f64; 2]>,
-    pub dir: Vec<[f64; 2]>,
-    pub bounds: [f64; 4],
+    pos: Vec<[f64; 2]>,
+    dir: Vec<[f64; 2]>,
+    bounds: [f64; 4],
 }
 
 impl Walkers {

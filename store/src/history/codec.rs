@@ -7,7 +7,7 @@
 //! straight at an even pace and reporting at a steady rate costs three bytes a fix (one per
 //! number), a turn or a late report a few more. Positions are kept to the centimetre.
 
-use gridwall_city::records::KeyPatrol;
+use gridwall_city::records::{KeyPatrol, centimetres};
 use gridwall_protocol::{PatrolRole, PatrolStatus};
 
 /// A fix in integer units: ms since the Unix epoch, centimetres of the scene's local frame.
@@ -20,7 +20,7 @@ pub struct Fix {
 
 impl Fix {
     pub fn from_metres(t_ms: i64, x: f64, y: f64) -> Self {
-        Self { t_ms, x_cm: (x * 100.0).round() as i64, y_cm: (y * 100.0).round() as i64 }
+        Self { t_ms, x_cm: centimetres(x), y_cm: centimetres(y) }
     }
 
     pub fn metres(&self) -> [f64; 2] {
