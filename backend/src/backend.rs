@@ -15,7 +15,7 @@ use gridwall_city::world::{World, WorldError};
 use gridwall_scene::coords::{CoordError, SceneFrame};
 use gridwall_scene::{SceneError, SceneManifest};
 use gridwall_store::history::source::Opener;
-use gridwall_store::{CityKey, PostgresStore, SqliteStore, Store as _, StoreError, StoreWriter};
+use gridwall_store::{CityKey, LoadFrom, PostgresStore, SqliteStore, Store as _, StoreError, StoreWriter};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -94,6 +94,8 @@ pub struct Backend {
     outlines: std::sync::OnceLock<Vec<u8>>,
     /// Where replay and the history exports read the past (on connections of their own).
     history: Opener,
+    /// Reader connections between questions ([`Backend::read`]).
+    pub(crate) readers: Mutex<Vec<gridwall_store::history::source::Source>>,
     /// On PostgreSQL: the earliest moment a replay can show, as the maintenance thread last
     /// read it (`i64::MIN`: not yet known).
     earliest_pg: Arc<std::sync::atomic::AtomicI64>,
@@ -124,6 +126,8 @@ impl Backend {
     ) -> Result<(Arc<Self>, watch::Sender<bool>), BackendError> {
         let world = World::load(&config.scene, config.limits.clone())?;
         let clock = Clock::new(config.speed.max(0.001));
+        let utc_offset_ms = (config.utc_offset_hours * 3_600_000.0) as i64;
+        let from = LoadFrom::at(clock.now_ms(), utc_offset_ms, EVENT_LOG);
         let mut relay = None;
         let (store, loaded, history) = match &config.store {
             None => {
@@ -131,10 +135,10 @@ impl Backend {
                 if let Some(pages) = config.store_max_pages {
                     store.limit_pages(pages)?;
                 }
-                let loaded = store.load(EVENT_LOG)?;
+                let loaded = store.load(from)?;
                 tracing::info!(
                     patrols = loaded.patrols.len(),
-                    incidents = loaded.incidents.len(),
+                    open_incidents = loaded.incidents.len(),
                     placed = loaded.positions.len(),
                     "restored from {}",
                     store.path().display()
@@ -150,7 +154,7 @@ impl Backend {
                 let (store, loaded) = std::thread::scope(|s| {
                     s.spawn(|| {
                         let mut store = PostgresStore::open(url, city.clone(), bus.is_none())?;
-                        let loaded = store.load(EVENT_LOG)?;
+                        let loaded = store.load(from)?;
                         Ok::<_, StoreError>((store, loaded))
                     })
                     .join()
@@ -158,7 +162,7 @@ impl Backend {
                 })?;
                 tracing::info!(
                     patrols = loaded.patrols.len(),
-                    incidents = loaded.incidents.len(),
+                    open_incidents = loaded.incidents.len(),
                     placed = loaded.positions.len(),
                     "restored city {:?} from {}",
                     city.city,
@@ -175,7 +179,7 @@ impl Backend {
             }
         };
         let manifest = world.manifest.clone();
-        let mut live = Live::restore(world, loaded, clock, (config.utc_offset_hours * 3_600_000.0) as i64)?;
+        let mut live = Live::restore(world, loaded, clock, utc_offset_ms)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
         live.retention_ms = config.retention.ms();
         live.set_replica(bus.is_some());
@@ -216,6 +220,7 @@ impl Backend {
             limits: config.limits.clone(),
             outlines: std::sync::OnceLock::new(),
             history,
+            readers: Mutex::new(Vec::new()),
             earliest_pg,
             retention_ms: config.retention.ms(),
             rebuilding: tokio::sync::Mutex::new(()),

@@ -171,7 +171,8 @@ impl Backend {
     /// changes in between; a rare and slow path (the world is loaded again).
     pub(crate) fn rebuild_from_store(&self, why: &str) -> Result<(), StoreError> {
         let mut live = self.live();
-        let rebuilt = self.store.load_blocking(EVENT_LOG).map_err(BackendError::from).and_then(|loaded| {
+        let from = gridwall_store::LoadFrom::at(live.clock.now_ms(), live.utc_offset_ms, EVENT_LOG);
+        let rebuilt = self.store.load_blocking(from).map_err(BackendError::from).and_then(|loaded| {
             let world = World::load(&self.scene_dir, self.limits.clone())?;
             Ok(Live::restore(world, loaded, live.clock, live.utc_offset_ms)?)
         });

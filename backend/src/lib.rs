@@ -10,6 +10,8 @@
 //!   write rebuilds memory from the store), commands here or at the leader, fixes in and out.
 //! * `tick.rs`: the tick loop (deltas to displays, escalation, KPI log, keyframes) and the
 //!   simulator that runs while this server leads.
+//! * `read.rs`: questions to the store off the live lock (old incidents, Open311 lists) on
+//!   pooled reader connections.
 //! * `node.rs`: the backend as the bus sees it ([`gridwall_bus::Node`]).
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up,
 //!   replay).
@@ -19,6 +21,7 @@ mod backend;
 mod commit;
 pub mod config;
 mod node;
+mod read;
 pub mod session;
 pub mod simulate;
 mod tick;

@@ -43,7 +43,7 @@ pub fn run(
     let graph = RoadGraph::from_roads(&roads);
     let (limits, now, utc_offset_ms, has_history) = {
         let live = backend.live();
-        (live.world.limits.clone(), live.now_ms(), live.utc_offset_ms, !live.world.incidents.is_empty())
+        (live.world.limits.clone(), live.now_ms(), live.utc_offset_ms, live.has_incidents())
     };
     let warmup_ms = (cfg.warmup_hours.clamp(0.0, MAX_WARMUP_HOURS) * 3_600_000.0) as i64;
     let warmup_ms = if has_history && warmup_ms > 0 {
@@ -161,7 +161,7 @@ fn warm_up(backend: &Backend, sim: &mut Simulator, ids: &mut HashMap<u64, u64>) 
             // The history's keyframes and KPIs, as the live tick writes them.
             if t >= keep_tracks_from && window_of(t) > window_of(before) {
                 records.push(live.keyframe(holds_incidents(window_of(t))));
-                records.push(live.kpi_record(&live.kpis(None)));
+                records.push(live.kpi_record(&live.kpis()));
             }
         }
         live.write_history_at(None);
@@ -214,8 +214,12 @@ fn play(live: &mut Live, events: Vec<SimEvent>, ids: &mut HashMap<u64, u64>, ski
                     .map_or(actor.clone(), |n| format!("sim-{n}"));
                 // A person may have stepped in (e.g. a commander reassigned it): the
                 // simulator's step is then refused like anyone else's.
+                let closes = matches!(action, Action::Close { .. });
                 if let Ok(r) = live.apply(id, &action, &actor, "") {
                     records.extend(r);
+                }
+                if closes {
+                    ids.remove(&incident);
                 }
             }
             // Escalation is the server's own check (same limits, same clock).

@@ -73,7 +73,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
                 if writes {
                     records = live.escalate();
                 }
-                let now = live.kpis(None);
+                let now = live.kpis();
                 if last_kpis != Some(now) {
                     last_kpis = Some(now);
                     kpis = Some(now);
@@ -89,7 +89,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
                 let first = last_keyframe == i64::MIN;
                 last_keyframe = window;
                 records.push(live.keyframe(first || holds_incidents(window)));
-                records.push(live.kpi_record(&live.kpis(None)));
+                records.push(live.kpi_record(&live.kpis()));
             }
             if !records.is_empty() {
                 let records = backend.share(&mut live, records);

@@ -24,6 +24,7 @@ pub mod index;
 pub mod ingest;
 pub mod records;
 pub mod state;
+pub mod tally;
 pub mod walls;
 pub mod workflow;
 pub mod world;

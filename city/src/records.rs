@@ -7,6 +7,7 @@ use gridwall_protocol::{PatrolRole, PatrolStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::access::AuditEntry;
+use crate::tally::{DayTally, Tally};
 use crate::workflow::Case;
 
 /// A registered patrol.
@@ -71,6 +72,9 @@ pub enum Record {
         /// The open incidents as JSON (`[IncidentState]`), in every tenth keyframe.
         incidents: Option<String>,
     },
+    /// What a workflow event changed in the KPI counters: added to the store's day and
+    /// all-time rows (`crate::tally`).
+    Tally(Vec<DayTally>),
     /// The city-wide KPIs from this time on (written when they change).
     Kpis {
         t_ms: i64,
@@ -81,11 +85,18 @@ pub enum Record {
     Change(Box<Change>),
 }
 
-/// Everything a restart needs.
+/// Everything a restart needs: live work, not the past.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub patrols: Vec<PatrolRow>,
+    /// The open incidents.
     pub incidents: Vec<IncidentRow>,
+    /// The highest incident id ever issued (0: none).
+    pub max_incident: u64,
+    /// The KPI counters per cell since the start.
+    pub tally_all: Vec<(String, Tally)>,
+    /// The KPI day rows since the day asked for (the current periods').
+    pub tally_days: Vec<DayTally>,
     /// The newest events (seq, time, JSON), oldest first.
     pub events: Vec<(u64, i64, String)>,
     /// Each patrol's newest position fix.
@@ -144,6 +155,7 @@ impl Change {
                 | Record::Audit(_)
                 | Record::Keyframe { .. }
                 | Record::Kpis { .. }
+                | Record::Tally(_)
                 | Record::Change(_) => {}
             }
         }

@@ -259,33 +259,20 @@ impl Case {
     }
 }
 
-/// KPIs over a set of cases; `day_start_ms`: start of "today" in the operators' time zone.
+/// KPIs over a set of cases, computed from scratch (the live state keeps them as counters,
+/// [`crate::tally::KpiBook`]); `day_start_ms`: start of "today" in the operators' time zone.
 pub fn compute_kpis<'a>(cases: impl IntoIterator<Item = &'a Case>, now_ms: i64, day_start_ms: i64) -> Kpis {
-    let mut k = Kpis::default();
-    let (mut on_time, mut rated, mut satisfied, mut handling) = (0u64, 0u64, 0u64, 0.0);
+    let mut sum = crate::tally::Tally::default();
+    let (mut closed_today, mut overdue) = (0, 0);
     for c in cases {
-        k.total += 1;
-        if let Some(closed) = c.closed_ms {
-            k.closed += 1;
-            k.closed_today += u64::from(closed >= day_start_ms);
-            on_time += u64::from(!c.ever_overdue);
-            handling += (closed - c.created_ms) as f64 / MINUTE_MS as f64;
-            if let Some(s) = c.satisfaction {
-                rated += 1;
-                satisfied += u64::from(s >= 4);
-            }
-        } else {
-            k.open += 1;
+        sum.add(&crate::tally::Tally::of(c), 1);
+        match c.closed_ms {
+            Some(closed) => closed_today += u64::from(closed >= day_start_ms),
             // 超期在办: late now, or late before and escalated for it.
-            k.overdue += u64::from(c.ever_overdue || c.is_overdue(now_ms));
+            None => overdue += u64::from(c.ever_overdue || c.is_overdue(now_ms)),
         }
     }
-    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    k.closure_rate = ratio(k.closed, k.total);
-    k.on_time_rate = ratio(on_time, k.closed);
-    k.satisfaction_rate = ratio(satisfied, rated);
-    k.mean_handling_min = if k.closed == 0 { 0.0 } else { handling / k.closed as f64 };
-    k
+    sum.kpis(closed_today, overdue)
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The city core's model of a scene at run time: components, grid units, patrols and incidents,
 //! each spatially indexed, in local metres, with the queries displays and commanders need.
 //!
+//! Incidents here are the open ones only: a closed incident never changes again, so it leaves
+//! memory when it closes (the store keeps it, and answers for it). What the world holds is
+//! bounded by live work, never by the city's age.
+//!
 //! Grid codes are hierarchical (a cell's code starts with its community's, which starts with its
 //! street's), so "everything in this community" is a prefix match on the cell code.
 
 use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use geo::Coord;
@@ -19,9 +24,7 @@ use gridwall_scene::grids::GridUnit;
 use gridwall_scene::grids::read_grids;
 
 use crate::index::{CellIndex, MovingIndex, PointIndex};
-use gridwall_protocol::Kpis;
-
-use crate::workflow::{Case, TimeLimits, compute_kpis};
+use crate::workflow::{Case, TimeLimits};
 
 /// How long a patrol's recorded track is kept by default (`[retention] hours`).
 pub const TRACK_RETENTION_MS: i64 = 24 * 3_600_000;
@@ -93,7 +96,10 @@ pub struct World {
     cell_ids: Vec<usize>,
     pub patrols: FxHashMap<u32, PatrolRec>,
     patrol_index: MovingIndex,
-    pub incidents: FxHashMap<u64, IncidentRec>,
+    /// The open incidents.
+    incidents: FxHashMap<u64, IncidentRec>,
+    /// The open incidents by the deadline of their stage: escalation looks at the overdue only.
+    deadlines: BTreeSet<(i64, u64)>,
     /// Keyed by the low 32 bits of the incident id: ids are issued sequentially from 1, and
     /// [`World::open_incident`] refuses ids that do not fit.
     incident_index: MovingIndex,
@@ -128,6 +134,7 @@ impl World {
             patrols: FxHashMap::default(),
             patrol_index: MovingIndex::new(100.0),
             incidents: FxHashMap::default(),
+            deadlines: BTreeSet::new(),
             incident_index: MovingIndex::new(100.0),
             limits,
         })
@@ -197,32 +204,69 @@ impl World {
         self.patrol_index.nearest(p, k, |id| self.patrols.get(&id).is_some_and(|r| r.status != PatrolStatus::Off))
     }
 
-    /// Opens an incident at a point; its cell is looked up.
-    ///
-    /// # Panics
-    /// If `id` does not fit in 32 bits (the backend issues ids sequentially).
-    pub fn open_incident(
-        &mut self,
+    /// A new incident at a point, its cell looked up (not yet in the world: [`World::put_incident`]).
+    pub fn new_incident(
+        &self,
         id: u64,
         category: IncidentCategory,
         source: IncidentSource,
         p: [f64; 2],
         description: &str,
         now_ms: i64,
-    ) -> &IncidentRec {
+    ) -> IncidentRec {
         let grid = self.cell_at(p).map(|g| g.code.clone()).unwrap_or_default();
         let case = Case::accept(category, now_ms, source.name_zh(), &self.limits);
-        self.incident_index.upsert(u32::try_from(id).expect("incident ids are issued below 2^32"), p);
-        self.incidents
-            .insert(id, IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case });
-        &self.incidents[&id]
+        IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case }
+    }
+
+    /// Takes an incident as it now is: kept while open (indexed by place and deadline), let go
+    /// of once closed.
+    ///
+    /// # Panics
+    /// If `id` does not fit in 32 bits (the backend issues ids sequentially).
+    pub fn put_incident(&mut self, rec: IncidentRec) {
+        let key = u32::try_from(rec.id).expect("incident ids are issued below 2^32");
+        if let Some(old) = self.incidents.get(&rec.id)
+            && let Some(d) = old.case.deadline_ms
+        {
+            self.deadlines.remove(&(d, rec.id));
+        }
+        if rec.case.is_open() {
+            if let Some(d) = rec.case.deadline_ms {
+                self.deadlines.insert((d, rec.id));
+            }
+            self.incident_index.upsert(key, rec.pos);
+            self.incidents.insert(rec.id, rec);
+        } else {
+            self.incident_index.remove(key);
+            self.incidents.remove(&rec.id);
+        }
+    }
+
+    /// An open incident.
+    pub fn incident(&self, id: u64) -> Option<&IncidentRec> {
+        self.incidents.get(&id)
+    }
+
+    /// Every open incident, in no order.
+    pub fn open_incidents(&self) -> impl Iterator<Item = &IncidentRec> {
+        self.incidents.values()
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.incidents.len()
+    }
+
+    /// The open incidents whose deadline passed before `now_ms`, soonest deadline first.
+    pub fn overdue_ids(&self, now_ms: i64) -> Vec<u64> {
+        self.deadlines.range(..(now_ms, 0)).map(|&(_, id)| id).collect()
     }
 
     pub fn incidents_in(&self, bbox: [f64; 4]) -> Vec<u32> {
         self.incident_index.locate_in_envelope(bbox)
     }
 
-    /// Everything in a grid unit (any level): its components, patrols and incidents.
+    /// Everything in a grid unit (any level): its components, patrols and open incidents.
     pub fn in_grid(&self, code: &str) -> (Vec<u32>, Vec<u32>, Vec<u64>) {
         let Some(g) = self.grid(code) else { return Default::default() };
         let r = geo::BoundingRect::bounding_rect(&g.shape)
@@ -243,15 +287,6 @@ impl World {
             self.incidents.values().filter(|i| i.grid.starts_with(code) && !i.grid.is_empty()).map(|i| i.id).collect();
         incidents.sort_unstable();
         (components, patrols, incidents)
-    }
-
-    /// KPIs city-wide (`scope` = None) or for a street, community or cell code.
-    pub fn kpis(&self, scope: Option<&str>, now_ms: i64, day_start_ms: i64) -> Kpis {
-        compute_kpis(
-            self.incidents.values().filter(|i| scope.is_none_or(|s| i.grid.starts_with(s))).map(|i| &i.case),
-            now_ms,
-            day_start_ms,
-        )
     }
 }
 
@@ -318,50 +353,47 @@ mod tests {
     }
 
     #[test]
-    fn incidents_get_their_cell_and_kpis_roll_up_by_code_prefix() {
+    fn open_incidents_are_kept_by_cell_and_deadline_and_let_go_of_when_closed() {
         let mut w = helsinki();
         let t0 = 1_790_000_000_000;
         let cells: Vec<String> =
             w.grids.iter().filter(|g| g.level == GridLevel::Cell).map(|g| g.code.clone()).collect();
-        let mut opened = 0;
-        for (i, code) in cells.iter().take(6).enumerate() {
+        let categories = [IncidentCategory::Garbage, IncidentCategory::ManholeDamage, IncidentCategory::RoadDamage];
+        for (i, code) in cells.iter().take(3).enumerate() {
             let g = w.grid(code).unwrap();
             let c = geo::InteriorPoint::interior_point(&g.shape).unwrap();
-            let rec = w.open_incident(
-                i as u64 + 1,
-                IncidentCategory::Garbage,
-                IncidentSource::Hotline,
-                [c.x(), c.y()],
-                "垃圾堆放",
-                t0,
-            );
+            let rec =
+                w.new_incident(i as u64 + 1, categories[i], IncidentSource::Hotline, [c.x(), c.y()], "垃圾堆放", t0);
             assert_eq!(&rec.grid, code);
-            opened += 1;
+            w.put_incident(rec);
         }
-        // Close the first one.
+        assert_eq!(w.open_count(), 3);
+        // Dispatch limits: manhole 30 min, garbage 60, road 120: overdue in deadline order.
+        assert_eq!(w.overdue_ids(t0 + 45 * 60_000), vec![2]);
+        assert_eq!(w.overdue_ids(t0 + 200 * 60_000), vec![2, 1, 3]);
+        let (_, _, incidents) = w.in_grid(&cells[0]);
+        assert_eq!(incidents, vec![1]);
+        let community = w.grid(&cells[0]).unwrap().parent.clone().unwrap();
+        let street = w.grid(&community).unwrap().parent.clone().unwrap();
+        assert!(w.in_grid(&street).2.contains(&1));
+
+        // Close the first one: it leaves memory, its index entries with it.
         let limits = w.limits.clone();
-        let case = &mut w.incidents.get_mut(&1).unwrap().case;
+        let mut rec = w.incident(1).unwrap().clone();
         for a in [
             Action::Dispatch { assignee: "P1".into() },
             Action::Resolve,
             Action::ReviewPass,
             Action::Close { satisfaction: 5 },
         ] {
-            case.apply(&a, "x", "", t0 + 60_000, &limits).unwrap();
+            rec.case.apply(&a, "x", "", t0 + 60_000, &limits).unwrap();
         }
-        let city = w.kpis(None, t0 + 120_000, t0);
-        assert_eq!((city.total, city.closed), (opened, 1));
-        let first_community = w.grid(&cells[0]).unwrap().parent.clone().unwrap();
-        let community = w.kpis(Some(&first_community), t0 + 120_000, t0);
-        let sum: u64 = cells
-            .iter()
-            .filter(|c| c.starts_with(&first_community))
-            .map(|c| w.kpis(Some(c), t0 + 120_000, t0).total)
-            .sum();
-        assert_eq!(community.total, sum);
-        let (_, _, incidents) = w.in_grid(&cells[0]);
-        assert_eq!(incidents, vec![1]);
-        let street = w.grid(&first_community).unwrap().parent.clone().unwrap();
-        assert!(w.in_grid(&street).2.contains(&1));
+        let pos = rec.pos;
+        w.put_incident(rec);
+        assert!(w.incident(1).is_none());
+        assert_eq!(w.open_count(), 2);
+        assert_eq!(w.overdue_ids(t0 + 200 * 60_000), vec![2, 3]);
+        assert!(!w.incidents_in([pos[0] - 1.0, pos[1] - 1.0, pos[0] + 1.0, pos[1] + 1.0]).contains(&1));
+        assert!(w.in_grid(&cells[0]).2.is_empty());
     }
 }

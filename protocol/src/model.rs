@@ -108,6 +108,18 @@ keyed_enum! {
 }
 
 keyed_enum! {
+    /// The periods KPIs are counted over, in the operators' time zone: an incident counts in the
+    /// period of the day it was accepted (受理); "closed today" by the day it closed.
+    KpiPeriod {
+        All = "all", "累计", "Since the start";
+        Year = "year", "本年", "This year";
+        Quarter = "quarter", "本季度", "This quarter";
+        Month = "month", "本月", "This month";
+        Day = "day", "今日", "Today";
+    }
+}
+
+keyed_enum! {
     /// Closed-loop incident workflow stage.
     IncidentStage {
         Accepted = "accepted", "受理", "Accepted";

@@ -114,7 +114,14 @@ fn the_whole_workflow_with_rework_over_http_and_the_socket() {
     assert_eq!((kpis.total, kpis.open, kpis.closure_rate), (1, 0, 1.0));
     let (_, g) = s.get(&format!("/api/v1/grids/{}", opened.grid));
     let typed: gridwall_protocol::api::GridSummary = serde_json::from_value(g).unwrap();
-    assert_eq!((typed.level, typed.kpis.closed, typed.incidents.len()), (GridLevel::Cell, 1, 1));
+    // A cell's summary lists its open work; the closed incident is in its KPIs.
+    assert_eq!((typed.level, typed.kpis.closed, typed.incidents.len()), (GridLevel::Cell, 1, 0));
+    let (_, k) = s.get("/api/v1/kpis?period=day");
+    assert_eq!((k["period"].as_str(), k["kpis"]["total"].as_u64()), (Some("day"), Some(1)), "{k}");
+    assert_eq!(k["kpis"]["closed_today"], 1);
+    let (st, k) = s.get("/api/v1/kpis?period=decade");
+    assert_eq!(st, 400, "{k}");
+    assert_eq!(k["error"]["field"], "period");
     // Open311 shows it closed, with our stage in the extension.
     let (_, r) = s.get(&format!("/open311/v2/requests/{id}.json"));
     assert_eq!(r[0]["status"], "closed");

@@ -206,6 +206,11 @@ impl Simulator {
             return;
         }
         events.push(SimEvent::Step { incident, action: action.clone(), actor: actor.to_owned(), t_ms: t });
+        if !case.is_open() {
+            // Closed cases take no more steps: the simulator's memory is its open work.
+            self.cases.remove(&incident);
+            return;
+        }
         let minutes = |m: i64| t + m * 60_000;
         match action {
             Action::Resolve => {

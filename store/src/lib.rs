@@ -16,6 +16,7 @@
 pub mod history;
 mod pg;
 mod sqlite;
+mod tallies;
 mod writer;
 
 use std::path::PathBuf;
@@ -76,11 +77,31 @@ pub enum StoreError {
     Superseded { city: String, ours: i64, theirs: i64 },
 }
 
+/// What a restart reads back, and how the KPI day rows are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadFrom {
+    /// The newest events to read.
+    pub events: usize,
+    /// The oldest KPI day row to read (the current periods': the start of this year).
+    pub since_day: i64,
+    /// The operators' time zone, for counting a store written before the KPI rows existed.
+    pub utc_offset_ms: i64,
+}
+
+impl LoadFrom {
+    /// A restart at `now_ms` in a time zone `utc_offset_ms` ahead of UTC.
+    pub fn at(now_ms: i64, utc_offset_ms: i64, events: usize) -> Self {
+        let day = gridwall_city::tally::local_day(now_ms, utc_offset_ms);
+        Self { events, since_day: gridwall_city::tally::year_start(day), utc_offset_ms }
+    }
+}
+
 /// A durable store. `write` must not return before the records are on disk.
 pub trait Store: Send + 'static {
-    /// Reads everything back: all patrols and incidents, the newest `events` events and each
-    /// patrol's newest position.
-    fn load(&mut self, events: usize) -> Result<Loaded, StoreError>;
+    /// Reads back what the live state needs: all patrols, the open incidents, the KPI counters,
+    /// the newest events and each patrol's newest position: live work, never the past (a
+    /// restart takes as long for a city of ten years as for a new one).
+    fn load(&mut self, from: LoadFrom) -> Result<Loaded, StoreError>;
     /// Writes the records in one durable transaction.
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
     /// Whether the store answers now (a database server may have gone away and come back).

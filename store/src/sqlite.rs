@@ -8,7 +8,8 @@ use gridwall_city::records::{IncidentRow, Loaded, PatrolRow, Record, TrackPoint}
 use gridwall_city::workflow::Case;
 
 use crate::history::codec::encode_keyframe;
-use crate::{Store, StoreError};
+use crate::{LoadFrom, Store, StoreError};
+use gridwall_city::tally::{DayTally, Tally};
 
 /// The embedded store: one `SQLite` file in WAL mode.
 pub struct SqliteStore {
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS patrols (
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, category TEXT NOT NULL, source TEXT NOT NULL,
     x REAL NOT NULL, y REAL NOT NULL, grid TEXT NOT NULL, description TEXT NOT NULL,
-    stage TEXT NOT NULL, case_json TEXT NOT NULL);
+    stage TEXT NOT NULL, case_json TEXT NOT NULL, created_ms INTEGER);
 CREATE TABLE IF NOT EXISTS transitions (
     incident INTEGER NOT NULL, n INTEGER NOT NULL, from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,
     action TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL, at_ms INTEGER NOT NULL,
@@ -48,6 +49,13 @@ CREATE TABLE IF NOT EXISTS patrol_log (
     t_ms INTEGER NOT NULL, id INTEGER NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS patrol_log_t ON patrol_log (t_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kpi_days (
+    day INTEGER NOT NULL, grid TEXT NOT NULL, total INTEGER NOT NULL, closed INTEGER NOT NULL,
+    on_time INTEGER NOT NULL, rated INTEGER NOT NULL, satisfied INTEGER NOT NULL,
+    handling_ms INTEGER NOT NULL, closed_in INTEGER NOT NULL, PRIMARY KEY (day, grid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kpi_all (
+    grid TEXT PRIMARY KEY, total INTEGER NOT NULL, closed INTEGER NOT NULL, on_time INTEGER NOT NULL,
+    rated INTEGER NOT NULL, satisfied INTEGER NOT NULL, handling_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
@@ -62,6 +70,19 @@ fn write_id(path: &Path, id: &str) -> Result<(), StoreError> {
     std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }
+
+/// Indexes of the incidents' columns that a store written before them gains at its next start.
+const INCIDENT_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_ms);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (id) WHERE stage <> 'closed';
+CREATE INDEX IF NOT EXISTS transitions_at ON transitions (at_ms);
+";
+
+/// A store written before incidents had their acceptance time as a column.
+const UPGRADE_INCIDENTS: &str = "
+ALTER TABLE incidents ADD COLUMN created_ms INTEGER;
+UPDATE incidents SET created_ms = json_extract(case_json, '$.created_ms');
+";
 
 /// A store written before the track history kept its journal as `tracks` (no `t_min`).
 const UPGRADE_TRACKS: &str = "
@@ -133,6 +154,15 @@ impl SqliteStore {
         if old {
             conn.execute_batch(&format!("BEGIN; {UPGRADE_TRACKS} COMMIT;")).map_err(sql)?;
         }
+        let has_created: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('incidents') WHERE name = 'created_ms'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        if !has_created {
+            conn.execute_batch(&format!("BEGIN; {UPGRADE_INCIDENTS} COMMIT;")).map_err(sql)?;
+        }
+        conn.execute_batch(INCIDENT_INDEXES).map_err(sql)?;
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
             .optional()
@@ -165,7 +195,8 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn load(&mut self, events: usize) -> Result<Loaded, StoreError> {
+    fn load(&mut self, from: LoadFrom) -> Result<Loaded, StoreError> {
+        self.count_once(from.utc_offset_ms)?;
         let sql = self.sql();
         let mut out = Loaded::default();
         let mut st =
@@ -187,7 +218,10 @@ impl Store for SqliteStore {
             .map_err(&sql)?;
         let mut st = self
             .conn
-            .prepare("SELECT id, category, source, x, y, grid, description, case_json FROM incidents ORDER BY id")
+            .prepare(
+                "SELECT id, category, source, x, y, grid, description, case_json FROM incidents \
+                 WHERE stage <> 'closed' ORDER BY id",
+            )
             .map_err(&sql)?;
         let rows: Vec<(i64, String, String, f64, f64, String, String, String)> = st
             .query_map([], |r| {
@@ -204,12 +238,47 @@ impl Store for SqliteStore {
             })?;
             out.incidents.push(IncidentRow { id: id as u64, category, source, x, y, grid, description, case });
         }
+        let max: Option<i64> = self.conn.query_row("SELECT max(id) FROM incidents", [], |r| r.get(0)).map_err(&sql)?;
+        out.max_incident = max.unwrap_or(0) as u64;
+        let tally = |r: &rusqlite::Row, at: usize| -> rusqlite::Result<Tally> {
+            Ok(Tally {
+                total: r.get(at)?,
+                closed: r.get(at + 1)?,
+                on_time: r.get(at + 2)?,
+                rated: r.get(at + 3)?,
+                satisfied: r.get(at + 4)?,
+                handling_ms: r.get(at + 5)?,
+            })
+        };
+        let mut st = self
+            .conn
+            .prepare("SELECT grid, total, closed, on_time, rated, satisfied, handling_ms FROM kpi_all")
+            .map_err(&sql)?;
+        out.tally_all = st
+            .query_map([], |r| Ok((r.get(0)?, tally(r, 1)?)))
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in FROM kpi_days \
+                 WHERE day >= ?1",
+            )
+            .map_err(&sql)?;
+        out.tally_days = st
+            .query_map([from.since_day], |r| {
+                Ok(DayTally { day: r.get(0)?, grid: r.get(1)?, tally: tally(r, 2)?, closed_in: r.get(8)? })
+            })
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)?;
         let mut st = self
             .conn
             .prepare("SELECT seq, time_ms, json FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?1) ORDER BY seq")
             .map_err(&sql)?;
         out.events = st
-            .query_map([events as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
+            .query_map([from.events as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
@@ -258,9 +327,9 @@ impl Store for SqliteStore {
                 Record::Incident(i) => {
                     let json = serde_json::to_string(&i.case).expect("a case serialises");
                     tx.prepare_cached(
-                        "INSERT OR REPLACE INTO incidents (id, category, source, x, y, grid, description, stage, case_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "INSERT OR REPLACE INTO incidents (id, category, source, x, y, grid, description, stage, case_json, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     )
-                    .and_then(|mut st| st.execute(params![i.id as i64, i.category, i.source, i.x, i.y, i.grid, i.description, i.case.stage.key(), json]))
+                    .and_then(|mut st| st.execute(params![i.id as i64, i.category, i.source, i.x, i.y, i.grid, i.description, i.case.stage.key(), json, i.case.created_ms]))
                     .map_err(&sql)?;
                     let mut st = tx
                         .prepare_cached("INSERT OR IGNORE INTO transitions (incident, n, from_stage, to_stage, action, actor, note, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -303,6 +372,7 @@ impl Store for SqliteStore {
                         .and_then(|mut st| st.execute(params![t_ms, json]))
                         .map_err(&sql)?;
                 }
+                Record::Tally(rows) => write_tally(&tx, rows).map_err(&sql)?,
                 // One server alone: nobody to tell.
                 Record::Change(_) => {}
                 Record::Audit(a) => {
@@ -312,6 +382,77 @@ impl Store for SqliteStore {
                 }
             }
         }
+        tx.commit().map_err(&sql)
+    }
+}
+
+/// Adds KPI day rows to `kpi_days` and their sums to `kpi_all`.
+fn write_tally(tx: &rusqlite::Transaction, rows: &[DayTally]) -> rusqlite::Result<()> {
+    let mut day = tx.prepare_cached(
+        "INSERT INTO kpi_days (day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (day, grid) DO UPDATE SET \
+         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
+         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
+         handling_ms = handling_ms + excluded.handling_ms, closed_in = closed_in + excluded.closed_in",
+    )?;
+    let mut all = tx.prepare_cached(
+        "INSERT INTO kpi_all (grid, total, closed, on_time, rated, satisfied, handling_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (grid) DO UPDATE SET \
+         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
+         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
+         handling_ms = handling_ms + excluded.handling_ms",
+    )?;
+    for r in rows {
+        let t = &r.tally;
+        day.execute(params![
+            r.day,
+            r.grid,
+            t.total,
+            t.closed,
+            t.on_time,
+            t.rated,
+            t.satisfied,
+            t.handling_ms,
+            r.closed_in
+        ])?;
+        if !t.is_zero() {
+            all.execute(params![r.grid, t.total, t.closed, t.on_time, t.rated, t.satisfied, t.handling_ms])?;
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// A store written before the KPI rows existed: its incidents counted into them once.
+    fn count_once(&mut self, utc_offset_ms: i64) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let done: bool = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM meta WHERE key = 'kpi_counted'", [], |r| r.get(0))
+            .map_err(&sql)?;
+        if done {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
+        let mut counted = crate::tallies::Counted::default();
+        {
+            let mut st = tx.prepare("SELECT id, grid, case_json FROM incidents").map_err(&sql)?;
+            let mut rows = st.query([]).map_err(&sql)?;
+            while let Some(r) = rows.next().map_err(&sql)? {
+                let (id, grid, json): (i64, String, String) =
+                    (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?, r.get(2).map_err(&sql)?);
+                let case: Case = serde_json::from_str(&json).map_err(|source| StoreError::Case {
+                    path: self.path.clone(),
+                    id,
+                    source,
+                })?;
+                counted.add(&grid, &case, utc_offset_ms);
+            }
+        }
+        write_tally(&tx, &counted.rows()).map_err(&sql)?;
+        tx.execute("INSERT INTO meta (key, value) VALUES ('kpi_counted', ?1)", [utc_offset_ms.to_string()])
+            .map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 }
@@ -360,7 +501,7 @@ mod tests {
             .unwrap();
         }
         let mut s = SqliteStore::open(dir.path()).unwrap();
-        let l = s.load(1).unwrap();
+        let l = s.load(LoadFrom { events: 1, since_day: 0, utc_offset_ms: 0 }).unwrap();
         assert_eq!(l.patrols.len(), 1);
         assert_eq!(l.patrols[0].name, "一组");
         assert_eq!(l.incidents[0].case, case);

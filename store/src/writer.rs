@@ -8,14 +8,14 @@ use tokio::sync::oneshot;
 
 use gridwall_city::records::{Change, Loaded, Record};
 
-use super::{Store, StoreError};
+use super::{LoadFrom, Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), Arc<StoreError>>>;
 
 /// Work other than writes, done once the writes queued before it are committed.
 enum Side {
     /// Read everything back (after a failed commit, memory is rebuilt from what is stored).
-    Load(usize, mpsc::Sender<Result<Loaded, StoreError>>),
+    Load(LoadFrom, mpsc::Sender<Result<Loaded, StoreError>>),
     /// Whether the store answers.
     Ping(Ack),
     /// Take over writing the city (servers on a bus).
@@ -141,8 +141,8 @@ impl StoreWriter {
                         let _ = done.send(());
                     }
                     match side {
-                        Some(Side::Load(events, answer)) => {
-                            let loaded = store.load(events);
+                        Some(Side::Load(from, answer)) => {
+                            let loaded = store.load(from);
                             if loaded.is_ok() {
                                 failing.store(false, Ordering::Release);
                             }
@@ -231,9 +231,9 @@ impl StoreWriter {
     }
 
     /// Reads the store back after everything queued so far (blocking this thread).
-    pub fn load_blocking(&self, events: usize) -> Result<Loaded, StoreError> {
+    pub fn load_blocking(&self, from: LoadFrom) -> Result<Loaded, StoreError> {
         let (answer, rx) = mpsc::channel();
-        self.tx.send(Job::After(Side::Load(events, answer))).map_err(|_| StoreError::Stopped)?;
+        self.tx.send(Job::After(Side::Load(from, answer))).map_err(|_| StoreError::Stopped)?;
         rx.recv().map_err(|_| StoreError::Stopped)?
     }
 
@@ -283,7 +283,7 @@ mod tests {
             }
             writer.write(vec![Record::Event { seq: 51, time_ms: 0, json: "51".into() }]).await.unwrap();
         });
-        let l = SqliteStore::open(dir.path()).unwrap().load(1_000).unwrap();
+        let l = SqliteStore::open(dir.path()).unwrap().load(crate::LoadFrom::at(0, 0, 1_000)).unwrap();
         assert_eq!(l.events.len(), 51);
         assert!(l.events.windows(2).all(|w| w[0].0 + 1 == w[1].0));
     }

@@ -166,7 +166,7 @@ impl Session {
                         resumed,
                         clock_rate: live.clock.speed(),
                     },
-                    ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
+                    ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() },
                 ];
                 out.push(live_timeline(state, live.now_ms()));
                 self.last_seq = live.last_seq();

@@ -60,7 +60,7 @@ impl Session {
         let live = state.live();
         let mut out = vec![
             live_timeline(state, live.now_ms()),
-            ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) },
+            ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() },
         ];
         if let Some((bbox, layers)) = self.view {
             let snap = live.snapshot(bbox, layers);

@@ -78,7 +78,7 @@ impl Session {
     /// and the missed events, or a fresh snapshot when the event log no longer has them.
     pub fn catch_up(&mut self, backend: &Backend) -> Vec<ServerMessage> {
         let live = backend.live();
-        vec![ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis(None) }, self.catch_up_with(&live)]
+        vec![ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() }, self.catch_up_with(&live)]
     }
 
     fn catch_up_with(&mut self, live: &Live) -> ServerMessage {

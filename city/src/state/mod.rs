@@ -27,7 +27,8 @@ use gridwall_protocol::{
 
 use crate::access::{AUDIT_KEPT, AuditEntry, Caller};
 use crate::records::{IncidentRow, KeyPatrol, Loaded, PatrolRow, Record};
-use crate::world::World;
+use crate::tally::KpiBook;
+use crate::world::{IncidentRec, World};
 
 /// Events kept in memory for resuming clients.
 pub const EVENT_LOG: usize = 4096;
@@ -85,6 +86,24 @@ pub struct Live {
     replica: bool,
     /// The newest change of the shared state this state includes (servers on a bus).
     change_id: u64,
+    /// The KPI counters of the current periods.
+    book: KpiBook,
+}
+
+/// An incident as the store has it, as the world keeps it.
+pub fn incident_rec(i: &IncidentRow) -> Result<IncidentRec, RestoreError> {
+    let category: IncidentCategory =
+        i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+    let source: IncidentSource = i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
+    Ok(IncidentRec {
+        id: i.id,
+        category,
+        source,
+        pos: [i.x, i.y],
+        grid: i.grid.clone(),
+        description: i.description.clone(),
+        case: i.case.clone(),
+    })
 }
 
 /// The default of [`Live::clock_tolerance_ms`].
@@ -101,8 +120,12 @@ pub fn priority(category: IncidentCategory) -> u8 {
 }
 
 impl Live {
-    /// Builds the live state from a world and what the store had.
+    /// Builds the live state from a world and what the store had (the open incidents, the
+    /// counters, the newest positions and events).
     pub fn restore(world: World, loaded: Loaded, clock: Clock, utc_offset_ms: i64) -> Result<Self, RestoreError> {
+        let now = clock.now_ms();
+        let mut book = KpiBook::new(&world.grids, utc_offset_ms, now);
+        book.restore(&loaded.tally_all, &loaded.tally_days, now);
         let mut live = Self {
             world,
             clock,
@@ -126,7 +149,9 @@ impl Live {
             warming_up: false,
             replica: false,
             change_id: loaded.change_id,
+            book,
         };
+        live.next_incident = loaded.max_incident + 1;
         for p in &loaded.patrols {
             if p.id as usize != live.ext_ids.len() {
                 return Err(RestoreError::SparseIds(p.id));
@@ -137,7 +162,7 @@ impl Live {
             live.world.report_position(t.patrol, [t.x, t.y], t.t_ms);
         }
         for i in &loaded.incidents {
-            live.put_incident(i)?;
+            live.put_incident(i, false)?;
         }
         for (seq, _, json) in loaded.events {
             let e: Event = serde_json::from_str(&json).map_err(|source| RestoreError::Event { seq, source })?;
@@ -171,19 +196,22 @@ impl Live {
     }
 
     /// Takes a stored or replicated incident row: opened if new, its cell and workflow state
-    /// as the row says.
-    fn put_incident(&mut self, i: &IncidentRow) -> Result<(), RestoreError> {
-        let category: IncidentCategory =
-            i.category.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-        let source: IncidentSource = i.source.parse().map_err(|source| RestoreError::Incident { id: i.id, source })?;
-        if !self.world.incidents.contains_key(&i.id) {
-            self.world.open_incident(i.id, category, source, [i.x, i.y], &i.description, i.case.created_ms);
+    /// as the row says (`count`: a change to count in the KPIs, not a restart's open incident).
+    fn put_incident(&mut self, i: &IncidentRow, count: bool) -> Result<(), RestoreError> {
+        let rec = incident_rec(i)?;
+        if count {
+            let old = self.world.incident(i.id).map(|r| r.case.clone());
+            let now = self.now_ms();
+            self.book.count(&rec.grid, old.as_ref(), &rec.case, now);
         }
-        let rec = self.world.incidents.get_mut(&i.id).expect("opened");
-        rec.grid.clone_from(&i.grid);
-        rec.case = i.case.clone();
+        self.world.put_incident(rec);
         self.next_incident = self.next_incident.max(i.id + 1);
         Ok(())
+    }
+
+    /// Whether any incident was ever opened in this city.
+    pub fn has_incidents(&self) -> bool {
+        self.next_incident > 1
     }
 
     /// The newest event a tick has handed to the displays.
@@ -309,8 +337,7 @@ impl Live {
             self.world.patrols.values().filter_map(|p| Some(KeyPatrol::at(p.id, p.role, p.status, p.pos?))).collect();
         patrols.sort_unstable_by_key(|p| p.id);
         let incidents = if incidents {
-            let mut open: Vec<_> =
-                self.world.incidents.values().filter(|i| i.case.is_open()).map(|i| self.incident_state(i)).collect();
+            let mut open: Vec<_> = self.world.open_incidents().map(|i| self.incident_state(i)).collect();
             open.sort_unstable_by_key(|i| i.id);
             Some(serde_json::to_string(&open).expect("incidents serialise"))
         } else {
@@ -327,6 +354,8 @@ impl Live {
     /// Collects what changed since the previous tick.
     pub fn tick(&mut self) -> TickBatch {
         self.tick += 1;
+        let now = self.now_ms();
+        self.book.roll(now);
         let mut batch = TickBatch { tick: self.tick, time_ms: self.now_ms(), ..TickBatch::default() };
         for id in std::mem::take(&mut self.moved) {
             if self.dirty[id as usize] == 1

@@ -10,7 +10,7 @@ use super::{Live, Refusal, RefusalKind};
 use crate::access::MAX_NAME;
 use crate::records::{IncidentRow, Record, TrackPoint};
 use crate::workflow::{Action, WorkflowError};
-use crate::world::WorldEvent;
+use crate::world::{IncidentRec, WorldEvent};
 
 /// Most patrols one registration request may name.
 pub const MAX_REGISTRATIONS: usize = 10_000;
@@ -147,20 +147,6 @@ impl Live {
         records
     }
 
-    fn incident_row(&self, id: u64) -> IncidentRow {
-        let r = &self.world.incidents[&id];
-        IncidentRow {
-            id,
-            category: r.category.key().into(),
-            source: r.source.key().into(),
-            x: r.pos[0],
-            y: r.pos[1],
-            grid: r.grid.clone(),
-            description: r.description.clone(),
-            case: r.case.clone(),
-        }
-    }
-
     /// Opens an incident (受理) at a local point; returns its id.
     pub fn open_incident(
         &mut self,
@@ -172,9 +158,11 @@ impl Live {
         let id = self.next_incident;
         self.next_incident += 1;
         let now = self.now_ms();
-        self.world.open_incident(id, category, source, p, description, now);
-        let state = self.incident_state(&self.world.incidents[&id]);
-        let mut records = vec![Record::Incident(self.incident_row(id))];
+        let rec = self.world.new_incident(id, category, source, p, description, now);
+        let state = self.incident_state(&rec);
+        let mut records = vec![Record::Incident(incident_row(&rec))];
+        records.push(Record::Tally(self.book.count(&rec.grid, None, &rec.case, now)));
+        self.world.put_incident(rec);
         records.push(self.event(EventKind::IncidentOpened { incident: state }));
         (id, records)
     }
@@ -197,14 +185,11 @@ impl Live {
             return Err(Refusal::invalid("assignee", format!("at most {MAX_NAME} characters")));
         }
         let now = self.now_ms();
-        let limits = self.world.limits.clone();
-        let rec = self
-            .world
-            .incidents
-            .get_mut(&id)
-            .ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?;
+        let limits = &self.world.limits;
+        let mut rec = self.world.incident(id).cloned().ok_or_else(|| self.not_open(id))?;
+        let before = rec.case.clone();
         let before_assignee = rec.case.assignee.clone();
-        rec.case.apply(action, actor, note, now, &limits).map_err(|e| match e {
+        rec.case.apply(action, actor, note, now, limits).map_err(|e| match e {
             WorkflowError::InvalidTransition { .. } | WorkflowError::TimelineFull => {
                 Refusal::conflict("action", e.to_string())
             }
@@ -233,8 +218,11 @@ impl Live {
                 }
             }
         }
-        let state = self.incident_state(&self.world.incidents[&id]);
-        records.push(Record::Incident(self.incident_row(id)));
+        let state = self.incident_state(&rec);
+        records.push(Record::Incident(incident_row(&rec)));
+        records.push(Record::Tally(self.book.count(&rec.grid, Some(&before), &rec.case, now)));
+        // A closed incident leaves memory here (the store keeps it).
+        self.world.put_incident(rec);
         records.push(self.event(EventKind::IncidentChanged {
             incident: state,
             actor: actor.to_owned(),
@@ -257,31 +245,48 @@ impl Live {
         self.apply(incident, &Action::Dispatch { assignee: ext }, actor, "")
     }
 
-    /// Hands overdue incidents one level up; one event each.
+    /// Hands overdue incidents one level up; one event each. Only the overdue are looked at
+    /// (the open incidents by deadline).
     pub fn escalate(&mut self) -> Vec<Record> {
         let now = self.now_ms();
-        let limits = self.world.limits.clone();
-        let mut ids: Vec<u64> = self
-            .world
-            .incidents
-            .values()
-            .filter(|i| i.case.is_open() && i.case.is_overdue(now))
-            .map(|i| i.id)
-            .collect();
-        ids.sort_unstable();
         let mut records = Vec::new();
-        for id in ids {
-            let rec = self.world.incidents.get_mut(&id).expect("listed");
+        for id in self.world.overdue_ids(now) {
+            let mut rec = self.world.incident(id).expect("listed").clone();
             let deadline = rec.case.deadline_ms;
             // One level up, or (at the top already) the same level with its deadline restarted:
             // either way displays learn the new deadline.
-            let escalated = rec.case.escalate_if_overdue(now, &limits);
+            let escalated = rec.case.escalate_if_overdue(now, &self.world.limits);
             if escalated.is_some() || rec.case.deadline_ms != deadline {
                 let (level, deadline_ms) = (rec.case.level, rec.case.deadline_ms.unwrap_or_default());
-                records.push(Record::Incident(self.incident_row(id)));
+                records.push(Record::Incident(incident_row(&rec)));
+                self.world.put_incident(rec);
                 records.push(self.event(EventKind::IncidentEscalated { incident: id, level, deadline_ms }));
             }
         }
         records
+    }
+
+    /// The refusal for a step on an incident that is not open: closed (the store has it), or
+    /// never opened.
+    fn not_open(&self, id: u64) -> Refusal {
+        if id > 0 && id < self.next_incident {
+            Refusal::conflict("action", format!("incident {id} is closed (回访结案): it takes no more steps"))
+        } else {
+            Refusal::not_found("incident", format!("no incident {id}"))
+        }
+    }
+}
+
+/// The stored form of an incident.
+pub fn incident_row(r: &IncidentRec) -> IncidentRow {
+    IncidentRow {
+        id: r.id,
+        category: r.category.key().into(),
+        source: r.source.key().into(),
+        x: r.pos[0],
+        y: r.pos[1],
+        grid: r.grid.clone(),
+        description: r.description.clone(),
+        case: r.case.clone(),
     }
 }

@@ -45,7 +45,7 @@ impl Live {
             self.mark(p.id, true);
         }
         for i in &c.incidents {
-            self.put_incident(i)?;
+            self.put_incident(i, true)?;
         }
         for (seq, _, json) in &c.events {
             if *seq < self.next_seq {
@@ -110,6 +110,12 @@ mod tests {
         commit(&mut leader, r);
         let r = leader.apply(id, &Action::Resolve, "P-2", "已清运").unwrap();
         commit(&mut leader, r);
+        let (second, r) = leader.open_incident(IncidentCategory::Noise, IncidentSource::Hotline, [5.0, 5.0], "噪音");
+        commit(&mut leader, r);
+        let r = leader.apply(id, &Action::ReviewPass, "审核员", "").unwrap();
+        commit(&mut leader, r);
+        let r = leader.apply(id, &Action::Close { satisfaction: 5 }, "回访员", "").unwrap();
+        commit(&mut leader, r);
         // Fixes and audit entries are no shared change.
         let positions = vec![crate::records::TrackPoint { patrol: 0, t_ms: 1, x: 1.0, y: 1.0 }];
         assert!(Change::of(99, &leader.ingest_points(positions)).is_none());
@@ -121,11 +127,15 @@ mod tests {
         for c in &changes {
             follower.apply_change(c).unwrap();
         }
-        assert_eq!(follower.change_id(), 4);
+        assert_eq!(follower.change_id(), 7);
         assert_eq!(follower.last_seq(), leader.last_seq());
         assert_eq!(follower.patrol_id("P-2"), Some(1));
-        let (a, b) = (&leader.world.incidents[&id], &follower.world.incidents[&id]);
+        let (a, b) = (leader.world.incident(second).unwrap(), follower.world.incident(second).unwrap());
         assert_eq!((&a.case, &a.grid, a.pos), (&b.case, &b.grid, b.pos));
+        // The closed one left both, and both count it the same.
+        assert!(leader.world.incident(id).is_none() && follower.world.incident(id).is_none());
+        assert_eq!(follower.kpis(), leader.kpis());
+        assert_eq!((leader.kpis().total, leader.kpis().closed), (2, 1));
         assert_eq!(follower.world.patrols[&1].status, leader.world.patrols[&1].status);
         // The events reach the follower's displays, once each, in order.
         let seqs: Vec<u64> = follower.tick().events.iter().map(|e| e.seq).collect();

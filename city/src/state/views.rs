@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gridwall_protocol::{
-    Bbox, ComponentItem, Event, IncidentState, Kpis, Layer, LayerSet, PatrolPos, PatrolState, ServerMessage,
+    Bbox, ComponentItem, Event, IncidentState, KpiPeriod, Kpis, Layer, LayerSet, PatrolPos, PatrolState, ServerMessage,
 };
 
 use super::{Live, priority};
@@ -118,8 +118,7 @@ impl Live {
             ids.sort_unstable();
             incidents = ids
                 .into_iter()
-                .filter_map(|id| self.world.incidents.get(&u64::from(id)))
-                .filter(|r| r.case.is_open())
+                .filter_map(|id| self.world.incident(u64::from(id)))
                 .map(|r| self.incident_state(r))
                 .collect();
         }
@@ -149,11 +148,24 @@ impl Live {
         }
     }
 
-    /// KPIs city-wide or for a grid code, with "today" in the operators' time zone.
-    pub fn kpis(&self, scope: Option<&str>) -> Kpis {
+    /// KPIs city-wide or for a grid code over a period, with "today" in the operators' time
+    /// zone: from the counters, and the overdue count from the open incidents (live work).
+    /// `None` for a code that is no grid unit.
+    pub fn kpis_for(&self, scope: Option<&str>, period: KpiPeriod) -> Option<Kpis> {
         let now = self.now_ms();
-        let day = 86_400_000;
-        let day_start = (now + self.utc_offset_ms).div_euclid(day) * day - self.utc_offset_ms;
-        self.world.kpis(scope, now, day_start)
+        let (sums, closed_today) = self.book.sums(scope, period, now)?;
+        let overdue = self
+            .world
+            .open_incidents()
+            .filter(|i| scope.is_none_or(|s| !i.grid.is_empty() && i.grid.starts_with(s)))
+            .filter(|i| i.case.ever_overdue || i.case.is_overdue(now))
+            .filter(|i| period == KpiPeriod::All || self.book.in_period(period, i.case.created_ms, now))
+            .count();
+        Some(sums.kpis(closed_today, overdue as u64))
+    }
+
+    /// The city-wide KPIs since the start (what displays show).
+    pub fn kpis(&self) -> Kpis {
+        self.kpis_for(None, KpiPeriod::All).expect("the city is always a scope")
     }
 }

@@ -9,7 +9,11 @@ pub mod open311;
 use serde::{Deserialize, Serialize};
 
 use crate::messages::{IncidentState, Kpis, PatrolId, PatrolState};
-use crate::model::{GridLevel, IncidentStage, PatrolRole, PatrolStatus};
+use crate::model::{GridLevel, IncidentStage, KpiPeriod, PatrolRole, PatrolStatus};
+
+fn all_time() -> KpiPeriod {
+    KpiPeriod::All
+}
 
 /// The body of every refused request (4xx/5xx): `{"error":{"field":…,"message":…,"index":…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,11 +176,14 @@ pub struct GridSummary {
     pub kpis: Kpis,
 }
 
-/// `GET /api/v1/kpis?scope=CODE`.
+/// `GET /api/v1/kpis?scope=CODE&period=all|year|quarter|month|day`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KpisAnswer {
     /// The grid code asked for; none for city-wide.
     pub scope: Option<String>,
+    /// The period counted (incidents accepted in it); `all` when not asked.
+    #[serde(default = "all_time")]
+    pub period: KpiPeriod,
     pub time_ms: i64,
     pub kpis: Kpis,
 }

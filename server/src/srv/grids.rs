@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /api/v1/grids` | every unit's outline in local metres, for displays → [`GridOutlines`] |
-//! | `GET /api/v1/grids/{code}` | a unit with its patrols, incidents, components and KPIs → [`GridSummary`] |
+//! | `GET /api/v1/grids/{code}` | a unit with its patrols, open incidents, components and KPIs → [`GridSummary`] |
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use gridwall_backend::Backend;
 use gridwall_city::access::Permission;
 use gridwall_city::state::Refusal;
+use gridwall_protocol::KpiPeriod;
 use gridwall_protocol::api::GridSummary;
 
 use super::access::Who;
@@ -42,8 +43,8 @@ pub async fn summary(
         parent: g.parent.clone(),
         components: components.len(),
         patrols: patrols.iter().filter_map(|&id| live.patrol_state(id)).collect(),
-        incidents: incidents.iter().map(|id| live.incident_state(&live.world.incidents[id])).collect(),
-        kpis: live.kpis(Some(&code)),
+        incidents: incidents.iter().filter_map(|&id| live.world.incident(id)).map(|r| live.incident_state(r)).collect(),
+        kpis: live.kpis_for(Some(&code), KpiPeriod::All).unwrap_or_default(),
         code,
     }))
 }

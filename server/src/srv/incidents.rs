@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /api/v1/incidents/{id}` | an incident with its timeline → [`IncidentDetail`] |
+//! | `GET /api/v1/incidents/{id}` | an incident with its timeline, open or closed long ago → [`IncidentDetail`] |
 //! | `POST /api/v1/incidents/{id}/transitions` | a workflow step → [`TransitionAnswer`] |
 
 use std::sync::Arc;
@@ -30,11 +30,12 @@ pub async fn detail(
 ) -> ApiResult<Json<IncidentDetail>> {
     who.check(Permission::Read)?;
     let id = incident_id(&id)?;
+    // Open: from memory; closed (however long ago): from the store, off the live lock.
+    let rec = backend.incident(id).await?.ok_or_else(|| Refusal::not_found("id", format!("no incident {id}")))?;
     let live = backend.live();
-    let rec = live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("id", format!("no incident {id}")))?;
     let now = live.now_ms();
     Ok(Json(IncidentDetail {
-        incident: live.incident_state(rec),
+        incident: live.incident_state(&rec),
         overdue: rec.case.is_overdue(now),
         time_left_ms: rec.case.deadline_ms.map(|d| d - now),
         assignee: rec.case.assignee.clone(),
@@ -88,6 +89,7 @@ pub async fn transition(
     let actor = who.0.actor(&t.actor);
     let cmd = Command::Apply { incident: id, action: t.action, actor, note: t.note };
     backend.run_command(cmd, &who.0, |_| format!("incident {id}")).await?;
-    let live = backend.live();
-    Ok(Json(TransitionAnswer { incident: live.incident_state(&live.world.incidents[&id]) }))
+    // A step that closed it let it go from memory: the store has it.
+    let rec = backend.incident(id).await?.ok_or_else(|| Refusal::not_found("id", format!("no incident {id}")))?;
+    Ok(Json(TransitionAnswer { incident: backend.live().incident_state(&rec) }))
 }

@@ -2,7 +2,9 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /api/v1/kpis?scope=CODE` | KPIs city-wide or for a street, community or cell → [`KpisAnswer`] |
+//! | `GET /api/v1/kpis?scope=CODE&period=P` | KPIs city-wide or for a street, community or cell, since the start or this `year`, `quarter`, `month`, `day` → [`KpisAnswer`] |
+//!
+//! Answered from counters (O(1) in the city's age) and the open incidents.
 //!
 //! Displays get the city-wide KPIs on their socket instead, whenever they change.
 
@@ -14,10 +16,11 @@ use axum::extract::{Query, State};
 use gridwall_backend::Backend;
 use gridwall_city::access::Permission;
 use gridwall_city::state::Refusal;
+use gridwall_protocol::KpiPeriod;
 use gridwall_protocol::api::KpisAnswer;
 
 use super::access::Who;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 
 pub async fn kpis(
     who: Who,
@@ -25,13 +28,19 @@ pub async fn kpis(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<KpisAnswer>> {
     who.check(Permission::Read)?;
-    let live = backend.live();
+    let period: KpiPeriod = match q.get("period").filter(|p| !p.is_empty()) {
+        None => KpiPeriod::All,
+        Some(p) => p.parse().map_err(|_| {
+            ApiError::bad_request(
+                "period",
+                format!("{:?}: use all, year, quarter, month or day", p.chars().take(32).collect::<String>()),
+            )
+        })?,
+    };
     let scope = q.get("scope").filter(|s| !s.is_empty()).cloned();
-    if let Some(s) = &scope
-        && live.world.grid(s).is_none()
-    {
-        return Err(Refusal::not_found("scope", format!("no grid unit {s:?}")).into());
-    }
-    let kpis = live.kpis(scope.as_deref());
-    Ok(Json(KpisAnswer { scope, time_ms: live.now_ms(), kpis }))
+    let live = backend.live();
+    let kpis = live.kpis_for(scope.as_deref(), period).ok_or_else(|| {
+        Refusal::not_found("scope", format!("no grid unit {:?}", scope.as_deref().unwrap_or_default()))
+    })?;
+    Ok(Json(KpisAnswer { scope, period, time_ms: live.now_ms(), kpis }))
 }

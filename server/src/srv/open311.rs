@@ -20,10 +20,11 @@ use gridwall_backend::Backend;
 use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
-use gridwall_city::state::Refusal;
+use gridwall_city::state::{Refusal, incident_rec};
 use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
+use gridwall_store::history::incidents::RequestQuery;
 
 use super::access::{Access, Who};
 use super::error::{ApiError, ApiResult, incident_id, media_type, parse_json, time_param};
@@ -132,22 +133,25 @@ pub async fn list(
     }
     let start = time_param(&q, "start_date").map_err(ApiError::open311)?;
     let end = time_param(&q, "end_date").map_err(ApiError::open311)?;
-    let live = backend.live();
-    let now = live.now_ms();
-    // GeoReport v2 default window: the last 90 days, at most 1000 requests.
-    let start = start.unwrap_or(if ids.is_some() { i64::MIN } else { now - 90 * 86_400_000 });
-    let end = end.unwrap_or(i64::MAX);
-    let mut recs: Vec<_> = live
-        .world
-        .incidents
-        .values()
-        .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
-        .filter(|r| codes.as_ref().is_none_or(|c| c.contains(&r.category)))
-        .filter(|r| status.is_none_or(|s| (s == "closed") != r.case.is_open()))
-        .filter(|r| r.case.created_ms >= start && r.case.created_ms <= end)
-        .collect();
-    recs.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
-    recs.truncate(1000);
+    let now = backend.live().now_ms();
+    // GeoReport v2 default window: the last 90 days, at most 1000 requests. Asked of the store
+    // (indexed by acceptance time), off the live lock: the city's age costs nothing here.
+    let query = RequestQuery {
+        from_ms: start.unwrap_or(if ids.is_some() { i64::MIN } else { now - 90 * 86_400_000 }),
+        to_ms: end.unwrap_or(i64::MAX),
+        ids,
+        categories: codes.map(|c| c.iter().map(|c| c.key().to_owned()).collect()),
+        closed: status.map(|s| s == "closed"),
+        limit: 1000,
+    };
+    let rows = backend.read(move |s| s.requests(&query)).await.map_err(|e| ApiError::from(e).open311())?;
+    let recs = rows
+        .iter()
+        .map(|r| {
+            incident_rec(r).map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::open311)?;
     let out = backend.with_frame(|f| {
         Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, &access)).collect())
     });
@@ -161,10 +165,9 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ServiceRequest>>> {
     let id = incident_id(&id).map_err(ApiError::open311)?;
-    let live = backend.live();
-    let rec = live.world.incidents.get(&id).ok_or_else(|| {
+    let rec = backend.incident(id).await.map_err(|e| ApiError::from(e).open311())?.ok_or_else(|| {
         ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311()
     })?;
-    let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(rec, f))).map_err(|e| crs_error(&e))?;
+    let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(&rec, f))).map_err(|e| crs_error(&e))?;
     Ok(Json(vec![shown(out, &who.0, &access)]))
 }

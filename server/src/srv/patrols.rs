@@ -93,7 +93,7 @@ pub async fn track(
         let now = backend.live().now_ms();
         q.insert("from".into(), ingest::format_time(now - backend.retention_ms + 1_000));
     }
-    let (from, to) = super::replay::range(&backend, &q)?;
+    let (from, to) = super::replay::range(&backend, &q, true)?;
     let history = backend.history();
     let fixes = tokio::task::spawn_blocking(move || {
         history.open()?.fixes(from - 1, to, |p| p == pid, super::replay::MAX_FIXES)
@@ -128,8 +128,8 @@ pub async fn nearest(
     }
     let p = if let Some(v) = q.get("incident") {
         let id: u64 = v.parse().map_err(|_| ApiError::bad_request("incident", format!("{v:?} is not an id")))?;
-        let live = backend.live();
-        live.world.incidents.get(&id).ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?.pos
+        let rec = backend.incident(id).await?;
+        rec.ok_or_else(|| Refusal::not_found("incident", format!("no incident {id}")))?.pos
     } else {
         let num = |k: &str| -> ApiResult<f64> {
             let v = q.get(k).ok_or_else(|| ApiError::bad_request(k, "give incident=ID or x and y (local metres)"))?;

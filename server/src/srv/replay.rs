@@ -7,7 +7,8 @@
 //! | `GET /api/v1/replay/incidents.geojson?from=&to=` | incidents with a workflow step in the range, each with its timeline |
 //! | `GET /api/v1/replay/incidents.csv?from=&to=` | the same as one row per workflow step |
 //!
-//! `from`/`to` are RFC 3339 (default: the last hour); `bbox` is `west,south,east,north` in
+//! `from`/`to` are RFC 3339 (default: the last hour; tracks within the retention, incidents of
+//! any age); `bbox` is `west,south,east,north` in
 //! WGS84. At most [`MAX_FIXES`] fixes or [`MAX_INCIDENTS`] incidents an answer (400 past them:
 //! narrow the range).
 
@@ -44,15 +45,16 @@ impl From<HistoryError> for ApiError {
     }
 }
 
-/// `from` and `to` of a query (default: the hour before now), within the history kept.
-pub fn range(backend: &Backend, q: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
+/// `from` and `to` of a query (default: the hour before now), within the history kept (tracks;
+/// incidents are kept for good: `retained` false).
+pub fn range(backend: &Backend, q: &HashMap<String, String>, retained: bool) -> ApiResult<(i64, i64)> {
     let now = backend.live().now_ms();
     let to = time_param(q, "to")?.unwrap_or(now).min(now);
     let from = time_param(q, "from")?.unwrap_or(to - 3_600_000);
     if from > to {
         return Err(ApiError::bad_request("from", "from is after to"));
     }
-    if from < now - backend.retention_ms {
+    if retained && from < now - backend.retention_ms {
         return Err(ApiError::bad_request(
             "from",
             format!(
@@ -93,7 +95,7 @@ pub async fn patrols_geojson(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     who.check(Permission::Read)?;
-    let (from, to) = range(&backend, &q)?;
+    let (from, to) = range(&backend, &q, true)?;
     let bbox = match q.get("bbox") {
         None => None,
         Some(v) => {
@@ -165,7 +167,7 @@ async fn incidents(
     q: &HashMap<String, String>,
 ) -> ApiResult<Vec<(gridwall_city::records::IncidentRow, [f64; 2])>> {
     who.check(Permission::Read)?;
-    let (from, to) = range(backend, q)?;
+    let (from, to) = range(backend, q, false)?;
     let history = backend.history();
     let (rows, more) = blocking(move || history.open()?.incidents_between(from, to, MAX_INCIDENTS)).await?;
     if more {

@@ -19,6 +19,7 @@
 
 pub mod city;
 pub mod codec;
+pub mod incidents;
 pub mod maintain;
 pub mod reader;
 pub mod replay;

@@ -47,8 +47,12 @@ pub struct PgHistory {
 }
 
 impl PgHistory {
-    fn c(&mut self) -> &mut postgres::Client {
+    pub(super) fn c(&mut self) -> &mut postgres::Client {
         self.client.as_mut().expect("open until dropped")
+    }
+
+    pub(super) fn city(&self) -> &str {
+        &self.city.city
     }
 }
 

@@ -4,12 +4,41 @@
 use gridwall_city::access::{AUDIT_KEPT, AuditEntry};
 use gridwall_city::records::{IncidentRow, Loaded, PatrolRow, TrackPoint};
 
+use gridwall_city::tally::{DayTally, Tally};
+
 use super::{PostgresStore, StoreError, ms_of, time_of};
+use crate::LoadFrom;
 use crate::history::WINDOW_MS;
 use crate::history::codec::{Fix, decode_keyframe};
 
 impl PostgresStore {
-    pub(super) fn load_now(&mut self, events: usize) -> Result<Loaded, StoreError> {
+    /// A city written before the KPI rows existed: its incidents counted into them once (in
+    /// one transaction that holds the city's row: servers starting together count it once).
+    pub(super) fn count_once(&mut self, utc_offset_ms: i64) -> Result<(), StoreError> {
+        let city = self.city.city.clone();
+        let shown = self.shown.clone();
+        let (client, st) = self.conn()?;
+        let mut tx = client.transaction()?;
+        let done: bool = tx.query_one("SELECT kpi_counted FROM cities WHERE city = $1 FOR UPDATE", &[&city])?.get(0);
+        if done {
+            return Ok(());
+        }
+        let mut counted = crate::tallies::Counted::default();
+        for r in tx.query("SELECT id, grid, case_json::text FROM incidents WHERE city = $1", &[&city])? {
+            let case: gridwall_city::workflow::Case =
+                serde_json::from_str(r.get::<_, &str>(2)).map_err(|e| StoreError::Damaged {
+                    path: shown.clone().into(),
+                    detail: format!("incident {} cannot be read back: {e}", r.get::<_, i64>(0)),
+                })?;
+            counted.add(r.get(1), &case, utc_offset_ms);
+        }
+        super::write::write_tally(&mut tx, st, &city, &counted.rows())?;
+        tx.execute("UPDATE cities SET kpi_counted = true WHERE city = $1", &[&city])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn load_now(&mut self, from: LoadFrom) -> Result<Loaded, StoreError> {
         let (city, [ox, oy]) = (self.city.city.clone(), self.city.origin);
         let shown = self.shown.clone();
         let (client, _) = self.conn()?;
@@ -34,7 +63,7 @@ impl PostgresStore {
         }
         for r in tx.query(
             "SELECT id, category, source, x, y, grid, description, case_json::text FROM incidents \
-             WHERE city = $1 ORDER BY id",
+             WHERE city = $1 AND stage <> 'closed' ORDER BY id",
             &[&city],
         )? {
             out.incidents.push(incident_row(&r).map_err(|source| StoreError::Damaged {
@@ -45,7 +74,7 @@ impl PostgresStore {
         for r in tx.query(
             "SELECT seq, at, body::text FROM (SELECT * FROM events WHERE city = $1 ORDER BY seq DESC LIMIT $2) e \
              ORDER BY seq",
-            &[&city, &(events as i64)],
+            &[&city, &(from.events as i64)],
         )? {
             out.events.push((r.get::<_, i64>(0) as u64, ms_of(r.get(1)), r.get(2)));
         }
@@ -99,6 +128,35 @@ impl PostgresStore {
         }
         out.positions = latest.into_values().collect();
         out.positions.sort_by_key(|p| p.patrol);
+        let max: Option<i64> = tx.query_one("SELECT max(id) FROM incidents WHERE city = $1", &[&city])?.get(0);
+        out.max_incident = max.unwrap_or(0) as u64;
+        let tally = |r: &postgres::Row, at: usize| Tally {
+            total: r.get(at),
+            closed: r.get(at + 1),
+            on_time: r.get(at + 2),
+            rated: r.get(at + 3),
+            satisfied: r.get(at + 4),
+            handling_ms: r.get(at + 5),
+        };
+        for r in tx.query(
+            "SELECT grid, total, closed, on_time, rated, satisfied, handling_ms FROM kpi_all WHERE city = $1",
+            &[&city],
+        )? {
+            out.tally_all.push((r.get(0), tally(&r, 1)));
+        }
+        let since = i32::try_from(from.since_day).unwrap_or(i32::MIN);
+        for r in tx.query(
+            "SELECT day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in FROM kpi_days \
+             WHERE city = $1 AND day >= $2",
+            &[&city, &since],
+        )? {
+            out.tally_days.push(DayTally {
+                day: i64::from(r.get::<_, i32>(0)),
+                grid: r.get(1),
+                tally: tally(&r, 2),
+                closed_in: r.get(8),
+            });
+        }
         let change: Option<i64> = tx.query_one("SELECT max(id) FROM changes WHERE city = $1", &[&city])?.get(0);
         out.change_id = change.unwrap_or(0) as u64;
         tx.commit()?;

@@ -19,7 +19,7 @@ use gridwall_city::records::{Change, Loaded, Record};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Statement};
 
-use crate::{Store, StoreError};
+use crate::{LoadFrom, Store, StoreError};
 use days::DAY_MS;
 
 mod days;
@@ -33,6 +33,9 @@ pub use maintain::spawn_pg_maintenance;
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
+
+/// The advisory lock the migrations are applied under ("gridwall" as a number).
+const MIGRATION_LOCK: i64 = 0x6772_6964_7761_6c6c;
 
 /// Which city a store holds and where its local metres lie.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +67,8 @@ struct Prepared {
     keyframe: Statement,
     kpis: Statement,
     change: Statement,
+    kpi_day: Statement,
+    kpi_all: Statement,
     geometry: Type,
 }
 
@@ -123,11 +128,17 @@ impl PostgresStore {
         let shown = shown_url(url);
         let srid = city.srid().ok_or_else(|| StoreError::Crs { crs: city.crs.clone() })?;
         let mut client = connect(url, &shown)?;
-        embedded::migrations::runner()
+        let pg = |source| StoreError::Postgres { db: shown.clone(), source };
+        // Servers starting together on a fresh database take turns: one applies the
+        // migrations, the others then find them applied (the lock is the session's, let go of
+        // when it ends if this one dies half way).
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).map_err(pg)?;
+        let migrated = embedded::migrations::runner()
             .set_migration_table_name("gridwall_migrations")
             .run(&mut client)
-            .map_err(|source| StoreError::Migrate { db: shown.clone(), source: Box::new(source) })?;
-        let pg = |source| StoreError::Postgres { db: shown.clone(), source };
+            .map_err(|source| StoreError::Migrate { db: shown.clone(), source: Box::new(source) });
+        client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).map_err(pg)?;
+        migrated?;
         let row = client
             .query_one(
                 "INSERT INTO cities (city, crs, srid, origin_x, origin_y) VALUES ($1, $2, $3, $4, $5) \
@@ -276,13 +287,29 @@ fn prepare(client: &mut Client) -> Result<Prepared, postgres::Error> {
              ON CONFLICT (city, t) DO UPDATE SET body = EXCLUDED.body",
         )?,
         change: client.prepare("INSERT INTO changes (city, id, body) VALUES ($1, $2, $3::text::jsonb)")?,
+        kpi_day: client.prepare(
+            "INSERT INTO kpi_days (city, day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (city, day, grid) DO UPDATE SET \
+             total = kpi_days.total + EXCLUDED.total, closed = kpi_days.closed + EXCLUDED.closed, \
+             on_time = kpi_days.on_time + EXCLUDED.on_time, rated = kpi_days.rated + EXCLUDED.rated, \
+             satisfied = kpi_days.satisfied + EXCLUDED.satisfied, \
+             handling_ms = kpi_days.handling_ms + EXCLUDED.handling_ms, closed_in = kpi_days.closed_in + EXCLUDED.closed_in",
+        )?,
+        kpi_all: client.prepare(
+            "INSERT INTO kpi_all (city, grid, total, closed, on_time, rated, satisfied, handling_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (city, grid) DO UPDATE SET \
+             total = kpi_all.total + EXCLUDED.total, closed = kpi_all.closed + EXCLUDED.closed, \
+             on_time = kpi_all.on_time + EXCLUDED.on_time, rated = kpi_all.rated + EXCLUDED.rated, \
+             satisfied = kpi_all.satisfied + EXCLUDED.satisfied, handling_ms = kpi_all.handling_ms + EXCLUDED.handling_ms",
+        )?,
         geometry,
     })
 }
 
 impl Store for PostgresStore {
-    fn load(&mut self, events: usize) -> Result<Loaded, StoreError> {
-        self.load_now(events).map_err(|e| self.named(e))
+    fn load(&mut self, from: LoadFrom) -> Result<Loaded, StoreError> {
+        self.count_once(from.utc_offset_ms).map_err(|e| self.named(e))?;
+        self.load_now(from).map_err(|e| self.named(e))
     }
 
     fn take_over(&mut self) -> Result<(), StoreError> {

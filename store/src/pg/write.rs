@@ -5,6 +5,7 @@ use std::error::Error as StdError;
 
 use bytes::BytesMut;
 use gridwall_city::records::{Record, TrackPoint};
+use gridwall_city::tally::DayTally;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
@@ -118,6 +119,7 @@ impl PostgresStore {
                 Record::Kpis { t_ms, json } => {
                     tx.execute(&st.kpis, &[&city, &time_of(*t_ms), json])?;
                 }
+                Record::Tally(rows) => write_tally(&mut tx, st, &city, rows)?,
                 Record::Change(c) => {
                     let body = serde_json::to_string(c).expect("a change serialises");
                     tx.execute(&st.change, &[&city, &(c.id as i64), &body])?;
@@ -137,6 +139,31 @@ impl PostgresStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Adds KPI day rows to `kpi_days` and their sums to `kpi_all`.
+pub(super) fn write_tally(
+    tx: &mut postgres::Transaction,
+    st: &super::Prepared,
+    city: &str,
+    rows: &[DayTally],
+) -> Result<(), postgres::Error> {
+    for r in rows {
+        let t = &r.tally;
+        let day = i32::try_from(r.day).unwrap_or(i32::MAX);
+        let counts = [&t.total, &t.closed, &t.on_time, &t.rated, &t.satisfied, &t.handling_ms];
+        tx.execute(
+            &st.kpi_day,
+            &[&city, &day, &r.grid, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], &r.closed_in],
+        )?;
+        if !t.is_zero() {
+            tx.execute(
+                &st.kpi_all,
+                &[&city, &r.grid, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The kind of an event (its JSON's `event`, for analysts' queries), without parsing all of it.

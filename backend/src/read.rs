@@ -1,0 +1,58 @@
+//! Asking the store, off the live state's lock: old incidents (the live state holds the open
+//! ones only), Open311 lists, anything a request wants of the past. Each question runs on a
+//! blocking thread with a pooled reader connection of its own, so a slow query delays its own
+//! request only, never a tick or a position report.
+
+use std::sync::Arc;
+
+use gridwall_city::state::incident_rec;
+use gridwall_city::world::IncidentRec;
+use gridwall_store::history::HistoryError;
+use gridwall_store::history::codec::Damaged;
+use gridwall_store::history::source::Source;
+
+use crate::Backend;
+
+/// Reader connections kept open between questions.
+pub(crate) const READERS: usize = 4;
+
+impl Backend {
+    /// Runs `f` on a reader connection to the store, on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Source) -> Result<T, HistoryError> + Send + 'static,
+    ) -> Result<T, HistoryError> {
+        let backend = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let pooled = backend.readers.lock().expect("readers").pop();
+            let mut source = match pooled {
+                Some(s) => s,
+                None => backend.history().open()?,
+            };
+            let out = f(&mut source);
+            // After an error the connection may be gone: a new one next time.
+            if out.is_ok() {
+                let mut pool = backend.readers.lock().expect("readers");
+                if pool.len() < READERS {
+                    pool.push(source);
+                }
+            }
+            out
+        });
+        task.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    /// An incident of any age: from memory while open, else from the store.
+    pub async fn incident(self: &Arc<Self>, id: u64) -> Result<Option<IncidentRec>, HistoryError> {
+        if let Some(rec) = self.live().world.incident(id) {
+            return Ok(Some(rec.clone()));
+        }
+        let row = self.read(move |s| s.incident(id)).await?;
+        row.map(|r| incident_rec(&r).map_err(|_| damaged())).transpose()
+    }
+}
+
+/// A stored incident whose category or source this version does not know.
+pub(crate) fn damaged() -> HistoryError {
+    HistoryError::Damaged(Damaged { what: "incident", why: "an unknown category or source" })
+}
