@@ -37,6 +37,8 @@ pub enum BackendError {
     SimulatedPatrols(Refusal),
     #[error("the scene's coordinate system: {0}")]
     Coord(#[from] CoordError),
+    #[error("synth-history: {0}")]
+    Synth(String),
 }
 
 /// Why a client's operation did not happen.

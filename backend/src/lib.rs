@@ -16,6 +16,7 @@
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up,
 //!   replay).
 //! * [`simulate`]: the simulator driven against the backend, and its warm-up of history.
+//! * [`synth`]: a seeded past of months or years written straight into a store.
 
 mod backend;
 mod commit;
@@ -24,6 +25,7 @@ mod node;
 mod read;
 pub mod session;
 pub mod simulate;
+pub mod synth;
 mod tick;
 
 pub use backend::{Backend, BackendError, CommitError};

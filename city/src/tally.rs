@@ -103,6 +103,22 @@ pub struct DayTally {
     pub closed_in: i64,
 }
 
+/// The day rows of one incident as it now is: its tally on the day it was accepted, and its
+/// closing on the day it closed (what a history written in one go counts).
+pub fn day_rows(grid: &str, case: &Case, utc_offset_ms: i64) -> Vec<DayTally> {
+    let day = local_day(case.created_ms, utc_offset_ms);
+    let mut rows = vec![DayTally { day, grid: grid.to_owned(), tally: Tally::of(case), closed_in: 0 }];
+    if let Some(closed) = case.closed_ms {
+        let closed_day = local_day(closed, utc_offset_ms);
+        if closed_day == day {
+            rows[0].closed_in = 1;
+        } else {
+            rows.push(DayTally { day: closed_day, grid: grid.to_owned(), tally: Tally::default(), closed_in: 1 });
+        }
+    }
+    rows
+}
+
 /// The day number of a moment in a time zone `utc_offset_ms` ahead of UTC.
 pub fn local_day(t_ms: i64, utc_offset_ms: i64) -> i64 {
     (t_ms + utc_offset_ms).div_euclid(DAY_MS)

@@ -16,6 +16,7 @@
 //! nothing of the core depends on it. `gridwall-backend` drives it against a live backend.
 
 mod city;
+pub mod history;
 mod roads;
 
 use std::collections::{HashMap, HashSet};

@@ -28,7 +28,8 @@ pub use sqlite::SqliteStore;
 pub(crate) use sqlite::decode_points as sqlite_points;
 pub use writer::StoreWriter;
 
-use gridwall_city::records::{Change, Loaded, Record};
+use gridwall_city::records::{Change, IncidentRow, Loaded, Record};
+use gridwall_city::tally::DayTally;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +105,13 @@ pub trait Store: Send + 'static {
     fn load(&mut self, from: LoadFrom) -> Result<Loaded, StoreError>;
     /// Writes the records in one durable transaction.
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
+    /// Writes a past in bulk (`synth-history`, on a store no server is writing): incidents with
+    /// their whole workflow and their KPI rows, in one transaction.
+    fn import(&mut self, incidents: &[IncidentRow], tally: &[DayTally]) -> Result<(), StoreError> {
+        let mut records: Vec<Record> = incidents.iter().cloned().map(Record::Incident).collect();
+        records.push(Record::Tally(tally.to_vec()));
+        self.write(&records)
+    }
     /// Whether the store answers now (a database server may have gone away and come back).
     fn ping(&mut self) -> Result<(), StoreError> {
         Ok(())

@@ -2,7 +2,7 @@
 //! the day and all-time rows the live state's counters are read back from (a one-time upgrade;
 //! from then on each workflow event adds its own `Record::Tally`).
 
-use gridwall_city::tally::{DayTally, Tally, local_day};
+use gridwall_city::tally::{DayTally, Tally, day_rows};
 use gridwall_city::workflow::Case;
 use rustc_hash::FxHashMap;
 
@@ -15,11 +15,10 @@ pub(crate) struct Counted {
 
 impl Counted {
     pub fn add(&mut self, grid: &str, case: &Case, utc_offset_ms: i64) {
-        let t = Tally::of(case);
-        let day = local_day(case.created_ms, utc_offset_ms);
-        self.days.entry((day, grid.to_owned())).or_default().0.add(&t, 1);
-        if let Some(closed) = case.closed_ms {
-            self.days.entry((local_day(closed, utc_offset_ms), grid.to_owned())).or_default().1 += 1;
+        for r in day_rows(grid, case, utc_offset_ms) {
+            let e = self.days.entry((r.day, r.grid)).or_default();
+            e.0.add(&r.tally, 1);
+            e.1 += r.closed_in;
         }
     }
 

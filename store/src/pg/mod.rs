@@ -15,7 +15,8 @@ use std::collections::HashSet;
 use std::error::Error as StdError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gridwall_city::records::{Change, Loaded, Record};
+use gridwall_city::records::{Change, IncidentRow, Loaded, Record};
+use gridwall_city::tally::DayTally;
 use postgres::types::Type;
 use postgres::{Client, NoTls, Statement};
 
@@ -310,6 +311,10 @@ impl Store for PostgresStore {
     fn load(&mut self, from: LoadFrom) -> Result<Loaded, StoreError> {
         self.count_once(from.utc_offset_ms).map_err(|e| self.named(e))?;
         self.load_now(from).map_err(|e| self.named(e))
+    }
+
+    fn import(&mut self, incidents: &[IncidentRow], tally: &[DayTally]) -> Result<(), StoreError> {
+        self.import_now(incidents, tally).map_err(|e| self.named(e))
     }
 
     fn take_over(&mut self) -> Result<(), StoreError> {
