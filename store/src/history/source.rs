@@ -1,15 +1,16 @@
 //! Where replay and the history exports read the past from: the embedded store's file
 //! ([`reader`], on a read-only connection) or PostgreSQL (the same questions asked of its
-//! tables: fixes one row each, keyframes, the event, patrol and KPI logs).
+//! tables: track chunks and the journal's newest fixes, keyframes, the event, patrol and KPI
+//! logs).
 
 use std::path::PathBuf;
 
 use gridwall_protocol::{Event, IncidentState, Kpis};
 use rustc_hash::FxHashMap;
 
-use super::codec::{Fix, decode_keyframe};
+use super::codec::{Fix, decode_chunk, decode_keyframe};
 use super::reader::{self, Keyframe, PatrolChange};
-use super::{HistoryError, open_reader};
+use super::{HistoryError, open_reader, window_of};
 use gridwall_city::records::IncidentRow;
 
 use crate::CityKey;
@@ -208,6 +209,34 @@ impl Source {
                 }
                 let [ox, oy] = p.city.origin;
                 let mut n = 0usize;
+                // The minutes moved into chunks (a chunk at either end may reach past the range)…
+                let rows = p.c().query(
+                    "SELECT patrol, t, data FROM track_chunks WHERE city = $1 AND t >= $2 AND t <= $3 \
+                     ORDER BY patrol, t, part",
+                    &[&city, &at(window_of(after)), &at(upto)],
+                )?;
+                for r in rows {
+                    let patrol = r.get::<_, i32>(0) as u32;
+                    if !only(patrol) {
+                        continue;
+                    }
+                    let v = out.entry(patrol).or_default();
+                    let before = v.len();
+                    decode_chunk(ms(r.get(1)), r.get(2), v)?;
+                    let mut kept = before;
+                    for i in before..v.len() {
+                        if v[i].t_ms > after && v[i].t_ms <= upto {
+                            v[kept] = v[i];
+                            kept += 1;
+                        }
+                    }
+                    v.truncate(kept);
+                    n += kept - before;
+                    if n > max {
+                        return Err(HistoryError::TooMany { max });
+                    }
+                }
+                // …and the journal's newest minutes.
                 let rows = p.c().query(
                     "SELECT patrol, t, ST_X(geom), ST_Y(geom) FROM fixes WHERE city = $1 AND t > $2 AND t <= $3 \
                      ORDER BY patrol, t, n",
@@ -224,6 +253,11 @@ impl Source {
                     }
                     let (x, y): (f64, f64) = (r.get(2), r.get(3));
                     out.entry(patrol).or_default().push(Fix::from_metres(ms(r.get(1)), x - ox, y - oy));
+                }
+                for v in out.values_mut() {
+                    if !v.is_sorted_by_key(|f| f.t_ms) {
+                        v.sort_by_key(|f| f.t_ms);
+                    }
                 }
                 Ok(out)
             }

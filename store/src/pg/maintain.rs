@@ -1,9 +1,10 @@
-//! The upkeep of a city's history in PostgreSQL: the coming days' partitions, pruning past the
-//! retention, and the earliest moment a replay can show.
+//! The upkeep of a city's history in PostgreSQL: moving the journal's closed minutes into track
+//! chunks (`chunks.rs`), the coming days' partitions, pruning past the retention, and the
+//! earliest moment a replay can show.
 
 use std::time::{Duration, SystemTime};
 
-use super::days::{DAY_MS, day_of_partition};
+use super::days::{DAY_MS, PARTITIONED, day_of_partition};
 use super::{CityKey, PostgresStore, StoreError, ms_of, time_of};
 
 impl PostgresStore {
@@ -26,29 +27,32 @@ impl PostgresStore {
         self.ensure_partitions([today, today + 1])?;
         let city = self.city.city.clone();
         let (client, _) = self.conn()?;
-        let parts: Vec<String> = client
-            .query(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'fixes'",
-                &[],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
         let edge_day = before.div_euclid(DAY_MS);
         let mut dropped = Vec::new();
-        for name in parts {
-            // Only whole days before the edge (the cities of one database share a retention).
-            if let Some(day) = day_of_partition(&name)
-                && day < edge_day
-            {
-                client.batch_execute(&format!("DROP TABLE IF EXISTS {name}"))?;
-                dropped.push(day);
+        for table in PARTITIONED {
+            let parts: Vec<String> = client
+                .query(
+                    "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1",
+                    &[&table],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for name in parts {
+                // Only whole days before the edge (the cities of one database share a retention).
+                if let Some(day) = day_of_partition(table, &name)
+                    && day < edge_day
+                {
+                    client.batch_execute(&format!("DROP TABLE IF EXISTS {name}"))?;
+                    dropped.push(day);
+                }
             }
         }
         for day in &dropped {
             self.days.remove(day);
         }
+        dropped.dedup();
         let dropped = dropped.len();
         let (client, _) = self.conn()?;
         let mut tx = client.transaction()?;
@@ -96,7 +100,25 @@ pub fn spawn_pg_maintenance(
     let run = move || {
         let mut store: Option<PostgresStore> = None;
         let mut last: Option<std::time::Instant> = None;
+        let mut last_compact: Option<std::time::Instant> = None;
         while !*shutdown.borrow() {
+            // Every few seconds: the minutes that are over move from the journal into chunks.
+            if let Some(s) = &mut store
+                && last_compact.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+            {
+                last_compact = Some(std::time::Instant::now());
+                let cutoff = crate::history::window_of(clock.now_ms()) - crate::history::WINDOW_MS;
+                match s.compact(cutoff).map_err(|e| s.named(e)) {
+                    Ok(c) if c.fixes > 0 => tracing::debug!(
+                        fixes = c.fixes,
+                        chunks = c.chunks,
+                        bytes_per_fix = c.chunk_bytes as f64 / c.fixes as f64,
+                        "history: journal moved into track chunks"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("history compaction: {e}"),
+                }
+            }
             if last.is_none_or(|t| t.elapsed() >= Duration::from_mins(1)) {
                 last = Some(std::time::Instant::now());
                 if store.is_none() {

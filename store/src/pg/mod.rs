@@ -23,6 +23,7 @@ use postgres::{Client, NoTls, Statement};
 use crate::{LoadFrom, Store, StoreError};
 use days::DAY_MS;
 
+mod chunks;
 mod days;
 mod load;
 mod maintain;
