@@ -38,6 +38,37 @@ pub(crate) async fn simulate_while_leading(backend: Arc<Backend>, bus: Arc<Bus>,
     }
 }
 
+/// How long the ticks held the live state's lock (waiting for it included), told every
+/// [`LockTimes::EVERY`] at debug level (`RUST_LOG=gridwall_backend=debug`): what a tick costs
+/// the requests and reports that wait on the same lock.
+#[derive(Debug, Default)]
+struct LockTimes {
+    us: Vec<u32>,
+    since: Option<std::time::Instant>,
+}
+
+impl LockTimes {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn note(&mut self, d: Duration) {
+        self.us.push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= Self::EVERY {
+            self.us.sort_unstable();
+            let at = |q: f64| f64::from(self.us[((self.us.len() - 1) as f64 * q) as usize]) / 1000.0;
+            tracing::debug!(
+                ticks = self.us.len(),
+                p50_ms = at(0.5),
+                p99_ms = at(0.99),
+                max_ms = at(1.0),
+                "tick: time under the live lock"
+            );
+            self.us.clear();
+            self.since = Some(std::time::Instant::now());
+        }
+    }
+}
+
 /// Every tick: collect what changed and hand it to all sessions; once a second, escalate
 /// overdue incidents and refresh the KPIs (logging them when they changed); once a history
 /// window, write a keyframe.
@@ -48,6 +79,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
     let mut n: u64 = 0;
     let mut last_kpis: Option<Kpis> = None;
     let mut last_keyframe = i64::MIN;
+    let mut held = LockTimes::default();
     loop {
         interval.tick().await;
         n += 1;
@@ -63,6 +95,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             });
         }
         let batch = {
+            let locked = std::time::Instant::now();
             let mut live = backend.live();
             // Escalation, the KPI log and keyframes are the city writer's (on a bus: the
             // leader's; a follower's copy is a replica).
@@ -98,6 +131,8 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             live.set_durable(backend.store.durable_seq());
             let mut batch = live.tick();
             batch.kpis = kpis;
+            drop(live);
+            held.note(locked.elapsed());
             batch
         };
         let _ = backend.ticks.send(Arc::new(batch));

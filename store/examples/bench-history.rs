@@ -11,23 +11,28 @@
 //! ```
 //!
 //! A second run with the same `--dir` measures the existing store again (no regeneration).
+//! `--store postgres://…` does the same in PostgreSQL (chunks by `COPY`, as the maintenance
+//! writes them; city `bench-history`).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use gridwall_city::records::KeyPatrol;
+use gridwall_city::records::Record;
 use gridwall_protocol::{Event, EventKind, IncidentStage, IncidentState, Kpis, PatrolRole, PatrolStatus};
-use gridwall_store::SqliteStore;
 use gridwall_store::history::city::City;
 use gridwall_store::history::codec::{Fix, encode_chunk, encode_keyframe};
 use gridwall_store::history::replay::Replay;
-use gridwall_store::history::source::Source;
+use gridwall_store::history::source::Opener;
 use gridwall_store::history::{WINDOW_MS, open_reader};
+use gridwall_store::{CityKey, PostgresStore, SqliteStore, Store as _};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 struct Args {
     dir: PathBuf,
+    /// PostgreSQL instead of the embedded store in `dir`.
+    store: Option<String>,
     patrols: u32,
     hours: u32,
     seeks: usize,
@@ -35,13 +40,20 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { dir: PathBuf::from("/tmp/gridwall-history"), patrols: 100_000, hours: 24, seeks: 60, steps: 120 };
+    let mut a = Args {
+        dir: PathBuf::from("/tmp/gridwall-history"),
+        store: None,
+        patrols: 100_000,
+        hours: 24,
+        seeks: 60,
+        steps: 120,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         match k.as_str() {
             "--dir" => a.dir = v.into(),
+            "--store" => a.store = Some(v),
             "--patrols" => a.patrols = v.parse().expect("a count"),
             "--hours" => a.hours = v.parse().expect("hours"),
             "--seeks" => a.seeks = v.parse().expect("a count"),
@@ -79,33 +91,45 @@ fn incident(id: u64, stage: IncidentStage, t: i64, rng: &mut ChaCha8Rng) -> Inci
 }
 
 #[allow(clippy::too_many_lines)]
-fn generate(a: &Args, start: i64) -> rusqlite::Connection {
-    std::fs::create_dir_all(&a.dir).expect("the folder");
-    drop(SqliteStore::open(&a.dir).expect("a new store"));
-    let conn = rusqlite::Connection::open(a.dir.join("gridwall.sqlite")).expect("the store");
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(12);
-    let mut walkers: Vec<Walker> = (0..a.patrols)
-        .map(|_| Walker {
-            x: rng.random_range(-8_000.0..8_000.0),
-            y: rng.random_range(-8_000.0..8_000.0),
-            heading: rng.random_range(0.0..std::f64::consts::TAU),
-            speed: rng.random_range(1.1..1.6),
-        })
-        .collect();
-    let minutes = i64::from(a.hours) * 60;
-    let (mut seq, mut next_incident, mut open): (u64, u64, Vec<IncidentState>) = (0, 1, Vec::new());
-    let started = Instant::now();
-    let mut fixes_total: u64 = 0;
-    let mut chunk_bytes: u64 = 0;
-    let mut key_bytes: u64 = 0;
-    let mut buf = Vec::with_capacity(64);
-    for m in 0..minutes {
-        let w = start + m * WINDOW_MS;
-        let tx = conn.unchecked_transaction().unwrap();
+/// One minute of the generated city: the keyframe at its start, every patrol's chunk, the
+/// incident events and the KPIs.
+struct Minute {
+    keyframe: Vec<KeyPatrol>,
+    incidents: Option<String>,
+    seq: u64,
+    chunks: Vec<(u32, Vec<Fix>)>,
+    events: Vec<Event>,
+    kpis: Kpis,
+}
+
+/// The generated city as it goes on.
+struct Generator {
+    rng: ChaCha8Rng,
+    walkers: Vec<Walker>,
+    seq: u64,
+    next_incident: u64,
+    open: Vec<IncidentState>,
+}
+
+impl Generator {
+    fn new(patrols: u32) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let walkers = (0..patrols)
+            .map(|_| Walker {
+                x: rng.random_range(-8_000.0..8_000.0),
+                y: rng.random_range(-8_000.0..8_000.0),
+                heading: rng.random_range(0.0..std::f64::consts::TAU),
+                speed: rng.random_range(1.1..1.6),
+            })
+            .collect();
+        Self { rng, walkers, seq: 0, next_incident: 1, open: Vec::new() }
+    }
+
+    fn minute(&mut self, w: i64) -> Minute {
+        let rng = &mut self.rng;
         // The keyframe at the window's start: where everyone is.
-        let key: Vec<KeyPatrol> = walkers
+        let keyframe: Vec<KeyPatrol> = self
+            .walkers
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -119,77 +143,121 @@ fn generate(a: &Args, start: i64) -> rusqlite::Connection {
                 }
             })
             .collect();
-        let kf = encode_keyframe(&key);
-        key_bytes += kf.len() as u64;
-        tx.execute(
-            "INSERT INTO keyframes (t_ms, seq, patrols, incidents) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![
-                w,
-                seq as i64,
-                kf,
-                gridwall_store::history::holds_incidents(w).then(|| serde_json::to_string(&open).unwrap())
-            ],
-        )
-        .unwrap();
-        {
-            let mut insert = tx.prepare_cached("INSERT INTO track_chunks (id, data) VALUES (?1, ?2)").unwrap();
-            for (i, p) in walkers.iter_mut().enumerate() {
-                buf.clear();
-                for k in 0..60 {
-                    if rng.random_ratio(1, 90) {
-                        p.heading += rng.random_range(-1.8..1.8);
-                    }
-                    p.x += p.speed * p.heading.cos();
-                    p.y += p.speed * p.heading.sin();
-                    // A device reports about once a second (a few ms either way).
-                    buf.push(Fix::from_metres(w + k * 1000 + rng.random_range(0..20), p.x, p.y));
+        let incidents = gridwall_store::history::holds_incidents(w).then(|| serde_json::to_string(&self.open).unwrap());
+        let seq = self.seq;
+        let mut chunks = Vec::with_capacity(self.walkers.len());
+        for (i, p) in self.walkers.iter_mut().enumerate() {
+            let mut buf = Vec::with_capacity(60);
+            for k in 0..60 {
+                if rng.random_ratio(1, 90) {
+                    p.heading += rng.random_range(-1.8..1.8);
                 }
-                let data = encode_chunk(w, &buf);
-                chunk_bytes += data.len() as u64;
-                fixes_total += buf.len() as u64;
-                insert.execute(rusqlite::params![gridwall_store::history::chunk_key(w, i as u32, 0), data]).unwrap();
+                p.x += p.speed * p.heading.cos();
+                p.y += p.speed * p.heading.sin();
+                // A device reports about once a second (a few ms either way).
+                buf.push(Fix::from_metres(w + k * 1000 + rng.random_range(0..20), p.x, p.y));
             }
+            chunks.push((i as u32, buf));
         }
         // A busy day: ten new incidents a minute, each closed about two hours later (five events).
+        let mut events = Vec::new();
         for k in 0..10 {
             let t = w + k * 6_000;
-            seq += 1;
-            let i = incident(next_incident, IncidentStage::Accepted, t, &mut rng);
-            next_incident += 1;
-            let e = Event { seq, time_ms: t, kind: EventKind::IncidentOpened { incident: i.clone() } };
-            tx.execute(
-                "INSERT INTO events (seq, time_ms, json) VALUES (?1, ?2, ?3)",
-                rusqlite::params![seq as i64, t, serde_json::to_string(&e).unwrap()],
-            )
-            .unwrap();
-            open.push(i);
+            self.seq += 1;
+            let i = incident(self.next_incident, IncidentStage::Accepted, t, rng);
+            self.next_incident += 1;
+            events.push(Event { seq: self.seq, time_ms: t, kind: EventKind::IncidentOpened { incident: i.clone() } });
+            self.open.push(i);
         }
-        while open.first().is_some_and(|i| i.created_ms < w - 2 * 3_600_000) {
-            let mut i = open.remove(0);
+        while self.open.first().is_some_and(|i| i.created_ms < w - 2 * 3_600_000) {
+            let mut i = self.open.remove(0);
             for stage in
                 [IncidentStage::Dispatched, IncidentStage::Resolved, IncidentStage::Reviewed, IncidentStage::Closed]
             {
-                seq += 1;
+                self.seq += 1;
                 i.stage = stage;
-                let e = Event {
-                    seq,
+                events.push(Event {
+                    seq: self.seq,
                     time_ms: w + 30_000,
                     kind: EventKind::IncidentChanged { incident: i.clone(), actor: "x".into(), note: String::new() },
-                };
-                tx.execute(
-                    "INSERT INTO events (seq, time_ms, json) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![seq as i64, w + 30_000, serde_json::to_string(&e).unwrap()],
-                )
-                .unwrap();
+                });
             }
         }
-        let kpis = Kpis { total: next_incident - 1, open: open.len() as u64, ..Kpis::default() };
-        tx.execute(
-            "INSERT INTO kpi_log (t_ms, json) VALUES (?1, ?2)",
-            rusqlite::params![w, serde_json::to_string(&kpis).unwrap()],
-        )
-        .unwrap();
-        tx.commit().unwrap();
+        let kpis = Kpis { total: self.next_incident - 1, open: self.open.len() as u64, ..Kpis::default() };
+        Minute { keyframe, incidents, seq, chunks, events, kpis }
+    }
+}
+
+/// Where the generated history goes.
+enum Sink {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<PostgresStore>),
+}
+
+impl Sink {
+    /// Writes a minute; its (chunk, keyframe) bytes.
+    fn write(&mut self, w: i64, m: Minute) -> (u64, u64) {
+        let kf = encode_keyframe(&m.keyframe);
+        let chunk_bytes: u64 = m.chunks.iter().map(|(_, f)| encode_chunk(w, f).len() as u64).sum();
+        match self {
+            Self::Sqlite(conn) => {
+                let tx = conn.unchecked_transaction().unwrap();
+                tx.execute(
+                    "INSERT INTO keyframes (t_ms, seq, patrols, incidents) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![w, m.seq as i64, kf, m.incidents],
+                )
+                .unwrap();
+                {
+                    let mut insert = tx.prepare_cached("INSERT INTO track_chunks (id, data) VALUES (?1, ?2)").unwrap();
+                    for (i, f) in &m.chunks {
+                        let key = gridwall_store::history::chunk_key(w, *i, 0);
+                        insert.execute(rusqlite::params![key, encode_chunk(w, f)]).unwrap();
+                    }
+                    let mut event =
+                        tx.prepare_cached("INSERT INTO events (seq, time_ms, json) VALUES (?1, ?2, ?3)").unwrap();
+                    for e in &m.events {
+                        event
+                            .execute(rusqlite::params![e.seq as i64, e.time_ms, serde_json::to_string(e).unwrap()])
+                            .unwrap();
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO kpi_log (t_ms, json) VALUES (?1, ?2)",
+                    rusqlite::params![w, serde_json::to_string(&m.kpis).unwrap()],
+                )
+                .unwrap();
+                tx.commit().unwrap();
+            }
+            Self::Postgres(store) => {
+                store.import_chunks(w, &m.chunks).unwrap();
+                let mut records = vec![
+                    Record::Keyframe { t_ms: w, seq: m.seq, patrols: m.keyframe, incidents: m.incidents },
+                    Record::Kpis { t_ms: w, json: serde_json::to_string(&m.kpis).unwrap() },
+                ];
+                records.extend(m.events.iter().map(|e| Record::Event {
+                    seq: e.seq,
+                    time_ms: e.time_ms,
+                    json: serde_json::to_string(e).unwrap(),
+                }));
+                store.write(&records).unwrap();
+            }
+        }
+        (chunk_bytes, kf.len() as u64)
+    }
+}
+
+fn generate(a: &Args, start: i64, mut sink: Sink) {
+    let mut city = Generator::new(a.patrols);
+    let minutes = i64::from(a.hours) * 60;
+    let started = Instant::now();
+    let (mut fixes_total, mut chunk_bytes, mut key_bytes) = (0u64, 0u64, 0u64);
+    for m in 0..minutes {
+        let w = start + m * WINDOW_MS;
+        let minute = city.minute(w);
+        fixes_total += minute.chunks.iter().map(|c| c.1.len() as u64).sum::<u64>();
+        let (c, k) = sink.write(w, minute);
+        chunk_bytes += c;
+        key_bytes += k;
         if (m + 1) % 60 == 0 {
             let s = started.elapsed().as_secs_f64();
             println!(
@@ -203,8 +271,23 @@ fn generate(a: &Args, start: i64) -> rusqlite::Connection {
             );
         }
     }
-    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").ok();
-    conn
+    if let Sink::Sqlite(conn) = sink {
+        conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").ok();
+    }
+}
+
+fn sqlite_sink(a: &Args) -> Sink {
+    std::fs::create_dir_all(&a.dir).expect("the folder");
+    drop(SqliteStore::open(&a.dir).expect("a new store"));
+    let conn = rusqlite::Connection::open(a.dir.join("gridwall.sqlite")).expect("the store");
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    Sink::Sqlite(conn)
+}
+
+/// The benchmark's city in PostgreSQL.
+fn pg_city() -> CityKey {
+    CityKey { city: "bench-history".into(), crs: "EPSG:32635".into(), origin: [385_945.0, 6_672_301.0] }
 }
 
 fn main() {
@@ -212,44 +295,81 @@ fn main() {
     let db = a.dir.join("gridwall.sqlite");
     // At a ten-minute mark: the first keyframe holds the incidents, as a server's first does.
     let start = 1_790_000_000_000 - 1_790_000_000_000 % (10 * WINDOW_MS);
-    if db.exists() {
-        println!("measuring the existing store {}", db.display());
+    let fixes = f64::from(a.patrols) * f64::from(a.hours) * 3600.0;
+    let opener = match &a.store {
+        None => Opener::Sqlite(db.clone()),
+        Some(url) => Opener::Postgres { url: url.clone(), city: pg_city() },
+    };
+    let generated = if a.store.is_some() {
+        opener.open().unwrap().keyframe_at_or_before(1 << 45).unwrap().is_some()
+    } else {
+        db.exists()
+    };
+    if generated {
+        println!("measuring the existing store");
     } else {
         println!(
             "generating {} patrols × {} h at 1 Hz ({:.2} billion fixes) into {}",
             a.patrols,
             a.hours,
-            f64::from(a.patrols) * f64::from(a.hours) * 3600.0 / 1e9,
-            db.display()
+            fixes / 1e9,
+            a.store.as_deref().map_or_else(|| db.display().to_string(), gridwall_store::shown_url)
         );
-        drop(generate(&a, start));
+        let sink = match &a.store {
+            None => sqlite_sink(&a),
+            Some(url) => Sink::Postgres(Box::new(PostgresStore::open(url, pg_city(), true).unwrap())),
+        };
+        generate(&a, start, sink);
     }
     let end = start + i64::from(a.hours) * 3_600_000;
-    let fixes = f64::from(a.patrols) * f64::from(a.hours) * 3600.0;
-    let size = std::fs::metadata(&db).map_or(0, |m| m.len())
-        + std::fs::metadata(a.dir.join("gridwall.sqlite-wal")).map_or(0, |m| m.len());
-    let conn = open_reader(&db).unwrap();
-    let (chunks, keys): (i64, i64) = conn
-        .query_row(
-            "SELECT (SELECT SUM(length(data)) FROM track_chunks), (SELECT SUM(length(patrols)) FROM keyframes)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    println!(
-        "on disk: {:.2} GB for {:.2} G fixes = {:.2} bytes a fix with keyframes, logs and SQLite's pages \
-         (chunk data {:.2}, keyframes {:.3}); {:.0} KB per patrol-day",
-        size as f64 / 1e9,
-        fixes / 1e9,
-        size as f64 / fixes,
-        chunks as f64 / fixes,
-        keys as f64 / fixes,
-        size as f64 / f64::from(a.patrols) / (f64::from(a.hours) / 24.0) / 1e3,
-    );
+    match &a.store {
+        None => {
+            let size = std::fs::metadata(&db).map_or(0, |m| m.len())
+                + std::fs::metadata(a.dir.join("gridwall.sqlite-wal")).map_or(0, |m| m.len());
+            let conn = open_reader(&db).unwrap();
+            let (chunks, keys): (i64, i64) = conn
+                .query_row(
+                    "SELECT (SELECT SUM(length(data)) FROM track_chunks), (SELECT SUM(length(patrols)) FROM keyframes)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            println!(
+                "on disk: {:.2} GB for {:.2} G fixes = {:.2} bytes a fix with keyframes, logs and SQLite's pages \
+                 (chunk data {:.2}, keyframes {:.3}); {:.0} KB per patrol-day",
+                size as f64 / 1e9,
+                fixes / 1e9,
+                size as f64 / fixes,
+                chunks as f64 / fixes,
+                keys as f64 / fixes,
+                size as f64 / f64::from(a.patrols) / (f64::from(a.hours) / 24.0) / 1e3,
+            );
+        }
+        Some(url) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let mut size = |table: &str| -> f64 {
+                c.query_one(
+                    "SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::float8 FROM pg_inherits i \
+                     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1",
+                    &[&table],
+                )
+                .unwrap()
+                .get(0)
+            };
+            let chunks = size("track_chunks");
+            let keys: f64 = c.query_one("SELECT pg_total_relation_size('keyframes')::float8", &[]).unwrap().get(0);
+            println!(
+                "in PostgreSQL: track chunks {:.2} GB = {:.2} bytes a fix with their index; keyframes {:.3} bytes a fix",
+                chunks / 1e9,
+                chunks / fixes,
+                keys / fixes
+            );
+        }
+    }
     // Seeks: the whole city at random moments (a display's `replay` at an overview).
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut times = Vec::new();
-    let mut src = Source::Sqlite(open_reader(&db).unwrap());
+    let mut src = opener.open().unwrap();
     for i in 0..a.seeks {
         let t = rng.random_range(start + WINDOW_MS..end - 1);
         let c = Instant::now();
@@ -269,7 +389,7 @@ fn main() {
     // whole city and for a display that sees one district (1.5 × 0.85 km, a 1080p panel at 1.2 km).
     let t = rng.random_range(start + WINDOW_MS..end - (a.steps as i64 + 2) * 60_000);
     for (what, view) in [("the whole city", None), ("a district view", Some([-750.0, -425.0, 750.0, 425.0]))] {
-        let mut r = Replay::open(Source::Sqlite(open_reader(&db).unwrap()), t, 600.0, 0).unwrap();
+        let mut r = Replay::open(opener.open().unwrap(), t, 600.0, 0).unwrap();
         r.set_view(view);
         let (mut steps, mut moved) = (Vec::new(), 0);
         for k in 1..=a.steps as i64 {

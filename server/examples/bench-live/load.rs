@@ -93,12 +93,13 @@ impl Tokens {
 pub fn start(
     scene: &Path,
     data: &Path,
+    store: Option<String>,
     workers: usize,
     tick_hz: u16,
     auth_for: Option<usize>,
 ) -> (BackgroundServer, Tokens) {
     use gridwall_city::access::Role;
-    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), tick_hz, ..LiveConfig::default() };
+    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), store, tick_hz, ..LiveConfig::default() };
     let mut cfg = ServeConfig { live, max_body_bytes: 64 << 20, ..ServeConfig::default() };
     let mut tokens = Tokens::default();
     if let Some(patrols) = auth_for {

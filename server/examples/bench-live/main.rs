@@ -53,6 +53,11 @@ struct Args {
     /// for the displays, an admin token for the registration.
     auth: bool,
     scene: PathBuf,
+    /// Run against this store folder (e.g. a city `synth-history` gave a past) instead of a
+    /// fresh one per part.
+    data: Option<PathBuf>,
+    /// Run against this PostgreSQL store instead.
+    store: Option<String>,
 }
 
 fn args() -> Args {
@@ -66,6 +71,8 @@ fn args() -> Args {
         auth: false,
         report_every: 0,
         scene: helsinki(),
+        data: None,
+        store: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -84,6 +91,8 @@ fn args() -> Args {
             "--seconds" => a.seconds = v.parse().expect("--seconds N"),
             "--tick-hz" => a.tick_hz = v.parse().expect("--tick-hz N"),
             "--scene" => a.scene = PathBuf::from(v),
+            "--data" => a.data = Some(PathBuf::from(v)),
+            "--store" => a.store = Some(v),
             "--workers" => a.workers = v.parse().expect("--workers N"),
             "--report-every" => a.report_every = v.parse().expect("--report-every SECONDS"),
             other => panic!("unknown flag {other}"),
@@ -112,7 +121,8 @@ fn main() {
     // ---- 1. ingest throughput, one worker thread ----
     {
         let data = tempfile::tempdir().unwrap();
-        let (server, tokens) = start(&a.scene, data.path(), 1, a.tick_hz, a.auth.then_some(a.patrols));
+        let dir = a.data.clone().unwrap_or_else(|| data.path().to_owned());
+        let (server, tokens) = start(&a.scene, &dir, a.store.clone(), 1, a.tick_hz, a.auth.then_some(a.patrols));
         let base = format!("http://{}", server.addr);
         register(&base, a.patrols, &tokens);
         let t0 = now_ms();
@@ -169,7 +179,9 @@ fn main() {
 
     // ---- 2 + 3. wire size and latency under a 1 Hz load ----
     let data = tempfile::tempdir().unwrap();
-    let (server, tokens) = start(&a.scene, data.path(), a.workers, a.tick_hz, a.auth.then_some(a.patrols + 1));
+    let dir = a.data.clone().unwrap_or_else(|| data.path().to_owned());
+    let (server, tokens) =
+        start(&a.scene, &dir, a.store.clone(), a.workers, a.tick_hz, a.auth.then_some(a.patrols + 1));
     let base = format!("http://{}", server.addr);
     register(&base, a.patrols + 1, &tokens);
     let probe_id = format!("B{}", a.patrols);

@@ -67,7 +67,77 @@ impl ToSql for Track {
     to_sql_checked!();
 }
 
+/// One patrol's part of a window, encoded.
+struct Chunk {
+    patrol: u32,
+    part: i16,
+    fixes: Vec<Fix>,
+    data: Vec<u8>,
+}
+
+/// Writes chunks of window `w` by `COPY … BINARY`.
+fn copy_chunks(
+    tx: &mut postgres::Transaction,
+    geometry: &Type,
+    (city, srid, origin): (&str, i32, [f64; 2]),
+    w: i64,
+    chunks: &[Chunk],
+) -> Result<(), postgres::Error> {
+    let sink =
+        tx.copy_in("COPY track_chunks (city, t, patrol, part, fixes, first_t, last_t, data, geom) FROM STDIN BINARY")?;
+    let types = [
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::INT4,
+        Type::INT2,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::BYTEA,
+        geometry.clone(),
+    ];
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let window = time_of(w);
+    for c in chunks {
+        let (first, last) = (c.fixes.first().map_or(w, |f| f.t_ms), c.fixes.last().map_or(w, |f| f.t_ms));
+        writer.write(&[
+            &city,
+            &window,
+            &(c.patrol as i32),
+            &c.part,
+            &(c.fixes.len() as i32),
+            &time_of(first),
+            &time_of(last),
+            &c.data,
+            &Track::of(srid, origin, &c.fixes),
+        ])?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
 impl PostgresStore {
+    /// Writes a window's chunks straight (a benchmark's generated history: `bench-history
+    /// --store`), each patrol's fixes sorted by time, in one transaction.
+    pub fn import_chunks(&mut self, window_ms: i64, patrols: &[(u32, Vec<Fix>)]) -> Result<(), StoreError> {
+        self.ensure_partitions([window_ms.div_euclid(super::days::DAY_MS)])?;
+        let (city, srid, origin) = (self.city.city.clone(), self.srid, self.city.origin);
+        let chunks: Vec<Chunk> = patrols
+            .iter()
+            .map(|(patrol, fixes)| Chunk {
+                patrol: *patrol,
+                part: 0,
+                data: encode_chunk(window_ms, fixes),
+                fixes: fixes.clone(),
+            })
+            .collect();
+        let (client, st) = self.conn()?;
+        let mut tx = client.transaction()?;
+        copy_chunks(&mut tx, &st.geometry, (&city, srid, origin), window_ms, &chunks)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Moves every journal fix before `cutoff` into track chunks, one window at a time.
     pub fn compact(&mut self, cutoff: i64) -> Result<Compacted, StoreError> {
         let mut done = Compacted::default();
@@ -136,38 +206,9 @@ impl PostgresStore {
             done.fixes += fixes.len() as u64;
             done.chunks += 1;
             done.chunk_bytes += data.len() as u64;
-            chunks.push((patrol, part, fixes, data));
+            chunks.push(Chunk { patrol, part, fixes, data });
         }
-        let sink = tx.copy_in(
-            "COPY track_chunks (city, t, patrol, part, fixes, first_t, last_t, data, geom) FROM STDIN BINARY",
-        )?;
-        let types = [
-            Type::TEXT,
-            Type::TIMESTAMPTZ,
-            Type::INT4,
-            Type::INT2,
-            Type::INT4,
-            Type::TIMESTAMPTZ,
-            Type::TIMESTAMPTZ,
-            Type::BYTEA,
-            st.geometry.clone(),
-        ];
-        let mut writer = BinaryCopyInWriter::new(sink, &types);
-        for (patrol, part, fixes, data) in &chunks {
-            let (first, last) = (fixes.first().map_or(w, |f| f.t_ms), fixes.last().map_or(w, |f| f.t_ms));
-            writer.write(&[
-                &city,
-                &window,
-                &(*patrol as i32),
-                part,
-                &(fixes.len() as i32),
-                &time_of(first),
-                &time_of(last),
-                data,
-                &Track::of(srid, origin, fixes),
-            ])?;
-        }
-        writer.finish()?;
+        copy_chunks(&mut tx, &st.geometry, (&city, srid, origin), w, &chunks)?;
         done.journal_entries = tx.execute("DELETE FROM fixes WHERE city = $1 AND t < $2", &[&city, &end])?;
         tx.commit()?;
         Ok(Some(done))

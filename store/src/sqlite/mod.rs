@@ -10,6 +10,9 @@ use gridwall_city::workflow::Case;
 use crate::history::codec::encode_keyframe;
 use crate::{LoadFrom, Store, StoreError};
 use gridwall_city::tally::{DayTally, Tally};
+use kpi::write_tally;
+
+mod kpi;
 
 /// The embedded store: one `SQLite` file in WAL mode.
 pub struct SqliteStore {
@@ -140,10 +143,18 @@ impl SqliteStore {
         let sql = |source| StoreError::Sqlite { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
-        // A damaged file fails here (header, page structure), before anything is read or written.
-        let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(sql)?;
-        if check != "ok" {
-            return Err(StoreError::Damaged { path, detail: check });
+        // A damaged header fails here, before anything is written; a damaged page fails when it
+        // is read (SQLite checks each page it reads). A full `quick_check` at every start would
+        // read the whole file: seconds a gigabyte, a start-up that grows with the city's age.
+        let schema: Result<i64, _> = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0));
+        match schema {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+            {
+                return Err(StoreError::Damaged { path, detail: e.to_string() });
+            }
+            Err(e) => return Err(sql(e)),
         }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
@@ -382,77 +393,6 @@ impl Store for SqliteStore {
                 }
             }
         }
-        tx.commit().map_err(&sql)
-    }
-}
-
-/// Adds KPI day rows to `kpi_days` and their sums to `kpi_all`.
-fn write_tally(tx: &rusqlite::Transaction, rows: &[DayTally]) -> rusqlite::Result<()> {
-    let mut day = tx.prepare_cached(
-        "INSERT INTO kpi_days (day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (day, grid) DO UPDATE SET \
-         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
-         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
-         handling_ms = handling_ms + excluded.handling_ms, closed_in = closed_in + excluded.closed_in",
-    )?;
-    let mut all = tx.prepare_cached(
-        "INSERT INTO kpi_all (grid, total, closed, on_time, rated, satisfied, handling_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (grid) DO UPDATE SET \
-         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
-         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
-         handling_ms = handling_ms + excluded.handling_ms",
-    )?;
-    for r in rows {
-        let t = &r.tally;
-        day.execute(params![
-            r.day,
-            r.grid,
-            t.total,
-            t.closed,
-            t.on_time,
-            t.rated,
-            t.satisfied,
-            t.handling_ms,
-            r.closed_in
-        ])?;
-        if !t.is_zero() {
-            all.execute(params![r.grid, t.total, t.closed, t.on_time, t.rated, t.satisfied, t.handling_ms])?;
-        }
-    }
-    Ok(())
-}
-
-impl SqliteStore {
-    /// A store written before the KPI rows existed: its incidents counted into them once.
-    fn count_once(&mut self, utc_offset_ms: i64) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = move |source| StoreError::Sqlite { path: path.clone(), source };
-        let done: bool = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM meta WHERE key = 'kpi_counted'", [], |r| r.get(0))
-            .map_err(&sql)?;
-        if done {
-            return Ok(());
-        }
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
-        let mut counted = crate::tallies::Counted::default();
-        {
-            let mut st = tx.prepare("SELECT id, grid, case_json FROM incidents").map_err(&sql)?;
-            let mut rows = st.query([]).map_err(&sql)?;
-            while let Some(r) = rows.next().map_err(&sql)? {
-                let (id, grid, json): (i64, String, String) =
-                    (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?, r.get(2).map_err(&sql)?);
-                let case: Case = serde_json::from_str(&json).map_err(|source| StoreError::Case {
-                    path: self.path.clone(),
-                    id,
-                    source,
-                })?;
-                counted.add(&grid, &case, utc_offset_ms);
-            }
-        }
-        write_tally(&tx, &counted.rows()).map_err(&sql)?;
-        tx.execute("INSERT INTO meta (key, value) VALUES ('kpi_counted', ?1)", [utc_offset_ms.to_string()])
-            .map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 }
