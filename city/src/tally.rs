@@ -166,6 +166,17 @@ pub fn year_start(day: i64) -> i64 {
     days_from_civil(civil_from_days(day).0, 1, 1)
 }
 
+/// What the book holds for one unit and period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sums {
+    /// The incidents accepted in the period.
+    pub tally: Tally,
+    /// Incidents closed today (whenever accepted).
+    pub closed_today: u64,
+    /// Of the period's open incidents, those that ran late and were escalated for it.
+    pub late: u64,
+}
+
 /// The counters of the current periods per grid unit.
 #[derive(Debug, Clone)]
 pub struct KpiBook {
@@ -178,6 +189,14 @@ pub struct KpiBook {
     accepted: Vec<[Tally; PERIODS]>,
     /// Per unit: incidents closed in each current period.
     closed_in: Vec<[i64; PERIODS]>,
+    /// Per unit: open incidents accepted in each current period that ran late (and were
+    /// escalated for it): 超期在办 without looking at every open incident.
+    late: Vec<[i64; PERIODS]>,
+}
+
+/// Whether a case counts as 超期在办 once the server's escalation has seen it.
+fn is_late(case: &Case) -> i64 {
+    i64::from(case.is_open() && case.ever_overdue)
 }
 
 impl KpiBook {
@@ -204,6 +223,7 @@ impl KpiBook {
             current: KpiPeriod::ALL.map(|p| bucket(p, day)),
             accepted: vec![[Tally::default(); PERIODS]; grids.len() + 1],
             closed_in: vec![[0; PERIODS]; grids.len() + 1],
+            late: vec![[0; PERIODS]; grids.len() + 1],
         }
     }
 
@@ -225,6 +245,7 @@ impl KpiBook {
                 self.current[k] = b;
                 self.accepted.iter_mut().for_each(|u| u[k] = Tally::default());
                 self.closed_in.iter_mut().for_each(|u| u[k] = 0);
+                self.late.iter_mut().for_each(|u| u[k] = 0);
             }
         }
     }
@@ -270,7 +291,33 @@ impl KpiBook {
         for r in &rows {
             self.add_day(r, true);
         }
+        let late = is_late(new) - old.map_or(0, is_late);
+        if late != 0 {
+            self.add_late(grid, new.created_ms, late);
+        }
         rows
+    }
+
+    /// Adds `n` to the late open incidents of the current periods a case accepted at
+    /// `created_ms` counts in.
+    fn add_late(&mut self, grid: &str, created_ms: i64, n: i64) {
+        let day = local_day(created_ms, self.utc_offset_ms);
+        let chain = self.chains.get(grid).cloned().unwrap_or_else(|| vec![0]);
+        for (k, p) in KpiPeriod::ALL.into_iter().enumerate() {
+            if bucket(p, day) == self.current[k] {
+                for &u in &chain {
+                    self.late[u as usize][k] += n;
+                }
+            }
+        }
+    }
+
+    /// An open incident read back at a restart (its tally is in the day rows already).
+    pub fn note_open(&mut self, grid: &str, case: &Case) {
+        let late = is_late(case);
+        if late != 0 {
+            self.add_late(grid, case.created_ms, late);
+        }
     }
 
     /// Fills the book from the store: the all-time sums per cell and the day rows since
@@ -279,6 +326,7 @@ impl KpiBook {
         self.roll(now_ms);
         self.accepted.iter_mut().for_each(|u| *u = [Tally::default(); PERIODS]);
         self.closed_in.iter_mut().for_each(|u| *u = [0; PERIODS]);
+        self.late.iter_mut().for_each(|u| *u = [0; PERIODS]);
         let k_all = KpiPeriod::All as usize;
         for (grid, t) in all {
             for u in self.chain(grid).to_vec() {
@@ -290,21 +338,23 @@ impl KpiBook {
         }
     }
 
-    /// The sums of a unit (`None`: the city) for a period as of `now_ms`, and the incidents
-    /// closed today. `None` for a code that is no grid unit.
-    pub fn sums(&self, scope: Option<&str>, period: KpiPeriod, now_ms: i64) -> Option<(Tally, u64)> {
+    /// The counters of a unit (`None`: the city) for a period as of `now_ms`. `None` for a code
+    /// that is no grid unit.
+    pub fn sums(&self, scope: Option<&str>, period: KpiPeriod, now_ms: i64) -> Option<Sums> {
         let unit = match scope {
             None => 0,
             Some(code) => *self.chains.get(code)?.first()?,
-        };
+        } as usize;
         let day = local_day(now_ms, self.utc_offset_ms);
         // A period that began after the last count has nothing in it yet.
         let k = period as usize;
-        let tally =
-            if bucket(period, day) == self.current[k] { self.accepted[unit as usize][k] } else { Tally::default() };
+        let current = bucket(period, day) == self.current[k];
         let kd = KpiPeriod::Day as usize;
-        let today = if day == self.current[kd] { self.closed_in[unit as usize][kd].max(0) as u64 } else { 0 };
-        Some((tally, today))
+        Some(Sums {
+            tally: if current { self.accepted[unit][k] } else { Tally::default() },
+            closed_today: if day == self.current[kd] { self.closed_in[unit][kd].max(0) as u64 } else { 0 },
+            late: if current { self.late[unit][k].max(0) as u64 } else { 0 },
+        })
     }
 
     /// Whether an incident accepted at `created_ms` counts in `period` now.
@@ -355,8 +405,16 @@ mod tests {
         let mut case = Case::accept(IncidentCategory::Garbage, t0, "12345", &limits);
         let rows = book.count("c1", None, &case, t0);
         assert_eq!(rows.len(), 1);
-        let (t, today) = book.sums(Some("s1"), KpiPeriod::Quarter, t0).unwrap();
-        assert_eq!((t.total, today), (1, 0));
+        let s = book.sums(Some("s1"), KpiPeriod::Quarter, t0).unwrap();
+        assert_eq!((s.tally.total, s.closed_today), (1, 0));
+        // Late (its dispatch deadline passes at midnight, in the new quarter): escalated, it
+        // counts as 超期在办 since the start, and no more once closed.
+        let on_time = case.clone();
+        let d = case.deadline_ms.unwrap();
+        case.escalate_if_overdue(d + 1_000, &limits);
+        assert!(book.count("c1", Some(&on_time), &case, d + 1_000).is_empty(), "nothing to store");
+        assert_eq!(book.sums(Some("m1"), KpiPeriod::All, d + 1_000).unwrap().late, 1);
+        assert_eq!(book.sums(Some("m1"), KpiPeriod::Quarter, d + 1_000).unwrap().late, 0, "accepted last quarter");
         // Closed two hours later: in the new quarter, the new day.
         let before = case.clone();
         let t1 = t0 + 2 * 3_600_000;
@@ -372,10 +430,11 @@ mod tests {
         assert_eq!(rows.iter().map(|r| r.closed_in).sum::<i64>(), 1);
         assert_eq!(rows.len(), 2, "accepted yesterday, closed today: two days' rows");
         // This quarter accepted nothing; all time counts it closed; today closed one.
-        let (q, today) = book.sums(None, KpiPeriod::Quarter, t1).unwrap();
-        assert_eq!((q.total, today), (0, 1));
-        let (all, _) = book.sums(Some("m1"), KpiPeriod::All, t1).unwrap();
-        assert_eq!(all.kpis(1, 0), compute_kpis([&case], t1, t1 - 3_600_000));
+        let q = book.sums(None, KpiPeriod::Quarter, t1).unwrap();
+        assert_eq!((q.tally.total, q.closed_today), (0, 1));
+        let all = book.sums(Some("m1"), KpiPeriod::All, t1).unwrap();
+        assert_eq!(all.late, 0);
+        assert_eq!(all.tally.kpis(1, 0), compute_kpis([&case], t1, t1 - 3_600_000));
         assert!(book.sums(Some("nowhere"), KpiPeriod::All, t1).is_none());
 
         // A book restored from the rows agrees.

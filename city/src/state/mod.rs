@@ -203,6 +203,8 @@ impl Live {
             let old = self.world.incident(i.id).map(|r| r.case.clone());
             let now = self.now_ms();
             self.book.count(&rec.grid, old.as_ref(), &rec.case, now);
+        } else {
+            self.book.note_open(&rec.grid, &rec.case);
         }
         self.world.put_incident(rec);
         self.next_incident = self.next_incident.max(i.id + 1);

@@ -252,16 +252,22 @@ impl Live {
         let mut records = Vec::new();
         for id in self.world.overdue_ids(now) {
             let mut rec = self.world.incident(id).expect("listed").clone();
-            let deadline = rec.case.deadline_ms;
+            let (before, deadline) = (rec.case.clone(), rec.case.deadline_ms);
             // One level up, or (at the top already) the same level with its deadline restarted:
             // either way displays learn the new deadline.
             let escalated = rec.case.escalate_if_overdue(now, &self.world.limits);
+            // Now 超期在办 (an open case's tally does not change: nothing to store).
+            let rows = self.book.count(&rec.grid, Some(&before), &rec.case, now);
+            if !rows.is_empty() {
+                records.push(Record::Tally(rows));
+            }
+            // An overdue case always gets a new deadline (or a level up): stored and shown.
             if escalated.is_some() || rec.case.deadline_ms != deadline {
                 let (level, deadline_ms) = (rec.case.level, rec.case.deadline_ms.unwrap_or_default());
                 records.push(Record::Incident(incident_row(&rec)));
-                self.world.put_incident(rec);
                 records.push(self.event(EventKind::IncidentEscalated { incident: id, level, deadline_ms }));
             }
+            self.world.put_incident(rec);
         }
         records
     }
