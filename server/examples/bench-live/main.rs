@@ -392,7 +392,7 @@ fn main() {
     drop(server);
     // What the track history made of the run (closed minutes are in chunks, the rest waits in
     // the journal).
-    let db = data.path().join("gridwall.sqlite");
+    let db = dir.join("gridwall.sqlite");
     match gridwall_store::history::open_reader(&db).and_then(|c| gridwall_store::history::reader::sizes(&c)) {
         Ok(h) if h.chunk_fixes > 0 => println!(
             "history: {} fixes in {} track chunks, {:.2} bytes a fix; {} keyframes, {:.2} bytes a chunked fix; {} fixes still in the journal; store {:.0} MB",

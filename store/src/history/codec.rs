@@ -142,6 +142,27 @@ pub fn decode_chunk(window_ms: i64, bytes: &[u8], out: &mut Vec<Fix>) -> Result<
     Ok(())
 }
 
+/// Decodes a chunk, keeping in `out` only its fixes with `after < t <= upto` (a chunk at either
+/// end of a range may reach past it); how many it kept.
+pub fn decode_chunk_within(
+    window_ms: i64,
+    bytes: &[u8],
+    (after, upto): (i64, i64),
+    out: &mut Vec<Fix>,
+) -> Result<usize, Damaged> {
+    let before = out.len();
+    decode_chunk(window_ms, bytes, out)?;
+    let mut kept = before;
+    for i in before..out.len() {
+        if out[i].t_ms > after && out[i].t_ms <= upto {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
+    Ok(kept - before)
+}
+
 /// Every patrol's position, role and status (sorted by id): per patrol the id's step from the
 /// previous one, role and status in one byte, x and y in cm (zigzag varints).
 pub fn encode_keyframe(patrols: &[KeyPatrol]) -> Vec<u8> {

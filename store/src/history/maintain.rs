@@ -29,6 +29,20 @@ pub struct Compacted {
     pub journal_entries: u64,
 }
 
+impl Compacted {
+    /// Tells what a compaction moved (debug level), if anything.
+    pub fn log(&self) {
+        if self.fixes > 0 {
+            tracing::debug!(
+                fixes = self.fixes,
+                chunks = self.chunks,
+                bytes_per_fix = self.chunk_bytes as f64 / self.fixes as f64,
+                "history: journal moved into track chunks"
+            );
+        }
+    }
+}
+
 /// Moves every journal entry whose fixes all lie before `cutoff` into track chunks (one per
 /// patrol and window; a late fix for a window already moved becomes a further part of it).
 pub fn compact(conn: &mut Connection, cutoff: i64) -> Result<Compacted, HistoryError> {
@@ -189,13 +203,7 @@ pub fn spawn(
         while !*shutdown.borrow() {
             let now = clock.now_ms();
             match compact(&mut conn, window_of(now) - WINDOW_MS) {
-                Ok(c) if c.fixes > 0 => tracing::debug!(
-                    fixes = c.fixes,
-                    chunks = c.chunks,
-                    bytes_per_fix = c.chunk_bytes as f64 / c.fixes as f64,
-                    "history: journal moved into track chunks"
-                ),
-                Ok(_) => {}
+                Ok(c) => c.log(),
                 Err(e) => tracing::warn!("history compaction: {e}"),
             }
             if last_prune.is_none_or(|t| now - t >= WINDOW_MS) {

@@ -5,7 +5,7 @@ use gridwall_protocol::{Event, IncidentState, Kpis, PatrolRole, PatrolStatus};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use rustc_hash::FxHashMap;
 
-use super::codec::{Fix, decode_chunk, decode_keyframe};
+use super::codec::{Fix, decode_chunk, decode_chunk_within, decode_keyframe};
 use super::{HistoryError, WINDOW_MS, chunk_key, split_chunk_key, window_of};
 use gridwall_city::records::{KeyPatrol, TrackPoint};
 
@@ -100,19 +100,7 @@ fn fixes_now(
             continue;
         }
         let data = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-        let v = out.entry(patrol).or_default();
-        let before = v.len();
-        decode_chunk(w, data, v)?;
-        // Keep what lies in the range (a chunk at either end may reach past it).
-        let mut kept = before;
-        for i in before..v.len() {
-            if v[i].t_ms > after && v[i].t_ms <= upto {
-                v[kept] = v[i];
-                kept += 1;
-            }
-        }
-        v.truncate(kept);
-        n += kept - before;
+        n += decode_chunk_within(w, data, (after, upto), out.entry(patrol).or_default())?;
         if n > max {
             return Err(HistoryError::TooMany { max });
         }

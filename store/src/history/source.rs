@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use gridwall_protocol::{Event, IncidentState, Kpis};
 use rustc_hash::FxHashMap;
 
-use super::codec::{Fix, decode_chunk, decode_keyframe};
+use super::codec::{Fix, decode_chunk_within, decode_keyframe};
 use super::reader::{self, Keyframe, PatrolChange};
 use super::{HistoryError, open_reader, window_of};
 use gridwall_city::records::IncidentRow;
@@ -220,18 +220,7 @@ impl Source {
                     if !only(patrol) {
                         continue;
                     }
-                    let v = out.entry(patrol).or_default();
-                    let before = v.len();
-                    decode_chunk(ms(r.get(1)), r.get(2), v)?;
-                    let mut kept = before;
-                    for i in before..v.len() {
-                        if v[i].t_ms > after && v[i].t_ms <= upto {
-                            v[kept] = v[i];
-                            kept += 1;
-                        }
-                    }
-                    v.truncate(kept);
-                    n += kept - before;
+                    n += decode_chunk_within(ms(r.get(1)), r.get(2), (after, upto), out.entry(patrol).or_default())?;
                     if n > max {
                         return Err(HistoryError::TooMany { max });
                     }

@@ -115,24 +115,16 @@ impl PostgresStore {
             None => 0,
         };
         // The newest of each patrol's minutes moved into chunks since (a chunk's track ends at
-        // its last fix), then the journal's.
+        // its last fix) and of the journal's fixes (of one time, the journal's came later).
         for r in tx.query(
-            "SELECT DISTINCT ON (patrol) patrol, last_t, ST_X(COALESCE(ST_EndPoint(geom), geom)), \
-             ST_Y(COALESCE(ST_EndPoint(geom), geom)) FROM track_chunks \
-             WHERE city = $1 AND t >= $2 AND last_t > $3 ORDER BY patrol, last_t DESC, t DESC, part DESC",
+            "SELECT DISTINCT ON (patrol) patrol, t, x, y FROM ( \
+               SELECT patrol, last_t AS t, ST_X(COALESCE(ST_EndPoint(geom), geom)) AS x, \
+                      ST_Y(COALESCE(ST_EndPoint(geom), geom)) AS y, 0 AS src, part::bigint AS n \
+               FROM track_chunks WHERE city = $1 AND t >= $2 AND last_t > $3 \
+               UNION ALL \
+               SELECT patrol, t, ST_X(geom), ST_Y(geom), 1, n FROM fixes WHERE city = $1 AND t > $3 \
+             ) f ORDER BY patrol, t DESC, src DESC, n DESC",
             &[&city, &time_of(crate::history::window_of(after)), &time_of(after)],
-        )? {
-            let patrol = r.get::<_, i32>(0) as u32;
-            let t = ms_of(r.get(1));
-            if latest.get(&patrol).is_none_or(|l| l.t_ms <= t) {
-                let (x, y): (f64, f64) = (r.get(2), r.get(3));
-                latest.insert(patrol, TrackPoint { patrol, t_ms: t, x: x - ox, y: y - oy });
-            }
-        }
-        for r in tx.query(
-            "SELECT DISTINCT ON (patrol) patrol, t, ST_X(geom), ST_Y(geom) FROM fixes \
-             WHERE city = $1 AND t > $2 ORDER BY patrol, t DESC, n DESC",
-            &[&city, &time_of(after)],
         )? {
             let patrol = r.get::<_, i32>(0) as u32;
             let t = ms_of(r.get(1));

@@ -109,13 +109,7 @@ pub fn spawn_pg_maintenance(
                 last_compact = Some(std::time::Instant::now());
                 let cutoff = crate::history::window_of(clock.now_ms()) - crate::history::WINDOW_MS;
                 match s.compact(cutoff).map_err(|e| s.named(e)) {
-                    Ok(c) if c.fixes > 0 => tracing::debug!(
-                        fixes = c.fixes,
-                        chunks = c.chunks,
-                        bytes_per_fix = c.chunk_bytes as f64 / c.fixes as f64,
-                        "history: journal moved into track chunks"
-                    ),
-                    Ok(_) => {}
+                    Ok(c) => c.log(),
                     Err(e) => tracing::warn!("history compaction: {e}"),
                 }
             }
