@@ -96,8 +96,9 @@ pub struct Backend {
     outlines: std::sync::OnceLock<Vec<u8>>,
     /// Where replay and the history exports read the past (on connections of their own).
     history: Opener,
-    /// Reader connections between questions ([`Backend::read`]).
+    /// Reader connections between questions ([`Backend::read`]), and turns to ask.
     pub(crate) readers: Mutex<Vec<gridwall_store::history::source::Source>>,
+    pub(crate) reading: tokio::sync::Semaphore,
     /// On PostgreSQL: the earliest moment a replay can show, as the maintenance thread last
     /// read it (`i64::MIN`: not yet known).
     earliest_pg: Arc<std::sync::atomic::AtomicI64>,
@@ -223,6 +224,7 @@ impl Backend {
             outlines: std::sync::OnceLock::new(),
             history,
             readers: Mutex::new(Vec::new()),
+            reading: tokio::sync::Semaphore::new(crate::read::READERS),
             earliest_pg,
             retention_ms: config.retention.ms(),
             rebuilding: tokio::sync::Mutex::new(()),

@@ -22,6 +22,9 @@ impl Backend {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Source) -> Result<T, HistoryError> + Send + 'static,
     ) -> Result<T, HistoryError> {
+        // At most READERS questions at once: a burst of requests waits here rather than opening
+        // a connection each (PostgreSQL's connections are few, and the writer needs one).
+        let _turn = self.reading.acquire().await.expect("never closed");
         let backend = self.clone();
         let task = tokio::task::spawn_blocking(move || {
             let pooled = backend.readers.lock().expect("readers").pop();

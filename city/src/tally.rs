@@ -236,12 +236,14 @@ impl KpiBook {
         year_start(local_day(now_ms, self.utc_offset_ms))
     }
 
-    /// Starts the periods that began since the last call (a new day, month, …) empty.
+    /// Starts the periods that began since the last call (a new day, month, …) empty. Only
+    /// forwards: an event stamped a moment before a midnight that was already passed (the
+    /// simulator's, a warm-up's) does not take the book back.
     pub fn roll(&mut self, now_ms: i64) {
         let day = local_day(now_ms, self.utc_offset_ms);
         for (k, p) in KpiPeriod::ALL.into_iter().enumerate() {
             let b = bucket(p, day);
-            if b != self.current[k] {
+            if b > self.current[k] {
                 self.current[k] = b;
                 self.accepted.iter_mut().for_each(|u| u[k] = Tally::default());
                 self.closed_in.iter_mut().for_each(|u| u[k] = 0);
@@ -348,11 +350,11 @@ impl KpiBook {
         let day = local_day(now_ms, self.utc_offset_ms);
         // A period that began after the last count has nothing in it yet.
         let k = period as usize;
-        let current = bucket(period, day) == self.current[k];
+        let current = bucket(period, day) <= self.current[k];
         let kd = KpiPeriod::Day as usize;
         Some(Sums {
             tally: if current { self.accepted[unit][k] } else { Tally::default() },
-            closed_today: if day == self.current[kd] { self.closed_in[unit][kd].max(0) as u64 } else { 0 },
+            closed_today: if day <= self.current[kd] { self.closed_in[unit][kd].max(0) as u64 } else { 0 },
             late: if current { self.late[unit][k].max(0) as u64 } else { 0 },
         })
     }
@@ -449,5 +451,11 @@ mod tests {
         for p in KpiPeriod::ALL {
             assert_eq!(again.sums(Some("s1"), p, t1), book.sums(Some("s1"), p, t1), "{p}");
         }
+        // An event stamped a moment before the midnight already passed does not take the book
+        // back to yesterday (and wipe today).
+        let late_news = Case::accept(IncidentCategory::Noise, t0 + 1_000, "12345", &limits);
+        book.count("c1", None, &late_news, t0 + 1_000);
+        assert_eq!(book.sums(None, KpiPeriod::Day, t1).unwrap().closed_today, 1);
+        assert_eq!(book.sums(None, KpiPeriod::All, t1).unwrap().tally.total, 2);
     }
 }

@@ -140,7 +140,11 @@ pub async fn list(
         from_ms: start.unwrap_or(if ids.is_some() { i64::MIN } else { now - 90 * 86_400_000 }),
         to_ms: end.unwrap_or(i64::MAX),
         ids,
-        categories: codes.map(|c| c.iter().map(|c| c.key().to_owned()).collect()),
+        categories: codes.map(|mut c| {
+            c.sort_unstable();
+            c.dedup();
+            c.iter().map(|c| c.key().to_owned()).collect()
+        }),
         closed: status.map(|s| s == "closed"),
         limit: 1000,
     };

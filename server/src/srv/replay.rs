@@ -33,6 +33,8 @@ use super::error::{ApiError, ApiResult, time_param};
 pub const MAX_FIXES: usize = 2_000_000;
 /// Most incidents one export answers with.
 pub const MAX_INCIDENTS: usize = 100_000;
+/// The longest range of an incident export (incidents of any age, a quarter at a time).
+pub const MAX_INCIDENT_SPAN_MS: i64 = 92 * 86_400_000;
 
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
@@ -168,6 +170,15 @@ async fn incidents(
 ) -> ApiResult<Vec<(gridwall_city::records::IncidentRow, [f64; 2])>> {
     who.check(Permission::Read)?;
     let (from, to) = range(backend, q, false)?;
+    if to - from > MAX_INCIDENT_SPAN_MS {
+        return Err(ApiError::bad_request(
+            "from",
+            format!(
+                "at most {} days of incidents an export: ask for a shorter range",
+                MAX_INCIDENT_SPAN_MS / 86_400_000
+            ),
+        ));
+    }
     let history = backend.history();
     let (rows, more) = blocking(move || history.open()?.incidents_between(from, to, MAX_INCIDENTS)).await?;
     if more {

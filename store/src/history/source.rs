@@ -201,6 +201,21 @@ impl Source {
     ) -> Result<FxHashMap<u32, Vec<Fix>>, HistoryError> {
         match self {
             Self::Sqlite(c) => reader::fixes(c, after, upto, only, max),
+            // Chunks and journal in one snapshot: a minute the maintenance moves in between is
+            // in one of them, never in neither.
+            Self::Postgres(_) => self.snapshot(|s| s.pg_fixes(after, upto, only, max)),
+        }
+    }
+
+    fn pg_fixes(
+        &mut self,
+        after: i64,
+        upto: i64,
+        only: impl Fn(u32) -> bool,
+        max: usize,
+    ) -> Result<FxHashMap<u32, Vec<Fix>>, HistoryError> {
+        match self {
+            Self::Sqlite(_) => unreachable!("PostgreSQL only"),
             Self::Postgres(p) => {
                 let city = p.city.city.clone();
                 let mut out: FxHashMap<u32, Vec<Fix>> = FxHashMap::default();

@@ -156,6 +156,13 @@ impl PostgresStore {
         let shown = self.shown.clone();
         let (client, st) = self.conn()?;
         let mut tx = client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+        // Every server of a city runs this: one at a time moves its minutes, the others find
+        // them moved.
+        let ours: bool =
+            tx.query_one("SELECT pg_try_advisory_xact_lock(hashtext('gridwall compact ' || $1))", &[&city])?.get(0);
+        if !ours {
+            return Ok(None);
+        }
         let oldest: Option<SystemTime> =
             tx.query_one("SELECT min(t) FROM fixes WHERE city = $1 AND t < $2", &[&city, &time_of(cutoff)])?.get(0);
         let Some(oldest) = oldest else { return Ok(None) };
