@@ -300,7 +300,9 @@ fn main() {
         None => Opener::Sqlite(db.clone()),
         Some(url) => Opener::Postgres { url: url.clone(), city: pg_city() },
     };
-    let generated = if a.store.is_some() {
+    // Opening the PostgreSQL store applies its schema (an empty database has none yet).
+    let mut pg = a.store.as_ref().map(|url| Box::new(PostgresStore::open(url, pg_city(), true).unwrap()));
+    let generated = if pg.is_some() {
         opener.open().unwrap().keyframe_at_or_before(1 << 45).unwrap().is_some()
     } else {
         db.exists()
@@ -315,9 +317,9 @@ fn main() {
             fixes / 1e9,
             a.store.as_deref().map_or_else(|| db.display().to_string(), gridwall_store::shown_url)
         );
-        let sink = match &a.store {
+        let sink = match pg.take() {
             None => sqlite_sink(&a),
-            Some(url) => Sink::Postgres(Box::new(PostgresStore::open(url, pg_city(), true).unwrap())),
+            Some(store) => Sink::Postgres(store),
         };
         generate(&a, start, sink);
     }

@@ -98,12 +98,16 @@ impl Source {
             Self::Postgres(p) => {
                 let city = p.city().to_owned();
                 let closed = q.closed.map(|c| if c { "closed" } else { "open" });
+                // The newest ids first, then their rows: only the answer's cases are turned into
+                // text (every open one of a megacity was: 18,000 of them, 90 ms).
                 let rows = p.c().query(
-                    "SELECT id, category, source, x, y, grid, description, case_json::text FROM incidents \
-                     WHERE city = $1 AND opened >= $2 AND opened <= $3 \
-                     AND ($4::bigint[] IS NULL OR id = ANY($4)) AND ($5::text[] IS NULL OR category = ANY($5)) \
-                     AND ($6::text IS NULL OR (stage = 'closed') = ($6 = 'closed')) \
-                     ORDER BY opened DESC, id DESC LIMIT $7",
+                    "SELECT i.id, i.category, i.source, i.x, i.y, i.grid, i.description, i.case_json::text \
+                     FROM incidents i JOIN ( \
+                       SELECT id, opened FROM incidents WHERE city = $1 AND opened >= $2 AND opened <= $3 \
+                       AND ($4::bigint[] IS NULL OR id = ANY($4)) AND ($5::text[] IS NULL OR category = ANY($5)) \
+                       AND ($6::text IS NULL OR (stage = 'closed') = ($6 = 'closed')) \
+                       ORDER BY opened DESC, id DESC LIMIT $7 \
+                     ) newest ON i.city = $1 AND i.id = newest.id ORDER BY newest.opened DESC, i.id DESC",
                     &[&city, &crate::time_of(from), &crate::time_of(to), &ids, &q.categories, &closed, &limit],
                 )?;
                 rows.iter().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
