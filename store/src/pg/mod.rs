@@ -3,9 +3,13 @@
 //! refinery). A commit is durable when it returns (`synchronous_commit = on`).
 //!
 //! * One database holds many cities; every row carries its city (the scene's name).
-//! * Position fixes go in with `COPY … BINARY` (one row each, geometry as EWKB) into a table
-//!   partitioned by day; the maintenance thread makes the coming days' partitions and drops
+//! * Position fixes go in with `COPY … BINARY` (one row each, geometry as EWKB) into the journal
+//!   `fixes`; the maintenance thread moves each minute that is over into `track_chunks` (one row
+//!   per patrol and minute, `chunks.rs`), makes the coming days' partitions of both and drops
 //!   those past the retention.
+//! * Incidents of any age are the store's (the live state holds the open ones); the KPI
+//!   counters' day rows (`kpi_days`, `kpi_all`) are added with each workflow event.
+//! * The migrations run under an advisory lock: servers starting together take turns.
 //! * Fencing: opening the store bumps the city's `epoch`; each transaction checks it, so a server
 //!   that another one has taken over from writes nothing more ([`StoreError::Superseded`]).
 //! * A lost connection fails the write in progress ([`StoreError::Unavailable`], 503 to the
