@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use gridwall_city::records::IncidentRow;
 use gridwall_city::state::incident_rec;
 use gridwall_city::world::IncidentRec;
 use gridwall_store::history::HistoryError;
 use gridwall_store::history::codec::Damaged;
+use gridwall_store::history::incidents::RequestQuery;
 use gridwall_store::history::source::Source;
 
 use crate::Backend;
@@ -51,11 +53,19 @@ impl Backend {
             return Ok(Some(rec.clone()));
         }
         let row = self.read(move |s| s.incident(id)).await?;
-        row.map(|r| incident_rec(&r).map_err(|_| damaged())).transpose()
+        row.as_ref().map(rec_of).transpose()
+    }
+
+    /// Incidents as an Open311 list asks for them, newest accepted first, from the store.
+    pub async fn requests(self: &Arc<Self>, query: RequestQuery) -> Result<Vec<IncidentRec>, HistoryError> {
+        let rows = self.read(move |s| s.requests(&query)).await?;
+        rows.iter().map(rec_of).collect()
     }
 }
 
-/// A stored incident whose category or source this version does not know.
-pub(crate) fn damaged() -> HistoryError {
-    HistoryError::Damaged(Damaged { what: "incident", why: "an unknown category or source" })
+/// A stored incident as the world keeps it (one whose category or source this version does not
+/// know is damaged).
+fn rec_of(row: &IncidentRow) -> Result<IncidentRec, HistoryError> {
+    incident_rec(row)
+        .map_err(|_| HistoryError::Damaged(Damaged { what: "incident", why: "an unknown category or source" }))
 }

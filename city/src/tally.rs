@@ -106,17 +106,54 @@ pub struct DayTally {
 /// The day rows of one incident as it now is: its tally on the day it was accepted, and its
 /// closing on the day it closed (what a history written in one go counts).
 pub fn day_rows(grid: &str, case: &Case, utc_offset_ms: i64) -> Vec<DayTally> {
-    let day = local_day(case.created_ms, utc_offset_ms);
-    let mut rows = vec![DayTally { day, grid: grid.to_owned(), tally: Tally::of(case), closed_in: 0 }];
-    if let Some(closed) = case.closed_ms {
-        let closed_day = local_day(closed, utc_offset_ms);
-        if closed_day == day {
-            rows[0].closed_in = 1;
-        } else {
-            rows.push(DayTally { day: closed_day, grid: grid.to_owned(), tally: Tally::default(), closed_in: 1 });
+    rows_of(grid, Tally::of(case), case.created_ms, case.closed_ms, utc_offset_ms)
+}
+
+/// The rows of a change: `tally` (when not zero) on the day of `created_ms`, and a closing on
+/// the day of `closed_ms` (one row when both are the same day).
+fn rows_of(grid: &str, tally: Tally, created_ms: i64, closed_ms: Option<i64>, utc_offset_ms: i64) -> Vec<DayTally> {
+    let mut rows = Vec::with_capacity(2);
+    if !tally.is_zero() {
+        let day = local_day(created_ms, utc_offset_ms);
+        rows.push(DayTally { day, grid: grid.to_owned(), tally, closed_in: 0 });
+    }
+    if let Some(closed) = closed_ms {
+        let day = local_day(closed, utc_offset_ms);
+        match rows.iter_mut().find(|r| r.day == day) {
+            Some(r) => r.closed_in += 1,
+            None => rows.push(DayTally { day, grid: grid.to_owned(), tally: Tally::default(), closed_in: 1 }),
         }
     }
     rows
+}
+
+/// The day rows of many incidents summed per day and cell (their tallies together are the
+/// all-time rows: each incident's lies in the row of the day it was accepted). A history
+/// written in one go, or a store counted once, carries these.
+#[derive(Debug, Default)]
+pub struct DayRows {
+    days: FxHashMap<(i64, String), (Tally, i64)>,
+}
+
+impl DayRows {
+    pub fn add(&mut self, grid: &str, case: &Case, utc_offset_ms: i64) {
+        for r in day_rows(grid, case, utc_offset_ms) {
+            let e = self.days.entry((r.day, r.grid)).or_default();
+            e.0.add(&r.tally, 1);
+            e.1 += r.closed_in;
+        }
+    }
+
+    /// The rows, by day and cell.
+    pub fn into_rows(self) -> Vec<DayTally> {
+        let mut rows: Vec<DayTally> = self
+            .days
+            .into_iter()
+            .map(|((day, grid), (tally, closed_in))| DayTally { day, grid, tally, closed_in })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.day, &a.grid).cmp(&(b.day, &b.grid)));
+        rows
+    }
 }
 
 /// The day number of a moment in a time zone `utc_offset_ms` ahead of UTC.
@@ -161,9 +198,14 @@ pub fn bucket(period: KpiPeriod, day: i64) -> i64 {
     }
 }
 
-/// The first day of the year `day` is in: the oldest day row the current periods need.
+/// The first day of the year `day` is in.
 pub fn year_start(day: i64) -> i64 {
     days_from_civil(civil_from_days(day).0, 1, 1)
+}
+
+/// The oldest day row a restart at `now_ms` needs (the current periods': this year's).
+pub fn since_day(now_ms: i64, utc_offset_ms: i64) -> i64 {
+    year_start(local_day(now_ms, utc_offset_ms))
 }
 
 /// What the book holds for one unit and period.
@@ -227,15 +269,6 @@ impl KpiBook {
         }
     }
 
-    pub fn utc_offset_ms(&self) -> i64 {
-        self.utc_offset_ms
-    }
-
-    /// The first day whose rows a restart at `now_ms` needs.
-    pub fn since_day(&self, now_ms: i64) -> i64 {
-        year_start(local_day(now_ms, self.utc_offset_ms))
-    }
-
     /// Starts the periods that began since the last call (a new day, month, …) empty. Only
     /// forwards: an event stamped a moment before a midnight that was already passed (the
     /// simulator's, a warm-up's) does not take the book back.
@@ -252,13 +285,15 @@ impl KpiBook {
         }
     }
 
-    fn chain(&self, grid: &str) -> &[u32] {
-        self.chains.get(grid).map_or(&[0], Vec::as_slice)
+    /// The units a cell's incidents count in (a point in no cell: the city's only). Owned: the
+    /// counters it indexes are changed while it is walked.
+    fn chain(&self, grid: &str) -> Vec<u32> {
+        self.chains.get(grid).map_or_else(|| vec![0], Clone::clone)
     }
 
     /// Adds one day row to the current periods it falls in (`all`: to the all-time sums too).
     fn add_day(&mut self, row: &DayTally, all: bool) {
-        let chain = self.chains.get(&row.grid).cloned().unwrap_or_else(|| vec![0]);
+        let chain = self.chain(&row.grid);
         for (k, p) in KpiPeriod::ALL.into_iter().enumerate() {
             if (p == KpiPeriod::All && !all) || bucket(p, row.day) != self.current[k] {
                 continue;
@@ -278,18 +313,8 @@ impl KpiBook {
         if let Some(old) = old {
             tally.add(&Tally::of(old), -1);
         }
-        let mut rows = Vec::new();
-        if !tally.is_zero() {
-            let day = local_day(new.created_ms, self.utc_offset_ms);
-            rows.push(DayTally { day, grid: grid.to_owned(), tally, closed_in: 0 });
-        }
-        if let Some(closed) = new.closed_ms.filter(|_| old.is_none_or(|o| o.closed_ms.is_none())) {
-            let day = local_day(closed, self.utc_offset_ms);
-            match rows.iter_mut().find(|r| r.day == day) {
-                Some(r) => r.closed_in += 1,
-                None => rows.push(DayTally { day, grid: grid.to_owned(), tally: Tally::default(), closed_in: 1 }),
-            }
-        }
+        let newly_closed = new.closed_ms.filter(|_| old.is_none_or(|o| o.closed_ms.is_none()));
+        let rows = rows_of(grid, tally, new.created_ms, newly_closed, self.utc_offset_ms);
         for r in &rows {
             self.add_day(r, true);
         }
@@ -304,7 +329,7 @@ impl KpiBook {
     /// `created_ms` counts in.
     fn add_late(&mut self, grid: &str, created_ms: i64, n: i64) {
         let day = local_day(created_ms, self.utc_offset_ms);
-        let chain = self.chains.get(grid).cloned().unwrap_or_else(|| vec![0]);
+        let chain = self.chain(grid);
         for (k, p) in KpiPeriod::ALL.into_iter().enumerate() {
             if bucket(p, day) == self.current[k] {
                 for &u in &chain {
@@ -323,7 +348,7 @@ impl KpiBook {
     }
 
     /// Fills the book from the store: the all-time sums per cell and the day rows since
-    /// [`KpiBook::since_day`].
+    /// [`since_day`].
     pub fn restore(&mut self, all: &[(String, Tally)], days: &[DayTally], now_ms: i64) {
         self.roll(now_ms);
         self.accepted.iter_mut().for_each(|u| *u = [Tally::default(); PERIODS]);
@@ -331,7 +356,7 @@ impl KpiBook {
         self.late.iter_mut().for_each(|u| *u = [0; PERIODS]);
         let k_all = KpiPeriod::All as usize;
         for (grid, t) in all {
-            for u in self.chain(grid).to_vec() {
+            for u in self.chain(grid) {
                 self.accepted[u as usize][k_all].add(t, 1);
             }
         }

@@ -101,7 +101,7 @@ pub struct World {
     /// The open incidents by the deadline of their stage: escalation looks at the overdue only.
     deadlines: BTreeSet<(i64, u64)>,
     /// Keyed by the low 32 bits of the incident id: ids are issued sequentially from 1, and
-    /// [`World::open_incident`] refuses ids that do not fit.
+    /// [`World::put_incident`] refuses ids that do not fit.
     incident_index: MovingIndex,
     pub limits: TimeLimits,
 }

@@ -73,6 +73,11 @@ pub(super) const CATEGORY_MIX: [(IncidentCategory, f64, u32); 10] = [
     (IncidentCategory::IllegalVending, 0.07, 15),
 ];
 
+/// Minutes on site to handle a case of `category` (of [`CATEGORY_MIX`]).
+pub(super) fn on_site_min(category: IncidentCategory) -> Option<u32> {
+    CATEGORY_MIX.iter().find(|c| c.0 == category).map(|c| c.2)
+}
+
 pub(super) const SOURCE_MIX: [(IncidentSource, f64); 5] = [
     (IncidentSource::Hotline, 0.35),
     (IncidentSource::MiniProgram, 0.25),

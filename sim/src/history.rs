@@ -8,14 +8,13 @@
 //! happen: the newest tickets are still open, as in a real centre at that moment.
 
 use gridwall_city::records::IncidentRow;
-use gridwall_city::tally::{DAY_MS, DayTally, day_rows, local_day};
+use gridwall_city::tally::{DAY_MS, DayRows, DayTally, local_day};
 use gridwall_city::workflow::{Action, Case, TimeLimits};
 use gridwall_city::world::World;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustc_hash::FxHashMap;
 
-use crate::city::{CATEGORY_MIX, DAILY_RHYTHM, SOURCE_MIX, pick};
+use crate::city::{CATEGORY_MIX, DAILY_RHYTHM, SOURCE_MIX, on_site_min, pick};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -87,11 +86,8 @@ impl<'w> History<'w> {
     /// One ticket accepted at `t`, its workflow run up to `end_ms`.
     fn ticket(&mut self, id: u64, t: i64) -> IncidentRow {
         let limits: TimeLimits = self.world.limits.clone();
-        let (category, weight) = {
-            let mix: Vec<(usize, f64)> = CATEGORY_MIX.iter().enumerate().map(|(i, c)| (i, c.1)).collect();
-            let i = pick(&mut self.rng, &mix);
-            (CATEGORY_MIX[i].0, CATEGORY_MIX[i].2)
-        };
+        let category = pick(&mut self.rng, &CATEGORY_MIX.map(|c| (c.0, c.1)));
+        let on_site = on_site_min(category).unwrap_or(30);
         let source = pick(&mut self.rng, &SOURCE_MIX);
         let (pos, grid) = self.place();
         let l = limits.for_category(category);
@@ -110,7 +106,7 @@ impl<'w> History<'w> {
         let patrol = format!("P-{}", id % 997);
         at += within(l.dispatch_min, 0.08);
         steps.push((at, Action::Dispatch { assignee: patrol.clone() }, "指挥中心".into()));
-        at += within(l.resolve_min, 0.06).max(i64::from(weight) * MINUTE_MS);
+        at += within(l.resolve_min, 0.06).max(i64::from(on_site) * MINUTE_MS);
         steps.push((at, Action::Resolve, patrol.clone()));
         at += within(l.review_min, 0.04);
         if self.rng.random_bool(0.1) {
@@ -172,23 +168,15 @@ impl Iterator for History<'_> {
             .collect();
         times.sort_unstable();
         let mut out = HistoryDay::default();
-        let mut rows: FxHashMap<(i64, String), (gridwall_city::tally::Tally, i64)> = FxHashMap::default();
+        let mut rows = DayRows::default();
         for t in times {
             let id = self.next_id;
             self.next_id += 1;
             let row = self.ticket(id, t);
-            for r in day_rows(&row.grid, &row.case, off) {
-                let e = rows.entry((r.day, r.grid)).or_default();
-                e.0.add(&r.tally, 1);
-                e.1 += r.closed_in;
-            }
+            rows.add(&row.grid, &row.case, off);
             out.incidents.push(row);
         }
-        out.tally = rows
-            .into_iter()
-            .map(|((day, grid), (tally, closed_in))| DayTally { day, grid, tally, closed_in })
-            .collect();
-        out.tally.sort_unstable_by(|a, b| (a.day, &a.grid).cmp(&(b.day, &b.grid)));
+        out.tally = rows.into_rows();
         Some(out)
     }
 }

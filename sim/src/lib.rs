@@ -27,7 +27,10 @@ use rand_chacha::ChaCha8Rng;
 
 pub use roads::RoadGraph;
 
-use city::{CATEGORY_MIX, DAILY_RHYTHM, Desk, HARD_SHARE, PATROL_WAIT_MS, SOURCE_MIX, department, hard_delay_ms, pick};
+use city::{
+    CATEGORY_MIX, DAILY_RHYTHM, Desk, HARD_SHARE, PATROL_WAIT_MS, SOURCE_MIX, department, hard_delay_ms, on_site_min,
+    pick,
+};
 
 use gridwall_city::index::MovingIndex;
 use gridwall_city::workflow::{Action, Case, TimeLimits};
@@ -302,7 +305,7 @@ impl Simulator {
                 // No patrol in time: the department takes it and reports back when done.
                 let dept = department(category);
                 self.apply(incident, &Action::Dispatch { assignee: dept.into() }, "指挥中心", now, events);
-                let on_site = CATEGORY_MIX.iter().find(|c| c.0 == category).map_or(30, |c| i64::from(c.2));
+                let on_site = on_site_min(category).map_or(30, i64::from);
                 let mut done = now + (on_site + self.rng.random_range(30..150)) * 60_000;
                 if self.hard.contains(&incident) {
                     done += hard_delay_ms(&mut self.rng);
@@ -350,10 +353,7 @@ impl Simulator {
                     self.patrols[i].last = reached;
                     self.patrols[i].target = next;
                 } else if let Task::Respond { incident } = self.patrols[i].task {
-                    let minutes = CATEGORY_MIX
-                        .iter()
-                        .find(|c| Some(c.0) == self.cases.get(&incident).map(|c| c.0.category))
-                        .map_or(20, |c| c.2);
+                    let minutes = self.cases.get(&incident).and_then(|c| on_site_min(c.0.category)).unwrap_or(20);
                     self.patrols[i].task = Task::Handle { incident, until_ms: now + i64::from(minutes) * 60_000 };
                     break;
                 } else {

@@ -16,7 +16,6 @@
 pub mod history;
 mod pg;
 mod sqlite;
-mod tallies;
 mod writer;
 
 use std::path::PathBuf;
@@ -92,8 +91,7 @@ pub struct LoadFrom {
 impl LoadFrom {
     /// A restart at `now_ms` in a time zone `utc_offset_ms` ahead of UTC.
     pub fn at(now_ms: i64, utc_offset_ms: i64, events: usize) -> Self {
-        let day = gridwall_city::tally::local_day(now_ms, utc_offset_ms);
-        Self { events, since_day: gridwall_city::tally::year_start(day), utc_offset_ms }
+        Self { events, since_day: gridwall_city::tally::since_day(now_ms, utc_offset_ms), utc_offset_ms }
     }
 }
 

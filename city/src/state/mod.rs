@@ -358,7 +358,7 @@ impl Live {
         self.tick += 1;
         let now = self.now_ms();
         self.book.roll(now);
-        let mut batch = TickBatch { tick: self.tick, time_ms: self.now_ms(), ..TickBatch::default() };
+        let mut batch = TickBatch { tick: self.tick, time_ms: now, ..TickBatch::default() };
         for id in std::mem::take(&mut self.moved) {
             if self.dirty[id as usize] == 1
                 && let Some(p) = self.world.patrols.get(&id).and_then(|p| p.pos)

@@ -161,7 +161,7 @@ impl Live {
         let rec = self.world.new_incident(id, category, source, p, description, now);
         let state = self.incident_state(&rec);
         let mut records = vec![Record::Incident(incident_row(&rec))];
-        records.push(Record::Tally(self.book.count(&rec.grid, None, &rec.case, now)));
+        records.extend(tally(self.book.count(&rec.grid, None, &rec.case, now)));
         self.world.put_incident(rec);
         records.push(self.event(EventKind::IncidentOpened { incident: state }));
         (id, records)
@@ -220,7 +220,7 @@ impl Live {
         }
         let state = self.incident_state(&rec);
         records.push(Record::Incident(incident_row(&rec)));
-        records.push(Record::Tally(self.book.count(&rec.grid, Some(&before), &rec.case, now)));
+        records.extend(tally(self.book.count(&rec.grid, Some(&before), &rec.case, now)));
         // A closed incident leaves memory here (the store keeps it).
         self.world.put_incident(rec);
         records.push(self.event(EventKind::IncidentChanged {
@@ -257,10 +257,7 @@ impl Live {
             // either way displays learn the new deadline.
             let escalated = rec.case.escalate_if_overdue(now, &self.world.limits);
             // Now 超期在办 (an open case's tally does not change: nothing to store).
-            let rows = self.book.count(&rec.grid, Some(&before), &rec.case, now);
-            if !rows.is_empty() {
-                records.push(Record::Tally(rows));
-            }
+            records.extend(tally(self.book.count(&rec.grid, Some(&before), &rec.case, now)));
             // An overdue case always gets a new deadline (or a level up): stored and shown.
             if escalated.is_some() || rec.case.deadline_ms != deadline {
                 let (level, deadline_ms) = (rec.case.level, rec.case.deadline_ms.unwrap_or_default());
@@ -281,6 +278,12 @@ impl Live {
             Refusal::not_found("incident", format!("no incident {id}"))
         }
     }
+}
+
+/// The record of what a step changed in the KPI day rows, if it changed any (most steps of an
+/// open case change none).
+fn tally(rows: Vec<crate::tally::DayTally>) -> Option<Record> {
+    (!rows.is_empty()).then_some(Record::Tally(rows))
 }
 
 /// The stored form of an incident.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /api/v1/kpis?scope=CODE&period=P` | KPIs city-wide or for a street, community or cell, since the start or this `year`, `quarter`, `month`, `day` → [`KpisAnswer`] |
 //!
-//! Answered from counters (O(1) in the city's age) and the open incidents.
+//! Answered from counters: O(1), whatever the city's age or its open work.
 //!
 //! Displays get the city-wide KPIs on their socket instead, whenever they change.
 

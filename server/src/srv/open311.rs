@@ -20,7 +20,7 @@ use gridwall_backend::Backend;
 use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
-use gridwall_city::state::{Refusal, incident_rec};
+use gridwall_city::state::Refusal;
 use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
@@ -148,14 +148,7 @@ pub async fn list(
         closed: status.map(|s| s == "closed"),
         limit: 1000,
     };
-    let rows = backend.read(move |s| s.requests(&query)).await.map_err(|e| ApiError::from(e).open311())?;
-    let recs = rows
-        .iter()
-        .map(|r| {
-            incident_rec(r).map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::open311)?;
+    let recs = backend.requests(query).await.map_err(|e| ApiError::from(e).open311())?;
     let out = backend.with_frame(|f| {
         Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, &access)).collect())
     });

@@ -31,15 +31,21 @@ pub struct RequestQuery {
     pub limit: usize,
 }
 
-const COLUMNS: &str = "id, category, source, x, y, grid, description, case_json";
+/// The columns [`sqlite_incident`] reads.
+pub(super) const COLUMNS: &str = "id, category, source, x, y, grid, description, case_json";
 
-fn sqlite_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, [String; 5], f64, f64, String)> {
-    Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(5)?, r.get(6)?, String::new()], r.get(3)?, r.get(4)?, r.get(7)?))
-}
-
-fn incident_of(row: (i64, [String; 5], f64, f64, String)) -> Result<IncidentRow, HistoryError> {
-    let (id, [category, source, grid, description, _], x, y, json) = row;
-    Ok(IncidentRow { id: id as u64, category, source, x, y, grid, description, case: serde_json::from_str(&json)? })
+/// An incident from a row of [`COLUMNS`] of the embedded store.
+pub(super) fn sqlite_incident(r: &rusqlite::Row) -> Result<IncidentRow, HistoryError> {
+    Ok(IncidentRow {
+        id: r.get::<_, i64>(0)? as u64,
+        category: r.get(1)?,
+        source: r.get(2)?,
+        x: r.get(3)?,
+        y: r.get(4)?,
+        grid: r.get(5)?,
+        description: r.get(6)?,
+        case: serde_json::from_str(r.get_ref(7)?.as_str().map_err(rusqlite::Error::from)?)?,
+    })
 }
 
 impl Source {
@@ -50,7 +56,7 @@ impl Source {
             Self::Sqlite(c) => {
                 let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"))?;
                 let mut rows = st.query([id])?;
-                rows.next()?.map(|r| incident_of(sqlite_row(r)?)).transpose()
+                rows.next()?.map(sqlite_incident).transpose()
             }
             Self::Postgres(p) => {
                 let city = p.city().to_owned();
@@ -92,8 +98,12 @@ impl Source {
                 sql.push_str(" ORDER BY created_ms DESC, id DESC LIMIT ?");
                 args.push(limit.into());
                 let mut st = c.prepare(&sql)?;
-                let rows = st.query_map(rusqlite::params_from_iter(args), sqlite_row)?;
-                rows.map(|r| incident_of(r?)).collect()
+                let mut rows = st.query(rusqlite::params_from_iter(args))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(sqlite_incident(r)?);
+                }
+                Ok(out)
             }
             Self::Postgres(p) => {
                 let city = p.city().to_owned();

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use rustc_hash::FxHashMap;
 
 use super::codec::{Fix, decode_chunk, decode_chunk_within, decode_keyframe};
+use super::incidents::{COLUMNS, sqlite_incident};
 use super::{HistoryError, WINDOW_MS, chunk_key, split_chunk_key, window_of};
 use gridwall_city::records::{KeyPatrol, TrackPoint};
 
@@ -282,35 +283,14 @@ pub fn incidents_between(
     to: i64,
     limit: usize,
 ) -> Result<(Vec<gridwall_city::records::IncidentRow>, bool), HistoryError> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, category, source, x, y, grid, description, case_json FROM incidents WHERE id IN \
-         (SELECT DISTINCT incident FROM transitions WHERE at_ms >= ?1 AND at_ms <= ?2) ORDER BY id LIMIT ?3",
-    )?;
-    let rows = st.query_map(params![from, to, limit as i64 + 1], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, f64>(3)?,
-            r.get::<_, f64>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, String>(7)?,
-        ))
-    })?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM incidents WHERE id IN \
+         (SELECT DISTINCT incident FROM transitions WHERE at_ms >= ?1 AND at_ms <= ?2) ORDER BY id LIMIT ?3"
+    ))?;
+    let mut rows = st.query(params![from, to, limit as i64 + 1])?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, category, source, x, y, grid, description, json) = row?;
-        out.push(gridwall_city::records::IncidentRow {
-            id: id as u64,
-            category,
-            source,
-            x,
-            y,
-            grid,
-            description,
-            case: serde_json::from_str(&json)?,
-        });
+    while let Some(r) = rows.next()? {
+        out.push(sqlite_incident(r)?);
     }
     let more = out.len() > limit;
     out.truncate(limit);

@@ -168,15 +168,20 @@ impl PostgresStore {
         let Some(oldest) = oldest else { return Ok(None) };
         let w = window_of(ms_of(oldest));
         let end = time_of(cutoff.min(w + WINDOW_MS));
-        let mut groups: FxHashMap<u32, Vec<Fix>> = FxHashMap::default();
+        // Each patrol's fixes of the window, in patrol order (as the rows come).
+        let mut groups: Vec<(u32, Vec<Fix>)> = Vec::new();
         let mut rows = tx.query_raw(
             "SELECT patrol, t, ST_X(geom), ST_Y(geom) FROM fixes WHERE city = $1 AND t < $2 ORDER BY patrol, t, n",
             [&city as &(dyn ToSql + Sync), &end],
         )?;
         while let Some(r) = rows.next()? {
+            let patrol = r.get::<_, i32>(0) as u32;
             let (x, y): (f64, f64) = (r.get(2), r.get(3));
             let fix = Fix::from_metres(ms_of(r.get(1)), x - origin[0], y - origin[1]);
-            groups.entry(r.get::<_, i32>(0) as u32).or_default().push(fix);
+            match groups.last_mut() {
+                Some((p, fixes)) if *p == patrol => fixes.push(fix),
+                _ => groups.push((patrol, vec![fix])),
+            }
         }
         drop(rows);
         let window = time_of(w);
@@ -189,11 +194,8 @@ impl PostgresStore {
             next_part.insert(r.get::<_, i32>(0) as u32, r.get::<_, i16>(1) + 1);
         }
         let mut done = Compacted::default();
-        let mut patrols: Vec<u32> = groups.keys().copied().collect();
-        patrols.sort_unstable();
-        let mut chunks = Vec::with_capacity(patrols.len());
-        for patrol in patrols {
-            let mut fixes = groups.remove(&patrol).unwrap_or_default();
+        let mut chunks = Vec::with_capacity(groups.len());
+        for (patrol, mut fixes) in groups {
             let mut part = next_part.get(&patrol).copied().unwrap_or(0);
             if i64::from(part) >= MAX_PARTS {
                 let mut all = Vec::new();

@@ -23,7 +23,7 @@ impl PostgresStore {
         if done {
             return Ok(());
         }
-        let mut counted = crate::tallies::Counted::default();
+        let mut counted = gridwall_city::tally::DayRows::default();
         for r in tx.query("SELECT id, grid, case_json::text FROM incidents WHERE city = $1", &[&city])? {
             let case: gridwall_city::workflow::Case =
                 serde_json::from_str(r.get::<_, &str>(2)).map_err(|e| StoreError::Damaged {
@@ -32,7 +32,7 @@ impl PostgresStore {
                 })?;
             counted.add(r.get(1), &case, utc_offset_ms);
         }
-        super::write::write_tally(&mut tx, st, &city, &counted.rows())?;
+        super::write::write_tally(&mut tx, st, &city, &counted.into_rows())?;
         tx.execute("UPDATE cities SET kpi_counted = true WHERE city = $1", &[&city])?;
         tx.commit()?;
         Ok(())

@@ -52,7 +52,6 @@ impl PostgresStore {
         for day in &dropped {
             self.days.remove(day);
         }
-        dropped.dedup();
         let dropped = dropped.len();
         let (client, _) = self.conn()?;
         let mut tx = client.transaction()?;

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use gridwall_city::tally::DayTally;
+use gridwall_city::tally::{DayRows, DayTally};
 use gridwall_city::workflow::Case;
 
 use super::SqliteStore;
@@ -58,7 +58,7 @@ impl SqliteStore {
             return Ok(());
         }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
-        let mut counted = crate::tallies::Counted::default();
+        let mut counted = DayRows::default();
         {
             let mut st = tx.prepare("SELECT id, grid, case_json FROM incidents").map_err(&sql)?;
             let mut rows = st.query([]).map_err(&sql)?;
@@ -73,7 +73,7 @@ impl SqliteStore {
                 counted.add(&grid, &case, utc_offset_ms);
             }
         }
-        write_tally(&tx, &counted.rows()).map_err(&sql)?;
+        write_tally(&tx, &counted.into_rows()).map_err(&sql)?;
         tx.execute("INSERT INTO meta (key, value) VALUES ('kpi_counted', ?1)", [utc_offset_ms.to_string()])
             .map_err(&sql)?;
         tx.commit().map_err(&sql)
