@@ -37,14 +37,25 @@ pub struct Tally {
     pub satisfied: i64,
     /// Sum of acceptance → closing (ms) over the closed ones.
     pub handling_ms: i64,
+    /// Closed after at least one rework (审核不通过, 返工).
+    #[serde(default)]
+    pub reworked: i64,
+    /// Ran past a stage's deadline at some point, open or closed (超期).
+    #[serde(default)]
+    pub overdue: i64,
 }
 
 impl Tally {
+    /// The stores' column names of [`Tally::counters`], in order.
+    pub const COLUMNS: [&'static str; 8] =
+        ["total", "closed", "on_time", "rated", "satisfied", "handling_ms", "reworked", "overdue"];
+
     /// What one case counts for.
     pub fn of(case: &Case) -> Self {
-        let mut t = Self { total: 1, ..Self::default() };
+        let mut t = Self { total: 1, overdue: i64::from(case.ever_overdue), ..Self::default() };
         if let Some(closed) = case.closed_ms {
             t.closed = 1;
+            t.reworked = i64::from(case.reworks > 0);
             t.on_time = i64::from(!case.ever_overdue);
             t.handling_ms = closed - case.created_ms;
             if let Some(s) = case.satisfaction {
@@ -63,6 +74,28 @@ impl Tally {
         self.rated += sign * o.rated;
         self.satisfied += sign * o.satisfied;
         self.handling_ms += sign * o.handling_ms;
+        self.reworked += sign * o.reworked;
+        self.overdue += sign * o.overdue;
+    }
+
+    /// The counters in the order the stores keep them ([`Tally::COLUMNS`]).
+    pub fn counters(&self) -> [i64; 8] {
+        [
+            self.total,
+            self.closed,
+            self.on_time,
+            self.rated,
+            self.satisfied,
+            self.handling_ms,
+            self.reworked,
+            self.overdue,
+        ]
+    }
+
+    /// A tally from its counters in [`Tally::COLUMNS`] order.
+    pub fn from_counters(c: [i64; 8]) -> Self {
+        let [total, closed, on_time, rated, satisfied, handling_ms, reworked, overdue] = c;
+        Self { total, closed, on_time, rated, satisfied, handling_ms, reworked, overdue }
     }
 
     pub fn is_zero(&self) -> bool {
@@ -439,7 +472,9 @@ mod tests {
         let on_time = case.clone();
         let d = case.deadline_ms.unwrap();
         case.escalate_if_overdue(d + 1_000, &limits);
-        assert!(book.count("c1", Some(&on_time), &case, d + 1_000).is_empty(), "nothing to store");
+        let late_rows = book.count("c1", Some(&on_time), &case, d + 1_000);
+        assert_eq!(late_rows.len(), 1, "超期 counted on its day of acceptance");
+        assert_eq!((late_rows[0].tally.overdue, late_rows[0].tally.total, late_rows[0].closed_in), (1, 0, 0));
         assert_eq!(book.sums(Some("m1"), KpiPeriod::All, d + 1_000).unwrap().late, 1);
         assert_eq!(book.sums(Some("m1"), KpiPeriod::Quarter, d + 1_000).unwrap().late, 0, "accepted last quarter");
         // Closed two hours later: in the new quarter, the new day.

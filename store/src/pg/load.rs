@@ -137,31 +137,20 @@ impl PostgresStore {
         out.positions.sort_by_key(|p| p.patrol);
         let max: Option<i64> = tx.query_one("SELECT max(id) FROM incidents WHERE city = $1", &[&city])?.get(0);
         out.max_incident = max.unwrap_or(0) as u64;
-        let tally = |r: &postgres::Row, at: usize| Tally {
-            total: r.get(at),
-            closed: r.get(at + 1),
-            on_time: r.get(at + 2),
-            rated: r.get(at + 3),
-            satisfied: r.get(at + 4),
-            handling_ms: r.get(at + 5),
-        };
-        for r in tx.query(
-            "SELECT grid, total, closed, on_time, rated, satisfied, handling_ms FROM kpi_all WHERE city = $1",
-            &[&city],
-        )? {
-            out.tally_all.push((r.get(0), tally(&r, 1)));
+        let cols = Tally::COLUMNS.join(", ");
+        for r in tx.query(&format!("SELECT grid, {cols} FROM kpi_all WHERE city = $1"), &[&city])? {
+            out.tally_all.push((r.get(0), tally_at(&r, 1)));
         }
         let since = i32::try_from(from.since_day).unwrap_or(i32::MIN);
         for r in tx.query(
-            "SELECT day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in FROM kpi_days \
-             WHERE city = $1 AND day >= $2",
+            &format!("SELECT day, grid, closed_in, {cols} FROM kpi_days WHERE city = $1 AND day >= $2"),
             &[&city, &since],
         )? {
             out.tally_days.push(DayTally {
                 day: i64::from(r.get::<_, i32>(0)),
                 grid: r.get(1),
-                tally: tally(&r, 2),
-                closed_in: r.get(8),
+                closed_in: r.get(2),
+                tally: tally_at(&r, 3),
             });
         }
         let change: Option<i64> = tx.query_one("SELECT max(id) FROM changes WHERE city = $1", &[&city])?.get(0);
@@ -169,6 +158,11 @@ impl PostgresStore {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// The tally in the [`Tally::COLUMNS`] of a row, starting at column `at`.
+pub(crate) fn tally_at(r: &postgres::Row, at: usize) -> Tally {
+    Tally::from_counters(std::array::from_fn(|i| r.get(at + i)))
 }
 
 /// An incident from a row of `id, category, source, x, y, grid, description, case_json::text`.

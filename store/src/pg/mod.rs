@@ -20,7 +20,7 @@ use std::error::Error as StdError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gridwall_city::records::{Change, IncidentRow, Loaded, Record};
-use gridwall_city::tally::DayTally;
+use gridwall_city::tally::{DayTally, Tally};
 use postgres::types::Type;
 use postgres::{Client, NoTls, Statement};
 
@@ -293,21 +293,18 @@ fn prepare(client: &mut Client) -> Result<Prepared, postgres::Error> {
              ON CONFLICT (city, t) DO UPDATE SET body = EXCLUDED.body",
         )?,
         change: client.prepare("INSERT INTO changes (city, id, body) VALUES ($1, $2, $3::text::jsonb)")?,
-        kpi_day: client.prepare(
-            "INSERT INTO kpi_days (city, day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (city, day, grid) DO UPDATE SET \
-             total = kpi_days.total + EXCLUDED.total, closed = kpi_days.closed + EXCLUDED.closed, \
-             on_time = kpi_days.on_time + EXCLUDED.on_time, rated = kpi_days.rated + EXCLUDED.rated, \
-             satisfied = kpi_days.satisfied + EXCLUDED.satisfied, \
-             handling_ms = kpi_days.handling_ms + EXCLUDED.handling_ms, closed_in = kpi_days.closed_in + EXCLUDED.closed_in",
-        )?,
-        kpi_all: client.prepare(
-            "INSERT INTO kpi_all (city, grid, total, closed, on_time, rated, satisfied, handling_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (city, grid) DO UPDATE SET \
-             total = kpi_all.total + EXCLUDED.total, closed = kpi_all.closed + EXCLUDED.closed, \
-             on_time = kpi_all.on_time + EXCLUDED.on_time, rated = kpi_all.rated + EXCLUDED.rated, \
-             satisfied = kpi_all.satisfied + EXCLUDED.satisfied, handling_ms = kpi_all.handling_ms + EXCLUDED.handling_ms",
-        )?,
+        kpi_day: client.prepare(&format!(
+            "INSERT INTO kpi_days (city, day, grid, closed_in, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (city, day, grid) DO UPDATE SET closed_in = kpi_days.closed_in + EXCLUDED.closed_in, {}",
+            Tally::COLUMNS.join(", "),
+            Tally::COLUMNS.map(|c| format!("{c} = kpi_days.{c} + EXCLUDED.{c}")).join(", ")
+        ))?,
+        kpi_all: client.prepare(&format!(
+            "INSERT INTO kpi_all (city, grid, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (city, grid) DO UPDATE SET {}",
+            Tally::COLUMNS.join(", "),
+            Tally::COLUMNS.map(|c| format!("{c} = kpi_all.{c} + EXCLUDED.{c}")).join(", ")
+        ))?,
         geometry,
     })
 }

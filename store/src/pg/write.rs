@@ -225,18 +225,15 @@ pub(super) fn write_tally(
     rows: &[DayTally],
 ) -> Result<(), postgres::Error> {
     for r in rows {
-        let t = &r.tally;
         let day = i32::try_from(r.day).unwrap_or(i32::MAX);
-        let counts = [&t.total, &t.closed, &t.on_time, &t.rated, &t.satisfied, &t.handling_ms];
-        tx.execute(
-            &st.kpi_day,
-            &[&city, &day, &r.grid, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], &r.closed_in],
-        )?;
-        if !t.is_zero() {
-            tx.execute(
-                &st.kpi_all,
-                &[&city, &r.grid, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]],
-            )?;
+        let c = r.tally.counters();
+        let mut day_params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&city, &day, &r.grid, &r.closed_in];
+        day_params.extend(c.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)));
+        tx.execute(&st.kpi_day, &day_params)?;
+        if !r.tally.is_zero() {
+            let mut all_params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&city, &r.grid];
+            all_params.extend(c.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)));
+            tx.execute(&st.kpi_all, &all_params)?;
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use gridwall_city::tally::{DayRows, DayTally};
+use gridwall_city::tally::{DayRows, DayTally, Tally};
 use gridwall_city::workflow::Case;
 
 use super::SqliteStore;
@@ -11,38 +11,35 @@ use crate::StoreError;
 
 /// Adds KPI day rows to `kpi_days` and their sums to `kpi_all`.
 pub(super) fn write_tally(tx: &rusqlite::Transaction, rows: &[DayTally]) -> rusqlite::Result<()> {
-    let mut day = tx.prepare_cached(
-        "INSERT INTO kpi_days (day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (day, grid) DO UPDATE SET \
-         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
-         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
-         handling_ms = handling_ms + excluded.handling_ms, closed_in = closed_in + excluded.closed_in",
-    )?;
-    let mut all = tx.prepare_cached(
-        "INSERT INTO kpi_all (grid, total, closed, on_time, rated, satisfied, handling_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (grid) DO UPDATE SET \
-         total = total + excluded.total, closed = closed + excluded.closed, on_time = on_time + excluded.on_time, \
-         rated = rated + excluded.rated, satisfied = satisfied + excluded.satisfied, \
-         handling_ms = handling_ms + excluded.handling_ms",
-    )?;
+    let cols = Tally::COLUMNS;
+    let sums = cols.map(|c| format!("{c} = {c} + excluded.{c}")).join(", ");
+    let mut day = tx.prepare_cached(&format!(
+        "INSERT INTO kpi_days (day, grid, closed_in, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         ON CONFLICT (day, grid) DO UPDATE SET closed_in = closed_in + excluded.closed_in, {sums}",
+        cols.join(", ")
+    ))?;
+    let mut all = tx.prepare_cached(&format!(
+        "INSERT INTO kpi_all (grid, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (grid) DO UPDATE SET {sums}",
+        cols.join(", ")
+    ))?;
     for r in rows {
-        let t = &r.tally;
-        day.execute(params![
-            r.day,
-            r.grid,
-            t.total,
-            t.closed,
-            t.on_time,
-            t.rated,
-            t.satisfied,
-            t.handling_ms,
-            r.closed_in
-        ])?;
-        if !t.is_zero() {
-            all.execute(params![r.grid, t.total, t.closed, t.on_time, t.rated, t.satisfied, t.handling_ms])?;
+        let c = r.tally.counters();
+        day.execute(params![r.day, r.grid, r.closed_in, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])?;
+        if !r.tally.is_zero() {
+            all.execute(params![r.grid, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])?;
         }
     }
     Ok(())
+}
+
+/// The tally in the [`Tally::COLUMNS`] of a row, starting at column `at`.
+pub(crate) fn tally_at(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Tally> {
+    let mut c = [0; 8];
+    for (i, v) in c.iter_mut().enumerate() {
+        *v = r.get(at + i)?;
+    }
+    Ok(Tally::from_counters(c))
 }
 
 impl SqliteStore {

@@ -55,10 +55,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kpi_days (
     day INTEGER NOT NULL, grid TEXT NOT NULL, total INTEGER NOT NULL, closed INTEGER NOT NULL,
     on_time INTEGER NOT NULL, rated INTEGER NOT NULL, satisfied INTEGER NOT NULL,
-    handling_ms INTEGER NOT NULL, closed_in INTEGER NOT NULL, PRIMARY KEY (day, grid)) WITHOUT ROWID;
+    handling_ms INTEGER NOT NULL, closed_in INTEGER NOT NULL, reworked INTEGER NOT NULL DEFAULT 0,
+    overdue INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, grid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kpi_all (
     grid TEXT PRIMARY KEY, total INTEGER NOT NULL, closed INTEGER NOT NULL, on_time INTEGER NOT NULL,
-    rated INTEGER NOT NULL, satisfied INTEGER NOT NULL, handling_ms INTEGER NOT NULL) WITHOUT ROWID;
+    rated INTEGER NOT NULL, satisfied INTEGER NOT NULL, handling_ms INTEGER NOT NULL,
+    reworked INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
@@ -85,6 +87,18 @@ CREATE INDEX IF NOT EXISTS transitions_at ON transitions (at_ms);
 const UPGRADE_INCIDENTS: &str = "
 ALTER TABLE incidents ADD COLUMN created_ms INTEGER;
 UPDATE incidents SET created_ms = json_extract(case_json, '$.created_ms');
+";
+
+/// A store whose KPI rows lack the rework and lateness counters: the rows are counted again
+/// from the incidents at its next load (`count_once`).
+const UPGRADE_KPI: &str = "
+ALTER TABLE kpi_days ADD COLUMN reworked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kpi_days ADD COLUMN overdue INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kpi_all ADD COLUMN reworked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kpi_all ADD COLUMN overdue INTEGER NOT NULL DEFAULT 0;
+DELETE FROM kpi_days;
+DELETE FROM kpi_all;
+DELETE FROM meta WHERE key = 'kpi_counted';
 ";
 
 /// A store written before the track history kept its journal as `tracks` (no `t_min`).
@@ -174,6 +188,12 @@ impl SqliteStore {
             conn.execute_batch(&format!("BEGIN; {UPGRADE_INCIDENTS} COMMIT;")).map_err(sql)?;
         }
         conn.execute_batch(INCIDENT_INDEXES).map_err(sql)?;
+        let has_reworked: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('kpi_days') WHERE name = 'reworked'", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !has_reworked {
+            conn.execute_batch(&format!("BEGIN; {UPGRADE_KPI} COMMIT;")).map_err(sql)?;
+        }
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| r.get(0))
             .optional()
@@ -251,20 +271,9 @@ impl Store for SqliteStore {
         }
         let max: Option<i64> = self.conn.query_row("SELECT max(id) FROM incidents", [], |r| r.get(0)).map_err(&sql)?;
         out.max_incident = max.unwrap_or(0) as u64;
-        let tally = |r: &rusqlite::Row, at: usize| -> rusqlite::Result<Tally> {
-            Ok(Tally {
-                total: r.get(at)?,
-                closed: r.get(at + 1)?,
-                on_time: r.get(at + 2)?,
-                rated: r.get(at + 3)?,
-                satisfied: r.get(at + 4)?,
-                handling_ms: r.get(at + 5)?,
-            })
-        };
-        let mut st = self
-            .conn
-            .prepare("SELECT grid, total, closed, on_time, rated, satisfied, handling_ms FROM kpi_all")
-            .map_err(&sql)?;
+        let tally = kpi::tally_at;
+        let cols = Tally::COLUMNS.join(", ");
+        let mut st = self.conn.prepare(&format!("SELECT grid, {cols} FROM kpi_all")).map_err(&sql)?;
         out.tally_all = st
             .query_map([], |r| Ok((r.get(0)?, tally(r, 1)?)))
             .map_err(&sql)?
@@ -272,14 +281,11 @@ impl Store for SqliteStore {
             .map_err(&sql)?;
         let mut st = self
             .conn
-            .prepare(
-                "SELECT day, grid, total, closed, on_time, rated, satisfied, handling_ms, closed_in FROM kpi_days \
-                 WHERE day >= ?1",
-            )
+            .prepare(&format!("SELECT day, grid, closed_in, {cols} FROM kpi_days WHERE day >= ?1"))
             .map_err(&sql)?;
         out.tally_days = st
             .query_map([from.since_day], |r| {
-                Ok(DayTally { day: r.get(0)?, grid: r.get(1)?, tally: tally(r, 2)?, closed_in: r.get(8)? })
+                Ok(DayTally { day: r.get(0)?, grid: r.get(1)?, closed_in: r.get(2)?, tally: tally(r, 3)? })
             })
             .map_err(&sql)?
             .collect::<Result<_, _>>()
@@ -451,5 +457,54 @@ mod tests {
         assert_eq!(n, 2);
         let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM patrol_log", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn kpi_rows_without_rework_and_lateness_are_counted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = TimeLimits::default();
+        let mut case = Case::accept(IncidentCategory::Garbage, 1_000, "12345", &limits);
+        case.escalate_if_overdue(case.deadline_ms.unwrap() + 1, &limits);
+        for a in [Action::Dispatch { assignee: "P-1".into() }, Action::Resolve, Action::ReviewReject, Action::Resolve]
+            .into_iter()
+            .chain([Action::ReviewPass, Action::Close { satisfaction: 2 }])
+        {
+            case.apply(&a, "x", "", 9_000_000, &limits).unwrap();
+        }
+        let row = IncidentRow {
+            id: 1,
+            category: "garbage".into(),
+            source: "hotline_12345".into(),
+            x: 0.0,
+            y: 0.0,
+            grid: "g".into(),
+            description: String::new(),
+            case,
+        };
+        {
+            let mut s = SqliteStore::open(dir.path()).unwrap();
+            s.write(&[Record::Incident(row)]).unwrap();
+            // As a store written before the two counters: the old tables, counted once.
+            s.conn
+                .execute_batch(
+                    "DROP TABLE kpi_days; DROP TABLE kpi_all;
+                     CREATE TABLE kpi_days (day INTEGER NOT NULL, grid TEXT NOT NULL, total INTEGER NOT NULL,
+                       closed INTEGER NOT NULL, on_time INTEGER NOT NULL, rated INTEGER NOT NULL,
+                       satisfied INTEGER NOT NULL, handling_ms INTEGER NOT NULL, closed_in INTEGER NOT NULL,
+                       PRIMARY KEY (day, grid)) WITHOUT ROWID;
+                     CREATE TABLE kpi_all (grid TEXT PRIMARY KEY, total INTEGER NOT NULL, closed INTEGER NOT NULL,
+                       on_time INTEGER NOT NULL, rated INTEGER NOT NULL, satisfied INTEGER NOT NULL,
+                       handling_ms INTEGER NOT NULL) WITHOUT ROWID;
+                     INSERT INTO kpi_all VALUES ('g', 1, 1, 0, 1, 0, 8999000);
+                     INSERT INTO meta (key, value) VALUES ('kpi_counted', '0');",
+                )
+                .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let l = s.load(LoadFrom { events: 1, since_day: 0, utc_offset_ms: 0 }).unwrap();
+        let (grid, t) = &l.tally_all[0];
+        assert_eq!((grid.as_str(), l.tally_all.len()), ("g", 1));
+        assert_eq!((t.total, t.closed, t.on_time, t.reworked, t.overdue), (1, 1, 0, 1, 1), "counted once, afresh");
+        assert_eq!(l.tally_days.iter().map(|d| d.tally.overdue).sum::<i64>(), 1);
     }
 }
