@@ -112,6 +112,8 @@ pub struct Backend {
     pub bus: Option<Arc<Bus>>,
     /// The changes this server commits as leader, for the relay task.
     relay: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Change>>>,
+    /// 研判 and 预警.
+    pub analysis: crate::analysis::Analysis,
 }
 
 impl Backend {
@@ -132,6 +134,7 @@ impl Backend {
         let utc_offset_ms = (config.utc_offset_hours * 3_600_000.0) as i64;
         let from = LoadFrom::at(clock.now_ms(), utc_offset_ms, EVENT_LOG);
         let mut relay = None;
+        let (tap, tapped) = tokio::sync::mpsc::unbounded_channel();
         let (store, loaded, history) = match &config.store {
             None => {
                 let mut store = SqliteStore::open(&config.data)?;
@@ -147,7 +150,7 @@ impl Backend {
                     store.path().display()
                 );
                 let history = Opener::Sqlite(store.path().to_owned());
-                (StoreWriter::spawn(store), loaded, history)
+                (StoreWriter::spawn_tapped(store, None, Some(tap)), loaded, history)
             }
             Some(url) => {
                 let m = &world.manifest;
@@ -174,14 +177,16 @@ impl Backend {
                 let writer = if bus.is_some() {
                     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                     relay = Some(rx);
-                    StoreWriter::spawn_relaying(store, Some(tx))
+                    StoreWriter::spawn_tapped(store, Some(tx), Some(tap))
                 } else {
-                    StoreWriter::spawn(store)
+                    StoreWriter::spawn_tapped(store, None, Some(tap))
                 };
                 (writer, loaded, Opener::Postgres { url: url.clone(), city })
             }
         };
         let manifest = world.manifest.clone();
+        let units = gridwall_analysis::units::Units::new(&world.grids);
+        let analysis = crate::analysis::Analysis::new(units, config.analysis.clone(), utc_offset_ms, Some(tapped));
         let mut live = Live::restore(world, loaded, clock, utc_offset_ms)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;
         live.retention_ms = config.retention.ms();
@@ -231,6 +236,7 @@ impl Backend {
             recovering: std::sync::atomic::AtomicBool::new(false),
             bus,
             relay: Mutex::new(relay),
+            analysis,
         };
         Ok((Arc::new(backend), stop))
     }
@@ -294,7 +300,8 @@ impl Backend {
     /// Starts the background tasks: the tick (with escalation and pruning) and, if configured,
     /// the simulator.
     pub fn start(self: &Arc<Self>, config: &LiveConfig) -> Result<Vec<JoinHandle<()>>, BackendError> {
-        let mut tasks = vec![tokio::spawn(crate::tick::tick_loop(self.clone()))];
+        let mut tasks =
+            vec![tokio::spawn(crate::tick::tick_loop(self.clone())), tokio::spawn(self.clone().analysis_loop())];
         match (&self.bus, &config.simulate) {
             (None, Some(sim)) => tasks.push(tokio::spawn(crate::simulate::run(self.clone(), sim)?)),
             // On a bus the leader runs the simulator, whichever server that is now.

@@ -51,6 +51,8 @@ pub struct LiveConfig {
     pub limits: TimeLimits,
     /// How much history is kept for replay.
     pub retention: RetentionConfig,
+    /// 研判 and 预警: how warnings are decided, the indicators' weights.
+    pub analysis: gridwall_analysis::Config,
 }
 
 impl Default for LiveConfig {
@@ -68,6 +70,7 @@ impl Default for LiveConfig {
             simulate: None,
             limits: TimeLimits::default(),
             retention: RetentionConfig::default(),
+            analysis: gridwall_analysis::Config::default(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! * [`simulate`]: the simulator driven against the backend, and its warm-up of history.
 //! * [`synth`]: a seeded past of months or years written straight into a store.
 
+pub mod analysis;
 mod backend;
 mod commit;
 pub mod config;

@@ -131,6 +131,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             live.set_durable(backend.store.durable_seq());
             let mut batch = live.tick();
             batch.kpis = kpis;
+            batch.warnings = backend.analysis.take_pending();
             drop(live);
             held.note(locked.elapsed());
             batch

@@ -83,6 +83,8 @@ pub enum Record {
     /// What the records of this commit changed in the shared state, for the other servers on
     /// the bus (written to the outbox in the same transaction, then relayed).
     Change(Box<Change>),
+    /// An early warning raised, changed, acknowledged or closed (inserts or replaces it).
+    Warning(Box<gridwall_protocol::api::analysis::Warning>),
 }
 
 /// Everything a restart needs: live work, not the past.
@@ -156,6 +158,7 @@ impl Change {
                 | Record::Keyframe { .. }
                 | Record::Kpis { .. }
                 | Record::Tally(_)
+                | Record::Warning(_)
                 | Record::Change(_) => {}
             }
         }

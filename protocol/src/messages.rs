@@ -217,6 +217,12 @@ pub enum ClientMessage {
     },
     /// Back to live (a `timeline` and a live snapshot follow).
     Live,
+    /// 确认 a warning (commanders only): answered by a `reply`, then the warning follows as a
+    /// `warnings` change to every display.
+    AckWarning {
+        request: u64,
+        warning: u64,
+    },
 }
 
 fn real_time() -> f64 {
@@ -303,5 +309,12 @@ pub enum ServerMessage {
         server_ms: i64,
         speed: f64,
         earliest_ms: i64,
+    },
+    /// Early warnings (预警): after `welcome` every open one (`all`: replaces what the display
+    /// had), then each warning raised, changed, acknowledged or closed.
+    Warnings {
+        time_ms: i64,
+        all: bool,
+        warnings: Vec<crate::api::analysis::Warning>,
     },
 }

@@ -120,6 +120,59 @@ keyed_enum! {
 }
 
 keyed_enum! {
+    /// The periods 研判 compares (周 starts on Monday), in the operators' time zone.
+    AnalysisPeriod {
+        Day = "day", "日", "Day";
+        Week = "week", "周", "Week";
+        Month = "month", "月", "Month";
+        Quarter = "quarter", "季度", "Quarter";
+        Year = "year", "年", "Year";
+    }
+}
+
+keyed_enum! {
+    /// How far a warning's observation lies outside what is normal (预警等级).
+    WarningLevel {
+        Yellow = "yellow", "黄色", "Yellow";
+        Orange = "orange", "橙色", "Orange";
+        Red = "red", "红色", "Red";
+    }
+}
+
+keyed_enum! {
+    /// What a warning (预警) watches.
+    WarningKind {
+        Volume = "volume", "数量异常", "Unusual volume";
+        OnTime = "on_time", "按期结案率下滑", "On-time rate sliding";
+        Repeat = "repeat", "重复投诉", "Repeated reports";
+    }
+}
+
+keyed_enum! {
+    /// Emerging hot spot categories of a cell's daily counts (Getis-Ord Gi* per day, then a
+    /// Mann-Kendall trend; the categories of `ArcGIS`'s Emerging Hot Spot Analysis).
+    HotspotClass {
+        None = "none", "无显著模式", "No pattern";
+        NewHot = "new_hot", "新增热点", "New hot spot";
+        ConsecutiveHot = "consecutive_hot", "连续热点", "Consecutive hot spot";
+        IntensifyingHot = "intensifying_hot", "加剧热点", "Intensifying hot spot";
+        PersistentHot = "persistent_hot", "持续热点", "Persistent hot spot";
+        DiminishingHot = "diminishing_hot", "减弱热点", "Diminishing hot spot";
+        SporadicHot = "sporadic_hot", "零星热点", "Sporadic hot spot";
+        OscillatingHot = "oscillating_hot", "振荡热点", "Oscillating hot spot";
+        HistoricalHot = "historical_hot", "历史热点", "Historical hot spot";
+        NewCold = "new_cold", "新增冷点", "New cold spot";
+        ConsecutiveCold = "consecutive_cold", "连续冷点", "Consecutive cold spot";
+        IntensifyingCold = "intensifying_cold", "加剧冷点", "Intensifying cold spot";
+        PersistentCold = "persistent_cold", "持续冷点", "Persistent cold spot";
+        DiminishingCold = "diminishing_cold", "减弱冷点", "Diminishing cold spot";
+        SporadicCold = "sporadic_cold", "零星冷点", "Sporadic cold spot";
+        OscillatingCold = "oscillating_cold", "振荡冷点", "Oscillating cold spot";
+        HistoricalCold = "historical_cold", "历史冷点", "Historical cold spot";
+    }
+}
+
+keyed_enum! {
     /// Closed-loop incident workflow stage.
     IncidentStage {
         Accepted = "accepted", "受理", "Accepted";

@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use pg::{CityKey, PostgresStore, shown_url, spawn_pg_maintenance};
-pub(crate) use pg::{incident_row as pg_incident_row, ms_of, time_of};
+pub(crate) use pg::{incident_row as pg_incident_row, ms_of, tally_at as pg_tally, time_of};
 pub use sqlite::SqliteStore;
-pub(crate) use sqlite::decode_points as sqlite_points;
+pub(crate) use sqlite::{decode_points as sqlite_points, tally_at as sqlite_tally};
 pub use writer::StoreWriter;
 
 use gridwall_city::records::{Change, IncidentRow, Loaded, Record};

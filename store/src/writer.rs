@@ -6,7 +6,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use gridwall_city::records::{Change, Loaded, Record};
+use gridwall_city::records::{Change, IncidentRow, Loaded, Record};
 
 use super::{LoadFrom, Store, StoreError};
 
@@ -58,6 +58,28 @@ pub const MAX_WAITING: usize = 1_000_000;
 /// Most records committed in one transaction.
 const GROUP_RECORDS: usize = 4096;
 
+/// After a commit: its changes to the relay, its incidents to the tap.
+fn hand_on(
+    records: &[Record],
+    relay: Option<&tokio::sync::mpsc::UnboundedSender<Change>>,
+    tap: Option<&tokio::sync::mpsc::UnboundedSender<Vec<IncidentRow>>>,
+) {
+    if let Some(tap) = tap {
+        let rows: Vec<IncidentRow> =
+            records.iter().filter_map(|r| if let Record::Incident(i) = r { Some(i.clone()) } else { None }).collect();
+        if !rows.is_empty() {
+            let _ = tap.send(rows);
+        }
+    }
+    if let Some(relay) = relay {
+        for r in records {
+            if let Record::Change(c) = r {
+                let _ = relay.send((**c).clone());
+            }
+        }
+    }
+}
+
 impl StoreWriter {
     pub fn spawn(store: impl Store) -> Self {
         Self::spawn_relaying(store, None)
@@ -65,7 +87,17 @@ impl StoreWriter {
 
     /// [`StoreWriter::spawn`], handing each committed [`Change`] to `relay` (in
     /// commit order) for the other servers on the bus.
-    pub fn spawn_relaying(mut store: impl Store, relay: Option<tokio::sync::mpsc::UnboundedSender<Change>>) -> Self {
+    pub fn spawn_relaying(store: impl Store, relay: Option<tokio::sync::mpsc::UnboundedSender<Change>>) -> Self {
+        Self::spawn_tapped(store, relay, None)
+    }
+
+    /// [`StoreWriter::spawn_relaying`], also handing the incidents of each commit to `tap` once
+    /// they are on disk (in commit order: 研判 counts what the store has).
+    pub fn spawn_tapped(
+        mut store: impl Store,
+        relay: Option<tokio::sync::mpsc::UnboundedSender<Change>>,
+        tap: Option<tokio::sync::mpsc::UnboundedSender<Vec<IncidentRow>>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let queued = waiting.clone();
@@ -124,15 +156,7 @@ impl StoreWriter {
                             }
                             tracing::error!("storage write failed: {e}");
                         }
-                        Ok(()) => {
-                            if let Some(relay) = &relay {
-                                for r in &records {
-                                    if let Record::Change(c) = r {
-                                        let _ = relay.send((**c).clone());
-                                    }
-                                }
-                            }
-                        }
+                        Ok(()) => hand_on(&records, relay.as_ref(), tap.as_ref()),
                     }
                     for ack in acks {
                         let _ = ack.send(result.clone());

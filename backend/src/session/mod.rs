@@ -180,6 +180,8 @@ impl Session {
                         events: events.iter().map(|e| Event::clone(e)).collect(),
                     });
                 }
+                drop(live);
+                out.push(Self::warnings_now(state));
                 out
             }
             ClientMessage::Subscribe { bbox, crs, layers } => {
@@ -259,6 +261,14 @@ impl Session {
                     Err(e) => Err(CommitError::Refused(e)),
                 };
                 vec![reply(request, &result)]
+            }
+            ClientMessage::AckWarning { request, warning } => {
+                if let Err(e) = self.caller.check(Permission::Command) {
+                    let error = self.deny(state, "ack_warning", format!("warning {warning}"), &e);
+                    return vec![ServerMessage::Reply { request, ok: false, error: Some(error) }];
+                }
+                let error = state.ack_warning(warning, &self.caller).await.err().map(|e| e.to_string());
+                vec![ServerMessage::Reply { request, ok: error.is_none(), error }]
             }
             ClientMessage::Ping { t } => vec![ServerMessage::Pong { t, time_ms: state.live().now_ms() }],
             ClientMessage::JoinWall { wall, lead } => {

@@ -18,6 +18,9 @@ impl Session {
         if let Some(kpis) = batch.kpis {
             out.push(ServerMessage::Kpis { time_ms: batch.time_ms, kpis });
         }
+        if !batch.warnings.is_empty() {
+            out.push(ServerMessage::Warnings { time_ms: batch.time_ms, all: false, warnings: batch.warnings.clone() });
+        }
         out.extend(self.delta(batch, backend));
         out
     }
@@ -77,8 +80,18 @@ impl Session {
     /// After missing batches: the KPIs, the current state of the viewport (latest positions win)
     /// and the missed events, or a fresh snapshot when the event log no longer has them.
     pub fn catch_up(&mut self, backend: &Backend) -> Vec<ServerMessage> {
-        let live = backend.live();
-        vec![ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() }, self.catch_up_with(&live)]
+        let mut out = {
+            let live = backend.live();
+            vec![ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() }, self.catch_up_with(&live)]
+        };
+        out.push(Self::warnings_now(backend));
+        out
+    }
+
+    /// Every open warning (after `welcome`, and after falling behind): replaces the display's.
+    pub fn warnings_now(backend: &Backend) -> ServerMessage {
+        let warnings = backend.analysis.engine().open_warnings();
+        ServerMessage::Warnings { time_ms: backend.live().now_ms(), all: true, warnings }
     }
 
     fn catch_up_with(&mut self, live: &Live) -> ServerMessage {

@@ -45,6 +45,8 @@ pub struct TickBatch {
     pub events: Vec<Arc<Event>>,
     /// The city-wide KPIs, when they changed since the last batch that carried them.
     pub kpis: Option<Kpis>,
+    /// Early warnings raised, changed or closed since the last batch (committed).
+    pub warnings: Vec<gridwall_protocol::api::analysis::Warning>,
 }
 
 /// The live state.

@@ -4,6 +4,7 @@
 //!
 //! Positions are local metres of the scene (x east, y north) unless a field says otherwise.
 
+pub mod analysis;
 pub mod open311;
 
 use serde::{Deserialize, Serialize};

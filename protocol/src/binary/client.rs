@@ -1,8 +1,8 @@
 //! Client → server frames (stateless).
 
 use super::{
-    DecodeError, Reader, T_ASSIGN, T_CAST, T_HELLO, T_JOIN_WALL, T_LEAD_WALL, T_LIVE, T_PING, T_REPLAY, T_SUBSCRIBE,
-    T_TRANSITION, Writer, finish, get_view, header, put_view,
+    DecodeError, Reader, T_ACK_WARNING, T_ASSIGN, T_CAST, T_HELLO, T_JOIN_WALL, T_LEAD_WALL, T_LIVE, T_PING, T_REPLAY,
+    T_SUBSCRIBE, T_TRANSITION, Writer, finish, get_view, header, put_view,
 };
 use crate::PROTOCOL_VERSION;
 use crate::messages::{BboxCrs, ClientMessage};
@@ -79,6 +79,11 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
             w.f64(*speed);
         }
         ClientMessage::Live => w.u8(T_LIVE),
+        ClientMessage::AckWarning { request, warning } => {
+            w.u8(T_ACK_WARNING);
+            w.var(*request);
+            w.var(*warning);
+        }
     }
     w.0
 }
@@ -116,6 +121,7 @@ pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
         T_CAST => ClientMessage::Cast { wall: r.str()?, view: r.opt(get_view)? },
         T_REPLAY => ClientMessage::Replay { at: r.str()?, speed: r.f64()? },
         T_LIVE => ClientMessage::Live,
+        T_ACK_WARNING => ClientMessage::AckWarning { request: r.var()?, warning: r.var()? },
         t => return Err(DecodeError::Tag(t)),
     };
     finish(&r, msg)

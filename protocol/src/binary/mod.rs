@@ -312,6 +312,7 @@ const T_PONG: u8 = 6;
 const T_KPIS: u8 = 7;
 const T_WALL_VIEW: u8 = 8;
 const T_TIMELINE: u8 = 9;
+const T_WARNINGS: u8 = 10;
 const T_HELLO: u8 = 101;
 const T_SUBSCRIBE: u8 = 102;
 const T_ASSIGN: u8 = 103;
@@ -322,6 +323,7 @@ const T_LEAD_WALL: u8 = 107;
 const T_CAST: u8 = 108;
 const T_REPLAY: u8 = 109;
 const T_LIVE: u8 = 110;
+const T_ACK_WARNING: u8 = 111;
 
 /// Wall views are rare (a few a second per wall) and nested: they travel as their JSON text.
 fn put_view(w: &mut Writer, view: &WallView) {
@@ -329,6 +331,15 @@ fn put_view(w: &mut Writer, view: &WallView) {
 }
 
 fn get_view(r: &mut Reader<'_>) -> Result<Box<WallView>, DecodeError> {
+    serde_json::from_str(&r.str()?).map_err(|e| DecodeError::View(e.to_string()))
+}
+
+/// Warnings are rare (a few an hour) and nested: they travel as their JSON text too.
+fn put_warnings(w: &mut Writer, warnings: &[crate::api::analysis::Warning]) {
+    w.str(&serde_json::to_string(warnings).expect("warnings serialise"));
+}
+
+fn get_warnings(r: &mut Reader<'_>) -> Result<Vec<crate::api::analysis::Warning>, DecodeError> {
     serde_json::from_str(&r.str()?).map_err(|e| DecodeError::View(e.to_string()))
 }
 

@@ -3,8 +3,9 @@
 
 use super::{
     DecodeError, PositionCache, Reader, T_DELTA, T_ERROR, T_KPIS, T_PONG, T_REPLY, T_SNAPSHOT, T_TIMELINE, T_WALL_VIEW,
-    T_WELCOME, Writer, dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, get_view, header,
-    put_enum, put_event, put_incident, put_patrol_state, put_view, quantize, unzigzag, zigzag,
+    T_WARNINGS, T_WELCOME, Writer, dequantize, finish, get_enum, get_event, get_incident, get_patrol_state, get_view,
+    get_warnings, header, put_enum, put_event, put_incident, put_patrol_state, put_view, put_warnings, quantize,
+    unzigzag, zigzag,
 };
 use crate::PROTOCOL_VERSION;
 use crate::messages::{ComponentItem, Kpis, PatrolId, PatrolPos, ServerMessage};
@@ -136,6 +137,12 @@ impl ServerEncoder {
                 w.f64(*speed);
                 w.ivar(*earliest_ms);
             }
+            ServerMessage::Warnings { time_ms, all, warnings } => {
+                w.u8(T_WARNINGS);
+                w.ivar(*time_ms);
+                w.u8(u8::from(*all));
+                put_warnings(&mut w, warnings);
+            }
         }
         w.0
     }
@@ -235,6 +242,9 @@ impl ServerDecoder {
                 speed: r.f64()?,
                 earliest_ms: r.ivar()?,
             },
+            T_WARNINGS => {
+                ServerMessage::Warnings { time_ms: r.ivar()?, all: r.u8()? != 0, warnings: get_warnings(&mut r)? }
+            }
             t => return Err(DecodeError::Tag(t)),
         };
         finish(&r, msg)

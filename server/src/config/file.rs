@@ -43,6 +43,8 @@ pub struct FileConfig {
     pub limits: Option<TimeLimits>,
     /// `[retention] hours = 24`: how much history is kept for replay.
     pub retention: Option<gridwall_store::history::RetentionConfig>,
+    /// `[analysis]`: how 预警 decides and the 综合指标 weighs (README, "研判").
+    pub analysis: Option<gridwall_analysis::Config>,
 }
 
 impl FileConfig {

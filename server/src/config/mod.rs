@@ -70,6 +70,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: toml::de::Error },
     #[error("{setting}: {reason}")]
     Invalid { setting: &'static str, reason: &'static str },
+    #[error("analysis.{0}")]
+    Analysis(String),
 }
 
 impl ServeConfig {
@@ -118,6 +120,7 @@ impl ServeConfig {
                 simulate,
                 limits: file.limits.unwrap_or(d.live.limits),
                 retention: file.retention.unwrap_or(d.live.retention),
+                analysis: file.analysis.unwrap_or(d.live.analysis),
             },
             auth: args.auth.or(file.auth),
             allowed_origins: file.allowed_origins.unwrap_or_default(),
@@ -195,6 +198,9 @@ impl ServeConfig {
         }
         if !(1..=1_000_000).contains(&s.per_address) || !(1..=1_000_000).contains(&s.per_token) {
             return bad("max_sockets_per_address", "socket counts must be 1 to 1000000");
+        }
+        if let Some(problem) = l.analysis.problem() {
+            return Err(ConfigError::Analysis(problem));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return bad("tls_cert", "give both tls_cert and tls_key, or neither");

@@ -15,6 +15,7 @@
 //! Every documented answer is a type of `gridwall_protocol::api`; refusals are `error::ApiError`.
 
 pub mod access;
+mod analysis;
 mod audit;
 mod cluster;
 mod display;
@@ -81,6 +82,12 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/grids", get(grids::outlines))
         .route("/api/v1/grids/{code}", get(grids::summary))
         .route("/api/v1/kpis", get(kpis::kpis))
+        .route("/api/v1/analysis/indicators", get(analysis::indicators_of))
+        .route("/api/v1/analysis/ranking", get(analysis::ranking))
+        .route("/api/v1/analysis/trend", get(analysis::trend))
+        .route("/api/v1/warnings", get(analysis::warnings))
+        .route("/api/v1/warnings/{id}", get(analysis::warning))
+        .route("/api/v1/warnings/{id}/ack", post(analysis::ack))
         .route("/api/v1/cluster", get(cluster::status))
         .route("/api/v1/audit", get(audit::trail))
         .route("/api/v1/replay/patrols.geojson", get(replay::patrols_geojson))

@@ -17,6 +17,7 @@
 //! * [`replay`] plays the past to one display: the city at a moment, then what changed as
 //!   replay time runs.
 
+pub mod analysis;
 pub mod city;
 pub mod codec;
 pub mod incidents;

@@ -33,7 +33,7 @@ mod load;
 mod maintain;
 mod write;
 
-pub(crate) use load::incident_row;
+pub(crate) use load::{incident_row, tally_at};
 pub use maintain::spawn_pg_maintenance;
 
 mod embedded {
@@ -75,6 +75,7 @@ struct Prepared {
     change: Statement,
     kpi_day: Statement,
     kpi_all: Statement,
+    warning: Statement,
     geometry: Type,
 }
 
@@ -305,6 +306,13 @@ fn prepare(client: &mut Client) -> Result<Prepared, postgres::Error> {
             Tally::COLUMNS.join(", "),
             Tally::COLUMNS.map(|c| format!("{c} = kpi_all.{c} + EXCLUDED.{c}")).join(", ")
         ))?,
+        warning: client.prepare(
+            "INSERT INTO warnings (city, id, kind, level, scope, category, since, closed, acked_by, acked, sentence, geom, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb) ON CONFLICT (city, id) DO UPDATE SET \
+             kind = EXCLUDED.kind, level = EXCLUDED.level, scope = EXCLUDED.scope, category = EXCLUDED.category, \
+             since = EXCLUDED.since, closed = EXCLUDED.closed, acked_by = EXCLUDED.acked_by, acked = EXCLUDED.acked, \
+             sentence = EXCLUDED.sentence, geom = EXCLUDED.geom, body = EXCLUDED.body",
+        )?,
         geometry,
     })
 }

@@ -123,6 +123,28 @@ impl PostgresStore {
                     tx.execute(&st.kpis, &[&city, &time_of(*t_ms), json])?;
                 }
                 Record::Tally(rows) => write_tally(&mut tx, st, &city, rows)?,
+                Record::Warning(w) => {
+                    let body = serde_json::to_string(w).expect("a warning serialises");
+                    let geom = w.place.map(|[x, y]| Ewkb { srid, x: x + ox, y: y + oy });
+                    tx.execute(
+                        &st.warning,
+                        &[
+                            &city,
+                            &(w.id as i64),
+                            &w.kind.key(),
+                            &w.level.key(),
+                            &w.scope,
+                            &w.category.map(gridwall_protocol::IncidentCategory::key),
+                            &time_of(w.since_ms),
+                            &w.closed_ms.map(time_of),
+                            &w.acked_by,
+                            &w.acked_ms.map(time_of),
+                            &w.sentence,
+                            &geom,
+                            &body,
+                        ],
+                    )?;
+                }
                 Record::Change(c) => {
                     let body = serde_json::to_string(c).expect("a change serialises");
                     tx.execute(&st.change, &[&city, &(c.id as i64), &body])?;

@@ -1,5 +1,5 @@
-//! The embedded store's KPI rows: adding a commit's day rows, and counting a store written
-//! before them once.
+//! The embedded store's KPI rows (adding a commit's day rows, and counting a store written
+//! before them once) and the early warnings of 研判.
 
 use rusqlite::params;
 
@@ -30,6 +30,30 @@ pub(super) fn write_tally(tx: &rusqlite::Transaction, rows: &[DayTally]) -> rusq
             all.execute(params![r.grid, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])?;
         }
     }
+    Ok(())
+}
+
+/// Inserts or replaces a warning.
+pub(super) fn write_warning(
+    tx: &rusqlite::Transaction,
+    w: &gridwall_protocol::api::analysis::Warning,
+) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(w).expect("a warning serialises");
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO warnings (id, kind, level, scope, category, since_ms, closed_ms, acked_by, json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        w.id as i64,
+        w.kind.key(),
+        w.level.key(),
+        w.scope,
+        w.category.map(gridwall_protocol::IncidentCategory::key),
+        w.since_ms,
+        w.closed_ms,
+        w.acked_by,
+        json
+    ])?;
     Ok(())
 }
 

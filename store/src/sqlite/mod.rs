@@ -14,6 +14,8 @@ use kpi::write_tally;
 
 mod kpi;
 
+pub(crate) use kpi::tally_at;
+
 /// The embedded store: one `SQLite` file in WAL mode.
 pub struct SqliteStore {
     path: PathBuf,
@@ -61,6 +63,11 @@ CREATE TABLE IF NOT EXISTS kpi_all (
     grid TEXT PRIMARY KEY, total INTEGER NOT NULL, closed INTEGER NOT NULL, on_time INTEGER NOT NULL,
     rated INTEGER NOT NULL, satisfied INTEGER NOT NULL, handling_ms INTEGER NOT NULL,
     reworked INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS warnings (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, level TEXT NOT NULL, scope TEXT NOT NULL,
+    category TEXT, since_ms INTEGER NOT NULL, closed_ms INTEGER, acked_by TEXT, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS warnings_open ON warnings (id) WHERE closed_ms IS NULL;
+CREATE INDEX IF NOT EXISTS warnings_since ON warnings (since_ms);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);
@@ -271,7 +278,7 @@ impl Store for SqliteStore {
         }
         let max: Option<i64> = self.conn.query_row("SELECT max(id) FROM incidents", [], |r| r.get(0)).map_err(&sql)?;
         out.max_incident = max.unwrap_or(0) as u64;
-        let tally = kpi::tally_at;
+        let tally = tally_at;
         let cols = Tally::COLUMNS.join(", ");
         let mut st = self.conn.prepare(&format!("SELECT grid, {cols} FROM kpi_all")).map_err(&sql)?;
         out.tally_all = st
@@ -390,6 +397,7 @@ impl Store for SqliteStore {
                         .map_err(&sql)?;
                 }
                 Record::Tally(rows) => write_tally(&tx, rows).map_err(&sql)?,
+                Record::Warning(w) => kpi::write_warning(&tx, w).map_err(&sql)?,
                 // One server alone: nobody to tell.
                 Record::Change(_) => {}
                 Record::Audit(a) => {

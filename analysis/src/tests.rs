@@ -1,0 +1,176 @@
+//! The warnings engine on seeded data: a quiet week raises nothing; a burst of one category in
+//! one community is warned within its first hour with the right scope and category, and the
+//! warning closes by itself once the burst is over; repeated reports at one place are warned;
+//! a commander's acknowledgement is kept.
+
+use gridwall_city::records::IncidentRow;
+use gridwall_city::workflow::{Case, TimeLimits};
+use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource, WarningKind};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::units::Units;
+use crate::units::tests::square_grid;
+use crate::{Config, Engine};
+
+const HOUR: i64 = 3_600_000;
+/// 2026-11-02 00:00 UTC, a Monday.
+const T0: i64 = 1_793_577_600_000;
+
+/// Four communities of a street, each of 2 × 2 cells (codes `s-c-…` is one; we use four
+/// copies of the square grid under one street).
+fn units() -> Units {
+    let mut grids = square_grid(4);
+    // Split the 4 × 4 cells into four communities of 2 × 2.
+    grids.truncate(2);
+    let base = square_grid(4);
+    for q in 0..4 {
+        let code = format!("s-q{q}");
+        let mut c = base[1].clone();
+        c.code.clone_from(&code);
+        c.name = format!("第1街道第{}社区", q + 1);
+        grids.push(c);
+    }
+    grids.remove(1);
+    for cell in base.into_iter().skip(2) {
+        let parts: Vec<usize> = cell.code.rsplit('-').take(2).map(|p| p.parse().unwrap()).collect();
+        let (col, row) = (parts[0], parts[1]);
+        let mut cell = cell;
+        cell.parent = Some(format!("s-q{}", row / 2 * 2 + col / 2));
+        grids.push(cell);
+    }
+    Units::new(&grids)
+}
+
+struct City {
+    engine: Engine,
+    rng: ChaCha8Rng,
+    next: u64,
+    cells: Vec<String>,
+}
+
+impl City {
+    fn new(seed: u64) -> Self {
+        let units = units();
+        let cells = units.cells().iter().map(|&c| units.get(c).code.clone()).collect();
+        Self {
+            engine: Engine::new(units, Config::default(), 8 * HOUR),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next: 1,
+            cells,
+        }
+    }
+
+    fn report(&mut self, t: i64, cell: &str, category: IncidentCategory, at: [f64; 2]) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        let case = Case::accept(category, t, "12345", &TimeLimits::default());
+        let row = IncidentRow {
+            id,
+            category: category.key().into(),
+            source: IncidentSource::Hotline.key().into(),
+            x: at[0],
+            y: at[1],
+            grid: cell.into(),
+            description: String::new(),
+            case,
+        };
+        self.engine.take(&row);
+        id
+    }
+
+    /// Quiet reports over `[from, to)`: each cell and category about once in two days, more by
+    /// day than by night; evaluated every ten minutes. Returns the warnings raised.
+    fn quiet(&mut self, from: i64, to: i64) -> Vec<gridwall_protocol::api::analysis::Warning> {
+        let mut raised = Vec::new();
+        let mut t = from;
+        while t < to {
+            let hod = ((t + 8 * HOUR) / HOUR) % 24;
+            let day_factor = if (8..20).contains(&hod) { 1.6 } else { 0.4 };
+            for k in 0..self.cells.len() {
+                for c in IncidentCategory::ALL {
+                    let p = day_factor / 48.0 / 6.0;
+                    if self.rng.random_bool(p) {
+                        let cell = self.cells[k].clone();
+                        let at = [self.rng.random_range(0.0..400.0), self.rng.random_range(0.0..400.0)];
+                        let when = t + self.rng.random_range(0..600_000);
+                        self.report(when, &cell, c, at);
+                    }
+                }
+            }
+            t += 600_000;
+            let changes = self.engine.evaluate(t);
+            raised.extend(changes.iter().filter(|w| w.is_open()).cloned());
+            self.engine.apply(&changes);
+        }
+        raised
+    }
+}
+
+#[test]
+fn a_quiet_week_raises_no_warning_and_a_burst_is_warned_in_its_first_hour() {
+    let mut city = City::new(5);
+    // Four weeks to learn from, then a quiet week watched.
+    let learned = city.quiet(T0, T0 + 28 * 24 * HOUR);
+    let _ = learned;
+    let week = city.quiet(T0 + 28 * 24 * HOUR, T0 + 35 * 24 * HOUR);
+    let volume: Vec<_> = week.iter().filter(|w| w.kind == WarningKind::Volume).collect();
+    assert!(volume.is_empty(), "a quiet week warned: {:?}", volume.iter().map(|w| &w.sentence).collect::<Vec<_>>());
+
+    // A burst: pipe blockages in the second community, six in forty minutes.
+    let start = T0 + 35 * 24 * HOUR + 10 * HOUR;
+    for k in 0..6 {
+        city.report(
+            start + k * 8 * 60_000,
+            "s-c-1-3",
+            IncidentCategory::PipeBlockage,
+            [350.0 - k as f64 * 20.0, 150.0],
+        );
+    }
+    let now = start + 45 * 60_000;
+    let changes = city.engine.evaluate(now);
+    let w = changes
+        .iter()
+        .find(|w| w.kind == WarningKind::Volume)
+        .unwrap_or_else(|| panic!("no volume warning: {changes:?}"));
+    assert_eq!((w.scope.as_str(), w.category), ("s-q1", Some(IncidentCategory::PipeBlockage)));
+    assert_eq!(w.scope_level, Some(GridLevel::Community));
+    assert_eq!(w.observed, 6.0);
+    assert!(w.expected < 1.0 && w.upper < 6.0, "{w:?}");
+    assert!(w.sentence.starts_with("第1街道第2社区 · 管道堵塞 · 近1小时 6 件，常态"), "{}", w.sentence);
+    assert_eq!(w.incidents.len(), 6);
+    assert!(
+        !changes.iter().any(|o| o.kind == WarningKind::Volume && o.scope == "s"),
+        "the street is not warned for its community's burst"
+    );
+    city.engine.apply(&changes);
+    let id = w.id;
+
+    // Acknowledged by a commander: kept as it was raised, with who and when.
+    let acked = city.engine.ack(id, "张指挥", now + 60_000).unwrap();
+    assert_eq!(acked.acked_by.as_deref(), Some("张指挥"));
+    city.engine.apply(std::slice::from_ref(&acked));
+    assert!(city.engine.ack(999, "x", now).is_err());
+
+    // Four quiet hours later it has closed by itself, and nothing else was raised.
+    let after = city.quiet(now, now + 4 * HOUR);
+    assert!(after.iter().all(|w| w.id != id && w.kind != WarningKind::Volume), "{after:?}");
+    assert!(city.engine.open_warnings().iter().all(|w| w.id != id), "closed once back within the band");
+}
+
+#[test]
+fn the_same_place_reported_again_and_again_is_warned_once() {
+    let mut city = City::new(9);
+    let t = T0 + 2 * 24 * HOUR;
+    for k in 0..4 {
+        city.report(t + k * 6 * HOUR, "s-c-0-0", IncidentCategory::ManholeDamage, [50.0 + k as f64 * 5.0, 50.0]);
+    }
+    let changes = city.engine.evaluate(t + 20 * HOUR);
+    let repeats: Vec<_> = changes.iter().filter(|w| w.kind == WarningKind::Repeat).collect();
+    assert_eq!(repeats.len(), 1, "{changes:?}");
+    assert!(repeats[0].sentence.contains("同一地点（50米内）7日内报告 4 次"), "{}", repeats[0].sentence);
+    city.engine.apply(&changes);
+    // A week and more later the reports have aged out: it closes.
+    let closing = city.engine.evaluate(t + 8 * 24 * HOUR);
+    assert!(closing.iter().any(|w| w.kind == WarningKind::Repeat && w.closed_ms.is_some()));
+}

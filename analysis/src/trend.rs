@@ -1,0 +1,77 @@
+//! Trends for the 研判 panel: a unit's hourly counts with what the baseline expected and the
+//! band's upper bound, and the category, source and weekday × hour breakdowns of the same hours.
+
+use gridwall_protocol::api::analysis::{TrendAnswer, TrendPoint};
+use gridwall_protocol::{IncidentCategory, IncidentSource};
+
+use crate::baseline::{Band, HOUR_MS};
+use crate::warn::Engine;
+
+/// Most hours one trend covers (the counts kept bound it further).
+pub const MAX_HOURS: i64 = 24 * 400;
+
+impl Engine {
+    /// The last `hours` hours up to `now_ms` of unit `u` (the city: 0), of one category or all.
+    pub fn trend(&mut self, u: u32, category: Option<IncidentCategory>, hours: i64, now_ms: i64) -> TrendAnswer {
+        let fit = self.fit(now_ms).clone();
+        let now_hour = now_ms.div_euclid(HOUR_MS);
+        let from = (now_hour - hours.clamp(1, MAX_HOURS) + 1).max(self.intake.first_hour());
+        let to = now_hour + 1;
+        let under: Vec<bool> =
+            (0..self.units.len() as u32).map(|c| self.units.chain_of(&self.units.get(c).code).contains(&u)).collect();
+        let wanted = |c: IncidentCategory| category.is_none_or(|k| k == c);
+        let mut observed = vec![0u32; (to - from).max(0) as usize];
+        let mut by_category = [0u32; IncidentCategory::ALL.len()];
+        let mut by_source = [0u32; IncidentSource::ALL.len()];
+        let mut weekday_hour = vec![[0u32; 24]; 7];
+        for (hour, cell, c, s, n) in self.intake.rows(from, to) {
+            if !under[cell as usize] {
+                continue;
+            }
+            by_category[c.index() as usize] += n;
+            if !wanted(c) {
+                continue;
+            }
+            observed[(hour - from) as usize] += n;
+            by_source[s.index() as usize] += n;
+            let (hod, wd) = self.intake.local(hour);
+            weekday_hour[wd][hod] += n;
+        }
+        // The unit's own baseline counts per category, over the fit's hours.
+        let mut base = [0.0f64; IncidentCategory::ALL.len()];
+        for (_, cell, c, _, n) in self.intake.rows(fit.from_hour, fit.to_hour) {
+            if under[cell as usize] {
+                base[c.index() as usize] += f64::from(n);
+            }
+        }
+        let level = self.units.get(u).level;
+        let alpha = self.config.alpha[0];
+        let points = observed
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| {
+                let t = (from + k as i64) * HOUR_MS;
+                let (mut mean, mut var) = (0.0, 0.0);
+                for c in IncidentCategory::ALL.into_iter().filter(|&c| wanted(c)) {
+                    let e = fit.expected_for(base[c.index() as usize] + 1.0, c, t, t + HOUR_MS);
+                    mean += e;
+                    var += e * fit.phi(level, c);
+                }
+                let phi = if mean > 0.0 { var / mean } else { 1.0 };
+                let upper = if fit.days > 0.0 { Band::new(mean, phi).upper(alpha) as f64 } else { 0.0 };
+                TrendPoint { t_ms: t, observed: n, expected: mean, upper }
+            })
+            .collect();
+        let unit = self.units.get(u);
+        TrendAnswer {
+            scope: (u != 0).then(|| unit.code.clone()),
+            name: unit.name.clone(),
+            category,
+            bucket_ms: HOUR_MS,
+            points,
+            by_category: IncidentCategory::ALL.into_iter().zip(by_category).filter(|p| p.1 > 0).collect(),
+            by_source: IncidentSource::ALL.into_iter().zip(by_source).filter(|p| p.1 > 0).collect(),
+            weekday_hour,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! 研判 and 预警 at run time: the engine of `gridwall-analysis` fed with every committed
+//! incident (the store writer's tap), rebuilt from the store at a start, and every few seconds
+//! asked what changed among the warnings, which are committed before they exist anywhere
+//! else: the store, then memory, then every display (with the next tick).
+//!
+//! It runs where the city is written (one server, or a bus's leader); the indicators and the
+//! warning lists are read from the store and answer on every server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use gridwall_analysis::units::Units;
+use gridwall_analysis::warn::AckError;
+use gridwall_analysis::{Config, Engine};
+use gridwall_city::access::Caller;
+use gridwall_city::records::{IncidentRow, Record};
+use gridwall_protocol::api::analysis::Warning;
+use gridwall_store::history::analysis::MAX_WARNINGS;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::{Backend, CommitError};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The analysis of one city.
+#[derive(Debug)]
+pub struct Analysis {
+    engine: Mutex<Engine>,
+    /// Rebuilt from the store and taking committed incidents.
+    ready: AtomicBool,
+    /// Committed warning changes for the next tick's displays.
+    pending: Mutex<Vec<Warning>>,
+    /// The committed incidents, until the loop takes them.
+    tap: Mutex<Option<UnboundedReceiver<Vec<IncidentRow>>>>,
+    pub config: Config,
+    /// The grid units (the indicators roll the store's cell rows up them).
+    pub units: Arc<Units>,
+}
+
+/// Why a warning was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum AckFailure {
+    #[error(transparent)]
+    NotOpen(#[from] AckError),
+    #[error("the analysis is still reading the store: try again shortly")]
+    NotReady,
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+}
+
+impl Analysis {
+    pub(crate) fn new(
+        units: Units,
+        config: Config,
+        utc_offset_ms: i64,
+        tap: Option<UnboundedReceiver<Vec<IncidentRow>>>,
+    ) -> Self {
+        Self {
+            units: Arc::new(units.clone()),
+            engine: Mutex::new(Engine::new(units, config.clone(), utc_offset_ms)),
+            ready: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            tap: Mutex::new(tap),
+            config,
+        }
+    }
+
+    /// The engine, locked (never together with the live state's lock).
+    pub fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().expect("analysis")
+    }
+
+    /// Whether the engine has read the store and follows the commits (on the city's writer).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The committed changes not yet handed to the displays.
+    pub(crate) fn take_pending(&self) -> Vec<Warning> {
+        std::mem::take(&mut *self.pending.lock().expect("pending"))
+    }
+
+    fn committed(&self, changes: Vec<Warning>) {
+        self.engine().apply(&changes);
+        self.pending.lock().expect("pending").extend(changes);
+    }
+}
+
+impl Backend {
+    /// Rebuilds the engine from the store, then takes every commit's incidents and evaluates
+    /// the warnings every `every_s` of the city's clock, until shut down.
+    pub(crate) async fn analysis_loop(self: Arc<Self>) {
+        let Some(mut tap) = self.analysis.tap.lock().expect("tap").take() else { return };
+        let now = self.live().now_ms();
+        let days = self.analysis.engine().memory_days();
+        let since = now - days * DAY_MS;
+        let read = self
+            .read(move |s| Ok((s.recent_incidents(since)?, s.warnings(true, 0, MAX_WARNINGS)?, s.max_warning_id()?)))
+            .await;
+        let (rows, open, max) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("研判: the store could not be read, so no warnings are raised: {e}");
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let n = rows.len();
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut engine = me.analysis.engine();
+            engine.rebuild(rows);
+            engine.restore(open, max);
+        })
+        .await;
+        tracing::info!(incidents = n, seconds = started.elapsed().as_secs_f64(), "研判: rebuilt from the store");
+        self.analysis.ready.store(true, Ordering::Release);
+        let rate = self.live().clock.speed().max(0.001);
+        let every = Duration::from_secs_f64((self.analysis.config.every_s / rate).clamp(0.05, 3600.0));
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            tokio::select! {
+                rows = tap.recv() => {
+                    let Some(rows) = rows else { return };
+                    let mut engine = self.analysis.engine();
+                    for r in &rows {
+                        engine.take(r);
+                    }
+                }
+                _ = interval.tick() => self.evaluate().await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// One evaluation: the proposed changes committed, then applied and handed on.
+    async fn evaluate(self: &Arc<Self>) {
+        if self.live().is_replica() {
+            return;
+        }
+        let now = self.live().now_ms();
+        let me = self.clone();
+        let changes = tokio::task::spawn_blocking(move || me.analysis.engine().evaluate(now)).await.unwrap_or_default();
+        if changes.is_empty() {
+            return;
+        }
+        let records = changes.iter().map(|w| Record::Warning(Box::new(w.clone()))).collect();
+        match self.store.write(records).await {
+            Ok(()) => {
+                for w in &changes {
+                    tracing::info!(
+                        id = w.id,
+                        level = w.level.key(),
+                        closed = w.closed_ms.is_some(),
+                        "预警: {}",
+                        w.sentence
+                    );
+                }
+                self.analysis.committed(changes);
+            }
+            Err(e) => tracing::warn!("预警: {} changes not committed, proposed again next time: {e}", changes.len()),
+        }
+    }
+
+    /// 确认: a commander acknowledges an open warning (audited with the warning, committed, then
+    /// on every display).
+    pub async fn ack_warning(&self, id: u64, caller: &Caller) -> Result<Warning, AckFailure> {
+        if !self.analysis.is_ready() {
+            return Err(AckFailure::NotReady);
+        }
+        let who = caller.actor("");
+        // One lock at a time (the engine's, then the live state's): never both.
+        let now = self.live().now_ms();
+        let warning = self.analysis.engine().ack(id, &who, now)?;
+        let audit = self.live().audit(caller, "ack_warning", format!("warning {id}"), "ok");
+        self.store.write(vec![Record::Warning(Box::new(warning.clone())), audit]).await.map_err(CommitError::from)?;
+        self.analysis.committed(vec![warning.clone()]);
+        Ok(warning)
+    }
+}

@@ -1,0 +1,144 @@
+//! What 研判 asks of the store (`gridwall-analysis`), on a reader's own connection: the recent
+//! incidents it rebuilds its counts from at a start, the KPI counters' day rows summed over a
+//! period per cell, and the early warnings.
+
+use gridwall_city::records::IncidentRow;
+use gridwall_city::tally::Tally;
+use gridwall_protocol::api::analysis::Warning;
+
+use super::HistoryError;
+use super::incidents::{COLUMNS, sqlite_incident};
+use super::source::Source;
+
+/// Most incidents a rebuild reads (a megacity's eight weeks are about 1.7 million).
+pub const MAX_RECENT: usize = 5_000_000;
+/// Most warnings one list answers.
+pub const MAX_WARNINGS: usize = 5_000;
+
+impl Source {
+    /// The incidents accepted at or after `since_ms`, by id, at most [`MAX_RECENT`].
+    pub fn recent_incidents(&mut self, since_ms: i64) -> Result<Vec<IncidentRow>, HistoryError> {
+        let limit = MAX_RECENT as i64;
+        match self {
+            Self::Sqlite(c) => {
+                let mut st =
+                    c.prepare(&format!("SELECT {COLUMNS} FROM incidents WHERE created_ms >= ?1 ORDER BY id LIMIT ?2"))?;
+                let mut rows = st.query(rusqlite::params![since_ms, limit])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(sqlite_incident(r)?);
+                }
+                Ok(out)
+            }
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                let rows = p.c().query(
+                    "SELECT id, category, source, x, y, grid, description, case_json::text FROM incidents \
+                     WHERE city = $1 AND opened >= $2 ORDER BY id LIMIT $3",
+                    &[&city, &crate::time_of(since_ms), &limit],
+                )?;
+                rows.iter().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
+            }
+        }
+    }
+
+    /// The KPI counters of the incidents accepted on days `[from_day, to_day)`, per cell.
+    pub fn kpi_range(&mut self, from_day: i64, to_day: i64) -> Result<Vec<(String, Tally)>, HistoryError> {
+        let sums = Tally::COLUMNS.map(|c| format!("sum({c})")).join(", ");
+        match self {
+            Self::Sqlite(c) => {
+                let mut st = c.prepare_cached(&format!(
+                    "SELECT grid, {sums} FROM kpi_days WHERE day >= ?1 AND day < ?2 GROUP BY grid"
+                ))?;
+                let rows = st.query_map([from_day, to_day], |r| Ok((r.get(0)?, crate::sqlite_tally(r, 1)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            }
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                let (from, to) = (day32(from_day), day32(to_day));
+                let casts = Tally::COLUMNS.map(|c| format!("sum({c})::bigint")).join(", ");
+                let rows = p.c().query(
+                    &format!(
+                        "SELECT grid, {casts} FROM kpi_days WHERE city = $1 AND day >= $2 AND day < $3 GROUP BY grid"
+                    ),
+                    &[&city, &from, &to],
+                )?;
+                Ok(rows.iter().map(|r| (r.get(0), crate::pg_tally(r, 1))).collect())
+            }
+        }
+    }
+
+    /// The first day any KPI row was counted on (none: nothing yet).
+    pub fn first_kpi_day(&mut self) -> Result<Option<i64>, HistoryError> {
+        match self {
+            Self::Sqlite(c) => Ok(c.query_row("SELECT min(day) FROM kpi_days", [], |r| r.get(0))?),
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                let d: Option<i32> = p.c().query_one("SELECT min(day) FROM kpi_days WHERE city = $1", &[&city])?.get(0);
+                Ok(d.map(i64::from))
+            }
+        }
+    }
+
+    /// Warnings: the open ones (`open_only`), or those raised at or after `since_ms` and those
+    /// still open; newest first, at most `limit` (≤ [`MAX_WARNINGS`]).
+    pub fn warnings(&mut self, open_only: bool, since_ms: i64, limit: usize) -> Result<Vec<Warning>, HistoryError> {
+        let limit = limit.min(MAX_WARNINGS) as i64;
+        let texts: Vec<String> = match self {
+            Self::Sqlite(c) => {
+                let sql = if open_only {
+                    "SELECT json FROM warnings WHERE closed_ms IS NULL AND ?1 = ?1 ORDER BY id DESC LIMIT ?2"
+                } else {
+                    "SELECT json FROM warnings WHERE since_ms >= ?1 OR closed_ms IS NULL ORDER BY id DESC LIMIT ?2"
+                };
+                let mut st = c.prepare_cached(sql)?;
+                let rows = st.query_map(rusqlite::params![since_ms, limit], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                let rows = p.c().query(
+                    "SELECT body::text FROM warnings WHERE city = $1 AND (closed IS NULL OR (NOT $2 AND since >= $3)) \
+                     ORDER BY id DESC LIMIT $4",
+                    &[&city, &open_only, &crate::time_of(since_ms), &limit],
+                )?;
+                rows.iter().map(|r| r.get(0)).collect()
+            }
+        };
+        texts.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
+    }
+
+    /// One warning, open or closed.
+    pub fn warning(&mut self, id: u64) -> Result<Option<Warning>, HistoryError> {
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        let text: Option<String> = match self {
+            Self::Sqlite(c) => {
+                use rusqlite::OptionalExtension as _;
+                c.query_row("SELECT json FROM warnings WHERE id = ?1", [id], |r| r.get(0)).optional()?
+            }
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                p.c()
+                    .query_opt("SELECT body::text FROM warnings WHERE city = $1 AND id = $2", &[&city, &id])?
+                    .map(|r| r.get(0))
+            }
+        };
+        text.map(|t| Ok(serde_json::from_str(&t)?)).transpose()
+    }
+
+    /// The highest warning id ever given (0: none).
+    pub fn max_warning_id(&mut self) -> Result<u64, HistoryError> {
+        let max: Option<i64> = match self {
+            Self::Sqlite(c) => c.query_row("SELECT max(id) FROM warnings", [], |r| r.get(0))?,
+            Self::Postgres(p) => {
+                let city = p.city().to_owned();
+                p.c().query_one("SELECT max(id) FROM warnings WHERE city = $1", &[&city])?.get(0)
+            }
+        };
+        Ok(max.unwrap_or(0).max(0) as u64)
+    }
+}
+
+fn day32(day: i64) -> i32 {
+    i32::try_from(day).unwrap_or(if day < 0 { i32::MIN } else { i32::MAX })
+}
