@@ -86,16 +86,27 @@ pub fn weekday_factors(counts: &[f64; 7], days: &[f64; 7], days_prior: f64) -> [
 }
 
 /// Quasi-Poisson dispersion from (observed, expected) pairs: Σ (o − e)² / e over the pairs,
-/// per degree of freedom (`pairs − params`), at least 1 and at most 20.
+/// per degree of freedom (`pairs − params`), at least 1 and at most 20. Past bursts are left
+/// out, as Farrington's reweighting does: after a first estimate, the pairs more than 2.58
+/// standard deviations above their expectation are dropped and it is estimated again (twice).
 pub fn dispersion(pairs: impl Iterator<Item = (f64, f64)>, params: usize) -> f64 {
-    let (mut chi, mut n) = (0.0, 0usize);
-    for (o, e) in pairs {
-        if e > 0.0 {
+    let pairs: Vec<(f64, f64)> = pairs.filter(|p| p.1 > 0.0).collect();
+    let estimate = |phi: Option<f64>| {
+        let (mut chi, mut n) = (0.0, 0usize);
+        for &(o, e) in &pairs {
+            if phi.is_some_and(|phi| (o - e) / (phi * e).sqrt() > 2.58) {
+                continue;
+            }
             chi += (o - e) * (o - e) / e;
             n += 1;
         }
+        if n <= params + 1 { 1.0 } else { (chi / (n - params) as f64).clamp(1.0, 20.0) }
+    };
+    let mut phi = estimate(None);
+    for _ in 0..2 {
+        phi = estimate(Some(phi));
     }
-    if n <= params + 1 { 1.0 } else { (chi / (n - params) as f64).clamp(1.0, 20.0) }
+    phi
 }
 
 #[cfg(test)]
@@ -128,5 +139,9 @@ mod tests {
         assert_eq!(dispersion([(2.0, 2.0), (3.0, 3.0), (1.0, 1.0)].into_iter(), 0), 1.0);
         let d = dispersion([(0.0, 4.0), (8.0, 4.0), (0.0, 4.0), (8.0, 4.0)].into_iter(), 1);
         assert!((d - 16.0 / 3.0).abs() < 1e-12);
+        // One burst among quiet Poisson days does not widen every band.
+        let mut pairs: Vec<(f64, f64)> = (0..60).map(|k| (f64::from([1, 2, 3, 2, 2][k % 5]), 2.0)).collect();
+        pairs.push((30.0, 2.0));
+        assert!(dispersion(pairs.into_iter(), 1) < 1.5);
     }
 }

@@ -52,6 +52,9 @@ pub struct Intake {
     recent_ms: i64,
     /// The newest incident id counted (rows come again with each change; each counts once).
     pub max_id: u64,
+    /// Incidents counted, and the earliest hour one was accepted in (the history known).
+    pub counted: u64,
+    first_data_hour: i64,
 }
 
 impl Intake {
@@ -64,6 +67,8 @@ impl Intake {
             recent: VecDeque::new(),
             recent_ms: recent_days.clamp(1, 60) * 86_400_000,
             max_id: 0,
+            counted: 0,
+            first_data_hour: i64::MAX,
         }
     }
 
@@ -73,7 +78,9 @@ impl Intake {
             return;
         }
         self.max_id = i.id;
+        self.counted += 1;
         let hour = i.t_ms.div_euclid(HOUR_MS);
+        self.first_data_hour = self.first_data_hour.min(hour);
         self.advance(hour);
         if hour >= self.first_hour {
             let rows = &mut self.hours[(hour - self.first_hour) as usize];
@@ -156,7 +163,9 @@ impl Intake {
 
     /// The fit of what is normal for the units at `levels` from the hours `[from, to)`.
     pub fn fit(&self, units: &Units, levels: &[GridLevel], from_hour: i64, to_hour: i64) -> Seasonal {
-        let from_hour = from_hour.max(self.first_hour);
+        // Only the hours since the first incident counted are history (a young city's
+        // baseline is as long as its past, not the window's length).
+        let from_hour = from_hour.max(self.first_hour).max(self.first_data_hour.min(to_hour));
         let hours = (to_hour - from_hour).max(0);
         let days = hours as f64 / 24.0;
         let watched: Vec<bool> = (0..units.len() as u32).map(|u| levels.contains(&units.get(u).level)).collect();
@@ -330,7 +339,9 @@ mod tests {
         let fit = intake.fit(&units, &[GridLevel::Community], 0, 28 * 24);
         let day = 28 * 86_400_000;
         let whole = fit.expected(community, IncidentCategory::Garbage, day, day + 86_400_000);
-        assert!((whole - 57.0 / 28.0).abs() < 1e-9, "{whole}");
+        // The history starts with the first report (day 0, 09:00), not with the window.
+        assert_eq!(fit.days, (28.0 * 24.0 - 9.0) / 24.0);
+        assert!((whole / (57.0 / fit.days) - 1.0).abs() < 0.1, "{whole}");
         let nine = fit.expected(community, IncidentCategory::Garbage, day + 9 * HOUR_MS, day + 10 * HOUR_MS);
         let three = fit.expected(community, IncidentCategory::Garbage, day + 3 * HOUR_MS, day + 4 * HOUR_MS);
         assert!(nine > 20.0 * three, "09:00 is when it happens: {nine} vs {three}");

@@ -49,6 +49,9 @@ pub struct Config {
     pub repeat_radius_m: f64,
     pub repeat_days: i64,
     pub repeat_count: usize,
+    /// A place's reports must also be unlikely by chance: the tail probability of that many
+    /// within the radius if the community's reports of the category fell anywhere in it.
+    pub repeat_alpha: f64,
     /// Days of closings a scope's usual late share is taken from.
     pub on_time_days: i64,
     /// The odds ratio of being late the on-time chart looks for.
@@ -68,14 +71,15 @@ impl Default for Config {
         Self {
             levels: vec![GridLevel::Community, GridLevel::Street],
             baseline_days: 28,
-            guard_hours: 3,
+            guard_hours: 24,
             min_history_days: 1.0,
             windows_min: vec![60, 180],
             alpha: [1e-5, 1e-6, 1e-7],
             min_count: 4,
-            repeat_radius_m: 50.0,
+            repeat_radius_m: 30.0,
             repeat_days: 7,
             repeat_count: 3,
+            repeat_alpha: 1e-3,
             on_time_days: 28,
             cusum_odds: 2.0,
             cusum_h: [4.0, 6.0, 8.0],
@@ -118,6 +122,9 @@ impl Config {
         }
         if !(1..=1000).contains(&self.min_count) || !(2..=1000).contains(&self.repeat_count) {
             return Some("min_count: 1 to 1000; repeat_count: 2 to 1000".into());
+        }
+        if !(self.repeat_alpha.is_finite() && self.repeat_alpha > 0.0 && self.repeat_alpha < 0.5) {
+            return Some("repeat_alpha: a probability over 0 and under 0.5".into());
         }
         if !(self.repeat_radius_m.is_finite() && (1.0..=1000.0).contains(&self.repeat_radius_m)) {
             return Some("repeat_radius_m: 1 to 1000".into());

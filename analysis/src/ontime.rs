@@ -14,6 +14,9 @@ use rustc_hash::FxHashMap;
 
 /// Pseudo-cases of the city's late share in each scope's `p0`.
 const PRIOR_CASES: f64 = 20.0;
+/// Closed cases a scope (and the city) needs in its baseline days before its chart runs: a
+/// young city's or a new desk's usual share is not known yet.
+const MIN_BASELINE: f64 = 30.0;
 /// Late ids a run keeps (the incidents behind a warning).
 const RUN_IDS: usize = 50;
 
@@ -80,6 +83,7 @@ impl OnTime {
 
     /// A case closed on `day` at `t_ms`, `late` or not, counts in each of `scopes`.
     pub fn observe(&mut self, scopes: &[String], id: u64, day: i64, t_ms: i64, late: bool) {
+        let known = before(&self.city.days, day).1 >= MIN_BASELINE;
         let city = self.city_p0(day).clamp(0.01, 0.9);
         push_day(&mut self.city.days, day, late, self.days);
         for scope in scopes {
@@ -90,6 +94,10 @@ impl OnTime {
             let keep = self.days;
             let c = self.charts.entry(scope.clone()).or_default();
             let (l, n) = before(&c.days, day);
+            if !known || n < MIN_BASELINE {
+                push_day(&mut c.days, day, late, keep);
+                continue;
+            }
             let p0 = ((l + PRIOR_CASES * city) / (n + PRIOR_CASES)).clamp(0.01, 0.9);
             let p1 = odds * p0 / (1.0 - p0 + odds * p0);
             let w = if late { (p1 / p0).ln() } else { ((1.0 - p1) / (1.0 - p0)).ln() };

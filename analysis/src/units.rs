@@ -1,7 +1,7 @@
 //! The grid units analysed: the city (unit 0), its streets, communities and cells, each with the
 //! chain of units it counts in, and which cells touch (the neighbours of Getis-Ord Gi*).
 
-use geo::{BoundingRect, Centroid, Distance, Euclidean};
+use geo::{Area, BoundingRect, Centroid, Distance, Euclidean};
 use gridwall_protocol::GridLevel;
 use gridwall_scene::grids::GridUnit;
 use rstar::{AABB, RTree, RTreeObject};
@@ -20,6 +20,8 @@ pub struct Unit {
     pub parent: Option<u32>,
     /// Its centroid, local metres.
     pub centroid: [f64; 2],
+    /// Its area, square metres.
+    pub area_m2: f64,
 }
 
 /// Every unit of a scene, indexed.
@@ -55,12 +57,20 @@ impl Units {
             level: GridLevel::City,
             parent: None,
             centroid: [0.0, 0.0],
+            area_m2: 0.0,
         }];
         let mut by_code = FxHashMap::default();
         for g in grids {
             by_code.insert(g.code.clone(), units.len() as u32);
             let c = g.shape.centroid().map_or([0.0, 0.0], |p| [p.x(), p.y()]);
-            units.push(Unit { code: g.code.clone(), name: g.name.clone(), level: g.level, parent: None, centroid: c });
+            units.push(Unit {
+                code: g.code.clone(),
+                name: g.name.clone(),
+                level: g.level,
+                parent: None,
+                centroid: c,
+                area_m2: g.shape.unsigned_area(),
+            });
         }
         for (i, g) in grids.iter().enumerate() {
             units[i + 1].parent = Some(g.parent.as_ref().and_then(|p| by_code.get(p).copied()).unwrap_or(0));

@@ -47,7 +47,8 @@ pub struct Engine {
     pub config: Config,
     pub units: Units,
     pub intake: Intake,
-    fit: Option<(i64, Seasonal)>,
+    /// The fit, the hour it was made in and the incidents counted then.
+    fit: Option<(i64, u64, Seasonal)>,
     ontime: OnTime,
     /// Closed cases already charted (rows come again; a closing counts once).
     charted: FxHashSet<u64>,
@@ -169,13 +170,16 @@ impl Engine {
     pub fn fit(&mut self, now_ms: i64) -> &Seasonal {
         let hour = now_ms.div_euclid(HOUR_MS);
         self.intake.advance(hour);
-        if self.fit.as_ref().is_none_or(|f| f.0 != hour) {
+        // Refitted each hour, and sooner when a tenth more incidents came in (a warm-up, or a
+        // store read after the first fit).
+        let counted = self.intake.counted;
+        if self.fit.as_ref().is_none_or(|f| f.0 != hour || counted > f.1 + f.1 / 10 + 10) {
             let from = hour - self.config.baseline_days * 24;
             let to = hour - self.config.guard_hours;
             let fit = self.intake.fit(&self.units, &self.config.levels, from, to);
-            self.fit = Some((hour, fit));
+            self.fit = Some((hour, counted, fit));
         }
-        &self.fit.as_ref().expect("just fitted").1
+        &self.fit.as_ref().expect("just fitted").2
     }
 
     /// The warnings that change now: raised, updated or closed (not applied: see
@@ -232,8 +236,11 @@ impl Engine {
         };
         let before = w.clone();
         fill(&mut w, is_new);
-        let same = !is_new && before.sentence == w.sentence && before.level == w.level;
-        if same {
+        // An open warning changes when its level does, or its figure moves by a tenth (at
+        // least one case, or five points of a share): not with every case that comes in.
+        let step = if w.kind == WarningKind::OnTime { 0.05 } else { 1.0 };
+        let moved = (w.observed - before.observed).abs() >= (0.1 * before.observed.abs()).max(step);
+        if !is_new && before.level == w.level && !moved {
             return None;
         }
         w.updated_ms = now_ms;
@@ -358,7 +365,13 @@ impl Engine {
                 out.extend(self.close(&key, now_ms));
                 continue;
             }
-            if chart.s < h[0] && !self.open.contains_key(&key) {
+            // A run is warned when the sum passed the threshold and its late share is at
+            // least halfway to what the chart looks for: a share that only creeps (between p0
+            // and p1) wanders up without ever coming back to zero.
+            let share = f64::from(chart.run_late) / f64::from(chart.run_n.max(1));
+            let p1 = self.ontime.p1(chart.p0);
+            let clear = share >= f64::midpoint(chart.p0, p1);
+            if (chart.s < h[0] || !clear) && !self.open.contains_key(&key) {
                 continue;
             }
             let level = if chart.s >= h[2] {
@@ -375,7 +388,6 @@ impl Engine {
                     (unit.name.clone(), Some(unit.level), Some(unit.centroid))
                 }),
             };
-            let share = f64::from(chart.run_late) / f64::from(chart.run_n.max(1));
             let sentence = format!(
                 "{name} · 按期结案率下滑 · 近期结案 {} 件中超期 {} 件（{:.0}%），常态超期 {:.0}%",
                 chart.run_n,
@@ -383,7 +395,6 @@ impl Engine {
                 share * 100.0,
                 chart.p0 * 100.0
             );
-            let p1 = self.ontime.p1(chart.p0);
             let change = self.raise(&key, now_ms, |w, is_new| {
                 w.kind = WarningKind::OnTime;
                 w.level = w.level.max(level);
@@ -409,6 +420,7 @@ impl Engine {
 
     fn repeats(&mut self, now_ms: i64) -> Vec<Warning> {
         let (r, n, span) = (self.config.repeat_radius_m, self.config.repeat_count, self.config.repeat_days * DAY_MS);
+        let alpha = self.config.repeat_alpha;
         let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]) <= r;
         let mut out = Vec::new();
         // Open ones: still repeated within the days?
@@ -445,6 +457,22 @@ impl Engine {
                 continue;
             }
             let unit = self.units.get(f.cell).clone();
+            // As many by chance? The community's reports of the category in the days, spread
+            // evenly over its area (a busy, small scene has places reported thrice by chance).
+            let area = unit.parent.filter(|&p| p != 0).unwrap_or(f.cell);
+            let in_area = self
+                .intake
+                .since(now_ms - span)
+                .filter(|i| {
+                    i.category == f.category && self.units.chain_of(&self.units.get(i.cell).code).contains(&area)
+                })
+                .count()
+                .max(same.len());
+            let share = (std::f64::consts::PI * r * r / self.units.get(area).area_m2.max(1.0)).min(1.0);
+            let chance = crate::baseline::Band::new(in_area as f64 * share, 1.0);
+            if chance.p_at_least(same.len() as u64) >= self.config.repeat_alpha {
+                continue;
+            }
             let level = if same.len() >= 3 * n {
                 WarningLevel::Red
             } else if same.len() >= 2 * n {
@@ -469,8 +497,8 @@ impl Engine {
                 w.category = Some(f.category);
                 w.window = window;
                 w.observed = same.len() as f64;
-                w.expected = 1.0;
-                w.upper = (n - 1) as f64;
+                w.expected = chance.mean;
+                w.upper = chance.upper(alpha).max(n as u64 - 1) as f64;
                 w.sentence = sentence;
                 w.place = Some(place);
                 w.incidents = same.iter().rev().take(IDS).copied().collect();

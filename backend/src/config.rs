@@ -18,11 +18,14 @@ pub struct SimulateConfig {
     /// Hours of history simulated at start-up (into an empty store), so the city opens with
     /// its past: closed cases, realistic KPIs, the last day's tracks.
     pub warmup_hours: f64,
+    /// Mean hours between bursts of one category around one place (0: none): the anomalies
+    /// 预警 should catch (`gridwall_sim::Burst`).
+    pub burst_every_hours: f64,
 }
 
 impl Default for SimulateConfig {
     fn default() -> Self {
-        Self { seed: 1, patrols: 60, incident_rate: 30.0, warmup_hours: 0.0 }
+        Self { seed: 1, patrols: 60, incident_rate: 30.0, warmup_hours: 0.0, burst_every_hours: 0.0 }
     }
 }
 

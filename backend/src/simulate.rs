@@ -59,6 +59,7 @@ pub fn run(
         incidents_per_hour: cfg.incident_rate,
         report_ms: 1000,
         utc_offset_ms,
+        burst_every_hours: cfg.burst_every_hours.clamp(0.0, 10_000.0),
     };
     let mut sim = Simulator::new(graph, config, limits, start).ok_or(BackendError::NoRoads)?;
     // Register the simulated patrols in the cell where each starts.
@@ -100,8 +101,22 @@ pub fn run(
     Ok(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut told = usize::MAX;
         loop {
             interval.tick().await;
+            // Each burst is told once it starts: what 预警 should catch, to compare with.
+            if let Some(b) = sim.bursts.last().filter(|b| b.start_ms <= sim.now_ms() && told != sim.bursts.len()) {
+                told = sim.bursts.len();
+                tracing::info!(
+                    category = b.category.key(),
+                    x = b.at[0].round(),
+                    y = b.at[1].round(),
+                    per_hour = (b.per_hour * 10.0).round() / 10.0,
+                    hours = ((b.end_ms - b.start_ms) as f64 / 360_000.0).round() / 10.0,
+                    "simulated burst: {} reported again and again around one place",
+                    b.category.name_zh()
+                );
+            }
             let fixes = {
                 let mut live = backend.live();
                 let dt = (live.now_ms() - sim.now_ms()).clamp(0, 60_000);

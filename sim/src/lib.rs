@@ -80,11 +80,36 @@ pub struct SimConfig {
     pub report_ms: i64,
     /// Local time zone of the city (the daily rhythm follows local hours).
     pub utc_offset_ms: i64,
+    /// Mean hours between bursts (0: none): anomalies 预警 should catch ([`Burst`]).
+    pub burst_every_hours: f64,
 }
+
+/// A burst: one category reported again and again around one place for some hours (a burst
+/// pipe, a festival's litter), on top of the usual reports. Seeded from the run's seed on a
+/// stream of its own: when and where bursts come does not depend on the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burst {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub category: IncidentCategory,
+    pub at: [f64; 2],
+    /// Reports per hour while it lasts.
+    pub per_hour: f64,
+}
+
+/// Metres around a burst's place its reports fall within.
+const BURST_RADIUS_M: f64 = 120.0;
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { seed: 1, patrols: 60, incidents_per_hour: 30.0, report_ms: 1000, utc_offset_ms: 8 * 3_600_000 }
+        Self {
+            seed: 1,
+            patrols: 60,
+            incidents_per_hour: 30.0,
+            report_ms: 1000,
+            utc_offset_ms: 8 * 3_600_000,
+            burst_every_hours: 0.0,
+        }
     }
 }
 
@@ -109,6 +134,9 @@ pub struct Simulator {
     hard: HashSet<u64>,
     now_ms: i64,
     next_report_ms: i64,
+    /// The bursts so far (the newest may be still to come), and their own random stream.
+    pub bursts: Vec<Burst>,
+    burst_rng: ChaCha8Rng,
 }
 
 impl Simulator {
@@ -145,6 +173,7 @@ impl Simulator {
             .collect();
         let (reviewers, callers) =
             (Desk::staffed(config.incidents_per_hour, 7.5), Desk::staffed(config.incidents_per_hour, 6.5));
+        let burst_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6275_7273_7473);
         Some(Self {
             graph,
             rng,
@@ -161,6 +190,8 @@ impl Simulator {
             hard: HashSet::new(),
             now_ms: start_ms,
             next_report_ms: start_ms,
+            bursts: Vec::new(),
+            burst_rng,
         })
     }
 
@@ -243,7 +274,68 @@ impl Simulator {
         }
     }
 
+    /// Plans the next burst once the last one is over: an exponential wait of mean
+    /// `burst_every_hours`, two to four hours long, at a road node, 3 to 6 reports an hour.
+    fn plan_burst(&mut self) {
+        let every = self.config.burst_every_hours;
+        if every <= 0.0 || self.bursts.last().is_some_and(|b| b.end_ms > self.now_ms) {
+            return;
+        }
+        let r = &mut self.burst_rng;
+        let wait = -every * r.random::<f64>().max(1e-12).ln();
+        let start_ms = self.now_ms + (wait * 3_600_000.0) as i64;
+        let hours = r.random_range(2.0..4.0);
+        let node = r.random_range(0..self.graph.nodes.len());
+        let category = CATEGORY_MIX[r.random_range(0..CATEGORY_MIX.len())].0;
+        let per_hour = r.random_range(3.0..6.0);
+        let at = self.graph.nodes[node];
+        self.bursts.push(Burst { start_ms, end_ms: start_ms + (hours * 3_600_000.0) as i64, category, at, per_hour });
+    }
+
+    /// The reports of the burst under way in this step.
+    fn burst_reports(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
+        self.plan_burst();
+        let Some(b) = self.bursts.last().copied().filter(|b| b.start_ms <= self.now_ms && self.now_ms < b.end_ms)
+        else {
+            return;
+        };
+        let expected = b.per_hour * dt_ms as f64 / 3_600_000.0;
+        let mut t = -self.burst_rng.random::<f64>().max(1e-12).ln();
+        while t <= expected {
+            let (a, d) = (
+                self.burst_rng.random_range(0.0..std::f64::consts::TAU),
+                self.burst_rng.random_range(0.0..BURST_RADIUS_M),
+            );
+            let pos = [b.at[0] + d * a.cos(), b.at[1] + d * a.sin()];
+            let source = pick(&mut self.burst_rng, &SOURCE_MIX);
+            self.open_case(b.category, source, pos, events);
+            t -= self.burst_rng.random::<f64>().max(1e-12).ln();
+        }
+    }
+
+    fn open_case(
+        &mut self,
+        category: IncidentCategory,
+        source: IncidentSource,
+        pos: [f64; 2],
+        events: &mut Vec<SimEvent>,
+    ) {
+        let id = self.next_incident;
+        self.next_incident += 1;
+        self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
+        self.queue.push((id, self.now_ms));
+        events.push(SimEvent::IncidentOpened {
+            incident: id,
+            category,
+            source,
+            x: pos[0],
+            y: pos[1],
+            t_ms: self.now_ms,
+        });
+    }
+
     fn spawn_incidents(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
+        self.burst_reports(dt_ms, events);
         let hour = ((self.now_ms + self.config.utc_offset_ms).div_euclid(3_600_000).rem_euclid(24)) as usize;
         let expected = self.config.incidents_per_hour * DAILY_RHYTHM[hour] * dt_ms as f64 / 3_600_000.0;
         // Poisson arrivals: count events of an exponential clock within this step.
@@ -257,8 +349,16 @@ impl Simulator {
             if self.graph.edges[node].is_empty() {
                 continue;
             }
+            // Somewhere along one of the node's streets, a few metres off it: reports spread
+            // along the street, not piled on its corners (which made every corner a 重复投诉).
             let base = self.graph.nodes[node];
-            let pos = [base[0] + self.rng.random_range(-15.0..15.0), base[1] + self.rng.random_range(-15.0..15.0)];
+            let edges = &self.graph.edges[node];
+            let next = self.graph.nodes[edges[self.rng.random_range(0..edges.len())].0 as usize];
+            let along = self.rng.random::<f64>();
+            let pos = [
+                base[0] + (next[0] - base[0]) * along + self.rng.random_range(-8.0..8.0),
+                base[1] + (next[1] - base[1]) * along + self.rng.random_range(-8.0..8.0),
+            ];
             let category = pick(&mut self.rng, &CATEGORY_MIX.map(|c| (c.0, c.1)));
             let source = pick(&mut self.rng, &SOURCE_MIX);
             let id = self.next_incident;

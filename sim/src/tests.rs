@@ -18,7 +18,14 @@ pub(super) fn lattice() -> RoadGraph {
 const DAY_START: i64 = 1_790_035_200_000; // a midnight (UTC)
 
 fn run(seed: u64, hours: i64) -> (Vec<SimEvent>, Simulator) {
-    let config = SimConfig { seed, patrols: 12, incidents_per_hour: 20.0, report_ms: 1000, utc_offset_ms: 0 };
+    let config = SimConfig {
+        seed,
+        patrols: 12,
+        incidents_per_hour: 20.0,
+        report_ms: 1000,
+        utc_offset_ms: 0,
+        burst_every_hours: 0.0,
+    };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 8 * 3_600_000).unwrap();
     let mut events = Vec::new();
     for _ in 0..(hours * 3600) {
@@ -77,7 +84,14 @@ fn incidents_flow_through_the_workflow_and_patrols_move_on_roads() {
 
 #[test]
 fn too_few_patrols_send_cases_to_departments_late() {
-    let config = SimConfig { seed: 5, patrols: 1, incidents_per_hour: 60.0, report_ms: 1000, utc_offset_ms: 0 };
+    let config = SimConfig {
+        seed: 5,
+        patrols: 1,
+        incidents_per_hour: 60.0,
+        report_ms: 1000,
+        utc_offset_ms: 0,
+        burst_every_hours: 0.0,
+    };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 9 * 3_600_000).unwrap();
     let (mut escalations, mut to_departments) = (0, 0);
     for _ in 0..(3 * 3600) {
@@ -101,7 +115,14 @@ fn too_few_patrols_send_cases_to_departments_late() {
 #[test]
 fn a_busy_city_keeps_up_with_its_cases() {
     // The wall operator's busy day: 600 new cases an hour for 200 patrols, for a whole day.
-    let config = SimConfig { seed: 9, patrols: 200, incidents_per_hour: 600.0, report_ms: 60_000, utc_offset_ms: 0 };
+    let config = SimConfig {
+        seed: 9,
+        patrols: 200,
+        incidents_per_hour: 600.0,
+        report_ms: 60_000,
+        utc_offset_ms: 0,
+        burst_every_hours: 0.0,
+    };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START).unwrap();
     // Each case's acceptance time, and its satisfaction once closed (closed cases leave the
     // simulator's memory: the events tell their story).
@@ -133,4 +154,38 @@ fn a_busy_city_keeps_up_with_its_cases() {
     let rated: Vec<u8> = closed.values().copied().collect();
     let happy = rated.iter().filter(|&&s| s >= 4).count() as f64 / rated.len() as f64;
     assert!((0.9..0.96).contains(&happy), "satisfaction {happy}");
+}
+
+#[test]
+fn bursts_pile_one_category_around_one_place() {
+    let config = |bursts| SimConfig {
+        seed: 3,
+        patrols: 12,
+        incidents_per_hour: 20.0,
+        report_ms: 60_000,
+        utc_offset_ms: 0,
+        burst_every_hours: bursts,
+    };
+    let opened = |bursts| {
+        let mut sim = Simulator::new(lattice(), config(bursts), TimeLimits::default(), DAY_START).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..(24 * 60) {
+            for e in sim.step(60_000) {
+                if let SimEvent::IncidentOpened { category, x, y, t_ms, .. } = e {
+                    out.push((category, [x, y], t_ms));
+                }
+            }
+        }
+        (out, sim.bursts)
+    };
+    let (plain, none) = opened(0.0);
+    let (with, bursts) = opened(4.0);
+    assert!(none.is_empty() && !bursts.is_empty());
+    let b = bursts.iter().find(|b| b.end_ms <= DAY_START + 24 * 3_600_000).expect("a burst within the day");
+    let inside = |(c, p, t): &&(IncidentCategory, [f64; 2], i64)| {
+        *c == b.category && (p[0] - b.at[0]).hypot(p[1] - b.at[1]) <= 120.0 && (b.start_ms..b.end_ms).contains(t)
+    };
+    let hours = (b.end_ms - b.start_ms) as f64 / 3_600_000.0;
+    let extra = with.iter().filter(inside).count() - plain.iter().filter(inside).count();
+    assert!(extra as f64 >= hours * 1.5, "{extra} burst reports in {hours:.1} h at {} an hour", b.per_hour);
 }

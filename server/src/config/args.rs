@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// history: closed cases, realistic KPIs, the last day's tracks. Only into an empty store.
     #[arg(long)]
     pub warmup: Option<f64>,
+    /// Simulate a burst (one category reported again and again around one place for two to
+    /// four hours) every this many hours on average: anomalies for 预警 to catch.
+    #[arg(long)]
+    pub bursts: Option<f64>,
     /// Clock speed (1 = real time; 60 = an hour a minute).
     #[arg(long)]
     pub speed: Option<f64>,

@@ -96,12 +96,14 @@ impl ServeConfig {
             || args.patrols.is_some()
             || args.incident_rate.is_some()
             || args.warmup.is_some()
+            || args.bursts.is_some()
         {
             let mut sim = simulate.take().unwrap_or_default();
             sim.seed = args.seed.unwrap_or(sim.seed);
             sim.patrols = args.patrols.unwrap_or(sim.patrols);
             sim.incident_rate = args.incident_rate.unwrap_or(sim.incident_rate);
             sim.warmup_hours = args.warmup.unwrap_or(sim.warmup_hours);
+            sim.burst_every_hours = args.bursts.unwrap_or(sim.burst_every_hours);
             simulate = Some(sim);
         }
         let config = Self {
@@ -198,6 +200,11 @@ impl ServeConfig {
         }
         if !(1..=1_000_000).contains(&s.per_address) || !(1..=1_000_000).contains(&s.per_token) {
             return bad("max_sockets_per_address", "socket counts must be 1 to 1000000");
+        }
+        if let Some(sim) = &l.simulate
+            && !(sim.burst_every_hours.is_finite() && (0.0..=10_000.0).contains(&sim.burst_every_hours))
+        {
+            return bad("simulate.burst_every_hours", "must be 0 (no bursts) to 10000 hours");
         }
         if let Some(problem) = l.analysis.problem() {
             return Err(ConfigError::Analysis(problem));
