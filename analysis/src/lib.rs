@@ -12,8 +12,10 @@
 //! * [`ontime`]: CUSUM charts of the late share per unit and desk.
 //! * [`warn`]: the warnings engine (volume, on-time rate, repeated places).
 //! * [`trend`]: hourly counts with their expected band, and the breakdowns beside them.
+//! * [`hotspot`]: emerging hot spots (Gi* per day, Mann-Kendall, `ArcGIS`'s categories).
 
 pub mod baseline;
+pub mod hotspot;
 pub mod indicators;
 pub mod intake;
 pub mod ontime;
@@ -64,6 +66,8 @@ pub struct Config {
     pub weights: Weights,
     /// Units with fewer incidents accepted in a period are not ranked.
     pub min_cases: u64,
+    /// Days of the emerging hot spot layer (at most `baseline_days`).
+    pub hotspot_days: i64,
 }
 
 impl Default for Config {
@@ -86,6 +90,7 @@ impl Default for Config {
             every_s: 10.0,
             weights: Weights::default(),
             min_cases: 5,
+            hotspot_days: 28,
         }
     }
 }
@@ -140,6 +145,9 @@ impl Config {
         }
         if !(self.every_s.is_finite() && (0.1..=3600.0).contains(&self.every_s)) {
             return Some("every_s: 0.1 to 3600".into());
+        }
+        if !(10..=self.baseline_days).contains(&self.hotspot_days) {
+            return Some("hotspot_days: 10 to baseline_days".into());
         }
         if !self.weights.is_valid() {
             return Some("weights: numbers ≥ 0, not all 0, and handling_target_min > 0".into());

@@ -1,7 +1,7 @@
 //! Trends for the 研判 panel: a unit's hourly counts with what the baseline expected and the
 //! band's upper bound, and the category, source and weekday × hour breakdowns of the same hours.
 
-use gridwall_protocol::api::analysis::{TrendAnswer, TrendPoint};
+use gridwall_protocol::api::analysis::{HotspotAnswer, HotspotCell, TrendAnswer, TrendPoint};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 
 use crate::baseline::{Band, HOUR_MS};
@@ -72,6 +72,56 @@ impl Engine {
             by_category: IncidentCategory::ALL.into_iter().zip(by_category).filter(|p| p.1 > 0).collect(),
             by_source: IncidentSource::ALL.into_iter().zip(by_source).filter(|p| p.1 > 0).collect(),
             weekday_hour,
+        }
+    }
+}
+
+impl Engine {
+    /// The emerging hot spot layer of the `hotspot_days` whole days before today (operators'
+    /// time), of one category or all: the cells in a category other than none.
+    pub fn hotspots(&mut self, category: Option<IncidentCategory>, now_ms: i64) -> HotspotAnswer {
+        self.intake.advance(now_ms.div_euclid(HOUR_MS));
+        let day_ms = 86_400_000;
+        let today = (now_ms + self.utc_offset()).div_euclid(day_ms);
+        let days = self.config.hotspot_days;
+        let first = today - days;
+        let cells = self.units.cells().to_vec();
+        let at: rustc_hash::FxHashMap<u32, usize> = cells.iter().enumerate().map(|(k, &c)| (c, k)).collect();
+        let mut counts = vec![vec![0.0f64; cells.len()]; days as usize];
+        let from_hour = (first * day_ms - self.utc_offset()).div_euclid(HOUR_MS);
+        let to_hour = (today * day_ms - self.utc_offset()).div_euclid(HOUR_MS);
+        for (hour, cell, c, _, n) in self.intake.rows(from_hour, to_hour) {
+            if category.is_some_and(|k| k != c) {
+                continue;
+            }
+            let day = (hour * HOUR_MS + self.utc_offset()).div_euclid(day_ms) - first;
+            if let (Some(&k), true) = (at.get(&cell), (0..days).contains(&day)) {
+                counts[day as usize][k] += f64::from(n);
+            }
+        }
+        let neighbours: Vec<Vec<u32>> = (0..cells.len()).map(|i| self.units.neighbours(i).to_vec()).collect();
+        let trends = crate::hotspot::emerging(&counts, &neighbours);
+        let cells = trends
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.class != gridwall_protocol::HotspotClass::None)
+            .map(|(k, t)| HotspotCell {
+                code: self.units.get(cells[k]).code.clone(),
+                class: t.class,
+                z: t.z,
+                trend_z: t.trend_z,
+                trend_p: t.trend_p,
+                hot_days: t.hot_days,
+                cold_days: t.cold_days,
+            })
+            .collect();
+        HotspotAnswer {
+            category,
+            first_day: crate::periods::iso(first),
+            last_day: crate::periods::iso(today - 1),
+            days: days as u32,
+            computed_ms: now_ms,
+            cells,
         }
     }
 }

@@ -549,6 +549,11 @@ impl Engine {
         v
     }
 
+    /// The operators' time zone (ms ahead of UTC).
+    pub fn utc_offset(&self) -> i64 {
+        self.utc_offset_ms
+    }
+
     /// The unit's level, for the watched levels.
     pub fn watches(&self, level: GridLevel) -> bool {
         self.config.levels.contains(&level)

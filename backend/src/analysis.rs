@@ -15,7 +15,8 @@ use gridwall_analysis::warn::AckError;
 use gridwall_analysis::{Config, Engine};
 use gridwall_city::access::Caller;
 use gridwall_city::records::{IncidentRow, Record};
-use gridwall_protocol::api::analysis::Warning;
+use gridwall_protocol::IncidentCategory;
+use gridwall_protocol::api::analysis::{HotspotAnswer, Warning};
 use gridwall_store::history::analysis::MAX_WARNINGS;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -36,6 +37,9 @@ pub struct Analysis {
     pub config: Config,
     /// The grid units (the indicators roll the store's cell rows up them).
     pub units: Arc<Units>,
+    /// The hot spot layers computed today (operators' day), per category asked: nightly work,
+    /// done at the first request of a day.
+    hotspots: Mutex<(i64, Vec<(Option<IncidentCategory>, Arc<HotspotAnswer>)>)>,
 }
 
 /// Why a warning was not acknowledged.
@@ -61,6 +65,7 @@ impl Analysis {
             engine: Mutex::new(Engine::new(units, config.clone(), utc_offset_ms)),
             ready: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
+            hotspots: Mutex::new((i64::MIN, Vec::new())),
             tap: Mutex::new(tap),
             config,
         }
@@ -79,6 +84,27 @@ impl Analysis {
     /// The committed changes not yet handed to the displays.
     pub(crate) fn take_pending(&self) -> Vec<Warning> {
         std::mem::take(&mut *self.pending.lock().expect("pending"))
+    }
+
+    /// The emerging hot spot layer of the days before `now_ms`'s day (computed once a day per
+    /// category).
+    pub fn hotspots(&self, category: Option<IncidentCategory>, now_ms: i64) -> Arc<HotspotAnswer> {
+        let today = (now_ms + self.engine().utc_offset()).div_euclid(DAY_MS);
+        {
+            let cache = self.hotspots.lock().expect("hotspots");
+            if cache.0 == today
+                && let Some((_, a)) = cache.1.iter().find(|(c, _)| *c == category)
+            {
+                return a.clone();
+            }
+        }
+        let answer = Arc::new(self.engine().hotspots(category, now_ms));
+        let mut cache = self.hotspots.lock().expect("hotspots");
+        if cache.0 != today {
+            *cache = (today, Vec::new());
+        }
+        cache.1.push((category, answer.clone()));
+        answer
     }
 
     fn committed(&self, changes: Vec<Warning>) {

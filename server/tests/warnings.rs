@@ -141,6 +141,22 @@ fn a_burst_is_warned_on_every_display_and_only_a_commander_acknowledges_it() {
     assert!(rank["ranked"].as_u64().unwrap() >= 3, "{rank}");
     let best: Vec<f64> = rank["best"].as_array().unwrap().iter().map(|e| e["score"].as_f64().unwrap()).collect();
     assert!(best.windows(2).all(|w| w[0] >= w[1]), "{best:?}");
+    // The hot spot layer of the three weeks, as JSON, GeoJSON (cell polygons in WGS84) and CSV.
+    let (status, layer) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/hotspots", None);
+    assert_eq!(status, 200, "{layer}");
+    assert_eq!(layer["days"], 28);
+    let (status, geo) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/hotspots?format=geojson", None);
+    assert_eq!((status, geo["type"].as_str()), (200, Some("FeatureCollection")), "{geo}");
+    let cells = layer["cells"].as_array().unwrap().len();
+    assert_eq!(geo["features"].as_array().unwrap().len(), cells);
+    if let Some(f) = geo["features"].as_array().unwrap().first() {
+        let lon = f["geometry"]["coordinates"][0][0][0].as_f64().unwrap();
+        assert!((24.0..26.0).contains(&lon), "Helsinki's longitude: {f}");
+    }
+    let (status, csv) =
+        s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/hotspots?format=csv&category=garbage", None);
+    assert_eq!(status, 200);
+    assert!(csv.as_str().unwrap().starts_with("code,class,class_zh,z,trend_z"), "{csv}");
     let (status, bad) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/ranking?period=fortnight", None);
     assert_eq!((status, bad["error"]["field"].clone()), (400, Value::from("period")));
 }

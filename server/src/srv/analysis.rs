@@ -5,6 +5,7 @@
 //! | `GET /api/v1/analysis/indicators?level=&period=&at=&scope=` | indicators per grid unit with 环比 and 同比 → [`IndicatorsAnswer`] |
 //! | `GET /api/v1/analysis/ranking?level=&period=&at=&top=&format=json\|csv` | 一季一排名: units by 综合指标 with their rank change → [`RankingAnswer`] (or CSV) |
 //! | `GET /api/v1/analysis/trend?scope=&category=&hours=` | hourly counts with the expected band and breakdowns → [`TrendAnswer`] |
+//! | `GET /api/v1/analysis/hotspots?category=&format=json\|geojson\|csv` | the emerging hot spot layer of the last days → [`HotspotAnswer`] (or `GeoJSON` polygons, or CSV) |
 //! | `GET /api/v1/warnings?state=open\|all&hours=` | early warnings, newest first → [`WarningsAnswer`] |
 //! | `GET /api/v1/warnings/{id}` | one warning → [`Warning`] |
 //! | `POST /api/v1/warnings/{id}/ack` | 确认 (commanders) → [`Warning`] |
@@ -28,7 +29,7 @@ use gridwall_backend::analysis::AckFailure;
 use gridwall_city::access::Permission;
 use gridwall_city::tally::{Tally, local_day};
 use gridwall_protocol::api::analysis::{
-    IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer, UnitIndicators, Warning, WarningsAnswer,
+    HotspotAnswer, IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer, UnitIndicators, Warning, WarningsAnswer,
 };
 use gridwall_protocol::{AnalysisPeriod, GridLevel, IncidentCategory, KpiPeriod};
 use gridwall_store::history::analysis::MAX_WARNINGS;
@@ -292,4 +293,89 @@ pub async fn ack(who: Who, State(backend): State<Arc<Backend>>, Path(id): Path<S
         Err(AckFailure::NotReady) => Err(not_ready()),
         Err(AckFailure::Commit(e)) => Err(e.into()),
     }
+}
+
+fn category_param(q: &HashMap<String, String>) -> ApiResult<Option<IncidentCategory>> {
+    match q.get("category").filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse().map(Some).map_err(|_| {
+            ApiError::bad_request("category", format!("no category {:?}", c.chars().take(32).collect::<String>()))
+        }),
+    }
+}
+
+pub async fn hotspots(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
+    let category = category_param(&q)?;
+    let format = q.get("format").map_or("json", String::as_str);
+    if !["json", "geojson", "csv"].contains(&format) {
+        return Err(ApiError::bad_request("format", "use json, geojson or csv"));
+    }
+    if !backend.analysis.is_ready() {
+        return Err(not_ready());
+    }
+    let now = backend.live().now_ms();
+    let b = backend.clone();
+    let layer = tokio::task::spawn_blocking(move || b.analysis.hotspots(category, now))
+        .await
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
+    match format {
+        "csv" => {
+            let mut out = String::from("code,class,class_zh,z,trend_z,trend_p,hot_days,cold_days\n");
+            for c in &layer.cells {
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{:.4},{:.4},{:.6},{},{}",
+                    c.code,
+                    c.class.key(),
+                    c.class.name_zh(),
+                    c.z,
+                    c.trend_z,
+                    c.trend_p,
+                    c.hot_days,
+                    c.cold_days
+                );
+            }
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+        }
+        "geojson" => hotspots_geojson(&backend, &layer),
+        _ => Ok(Json(HotspotAnswer::clone(&layer)).into_response()),
+    }
+}
+
+/// The layer as `GeoJSON`: each cell's outline (WGS84) with its category and figures.
+fn hotspots_geojson(backend: &Backend, layer: &HotspotAnswer) -> ApiResult<Response> {
+    let outlines = backend.live().grid_outlines();
+    let mut features = Vec::new();
+    for c in &layer.cells {
+        let Some(outline) = outlines.grids.iter().find(|g| g.code == c.code) else { continue };
+        let rings = backend
+            .with_frame(|f| {
+                outline
+                    .rings
+                    .iter()
+                    .map(|ring| {
+                        ring.iter()
+                            .map(|&[x, y]| f.to_wgs84(x, y).map(|(lon, lat)| [lon, lat]))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))?;
+        features.push(serde_json::json!({
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": rings},
+            "properties": {
+                "code": c.code, "name": outline.name, "class": c.class.key(), "class_zh": c.class.name_zh(),
+                "z": c.z, "trend_z": c.trend_z, "trend_p": c.trend_p, "hot_days": c.hot_days, "cold_days": c.cold_days,
+                "first_day": layer.first_day, "last_day": layer.last_day,
+            }
+        }));
+    }
+    let body = serde_json::json!({"type": "FeatureCollection", "features": features});
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response())
 }
