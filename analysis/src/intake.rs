@@ -184,7 +184,7 @@ impl Intake {
             by_hour[category.index() as usize][hod] += n;
             by_weekday[wd] += n;
             let day = (hour * HOUR_MS + self.utc_offset_ms).div_euclid(86_400_000);
-            for &u in units.chain_of(&units.get(cell).code) {
+            for &u in units.chain(cell) {
                 if watched[u as usize] {
                     *total.entry((u, category.index())).or_default() += n;
                     *daily.entry((u, category.index(), day)).or_default() += n;

@@ -17,8 +17,7 @@ impl Engine {
         let now_hour = now_ms.div_euclid(HOUR_MS);
         let from = (now_hour - hours.clamp(1, MAX_HOURS) + 1).max(self.intake.first_hour());
         let to = now_hour + 1;
-        let under: Vec<bool> =
-            (0..self.units.len() as u32).map(|c| self.units.chain_of(&self.units.get(c).code).contains(&u)).collect();
+        let under: Vec<bool> = (0..self.units.len() as u32).map(|c| self.units.chain(c).contains(&u)).collect();
         let wanted = |c: IncidentCategory| category.is_none_or(|k| k == c);
         let mut observed = vec![0u32; (to - from).max(0) as usize];
         let mut by_category = [0u32; IncidentCategory::ALL.len()];

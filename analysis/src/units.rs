@@ -142,6 +142,11 @@ impl Units {
         self.by_code.get(code).map_or(&self.chains[0], |&u| &self.chains[u as usize])
     }
 
+    /// The chain of unit `u` (itself, its parents, the city).
+    pub fn chain(&self, u: u32) -> &[u32] {
+        &self.chains[u as usize]
+    }
+
     /// Units at a level, in code order.
     pub fn at_level(&self, level: GridLevel) -> impl Iterator<Item = u32> + '_ {
         (0..self.all.len() as u32).filter(move |&u| self.all[u as usize].level == level)

@@ -265,7 +265,7 @@ impl Engine {
         // Per watched unit and category: counts per window, today's, the newest ids.
         let mut seen: FxHashMap<(u32, IncidentCategory), (Vec<u64>, u64, Vec<u64>)> = FxHashMap::default();
         for i in self.intake.since(midnight.min(now_ms - longest)) {
-            for &u in self.units.chain_of(&self.units.get(i.cell).code) {
+            for &u in self.units.chain(i.cell) {
                 if !self.config.levels.contains(&self.units.get(u).level) {
                     continue;
                 }
@@ -463,9 +463,7 @@ impl Engine {
             let in_area = self
                 .intake
                 .since(now_ms - span)
-                .filter(|i| {
-                    i.category == f.category && self.units.chain_of(&self.units.get(i.cell).code).contains(&area)
-                })
+                .filter(|i| i.category == f.category && self.units.chain(i.cell).contains(&area))
                 .count()
                 .max(same.len());
             let share = (std::f64::consts::PI * r * r / self.units.get(area).area_m2.max(1.0)).min(1.0);

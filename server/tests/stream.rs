@@ -117,6 +117,13 @@ fn a_raw_json_client_gets_the_documented_shapes() {
     let timeline = next_other(&mut ws);
     assert_eq!((&timeline["type"], &timeline["live"]), (&j!("timeline"), &j!(true)), "{timeline}");
     assert!(timeline["earliest_ms"].as_i64().unwrap() <= timeline["at_ms"].as_i64().unwrap());
+    // Then every open early warning (none yet), replacing the display's list.
+    let warnings = next_other(&mut ws);
+    assert_eq!(
+        (&warnings["type"], &warnings["all"], &warnings["warnings"]),
+        (&j!("warnings"), &j!(true), &j!([])),
+        "{warnings}"
+    );
     assert!(
         kpis["time_ms"].as_i64().is_some()
             && kpis["kpis"]["open"] == 0

@@ -34,7 +34,8 @@ fn https_and_wss_with_a_certificate_and_nothing_without_trust() {
         let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
         let tls = client(true).connect(name.clone(), tcp).await.unwrap();
         let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/ws?format=json", tls).await.unwrap();
-        ws.send(Message::Text(r#"{"type":"hello","version":2}"#.into())).await.unwrap();
+        let hello = format!(r#"{{"type":"hello","version":{}}}"#, gridwall_protocol::PROTOCOL_VERSION);
+        ws.send(Message::Text(hello.into())).await.unwrap();
         let Some(Ok(Message::Text(welcome))) = ws.next().await else { panic!("no welcome") };
         assert!(welcome.contains("\"welcome\""), "{welcome}");
         // A client that does not trust the certificate: no connection.
