@@ -55,10 +55,14 @@ pub struct Intake {
     /// Incidents counted, and the earliest hour one was accepted in (the history known).
     pub counted: u64,
     first_data_hour: i64,
+    /// The recent incidents by category and square of `place_m` (a place's neighbours are in
+    /// the 3 × 3 squares around it).
+    places: FxHashMap<(u8, i64, i64), Vec<(i64, u64, [f64; 2])>>,
+    place_m: f64,
 }
 
 impl Intake {
-    pub fn new(utc_offset_ms: i64, keep_days: i64, recent_days: i64) -> Self {
+    pub fn new(utc_offset_ms: i64, keep_days: i64, recent_days: i64, place_m: f64) -> Self {
         Self {
             utc_offset_ms,
             keep_hours: keep_days.clamp(1, 400) * 24 + 24,
@@ -69,6 +73,8 @@ impl Intake {
             max_id: 0,
             counted: 0,
             first_data_hour: i64::MAX,
+            places: FxHashMap::default(),
+            place_m: place_m.max(1.0),
         }
     }
 
@@ -93,6 +99,29 @@ impl Intake {
         // Kept in time order (a late one goes in its place; rare).
         let at = self.recent.iter().rposition(|r| r.t_ms <= i.t_ms).map_or(0, |p| p + 1);
         self.recent.insert(at, i);
+        self.places.entry(self.square(i.category, i.place)).or_default().push((i.t_ms, i.id, i.place));
+    }
+
+    fn square(&self, category: IncidentCategory, p: [f64; 2]) -> (u8, i64, i64) {
+        (category.index(), (p[0] / self.place_m).floor() as i64, (p[1] / self.place_m).floor() as i64)
+    }
+
+    /// The ids of the recent incidents of `category` accepted at or after `since_ms` within
+    /// `r` metres (at most the square size) of `p`.
+    pub fn near(&self, category: IncidentCategory, p: [f64; 2], r: f64, since_ms: i64) -> Vec<u64> {
+        let (c, gx, gy) = self.square(category, p);
+        let mut out = Vec::new();
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for &(t, id, q) in self.places.get(&(c, gx + dx, gy + dy)).map_or(&[][..], Vec::as_slice) {
+                    if t >= since_ms && (q[0] - p[0]).hypot(q[1] - p[1]) <= r {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// Moves the kept hours forward to hold `hour`, dropping what falls out.
@@ -109,8 +138,15 @@ impl Intake {
             self.first_hour += 1;
         }
         let cut = hour * HOUR_MS - self.recent_ms;
-        while self.recent.front().is_some_and(|r| r.t_ms < cut) {
+        while let Some(old) = self.recent.front().copied().filter(|r| r.t_ms < cut) {
             self.recent.pop_front();
+            let key = self.square(old.category, old.place);
+            if let Some(v) = self.places.get_mut(&key) {
+                v.retain(|e| e.1 != old.id);
+                if v.is_empty() {
+                    self.places.remove(&key);
+                }
+            }
         }
     }
 
@@ -152,6 +188,7 @@ impl Intake {
     pub fn bytes(&self) -> usize {
         self.hours.iter().map(|h| h.capacity() * size_of::<Row>() + size_of::<Vec<Row>>()).sum::<usize>()
             + self.recent.capacity() * size_of::<Intaken>()
+            + self.places.values().map(|v| v.capacity() * 32 + 48).sum::<usize>()
     }
 
     /// Hour of day (0–23) and weekday (0 = Monday) of an hour number, in the operators' time.
@@ -296,7 +333,7 @@ mod tests {
     fn counts_each_incident_once_and_keeps_the_recent_weeks() {
         let units = Units::new(&square_grid(2));
         let cell = units.find("s-c-0-0").unwrap();
-        let mut intake = Intake::new(0, 2, 1);
+        let mut intake = Intake::new(0, 2, 1, 30.0);
         let at = |id, t_ms| Intaken {
             id,
             t_ms,
@@ -320,7 +357,7 @@ mod tests {
         let units = Units::new(&square_grid(2));
         let cell = units.find("s-c-0-0").unwrap();
         let community = units.find("s-c").unwrap();
-        let mut intake = Intake::new(0, 28, 1);
+        let mut intake = Intake::new(0, 28, 1, 30.0);
         // Two garbage reports every day at 09:00 for 28 days.
         let mut id = 0;
         for day in 0..28 {

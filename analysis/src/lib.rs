@@ -83,7 +83,7 @@ impl Default for Config {
             repeat_radius_m: 30.0,
             repeat_days: 7,
             repeat_count: 3,
-            repeat_alpha: 1e-3,
+            repeat_alpha: 1e-5,
             on_time_days: 28,
             cusum_odds: 2.0,
             cusum_h: [4.0, 6.0, 8.0],

@@ -73,7 +73,7 @@ impl Engine {
     pub fn new(units: Units, config: Config, utc_offset_ms: i64) -> Self {
         let recent_days = config.repeat_days.max(1) + 1;
         Self {
-            intake: Intake::new(utc_offset_ms, config.baseline_days, recent_days),
+            intake: Intake::new(utc_offset_ms, config.baseline_days, recent_days, config.repeat_radius_m),
             ontime: OnTime::new(config.cusum_odds, config.on_time_days, 50_000),
             units,
             fit: None,
@@ -421,7 +421,7 @@ impl Engine {
     fn repeats(&mut self, now_ms: i64) -> Vec<Warning> {
         let (r, n, span) = (self.config.repeat_radius_m, self.config.repeat_count, self.config.repeat_days * DAY_MS);
         let alpha = self.config.repeat_alpha;
-        let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]) <= r;
+        let fit = self.fit(now_ms).clone();
         let mut out = Vec::new();
         // Open ones: still repeated within the days?
         let open: Vec<(Key, Warning)> = self
@@ -432,8 +432,7 @@ impl Engine {
             .collect();
         for (key, w) in open {
             let (Some(place), Some(c)) = (w.place, w.category) else { continue };
-            let count = self.intake.since(now_ms - span).filter(|i| i.category == c && near(i.place, place)).count();
-            if count < n {
+            if self.intake.near(c, place, r, now_ms - span).len() < n {
                 out.extend(self.close(&key, now_ms));
             }
         }
@@ -447,27 +446,25 @@ impl Engine {
                 continue;
             }
             let place = round.get(&key).or_else(|| self.open.get(&key)).and_then(|w| w.place).unwrap_or(f.place);
-            let same: Vec<u64> = self
-                .intake
-                .since(now_ms - span)
-                .filter(|i| i.category == f.category && near(i.place, place))
-                .map(|i| i.id)
-                .collect();
+            let same = self.intake.near(f.category, place, r, now_ms - span);
             if same.len() < n {
                 continue;
             }
             let unit = self.units.get(f.cell).clone();
-            // As many by chance? The community's reports of the category in the days, spread
-            // evenly over its area (a busy, small scene has places reported thrice by chance).
+            // As many by chance? What the community usually has of the category in the days
+            // (its baseline; counted when it is not watched), spread evenly over its area: a
+            // busy community has places reported thrice by chance.
             let area = unit.parent.filter(|&p| p != 0).unwrap_or(f.cell);
-            let in_area = self
-                .intake
-                .since(now_ms - span)
-                .filter(|i| i.category == f.category && self.units.chain(i.cell).contains(&area))
-                .count()
-                .max(same.len());
+            let in_area = if self.watches(self.units.get(area).level) && fit.days > 0.0 {
+                fit.expected(area, f.category, now_ms - span, now_ms)
+            } else {
+                self.intake
+                    .since(now_ms - span)
+                    .filter(|i| i.category == f.category && self.units.chain(i.cell).contains(&area))
+                    .count() as f64
+            };
             let share = (std::f64::consts::PI * r * r / self.units.get(area).area_m2.max(1.0)).min(1.0);
-            let chance = crate::baseline::Band::new(in_area as f64 * share, 1.0);
+            let chance = crate::baseline::Band::new(in_area * share, 1.0);
             if chance.p_at_least(same.len() as u64) >= self.config.repeat_alpha {
                 continue;
             }
