@@ -37,6 +37,7 @@ pub mod theme;
 pub mod timebar;
 pub mod tour;
 pub mod wall;
+pub mod warnings;
 
 use bevy::prelude::*;
 
@@ -102,6 +103,7 @@ impl Plugin for AppPlugin {
             timebar::TimebarPlugin,
             tour::TourPlugin,
             automation::AutomationPlugin,
+            warnings::WarningsPlugin,
         ));
     }
 }
