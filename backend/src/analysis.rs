@@ -47,7 +47,9 @@ pub struct Analysis {
 pub enum AckFailure {
     #[error(transparent)]
     NotOpen(#[from] AckError),
-    #[error("the analysis is still reading the store: try again shortly")]
+    #[error(
+        "the analysis runs on the server that writes the city, once it has read the store: ask that server, or try again shortly"
+    )]
     NotReady,
     #[error(transparent)]
     Commit(#[from] CommitError),
@@ -191,10 +193,16 @@ impl Backend {
         }
     }
 
+    /// Whether this server's analysis answers: it has read the store and this server writes the
+    /// city (a follower on a bus is not fed the commits; the leader answers).
+    pub fn analysis_here(&self) -> bool {
+        self.analysis.is_ready() && !self.live().is_replica()
+    }
+
     /// 确认: a commander acknowledges an open warning (audited with the warning, committed, then
     /// on every display).
     pub async fn ack_warning(&self, id: u64, caller: &Caller) -> Result<Warning, AckFailure> {
-        if !self.analysis.is_ready() {
+        if !self.analysis_here() {
             return Err(AckFailure::NotReady);
         }
         let who = caller.actor("");

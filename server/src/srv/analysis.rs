@@ -207,7 +207,7 @@ fn not_ready() -> ApiError {
     ApiError::status(
         StatusCode::SERVICE_UNAVAILABLE,
         "analysis",
-        "the analysis runs on the server that writes the city and is reading the store: try again shortly",
+        "the analysis runs on the server that writes the city (a bus's leader), once it has read the store: ask that server, or try again shortly",
     )
 }
 
@@ -231,7 +231,7 @@ pub async fn trend(
         .units
         .find(scope)
         .ok_or_else(|| ApiError::status(StatusCode::NOT_FOUND, "scope", format!("no grid unit {scope:?}")))?;
-    if !backend.analysis.is_ready() {
+    if !backend.analysis_here() {
         return Err(not_ready());
     }
     let now = backend.live().now_ms();
@@ -315,7 +315,7 @@ pub async fn hotspots(
     if !["json", "geojson", "csv"].contains(&format) {
         return Err(ApiError::bad_request("format", "use json, geojson or csv"));
     }
-    if !backend.analysis.is_ready() {
+    if !backend.analysis_here() {
         return Err(not_ready());
     }
     let now = backend.live().now_ms();
