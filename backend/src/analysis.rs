@@ -120,35 +120,16 @@ impl Backend {
     /// the warnings every `every_s` of the city's clock, until shut down.
     pub(crate) async fn analysis_loop(self: Arc<Self>) {
         let Some(mut tap) = self.analysis.tap.lock().expect("tap").take() else { return };
-        let now = self.live().now_ms();
-        let days = self.analysis.engine().memory_days();
-        let since = now - days * DAY_MS;
-        let read = self
-            .read(move |s| Ok((s.recent_incidents(since)?, s.warnings(true, 0, MAX_WARNINGS)?, s.max_warning_id()?)))
-            .await;
-        let (rows, open, max) = match read {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!("研判: the store could not be read, so no warnings are raised: {e}");
-                return;
-            }
-        };
-        let started = std::time::Instant::now();
-        let n = rows.len();
-        let me = self.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut engine = me.analysis.engine();
-            engine.rebuild(rows);
-            engine.restore(open, max);
-        })
-        .await;
-        tracing::info!(incidents = n, seconds = started.elapsed().as_secs_f64(), "研判: rebuilt from the store");
-        self.analysis.ready.store(true, Ordering::Release);
+        if let Err(e) = self.rebuild_analysis().await {
+            tracing::error!("研判: the store could not be read, so no warnings are raised: {e}");
+            return;
+        }
         let rate = self.live().clock.speed().max(0.001);
         let every = Duration::from_secs_f64((self.analysis.config.every_s / rate).clamp(0.05, 3600.0));
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = self.shutdown.clone();
+        let mut was_replica = self.live().is_replica();
         loop {
             tokio::select! {
                 rows = tap.recv() => {
@@ -158,10 +139,49 @@ impl Backend {
                         engine.take(r);
                     }
                 }
-                _ = interval.tick() => self.evaluate().await,
+                _ = interval.tick() => {
+                    // A follower that became the city's leader was not fed the commits: it
+                    // reads them from the store before it decides anything.
+                    let replica = self.live().is_replica();
+                    if was_replica
+                        && !replica
+                        && let Err(e) = self.rebuild_analysis().await
+                    {
+                        tracing::error!("研判: taking over, the store could not be read: {e}");
+                        continue;
+                    }
+                    was_replica = replica;
+                    self.evaluate().await;
+                }
                 _ = shutdown.changed() => return,
             }
         }
+    }
+
+    /// A fresh engine from the store: the recent incidents and the open warnings.
+    async fn rebuild_analysis(self: &Arc<Self>) -> Result<(), gridwall_store::history::HistoryError> {
+        self.analysis.ready.store(false, Ordering::Release);
+        let now = self.live().now_ms();
+        let days = self.analysis.engine().memory_days();
+        let since = now - days * DAY_MS;
+        let (rows, open, max) = self
+            .read(move |s| Ok((s.recent_incidents(since)?, s.warnings(true, 0, MAX_WARNINGS)?, s.max_warning_id()?)))
+            .await?;
+        let started = std::time::Instant::now();
+        let n = rows.len();
+        let me = self.clone();
+        let utc_offset_ms = self.live().utc_offset_ms;
+        let _ = tokio::task::spawn_blocking(move || {
+            let a = &me.analysis;
+            let mut engine = Engine::new(Units::clone(&a.units), a.config.clone(), utc_offset_ms);
+            engine.rebuild(rows);
+            engine.restore(open, max);
+            *a.engine() = engine;
+        })
+        .await;
+        tracing::info!(incidents = n, seconds = started.elapsed().as_secs_f64(), "研判: rebuilt from the store");
+        self.analysis.ready.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// One evaluation: the proposed changes committed, then applied and handed on.

@@ -21,11 +21,21 @@ pub struct SimulateConfig {
     /// Mean hours between bursts of one category around one place (0: none): the anomalies
     /// 预警 should catch (`gridwall_sim::Burst`).
     pub burst_every_hours: f64,
+    /// Hours after the simulator's start when one department (seeded) slows down for good (0:
+    /// never): its 按期结案率 slides (`gridwall_sim::Slide`).
+    pub desk_slide_hours: f64,
 }
 
 impl Default for SimulateConfig {
     fn default() -> Self {
-        Self { seed: 1, patrols: 60, incident_rate: 30.0, warmup_hours: 0.0, burst_every_hours: 0.0 }
+        Self {
+            seed: 1,
+            patrols: 60,
+            incident_rate: 30.0,
+            warmup_hours: 0.0,
+            burst_every_hours: 0.0,
+            desk_slide_hours: 0.0,
+        }
     }
 }
 

@@ -60,6 +60,7 @@ pub fn run(
         report_ms: 1000,
         utc_offset_ms,
         burst_every_hours: cfg.burst_every_hours.clamp(0.0, 10_000.0),
+        desk_slide_hours: cfg.desk_slide_hours.clamp(0.0, 100_000.0),
     };
     let mut sim = Simulator::new(graph, config, limits, start).ok_or(BackendError::NoRoads)?;
     // Register the simulated patrols in the cell where each starts.
@@ -102,6 +103,7 @@ pub fn run(
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut told = usize::MAX;
+        let mut slide_told = false;
         loop {
             interval.tick().await;
             // Each burst is told once it starts: what 预警 should catch, to compare with.
@@ -115,6 +117,14 @@ pub fn run(
                     hours = ((b.end_ms - b.start_ms) as f64 / 360_000.0).round() / 10.0,
                     "simulated burst: {} reported again and again around one place",
                     b.category.name_zh()
+                );
+            }
+            if let Some(s) = sim.slide.filter(|s| !slide_told && s.from_ms <= sim.now_ms()) {
+                slide_told = true;
+                tracing::info!(
+                    desk = s.desk,
+                    "simulated slide: {} fixes every case it takes hours later from now on",
+                    s.desk
                 );
             }
             let fixes = {

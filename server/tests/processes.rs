@@ -22,6 +22,7 @@ fn the_simulator_runs_the_city_through_the_same_paths() {
             incident_rate: 600.0,
             warmup_hours: 0.0,
             burst_every_hours: 0.0,
+            desk_slide_hours: 0.0,
         });
     });
     let mut c = Client::connect(s.addr, false);
@@ -134,8 +135,14 @@ fn a_warm_up_opens_the_city_with_its_history() {
     use gridwall_testkit::server::{BackgroundServer, helsinki_config};
     let data = tempfile::tempdir().unwrap();
     let mut cfg = helsinki_config(data.path());
-    cfg.live.simulate =
-        Some(SimulateConfig { seed: 3, patrols: 30, incident_rate: 30.0, warmup_hours: 48.0, burst_every_hours: 0.0 });
+    cfg.live.simulate = Some(SimulateConfig {
+        seed: 3,
+        patrols: 30,
+        incident_rate: 30.0,
+        warmup_hours: 48.0,
+        burst_every_hours: 0.0,
+        desk_slide_hours: 0.0,
+    });
     let before = now_ms();
     let s = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), cfg.clone(), 2).unwrap();
     let get = |s: &BackgroundServer, path: &str| call("GET", &format!("http://{}{path}", s.addr), "", b"");

@@ -82,6 +82,17 @@ pub struct SimConfig {
     pub utc_offset_ms: i64,
     /// Mean hours between bursts (0: none): anomalies 预警 should catch ([`Burst`]).
     pub burst_every_hours: f64,
+    /// Hours after the start when one department (seeded) slows down for good (0: never): its
+    /// fixes take 4 to 10 hours longer, so its on-time rate slides ([`Slide`]).
+    pub desk_slide_hours: f64,
+}
+
+/// A department that slows down: from `from_ms` on, each case it takes is fixed 4 to 10 hours
+/// later than it would have been (staff away, a contractor gone): 按期结案率 slides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slide {
+    pub from_ms: i64,
+    pub desk: &'static str,
 }
 
 /// A burst: one category reported again and again around one place for some hours (a burst
@@ -109,6 +120,7 @@ impl Default for SimConfig {
             report_ms: 1000,
             utc_offset_ms: 8 * 3_600_000,
             burst_every_hours: 0.0,
+            desk_slide_hours: 0.0,
         }
     }
 }
@@ -137,6 +149,11 @@ pub struct Simulator {
     /// The bursts so far (the newest may be still to come), and their own random stream.
     pub bursts: Vec<Burst>,
     burst_rng: ChaCha8Rng,
+    /// The department that slows down, if any.
+    pub slide: Option<Slide>,
+    /// Per node, the running total of the streets' length at its nodes (reports are placed
+    /// evenly along the streets).
+    street_m: Vec<f64>,
 }
 
 impl Simulator {
@@ -173,7 +190,20 @@ impl Simulator {
             .collect();
         let (reviewers, callers) =
             (Desk::staffed(config.incidents_per_hour, 7.5), Desk::staffed(config.incidents_per_hour, 6.5));
-        let burst_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6275_7273_7473);
+        let street_m: Vec<f64> = graph
+            .edges
+            .iter()
+            .scan(0.0, |sum, e| {
+                *sum += e.iter().map(|x| x.1).sum::<f64>();
+                Some(*sum)
+            })
+            .collect();
+        let mut burst_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6275_7273_7473);
+        let slide = (config.desk_slide_hours > 0.0).then(|| {
+            // Departments that take cases when no patrol is free (not the patrols themselves).
+            let category = CATEGORY_MIX[burst_rng.random_range(0..CATEGORY_MIX.len())].0;
+            Slide { from_ms: start_ms + (config.desk_slide_hours * 3_600_000.0) as i64, desk: department(category) }
+        });
         Some(Self {
             graph,
             rng,
@@ -192,6 +222,8 @@ impl Simulator {
             next_report_ms: start_ms,
             bursts: Vec::new(),
             burst_rng,
+            slide,
+            street_m,
         })
     }
 
@@ -274,6 +306,15 @@ impl Simulator {
         }
     }
 
+    /// How much later a department that slowed down fixes a case it takes at `t` (on the
+    /// bursts' random stream: the rest of the run draws the same numbers).
+    fn slid(&mut self, desk: &str, t: i64) -> i64 {
+        match self.slide {
+            Some(s) if s.desk == desk && t >= s.from_ms => self.burst_rng.random_range(4 * 60..10 * 60) * 60_000,
+            _ => 0,
+        }
+    }
+
     /// Plans the next burst once the last one is over: an exponential wait of mean
     /// `burst_every_hours`, two to four hours long, at a road node, 3 to 6 reports an hour.
     fn plan_burst(&mut self) {
@@ -345,15 +386,23 @@ impl Simulator {
             if t > expected {
                 break;
             }
-            let node = self.rng.random_range(0..self.graph.nodes.len());
+            // Anywhere along the streets, evenly by length, a few metres off them: a node drawn
+            // by the length of its streets (OSM packs nodes into curves and corners, and drawing
+            // nodes evenly made those places 重复投诉), then one of its streets by length.
+            let total = self.street_m.last().copied().unwrap_or(0.0);
+            let at = self.rng.random::<f64>() * total;
+            let node = self.street_m.partition_point(|&m| m <= at).min(self.graph.nodes.len() - 1);
             if self.graph.edges[node].is_empty() {
                 continue;
             }
-            // Somewhere along one of the node's streets, a few metres off it: reports spread
-            // along the street, not piled on its corners (which made every corner a 重复投诉).
             let base = self.graph.nodes[node];
             let edges = &self.graph.edges[node];
-            let next = self.graph.nodes[edges[self.rng.random_range(0..edges.len())].0 as usize];
+            let mut pick_m = self.rng.random::<f64>() * edges.iter().map(|e| e.1).sum::<f64>();
+            let edge = edges.iter().position(|e| {
+                pick_m -= e.1;
+                pick_m <= 0.0
+            });
+            let next = self.graph.nodes[edges[edge.unwrap_or(edges.len() - 1)].0 as usize];
             let along = self.rng.random::<f64>();
             let pos = [
                 base[0] + (next[0] - base[0]) * along + self.rng.random_range(-8.0..8.0),
@@ -410,6 +459,7 @@ impl Simulator {
                 if self.hard.contains(&incident) {
                     done += hard_delay_ms(&mut self.rng);
                 }
+                done += self.slid(dept, now);
                 self.pending.push((done, incident, Action::Resolve, dept.into()));
                 continue;
             };
@@ -481,7 +531,7 @@ impl Simulator {
                 let Some(category) = self.cases.get(&incident).map(|c| c.0.category) else { continue };
                 let dept = department(category);
                 self.apply(incident, &Action::Dispatch { assignee: dept.into() }, &actor, t, events);
-                let done = t + hard_delay_ms(&mut self.rng);
+                let done = t + hard_delay_ms(&mut self.rng) + self.slid(dept, t);
                 self.pending.push((done, incident, Action::Resolve, dept.into()));
                 continue;
             }

@@ -25,6 +25,7 @@ fn run(seed: u64, hours: i64) -> (Vec<SimEvent>, Simulator) {
         report_ms: 1000,
         utc_offset_ms: 0,
         burst_every_hours: 0.0,
+        desk_slide_hours: 0.0,
     };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 8 * 3_600_000).unwrap();
     let mut events = Vec::new();
@@ -91,6 +92,7 @@ fn too_few_patrols_send_cases_to_departments_late() {
         report_ms: 1000,
         utc_offset_ms: 0,
         burst_every_hours: 0.0,
+        desk_slide_hours: 0.0,
     };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START + 9 * 3_600_000).unwrap();
     let (mut escalations, mut to_departments) = (0, 0);
@@ -122,6 +124,7 @@ fn a_busy_city_keeps_up_with_its_cases() {
         report_ms: 60_000,
         utc_offset_ms: 0,
         burst_every_hours: 0.0,
+        desk_slide_hours: 0.0,
     };
     let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START).unwrap();
     // Each case's acceptance time, and its satisfaction once closed (closed cases leave the
@@ -165,6 +168,7 @@ fn bursts_pile_one_category_around_one_place() {
         report_ms: 60_000,
         utc_offset_ms: 0,
         burst_every_hours: bursts,
+        desk_slide_hours: 0.0,
     };
     let opened = |bursts| {
         let mut sim = Simulator::new(lattice(), config(bursts), TimeLimits::default(), DAY_START).unwrap();
@@ -188,4 +192,48 @@ fn bursts_pile_one_category_around_one_place() {
     let hours = (b.end_ms - b.start_ms) as f64 / 3_600_000.0;
     let extra = with.iter().filter(inside).count() - plain.iter().filter(inside).count();
     assert!(extra as f64 >= hours * 1.5, "{extra} burst reports in {hours:.1} h at {} an hour", b.per_hour);
+}
+
+#[test]
+fn a_department_that_slides_fixes_its_cases_hours_later_from_then_on() {
+    // Few patrols: many cases go to the departments.
+    let config = SimConfig {
+        seed: 4,
+        patrols: 2,
+        incidents_per_hour: 30.0,
+        report_ms: 60_000,
+        utc_offset_ms: 0,
+        burst_every_hours: 0.0,
+        desk_slide_hours: 24.0,
+    };
+    let mut sim = Simulator::new(lattice(), config, TimeLimits::default(), DAY_START).unwrap();
+    let slide = sim.slide.expect("a slide");
+    let (mut taken, mut fixed) = (HashMap::new(), HashMap::new());
+    for _ in 0..(72 * 60) {
+        for e in sim.step(60_000) {
+            match e {
+                SimEvent::Step { incident, action: Action::Dispatch { assignee }, t_ms, .. }
+                    if assignee == slide.desk =>
+                {
+                    taken.insert(incident, t_ms);
+                }
+                SimEvent::Step { incident, action: Action::Resolve, t_ms, .. } => {
+                    fixed.insert(incident, t_ms);
+                }
+                _ => {}
+            }
+        }
+    }
+    // The department's hours from taking a case to fixing it, before the slide and after.
+    let hours = |after: bool| {
+        let spans: Vec<f64> = taken
+            .iter()
+            .filter(|(_, t)| (**t >= slide.from_ms) == after)
+            .filter_map(|(id, t)| fixed.get(id).map(|f| (f - t) as f64 / 3_600_000.0))
+            .collect();
+        (spans.iter().sum::<f64>() / spans.len().max(1) as f64, spans.len())
+    };
+    let ((before, n0), (after, n1)) = (hours(false), hours(true));
+    assert!(n0 >= 10 && n1 >= 10, "{n0} and {n1} cases of {}", slide.desk);
+    assert!(after > before + 3.5, "{} took {before:.1} h, then {after:.1} h", slide.desk);
 }

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// four hours) every this many hours on average: anomalies for 预警 to catch.
     #[arg(long)]
     pub bursts: Option<f64>,
+    /// Make one department (seeded) slow down for good this many hours after the simulator's
+    /// start: its on-time rate slides, for 预警 to catch.
+    #[arg(long)]
+    pub desk_slide: Option<f64>,
     /// Clock speed (1 = real time; 60 = an hour a minute).
     #[arg(long)]
     pub speed: Option<f64>,

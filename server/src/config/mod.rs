@@ -97,6 +97,7 @@ impl ServeConfig {
             || args.incident_rate.is_some()
             || args.warmup.is_some()
             || args.bursts.is_some()
+            || args.desk_slide.is_some()
         {
             let mut sim = simulate.take().unwrap_or_default();
             sim.seed = args.seed.unwrap_or(sim.seed);
@@ -104,6 +105,7 @@ impl ServeConfig {
             sim.incident_rate = args.incident_rate.unwrap_or(sim.incident_rate);
             sim.warmup_hours = args.warmup.unwrap_or(sim.warmup_hours);
             sim.burst_every_hours = args.bursts.unwrap_or(sim.burst_every_hours);
+            sim.desk_slide_hours = args.desk_slide.unwrap_or(sim.desk_slide_hours);
             simulate = Some(sim);
         }
         let config = Self {
@@ -205,6 +207,11 @@ impl ServeConfig {
             && !(sim.burst_every_hours.is_finite() && (0.0..=10_000.0).contains(&sim.burst_every_hours))
         {
             return bad("simulate.burst_every_hours", "must be 0 (no bursts) to 10000 hours");
+        }
+        if let Some(sim) = &l.simulate
+            && !(sim.desk_slide_hours.is_finite() && (0.0..=100_000.0).contains(&sim.desk_slide_hours))
+        {
+            return bad("simulate.desk_slide_hours", "must be 0 (no slide) to 100000 hours");
         }
         if let Some(problem) = l.analysis.problem() {
             return Err(ConfigError::Analysis(problem));
