@@ -140,8 +140,9 @@ pub fn rank(units: &Units, level: GridLevel, sums: &[Tally], w: &Weights, min_ca
 /// Fills each entry's previous rank and the places it gained, from the previous period's
 /// ranking.
 pub fn with_changes(mut now: Vec<RankEntry>, before: &[RankEntry]) -> Vec<RankEntry> {
+    let by_code: rustc_hash::FxHashMap<&str, &RankEntry> = before.iter().map(|b| (b.code.as_str(), b)).collect();
     for e in &mut now {
-        if let Some(b) = before.iter().find(|b| b.code == e.code) {
+        if let Some(b) = by_code.get(e.code.as_str()) {
             e.previous_rank = Some(b.rank);
             e.change = Some(i64::from(b.rank) - i64::from(e.rank));
         }

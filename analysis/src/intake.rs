@@ -84,9 +84,9 @@ impl Intake {
             return;
         }
         self.max_id = i.id;
-        self.counted += 1;
         let hour = i.t_ms.div_euclid(HOUR_MS);
         self.first_data_hour = self.first_data_hour.min(hour);
+        self.counted += 1;
         self.advance(hour);
         if hour >= self.first_hour {
             let rows = &mut self.hours[(hour - self.first_hour) as usize];
@@ -130,6 +130,13 @@ impl Intake {
             self.first_hour = hour - self.keep_hours + 1;
         }
         let last = self.first_hour + self.hours.len() as i64 - 1;
+        if hour.saturating_sub(last) >= self.keep_hours {
+            // A jump past everything kept (a clock set forward): start the hours afresh
+            // rather than push that many empty ones.
+            self.hours.clear();
+            self.first_hour = hour - self.keep_hours + 1;
+        }
+        let last = self.first_hour + self.hours.len() as i64 - 1;
         for _ in last.max(self.first_hour - 1)..hour {
             self.hours.push_back(Vec::new());
         }
@@ -137,7 +144,7 @@ impl Intake {
             self.hours.pop_front();
             self.first_hour += 1;
         }
-        let cut = hour * HOUR_MS - self.recent_ms;
+        let cut = hour.saturating_mul(HOUR_MS).saturating_sub(self.recent_ms);
         while let Some(old) = self.recent.front().copied().filter(|r| r.t_ms < cut) {
             self.recent.pop_front();
             let key = self.square(old.category, old.place);
@@ -350,6 +357,11 @@ mod tests {
         intake.add(at(3, t0 + 80 * HOUR_MS));
         assert_eq!(intake.rows(0, 2_000).map(|r| r.4).sum::<u32>(), 1, "two days and a day kept");
         assert_eq!(intake.since(0).count(), 1, "a day of single incidents kept");
+        // A clock set years forward: the kept hours start afresh, no years of empty ones.
+        intake.advance(1_000 + 10 * 365 * 24);
+        assert_eq!(intake.hours.len() as i64, intake.keep_hours);
+        intake.advance(i64::MAX / HOUR_MS);
+        assert!(intake.hours.len() as i64 <= intake.keep_hours);
     }
 
     #[test]

@@ -53,8 +53,10 @@ pub struct Engine {
     /// Closed cases already charted (rows come again; a closing counts once).
     charted: FxHashSet<u64>,
     charted_order: std::collections::VecDeque<(i64, u64)>,
-    /// Incidents taken since the last evaluation (checked for repeated places).
+    /// Incidents taken since the last evaluation (checked for repeated places), and those the
+    /// last evaluation checked (checked again if its proposals were not committed).
     fresh: Vec<Intaken>,
+    checked: Vec<Intaken>,
     open: FxHashMap<Key, Warning>,
     pub next_id: u64,
     utc_offset_ms: i64,
@@ -80,6 +82,7 @@ impl Engine {
             charted: FxHashSet::default(),
             charted_order: std::collections::VecDeque::new(),
             fresh: Vec::new(),
+            checked: Vec::new(),
             open: FxHashMap::default(),
             next_id: 1,
             config,
@@ -188,8 +191,15 @@ impl Engine {
         let mut out = self.volume(now_ms);
         out.extend(self.on_time(now_ms));
         out.extend(self.repeats(now_ms));
-        self.fresh.clear();
         out
+    }
+
+    /// The last evaluation's proposals were not committed: its incidents are checked for
+    /// repeated places again next time.
+    pub fn uncommitted(&mut self) {
+        let mut again = std::mem::take(&mut self.checked);
+        again.append(&mut self.fresh);
+        self.fresh = again;
     }
 
     fn level_of(&self, p: f64) -> WarningLevel {
@@ -271,7 +281,7 @@ impl Engine {
                 }
                 let e = seen.entry((u, i.category)).or_insert_with(|| (vec![0; windows.len()], 0, Vec::new()));
                 for (k, w) in windows.iter().enumerate() {
-                    if i.t_ms >= now_ms - w && i.t_ms <= now_ms {
+                    if i.t_ms > now_ms - w && i.t_ms <= now_ms {
                         e.0[k] += 1;
                     }
                 }
@@ -295,18 +305,28 @@ impl Engine {
             let key = Key::Volume(u, c);
             let unit = self.units.get(u).clone();
             let (counts, today, ids) = seen.get(&(u, c)).cloned().unwrap_or((vec![0; windows.len()], 0, Vec::new()));
+            // The most surprising window among those holding at least `min_count`.
             let mut best: Option<(f64, usize, f64, u64)> = None;
             for (k, w) in windows.iter().enumerate() {
+                if counts[k] < self.config.min_count {
+                    continue;
+                }
                 let band = fit.band(u, unit.level, c, now_ms - w, now_ms);
                 let p = band.p_at_least(counts[k]);
                 if best.is_none_or(|b| p < b.0) {
                     best = Some((p, k, band.mean, band.upper(self.config.alpha[0])));
                 }
             }
-            let Some((p, k, expected, upper)) = best else { continue };
-            let alarm = counts[k] >= self.config.min_count && p < self.config.alpha[0];
+            let alarm = best.is_some_and(|b| b.0 < self.config.alpha[0]);
             let parent_covered = covered.contains(&(u, c));
-            if alarm && !parent_covered {
+            let Some((p, k, expected, upper)) = best.filter(|_| alarm && !parent_covered) else {
+                out.extend(self.close(&key, now_ms));
+                if alarm {
+                    covered.extend(self.units.chain(u)[1..].iter().map(|&p| (p, c)));
+                }
+                continue;
+            };
+            {
                 let level = self.level_of(p);
                 let window = format!("近{}", minutes_zh(windows[k] / 60_000));
                 let sentence = format!(
@@ -333,16 +353,9 @@ impl Engine {
                     w.incidents = ids;
                 });
                 out.extend(change);
-            } else if !alarm || parent_covered {
-                out.extend(self.close(&key, now_ms).filter(|_| !alarm || parent_covered));
             }
-            if alarm || self.open.contains_key(&key) {
-                let mut at = unit.parent;
-                while let Some(p) = at {
-                    covered.insert((p, c));
-                    at = self.units.get(p).parent;
-                }
-            }
+            // Its parents are not warned for what it is (the chain is bounded: no loop).
+            covered.extend(self.units.chain(u)[1..].iter().map(|&p| (p, c)));
         }
         out
     }
@@ -507,6 +520,7 @@ impl Engine {
                 }
             }
         }
+        self.checked = fresh;
         let mut raised: Vec<Warning> = round.into_values().collect();
         raised.sort_unstable_by_key(|w| w.id);
         out.extend(raised);

@@ -40,6 +40,9 @@ pub struct Analysis {
     /// The hot spot layers computed today (operators' day), per category asked: nightly work,
     /// done at the first request of a day.
     hotspots: Mutex<(i64, Vec<(Option<IncidentCategory>, Arc<HotspotAnswer>)>)>,
+    /// One change of the warnings at a time, from its proposal to its commit (an evaluation
+    /// and a 确认 of the same warning would otherwise each write the copy they started from).
+    committing: tokio::sync::Mutex<()>,
 }
 
 /// Why a warning was not acknowledged.
@@ -68,6 +71,7 @@ impl Analysis {
             ready: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
             hotspots: Mutex::new((i64::MIN, Vec::new())),
+            committing: tokio::sync::Mutex::new(()),
             tap: Mutex::new(tap),
             config,
         }
@@ -120,15 +124,21 @@ impl Backend {
     /// the warnings every `every_s` of the city's clock, until shut down.
     pub(crate) async fn analysis_loop(self: Arc<Self>) {
         let Some(mut tap) = self.analysis.tap.lock().expect("tap").take() else { return };
-        if let Err(e) = self.rebuild_analysis().await {
-            tracing::error!("研判: the store could not be read, so no warnings are raised: {e}");
-            return;
+        let mut shutdown = self.shutdown.clone();
+        // A store that does not answer at start is asked again (the commits wait in the tap).
+        let mut wait = Duration::from_secs(1);
+        while let Err(e) = self.rebuild_analysis().await {
+            tracing::error!("研判: the store could not be read ({e}); trying again in {} s", wait.as_secs());
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_mins(1));
         }
         let rate = self.live().clock.speed().max(0.001);
         let every = Duration::from_secs_f64((self.analysis.config.every_s / rate).clamp(0.05, 3600.0));
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut shutdown = self.shutdown.clone();
         let mut was_replica = self.live().is_replica();
         loop {
             tokio::select! {
@@ -151,7 +161,11 @@ impl Backend {
                         continue;
                     }
                     was_replica = replica;
-                    self.evaluate().await;
+                    if replica {
+                        self.follow_warnings().await;
+                    } else {
+                        self.evaluate().await;
+                    }
                 }
                 _ = shutdown.changed() => return,
             }
@@ -184,11 +198,35 @@ impl Backend {
         Ok(())
     }
 
+    /// A follower's displays see the leader's warnings: the open ones as the store has them,
+    /// and those that closed since.
+    async fn follow_warnings(self: &Arc<Self>) {
+        let known: Vec<u64> = self.analysis.engine().open_warnings().iter().map(|w| w.id).collect();
+        let read = self
+            .read(move |s| {
+                let open = s.warnings(true, 0, MAX_WARNINGS)?;
+                let mut closed = Vec::new();
+                for id in known.iter().filter(|id| !open.iter().any(|w| w.id == **id)) {
+                    closed.extend(s.warning(*id)?);
+                }
+                Ok((open, closed))
+            })
+            .await;
+        let Ok((open, closed)) = read else { return };
+        let before = self.analysis.engine().open_warnings();
+        let changed: Vec<Warning> = open
+            .into_iter()
+            .filter(|w| !before.contains(w))
+            .chain(closed.into_iter().filter(|w| !w.is_open()))
+            .collect();
+        if !changed.is_empty() {
+            self.analysis.committed(changed);
+        }
+    }
+
     /// One evaluation: the proposed changes committed, then applied and handed on.
     async fn evaluate(self: &Arc<Self>) {
-        if self.live().is_replica() {
-            return;
-        }
+        let _one = self.analysis.committing.lock().await;
         let now = self.live().now_ms();
         let me = self.clone();
         let changes = tokio::task::spawn_blocking(move || me.analysis.engine().evaluate(now)).await.unwrap_or_default();
@@ -209,7 +247,10 @@ impl Backend {
                 }
                 self.analysis.committed(changes);
             }
-            Err(e) => tracing::warn!("预警: {} changes not committed, proposed again next time: {e}", changes.len()),
+            Err(e) => {
+                self.analysis.engine().uncommitted();
+                tracing::warn!("预警: {} changes not committed, proposed again next time: {e}", changes.len());
+            }
         }
     }
 
@@ -226,6 +267,7 @@ impl Backend {
             return Err(AckFailure::NotReady);
         }
         let who = caller.actor("");
+        let _one = self.analysis.committing.lock().await;
         // One lock at a time (the engine's, then the live state's): never both.
         let now = self.live().now_ms();
         let warning = self.analysis.engine().ack(id, &who, now)?;

@@ -350,9 +350,11 @@ pub async fn hotspots(
 /// The layer as `GeoJSON`: each cell's outline (WGS84) with its category and figures.
 fn hotspots_geojson(backend: &Backend, layer: &HotspotAnswer) -> ApiResult<Response> {
     let outlines = backend.live().grid_outlines();
+    let by_code: HashMap<&str, &gridwall_protocol::api::GridOutline> =
+        outlines.grids.iter().map(|g| (g.code.as_str(), g)).collect();
     let mut features = Vec::new();
     for c in &layer.cells {
-        let Some(outline) = outlines.grids.iter().find(|g| g.code == c.code) else { continue };
+        let Some(outline) = by_code.get(c.code.as_str()) else { continue };
         let rings = backend
             .with_frame(|f| {
                 outline

@@ -16,28 +16,30 @@ pub const MAX_RECENT: usize = 5_000_000;
 pub const MAX_WARNINGS: usize = 5_000;
 
 impl Source {
-    /// The incidents accepted at or after `since_ms`, by id, at most [`MAX_RECENT`].
+    /// The incidents accepted at or after `since_ms`, by id: the newest [`MAX_RECENT`].
     pub fn recent_incidents(&mut self, since_ms: i64) -> Result<Vec<IncidentRow>, HistoryError> {
         let limit = MAX_RECENT as i64;
         match self {
             Self::Sqlite(c) => {
-                let mut st =
-                    c.prepare(&format!("SELECT {COLUMNS} FROM incidents WHERE created_ms >= ?1 ORDER BY id LIMIT ?2"))?;
+                let mut st = c.prepare(&format!(
+                    "SELECT {COLUMNS} FROM incidents WHERE created_ms >= ?1 ORDER BY id DESC LIMIT ?2"
+                ))?;
                 let mut rows = st.query(rusqlite::params![since_ms, limit])?;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
                     out.push(sqlite_incident(r)?);
                 }
+                out.reverse();
                 Ok(out)
             }
             Self::Postgres(p) => {
                 let city = p.city().to_owned();
                 let rows = p.c().query(
                     "SELECT id, category, source, x, y, grid, description, case_json::text FROM incidents \
-                     WHERE city = $1 AND opened >= $2 ORDER BY id LIMIT $3",
+                     WHERE city = $1 AND opened >= $2 ORDER BY id DESC LIMIT $3",
                     &[&city, &crate::time_of(since_ms), &limit],
                 )?;
-                rows.iter().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
+                rows.iter().rev().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
             }
         }
     }
