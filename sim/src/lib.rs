@@ -360,7 +360,7 @@ impl Simulator {
         source: IncidentSource,
         pos: [f64; 2],
         events: &mut Vec<SimEvent>,
-    ) {
+    ) -> u64 {
         let id = self.next_incident;
         self.next_incident += 1;
         self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
@@ -373,6 +373,7 @@ impl Simulator {
             y: pos[1],
             t_ms: self.now_ms,
         });
+        id
     }
 
     fn spawn_incidents(&mut self, dt_ms: i64, events: &mut Vec<SimEvent>) {
@@ -410,21 +411,10 @@ impl Simulator {
             ];
             let category = pick(&mut self.rng, &CATEGORY_MIX.map(|c| (c.0, c.1)));
             let source = pick(&mut self.rng, &SOURCE_MIX);
-            let id = self.next_incident;
-            self.next_incident += 1;
-            self.cases.insert(id, (Case::accept(category, self.now_ms, source.name_zh(), &self.limits), pos));
-            self.queue.push((id, self.now_ms));
+            let id = self.open_case(category, source, pos, events);
             if self.rng.random_bool(HARD_SHARE) {
                 self.hard.insert(id);
             }
-            events.push(SimEvent::IncidentOpened {
-                incident: id,
-                category,
-                source,
-                x: pos[0],
-                y: pos[1],
-                t_ms: self.now_ms,
-            });
         }
     }
 
