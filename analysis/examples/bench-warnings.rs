@@ -130,13 +130,7 @@ impl Run {
         let rhythm = if (8..20).contains(&hod) { 1.6 } else { 0.4 };
         let mean = self.per_cell_category_hour * rhythm / 6.0 * (self.side * self.side * 10) as f64;
         // Poisson count for the whole city, then each report's cell, category and place.
-        let mut n = 0;
-        let mut acc = -self.rng.random::<f64>().max(1e-12).ln();
-        while acc < mean {
-            n += 1;
-            acc -= self.rng.random::<f64>().max(1e-12).ln();
-        }
-        for _ in 0..n {
+        for _ in 0..poisson(&mut self.rng, mean) {
             let (r, c) = (self.rng.random_range(0..self.side), self.rng.random_range(0..self.side));
             let category = IncidentCategory::ALL[self.rng.random_range(0..10)];
             let at = [
@@ -156,6 +150,17 @@ impl Run {
         self.evals += 1;
         changes.into_iter().filter(|w| w.is_open() && w.updated_ms == w.since_ms).collect()
     }
+}
+
+/// A Poisson count of mean `mean`: exponential gaps that fit in it.
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> usize {
+    let mut n = 0;
+    let mut acc = -rng.random::<f64>().max(1e-12).ln();
+    while acc < mean {
+        n += 1;
+        acc -= rng.random::<f64>().max(1e-12).ln();
+    }
+    n
 }
 
 fn rss_mb() -> f64 {
@@ -182,7 +187,7 @@ fn main() {
         side * side
     );
     let mut run = Run {
-        engine: Engine::new(units, Config::default(), OFFSET),
+        engine: Engine::new(std::sync::Arc::new(units), Config::default(), OFFSET),
         rng: ChaCha8Rng::seed_from_u64(seed),
         side,
         per_cell_category_hour: per_day / 24.0 / (side * side * 10) as f64,
@@ -248,9 +253,8 @@ fn main() {
             let from = t.max(b.start);
             let to = (t + 600_000).min(b.end);
             let mean = b.per_hour * (to - from) as f64 / HOUR as f64;
-            let mut acc = -run.rng.random::<f64>().max(1e-12).ln();
             let mut reports = Vec::new();
-            while acc < mean {
+            for _ in 0..poisson(&mut run.rng, mean) {
                 let (a, d) = (run.rng.random_range(0.0..std::f64::consts::TAU), run.rng.random_range(0.0..120.0));
                 let at = [b.at[0] + d * a.cos(), b.at[1] + d * a.sin()];
                 let cell = (
@@ -258,7 +262,6 @@ fn main() {
                     (at[0] / 100.0).clamp(0.0, (side - 1) as f64) as usize,
                 );
                 reports.push((from + run.rng.random_range(0..(to - from).max(1)), cell, at));
-                acc -= run.rng.random::<f64>().max(1e-12).ln();
             }
             for (when, cell, at) in reports {
                 run.report(when, cell, b.category, at);

@@ -8,6 +8,7 @@
 //! (`tools/hotspot_reference.py`, `analysis/tests/hotspots.json`).
 
 use gridwall_protocol::HotspotClass;
+use gridwall_protocol::api::analysis::HotspotCell;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// z of a significant hot (or, negated, cold) bin.
@@ -152,26 +153,18 @@ pub fn classify(z: &[f64], trend_z: f64, trend_p: f64) -> HotspotClass {
     C::None
 }
 
-/// One cell's result.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CellTrend {
-    pub class: HotspotClass,
-    pub z: f64,
-    pub trend_z: f64,
-    pub trend_p: f64,
-    pub hot_days: u32,
-    pub cold_days: u32,
-}
-
-/// Every cell's category from `days[t][i]`, the count of cell `i` on day `t` (oldest first).
-pub fn emerging(days: &[Vec<f64>], neighbours: &[Vec<u32>]) -> Vec<CellTrend> {
-    let cells = neighbours.len();
+/// Every cell's category from `days[t][i]`, the count of cell `i` on day `t` (oldest first),
+/// with `codes[i]` its grid code.
+pub fn emerging(days: &[Vec<f64>], neighbours: &[Vec<u32>], codes: &[String]) -> Vec<HotspotCell> {
     let z: Vec<Vec<f64>> = days.iter().map(|d| gi_star(d, neighbours)).collect();
-    (0..cells)
-        .map(|i| {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
             let series: Vec<f64> = z.iter().map(|d| d[i]).collect();
             let (trend_z, trend_p) = mann_kendall(&series);
-            CellTrend {
+            HotspotCell {
+                code: code.clone(),
                 class: classify(&series, trend_z, trend_p),
                 z: series.last().copied().unwrap_or(0.0),
                 trend_z,
@@ -224,7 +217,8 @@ mod tests {
                     .collect()
             })
             .collect();
-        let got = emerging(&days, &neighbours);
+        let codes: Vec<String> = (0..n * n).map(|k| format!("s-c-{}-{}", k / n, k % n)).collect();
+        let got = emerging(&days, &neighbours, &codes);
         let mut seen = std::collections::BTreeSet::new();
         for (k, want) in f["cells"].as_array().unwrap().iter().enumerate() {
             let g = &got[k];

@@ -100,8 +100,9 @@ impl Config {
     /// an allocation).
     pub fn problem(&self) -> Option<String> {
         let ordered = |a: [f64; 3]| a.iter().all(|v| v.is_finite() && *v > 0.0);
-        if self.levels.is_empty() || self.levels.contains(&GridLevel::Cell) && self.levels.len() > 3 {
-            return Some("levels: one to three of community, street, city (cell is allowed too)".into());
+        let distinct = GridLevel::ALL.iter().filter(|l| self.levels.contains(l)).count();
+        if self.levels.is_empty() || distinct != self.levels.len() {
+            return Some("levels: one to four different levels of cell, community, street, city".into());
         }
         if !(7..=400).contains(&self.baseline_days) {
             return Some("baseline_days: 7 to 400".into());
@@ -158,3 +159,19 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_hold_and_impossible_settings_are_named() {
+        assert_eq!(Config::default().problem(), None);
+        let twice = Config { levels: vec![GridLevel::Community, GridLevel::Community], ..Config::default() };
+        assert!(twice.problem().unwrap().starts_with("levels"));
+        let none = Config { levels: vec![], ..Config::default() };
+        assert!(none.problem().unwrap().starts_with("levels"));
+        let alpha = Config { alpha: [1e-5, 1e-4, 1e-7], ..Config::default() };
+        assert!(alpha.problem().unwrap().starts_with("alpha"));
+    }
+}

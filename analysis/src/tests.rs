@@ -56,7 +56,7 @@ impl City {
         let units = units();
         let cells = units.cells().iter().map(|&c| units.get(c).code.clone()).collect();
         Self {
-            engine: Engine::new(units, Config::default(), 8 * HOUR),
+            engine: Engine::new(std::sync::Arc::new(units), Config::default(), 8 * HOUR),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next: 1,
             cells,

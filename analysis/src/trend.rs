@@ -1,7 +1,7 @@
 //! Trends for the 研判 panel: a unit's hourly counts with what the baseline expected and the
 //! band's upper bound, and the category, source and weekday × hour breakdowns of the same hours.
 
-use gridwall_protocol::api::analysis::{HotspotAnswer, HotspotCell, TrendAnswer, TrendPoint};
+use gridwall_protocol::api::analysis::{HotspotAnswer, TrendAnswer, TrendPoint};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 
 use crate::baseline::{Band, HOUR_MS};
@@ -13,7 +13,7 @@ pub const MAX_HOURS: i64 = 24 * 400;
 impl Engine {
     /// The last `hours` hours up to `now_ms` of unit `u` (the city: 0), of one category or all.
     pub fn trend(&mut self, u: u32, category: Option<IncidentCategory>, hours: i64, now_ms: i64) -> TrendAnswer {
-        let fit = self.fit(now_ms).clone();
+        let fit = self.fit(now_ms);
         let now_hour = now_ms.div_euclid(HOUR_MS);
         let from = (now_hour - hours.clamp(1, MAX_HOURS) + 1).max(self.intake.first_hour());
         let to = now_hour + 1;
@@ -99,20 +99,10 @@ impl Engine {
             }
         }
         let neighbours: Vec<Vec<u32>> = (0..cells.len()).map(|i| self.units.neighbours(i).to_vec()).collect();
-        let trends = crate::hotspot::emerging(&counts, &neighbours);
-        let cells = trends
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.class != gridwall_protocol::HotspotClass::None)
-            .map(|(k, t)| HotspotCell {
-                code: self.units.get(cells[k]).code.clone(),
-                class: t.class,
-                z: t.z,
-                trend_z: t.trend_z,
-                trend_p: t.trend_p,
-                hot_days: t.hot_days,
-                cold_days: t.cold_days,
-            })
+        let codes: Vec<String> = cells.iter().map(|&c| self.units.get(c).code.clone()).collect();
+        let cells = crate::hotspot::emerging(&counts, &neighbours, &codes)
+            .into_iter()
+            .filter(|t| t.class != gridwall_protocol::HotspotClass::None)
             .collect();
         HotspotAnswer {
             category,

@@ -11,6 +11,8 @@
 //! * 重复投诉: the same category reported `repeat_count` times within `repeat_radius_m` in
 //!   `repeat_days` days.
 
+use std::sync::Arc;
+
 use gridwall_city::records::IncidentRow;
 use gridwall_protocol::api::analysis::Warning;
 use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource, WarningKind, WarningLevel};
@@ -45,10 +47,11 @@ pub enum AckError {
 #[derive(Debug)]
 pub struct Engine {
     pub config: Config,
-    pub units: Units,
+    /// The grid units (shared with whoever serves indicators over the same units).
+    pub units: Arc<Units>,
     pub intake: Intake,
     /// The fit, the hour it was made in and the incidents counted then.
-    fit: Option<(i64, u64, Seasonal)>,
+    fit: Option<(i64, u64, Arc<Seasonal>)>,
     ontime: OnTime,
     /// Closed cases already charted (rows come again; a closing counts once).
     charted: FxHashSet<u64>,
@@ -72,7 +75,7 @@ fn amount(v: f64) -> String {
 }
 
 impl Engine {
-    pub fn new(units: Units, config: Config, utc_offset_ms: i64) -> Self {
+    pub fn new(units: Arc<Units>, config: Config, utc_offset_ms: i64) -> Self {
         let recent_days = config.repeat_days.max(1) + 1;
         Self {
             intake: Intake::new(utc_offset_ms, config.baseline_days, recent_days, config.repeat_radius_m),
@@ -169,8 +172,9 @@ impl Engine {
         self.config.baseline_days.max(self.config.repeat_days + 1).max(self.config.on_time_days + 3)
     }
 
-    /// The fit of what is normal at `now_ms` (refitted once an hour).
-    pub fn fit(&mut self, now_ms: i64) -> &Seasonal {
+    /// The fit of what is normal at `now_ms` (refitted once an hour; shared, not copied, by
+    /// the evaluation's parts and the trends).
+    pub fn fit(&mut self, now_ms: i64) -> Arc<Seasonal> {
         let hour = now_ms.div_euclid(HOUR_MS);
         self.intake.advance(hour);
         // Refitted each hour, and sooner when a tenth more incidents came in (a warm-up, or a
@@ -180,9 +184,9 @@ impl Engine {
             let from = hour - self.config.baseline_days * 24;
             let to = hour - self.config.guard_hours;
             let fit = self.intake.fit(&self.units, &self.config.levels, from, to);
-            self.fit = Some((hour, counted, fit));
+            self.fit = Some((hour, counted, Arc::new(fit)));
         }
-        &self.fit.as_ref().expect("just fitted").2
+        self.fit.as_ref().expect("just fitted").2.clone()
     }
 
     /// The warnings that change now: raised, updated or closed (not applied: see
@@ -265,7 +269,7 @@ impl Engine {
     }
 
     fn volume(&mut self, now_ms: i64) -> Vec<Warning> {
-        let fit = self.fit(now_ms).clone();
+        let fit = self.fit(now_ms);
         if fit.days < self.config.min_history_days {
             return Vec::new();
         }
@@ -434,7 +438,7 @@ impl Engine {
     fn repeats(&mut self, now_ms: i64) -> Vec<Warning> {
         let (r, n, span) = (self.config.repeat_radius_m, self.config.repeat_count, self.config.repeat_days * DAY_MS);
         let alpha = self.config.repeat_alpha;
-        let fit = self.fit(now_ms).clone();
+        let fit = self.fit(now_ms);
         let mut out = Vec::new();
         // Open ones: still repeated within the days?
         let open: Vec<(Key, Warning)> = self

@@ -60,14 +60,14 @@ pub enum AckFailure {
 
 impl Analysis {
     pub(crate) fn new(
-        units: Units,
+        units: Arc<Units>,
         config: Config,
         utc_offset_ms: i64,
         tap: Option<UnboundedReceiver<Vec<IncidentRow>>>,
     ) -> Self {
         Self {
-            units: Arc::new(units.clone()),
-            engine: Mutex::new(Engine::new(units, config.clone(), utc_offset_ms)),
+            engine: Mutex::new(Engine::new(units.clone(), config.clone(), utc_offset_ms)),
+            units,
             ready: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
             hotspots: Mutex::new((i64::MIN, Vec::new())),
@@ -187,7 +187,7 @@ impl Backend {
         let utc_offset_ms = self.live().utc_offset_ms;
         let _ = tokio::task::spawn_blocking(move || {
             let a = &me.analysis;
-            let mut engine = Engine::new(Units::clone(&a.units), a.config.clone(), utc_offset_ms);
+            let mut engine = Engine::new(a.units.clone(), a.config.clone(), utc_offset_ms);
             engine.rebuild(rows);
             engine.restore(open, max);
             *a.engine() = engine;

@@ -185,7 +185,7 @@ impl Backend {
             }
         };
         let manifest = world.manifest.clone();
-        let units = gridwall_analysis::units::Units::new(&world.grids);
+        let units = Arc::new(gridwall_analysis::units::Units::new(&world.grids));
         let analysis = crate::analysis::Analysis::new(units, config.analysis.clone(), utc_offset_ms, Some(tapped));
         let mut live = Live::restore(world, loaded, clock, utc_offset_ms)?;
         live.clock_tolerance_ms = (config.clock_tolerance_s * 1000.0) as i64;

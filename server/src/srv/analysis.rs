@@ -221,10 +221,7 @@ pub async fn trend(
     if !(1..=gridwall_analysis::trend::MAX_HOURS).contains(&hours) {
         return Err(ApiError::bad_request("hours", "a number of hours, 1 to 9600"));
     }
-    let category: Option<IncidentCategory> = match q.get("category").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(c.parse().map_err(|_| ApiError::bad_request("category", format!("no category {c:?}")))?),
-    };
+    let category = category_param(&q)?;
     let scope = q.get("scope").map_or("", String::as_str);
     let u = backend
         .analysis
