@@ -152,6 +152,16 @@ fn a_quiet_week_raises_no_warning_and_a_burst_is_warned_in_its_first_hour() {
     city.engine.apply(&changes);
     let id = w.id;
 
+    // The overview's deviation (all categories together, against the yellow band): the burst's
+    // community near the band's top, the others at their normal.
+    let dev = city.engine.deviation(GridLevel::Community, 1, now).unwrap();
+    let of = |code: &str| dev.units.iter().find(|u| u.code == code).unwrap();
+    assert!(of("s-q1").observed >= 6 && of("s-q1").deviation() > 0.6, "{:?}", of("s-q1"));
+    for quiet in ["s-q0", "s-q2", "s-q3"] {
+        assert!(of(quiet).deviation() < 0.3, "{:?}", of(quiet));
+    }
+    assert!(city.engine.deviation(GridLevel::Cell, 1, now).is_none(), "no baseline is fitted for cells");
+
     // Acknowledged by a commander: kept as it was raised, with who and when.
     let acked = city.engine.ack(id, "张指挥", now + 60_000).unwrap();
     assert_eq!(acked.acked_by.as_deref(), Some("张指挥"));

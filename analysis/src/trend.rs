@@ -1,8 +1,10 @@
 //! Trends for the 研判 panel: a unit's hourly counts with what the baseline expected and the
 //! band's upper bound, and the category, source and weekday × hour breakdowns of the same hours.
 
-use gridwall_protocol::api::analysis::{HotspotAnswer, TrendAnswer, TrendPoint};
-use gridwall_protocol::{IncidentCategory, IncidentSource};
+use gridwall_protocol::api::analysis::{DeviationAnswer, HotspotAnswer, TrendAnswer, TrendPoint, UnitDeviation};
+use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource};
+
+use std::sync::Arc;
 
 use crate::baseline::{Band, HOUR_MS};
 use crate::warn::Engine;
@@ -76,6 +78,51 @@ impl Engine {
 }
 
 impl Engine {
+    /// Every unit of `level` (one the baseline is fitted at, else `None`) over the last `hours`
+    /// hours up to `now_ms`: its count of all categories, the count expected and the band's upper
+    /// bound at the first level. One pass over the kept rows of those hours.
+    pub fn deviation(&mut self, level: GridLevel, hours: i64, now_ms: i64) -> Option<DeviationAnswer> {
+        if !self.config.levels.contains(&level) {
+            return None;
+        }
+        let hours = hours.clamp(1, 24 * 7);
+        let fit = self.fit(now_ms);
+        let now_hour = now_ms.div_euclid(HOUR_MS);
+        let (from, to) = (now_hour - hours + 1, now_hour + 1);
+        let units = Arc::clone(&self.units);
+        // Each cell's unit of the level (its place in `chosen`).
+        let chosen: Vec<u32> = units.at_level(level).collect();
+        let slot: rustc_hash::FxHashMap<u32, usize> = chosen.iter().enumerate().map(|(k, &u)| (u, k)).collect();
+        let of_cell = |cell: u32| units.chain(cell).iter().find_map(|a| slot.get(a).copied());
+        let mut observed = vec![0u32; chosen.len()];
+        for (_, cell, _, _, n) in self.intake.rows(from.max(self.intake.first_hour()), to) {
+            if let Some(k) = of_cell(cell) {
+                observed[k] = observed[k].saturating_add(n);
+            }
+        }
+        let (from_ms, to_ms) = (from * HOUR_MS, now_ms.max(from * HOUR_MS + 1));
+        let alpha = self.config.alpha[0];
+        let list = chosen
+            .iter()
+            .zip(observed)
+            .filter_map(|(&u, observed)| {
+                let (mut mean, mut var) = (0.0, 0.0);
+                for c in IncidentCategory::ALL {
+                    let e = fit.expected(u, c, from_ms, to_ms);
+                    mean += e;
+                    var += e * fit.phi(level, c);
+                }
+                if observed == 0 && mean <= 0.0 {
+                    return None;
+                }
+                let phi = if mean > 0.0 { var / mean } else { 1.0 };
+                let upper = if fit.days > 0.0 { Band::new(mean, phi).upper(alpha) as f64 } else { 0.0 };
+                Some(UnitDeviation { code: units.get(u).code.clone(), observed, expected: mean, upper })
+            })
+            .collect();
+        Some(DeviationAnswer { level, hours: hours as u32, to_ms, units: list })
+    }
+
     /// The emerging hot spot layer of the `hotspot_days` whole days before today (operators'
     /// time), of one category or all: the cells in a category other than none.
     pub fn hotspots(&mut self, category: Option<IncidentCategory>, now_ms: i64) -> HotspotAnswer {

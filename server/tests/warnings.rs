@@ -7,29 +7,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gridwall_backend::LiveConfig;
-use gridwall_backend::synth::{SynthHistory, synth_history};
-use gridwall_city::workflow::TimeLimits;
+use gridwall_protocol::api::analysis::UnitDeviation;
 use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage, WarningKind};
 use gridwall_testkit::display::DisplayClient as Client;
-use gridwall_testkit::now_ms;
-use gridwall_testkit::paths::helsinki;
-use gridwall_testkit::server::{RoleTokens, TestServer as Server};
+use gridwall_testkit::server::{RoleTokens, TestServer as Server, helsinki_past};
 use serde_json::{Value, json as j};
 
 fn past(data: &Path) {
-    let cfg = SynthHistory {
-        scene: helsinki(),
-        data: data.to_owned(),
-        store: None,
-        days: 21,
-        per_day: 150,
-        seed: 11,
-        utc_offset_ms: (LiveConfig::default().utc_offset_hours * 3_600_000.0) as i64,
-        limits: TimeLimits::default(),
-        end_ms: now_ms() - 3_600_000,
-    };
-    synth_history(&cfg, |_, _, _| {}).expect("the history is written");
+    helsinki_past(data, 21, 150, 11);
 }
 
 /// Polls `f` until it returns Some (fails after 30 s).
@@ -99,6 +84,16 @@ fn a_burst_is_warned_on_every_display_and_only_a_commander_acknowledges_it() {
     assert!(warned["expected"].as_f64().unwrap() < warned["upper"].as_f64().unwrap());
     assert!(warned["sentence"].as_str().unwrap().contains(" · 管道堵塞 · 近"), "{warned}");
     let id = warned["id"].as_u64().unwrap();
+
+    // The overview's tint: the burst's community past its band over the last hour.
+    let (status, dev) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/deviation?level=community&hours=1", None);
+    assert_eq!(status, 200, "{dev}");
+    let units: Vec<UnitDeviation> = serde_json::from_value(dev["units"].clone()).unwrap();
+    let most = units.iter().max_by(|a, b| a.deviation().total_cmp(&b.deviation())).unwrap();
+    assert_eq!(most.code, scope, "the most unusual community: {units:?}");
+    assert!(most.observed >= 6 && most.deviation() > 0.0, "{most:?}");
+    assert_eq!(s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/deviation?level=cell", None).0, 400);
+    assert_eq!(s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/deviation?hours=9999", None).0, 400);
 
     // Every display hears of it.
     let pushed = viewer.until("the warning on the wall", |m| match m {

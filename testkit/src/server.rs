@@ -74,6 +74,25 @@ pub fn helsinki_config(data: &Path) -> ServeConfig {
     }
 }
 
+/// Writes `days` of synthesized history of the shipped scene (`per_day` reports a day, seeded)
+/// into the embedded store in `data`, ending an hour ago: indicators, rankings, trends and hot
+/// spots have a past to work on.
+pub fn helsinki_past(data: &Path, days: u32, per_day: u32, seed: u64) {
+    use gridwall_backend::synth::{SynthHistory, synth_history};
+    let cfg = SynthHistory {
+        scene: helsinki(),
+        data: data.to_owned(),
+        store: None,
+        days,
+        per_day,
+        seed,
+        utc_offset_ms: (LiveConfig::default().utc_offset_hours * 3_600_000.0) as i64,
+        limits: gridwall_city::workflow::TimeLimits::default(),
+        end_ms: crate::now_ms() - 3_600_000,
+    };
+    synth_history(&cfg, |_, _, _| {}).expect("the history is written");
+}
+
 /// The shipped scene's coordinate frame.
 pub fn helsinki_frame() -> SceneFrame {
     SceneManifest::load(&helsinki()).expect("the shipped scene").frame().expect("its frame")

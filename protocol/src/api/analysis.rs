@@ -134,6 +134,37 @@ pub struct TrendAnswer {
     pub weekday_hour: Vec<[u32; 24]>,
 }
 
+/// One grid unit's accepted incidents over the last hours beside what its baseline expected:
+/// the overview tints units by this deviation, not by their raw count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitDeviation {
+    pub code: String,
+    pub observed: u32,
+    pub expected: f64,
+    /// The band's upper bound at the yellow level.
+    pub upper: f64,
+}
+
+impl UnitDeviation {
+    /// How unusual the count is: 0 at the expectation, 1 at the band's upper bound, negative
+    /// below the expectation (quieter than usual).
+    pub fn deviation(&self) -> f64 {
+        let room = (self.upper - self.expected).max(1.0);
+        (f64::from(self.observed) - self.expected) / room
+    }
+}
+
+/// `GET /api/v1/analysis/deviation?level=&hours=`: every unit of a level with its count and
+/// band over the last `hours` (units with nothing expected and nothing counted are left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviationAnswer {
+    pub level: GridLevel,
+    pub hours: u32,
+    /// The end of the hours counted (ms since the Unix epoch).
+    pub to_ms: i64,
+    pub units: Vec<UnitDeviation>,
+}
+
 /// An early warning (预警): what is unusual, where, how far from normal, and who saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {

@@ -6,6 +6,7 @@
 //! | `GET /api/v1/analysis/ranking?level=&period=&at=&top=&format=json\|csv` | 一季一排名: units by 综合指标 with their rank change → [`RankingAnswer`] (or CSV) |
 //! | `GET /api/v1/analysis/trend?scope=&category=&hours=` | hourly counts with the expected band and breakdowns → [`TrendAnswer`] |
 //! | `GET /api/v1/analysis/hotspots?category=&format=json\|geojson\|csv` | the emerging hot spot layer of the last days → [`HotspotAnswer`] (or `GeoJSON` polygons, or CSV) |
+//! | `GET /api/v1/analysis/deviation?level=&hours=` | each unit's count over the last hours beside its band (the overview's tint) → [`DeviationAnswer`] |
 //! | `GET /api/v1/warnings?state=open\|all&hours=` | early warnings, newest first → [`WarningsAnswer`] |
 //! | `GET /api/v1/warnings/{id}` | one warning → [`Warning`] |
 //! | `POST /api/v1/warnings/{id}/ack` | 确认 (commanders) → [`Warning`] |
@@ -29,7 +30,8 @@ use gridwall_backend::analysis::AckFailure;
 use gridwall_city::access::Permission;
 use gridwall_city::tally::{Tally, local_day};
 use gridwall_protocol::api::analysis::{
-    HotspotAnswer, IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer, UnitIndicators, Warning, WarningsAnswer,
+    DeviationAnswer, HotspotAnswer, IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer, UnitIndicators, Warning,
+    WarningsAnswer,
 };
 use gridwall_protocol::{AnalysisPeriod, GridLevel, IncidentCategory, KpiPeriod};
 use gridwall_store::history::analysis::MAX_WARNINGS;
@@ -237,6 +239,31 @@ pub async fn trend(
         .await
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
     Ok(Json(answer))
+}
+
+pub async fn deviation(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<DeviationAnswer>> {
+    who.check(Permission::Read)?;
+    let level = param(&q, "level", GridLevel::Community, "use a level the baseline is fitted at (street, community)")?;
+    let hours: i64 = param(&q, "hours", 24, "a number of hours, 1 to 168")?;
+    if !(1..=168).contains(&hours) {
+        return Err(ApiError::bad_request("hours", "a number of hours, 1 to 168"));
+    }
+    if !backend.analysis.config.levels.contains(&level) {
+        return Err(ApiError::bad_request("level", format!("{level}: the baseline is not fitted at this level")));
+    }
+    if !backend.analysis_here() {
+        return Err(not_ready());
+    }
+    let now = backend.live().now_ms();
+    let b = backend.clone();
+    let answer = tokio::task::spawn_blocking(move || b.analysis.engine().deviation(level, hours, now))
+        .await
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
+    answer.map(Json).ok_or_else(|| ApiError::bad_request("level", "the baseline is not fitted at this level"))
 }
 
 pub async fn warnings(
