@@ -12,12 +12,14 @@
 //!   (where floating labels fit), [`filters`]
 //!   (with the search), [`select`] (picking, detail panel), [`wall`] (panels of a video wall,
 //!   the HUD's layout on it, keeping panels in step), [`timebar`] (replay of the past),
-//!   [`tour`] (the delegation tour) and
+//!   [`tour`] (the delegation tour), [`warnings`] (预警 on the map), [`analysis`] (the 研判
+//!   panel and the hot spot layer) and
 //!   [`automation`] (scripted actions and captures).
 //!
 //! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
 //! [`remote`] fetches a scene from a server before the app starts.
 
+pub mod analysis;
 pub mod automation;
 pub mod camera;
 pub mod city;
@@ -104,6 +106,7 @@ impl Plugin for AppPlugin {
             tour::TourPlugin,
             automation::AutomationPlugin,
             warnings::WarningsPlugin,
+            analysis::AnalysisPlugin,
         ));
     }
 }

@@ -122,6 +122,10 @@ struct Cli {
     /// --wait-ready` the capture shows the replay.
     #[arg(long, requires = "server")]
     replay_at: Option<String>,
+    /// Open the 研判 panel at start on this page: trend, ranking or warnings (`J` opens and
+    /// closes it). With `--screenshot --wait-ready` the capture waits for its answers.
+    #[arg(long, value_parser = clap::value_parser!(gridwall::map::AnalysisTab))]
+    analysis: Option<gridwall::map::AnalysisTab>,
     /// How fast `--replay-at` plays: replay ms per server ms (0 pauses; 1, 10, 60, 600…).
     #[arg(long, default_value_t = 0.0, requires = "replay_at", value_parser = parse_speed)]
     replay_speed: f64,
@@ -289,6 +293,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(at) = cli.replay_at {
         app.insert_resource(gridwall::timebar::ReplayStart { at, speed: cli.replay_speed });
+    }
+    if let Some(tab) = cli.analysis {
+        app.insert_resource(gridwall::analysis::AnalysisStart(tab));
     }
     let tour_at = cli.tour_at.is_some() && matches!(capture, Some(CaptureKind::Screenshot(_)));
     if let Some(script) = tour {

@@ -3,21 +3,15 @@
 //! (黄 yellow, 橙 orange, 红 red, pulsing), a repeated place ringed, and each new warning's
 //! sentence at the top of the ticker.
 
-use std::collections::BTreeMap;
-
 use bevy::prelude::*;
 use gridwall_protocol::api::analysis::Warning;
 use gridwall_protocol::{ServerMessage, WarningKind, WarningLevel};
 
 use crate::AppSystems;
 use crate::hud::ticker::Ticker;
-use crate::map::{GridMap, to_world};
+use crate::map::{GridMap, OpenWarnings, to_world};
 use crate::net::ServerFrame;
 use crate::theme::prelude::*;
-
-/// The open warnings by id.
-#[derive(Resource, Debug, Default)]
-pub struct OpenWarnings(pub BTreeMap<u64, Warning>);
 
 #[derive(Default, Reflect, GizmoConfigGroup)]
 pub struct WarningLines;

@@ -1,20 +1,24 @@
 //! Incidents per grid unit at overview distances: where a city-wide view would be a forest of
 //! columns, each community (from afar: each street) with several open incidents shows them as
-//! one aggregate instead — the unit tinted by its load, and a badge with its name, the count,
+//! one aggregate instead — the unit tinted by how far its last day's reports are from its normal
+//! (the server's baseline: quiet blue-green at or under the expectation, red at and past the
+//! band's upper bound; by its open load while the analysis has not answered), and a badge with its name, the count,
 //! the share overdue and the least advanced stage. Closer in (where community names appear) the
 //! aggregates split into the incidents' own markers. Units with one or two incidents keep their
 //! markers at any distance.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use bevy::prelude::*;
 use gridwall_protocol::{GridLevel, IncidentStage};
 
 use crate::AppSystems;
-use crate::map::grid::centroid;
-use crate::map::{Filters, FloatingLabel, FoldedUnits, GridMap, IncidentMarker, OrbitCamera, to_world};
+use crate::map::grid::{area_mesh, centroid};
+use crate::map::{Deviations, Filters, FloatingLabel, FoldedUnits, GridMap, IncidentMarker, OrbitCamera, to_world};
 use crate::net::ServerClock;
 use crate::theme::prelude::*;
+use gridwall_protocol::api::analysis::UnitDeviation;
 
 /// From this camera distance (metres) communities fold their incidents (where their names give
 /// way to the aggregates); from [`FOLD_STREETS_M`] streets do.
@@ -82,6 +86,7 @@ impl Plugin for AggregatesPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<FoldedUnits>()
             .init_resource::<UnitLoads>()
+            .init_resource::<Deviations>()
             .init_resource::<AggregateLook>()
             .init_resource::<GridMap>()
             .init_resource::<Filters>()
@@ -159,7 +164,7 @@ fn make_aggregates(
     for unit in grids.units.iter().filter(|u| matches!(u.level, GridLevel::Community | GridLevel::Street)) {
         let tag = Aggregate { code: unit.code.clone(), level: unit.level };
         let mut area = commands.spawn((tag.clone(), Transform::default(), Visibility::Hidden, Name::new("load")));
-        if let (Some(meshes), Some(mesh)) = (meshes.as_mut(), area_mesh(&unit.rings)) {
+        if let (Some(meshes), Some(mesh)) = (meshes.as_mut(), area_mesh(&unit.rings, 0.8)) {
             area.insert(Mesh3d(meshes.add(mesh)));
         }
         let Some(outer) = unit.rings.first() else { continue };
@@ -204,40 +209,28 @@ fn tint_material(t: f32) -> StandardMaterial {
     }
 }
 
-/// A unit's area as a flat mesh (holes kept), 0.8 m above the ground.
-fn area_mesh(rings: &[Vec<[f64; 2]>]) -> Option<Mesh> {
-    let open = |r: &Vec<[f64; 2]>| {
-        let n = if r.len() > 1 && r.first() == r.last() { r.len() - 1 } else { r.len() };
-        r[..n].to_vec()
-    };
-    let rings: Vec<Vec<[f64; 2]>> = rings.iter().map(open).filter(|r| r.len() >= 3).collect();
-    let mut flat = Vec::new();
-    let mut holes = Vec::new();
-    for (i, r) in rings.iter().enumerate() {
-        if i > 0 {
-            holes.push(flat.len() / 2);
-        }
-        flat.extend(r.iter().flat_map(|p| [p[0], p[1]]));
-    }
-    let triangles = earcutr::earcut(&flat, &holes, 2).ok().filter(|t| !t.is_empty())?;
-    let positions: Vec<[f32; 3]> = flat.chunks_exact(2).map(|p| to_world(p[0], p[1], 0.8).to_array()).collect();
-    let normals = vec![[0.0, 1.0, 0.0]; positions.len()];
-    let indices = triangles.into_iter().map(|i| i as u32).collect();
-    Some(
-        Mesh::new(bevy::mesh::PrimitiveTopology::TriangleList, bevy::asset::RenderAssetUsages::default())
-            .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
-            .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
-            .with_inserted_indices(bevy::mesh::Indices::U32(indices)),
-    )
-}
-
-/// The badge's second line: count, share overdue, least advanced stage.
-pub fn badge_text(load: &UnitLoad, lang: Lang) -> String {
+/// The badge's second line: count, share overdue, least advanced stage; and, where the
+/// server's baseline is known, the last day's reports against their normal.
+pub fn badge_text(load: &UnitLoad, normal: Option<&UnitDeviation>, lang: Lang) -> String {
     let late = (load.overdue * 100 + load.count / 2) / load.count.max(1);
-    match lang {
+    let mut text = match lang {
         Lang::Zh => format!("{} 件 · 超期 {late}% · 最早 {}", load.count, load.worst.name_zh()),
         Lang::En => format!("{} open · {late}% late · earliest {}", load.count, load.worst.name_en()),
+    };
+    if let Some(d) = normal {
+        let expected = d.expected.round();
+        let _ = match lang {
+            Lang::Zh => write!(text, "\n近24小时 {} 件 · 常态 {expected} 件", d.observed),
+            Lang::En => write!(text, "\nlast 24 h {} · normal {expected}", d.observed),
+        };
     }
+    text
+}
+
+/// How strongly a unit is tinted, 0 to 1: by its deviation from normal where known (1 at the
+/// band's upper bound and past it), else by its open load.
+pub fn tint_of(load: &UnitLoad, level: GridLevel, normal: Option<&UnitDeviation>) -> f32 {
+    normal.map_or_else(|| load.tint(level), |d| d.deviation().clamp(0.0, 1.0) as f32)
 }
 
 /// Shows the aggregates of the folded units, tinted by load, with their numbers.
@@ -245,6 +238,7 @@ pub fn badge_text(load: &UnitLoad, lang: Lang) -> String {
 fn show_aggregates(
     folded: Res<FoldedUnits>,
     loads: Res<UnitLoads>,
+    deviations: Res<Deviations>,
     look: Res<AggregateLook>,
     lang: Res<Lang>,
     mut areas: Query<
@@ -255,7 +249,7 @@ fn show_aggregates(
     mut badges: Query<(&Aggregate, &mut FloatingLabel, &mut BorderColor, &Children)>,
     mut stats: Query<(&mut Text, &mut TextColor), With<BadgeStats>>,
 ) {
-    if !folded.is_changed() && !loads.is_changed() && !look.is_changed() {
+    if !folded.is_changed() && !loads.is_changed() && !look.is_changed() && !deviations.is_changed() {
         return;
     }
     let shown =
@@ -266,7 +260,7 @@ fn show_aggregates(
         if let Some(load) = load
             && !look.tints.is_empty()
         {
-            let step = (load.tint(a.level) * (TINT_STEPS - 1) as f32).round() as usize;
+            let step = (tint_of(load, a.level, deviations.0.get(&a.code)) * (TINT_STEPS - 1) as f32).round() as usize;
             let tint = &look.tints[step.min(TINT_STEPS - 1)];
             if material.is_none_or(|m| m.0 != *tint) {
                 commands.entity(e).insert(MeshMaterial3d(tint.clone()));
@@ -281,7 +275,7 @@ fn show_aggregates(
         let Some(load) = load else { continue };
         border.set_all(stage_color(load.worst));
         if let Some((mut text, mut color)) = children.get(1).and_then(|&c| stats.get_mut(c).ok()) {
-            let t = badge_text(load, *lang);
+            let t = badge_text(load, deviations.0.get(&a.code), *lang);
             if text.0 != t {
                 text.0 = t;
             }
@@ -341,7 +335,18 @@ mod tests {
         assert_eq!(folded.codes.iter().collect::<Vec<_>>(), ["370783001001"]);
         let load = app.world().resource::<UnitLoads>().0["370783001001"].clone();
         assert_eq!(load, UnitLoad { count: 5, overdue: 1, worst: IncidentStage::Accepted });
-        assert_eq!(badge_text(&load, Lang::Zh), "5 件 · 超期 20% · 最早 受理");
+        assert_eq!(badge_text(&load, None, Lang::Zh), "5 件 · 超期 20% · 最早 受理");
+        // With the baseline known the tint follows the deviation from normal, not the load: a
+        // unit at its expectation is quiet however many are open, one past its band is full.
+        let normal = |observed| UnitDeviation { code: "x".into(), observed, expected: 40.0, upper: 52.0 };
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(40))), 0.0);
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(46))), 0.5);
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(90))), 1.0);
+        assert_eq!(tint_of(&load, GridLevel::Community, None), load.tint(GridLevel::Community));
+        assert_eq!(
+            badge_text(&load, Some(&normal(46)), Lang::Zh),
+            "5 件 · 超期 20% · 最早 受理\n近24小时 46 件 · 常态 40 件"
+        );
         let badges: Vec<(String, bool)> = app
             .world_mut()
             .query::<(&Aggregate, &FloatingLabel)>()
@@ -367,7 +372,7 @@ mod tests {
     fn a_units_area_is_triangulated_with_its_holes() {
         let square = vec![[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0], [0.0, 0.0]];
         let hole = vec![[40.0, 40.0], [60.0, 40.0], [60.0, 60.0], [40.0, 60.0], [40.0, 40.0]];
-        let mesh = area_mesh(&[square, hole]).unwrap();
+        let mesh = area_mesh(&[square, hole], 0.8).unwrap();
         // 8 corners; (10,000 - 400) m² in triangles.
         let Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) = mesh.attribute(Mesh::ATTRIBUTE_POSITION) else {
             panic!()

@@ -59,6 +59,33 @@ pub fn centroid(ring: &[[f64; 2]]) -> [f64; 2] {
     [cx / (3.0 * a), cy / (3.0 * a)]
 }
 
+/// A unit's area as a flat mesh (holes kept), `up` metres above the ground.
+pub fn area_mesh(rings: &[Vec<[f64; 2]>], up: f32) -> Option<Mesh> {
+    let open = |r: &Vec<[f64; 2]>| {
+        let n = if r.len() > 1 && r.first() == r.last() { r.len() - 1 } else { r.len() };
+        r[..n].to_vec()
+    };
+    let rings: Vec<Vec<[f64; 2]>> = rings.iter().map(open).filter(|r| r.len() >= 3).collect();
+    let mut flat = Vec::new();
+    let mut holes = Vec::new();
+    for (i, r) in rings.iter().enumerate() {
+        if i > 0 {
+            holes.push(flat.len() / 2);
+        }
+        flat.extend(r.iter().flat_map(|p| [p[0], p[1]]));
+    }
+    let triangles = earcutr::earcut(&flat, &holes, 2).ok().filter(|t| !t.is_empty())?;
+    let positions: Vec<[f32; 3]> = flat.chunks_exact(2).map(|p| super::to_world(p[0], p[1], up).to_array()).collect();
+    let normals = vec![[0.0, 1.0, 0.0]; positions.len()];
+    let indices = triangles.into_iter().map(|i| i as u32).collect();
+    Some(
+        Mesh::new(bevy::mesh::PrimitiveTopology::TriangleList, bevy::asset::RenderAssetUsages::default())
+            .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+            .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
+            .with_inserted_indices(bevy::mesh::Indices::U32(indices)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

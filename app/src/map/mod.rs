@@ -4,6 +4,7 @@
 //! features. Features depend on this, the theme, `net`, `scene` and `loading`, never on each
 //! other.
 
+pub mod analysis;
 pub mod grid;
 pub mod interaction;
 pub mod markers;
@@ -11,6 +12,7 @@ pub mod view;
 
 use bevy::prelude::*;
 
+pub use analysis::{AnalysisShown, AnalysisTab, Deviations, HotspotLayer, OpenWarning, OpenWarnings};
 pub use grid::GridMap;
 pub use interaction::{
     CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, TimeRequest, Typing,
@@ -39,6 +41,11 @@ impl Plugin for MapPlugin {
             .init_resource::<Presentation>()
             .init_resource::<FoldedUnits>()
             .init_resource::<CameraControl>()
+            .init_resource::<OpenWarnings>()
+            .init_resource::<AnalysisShown>()
+            .init_resource::<Deviations>()
+            .init_resource::<HotspotLayer>()
+            .add_message::<OpenWarning>()
             .add_message::<Click>()
             .add_message::<Select>()
             .add_message::<Search>()

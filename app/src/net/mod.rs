@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use futures_util::{SinkExt as _, StreamExt as _};
+use gridwall_protocol::api::analysis::{DeviationAnswer, HotspotAnswer, RankingAnswer, TrendAnswer};
 use gridwall_protocol::api::open311::ServiceRequest;
 use gridwall_protocol::api::{ErrorBody, IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
 use gridwall_protocol::wall::WallReplay;
-use gridwall_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use gridwall_protocol::{AnalysisPeriod, ClientMessage, GridLevel, IncidentCategory, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc as tmpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -54,6 +55,14 @@ pub enum Ask {
     /// `GET /open311/v2/requests.json?status=closed`: the newest closed incident (a tour shows
     /// its whole loop).
     NewestClosed,
+    /// `GET /api/v1/analysis/trend`: a unit's (none: the city's) hourly counts with the band.
+    Trend { scope: Option<String>, category: Option<IncidentCategory>, hours: u32 },
+    /// `GET /api/v1/analysis/ranking`: 一季一排名 of a level for the period holding today.
+    Ranking { level: GridLevel, period: AnalysisPeriod, top: u32 },
+    /// `GET /api/v1/analysis/hotspots`: the emerging hot spot layer.
+    Hotspots { category: Option<IncidentCategory> },
+    /// `GET /api/v1/analysis/deviation`: each unit of a level against its band.
+    Deviation { level: GridLevel, hours: u32 },
 }
 
 /// The server's answer to an [`Ask`].
@@ -66,6 +75,10 @@ pub enum Answer {
     },
     /// The newest closed incident's id, if any closed.
     NewestClosed(Option<u64>),
+    Trend(Box<TrendAnswer>),
+    Ranking(Box<RankingAnswer>),
+    Hotspots(Box<HotspotAnswer>),
+    Deviation(Box<DeviationAnswer>),
     Failed {
         ask: Ask,
         error: String,
@@ -209,6 +222,18 @@ fn answer_asks(
             Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
             Ask::Nearest { incident, k } => format!("{base}/api/v1/nearest?incident={incident}&k={k}"),
             Ask::NewestClosed => format!("{base}/open311/v2/requests.json?status=closed"),
+            Ask::Trend { scope, category, hours } => format!(
+                "{base}/api/v1/analysis/trend?scope={}&category={}&hours={hours}",
+                scope.as_deref().map(url_part).unwrap_or_default(),
+                category.map_or("", IncidentCategory::key)
+            ),
+            Ask::Ranking { level, period, top } => {
+                format!("{base}/api/v1/analysis/ranking?level={level}&period={period}&top={top}")
+            }
+            Ask::Hotspots { category } => {
+                format!("{base}/api/v1/analysis/hotspots?category={}", category.map_or("", IncidentCategory::key))
+            }
+            Ask::Deviation { level, hours } => format!("{base}/api/v1/analysis/deviation?level={level}&hours={hours}"),
         };
         let mut request = agent.get(&url);
         if let Some(b) = &bearer {
@@ -239,6 +264,10 @@ fn answer_asks(
                     .read_json::<Vec<ServiceRequest>>()
                     .map(|list| Answer::NewestClosed(list.first().and_then(|r| r.service_request_id.parse().ok())))
                     .map_err(|e| e.to_string()),
+                Ask::Trend { .. } => read(&mut res).map(|a| Answer::Trend(Box::new(a))),
+                Ask::Ranking { .. } => read(&mut res).map(|a| Answer::Ranking(Box::new(a))),
+                Ask::Hotspots { .. } => read(&mut res).map(|a| Answer::Hotspots(Box::new(a))),
+                Ask::Deviation { .. } => read(&mut res).map(|a| Answer::Deviation(Box::new(a))),
             },
         };
         let answer = answer.unwrap_or_else(|error| Answer::Failed { ask, error });
@@ -246,6 +275,25 @@ fn answer_asks(
             return;
         }
     }
+}
+
+/// An answer's JSON body as `T` (a 研判 answer can be large: up to 16 MiB).
+fn read<T: serde::de::DeserializeOwned>(res: &mut ureq::http::Response<ureq::Body>) -> Result<T, String> {
+    res.body_mut().with_config().limit(16 << 20).read_json::<T>().map_err(|e| e.to_string())
+}
+
+/// A grid code as a query value (codes are ASCII letters, digits and dashes; anything else is
+/// percent-encoded).
+fn url_part(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut asks: MessageReader<Ask>) {

@@ -11,14 +11,21 @@ pub const FONT_PATHS: [&str; 2] =
 #[derive(Resource, Debug, Clone)]
 pub struct UiFont(pub Handle<Font>);
 
-/// Reads the CJK font into a font asset (a missing font is logged: Chinese would not render).
-pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
+/// The CJK font file's bytes (a missing font is logged: Chinese would not render).
+pub fn font_bytes() -> Option<Vec<u8>> {
     let candidates: Vec<String> =
         std::env::var("GRIDWALL_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| (*s).to_owned())).collect();
-    if let Some(bytes) = candidates.iter().find_map(|p| std::fs::read(p).ok()) {
-        commands.insert_resource(UiFont(fonts.add(Font::from_bytes(bytes))));
-    } else {
+    let bytes = candidates.iter().find_map(|p| std::fs::read(p).ok());
+    if bytes.is_none() {
         error!("no CJK font found ({}); run scripts/setup-debian.sh or set GRIDWALL_FONT", candidates.join(", "));
+    }
+    bytes
+}
+
+/// Reads the CJK font into a font asset.
+pub fn load_font(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
+    if let Some(bytes) = font_bytes() {
+        commands.insert_resource(UiFont(fonts.add(Font::from_bytes(bytes))));
     }
 }
 

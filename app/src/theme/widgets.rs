@@ -56,6 +56,8 @@ pub enum Place {
     Caption,
     /// The time bar (replay).
     Timebar,
+    /// The 研判 panel (charts, ranking, warnings).
+    Analysis,
 }
 
 /// Whether the HUD and the map's labels are drawn (`--hud off`: a clean picture).

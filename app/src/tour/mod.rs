@@ -13,7 +13,9 @@ use gridwall_protocol::wall::Caption;
 
 use crate::AppSystems;
 use crate::loading::Readiness;
-use crate::map::{Flight, HeatmapOn, IncidentMarker, OrbitCamera, Presentation, Select, Selection, Target, to_world};
+use crate::map::{
+    AnalysisShown, Flight, HeatmapOn, IncidentMarker, OrbitCamera, Presentation, Select, Selection, Target, to_world,
+};
 use crate::net::{Answer, Ask};
 pub use script::{IncidentPick, Step, TourScript};
 
@@ -73,6 +75,7 @@ impl Plugin for TourPlugin {
             .add_message::<Answer>()
             .init_resource::<Presentation>()
             .init_resource::<HeatmapOn>()
+            .init_resource::<AnalysisShown>()
             .init_resource::<Selection>()
             .add_systems(OnEnter(Readiness::Ready), start_tour.run_if(resource_exists::<Tour>))
             .add_systems(
@@ -137,6 +140,7 @@ fn play_tour(
     mut cameras: Query<(Entity, &mut OrbitCamera)>,
     mut presentation: ResMut<Presentation>,
     mut heatmap: ResMut<HeatmapOn>,
+    mut analysis: ResMut<AnalysisShown>,
     markers: Query<&IncidentMarker>,
     mut select: MessageWriter<Select>,
     mut asks: MessageWriter<Ask>,
@@ -167,6 +171,7 @@ fn play_tour(
     info!("tour step {}: {}", i + 1, step.caption.as_ref().map_or("", |c| c.en.as_str()));
     *presentation = Presentation { caption: step.caption.clone(), highlight: step.highlight.clone(), cast: false };
     heatmap.set_if_neq(HeatmapOn(step.heatmap));
+    analysis.set_if_neq(AnalysisShown { open: step.analysis.is_some(), tab: step.analysis.unwrap_or_default() });
     tour.incident = None;
     tour.asking = false;
     tour.flown = false;

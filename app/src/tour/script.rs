@@ -14,6 +14,7 @@
 //! patrols = "370783001"       # only the patrols of this grid unit
 //! heatmap = true              # the incident heatmap on (off otherwise)
 //! incident = "closed"         # open: the oldest open incident's panel; closed: the newest closed
+//! analysis = "ranking"        # the 研判 panel on this page: trend | ranking | warnings
 //! ```
 
 use std::path::Path;
@@ -52,6 +53,7 @@ struct StepIn {
     #[serde(default)]
     heatmap: bool,
     incident: Option<Spanned<String>>,
+    analysis: Option<Spanned<String>>,
 }
 
 fn default_fly() -> f64 {
@@ -87,6 +89,8 @@ pub struct Step {
     pub highlight: Option<Highlight>,
     pub heatmap: bool,
     pub incident: Option<IncidentPick>,
+    /// The 研判 panel shown on this page during the step (closed otherwise).
+    pub analysis: Option<crate::map::AnalysisTab>,
 }
 
 /// A whole tour.
@@ -228,8 +232,12 @@ fn check(s: &StepIn) -> Result<Step, (Option<usize>, String)> {
         Some(i) if i.get_ref() == "closed" => Some(IncidentPick::Closed),
         Some(i) => return Err((at(i), format!("incident {:?}: use open or closed", i.get_ref()))),
     };
+    let analysis = match &s.analysis {
+        None => None,
+        Some(a) => Some(a.get_ref().parse().map_err(|e: String| (at(a), format!("analysis: {e}")))?),
+    };
     let caption = s.caption.as_ref().map(|c| c.get_ref().clone());
-    Ok(Step { fly_s, hold_s, camera, caption, highlight, heatmap: s.heatmap, incident })
+    Ok(Step { fly_s, hold_s, camera, caption, highlight, heatmap: s.heatmap, incident, analysis })
 }
 
 /// Where a spanned value starts in the file.
@@ -292,6 +300,10 @@ heatmap = true
         assert!(has(&|s| s.highlight == Some(Highlight::Kpis)));
         assert!(has(&|s| s.heatmap));
         assert!(has(&|s| s.incident == Some(IncidentPick::Open)) && has(&|s| s.incident == Some(IncidentPick::Closed)));
+        use crate::map::AnalysisTab;
+        assert!(
+            has(&|s| s.analysis == Some(AnalysisTab::Warnings)) && has(&|s| s.analysis == Some(AnalysisTab::Ranking))
+        );
     }
 
     #[test]
@@ -302,6 +314,9 @@ heatmap = true
         let bad = TOUR.replace("highlight = \"community\"", "highlight = \"province\"");
         let e = TourScript::parse(&bad, "t").unwrap_err().to_string();
         assert!(e.starts_with("t line 14: step 2: highlight \"province\""), "{e}");
+        let bad = TOUR.replace("heatmap = true", "analysis = \"charts\"");
+        let e = TourScript::parse(&bad, "t").unwrap_err().to_string();
+        assert!(e.starts_with("t line 15: step 2: analysis: \"charts\": use trend, ranking or warnings"), "{e}");
         let bad = TOUR.replace("hold_s = 2\n", "hold_s = 0\n");
         let e = TourScript::parse(&bad, "t").unwrap_err().to_string();
         assert!(e.starts_with("t line 10: step 2: hold_s"), "the step's line: {e}");

@@ -11,6 +11,7 @@
 //! banner = [0, 0]      # one PC driving all panels; a panel process always shows its own
 //! caption = [0, -1]
 //! timebar = [0, -1]
+//! analysis = [0, 0]    # the 研判 panel, under the title
 //! ```
 
 use std::path::Path;
@@ -40,6 +41,7 @@ pub struct Places {
     pub banner: [i32; 2],
     pub caption: [i32; 2],
     pub timebar: [i32; 2],
+    pub analysis: [i32; 2],
 }
 
 impl Default for Places {
@@ -52,6 +54,7 @@ impl Default for Places {
             banner: [0, 0],
             caption: [0, -1],
             timebar: [0, -1],
+            analysis: [0, 0],
         }
     }
 }
@@ -95,6 +98,7 @@ impl WallLayout {
             Place::Banner => p.banner,
             Place::Caption => p.caption,
             Place::Timebar => p.timebar,
+            Place::Analysis => p.analysis,
         };
         shape.resolve(c, r)
     }
@@ -113,12 +117,13 @@ mod tests {
         assert_eq!(d.tile(Place::Detail, &shape), UVec2::new(2, 0));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("layout.toml");
-        std::fs::write(&file, "scale = 2.0\n[places]\ndetail = [1, 0]\n").unwrap();
+        std::fs::write(&file, "scale = 2.0\n[places]\ndetail = [1, 0]\nanalysis = [-1, -1]\n").unwrap();
         let l = WallLayout::load(&file).unwrap();
         assert_eq!(
             (l.scale, l.tile(Place::Detail, &shape), l.tile(Place::Ticker, &shape)),
             (2.0, UVec2::new(1, 0), UVec2::new(0, 1))
         );
+        assert_eq!(l.tile(Place::Analysis, &shape), UVec2::new(2, 1), "the 研判 panel moved to the last panel");
         std::fs::write(&file, "[places]\ndetial = [1, 0]\n").unwrap();
         assert!(WallLayout::load(&file).unwrap_err().to_string().contains("detial"), "a misspelt place is named");
     }
