@@ -8,9 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame, helsinki_past};
+use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_past};
 use gridwall_testkit::shots::{Shot, keep};
-use support::{live, run_gridwall};
+use support::{live, report_pipe_burst, run_gridwall};
 
 fn get(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
     match ureq::get(format!("http://{addr}{path}")).call() {
@@ -48,16 +48,7 @@ fn the_analysis_panel_draws_the_trend_the_ranking_and_a_warning() {
     wait("the analysis to read the store", || (get(addr, "/api/v1/analysis/trend?hours=24").0 == 200).then_some(()));
 
     // Six blocked pipes at one place: a volume warning for that community.
-    let frame = helsinki_frame();
-    for k in 0..6 {
-        let (lon, lat) = frame.to_wgs84(40.0 + f64::from(k) * 3.0, 60.0).unwrap();
-        let form = format!("service_code=pipe_blockage&lat={lat}&long={lon}&description=x");
-        let res = ureq::post(format!("http://{addr}/open311/v2/requests.json"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send(form)
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 201);
-    }
+    report_pipe_burst(addr, 40.0, 60.0, 3.0);
     let scope = wait("a volume warning", || {
         let (_, list) = get(addr, "/api/v1/warnings");
         list["warnings"]

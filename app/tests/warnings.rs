@@ -7,9 +7,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gridwall::scene::SceneInfo;
-use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame};
+use gridwall_testkit::server::{BackgroundServer, helsinki_config};
 use gridwall_testkit::shots::{Shot, keep};
-use support::{cached_scene, live, project, run_gridwall};
+use support::{cached_scene, live, project, report_pipe_burst, run_gridwall};
 
 fn get(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     let mut res = ureq::get(format!("http://{addr}{path}")).call().unwrap();
@@ -31,16 +31,7 @@ fn a_warned_community_is_outlined_in_its_warning_colour() {
     run_gridwall(home.path(), &live(addr, (w, h), &["--wait-ready", "--screenshot", before.to_str().unwrap()]));
 
     // Six blocked pipes reported at one place.
-    let frame = helsinki_frame();
-    for k in 0..6 {
-        let (lon, lat) = frame.to_wgs84(150.0 + f64::from(k) * 4.0, -200.0).unwrap();
-        let form = format!("service_code=pipe_blockage&lat={lat}&long={lon}&description=x");
-        let res = ureq::post(format!("http://{addr}/open311/v2/requests.json"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send(form)
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 201);
-    }
+    report_pipe_burst(addr, 150.0, -200.0, 4.0);
     let end = Instant::now() + Duration::from_secs(30);
     let warned = loop {
         let list = get(addr, "/api/v1/warnings");

@@ -90,3 +90,18 @@ pub fn server_with_incidents(data: &Path, points: &[(f64, f64)]) -> BackgroundSe
     });
     server
 }
+
+/// Six blocked pipes reported over Open311 a few metres apart from local point (x, y) eastwards:
+/// a burst the server's analysis warns.
+pub fn report_pipe_burst(addr: std::net::SocketAddr, x: f64, y: f64, step_m: f64) {
+    let frame = helsinki_frame();
+    for k in 0..6 {
+        let (lon, lat) = frame.to_wgs84(x + f64::from(k) * step_m, y).unwrap();
+        let form = format!("service_code=pipe_blockage&lat={lat}&long={lon}&description=x");
+        let res = ureq::post(format!("http://{addr}/open311/v2/requests.json"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(form)
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+    }
+}
