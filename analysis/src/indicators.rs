@@ -111,18 +111,39 @@ pub fn roll_up<'a>(units: &Units, rows: impl IntoIterator<Item = (&'a str, &'a T
 /// The units of `level` with at least `min_cases` accepted, best 综合指标 first (ties: more
 /// closed first, then by code), numbered from 1.
 pub fn rank(units: &Units, level: GridLevel, sums: &[Tally], w: &Weights, min_cases: u64) -> Vec<RankEntry> {
-    let mut entries: Vec<RankEntry> = units
-        .at_level(level)
-        .filter_map(|u| {
-            let ind = indicators(&sums[u as usize], w);
-            let score = ind.score.filter(|_| ind.total >= min_cases.max(1))?;
+    ranked(
+        units.at_level(level).map(|u| {
             let unit = units.get(u);
+            (unit.code.as_str(), unit.name.as_str(), &sums[u as usize])
+        }),
+        w,
+        min_cases,
+    )
+}
+
+/// The desks (the patrols and departments cases were assigned to) ranked like grid units: a
+/// desk's code and name are its name.
+pub fn rank_desks(rows: &[(String, Tally)], w: &Weights, min_cases: u64) -> Vec<RankEntry> {
+    ranked(rows.iter().map(|(desk, t)| (desk.as_str(), desk.as_str(), t)), w, min_cases)
+}
+
+/// Ranks (code, name, counters) by 综合指标: those with at least `min_cases` accepted, best
+/// first (ties: more closed first, then by code), numbered from 1.
+fn ranked<'a>(
+    items: impl Iterator<Item = (&'a str, &'a str, &'a Tally)>,
+    w: &Weights,
+    min_cases: u64,
+) -> Vec<RankEntry> {
+    let mut entries: Vec<RankEntry> = items
+        .filter_map(|(code, name, t)| {
+            let ind = indicators(t, w);
+            let score = ind.score.filter(|_| ind.total >= min_cases.max(1))?;
             Some(RankEntry {
                 rank: 0,
                 previous_rank: None,
                 change: None,
-                code: unit.code.clone(),
-                name: unit.name.clone(),
+                code: code.to_owned(),
+                name: name.to_owned(),
                 score,
                 indicators: ind,
             })
@@ -205,5 +226,21 @@ mod tests {
         let now = with_changes(now, &before);
         let moves: Vec<(Option<u32>, Option<i64>)> = now.iter().map(|e| (e.previous_rank, e.change)).collect();
         assert_eq!(moves, [(Some(2), Some(1)), (None, None), (Some(1), Some(-2))]);
+    }
+
+    #[test]
+    fn desks_rank_by_their_own_cases() {
+        let w = Weights::default();
+        let rows = vec![
+            ("市政养护".to_owned(), tally(20, 12, 4, 3, 14, 10, 5)),
+            ("网格员李四".to_owned(), tally(8, 8, 8, 0, 0, 8, 8)),
+            ("环卫所".to_owned(), tally(30, 29, 27, 1, 3, 25, 22)),
+            ("网格员王五".to_owned(), tally(2, 2, 2, 0, 0, 2, 2)),
+        ];
+        let ranked = rank_desks(&rows, &w, 5);
+        let order: Vec<&str> = ranked.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(order, ["网格员李四", "环卫所", "市政养护"], "王五 has too few cases to rank");
+        assert_eq!(ranked[2].indicators.on_time_rate, Some(4.0 / 12.0));
+        assert_eq!(ranked[0].code, ranked[0].name);
     }
 }

@@ -55,6 +55,8 @@ fn a_burst_is_warned_on_every_display_and_only_a_commander_acknowledges_it() {
     let (s, t): (Server, RoleTokens) = Server::start_with_tokens(move |c| {
         c.live.data = data;
         c.live.analysis.every_s = 0.2;
+        // The synthesized past gives each patrol a few cases in three weeks.
+        c.live.analysis.min_cases = 2;
     });
     wait("the analysis to read the store", || {
         (s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/trend?hours=48", None).0 == 200).then_some(())
@@ -136,6 +138,19 @@ fn a_burst_is_warned_on_every_display_and_only_a_commander_acknowledges_it() {
     assert!(rank["ranked"].as_u64().unwrap() >= 3, "{rank}");
     let best: Vec<f64> = rank["best"].as_array().unwrap().iter().map(|e| e["score"].as_f64().unwrap()).collect();
     assert!(best.windows(2).all(|w| w[0] >= w[1]), "{best:?}");
+    // The desks: the patrols and departments the synthesized cases went to, ranked the same way.
+    let (status, desks) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/desks?period=quarter&top=5", None);
+    assert_eq!(status, 200, "{desks}");
+    assert!(desks["ranked"].as_u64().unwrap() >= 20, "{desks}");
+    assert!(desks["best"][0]["name"].as_str().unwrap().starts_with("P-"), "a patrol: {desks}");
+    let best: Vec<f64> = desks["best"].as_array().unwrap().iter().map(|e| e["score"].as_f64().unwrap()).collect();
+    assert!(best.windows(2).all(|w| w[0] >= w[1]) && best.len() <= 5, "{best:?}");
+    assert!(desks["best"][0]["name"].as_str().is_some_and(|n| !n.is_empty()), "{desks}");
+    let (status, csv) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/desks?format=csv", None);
+    assert_eq!(status, 200);
+    assert!(csv.as_str().unwrap().starts_with("rank,previous_rank,change,code,name,score"), "{csv}");
+    assert_eq!(s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/desks?top=0", None).0, 400);
+
     // The hot spot layer of the three weeks, as JSON, GeoJSON (cell polygons in WGS84) and CSV.
     let (status, layer) = s.call_as(Some(&t.viewer), "GET", "/api/v1/analysis/hotspots", None);
     assert_eq!(status, 200, "{layer}");

@@ -21,7 +21,7 @@ mod panel;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
-use gridwall_protocol::api::analysis::{RankingAnswer, TrendAnswer};
+use gridwall_protocol::api::analysis::{DeskRankingAnswer, RankingAnswer, TrendAnswer};
 use gridwall_protocol::{AnalysisPeriod, GridLevel, IncidentCategory, ServerMessage};
 
 use crate::AppSystems;
@@ -54,6 +54,8 @@ pub struct AnalysisPanel {
     pub category: Option<IncidentCategory>,
     pub hours: u32,
     pub level: GridLevel,
+    /// The ranking lists the desks (patrols and departments) instead of grid units.
+    pub desks: bool,
     pub period: AnalysisPeriod,
     /// The warning opened on the 预警 page.
     pub focus: Option<u64>,
@@ -72,6 +74,7 @@ impl Default for AnalysisPanel {
             category: None,
             hours: 72,
             level: GridLevel::Community,
+            desks: false,
             period: AnalysisPeriod::Quarter,
             focus: None,
             brush: None,
@@ -96,6 +99,7 @@ impl AnalysisPanel {
 pub struct AnalysisData {
     pub trend: Option<TrendAnswer>,
     pub ranking: Option<RankingAnswer>,
+    pub desks: Option<DeskRankingAnswer>,
     asked_trend: Option<(Ask, f32)>,
     asked_ranking: Option<(Ask, f32)>,
     asked_hotspots: Option<f32>,
@@ -237,7 +241,11 @@ fn ask(
         data.asked_trend = Some((trend.clone(), now));
         asks.write(trend);
     }
-    let ranking = Ask::Ranking { level: panel.level, period: panel.period, top: RANK_TOP };
+    let ranking = if panel.desks {
+        Ask::Desks { period: panel.period, top: RANK_TOP }
+    } else {
+        Ask::Ranking { level: panel.level, period: panel.period, top: RANK_TOP }
+    };
     if stale(data.asked_ranking.as_ref(), &ranking, RANKING_REFRESH_S) {
         data.asked_ranking = Some((ranking.clone(), now));
         asks.write(ranking);
@@ -261,6 +269,7 @@ fn take_answers(
         match a {
             Answer::Trend(t) => data.trend = Some((**t).clone()),
             Answer::Ranking(r) => data.ranking = Some((**r).clone()),
+            Answer::Desks(d) => data.desks = Some((**d).clone()),
             Answer::Hotspots(h) => layer.answer = Some((**h).clone()),
             Answer::Deviation(d) => {
                 // The answer replaces its level's units (the other level's stay).
@@ -269,17 +278,20 @@ fn take_answers(
                     deviations.0.insert(u.code.clone(), u.clone());
                 }
             }
-            Answer::Failed { ask: ask @ (Ask::Trend { .. } | Ask::Ranking { .. } | Ask::Hotspots { .. }), error } => {
+            Answer::Failed {
+                ask: ask @ (Ask::Trend { .. } | Ask::Ranking { .. } | Ask::Desks { .. } | Ask::Hotspots { .. }),
+                error,
+            } => {
                 let what = match ask {
                     Ask::Trend { .. } => lang.pick("趋势", "trend"),
-                    Ask::Ranking { .. } => lang.pick("排名", "ranking"),
+                    Ask::Ranking { .. } | Ask::Desks { .. } => lang.pick("排名", "ranking"),
                     _ => lang.pick("热点", "hot spots"),
                 };
                 panel.note = Some(format!("{what}{}{error}", lang.pick("：", ": ")));
             }
             _ => continue,
         }
-        if data.trend.is_some() && data.ranking.is_some() || panel.note.is_some() {
+        if data.trend.is_some() && (data.ranking.is_some() || data.desks.is_some()) || panel.note.is_some() {
             progress.done(FIRST_ANSWERS);
         }
     }
@@ -373,6 +385,10 @@ mod tests {
                 Ask::Ranking { level: GridLevel::Community, period: AnalysisPeriod::Quarter, top: RANK_TOP },
             ]
         );
+        // The desks instead of grid units: their own ranking.
+        app.world_mut().resource_mut::<AnalysisPanel>().desks = true;
+        app.update();
+        assert_eq!(asks(&mut app), [Ask::Desks { period: AnalysisPeriod::Quarter, top: RANK_TOP }]);
         // A community selected on the map scopes the trend; a cell does not.
         app.world_mut().resource_mut::<Selection>().target = Some(Target::Grid("370783001001".into()));
         app.update();

@@ -266,7 +266,13 @@ fn ranking_page(ui: &mut egui::Ui, panel: &mut AnalysisPanel, data: &AnalysisDat
             (GridLevel::Community, lang.pick("社区", "communities")),
             (GridLevel::Cell, lang.pick("网格", "cells")),
         ] {
-            ui.selectable_value(&mut panel.level, level, name);
+            if ui.selectable_label(!panel.desks && panel.level == level, name).clicked() {
+                panel.level = level;
+                panel.desks = false;
+            }
+        }
+        if ui.selectable_label(panel.desks, lang.pick("处置部门", "desks")).clicked() {
+            panel.desks = true;
         }
         ui.separator();
         for (period, name) in [
@@ -278,32 +284,36 @@ fn ranking_page(ui: &mut egui::Ui, panel: &mut AnalysisPanel, data: &AnalysisDat
             ui.selectable_value(&mut panel.period, period, name);
         }
     });
-    let Some(r) = &data.ranking else {
+    // Grid units or desks: the same shape of list.
+    let list = if panel.desks {
+        data.desks.as_ref().map(|d| (&d.span, d.ranked, d.min_cases, &d.best, &d.worst))
+    } else {
+        data.ranking.as_ref().map(|r| (&r.span, r.ranked, r.min_cases, &r.best, &r.worst))
+    };
+    let Some((span, ranked, min_cases, best, worst)) = list else {
         ui.label(lang.pick("等待排名…", "waiting for the ranking…"));
         return None;
     };
     ui.label(match lang {
-        Lang::Zh => {
-            format!("{} · 综合指标 · {} 个单位参与排名（受理不少于 {} 件）", r.span.label, r.ranked, r.min_cases)
-        }
-        Lang::En => format!("{} · composite score · {} units ranked (≥ {} cases)", r.span.label, r.ranked, r.min_cases),
+        Lang::Zh => format!("{} · 综合指标 · {ranked} 个参与排名（受理不少于 {min_cases} 件）", span.label),
+        Lang::En => format!("{} · composite score · {ranked} ranked (≥ {min_cases} cases)", span.label),
     });
-    if r.ranked == 0 {
+    if ranked == 0 {
         ui.label(lang.pick("本期尚无足够案件", "not enough cases this period"));
         return None;
     }
-    let mut picked = None;
     ui.label(RichText::new(lang.pick("红榜", "Best")).color(Color32::from_rgb(255, 110, 90)).strong());
-    picked = picked.or(charts::ranking_rows(ui, "gridwall-best", &r.best, lang));
-    ui.add_space(6.0);
+    let mut picked = charts::ranking_rows(ui, "gridwall-best", best, lang);
     // Fewer ranked than both lists hold: the worst list goes on where the best ended.
-    let last_best = r.best.last().map_or(0, |e| e.rank);
-    let worst: Vec<_> = r.worst.iter().filter(|e| e.rank > last_best).cloned().collect();
+    let last_best = best.last().map_or(0, |e| e.rank);
+    let worst: Vec<_> = worst.iter().filter(|e| e.rank > last_best).cloned().collect();
     if !worst.is_empty() {
+        ui.add_space(6.0);
         ui.label(RichText::new(lang.pick("黑榜", "Worst")).color(color32(palette::DIM)).strong());
         picked = picked.or(charts::ranking_rows(ui, "gridwall-worst", &worst, lang));
     }
-    picked
+    // A desk is not a place: only grid units scope the trend.
+    picked.filter(|_| !panel.desks)
 }
 
 fn level_chip(ui: &mut egui::Ui, level: WarningLevel, lang: Lang) {

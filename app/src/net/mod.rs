@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use futures_util::{SinkExt as _, StreamExt as _};
-use gridwall_protocol::api::analysis::{DeviationAnswer, HotspotAnswer, RankingAnswer, TrendAnswer};
+use gridwall_protocol::api::analysis::{DeskRankingAnswer, DeviationAnswer, HotspotAnswer, RankingAnswer, TrendAnswer};
 use gridwall_protocol::api::open311::ServiceRequest;
 use gridwall_protocol::api::{ErrorBody, IncidentDetail, NearestAnswer};
 use gridwall_protocol::binary::{ServerDecoder, encode_client};
@@ -59,6 +59,8 @@ pub enum Ask {
     Trend { scope: Option<String>, category: Option<IncidentCategory>, hours: u32 },
     /// `GET /api/v1/analysis/ranking`: 一季一排名 of a level for the period holding today.
     Ranking { level: GridLevel, period: AnalysisPeriod, top: u32 },
+    /// `GET /api/v1/analysis/desks`: the desks (patrols, departments) ranked for the period.
+    Desks { period: AnalysisPeriod, top: u32 },
     /// `GET /api/v1/analysis/hotspots`: the emerging hot spot layer.
     Hotspots { category: Option<IncidentCategory> },
     /// `GET /api/v1/analysis/deviation`: each unit of a level against its band.
@@ -77,6 +79,7 @@ pub enum Answer {
     NewestClosed(Option<u64>),
     Trend(Box<TrendAnswer>),
     Ranking(Box<RankingAnswer>),
+    Desks(Box<DeskRankingAnswer>),
     Hotspots(Box<HotspotAnswer>),
     Deviation(Box<DeviationAnswer>),
     Failed {
@@ -230,6 +233,7 @@ fn answer_asks(
             Ask::Ranking { level, period, top } => {
                 format!("{base}/api/v1/analysis/ranking?level={level}&period={period}&top={top}")
             }
+            Ask::Desks { period, top } => format!("{base}/api/v1/analysis/desks?period={period}&top={top}"),
             Ask::Hotspots { category } => {
                 format!("{base}/api/v1/analysis/hotspots?category={}", category.map_or("", IncidentCategory::key))
             }
@@ -266,6 +270,7 @@ fn answer_asks(
                     .map_err(|e| e.to_string()),
                 Ask::Trend { .. } => read(&mut res).map(|a| Answer::Trend(Box::new(a))),
                 Ask::Ranking { .. } => read(&mut res).map(|a| Answer::Ranking(Box::new(a))),
+                Ask::Desks { .. } => read(&mut res).map(|a| Answer::Desks(Box::new(a))),
                 Ask::Hotspots { .. } => read(&mut res).map(|a| Answer::Hotspots(Box::new(a))),
                 Ask::Deviation { .. } => read(&mut res).map(|a| Answer::Deviation(Box::new(a))),
             },

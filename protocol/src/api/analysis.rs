@@ -107,6 +107,20 @@ pub struct RankingAnswer {
     pub worst: Vec<RankEntry>,
 }
 
+/// `GET /api/v1/analysis/desks?period=&at=&top=&format=json\|csv`: the desks (the patrols and
+/// departments cases were assigned to; `（未分派）` for cases nobody took) ranked by the
+/// 综合指标 of the cases accepted in the period, like grid units (a desk's `code` and `name` are
+/// its name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeskRankingAnswer {
+    pub span: PeriodSpan,
+    pub previous: PeriodSpan,
+    pub ranked: u32,
+    pub min_cases: u64,
+    pub best: Vec<RankEntry>,
+    pub worst: Vec<RankEntry>,
+}
+
 /// One bucket of a trend: what was counted and what was expected, with the band's upper bound.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrendPoint {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /api/v1/analysis/indicators?level=&period=&at=&scope=` | indicators per grid unit with 环比 and 同比 → [`IndicatorsAnswer`] |
 //! | `GET /api/v1/analysis/ranking?level=&period=&at=&top=&format=json\|csv` | 一季一排名: units by 综合指标 with their rank change → [`RankingAnswer`] (or CSV) |
+//! | `GET /api/v1/analysis/desks?period=&at=&top=&format=json\|csv` | the desks (patrols and departments cases went to) by 综合指标 with rank changes → [`DeskRankingAnswer`] (or CSV) |
 //! | `GET /api/v1/analysis/trend?scope=&category=&hours=` | hourly counts with the expected band and breakdowns → [`TrendAnswer`] |
 //! | `GET /api/v1/analysis/hotspots?category=&format=json\|geojson\|csv` | the emerging hot spot layer of the last days → [`HotspotAnswer`] (or `GeoJSON` polygons, or CSV) |
 //! | `GET /api/v1/analysis/deviation?level=&hours=` | each unit's count over the last hours beside its band (the overview's tint) → [`DeviationAnswer`] |
@@ -23,15 +24,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gridwall_analysis::indicators::{indicators, rank, roll_up, with_changes};
+use gridwall_analysis::indicators::{indicators, rank, rank_desks, roll_up, with_changes};
 use gridwall_analysis::periods::{Span, parse_iso};
 use gridwall_backend::Backend;
 use gridwall_backend::analysis::AckFailure;
 use gridwall_city::access::Permission;
 use gridwall_city::tally::{Tally, local_day};
 use gridwall_protocol::api::analysis::{
-    DeviationAnswer, HotspotAnswer, IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer, UnitIndicators, Warning,
-    WarningsAnswer,
+    DeskRankingAnswer, DeviationAnswer, HotspotAnswer, IndicatorsAnswer, RankEntry, RankingAnswer, TrendAnswer,
+    UnitIndicators, Warning, WarningsAnswer,
 };
 use gridwall_protocol::{AnalysisPeriod, GridLevel, IncidentCategory, KpiPeriod};
 use gridwall_store::history::analysis::MAX_WARNINGS;
@@ -172,6 +173,44 @@ pub async fn ranking(
         min_cases: config.min_cases,
         best,
         worst,
+    })
+    .into_response())
+}
+
+pub async fn desks(
+    who: Who,
+    State(backend): State<Arc<Backend>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    who.check(Permission::Read)?;
+    let top: usize = param(&q, "top", 10, "a number of desks, 1 to 1000")?;
+    if !(1..=MAX_TOP).contains(&top) {
+        return Err(ApiError::bad_request("top", "a number of desks, 1 to 1000"));
+    }
+    let format = q.get("format").map_or("json", String::as_str);
+    if !["json", "csv"].contains(&format) {
+        return Err(ApiError::bad_request("format", "use json or csv"));
+    }
+    let span = span(&backend, &q, AnalysisPeriod::Month)?;
+    let previous = span.previous();
+    let offset = backend.live().utc_offset_ms;
+    let ms = move |s: Span| (s.from * 86_400_000 - offset, s.to * 86_400_000 - offset);
+    let ((from, to), (prev_from, prev_to)) = (ms(span), ms(previous));
+    let (now, before) =
+        backend.read(move |src| Ok((src.desk_tallies(from, to)?, src.desk_tallies(prev_from, prev_to)?))).await?;
+    let config = &backend.analysis.config;
+    let before = rank_desks(&before, &config.weights, config.min_cases);
+    let all = with_changes(rank_desks(&now, &config.weights, config.min_cases), &before);
+    if format == "csv" {
+        return Ok(csv(&all));
+    }
+    Ok(Json(DeskRankingAnswer {
+        span: span.answer(),
+        previous: previous.answer(),
+        ranked: all.len() as u32,
+        min_cases: config.min_cases,
+        best: all.iter().take(top).cloned().collect(),
+        worst: all.iter().skip(all.len().saturating_sub(top)).cloned().collect(),
     })
     .into_response())
 }

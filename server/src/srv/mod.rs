@@ -87,6 +87,7 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/analysis/trend", get(analysis::trend))
         .route("/api/v1/analysis/hotspots", get(analysis::hotspots))
         .route("/api/v1/analysis/deviation", get(analysis::deviation))
+        .route("/api/v1/analysis/desks", get(analysis::desks))
         .route("/api/v1/warnings", get(analysis::warnings))
         .route("/api/v1/warnings/{id}", get(analysis::warning))
         .route("/api/v1/warnings/{id}/ack", post(analysis::ack))

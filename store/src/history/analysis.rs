@@ -14,6 +14,12 @@ use super::source::Source;
 pub const MAX_RECENT: usize = 5_000_000;
 /// Most warnings one list answers.
 pub const MAX_WARNINGS: usize = 5_000;
+/// Most desks one period's indicators keep (the rest are summed under [`OTHER_DESKS`]).
+pub const MAX_DESKS: usize = 20_000;
+/// Where cases of desks past [`MAX_DESKS`] are counted.
+pub const OTHER_DESKS: &str = "（其他）";
+/// Where cases nobody was assigned to are counted.
+pub const UNASSIGNED: &str = "（未分派）";
 
 impl Source {
     /// The incidents accepted at or after `since_ms`, by id: the newest [`MAX_RECENT`].
@@ -68,6 +74,46 @@ impl Source {
                 Ok(rows.iter().map(|r| (r.get(0), crate::pg_tally(r, 1))).collect())
             }
         }
+    }
+
+    /// The KPI counters of the incidents accepted in `[from_ms, to_ms)` per desk (the patrol or
+    /// department a case is assigned to, the one that closed it), read row by row: memory is
+    /// bounded by [`MAX_DESKS`], not by the period's incidents.
+    pub fn desk_tallies(&mut self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, Tally)>, HistoryError> {
+        let mut desks: std::collections::HashMap<String, Tally> = std::collections::HashMap::new();
+        let mut count = |case_json: &str| -> Result<(), HistoryError> {
+            let case: gridwall_city::workflow::Case = serde_json::from_str(case_json)?;
+            let desk = case.assignee.as_deref().filter(|a| !a.is_empty()).unwrap_or(UNASSIGNED);
+            let key = if desks.contains_key(desk) || desks.len() < MAX_DESKS { desk } else { OTHER_DESKS };
+            desks.entry(key.to_owned()).or_default().add(&Tally::of(&case), 1);
+            Ok(())
+        };
+        match self {
+            Self::Sqlite(c) => {
+                let mut st =
+                    c.prepare_cached("SELECT case_json FROM incidents WHERE created_ms >= ?1 AND created_ms < ?2")?;
+                let mut rows = st.query([from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    count(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+                }
+            }
+            Self::Postgres(p) => {
+                use postgres::fallible_iterator::FallibleIterator as _;
+                let city = p.city().to_owned();
+                let (from, to) = (crate::time_of(from_ms), crate::time_of(to_ms));
+                let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&city, &from, &to];
+                let mut rows = p.c().query_raw(
+                    "SELECT case_json::text FROM incidents WHERE city = $1 AND opened >= $2 AND opened < $3",
+                    params,
+                )?;
+                while let Some(r) = rows.next()? {
+                    count(r.get(0))?;
+                }
+            }
+        }
+        let mut out: Vec<(String, Tally)> = desks.into_iter().collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// The first day any KPI row was counted on (none: nothing yet).
