@@ -11,7 +11,7 @@
 //! estimated from the units' daily counts; the band is the negative binomial with that mean
 //! and variance φ × mean (Poisson when φ ≤ 1).
 
-use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
+use statrs::distribution::{Binomial, DiscreteCDF, NegativeBinomial, Poisson};
 
 pub const HOUR_MS: i64 = 3_600_000;
 
@@ -85,6 +85,18 @@ pub fn weekday_factors(counts: &[f64; 7], days: &[f64; 7], days_prior: f64) -> [
     std::array::from_fn(|w| (counts[w] + days_prior * mean) / ((days[w] + days_prior) * mean))
 }
 
+/// P(X ≥ k) for X ~ Binomial(n, p): how surprising `k` of `n` are for a share `p` (1 for
+/// k = 0, 0 for k > n).
+pub fn binomial_at_least(n: u64, p: f64, k: u64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    Binomial::new(p.clamp(0.0, 1.0), n).map_or(1.0, |b| b.sf(k - 1))
+}
+
 /// Quasi-Poisson dispersion from (observed, expected) pairs: Σ (o − e)² / e over the pairs,
 /// per degree of freedom (`pairs − params`), at least 1 and at most 20. Past bursts are left
 /// out, as Farrington's reweighting does: after a first estimate, the pairs more than 2.58
@@ -124,6 +136,9 @@ mod tests {
         assert!(Band::new(2.0, 3.0).upper(1e-3) > 8);
         assert_eq!(Band::new(0.0, 1.0).upper(1e-3), 0, "nothing expected: any case is beyond");
         assert!(Band::new(1e6, 1.0).upper(1e-3) <= MAX_BOUND);
+        // Binomial(10, 0.5): P(X ≥ 9) = 11/1024.
+        assert!((binomial_at_least(10, 0.5, 9) - 11.0 / 1024.0).abs() < 1e-12);
+        assert_eq!((binomial_at_least(10, 0.5, 0), binomial_at_least(3, 0.5, 4)), (1.0, 0.0));
     }
 
     #[test]

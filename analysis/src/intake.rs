@@ -124,6 +124,12 @@ impl Intake {
         out
     }
 
+    /// How many recent incidents of any category were accepted at or after `since_ms` within
+    /// `r` metres (at most the square size) of `p`.
+    pub fn count_near_any(&self, p: [f64; 2], r: f64, since_ms: i64) -> usize {
+        IncidentCategory::ALL.iter().map(|&c| self.near(c, p, r, since_ms).len()).sum()
+    }
+
     /// Moves the kept hours forward to hold `hour`, dropping what falls out.
     pub fn advance(&mut self, hour: i64) {
         if self.first_hour == i64::MIN {

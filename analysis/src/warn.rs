@@ -74,6 +74,34 @@ fn amount(v: f64) -> String {
     if v >= 10.0 || v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
+/// The share of `category` in the reports of unit `area` over `[from_ms, to_ms)`: from its
+/// baseline where fitted, else from the reports kept; one category in twenty when nothing is
+/// known.
+fn category_share(
+    fit: &Seasonal,
+    intake: &Intake,
+    units: &Units,
+    area: u32,
+    category: IncidentCategory,
+    from_ms: i64,
+    to_ms: i64,
+) -> f64 {
+    let fitted: f64 = IncidentCategory::ALL.iter().map(|&c| fit.expected(area, c, from_ms, to_ms)).sum();
+    let (of, all) = if fit.days > 0.0 && fitted > 0.0 {
+        (fit.expected(area, category, from_ms, to_ms), fitted)
+    } else {
+        let mut counted = (0.0, 0.0);
+        for i in intake.since(from_ms).filter(|i| units.chain(i.cell).contains(&area)) {
+            counted.1 += 1.0;
+            if i.category == category {
+                counted.0 += 1.0;
+            }
+        }
+        counted
+    };
+    if all > 0.0 { (of / all).clamp(1e-6, 1.0) } else { 1.0 / IncidentCategory::ALL.len() as f64 }
+}
+
 impl Engine {
     pub fn new(units: Arc<Units>, config: Config, utc_offset_ms: i64) -> Self {
         let recent_days = config.repeat_days.max(1) + 1;
@@ -483,6 +511,15 @@ impl Engine {
             let share = (std::f64::consts::PI * r * r / self.units.get(area).area_m2.max(1.0)).min(1.0);
             let chance = crate::baseline::Band::new(in_area * share, 1.0);
             if chance.p_at_least(same.len() as u64) >= self.config.repeat_alpha {
+                continue;
+            }
+            // And more of this category than the place's own reports of every kind would give:
+            // reports gather on streets and squares, so a busy street has each category many
+            // times over by the area's measure; a place reported again and again for one
+            // problem stands out from its other reports.
+            let here = self.intake.count_near_any(place, r, now_ms - span);
+            let of_category = category_share(&fit, &self.intake, &self.units, area, f.category, now_ms - span, now_ms);
+            if crate::baseline::binomial_at_least(here as u64, of_category, same.len() as u64) >= alpha {
                 continue;
             }
             let level = if same.len() >= 3 * n {

@@ -204,14 +204,15 @@ fn open_warnings(
 }
 
 /// Asks for what the panel shows when the question changed or its answer aged, and for the
-/// overview's deviations every minute.
+/// overview's deviations every minute, of real time (a display drawing a frame a second would
+/// see the virtual clock, which skips long frames, run at a quarter of the pace).
 fn ask(
     shown: Res<AnalysisShown>,
     panel: Res<AnalysisPanel>,
     mut data: ResMut<AnalysisData>,
     mut layer: ResMut<HotspotLayer>,
     net: Option<Res<NetConfig>>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     mut asks: MessageWriter<Ask>,
 ) {
     if net.is_none() {
@@ -229,7 +230,7 @@ fn ask(
         data.asked_hotspots = Some(now);
         asks.write(Ask::Hotspots { category: None });
     }
-    if !layer.on {
+    if !layer.on && layer.answer.is_some() {
         data.asked_hotspots = None;
         layer.answer = None;
     }
@@ -288,6 +289,10 @@ fn take_answers(
                     _ => lang.pick("热点", "hot spots"),
                 };
                 panel.note = Some(format!("{what}{}{error}", lang.pick("：", ": ")));
+            }
+            Answer::Failed { ask: Ask::Deviation { level, .. }, error } => {
+                warn!("the deviations of each {level}: {error}");
+                continue;
             }
             _ => continue,
         }
@@ -374,6 +379,11 @@ mod tests {
         );
         app.update();
         assert!(asks(&mut app).is_empty(), "not again within the minute");
+        // A minute of real time later, however few frames were drawn meanwhile.
+        let later = std::time::Instant::now() + std::time::Duration::from_secs(61);
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualInstant(later));
+        app.update();
+        assert_eq!(asks(&mut app), first, "again after a minute");
 
         // Opened: the city's trend and the quarter's ranking.
         app.world_mut().resource_mut::<AnalysisShown>().open = true;

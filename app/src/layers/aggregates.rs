@@ -338,14 +338,17 @@ mod tests {
         assert_eq!(badge_text(&load, None, Lang::Zh), "5 件 · 超期 20% · 最早 受理");
         // With the baseline known the tint follows the deviation from normal, not the load: a
         // unit at its expectation is quiet however many are open, one past its band is full.
-        let normal = |observed| UnitDeviation { code: "x".into(), observed, expected: 40.0, upper: 52.0 };
-        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(40))), 0.0);
-        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(46))), 0.5);
-        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(90))), 1.0);
+        let normal = |observed| UnitDeviation { code: "x".into(), observed, expected: 10.0, upper: 16.0 };
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(10))), 0.0);
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(13))), 0.5);
+        assert_eq!(tint_of(&load, GridLevel::Community, Some(&normal(40))), 1.0);
+        // A busy unit a tenth above its normal is past its narrow band, but barely tinted.
+        let busy = UnitDeviation { code: "y".into(), observed: 2_100, expected: 1_920.0, upper: 2_030.0 };
+        assert!(tint_of(&load, GridLevel::Community, Some(&busy)) < 0.2);
         assert_eq!(tint_of(&load, GridLevel::Community, None), load.tint(GridLevel::Community));
         assert_eq!(
-            badge_text(&load, Some(&normal(46)), Lang::Zh),
-            "5 件 · 超期 20% · 最早 受理\n近24小时 46 件 · 常态 40 件"
+            badge_text(&load, Some(&normal(13)), Lang::Zh),
+            "5 件 · 超期 20% · 最早 受理\n近24小时 13 件 · 常态 10 件"
         );
         let badges: Vec<(String, bool)> = app
             .world_mut()

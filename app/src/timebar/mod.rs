@@ -45,11 +45,23 @@ pub struct Timeline {
     pub earliest_ms: i64,
     /// The speed the last replay ran at (play after a pause resumes at it).
     pub last_speed: f64,
+    /// The server's time when `earliest_ms` was said (the history kept slides with it).
+    pub said_ms: i64,
+}
+
+impl Timeline {
+    /// The oldest moment the server can replay at server time `now_ms`, a little later to
+    /// leave the request time to arrive (the history kept slides on meanwhile, 30 times as fast
+    /// on a demo server at ×30).
+    pub fn earliest_at(&self, now_ms: i64, rate: f64) -> i64 {
+        let slid = if self.said_ms > 0 { (now_ms - self.said_ms).max(0) } else { 0 };
+        self.earliest_ms + slid + (2_000.0 * rate.max(1.0)) as i64
+    }
 }
 
 impl Default for Timeline {
     fn default() -> Self {
-        Self { earliest_ms: 0, last_speed: 60.0 }
+        Self { earliest_ms: 0, last_speed: 60.0, said_ms: 0 }
     }
 }
 
@@ -146,8 +158,9 @@ fn read_timeline(
                 warn!("replay refused: {message}");
                 refused.0 = Some((message.clone(), time.elapsed_secs()));
             }
-            ServerMessage::Timeline { earliest_ms, live, speed, .. } => {
+            ServerMessage::Timeline { earliest_ms, live, speed, server_ms, .. } => {
                 timeline.earliest_ms = *earliest_ms;
+                timeline.said_ms = *server_ms;
                 if !live && *speed > 0.0 {
                     timeline.last_speed = *speed;
                 }
@@ -305,9 +318,12 @@ fn request_time(
                 ClientMessage::Replay { at: rfc3339_ms(at_ms), speed: speed.clamp(0.0, 3_600.0) }
             }
             TimeRequest::Incident { from_ms, to_ms } => {
-                // (An incident older than the history kept plays from its start.)
-                let from_ms = from_ms.max(timeline.earliest_ms);
+                // (An incident, or a span brushed on the 研判 trend, that began before the
+                // history kept plays from the oldest moment kept; one wholly before it is asked
+                // for as it is, and the server's refusal says why on the bar.)
                 let now = clock.now_ms(time.elapsed_secs()).unwrap_or(from_ms);
+                let earliest = timeline.earliest_at(now, clock.rate());
+                let from_ms = if to_ms > earliest { from_ms.max(earliest).min(now) } else { from_ms };
                 let span = to_ms.min(now) - from_ms;
                 let speed = incident_speed(span, clock.rate());
                 playing.until_ms = Some(to_ms);
@@ -385,7 +401,7 @@ mod tests {
         clock.set(1_790_000_000_000, 0.0);
         let mut time = Time::<()>::default();
         time.advance_by(std::time::Duration::ZERO);
-        let timeline = Timeline { earliest_ms: 1_789_920_000_000, last_speed: 60.0 };
+        let timeline = Timeline { earliest_ms: 1_789_920_000_000, last_speed: 60.0, said_ms: 0 };
         let at = |b| button_request(b, &clock, &time, &timeline);
         // From live: a speed replays the last hour; pause stands still at now; live is live.
         assert_eq!(at(TimeButton::Speed(600.0)), Some(TimeRequest::Replay { at_ms: 1_789_996_400_000, speed: 600.0 }));
@@ -397,6 +413,15 @@ mod tests {
         assert_eq!(at(TimeButton::Back), Some(TimeRequest::Replay { at_ms: 1_789_920_000_000, speed: 10.0 }));
         assert_eq!(at(TimeButton::PlayPause), Some(TimeRequest::Replay { at_ms: 1_789_920_030_000, speed: 0.0 }));
         assert_eq!(at(TimeButton::Live), Some(TimeRequest::Live));
+    }
+
+    #[test]
+    fn the_history_kept_slides_on_with_the_server_clock() {
+        // Said at server time 5,000 s; a minute later on a ×30 server the oldest moment kept is a
+        // minute later too, and a request leaves a minute of the server's time to arrive.
+        let t = Timeline { earliest_ms: 1_000_000, last_speed: 60.0, said_ms: 5_000_000 };
+        assert_eq!(t.earliest_at(5_060_000, 30.0), 1_000_000 + 60_000 + 60_000);
+        assert_eq!(Timeline::default().earliest_at(5_000_000, 1.0), 2_000, "never said: no sliding");
     }
 
     #[test]

@@ -160,11 +160,15 @@ pub struct UnitDeviation {
 }
 
 impl UnitDeviation {
-    /// How unusual the count is: 0 at the expectation, 1 at the band's upper bound, negative
-    /// below the expectation (quieter than usual).
+    /// How unusual the count is, for the overview's tint: 0 at the expectation, 1 once it is
+    /// both past the band's upper bound and half as much again as expected (a busy unit's band
+    /// is narrow: a tenth above its normal is beyond chance, not a matter for the wall),
+    /// negative below the expectation.
     pub fn deviation(&self) -> f64 {
-        let room = (self.upper - self.expected).max(1.0);
-        (f64::from(self.observed) - self.expected) / room
+        let excess = f64::from(self.observed) - self.expected;
+        let beyond_chance = excess / (self.upper - self.expected).max(1.0);
+        let in_proportion = excess / (0.5 * self.expected.max(1.0));
+        beyond_chance.min(in_proportion)
     }
 }
 
