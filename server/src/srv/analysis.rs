@@ -138,6 +138,19 @@ pub async fn indicators_of(
     }))
 }
 
+/// A ranking's `top` (1 to 1000 at each end) and whether it is wanted as CSV (`format`).
+fn list_params(q: &HashMap<String, String>, what: &str) -> ApiResult<(usize, bool)> {
+    let top: usize = param(q, "top", 10, &format!("a number of {what}, 1 to 1000"))?;
+    if !(1..=MAX_TOP).contains(&top) {
+        return Err(ApiError::bad_request("top", format!("a number of {what}, 1 to 1000")));
+    }
+    match q.get("format").map_or("json", String::as_str) {
+        "json" => Ok((top, false)),
+        "csv" => Ok((top, true)),
+        _ => Err(ApiError::bad_request("format", "use json or csv")),
+    }
+}
+
 pub async fn ranking(
     who: Who,
     State(backend): State<Arc<Backend>>,
@@ -145,14 +158,7 @@ pub async fn ranking(
 ) -> ApiResult<Response> {
     who.check(Permission::Read)?;
     let level = param(&q, "level", GridLevel::Community, "use street, community or cell")?;
-    let top: usize = param(&q, "top", 10, "a number of units, 1 to 1000")?;
-    if !(1..=MAX_TOP).contains(&top) {
-        return Err(ApiError::bad_request("top", "a number of units, 1 to 1000"));
-    }
-    let format = q.get("format").map_or("json", String::as_str);
-    if !["json", "csv"].contains(&format) {
-        return Err(ApiError::bad_request("format", "use json or csv"));
-    }
+    let (top, csv_wanted) = list_params(&q, "units")?;
     let span = span(&backend, &q, AnalysisPeriod::Quarter)?;
     let previous = span.previous();
     let (now, _) = sums_of(&backend, span).await?;
@@ -160,7 +166,7 @@ pub async fn ranking(
     let (units, config) = (&backend.analysis.units, &backend.analysis.config);
     let before = rank(units, level, &prev, &config.weights, config.min_cases);
     let all = with_changes(rank(units, level, &now, &config.weights, config.min_cases), &before);
-    if format == "csv" {
+    if csv_wanted {
         return Ok(csv(&all));
     }
     let best: Vec<RankEntry> = all.iter().take(top).cloned().collect();
@@ -183,14 +189,7 @@ pub async fn desks(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     who.check(Permission::Read)?;
-    let top: usize = param(&q, "top", 10, "a number of desks, 1 to 1000")?;
-    if !(1..=MAX_TOP).contains(&top) {
-        return Err(ApiError::bad_request("top", "a number of desks, 1 to 1000"));
-    }
-    let format = q.get("format").map_or("json", String::as_str);
-    if !["json", "csv"].contains(&format) {
-        return Err(ApiError::bad_request("format", "use json or csv"));
-    }
+    let (top, csv_wanted) = list_params(&q, "desks")?;
     let span = span(&backend, &q, AnalysisPeriod::Month)?;
     let previous = span.previous();
     let offset = backend.live().utc_offset_ms;
@@ -201,7 +200,7 @@ pub async fn desks(
     let config = &backend.analysis.config;
     let before = rank_desks(&before, &config.weights, config.min_cases);
     let all = with_changes(rank_desks(&now, &config.weights, config.min_cases), &before);
-    if format == "csv" {
+    if csv_wanted {
         return Ok(csv(&all));
     }
     Ok(Json(DeskRankingAnswer {
