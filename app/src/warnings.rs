@@ -1,7 +1,8 @@
 //! 预警 on the map and in the ticker: the open warnings as the server sends them (`warnings`
 //! after `welcome`, then each change), each warned grid unit outlined in its warning's colour
-//! (黄 yellow, 橙 orange, 红 red, pulsing), a repeated place ringed, and each new warning's
-//! sentence at the top of the ticker.
+//! (黄 yellow, 橙 orange, 红 red, pulsing) with its sentence floating over it, a repeated place
+//! ringed, and each new warning's sentence at the top of the ticker. (A click on a warned unit
+//! opens its warning in the 研判 panel.)
 
 use bevy::prelude::*;
 use gridwall_protocol::api::analysis::Warning;
@@ -9,7 +10,8 @@ use gridwall_protocol::{ServerMessage, WarningKind, WarningLevel};
 
 use crate::AppSystems;
 use crate::hud::ticker::Ticker;
-use crate::map::{GridMap, OpenWarnings, to_world};
+use crate::map::grid::centroid;
+use crate::map::{FloatingLabel, GridMap, OpenWarnings, to_world};
 use crate::net::ServerFrame;
 use crate::theme::prelude::*;
 
@@ -21,9 +23,11 @@ pub struct WarningsPlugin;
 impl Plugin for WarningsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OpenWarnings>()
+            .init_resource::<GridMap>()
             .init_resource::<Ticker>()
             .add_message::<ServerFrame>()
-            .add_systems(Update, take_warnings.in_set(AppSystems::Apply));
+            .add_systems(Update, take_warnings.in_set(AppSystems::Apply))
+            .add_systems(Update, label_warnings.in_set(AppSystems::Present));
         // Drawn where gizmos are (not in the headless tests of the other systems).
         if app.is_plugin_added::<bevy::gizmos::GizmoPlugin>() {
             app.init_gizmo_group::<WarningLines>()
@@ -79,6 +83,56 @@ fn take_warnings(
                 open.0.remove(&w.id);
             }
         }
+    }
+}
+
+/// A warning's sentence floating over its unit (or its repeated place).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarningLabel(pub u64);
+
+/// Keeps one floating sentence per open warning (the labels feature places them where they fit,
+/// above grid names: a warning matters more).
+fn label_warnings(
+    mut commands: Commands,
+    open: Res<OpenWarnings>,
+    grids: Res<GridMap>,
+    ui: Option<Res<UiFont>>,
+    labels: Query<(Entity, &WarningLabel)>,
+) {
+    if !open.is_changed() && !grids.is_changed() {
+        return;
+    }
+    let mut shown = std::collections::HashSet::new();
+    for (e, WarningLabel(id)) in &labels {
+        if open.0.contains_key(id) {
+            shown.insert(*id);
+        } else {
+            commands.entity(e).despawn();
+        }
+    }
+    for w in open.0.values().filter(|w| !shown.contains(&w.id)) {
+        let at = match (w.place, grids.unit(&w.scope).and_then(|u| u.rings.first())) {
+            (Some([x, y]), _) => [x, y],
+            (None, Some(ring)) => centroid(ring),
+            (None, None) => continue,
+        };
+        let tint = level_tint(w.level);
+        commands.spawn((
+            Node {
+                position_type: PositionType::Absolute,
+                padding: UiRect::axes(hpx(8.0), hpx(3.0)),
+                border: UiRect::all(hpx(2.0)),
+                max_width: hpx(420.0),
+                ..default()
+            },
+            BackgroundColor(palette::PANEL_STRONG),
+            BorderColor::all(tint),
+            Visibility::Hidden,
+            WarningLabel(w.id),
+            FloatingLabel { at: to_world(at[0], at[1], 30.0), rank: 0, wanted: true },
+            Name::new(format!("warning {}", w.id)),
+            children![(Text::new(w.sentence.clone()), font(ui.as_deref(), 17.0), TextColor(tint))],
+        ));
     }
 }
 
@@ -149,8 +203,17 @@ mod tests {
         app.world_mut().write_message(frame(false, vec![warning(1, WarningLevel::Yellow, true)]));
         app.update();
         assert_eq!(app.world().resource::<OpenWarnings>().0.keys().copied().collect::<Vec<_>>(), [2]);
+        let labels = |app: &mut App| -> Vec<u64> {
+            app.world_mut().query::<&WarningLabel>().iter(app.world()).map(|l| l.0).collect()
+        };
+        assert!(labels(&mut app).is_empty(), "no unit c on the map: nowhere to float the sentence");
+        app.world_mut().resource_mut::<GridMap>().units =
+            vec![crate::filters::search::tests::unit("c", "第1街道第2社区", GridLevel::Community)];
+        app.update();
+        assert_eq!(labels(&mut app), [2], "the open warning's sentence floats over its unit");
         app.world_mut().write_message(frame(true, vec![]));
         app.update();
         assert!(app.world().resource::<OpenWarnings>().0.is_empty(), "a fresh list replaces");
+        assert!(labels(&mut app).is_empty(), "and its sentence goes");
     }
 }

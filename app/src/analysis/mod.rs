@@ -169,17 +169,25 @@ fn toggle(keys: Res<ButtonInput<KeyCode>>, typing: Res<Typing>, mut shown: ResMu
     }
 }
 
-/// A grid unit selected on the map (or found by a search) scopes the charts.
-fn follow_selection(selection: Res<Selection>, grids: Res<GridMap>, mut panel: ResMut<AnalysisPanel>) {
+/// A grid unit selected on the map (or found by a search) scopes the charts; a click on a
+/// warned unit opens its worst warning.
+fn follow_selection(
+    selection: Res<Selection>,
+    grids: Res<GridMap>,
+    warnings: Res<OpenWarnings>,
+    mut panel: ResMut<AnalysisPanel>,
+    mut opened: MessageWriter<OpenWarning>,
+) {
     if !selection.is_changed() {
         return;
     }
-    if let Some(Target::Grid(code)) = &selection.target
-        && panel.scope.as_ref() != Some(code)
-        && grids.unit(code).is_some_and(|u| u.level != GridLevel::Cell)
-    {
+    let Some(Target::Grid(code)) = &selection.target else { return };
+    if panel.scope.as_ref() != Some(code) && grids.unit(code).is_some_and(|u| u.level != GridLevel::Cell) {
         panel.scope = Some(code.clone());
         panel.brush = None;
+    }
+    if let Some(w) = warnings.0.values().filter(|w| &w.scope == code).max_by_key(|w| (w.level, w.since_ms)) {
+        opened.write(OpenWarning(w.id));
     }
 }
 
@@ -441,7 +449,8 @@ mod tests {
             acked_ms: None,
         };
         app.world_mut().resource_mut::<OpenWarnings>().0.insert(7, w);
-        app.world_mut().write_message(OpenWarning(7));
+        // Clicking the warned unit on the map opens it.
+        app.world_mut().resource_mut::<Selection>().target = Some(Target::Grid("370783002001".into()));
         app.update();
         assert_eq!(*app.world().resource::<AnalysisShown>(), AnalysisShown { open: true, tab: AnalysisTab::Warnings });
         let panel = app.world().resource::<AnalysisPanel>();
