@@ -1,6 +1,7 @@
 //! A real `gridwall-server serve` process for fault tests (kill -9, damaged stores, full disks):
 //! started on a free port, waited for, killed.
 
+use std::io::{BufRead as _, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,12 @@ fn free_port() -> u16 {
     l.local_addr().expect("its address").port()
 }
 
+/// The port in the server's "listening on http://127.0.0.1:PORT (…)" line.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("listening on http://").nth(1)?;
+    rest.split([' ', '/']).next()?.rsplit(':').next()?.parse().ok()
+}
+
 fn command(bin: &Path, data: &Path, args: &[&str], port: u16) -> Command {
     let mut c = Command::new(bin);
     c.args(["serve", "--scene"])
@@ -34,8 +41,32 @@ fn command(bin: &Path, data: &Path, args: &[&str], port: u16) -> Command {
 impl ServerProcess {
     /// Starts `bin serve` on the shipped scene with its store in `data` (and `args`), and waits
     /// until it answers.
+    ///
+    /// The server binds port 0 and its port is read from what it says ("listening on
+    /// http://…"): a port picked free beforehand could be taken meanwhile by another test's
+    /// server or socket, and the first request would reach the wrong process.
     pub fn spawn(bin: &Path, data: &Path, args: &[&str]) -> Self {
-        Self::spawn_on(bin, data, args, free_port())
+        let mut child = command(bin, data, args, 0).stderr(Stdio::piped()).spawn().expect("the server starts");
+        let stderr = child.stderr.take().expect("its stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Its log is read to the end (a full pipe would stall the server), the port sent once.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = listening_port(&line) {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(port) = rx.recv_timeout(Duration::from_millis(50)) {
+                return Self { child, base: format!("http://127.0.0.1:{port}"), port };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server exited: {status}");
+            }
+            assert!(Instant::now() < end, "the server did not start");
+        }
     }
 
     /// [`ServerProcess::spawn`] on a given port (a restart where the clients expect it).
@@ -95,5 +126,17 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_port;
+
+    #[test]
+    fn the_port_is_read_from_what_the_server_says() {
+        let line = "gridwall-server: listening on http://127.0.0.1:40123 (scene scenes/helsinki, data /tmp/x)";
+        assert_eq!(listening_port(line), Some(40123));
+        assert_eq!(listening_port("gridwall-server: shutting down"), None);
     }
 }
