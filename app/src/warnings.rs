@@ -6,7 +6,7 @@
 
 use bevy::prelude::*;
 use gridwall_protocol::api::analysis::Warning;
-use gridwall_protocol::{ServerMessage, WarningKind, WarningLevel};
+use gridwall_protocol::{ServerMessage, WarningKind};
 
 use crate::AppSystems;
 use crate::hud::ticker::Ticker;
@@ -42,15 +42,6 @@ fn set_line_weight(mut store: ResMut<GizmoConfigStore>) {
     config.line.width = 7.0;
     // In front of the buildings: a warned unit's whole outline shows from any angle.
     config.depth_bias = -0.9;
-}
-
-/// A warning level's colour.
-pub fn level_tint(level: WarningLevel) -> Color {
-    match level {
-        WarningLevel::Yellow => Color::srgb(1.0, 0.92, 0.1),
-        WarningLevel::Orange => Color::srgb(1.0, 0.5, 0.05),
-        WarningLevel::Red => Color::srgb(1.0, 0.12, 0.1),
-    }
 }
 
 /// The ticker line of a warning raised.
@@ -116,7 +107,7 @@ fn label_warnings(
             (None, Some(ring)) => centroid(ring),
             (None, None) => continue,
         };
-        let tint = level_tint(w.level);
+        let tint = warning_color(w.level);
         commands.spawn((
             Node {
                 position_type: PositionType::Absolute,
@@ -143,7 +134,7 @@ fn draw_warnings(open: Res<OpenWarnings>, grids: Res<GridMap>, time: Res<Time>, 
     // A slow pulse: the eye finds what changes.
     let pulse = 0.65 + 0.35 * (time.elapsed_secs() * 3.0).sin().abs();
     for w in open.0.values() {
-        let tint = level_tint(w.level).with_alpha(pulse);
+        let tint = warning_color(w.level).with_alpha(pulse);
         if w.kind == WarningKind::Repeat {
             if let Some([x, y]) = w.place {
                 let at = to_world(x, y, 2.2);
@@ -161,7 +152,7 @@ fn draw_warnings(open: Res<OpenWarnings>, grids: Res<GridMap>, time: Res<Time>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gridwall_protocol::{GridLevel, IncidentCategory};
+    use gridwall_protocol::{GridLevel, IncidentCategory, WarningLevel};
 
     fn warning(id: u64, level: WarningLevel, closed: bool) -> Warning {
         Warning {

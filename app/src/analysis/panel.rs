@@ -317,7 +317,7 @@ fn ranking_page(ui: &mut egui::Ui, panel: &mut AnalysisPanel, data: &AnalysisDat
 }
 
 fn level_chip(ui: &mut egui::Ui, level: WarningLevel, lang: Lang) {
-    let c = crate::warnings::level_tint(level);
+    let c = warning_color(level);
     ui.label(
         RichText::new(lang.pick(level.name_zh(), level.name_en())).background_color(color32(c)).color(Color32::BLACK),
     );

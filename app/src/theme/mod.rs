@@ -13,7 +13,7 @@ use bevy::prelude::*;
 pub mod prelude {
     pub use super::font::{UiFont, font};
     pub use super::lang::{Lang, clock_text, date_time_text, hms, rfc3339_ms, time_left_text};
-    pub use super::palette::{self, category_color, glow, level_color, role_color, stage_color};
+    pub use super::palette::{self, category_color, glow, level_color, role_color, stage_color, warning_color};
     pub use super::widgets::{HudVisible, OVER_MAP, Place, hpx, panel_node};
 }
 

@@ -1,8 +1,8 @@
 //! Colours of the dark "big screen" theme: background, panels, text, and the colours that mean
-//! something (workflow stages, patrol roles, component categories, grid levels).
+//! something (workflow stages, patrol roles, component categories, grid levels, warning levels).
 
 use bevy::prelude::*;
-use gridwall_protocol::{ComponentCategory, GridLevel, IncidentStage, PatrolRole};
+use gridwall_protocol::{ComponentCategory, GridLevel, IncidentStage, PatrolRole, WarningLevel};
 
 /// Deep blue behind the city.
 pub const BACKGROUND: Color = Color::srgb(0.012, 0.027, 0.07);
@@ -77,6 +77,16 @@ pub fn level_color(level: GridLevel) -> Color {
         GridLevel::Street | GridLevel::City => Color::srgb(1.0, 0.85, 0.35),
         GridLevel::Community => Color::srgb(0.4, 1.0, 0.85),
         GridLevel::Cell => Color::srgb(0.55, 0.7, 1.0),
+    }
+}
+
+/// A warning level's colour (黄 yellow, 橙 orange, 红 red): its outline and sentence on the map,
+/// its chip in the 研判 panel.
+pub fn warning_color(level: WarningLevel) -> Color {
+    match level {
+        WarningLevel::Yellow => Color::srgb(1.0, 0.92, 0.1),
+        WarningLevel::Orange => Color::srgb(1.0, 0.5, 0.05),
+        WarningLevel::Red => Color::srgb(1.0, 0.12, 0.1),
     }
 }
 
