@@ -221,25 +221,37 @@ fn answer_asks(
     let bearer = token.map(|t| format!("Bearer {t}"));
     let agent = trust.agent(Some(Duration::from_secs(5)), false);
     while let Ok(ask) = asks.recv() {
-        let url = match &ask {
-            Ask::Incident(id) => format!("{base}/api/v1/incidents/{id}"),
-            Ask::Nearest { incident, k } => format!("{base}/api/v1/nearest?incident={incident}&k={k}"),
-            Ask::NewestClosed => format!("{base}/open311/v2/requests.json?status=closed"),
-            Ask::Trend { scope, category, hours } => format!(
-                "{base}/api/v1/analysis/trend?scope={}&category={}&hours={hours}",
-                scope.as_deref().map(url_part).unwrap_or_default(),
-                category.map_or("", IncidentCategory::key)
+        // The path, and the query (percent-encoded by `query_pairs`).
+        let (url, query): (String, Vec<(&str, String)>) = match &ask {
+            Ask::Incident(id) => (format!("{base}/api/v1/incidents/{id}"), vec![]),
+            Ask::Nearest { incident, k } => (format!("{base}/api/v1/nearest?incident={incident}&k={k}"), vec![]),
+            Ask::NewestClosed => (format!("{base}/open311/v2/requests.json?status=closed"), vec![]),
+            Ask::Trend { scope, category, hours } => (
+                format!("{base}/api/v1/analysis/trend"),
+                vec![
+                    ("scope", scope.clone().unwrap_or_default()),
+                    ("category", category.map_or("", IncidentCategory::key).to_owned()),
+                    ("hours", hours.to_string()),
+                ],
             ),
-            Ask::Ranking { level, period, top } => {
-                format!("{base}/api/v1/analysis/ranking?level={level}&period={period}&top={top}")
-            }
-            Ask::Desks { period, top } => format!("{base}/api/v1/analysis/desks?period={period}&top={top}"),
-            Ask::Hotspots { category } => {
-                format!("{base}/api/v1/analysis/hotspots?category={}", category.map_or("", IncidentCategory::key))
-            }
-            Ask::Deviation { level, hours } => format!("{base}/api/v1/analysis/deviation?level={level}&hours={hours}"),
+            Ask::Ranking { level, period, top } => (
+                format!("{base}/api/v1/analysis/ranking"),
+                vec![("level", level.to_string()), ("period", period.to_string()), ("top", top.to_string())],
+            ),
+            Ask::Desks { period, top } => (
+                format!("{base}/api/v1/analysis/desks"),
+                vec![("period", period.to_string()), ("top", top.to_string())],
+            ),
+            Ask::Hotspots { category } => (
+                format!("{base}/api/v1/analysis/hotspots"),
+                vec![("category", category.map_or("", IncidentCategory::key).to_owned())],
+            ),
+            Ask::Deviation { level, hours } => (
+                format!("{base}/api/v1/analysis/deviation"),
+                vec![("level", level.to_string()), ("hours", hours.to_string())],
+            ),
         };
-        let mut request = agent.get(&url);
+        let mut request = agent.get(&url).query_pairs(query);
         if let Some(b) = &bearer {
             request = request.header("authorization", b);
         }
@@ -285,20 +297,6 @@ fn answer_asks(
 /// An answer's JSON body as `T` (a 研判 answer can be large: up to 16 MiB).
 fn read<T: serde::de::DeserializeOwned>(res: &mut ureq::http::Response<ureq::Body>) -> Result<T, String> {
     res.body_mut().with_config().limit(16 << 20).read_json::<T>().map_err(|e| e.to_string())
-}
-
-/// A grid code as a query value (codes are ASCII letters, digits and dashes; anything else is
-/// percent-encoded).
-fn url_part(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn send_outbound(link: Res<Link>, mut outbound: MessageReader<Outbound>, mut asks: MessageReader<Ask>) {
