@@ -251,6 +251,22 @@ fn not_ready() -> ApiError {
     )
 }
 
+/// Runs `f` on this server's analysis at its clock's now, on a blocking thread (the engine's
+/// lock is not held on an async worker); 503 where the analysis is not here.
+async fn on_analysis<T: Send + 'static>(
+    backend: &Arc<Backend>,
+    f: impl FnOnce(&Backend, i64) -> T + Send + 'static,
+) -> ApiResult<T> {
+    if !backend.analysis_here() {
+        return Err(not_ready());
+    }
+    let now = backend.live().now_ms();
+    let b = backend.clone();
+    tokio::task::spawn_blocking(move || f(&b, now))
+        .await
+        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))
+}
+
 pub async fn trend(
     who: Who,
     State(backend): State<Arc<Backend>>,
@@ -268,14 +284,7 @@ pub async fn trend(
         .units
         .find(scope)
         .ok_or_else(|| ApiError::status(StatusCode::NOT_FOUND, "scope", format!("no grid unit {scope:?}")))?;
-    if !backend.analysis_here() {
-        return Err(not_ready());
-    }
-    let now = backend.live().now_ms();
-    let b = backend.clone();
-    let answer = tokio::task::spawn_blocking(move || b.analysis.engine().trend(u, category, hours, now))
-        .await
-        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
+    let answer = on_analysis(&backend, move |b, now| b.analysis.engine().trend(u, category, hours, now)).await?;
     Ok(Json(answer))
 }
 
@@ -293,14 +302,7 @@ pub async fn deviation(
     if !backend.analysis.config.levels.contains(&level) {
         return Err(ApiError::bad_request("level", format!("{level}: the baseline is not fitted at this level")));
     }
-    if !backend.analysis_here() {
-        return Err(not_ready());
-    }
-    let now = backend.live().now_ms();
-    let b = backend.clone();
-    let answer = tokio::task::spawn_blocking(move || b.analysis.engine().deviation(level, hours, now))
-        .await
-        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
+    let answer = on_analysis(&backend, move |b, now| b.analysis.engine().deviation(level, hours, now)).await?;
     answer.map(Json).ok_or_else(|| ApiError::bad_request("level", "the baseline is not fitted at this level"))
 }
 
@@ -377,14 +379,7 @@ pub async fn hotspots(
     if !["json", "geojson", "csv"].contains(&format) {
         return Err(ApiError::bad_request("format", "use json, geojson or csv"));
     }
-    if !backend.analysis_here() {
-        return Err(not_ready());
-    }
-    let now = backend.live().now_ms();
-    let b = backend.clone();
-    let layer = tokio::task::spawn_blocking(move || b.analysis.hotspots(category, now))
-        .await
-        .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "analysis", e.to_string()))?;
+    let layer = on_analysis(&backend, move |b, now| b.analysis.hotspots(category, now)).await?;
     match format {
         "csv" => {
             let mut out = String::from("code,class,class_zh,z,trend_z,trend_p,hot_days,cold_days\n");
