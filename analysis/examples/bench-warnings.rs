@@ -9,7 +9,11 @@
 //!   burst's start, and the other warnings raised (false ones);
 //! * the CPU time of taking each incident and of each evaluation, and the memory of the counts.
 //!
-//! `cargo run --example bench-warnings -- [--cells 10000] [--per-day 30000] [--bursts 60] [--seed 1]`
+//! With `--history-days N` it measures the counts kept for trends instead: N days of the usual
+//! reports (evaluated hourly), then the memory of the hourly weeks and the days beyond them, and
+//! the time of a year's daily trend of the city and of a community.
+//!
+//! `cargo run --example bench-warnings -- [--cells 10000] [--per-day 30000] [--bursts 60] [--seed 1] [--history-days 365]`
 
 use std::time::{Duration, Instant};
 
@@ -197,6 +201,11 @@ fn main() {
         eval_time: Duration::ZERO,
         evals: 0,
     };
+    let history_days = arg("--history-days", 0.0) as i64;
+    if history_days > 0 {
+        history(&mut run, history_days, rss0);
+        return;
+    }
     let t_learn = Instant::now();
     let mut t = T0;
     while t < T0 + 28 * DAY {
@@ -319,4 +328,50 @@ fn main() {
         rss_mb(),
         rss0
     );
+}
+
+/// `--history-days`: the memory of a long past's counts, and what a year's trend costs.
+fn history(run: &mut Run, days: i64, rss0: f64) {
+    let started = Instant::now();
+    let mut t = T0;
+    while t < T0 + days * DAY {
+        run.usual(t);
+        t += 600_000;
+        if t % HOUR == 0 {
+            run.evaluate(t);
+        }
+        if t % (30 * DAY) == 0 {
+            println!(
+                "  day {} of {days}: {} reports, {:.0} s",
+                (t - T0) / DAY,
+                run.taken,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let intake = &run.engine.intake;
+    println!(
+        "history: {days} days, {} reports in {:.0} s ({:.2} µs each taken)",
+        run.taken,
+        started.elapsed().as_secs_f64(),
+        run.take_time.as_secs_f64() * 1e6 / run.taken.max(1) as f64
+    );
+    println!(
+        "memory: counts {:.1} MB ({} day rows of 8 bytes beyond the hourly weeks); process {:.0} MB (before the city {:.0} MB)",
+        intake.bytes() as f64 / 1e6,
+        intake.day_rows(),
+        rss_mb(),
+        rss0
+    );
+    let community = run.engine.units.find("C0.0").expect("a community");
+    for (name, u) in [("the city", 0), ("a community", community)] {
+        let start = Instant::now();
+        let trend = run.engine.trend(u, None, 24 * 365, t);
+        let total: u32 = trend.points.iter().map(|p| p.observed).sum();
+        println!(
+            "trend of {name} over 365 days: {} daily points, {total} reports, {:.0} ms",
+            trend.points.len(),
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 }

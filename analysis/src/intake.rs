@@ -12,6 +12,7 @@ use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource};
 use rustc_hash::FxHashMap;
 
 use crate::baseline::{self, Band, HOUR_MS, HourShares};
+use crate::daily::{DAY_MS, Days};
 use crate::periods::weekday;
 use crate::units::Units;
 
@@ -29,13 +30,13 @@ pub struct Intaken {
     pub place: [f64; 2],
 }
 
-/// Count of one hour, cell, category and source.
+/// Count of one hour (or day), cell, category and source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Row {
-    cell: u32,
-    category: u8,
-    source: u8,
-    n: u16,
+pub struct Row {
+    pub cell: u32,
+    pub category: u8,
+    pub source: u8,
+    pub n: u16,
 }
 
 /// The counts kept.
@@ -59,6 +60,8 @@ pub struct Intake {
     /// the 3 × 3 squares around it).
     places: FxHashMap<(u8, i64, i64), Vec<(i64, u64, [f64; 2])>>,
     place_m: f64,
+    /// The days before the hours kept.
+    days: Days,
 }
 
 impl Intake {
@@ -75,7 +78,31 @@ impl Intake {
             first_data_hour: i64::MAX,
             places: FxHashMap::default(),
             place_m: place_m.max(1.0),
+            days: Days::new(400),
         }
+    }
+
+    /// Keeps daily counts for `days` days (the hours kept included).
+    #[must_use]
+    pub fn with_history_days(mut self, days: i64) -> Self {
+        self.days = Days::new(days);
+        self
+    }
+
+    /// The operators' day of an hour number.
+    pub fn day_of(&self, hour: i64) -> i64 {
+        (hour * HOUR_MS + self.utc_offset_ms).div_euclid(DAY_MS)
+    }
+
+    /// The first hour number of an operators' day.
+    pub fn first_hour_of(&self, day: i64) -> i64 {
+        (day * DAY_MS - self.utc_offset_ms).div_euclid(HOUR_MS)
+    }
+
+    /// Counts of a day before the hours kept, read from the store at a start (a day the hours
+    /// still hold in part gets only its older part this way).
+    pub fn add_day(&mut self, day: i64, rows: Vec<Row>) {
+        self.days.add(day, rows);
     }
 
     /// Counts an incident accepted at `i.t_ms` (once: ids at or under [`Intake::max_id`] were).
@@ -88,13 +115,16 @@ impl Intake {
         self.first_data_hour = self.first_data_hour.min(hour);
         self.counted += 1;
         self.advance(hour);
+        let (category, source) = (i.category.index(), i.source.index());
         if hour >= self.first_hour {
             let rows = &mut self.hours[(hour - self.first_hour) as usize];
-            let (category, source) = (i.category.index(), i.source.index());
             match rows.iter_mut().find(|r| r.cell == i.cell && r.category == category && r.source == source) {
                 Some(r) => r.n = r.n.saturating_add(1),
                 None => rows.push(Row { cell: i.cell, category, source, n: 1 }),
             }
+        } else {
+            // Older than the hours kept: its day's count.
+            self.days.add(self.day_of(hour), vec![Row { cell: i.cell, category, source, n: 1 }]);
         }
         // Kept in time order (a late one goes in its place; rare).
         let at = self.recent.iter().rposition(|r| r.t_ms <= i.t_ms).map_or(0, |p| p + 1);
@@ -139,7 +169,9 @@ impl Intake {
         if hour.saturating_sub(last) >= self.keep_hours {
             // A jump past everything kept (a clock set forward): start the hours afresh
             // rather than push that many empty ones.
-            self.hours.clear();
+            for (k, rows) in std::mem::take(&mut self.hours).into_iter().enumerate() {
+                self.days.add(self.day_of(self.first_hour + k as i64), rows);
+            }
             self.first_hour = hour - self.keep_hours + 1;
         }
         let last = self.first_hour + self.hours.len() as i64 - 1;
@@ -147,7 +179,8 @@ impl Intake {
             self.hours.push_back(Vec::new());
         }
         while self.hours.len() as i64 > self.keep_hours {
-            self.hours.pop_front();
+            let rows = self.hours.pop_front().expect("longer than kept");
+            self.days.add(self.day_of(self.first_hour), rows);
             self.first_hour += 1;
         }
         let cut = hour.saturating_mul(HOUR_MS).saturating_sub(self.recent_ms);
@@ -197,9 +230,42 @@ impl Intake {
         })
     }
 
+    /// Per operators' day from `from_day` to `to_day` (exclusive), from the days kept and the
+    /// hours kept: (day, cell, category, source, count).
+    pub fn daily(
+        &self,
+        from_day: i64,
+        to_day: i64,
+    ) -> impl Iterator<Item = (i64, u32, IncidentCategory, IncidentSource, u32)> + '_ {
+        let days = self.days.rows(from_day, to_day).filter_map(|(day, r)| {
+            Some((
+                day,
+                r.cell,
+                IncidentCategory::from_index(r.category)?,
+                IncidentSource::from_index(r.source)?,
+                u32::from(r.n),
+            ))
+        });
+        let hours = self
+            .rows(self.first_hour_of(from_day), self.first_hour_of(to_day))
+            .map(|(hour, cell, c, s, n)| (self.day_of(hour), cell, c, s, n));
+        days.chain(hours)
+    }
+
+    /// The first day with counts kept, daily or hourly (none: nothing counted yet).
+    pub fn first_day(&self) -> Option<i64> {
+        self.days.first_day().or_else(|| (self.first_hour != i64::MIN).then(|| self.day_of(self.first_hour)))
+    }
+
+    /// Day rows kept (for BENCHMARKS.md).
+    pub fn day_rows(&self) -> usize {
+        self.days.len()
+    }
+
     /// Bytes the counts take (for BENCHMARKS.md).
     pub fn bytes(&self) -> usize {
-        self.hours.iter().map(|h| h.capacity() * size_of::<Row>() + size_of::<Vec<Row>>()).sum::<usize>()
+        self.days.bytes()
+            + self.hours.iter().map(|h| h.capacity() * size_of::<Row>() + size_of::<Vec<Row>>()).sum::<usize>()
             + self.recent.capacity() * size_of::<Intaken>()
             + self.places.values().map(|v| v.capacity() * 32 + 48).sum::<usize>()
     }

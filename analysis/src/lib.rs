@@ -8,13 +8,15 @@
 //! * [`indicators`]: 结案率, 按期结案率, 返工率, 超期率, 满意率, 平均处置时长 and the weighted
 //!   综合指标, and the ranking by it (一季一排名).
 //! * [`baseline`] and [`intake`]: counts per cell × category × source × hour for the recent
-//!   weeks, and what is normal (a seasonal Poisson / negative binomial baseline).
+//!   weeks, and what is normal (a seasonal Poisson / negative binomial baseline); [`daily`]:
+//!   the same counts per day beyond those weeks, for a year.
 //! * [`ontime`]: CUSUM charts of the late share per unit and desk.
 //! * [`warn`]: the warnings engine (volume, on-time rate, repeated places).
 //! * [`trend`]: hourly counts with their expected band, and the breakdowns beside them.
 //! * [`hotspot`]: emerging hot spots (Gi* per day, Mann-Kendall, `ArcGIS`'s categories).
 
 pub mod baseline;
+pub mod daily;
 pub mod hotspot;
 pub mod indicators;
 pub mod intake;
@@ -68,6 +70,8 @@ pub struct Config {
     pub min_cases: u64,
     /// Days of the emerging hot spot layer (at most `baseline_days`).
     pub hotspot_days: i64,
+    /// Days of counts kept for trends: hourly for `baseline_days`, daily beyond.
+    pub history_days: i64,
 }
 
 impl Default for Config {
@@ -91,6 +95,7 @@ impl Default for Config {
             weights: Weights::default(),
             min_cases: 5,
             hotspot_days: 28,
+            history_days: 400,
         }
     }
 }
@@ -149,6 +154,9 @@ impl Config {
         }
         if !(10..=self.baseline_days).contains(&self.hotspot_days) {
             return Some("hotspot_days: 10 to baseline_days".into());
+        }
+        if !(self.baseline_days..=800).contains(&self.history_days) {
+            return Some("history_days: baseline_days to 800".into());
         }
         if !self.weights.is_valid() {
             return Some("weights: numbers ≥ 0, not all 0, and handling_target_min > 0".into());

@@ -226,3 +226,72 @@ fn a_busy_street_is_not_a_repeated_place() {
         repeats.first().map(|w| &w.sentence)
     );
 }
+
+/// Past the hours it keeps, a trend is daily: each day's count is what was reported that day,
+/// whether the day was folded from the hours as they passed or read back as counts per day at
+/// a start (the two engines answer the same).
+#[test]
+fn a_long_trend_is_daily_and_a_rebuilt_engine_answers_the_same() {
+    let off = 8 * HOUR;
+    let day_ms = 24 * HOUR;
+    let rows: Vec<IncidentRow> = (0..60 * 24)
+        .map(|h: i64| {
+            // One an hour: every third a garbage report in s-c-3-3 (another community), the rest
+            // blocked pipes in s-c-0-0.
+            let (cell, category) = if h % 3 == 0 {
+                ("s-c-3-3", IncidentCategory::Garbage)
+            } else {
+                ("s-c-0-0", IncidentCategory::PipeBlockage)
+            };
+            IncidentRow {
+                id: h as u64 + 1,
+                category: category.key().into(),
+                source: IncidentSource::Hotline.key().into(),
+                x: 10.0,
+                y: 10.0,
+                grid: cell.into(),
+                description: String::new(),
+                case: Case::accept(category, T0 + h * HOUR + 60_000, "12345", &TimeLimits::default()),
+            }
+        })
+        .collect();
+    let now = T0 + 60 * day_ms - 1;
+    let units = std::sync::Arc::new(units());
+    let mut live = Engine::new(units.clone(), Config::default(), off);
+    for r in &rows {
+        live.take(r);
+    }
+    let a = live.trend(0, None, 24 * 61, now);
+    assert_eq!(a.bucket_ms, day_ms);
+    // T0 is 08:00 on a local day: the first day has 16 hours, the 61st the last 8.
+    assert_eq!(a.points.len(), 61);
+    assert_eq!(a.points[0].t_ms, T0 - off);
+    assert_eq!(a.points[0].observed, 16);
+    assert!(a.points[1..60].iter().all(|p| p.observed == 24), "{:?}", a.points);
+    assert_eq!(a.points[60].observed, 8);
+    assert!(a.points[30].expected > 20.0 && a.points[30].expected < 28.0, "{:?}", a.points[30]);
+    let q0 = units.find("s-q0").unwrap();
+    let b = live.trend(q0, Some(IncidentCategory::PipeBlockage), 24 * 61, now);
+    assert_eq!(b.points.iter().map(|p| p.observed).sum::<u32>(), 60 * 16);
+    assert_eq!(b.by_category, [(IncidentCategory::PipeBlockage, 60 * 16)]);
+    assert_eq!(live.trend(0, None, 72, now).bucket_ms, HOUR, "hourly within the hours kept");
+
+    // A start: what is older than 31 days as counts per local day, the rest one by one.
+    let cut = now - 31 * day_ms;
+    let mut per_day = std::collections::BTreeMap::<(i64, String), i64>::new();
+    for r in rows.iter().filter(|r| r.case.created_ms < cut) {
+        *per_day.entry(((r.case.created_ms + off).div_euclid(day_ms), r.grid.clone())).or_default() += 1;
+    }
+    let category_of = |grid: &str| if grid == "s-c-3-3" { "garbage" } else { "pipe_blockage" };
+    let days = per_day
+        .iter()
+        .map(|((day, grid), &n)| {
+            (*day, crate::daily::row_of(&units, grid, category_of(grid), IncidentSource::Hotline.key(), n).unwrap())
+        })
+        .collect();
+    let mut rebuilt = Engine::new(units.clone(), Config::default(), off);
+    rebuilt.rebuild_days(days);
+    rebuilt.rebuild(rows.iter().filter(|r| r.case.created_ms >= cut).cloned().collect());
+    assert_eq!(rebuilt.trend(0, None, 24 * 61, now), a);
+    assert_eq!(rebuilt.trend(q0, Some(IncidentCategory::PipeBlockage), 24 * 61, now), b);
+}

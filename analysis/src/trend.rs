@@ -1,5 +1,6 @@
-//! Trends for the 研判 panel: a unit's hourly counts with what the baseline expected and the
-//! band's upper bound, and the category, source and weekday × hour breakdowns of the same hours.
+//! Trends for the 研判 panel: a unit's hourly (or, past the hours kept, daily) counts with what
+//! the baseline expected and the band's upper bound, and the category, source and weekday × hour
+//! breakdowns of the same span.
 
 use gridwall_protocol::api::analysis::{DeviationAnswer, HotspotAnswer, TrendAnswer, TrendPoint, UnitDeviation};
 use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource};
@@ -7,36 +8,55 @@ use gridwall_protocol::{GridLevel, IncidentCategory, IncidentSource};
 use std::sync::Arc;
 
 use crate::baseline::{Band, HOUR_MS};
+use crate::daily::DAY_MS;
 use crate::warn::Engine;
 
 /// Most hours one trend covers (the counts kept bound it further).
 pub const MAX_HOURS: i64 = 24 * 400;
 
 impl Engine {
-    /// The last `hours` hours up to `now_ms` of unit `u` (the city: 0), of one category or all.
+    /// The last `hours` hours up to `now_ms` of unit `u` (the city: 0), of one category or all:
+    /// hourly while the hours kept cover the span, else per operators' day (from the days kept,
+    /// up to `history_days`). The weekday × hour calendar comes from the span's hours kept.
     pub fn trend(&mut self, u: u32, category: Option<IncidentCategory>, hours: i64, now_ms: i64) -> TrendAnswer {
         let fit = self.fit(now_ms);
+        let hours = hours.clamp(1, MAX_HOURS);
         let now_hour = now_ms.div_euclid(HOUR_MS);
-        let from = (now_hour - hours.clamp(1, MAX_HOURS) + 1).max(self.intake.first_hour());
-        let to = now_hour + 1;
+        let hourly = hours <= now_hour - self.intake.first_hour() + 1;
+        // The buckets: the first one's start (hour or day number), how many, their length.
+        let (from, to, bucket_ms) = if hourly {
+            (now_hour - hours + 1, now_hour + 1, HOUR_MS)
+        } else {
+            let today = self.intake.day_of(now_hour);
+            let first = self.intake.first_day().unwrap_or(today);
+            ((today - (hours + 23) / 24 + 1).max(first), today + 1, DAY_MS)
+        };
+        let start_ms = |k: i64| if hourly { k * HOUR_MS } else { self.intake.first_hour_of(k) * HOUR_MS };
         let under: Vec<bool> = (0..self.units.len() as u32).map(|c| self.units.chain(c).contains(&u)).collect();
         let wanted = |c: IncidentCategory| category.is_none_or(|k| k == c);
         let mut observed = vec![0u32; (to - from).max(0) as usize];
         let mut by_category = [0u32; IncidentCategory::ALL.len()];
         let mut by_source = [0u32; IncidentSource::ALL.len()];
-        let mut weekday_hour = vec![[0u32; 24]; 7];
-        for (hour, cell, c, s, n) in self.intake.rows(from, to) {
+        let rows: Box<dyn Iterator<Item = _>> =
+            if hourly { Box::new(self.intake.rows(from, to)) } else { Box::new(self.intake.daily(from, to)) };
+        for (k, cell, c, s, n) in rows {
             if !under[cell as usize] {
                 continue;
             }
             by_category[c.index() as usize] += n;
-            if !wanted(c) {
-                continue;
+            if wanted(c) {
+                observed[(k - from) as usize] += n;
+                by_source[s.index() as usize] += n;
             }
-            observed[(hour - from) as usize] += n;
-            by_source[s.index() as usize] += n;
-            let (hod, wd) = self.intake.local(hour);
-            weekday_hour[wd][hod] += n;
+        }
+        // The calendar from the hours kept in the span.
+        let mut weekday_hour = vec![[0u32; 24]; 7];
+        let first_hour = start_ms(from).div_euclid(HOUR_MS).max(self.intake.first_hour());
+        for (hour, cell, c, _, n) in self.intake.rows(first_hour, now_hour + 1) {
+            if under[cell as usize] && wanted(c) {
+                let (hod, wd) = self.intake.local(hour);
+                weekday_hour[wd][hod] += n;
+            }
         }
         // The unit's own baseline counts per category, over the fit's hours.
         let mut base = [0.0f64; IncidentCategory::ALL.len()];
@@ -51,10 +71,12 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(k, &n)| {
-                let t = (from + k as i64) * HOUR_MS;
+                let t = start_ms(from + k as i64);
+                // Today's expectation runs to now: the day is not over.
+                let end = if hourly { t + HOUR_MS } else { start_ms(from + k as i64 + 1).min(now_ms.max(t + 1)) };
                 let (mut mean, mut var) = (0.0, 0.0);
                 for c in IncidentCategory::ALL.into_iter().filter(|&c| wanted(c)) {
-                    let e = fit.expected_for(base[c.index() as usize] + 1.0, c, t, t + HOUR_MS);
+                    let e = fit.expected_for(base[c.index() as usize] + 1.0, c, t, end);
                     mean += e;
                     var += e * fit.phi(level, c);
                 }
@@ -68,7 +90,7 @@ impl Engine {
             scope: (u != 0).then(|| unit.code.clone()),
             name: unit.name.clone(),
             category,
-            bucket_ms: HOUR_MS,
+            bucket_ms,
             points,
             by_category: IncidentCategory::ALL.into_iter().zip(by_category).filter(|p| p.1 > 0).collect(),
             by_source: IncidentSource::ALL.into_iter().zip(by_source).filter(|p| p.1 > 0).collect(),

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use gridwall_analysis::daily;
 use gridwall_analysis::units::Units;
 use gridwall_analysis::warn::AckError;
 use gridwall_analysis::{Config, Engine};
@@ -17,7 +18,7 @@ use gridwall_city::access::Caller;
 use gridwall_city::records::{IncidentRow, Record};
 use gridwall_protocol::IncidentCategory;
 use gridwall_protocol::api::analysis::{HotspotAnswer, Warning};
-use gridwall_store::history::analysis::MAX_WARNINGS;
+use gridwall_store::history::analysis::{MAX_RECENT, MAX_WARNINGS};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{Backend, CommitError};
@@ -178,22 +179,41 @@ impl Backend {
         let now = self.live().now_ms();
         let days = self.analysis.engine().memory_days();
         let since = now - days * DAY_MS;
-        let (rows, open, max) = self
-            .read(move |s| Ok((s.recent_incidents(since)?, s.warnings(true, 0, MAX_WARNINGS)?, s.max_warning_id()?)))
+        let history_from = now - self.analysis.config.history_days.max(days) * DAY_MS;
+        let units = self.analysis.units.clone();
+        let utc_offset_ms = self.live().utc_offset_ms;
+        let (rows, day_rows, open, max) = self
+            .read(move |s| {
+                let rows = s.recent_incidents(since)?;
+                // Older incidents as counts per day (up to the oldest read one by one, when
+                // their number cut those short).
+                let until =
+                    if rows.len() >= MAX_RECENT { rows.first().map_or(since, |r| r.case.created_ms) } else { since };
+                let mut day_rows = Vec::new();
+                s.day_counts(history_from, until, utc_offset_ms, |day, grid, category, source, n| {
+                    day_rows.extend(daily::row_of(&units, grid, category, source, n).map(|r| (day, r)));
+                })?;
+                Ok((rows, day_rows, s.warnings(true, 0, MAX_WARNINGS)?, s.max_warning_id()?))
+            })
             .await?;
         let started = std::time::Instant::now();
-        let n = rows.len();
+        let (n, n_days) = (rows.len(), day_rows.len());
         let me = self.clone();
-        let utc_offset_ms = self.live().utc_offset_ms;
         let _ = tokio::task::spawn_blocking(move || {
             let a = &me.analysis;
             let mut engine = Engine::new(a.units.clone(), a.config.clone(), utc_offset_ms);
+            engine.rebuild_days(day_rows);
             engine.rebuild(rows);
             engine.restore(open, max);
             *a.engine() = engine;
         })
         .await;
-        tracing::info!(incidents = n, seconds = started.elapsed().as_secs_f64(), "研判: rebuilt from the store");
+        tracing::info!(
+            incidents = n,
+            day_counts = n_days,
+            seconds = started.elapsed().as_secs_f64(),
+            "研判: rebuilt from the store"
+        );
         self.analysis.ready.store(true, Ordering::Release);
         Ok(())
     }

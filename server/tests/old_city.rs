@@ -2,7 +2,8 @@
 //! on both stores: the live state holds its open work only, yet every endpoint that answered
 //! for an incident still answers for one closed long ago (from the store), the KPIs kept as
 //! counters equal the KPIs computed from scratch over every stored incident, for every period
-//! and grid level, after live steps and after a restart. And servers starting together on a
+//! and grid level, after live steps and after a restart; the 研判 trend over the whole past
+//! counts each day as the store holds it. And servers starting together on a
 //! fresh PostgreSQL all come up.
 
 use std::path::Path;
@@ -169,6 +170,41 @@ fn live_steps(s: &Server, all: &[IncidentRow]) {
     assert_eq!(d["incident"]["stage"], "closed", "answered from the store once closed");
 }
 
+/// The 研判 trend over the whole past is daily (beyond the hours it keeps), and each day's count
+/// of the city and of a community equals the stored incidents accepted that day: the days
+/// older than the analysis reads one by one come from the store's counts per day.
+fn daily_trend_matches(s: &Server, opener: &Opener) {
+    let all = every_incident(opener);
+    let off = utc_offset_ms();
+    let community = scopes(s, &all)[2].clone();
+    for scope in [None, community] {
+        let q = scope.as_deref().map_or(String::new(), |c| format!("&scope={c}"));
+        let path = format!("/api/v1/analysis/trend?hours={}{q}", DAYS * 24);
+        let end = Instant::now() + Duration::from_mins(1);
+        let trend = loop {
+            let (st, t) = s.get(&path);
+            if st == 200 {
+                break t;
+            }
+            assert!(st == 503 && Instant::now() < end, "{st} {t}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(trend["bucket_ms"], DAY_MS, "past the hours kept, a trend is daily");
+        let points = trend["points"].as_array().unwrap();
+        assert_eq!(points.len(), DAYS as usize, "{scope:?}");
+        let in_scope = |i: &&IncidentRow| scope.as_deref().is_none_or(|c| i.grid.starts_with(c));
+        for p in points {
+            let day = local_day(p["t_ms"].as_i64().unwrap(), off);
+            let want = all.iter().filter(in_scope).filter(|i| local_day(i.case.created_ms, off) == day).count();
+            assert_eq!(p["observed"].as_u64(), Some(want as u64), "day {day} of {scope:?}");
+        }
+        let total: u64 = points.iter().map(|p| p["observed"].as_u64().unwrap()).sum();
+        let by_category: u64 = trend["by_category"].as_array().unwrap().iter().map(|c| c[1].as_u64().unwrap()).sum();
+        assert_eq!(by_category, total);
+        assert!(total > u64::from(DAYS), "{scope:?}: {total}");
+    }
+}
+
 fn an_old_city(data: &Path, store: Option<String>, opener: &Opener) {
     let written = past(data, store.clone());
     assert!(written.incidents > u64::from(DAYS * PER_DAY) * 9 / 10 && written.open > 0, "{written:?}");
@@ -205,6 +241,7 @@ fn an_old_city(data: &Path, store: Option<String>, opener: &Opener) {
     assert_eq!(all_time(&after), all_time(&before), "the same KPIs after a restart");
     let (_, k) = s.get("/api/v1/kpis");
     assert_eq!(k["kpis"]["open"].as_u64(), Some(written.open), "{k}");
+    daily_trend_matches(&s, opener);
 }
 
 #[test]

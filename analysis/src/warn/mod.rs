@@ -80,7 +80,8 @@ impl Engine {
     pub fn new(units: Arc<Units>, config: Config, utc_offset_ms: i64) -> Self {
         let recent_days = config.repeat_days.max(1) + 1;
         Self {
-            intake: Intake::new(utc_offset_ms, config.baseline_days, recent_days, config.repeat_radius_m),
+            intake: Intake::new(utc_offset_ms, config.baseline_days, recent_days, config.repeat_radius_m)
+                .with_history_days(config.history_days),
             ontime: OnTime::new(config.cusum_odds, config.on_time_days, 50_000),
             units,
             fit: None,
@@ -132,6 +133,15 @@ impl Engine {
         rows.sort_by_key(|r| (r.case.closed_ms, r.id));
         for r in &rows {
             self.take_closed(r);
+        }
+    }
+
+    /// At a start, before [`Engine::rebuild`]: the store's counts per day (newest first) of the
+    /// incidents older than those it reads one by one.
+    pub fn rebuild_days(&mut self, mut rows: Vec<(i64, crate::intake::Row)>) {
+        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+        for day in rows.chunk_by(|a, b| a.0 == b.0) {
+            self.intake.add_day(day[0].0, day.iter().map(|r| r.1).collect());
         }
     }
 

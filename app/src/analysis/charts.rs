@@ -39,6 +39,11 @@ pub fn hour_label(hours: f64) -> String {
     format!("{} {}:00", &text[5..10], &text[11..13])
 }
 
+/// `YYYY-MM-DD` of the day an hour (hours since the Unix epoch) falls in, operators' time.
+pub fn day_label(hours: f64) -> String {
+    date_time_text((hours * HOUR_MS) as i64)[..10].to_owned()
+}
+
 /// What the commander did on the trend: pointed at an hour (show the city then, paused), or
 /// brushed a span (play it, then back to live). Times in ms.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,9 +52,10 @@ pub enum TrendPick {
     Span(i64, i64),
 }
 
-/// The trend: observed counts per hour over the band between the expectation and its upper
-/// bound, hours past the band marked red, the time the display shows as a line, and the
-/// brushed span. Dragging across it brushes; a click picks an hour.
+/// The trend: observed counts per hour (or day) over the band between the expectation and its
+/// upper bound, buckets past the band marked red, the time the display shows as a line, and
+/// the brushed span. Dragging across an hourly trend brushes; a click picks an hour. A daily
+/// trend reaches past the history kept for replay: it is looked at, not brushed.
 pub fn trend(
     ui: &mut egui::Ui,
     answer: &TrendAnswer,
@@ -58,7 +64,10 @@ pub fn trend(
     height: f32,
     lang: Lang,
 ) -> Option<TrendPick> {
-    let xs: Vec<f64> = answer.points.iter().map(|p| p.t_ms as f64 / HOUR_MS + 0.5).collect();
+    let bucket_h = (answer.bucket_ms as f64 / HOUR_MS).max(1.0);
+    let daily = bucket_h > 1.0;
+    let label = move |x: f64| if daily { day_label(x) } else { hour_label(x.floor()) };
+    let xs: Vec<f64> = answer.points.iter().map(|p| p.t_ms as f64 / HOUR_MS + bucket_h / 2.0).collect();
     let expected: Vec<f64> = answer.points.iter().map(|p| p.expected).collect();
     let upper: Vec<f64> = answer.points.iter().map(|p| p.upper.max(p.expected)).collect();
     let observed: Vec<[f64; 2]> = answer.points.iter().zip(&xs).map(|(p, &x)| [x, f64::from(p.observed)]).collect();
@@ -87,14 +96,14 @@ pub fn trend(
         .allow_double_click_reset(false)
         .include_y(0.0)
         .y_axis_min_width(24.0)
-        .x_axis_formatter(|m: GridMark, _| hour_label(m.value))
+        .x_axis_formatter(move |m: GridMark, _| if daily { day_label(m.value) } else { hour_label(m.value) })
         .label_formatter(|hover: &HoverPosition<'_>| {
             Some(match hover {
                 HoverPosition::NearDataPoint { plot_name, position, .. } if !plot_name.is_empty() => {
-                    format!("{plot_name}\n{} · {:.1}", hour_label(position.x.floor()), position.y)
+                    format!("{plot_name}\n{} · {:.1}", label(position.x), position.y)
                 }
                 HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => {
-                    hour_label(position.x.floor())
+                    label(position.x)
                 }
             })
         })
@@ -119,6 +128,10 @@ pub fn trend(
             (plot.pointer_coordinate(), r.drag_started(), r.dragged(), r.drag_stopped(), r.clicked())
         });
     let (pointer, started, dragging, stopped, clicked) = response.inner;
+    if daily {
+        *brush = None;
+        return None;
+    }
     let x = pointer.map(|p: PlotPoint| p.x);
     match (x, started, dragging, stopped, clicked) {
         (Some(x), true, ..) => *brush = Some((x, x)),

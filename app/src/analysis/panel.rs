@@ -226,10 +226,17 @@ fn trend_page(
     let total: u32 = trend.points.iter().map(|p| p.observed).sum();
     let expected: f64 = trend.points.iter().map(|p| p.expected).sum();
     let beyond = trend.points.iter().filter(|p| f64::from(p.observed) > p.upper && p.upper > 0.0).count();
-    ui.label(match lang {
-        Lang::Zh => format!("受理 {total} 件 · 常态 {expected:.0} 件 · {beyond} 个小时超出上限 · 拖选时段回放"),
-        Lang::En => {
+    let daily = trend.bucket_ms > 3_600_000;
+    ui.label(match (lang, daily) {
+        (Lang::Zh, false) => {
+            format!("受理 {total} 件 · 常态 {expected:.0} 件 · {beyond} 个小时超出上限 · 拖选时段回放")
+        }
+        (Lang::En, false) => {
             format!("{total} reported · {expected:.0} expected · {beyond} hours past the band · drag to replay")
+        }
+        (Lang::Zh, true) => format!("按日 · 受理 {total} 件 · 按当前常态 {expected:.0} 件 · {beyond} 天超出上限"),
+        (Lang::En, true) => {
+            format!("daily · {total} reported · {expected:.0} at today's normal · {beyond} days past the band")
         }
     });
     match charts::trend(ui, trend, shown_ms, &mut panel.brush, 140.0, lang) {

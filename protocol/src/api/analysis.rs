@@ -131,20 +131,22 @@ pub struct TrendPoint {
     pub upper: f64,
 }
 
-/// `GET /api/v1/analysis/trend?scope=&category=&hours=`: hourly counts of accepted incidents
-/// with the baseline's expectation.
+/// `GET /api/v1/analysis/trend?scope=&category=&hours=`: hourly (or daily) counts of accepted
+/// incidents with the baseline's expectation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendAnswer {
     /// The grid code; none for the city.
     pub scope: Option<String>,
     pub name: String,
     pub category: Option<IncidentCategory>,
+    /// An hour (3,600,000) while the hours kept cover the span, else a day (86,400,000: the
+    /// points start at the operators' midnights).
     pub bucket_ms: i64,
     pub points: Vec<TrendPoint>,
-    /// Counts per category and per source over the same hours.
+    /// Counts per category and per source over the same span.
     pub by_category: Vec<(IncidentCategory, u32)>,
     pub by_source: Vec<(crate::model::IncidentSource, u32)>,
-    /// Weekday (0 = Monday) × hour of day counts over the same hours (日历热力).
+    /// Weekday (0 = Monday) × hour of day counts over the span's hours still kept hourly (日历热力).
     pub weekday_hour: Vec<[u32; 24]>,
 }
 

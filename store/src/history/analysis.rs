@@ -12,6 +12,9 @@ use super::source::Source;
 
 /// Most incidents a rebuild reads (a megacity's eight weeks are about 1.7 million).
 pub const MAX_RECENT: usize = 5_000_000;
+/// Most (day, cell, category, source) counts a rebuild reads (the analysis keeps at most as
+/// many; the newest days first).
+pub const MAX_DAY_COUNTS: usize = 32 << 20;
 /// Most warnings one list answers.
 pub const MAX_WARNINGS: usize = 5_000;
 /// Most desks one period's indicators keep (the rest are summed under [`OTHER_DESKS`]).
@@ -48,6 +51,52 @@ impl Source {
                 rows.iter().rev().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
             }
         }
+    }
+
+    /// The incidents accepted in `[from_ms, to_ms)` counted per operators' day (days since the
+    /// Unix epoch at `utc_offset_ms`), cell, category and source, newest days first, at most
+    /// [`MAX_DAY_COUNTS`]: each handed to `f(day, grid, category, source, count)` as it is read
+    /// (memory bounded by what `f` keeps). The daily counts 研判 keeps beyond its hourly weeks.
+    pub fn day_counts(
+        &mut self,
+        from_ms: i64,
+        to_ms: i64,
+        utc_offset_ms: i64,
+        mut f: impl FnMut(i64, &str, &str, &str, i64),
+    ) -> Result<(), HistoryError> {
+        let limit = MAX_DAY_COUNTS as i64;
+        match self {
+            Self::Sqlite(c) => {
+                // created_ms is positive (a time after 1970): integer division is the floor.
+                let mut st = c.prepare_cached(
+                    "SELECT (created_ms + ?3) / 86400000 AS day, grid, category, source, count(*) FROM incidents \
+                     WHERE created_ms >= ?1 AND created_ms < ?2 \
+                     GROUP BY day, grid, category, source ORDER BY day DESC LIMIT ?4",
+                )?;
+                let mut rows = st.query(rusqlite::params![from_ms, to_ms, utc_offset_ms, limit])?;
+                while let Some(r) = rows.next()? {
+                    let text = |k| r.get_ref(k).and_then(|v| v.as_str().map_err(rusqlite::Error::from));
+                    f(r.get(0)?, text(1)?, text(2)?, text(3)?, r.get(4)?);
+                }
+            }
+            Self::Postgres(p) => {
+                use postgres::fallible_iterator::FallibleIterator as _;
+                let city = p.city().to_owned();
+                let (from, to) = (crate::time_of(from_ms), crate::time_of(to_ms));
+                let params: [&(dyn postgres::types::ToSql + Sync); 5] = [&city, &from, &to, &utc_offset_ms, &limit];
+                let mut rows = p.c().query_raw(
+                    "SELECT floor((extract(epoch FROM opened) * 1000 + $4::bigint) / 86400000)::bigint AS day, \
+                     grid, category, source, count(*) FROM incidents \
+                     WHERE city = $1 AND opened >= $2 AND opened < $3 \
+                     GROUP BY 1, 2, 3, 4 ORDER BY 1 DESC LIMIT $5",
+                    params,
+                )?;
+                while let Some(r) = rows.next()? {
+                    f(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The KPI counters of the incidents accepted on days `[from_day, to_day)`, per cell.
