@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ComponentCategory, GridLevel, IncidentStage};
+use crate::model::{AnalysisPeriod, ComponentCategory, GridLevel, IncidentCategory, IncidentStage};
 
 /// Longest wall name.
 pub const MAX_WALL_NAME: usize = 64;
@@ -161,6 +161,56 @@ pub struct WallView {
     /// The leader is replaying the past: followers replay the same time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<WallReplay>,
+    /// The leader's 研判 panel (none: closed): followers show the same page and question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<WallAnalysis>,
+}
+
+/// The 研判 panel's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisTab {
+    /// The trend with its band, the breakdowns and the weekday × hour calendar.
+    #[default]
+    Trend,
+    /// 一季一排名: the best and worst units with their rank changes.
+    Ranking,
+    /// The open warnings, one opened with its figures, incidents and 确认.
+    Warnings,
+}
+
+impl std::str::FromStr for AnalysisTab {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "trend" => Ok(Self::Trend),
+            "ranking" => Ok(Self::Ranking),
+            "warnings" => Ok(Self::Warnings),
+            _ => Err(format!("{s:?}: use trend, ranking or warnings")),
+        }
+    }
+}
+
+/// Most hours a shared trend spans (400 days, as the trend endpoint allows).
+pub const MAX_TREND_HOURS: u32 = 24 * 400;
+
+/// The 研判 panel as a wall group shows it: its page, the trend's scope, category and span,
+/// the ranking's level, period and whether it lists desks, and the warning opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WallAnalysis {
+    pub tab: AnalysisTab,
+    /// A grid code; none for the city.
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub category: Option<IncidentCategory>,
+    pub hours: u32,
+    pub level: GridLevel,
+    #[serde(default)]
+    pub desks: bool,
+    pub period: AnalysisPeriod,
+    #[serde(default)]
+    pub focus: Option<u64>,
 }
 
 /// A leader's replay: replay time `at_ms` at server time `server_ms`, running at `speed`.
@@ -192,6 +242,7 @@ impl WallView {
             caption: None,
             highlight: None,
             replay: None,
+            analysis: None,
         }
     }
 
@@ -228,6 +279,14 @@ impl WallView {
             && !(r.speed.is_finite() && (0.0..=3_600.0).contains(&r.speed))
         {
             return Err("replay: speed must be 0 to 3600");
+        }
+        if let Some(a) = &self.analysis {
+            if a.scope.as_deref().is_some_and(|g| !short(g)) {
+                return Err("analysis: scope longer than 64 bytes");
+            }
+            if !(1..=MAX_TREND_HOURS).contains(&a.hours) {
+                return Err("analysis: hours must be 1 to 9600");
+            }
         }
         Ok(())
     }
@@ -280,8 +339,27 @@ mod tests {
         let mut bad = good.clone();
         bad.caption = Some(Caption { zh: "字".repeat(401), en: String::new() });
         assert!(bad.check().is_err());
-        let mut bad = good;
+        let mut bad = good.clone();
         bad.grid_filter = Some("9".repeat(65));
+        assert!(bad.check().is_err());
+        let panel = WallAnalysis {
+            tab: AnalysisTab::Trend,
+            scope: Some("370783001".into()),
+            category: None,
+            hours: 72,
+            level: GridLevel::Community,
+            desks: false,
+            period: AnalysisPeriod::Quarter,
+            focus: None,
+        };
+        let mut shared = good.clone();
+        shared.analysis = Some(panel.clone());
+        assert!(shared.check().is_ok());
+        let mut bad = good.clone();
+        bad.analysis = Some(WallAnalysis { hours: 0, ..panel.clone() });
+        assert_eq!(bad.check(), Err("analysis: hours must be 1 to 9600"));
+        let mut bad = good;
+        bad.analysis = Some(WallAnalysis { scope: Some("9".repeat(65)), ..panel });
         assert!(bad.check().is_err());
         assert!(
             valid_wall_name("main")

@@ -91,6 +91,16 @@ pub fn wall_view() -> gridwall_protocol::wall::WallView {
             server_ms: 1_790_000_000_000,
             speed: 60.0,
         }),
+        analysis: Some(gridwall_protocol::wall::WallAnalysis {
+            tab: gridwall_protocol::wall::AnalysisTab::Ranking,
+            scope: Some("370783001".into()),
+            category: Some(gridwall_protocol::IncidentCategory::Garbage),
+            hours: 24 * 365,
+            level: GridLevel::Street,
+            desks: true,
+            period: gridwall_protocol::AnalysisPeriod::Quarter,
+            focus: Some(12),
+        }),
     }
 }
 

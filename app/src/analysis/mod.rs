@@ -1,7 +1,7 @@
 //! 研判: the analysis panel on the desk and the wall (`J`, or `--analysis TAB`), drawn with egui
 //! and `egui_plot`.
-//! * 趋势: the hourly reports of the selected grid unit (the city when none) over its expected
-//!   band, hours past the band in red, with the category and source breakdowns and the
+//! * 趋势: the hourly (past four weeks: daily) reports of the selected grid unit (the city when
+//!   none) over its expected band, hours past the band in red, with the category and source breakdowns and the
 //!   weekday × hour calendar of the same hours. Selecting a unit on the map scopes the charts;
 //!   dragging across the trend brushes a span and plays it on the time bar (a click shows that
 //!   hour, paused) — the views are linked.
@@ -9,6 +9,7 @@
 //! * 预警: the open warnings, worst first; one opened shows its figures, the incidents behind
 //!   it (a click selects one on the map) and 确认 for commanders (the server refuses a viewer).
 //! * The emerging hot spot layer on the map with its legend ([`hotspots`]).
+//! * On a wall group, followers show the leader's panel ([`share`]).
 //!
 //! It also asks, every minute, how far each community and street is from its normal count: the
 //! overview's aggregates are tinted by that deviation ([`crate::map::Deviations`]).
@@ -18,6 +19,7 @@
 pub mod charts;
 pub mod hotspots;
 mod panel;
+pub mod share;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
@@ -27,8 +29,8 @@ use gridwall_protocol::{AnalysisPeriod, GridLevel, IncidentCategory, ServerMessa
 use crate::AppSystems;
 use crate::loading::LoadProgress;
 use crate::map::{
-    AnalysisShown, AnalysisTab, Deviations, GridMap, HotspotLayer, OpenWarning, OpenWarnings, Selection, Target, Tile,
-    Typing, WallShape,
+    AnalysisShown, AnalysisTab, CameraControl, Deviations, GridMap, HotspotLayer, OpenWarning, OpenWarnings, Selection,
+    SharedAnalysis, Target, Tile, Typing, WallShape,
 };
 use crate::net::{Answer, Ask, NetConfig, ServerFrame};
 use crate::theme::prelude::*;
@@ -43,7 +45,7 @@ const HOTSPOT_REFRESH_S: f32 = 600.0;
 /// How many units the ranking lists at each end (红榜, 黑榜).
 pub const RANK_TOP: u32 = 5;
 /// The trend's spans offered (hours).
-pub const HOURS: [u32; 4] = [24, 72, 168, 672];
+pub const HOURS: [u32; 6] = [24, 72, 168, 672, 24 * 91, 24 * 365];
 
 /// What the panel shows: its scope, the trend's category and span, the ranking's level and
 /// period, the warning opened, and the last outcome to show.
@@ -131,7 +133,12 @@ impl Plugin for AnalysisPlugin {
             .add_systems(Startup, open_at_start)
             .add_systems(Update, take_answers.in_set(AppSystems::Apply))
             .add_systems(Update, toggle.run_if(resource_exists::<ButtonInput<KeyCode>>).in_set(AppSystems::Input))
-            .add_systems(Update, (follow_selection, open_warnings, ask).chain().in_set(AppSystems::Select));
+            .init_resource::<SharedAnalysis>()
+            .init_resource::<CameraControl>()
+            .add_systems(
+                Update,
+                (follow_selection, open_warnings, share::share, ask).chain().in_set(AppSystems::Select),
+            );
         // The panel is drawn where there is a renderer (not in the headless tests of the rest).
         if app.is_plugin_added::<bevy::render::RenderPlugin>() {
             app.insert_resource(EguiGlobalSettings {

@@ -1,11 +1,13 @@
 //! What 研判 shares with the rest of the map: the open warnings (the outlines and the ticker
 //! show them), each unit's deviation from its normal count (the overview tints by it), the hot
-//! spot layer when shown, and which warning the panel has open.
+//! spot layer when shown, which warning the panel has open, and the panel as a wall group
+//! shares it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use bevy::prelude::*;
 use gridwall_protocol::api::analysis::{HotspotAnswer, UnitDeviation, Warning};
+use gridwall_protocol::wall::WallAnalysis;
 
 /// The open warnings by id, as the server last described them.
 #[derive(Resource, Debug, Default)]
@@ -27,30 +29,7 @@ pub struct HotspotLayer {
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenWarning(pub u64);
 
-/// The 研判 panel's pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnalysisTab {
-    /// The trend with its band, the breakdowns and the weekday × hour calendar.
-    #[default]
-    Trend,
-    /// 一季一排名: the best and worst units with their rank changes.
-    Ranking,
-    /// The open warnings, one opened with its figures, incidents and 确认.
-    Warnings,
-}
-
-impl std::str::FromStr for AnalysisTab {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "trend" => Ok(Self::Trend),
-            "ranking" => Ok(Self::Ranking),
-            "warnings" => Ok(Self::Warnings),
-            _ => Err(format!("{s:?}: use trend, ranking or warnings")),
-        }
-    }
-}
+pub use gridwall_protocol::wall::AnalysisTab;
 
 /// Whether the 研判 panel is shown, and which page (`J`, the panel's own tabs, `--analysis`, a
 /// tour step).
@@ -59,3 +38,9 @@ pub struct AnalysisShown {
     pub open: bool,
     pub tab: AnalysisTab,
 }
+
+/// The 研判 panel as a wall group shares it (none: closed). On a desk or a leader the panel
+/// writes it each frame (the leader publishes it); on a follower the group's view writes it
+/// and the panel follows.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct SharedAnalysis(pub Option<WallAnalysis>);

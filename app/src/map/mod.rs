@@ -12,7 +12,7 @@ pub mod view;
 
 use bevy::prelude::*;
 
-pub use analysis::{AnalysisShown, AnalysisTab, Deviations, HotspotLayer, OpenWarning, OpenWarnings};
+pub use analysis::{AnalysisShown, AnalysisTab, Deviations, HotspotLayer, OpenWarning, OpenWarnings, SharedAnalysis};
 pub use grid::GridMap;
 pub use interaction::{
     CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, TimeRequest, Typing,

@@ -1,5 +1,6 @@
 //! Keeping a wall group in step through the server. A leader (`--lead NAME`: a commander's desk
-//! or a panel) publishes its view — camera, selection, filters, heatmap, a tour's caption — and
+//! or a panel) publishes its view — camera, selection, filters, heatmap, a tour's caption, the
+//! 研判 panel — and
 //! every follower panel (`--wall … --wall-id NAME`) shows the group's view at the server time it
 //! is stamped with: the camera is a motion over server time, evaluated at this display's estimate
 //! of the server's clock, so panels agree however late a message arrives. A desk casts its
@@ -12,8 +13,8 @@ use gridwall_protocol::{ClientMessage, ServerMessage};
 use crate::AppSystems;
 use crate::loading::LoadProgress;
 use crate::map::{
-    CameraControl, CastRequest, Filters, Flight, HeatmapOn, OrbitCamera, Presentation, Select, Selection, Target,
-    Typing,
+    CameraControl, CastRequest, Filters, Flight, HeatmapOn, OrbitCamera, Presentation, Select, Selection,
+    SharedAnalysis, Target, Typing,
 };
 use crate::net::{Outbound, ServerClock, ServerFrame};
 
@@ -57,6 +58,7 @@ impl Plugin for WallSyncPlugin {
             .init_resource::<Selection>()
             .init_resource::<Filters>()
             .init_resource::<HeatmapOn>()
+            .init_resource::<SharedAnalysis>()
             .init_resource::<Presentation>()
             .init_resource::<ServerClock>()
             .init_resource::<Typing>()
@@ -113,7 +115,7 @@ fn receive_views(
 }
 
 /// A follower shows the group's view: the camera where the group's motion is at the server's
-/// time now, and the group's selection, filters, heatmap, caption and cast.
+/// time now, and the group's selection, filters, heatmap, caption, cast and 研判 panel.
 #[allow(clippy::too_many_arguments)]
 fn follow_view(
     control: Res<CameraControl>,
@@ -126,6 +128,7 @@ fn follow_view(
     mut filters: ResMut<Filters>,
     mut heatmap: ResMut<HeatmapOn>,
     mut presentation: ResMut<Presentation>,
+    mut analysis: ResMut<SharedAnalysis>,
 ) {
     if *control != CameraControl::Wall {
         return;
@@ -151,6 +154,7 @@ fn follow_view(
     };
     filters.set_if_neq(wanted);
     heatmap.set_if_neq(HeatmapOn(view.heatmap));
+    analysis.set_if_neq(SharedAnalysis(view.analysis.clone()));
     presentation.set_if_neq(Presentation {
         caption: view.caption.clone(),
         highlight: view.highlight.clone(),
@@ -198,6 +202,7 @@ fn view_of(
     heatmap: bool,
     presentation: &Presentation,
     replay: Option<gridwall_protocol::wall::WallReplay>,
+    analysis: &SharedAnalysis,
 ) -> WallView {
     let camera = match flight {
         Some(f) => CameraMotion {
@@ -225,6 +230,7 @@ fn view_of(
         caption: presentation.caption.clone(),
         highlight: presentation.highlight.clone(),
         replay,
+        analysis: analysis.0.clone(),
     }
 }
 
@@ -246,13 +252,24 @@ fn publish_view(
     filters: Res<Filters>,
     heatmap: Res<HeatmapOn>,
     presentation: Res<Presentation>,
+    analysis: Res<SharedAnalysis>,
     mut published: ResMut<Published>,
     mut outbound: MessageWriter<Outbound>,
 ) {
     let (Some((orbit, flight)), Some(now)) = (cameras.iter().next(), clock.now_ms(time.elapsed_secs())) else { return };
     let at = (now, clock.rate());
-    let view =
-        view_of(orbit, flight, time.elapsed_secs(), at, &selection, &filters, heatmap.0, &presentation, clock.replay());
+    let view = view_of(
+        orbit,
+        flight,
+        time.elapsed_secs(),
+        at,
+        &selection,
+        &filters,
+        heatmap.0,
+        &presentation,
+        clock.replay(),
+        &analysis,
+    );
     let urgent = match &published.view {
         None => true,
         Some(last) if same(last, &view) => return,
@@ -351,6 +368,22 @@ mod tests {
         let out = sent(&mut app);
         let [ClientMessage::LeadWall { view }] = &out[..] else { panic!("{out:?}") };
         assert_eq!(view.selection, Some(Selected::Incident(4)));
+        // So does the 研判 panel opened on the desk.
+        let panel = gridwall_protocol::wall::WallAnalysis {
+            tab: crate::map::AnalysisTab::Ranking,
+            scope: None,
+            category: None,
+            hours: 72,
+            level: gridwall_protocol::GridLevel::Street,
+            desks: false,
+            period: gridwall_protocol::AnalysisPeriod::Quarter,
+            focus: None,
+        };
+        app.world_mut().resource_mut::<SharedAnalysis>().0 = Some(panel.clone());
+        app.update();
+        let out = sent(&mut app);
+        let [ClientMessage::LeadWall { view }] = &out[..] else { panic!("{out:?}") };
+        assert_eq!(view.analysis, Some(panel));
     }
 
     #[test]
@@ -373,6 +406,16 @@ mod tests {
         };
         view.heatmap = true;
         view.selection = Some(Selected::Grid("370783001".into()));
+        view.analysis = Some(gridwall_protocol::wall::WallAnalysis {
+            tab: crate::map::AnalysisTab::Warnings,
+            scope: Some("370783001".into()),
+            category: None,
+            hours: 168,
+            level: gridwall_protocol::GridLevel::Community,
+            desks: false,
+            period: gridwall_protocol::AnalysisPeriod::Month,
+            focus: Some(3),
+        });
         app.world_mut().write_message(ServerFrame(ServerMessage::WallView {
             wall: "main".into(),
             time_ms: now - 1_000,
@@ -382,6 +425,8 @@ mod tests {
         let shown = app.world().get::<OrbitCamera>(cam).unwrap().focus.x;
         assert!((shown - 100.0).abs() < 2.0, "{shown}");
         assert!(app.world().resource::<HeatmapOn>().0);
+        let panel = app.world().resource::<SharedAnalysis>().0.clone().expect("the group's 研判 panel");
+        assert_eq!((panel.tab, panel.focus), (crate::map::AnalysisTab::Warnings, Some(3)));
         let selected: Vec<Select> = app.world_mut().resource_mut::<Messages<Select>>().drain().collect();
         assert_eq!(selected, [Select(Some(Target::Grid("370783001".into())))]);
         // Another wall's views are not ours.
