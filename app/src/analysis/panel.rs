@@ -10,7 +10,8 @@ use gridwall_protocol::{AnalysisPeriod, ClientMessage, GridLevel, IncidentCatego
 use super::charts::{self, TrendPick, color32};
 use super::{AnalysisData, AnalysisPanel, HOURS};
 use crate::map::{
-    AnalysisShown, AnalysisTab, GridMap, HotspotLayer, OpenWarning, OpenWarnings, Select, Target, TimeRequest,
+    AnalysisShown, AnalysisTab, GridMap, HotspotLayer, OpenWarning, OpenWarnings, OverlayAreas, Select, Target,
+    TimeRequest,
 };
 use crate::net::{Outbound, ServerClock};
 use crate::theme::prelude::*;
@@ -45,6 +46,7 @@ pub(super) fn show_panel(
     time: Res<Time>,
     cameras: Query<&Camera, With<PrimaryEguiContext>>,
     mut styled: Local<bool>,
+    mut overlays: ResMut<OverlayAreas>,
     (mut times, mut selects, mut opened, mut outbound): Writers,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -59,24 +61,37 @@ pub(super) fn show_panel(
             ctx.set_zoom_factor(zoom);
         }
     }
+    // Where the panel is drawn, in the window's logical pixels (picking leaves it alone).
+    let origin = cameras.iter().next().and_then(Camera::logical_viewport_rect).map_or(Vec2::ZERO, |r| r.min);
+    let zoom = ctx.zoom_factor();
+    let mut drawn = |r: egui::Rect| {
+        let (min, max) = (Vec2::new(r.min.x, r.min.y) * zoom + origin, Vec2::new(r.max.x, r.max.y) * zoom + origin);
+        let area = vec![Rect::from_corners(min, max)];
+        if overlays.0 != area {
+            overlays.0 = area;
+        }
+    };
     if !hud.0 {
+        if !overlays.0.is_empty() {
+            overlays.0.clear();
+        }
         return Ok(());
     }
     let lang = *lang;
     if !shown.open {
-        egui::Area::new(egui::Id::new("gridwall-analysis-closed")).anchor(Align2::LEFT_TOP, [LEFT, TOP]).show(
-            ctx,
-            |ui| {
+        let closed = egui::Area::new(egui::Id::new("gridwall-analysis-closed"))
+            .anchor(Align2::LEFT_TOP, [LEFT, TOP])
+            .show(ctx, |ui| {
                 if ui.button(lang.pick("研判 (J)", "Analysis (J)")).clicked() {
                     shown.open = true;
                 }
-            },
-        );
+            });
+        drawn(closed.response.rect);
         return Ok(());
     }
     let shown_ms = clock.shown_ms(time.elapsed_secs());
     let frame = egui::Frame::window(&ctx.global_style()).fill(color32(palette::PANEL_STRONG)).inner_margin(10.0);
-    egui::Window::new("gridwall-analysis")
+    let window = egui::Window::new("gridwall-analysis")
         .title_bar(false)
         .resizable(false)
         .anchor(Align2::LEFT_TOP, [LEFT, TOP])
@@ -114,6 +129,9 @@ pub(super) fn show_panel(
                 ui.label(RichText::new(note).color(color32(palette::NOTE)));
             }
         });
+    if let Some(w) = window {
+        drawn(w.response.rect);
+    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use crate::AppSystems;
 use bevy::camera::RenderTarget;
 use bevy::window::{PrimaryWindow, WindowPosition, WindowRef, WindowResolution};
 
-use crate::map::{CameraControl, FlyTo, OrbitCamera, StartView, Tile, Typing, WallShape};
+use crate::map::{CameraControl, FlyTo, OrbitCamera, OverlayAreas, StartView, Tile, Typing, WallShape};
 use crate::net::Outbound;
 use crate::scene::SceneInfo;
 
@@ -107,9 +107,18 @@ fn steer_camera(
     scroll: Option<Res<AccumulatedMouseScroll>>,
     time: Res<Time>,
     typing: Res<Typing>,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    overlays: Option<Res<OverlayAreas>>,
+    mut held_on_panel: Local<bool>,
     mut cameras: Query<&mut OrbitCamera>,
 ) {
     let dt = time.delta_secs();
+    // A drag or a wheel over the 研判 panel is the panel's (a brush, a scroll), not the map's.
+    let cursor = windows.single().ok().and_then(Window::cursor_position);
+    let over_panel = overlays.is_some_and(|o| cursor.is_some_and(|c| o.contains(c)));
+    if buttons.as_ref().is_some_and(|b| b.get_just_pressed().next().is_some()) {
+        *held_on_panel = over_panel;
+    }
     // Keys typed into the search box do not move the camera.
     let keys = keys.filter(|_| !typing.0);
     for mut orbit in &mut cameras {
@@ -126,7 +135,7 @@ fn steer_camera(
             let zoom = key(KeyCode::Minus, KeyCode::NumpadSubtract) - key(KeyCode::Equal, KeyCode::NumpadAdd);
             orbit.zoom(1.0 + 1.5 * dt * zoom);
         }
-        if let (Some(buttons), Some(motion)) = (&buttons, &motion) {
+        if let (Some(buttons), Some(motion), false) = (&buttons, &motion, *held_on_panel) {
             let d = motion.delta;
             if buttons.pressed(MouseButton::Left) {
                 orbit.yaw -= d.x * 0.005;
@@ -136,7 +145,7 @@ fn steer_camera(
                 orbit.pan(-d.x * per_pixel, d.y * per_pixel);
             }
         }
-        if let Some(scroll) = &scroll {
+        if let (Some(scroll), false) = (&scroll, over_panel) {
             let lines = match scroll.unit {
                 MouseScrollUnit::Line => scroll.delta.y,
                 MouseScrollUnit::Pixel => scroll.delta.y / 40.0,

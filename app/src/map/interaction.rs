@@ -13,6 +13,18 @@ use super::markers::Target;
 #[derive(Message, Debug, Clone, Copy, PartialEq)]
 pub struct Click(pub Vec2);
 
+/// Where egui panels are drawn over the map (logical window pixels), as the last frame drew
+/// them: a click there is the panel's, not the map's, even when the pointer reached it within
+/// the frame (a fast hand, a script, a display at one frame a second).
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct OverlayAreas(pub Vec<Rect>);
+
+impl OverlayAreas {
+    pub fn contains(&self, p: Vec2) -> bool {
+        self.0.iter().any(|r| r.contains(p))
+    }
+}
+
 /// Select something (or nothing): from a click, a search, or a script.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct Select(pub Option<Target>);

@@ -15,7 +15,8 @@ use bevy::prelude::*;
 pub use analysis::{AnalysisShown, AnalysisTab, Deviations, HotspotLayer, OpenWarning, OpenWarnings, SharedAnalysis};
 pub use grid::GridMap;
 pub use interaction::{
-    CastRequest, Click, Filters, FoldedUnits, HeatmapOn, Presentation, Search, Select, Selection, TimeRequest, Typing,
+    CastRequest, Click, Filters, FoldedUnits, HeatmapOn, OverlayAreas, Presentation, Search, Select, Selection,
+    TimeRequest, Typing,
 };
 pub use markers::{ComponentMarker, FloatingLabel, IncidentMarker, Incidents, PatrolMarker, Patrols, Pickable, Target};
 pub use view::{CameraControl, Flight, FlyTo, OrbitCamera, StartView, Tile, WallShape, marker_scale};

@@ -7,7 +7,7 @@ use bevy::window::PrimaryWindow;
 use gridwall_protocol::GridLevel;
 
 use crate::AppSystems;
-use crate::map::{Click, GridMap, OrbitCamera, Pickable, Select, Target};
+use crate::map::{Click, GridMap, OrbitCamera, OverlayAreas, Pickable, Select, Target};
 
 /// Screen distance (logical pixels) within which a click hits a marker.
 const HIT_PX: f32 = 18.0;
@@ -23,6 +23,7 @@ impl Plugin for PickingPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ClickStart>()
             .init_resource::<GridMap>()
+            .init_resource::<OverlayAreas>()
             .add_message::<Click>()
             .add_message::<Select>()
             .add_systems(
@@ -35,17 +36,18 @@ impl Plugin for PickingPlugin {
 }
 
 /// A left click that did not drag (a drag orbits the camera) and neither began nor ended on a
-/// panel's button. Where it began counts: a busy city rebuilds the detail panel while the
+/// panel's button or an egui panel. Where it began counts: a busy city rebuilds the detail panel while the
 /// button is held, and the release must not fall through to the map.
 fn click_with_mouse(
     buttons: Res<ButtonInput<MouseButton>>,
     windows: Query<&Window, With<PrimaryWindow>>,
     ui: Query<&Interaction>,
+    overlays: Res<OverlayAreas>,
     mut start: ResMut<ClickStart>,
     mut clicks: MessageWriter<Click>,
 ) {
     let Some(cursor) = windows.single().ok().and_then(Window::cursor_position) else { return };
-    let on_ui = ui.iter().any(|i| *i != Interaction::None);
+    let on_ui = ui.iter().any(|i| *i != Interaction::None) || overlays.contains(cursor);
     if buttons.just_pressed(MouseButton::Left) {
         start.0 = Some((cursor, on_ui));
     }
@@ -146,5 +148,9 @@ mod tests {
         assert!(click(&mut app, window, at, Some((button, Interaction::None, Interaction::Hovered))).is_empty());
         *app.world_mut().get_mut::<Interaction>(button).unwrap() = Interaction::None;
         assert_eq!(click(&mut app, window, at, None), [Click(at)], "the map takes clicks again");
+        // Over the 研判 panel (egui), even when the pointer only just got there.
+        app.world_mut().resource_mut::<OverlayAreas>().0 = vec![Rect::new(350.0, 250.0, 450.0, 350.0)];
+        assert!(click(&mut app, window, at, None).is_empty(), "a click on the panel is the panel's");
+        assert_eq!(click(&mut app, window, Vec2::new(500.0, 300.0), None), [Click(Vec2::new(500.0, 300.0))]);
     }
 }
