@@ -12,7 +12,7 @@ use gridwall_protocol::api::GridOutlines;
 use crate::AppSystems;
 use crate::map::grid::centroid;
 use crate::map::{FloatingLabel, GridMap, OrbitCamera, Presentation, to_world};
-use crate::scene::{GRIDS_FILE, SceneInfo};
+use crate::scene::{GRIDS_FILE, GridsText, SceneInfo};
 use crate::theme::prelude::*;
 use gridwall_protocol::wall::Highlight;
 
@@ -59,9 +59,20 @@ fn set_line_weights(mut store: ResMut<GizmoConfigStore>) {
     store.config_mut::<CellLines>().0.line.width = 1.5;
 }
 
-fn load_grids(mut commands: Commands, scene: Res<SceneInfo>, mut outlines: ResMut<GridMap>, ui: Option<Res<UiFont>>) {
+fn load_grids(
+    mut commands: Commands,
+    scene: Res<SceneInfo>,
+    fetched: Option<Res<GridsText>>,
+    mut outlines: ResMut<GridMap>,
+    ui: Option<Res<UiFont>>,
+) {
     let path = scene.dir.join(GRIDS_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let text = if let Some(t) = fetched {
+        t.0.clone()
+    } else {
+        let Ok(text) = std::fs::read_to_string(&path) else { return };
+        text
+    };
     let file: GridOutlines = match serde_json::from_str(&text) {
         Ok(f) => f,
         Err(e) => {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bevy::prelude::*;
-use bevy::render::render_resource::PipelineCache;
+use bevy::render::render_resource::{CachedPipeline, DownlevelFlags, PipelineCache, PipelineDescriptor};
+use bevy::render::renderer::RenderAdapter;
 use bevy::render::{Render, RenderApp};
 
 /// Frames in a row that must pass with nothing left to compile (and, for `Ready`, nothing left
@@ -69,16 +70,33 @@ impl Plugin for LoadingPlugin {
         let waiting = WaitingPipelines(Arc::new(AtomicUsize::new(usize::MAX)));
         app.init_state::<Readiness>()
             .init_resource::<LoadProgress>()
-            .insert_resource(waiting.clone())
+            .insert_resource(waiting)
             .add_systems(Last, advance_readiness);
+    }
+
+    /// The render world is looked at once it exists: in a browser the renderer starts
+    /// asynchronously, after every plugin's `build`.
+    fn finish(&self, app: &mut App) {
+        let waiting = app.world().resource::<WaitingPipelines>().clone();
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app.insert_resource(waiting).add_systems(Render, count_waiting_pipelines);
         }
     }
 }
 
-fn count_waiting_pipelines(cache: Res<PipelineCache>, waiting: Res<WaitingPipelines>) {
-    waiting.0.store(cache.waiting_pipelines().count(), Ordering::Relaxed);
+/// Counts the pipelines still to compile. A compute pipeline counts only where the device runs
+/// compute shaders: on WebGL2 Bevy still queues its own (the sparse buffer updater), which can
+/// never be created there, and readiness would wait for it forever.
+fn count_waiting_pipelines(cache: Res<PipelineCache>, adapter: Res<RenderAdapter>, waiting: Res<WaitingPipelines>) {
+    let compute = adapter.get_downlevel_capabilities().flags.contains(DownlevelFlags::COMPUTE_SHADERS);
+    let pipelines: Vec<&CachedPipeline> = cache.pipelines().collect();
+    let counts = |id: usize| {
+        compute
+            || !pipelines
+                .get(id)
+                .is_some_and(|p| matches!(p.descriptor, PipelineDescriptor::ComputePipelineDescriptor(_)))
+    };
+    waiting.0.store(cache.waiting_pipelines().filter(|&id| counts(id)).count(), Ordering::Relaxed);
 }
 
 fn advance_readiness(

@@ -10,6 +10,11 @@ use gridwall_scene::SceneManifest;
 /// The file in a fetched scene folder that holds the server's grid outlines (local metres).
 pub const GRIDS_FILE: &str = "grids-local.json";
 
+/// The grid outlines' JSON (as `GET /api/v1/grids` answers), when whoever started the app
+/// fetched it already (a browser has no scene folder to read [`GRIDS_FILE`] from).
+#[derive(Debug, Clone, Resource)]
+pub struct GridsText(pub String);
+
 /// A loaded scene description.
 #[derive(Debug, Clone, Resource)]
 pub struct SceneInfo {

@@ -95,8 +95,15 @@ impl ServerClock {
 }
 
 /// This machine's clock (ms since the Unix epoch).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn local_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The page's clock (ms since the Unix epoch; a browser has no `SystemTime`).
+#[cfg(target_arch = "wasm32")]
+pub fn local_ms() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 #[cfg(test)]

@@ -11,8 +11,19 @@ pub const FONT_PATHS: [&str; 2] =
 #[derive(Resource, Debug, Clone)]
 pub struct UiFont(pub Handle<Font>);
 
+/// A font handed over by whoever started the app (a browser fetches the page's font).
+static PROVIDED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Hands the app its CJK font (before it starts).
+pub fn provide_font(bytes: Vec<u8>) {
+    let _ = PROVIDED.set(bytes);
+}
+
 /// The CJK font file's bytes (a missing font is logged: Chinese would not render).
 pub fn font_bytes() -> Option<Vec<u8>> {
+    if let Some(bytes) = PROVIDED.get() {
+        return Some(bytes.clone());
+    }
     let candidates: Vec<String> =
         std::env::var("GRIDWALL_FONT").into_iter().chain(FONT_PATHS.iter().map(|s| (*s).to_owned())).collect();
     let bytes = candidates.iter().find_map(|p| std::fs::read(p).ok());
