@@ -2,7 +2,8 @@
 # Installs what gridwall needs on Debian 12 (bookworm): build dependencies (PROJ, clang for
 # bindgen, pkg-config), the software renderer and virtual display for the Bevy client (Mesa
 # lavapipe, Xvfb), the CJK font, PostgreSQL 15 + PostGIS 3 (the tests start their own servers in
-# temporary folders), and Node.js for the glTF validator. Idempotent and quiet when
+# temporary folders), Node.js for the glTF validator, and for the web display the wasm32 target,
+# fonttools (the font subset), playwright-core and binaryen (npm) and Debian's chromium. Idempotent and quiet when
 # everything is already there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
   fonts-wqy-microhei
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15 python3-venv
   nodejs npm
+  chromium
 )
 
 missing=()
@@ -58,4 +60,19 @@ fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ ! -d "$here/tools/gltf-validate/node_modules/gltf-validator" ]; then
   (cd "$here/tools/gltf-validate" && npm ci --silent --no-audit --no-fund)
+fi
+
+# The web display (scripts/build-web): the wasm32 target, fonttools for the font subset (in the
+# tools environment), playwright-core and binaryen's wasm-opt (pinned in tools/web-test).
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+if [ ! -x "$tools/bin/pyftsubset" ]; then
+  echo "setup: installing fonttools into $tools"
+  [ -x "$tools/bin/pip" ] || python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check fonttools==4.55.3
+fi
+if [ ! -d "$here/tools/web-test/node_modules/playwright-core" ]; then
+  (cd "$here/tools/web-test" && npm ci --silent --no-audit --no-fund)
 fi

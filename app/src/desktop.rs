@@ -1,4 +1,4 @@
-//! `gridwall`: the display.
+//! The native display: its flags, and the app they set up.
 
 use std::path::PathBuf;
 
@@ -192,7 +192,7 @@ fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
     Ok(if path.is_absolute() { path } else { std::env::current_dir()?.join(path) })
 }
 
-fn main() -> anyhow::Result<()> {
+pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // A bad wall flag or layout is refused before anything opens.
     let wall = wall_shape(&cli)?;

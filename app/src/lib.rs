@@ -17,7 +17,8 @@
 //!   [`automation`] (scripted actions and captures).
 //!
 //! Every `Update` system joins one set of the chain [`AppSystems`], declared here once.
-//! [`remote`] fetches a scene from a server before the app starts.
+//! Natively, `remote` fetches a scene from a server before the app starts; in a browser, `web`
+//! fetches it from the page's own server and starts the same app on the page's canvas.
 
 pub mod analysis;
 pub mod automation;
@@ -32,6 +33,7 @@ pub mod loading;
 pub mod map;
 pub mod materials;
 pub mod net;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod remote;
 pub mod scene;
 pub mod select;
@@ -40,6 +42,8 @@ pub mod timebar;
 pub mod tour;
 pub mod wall;
 pub mod warnings;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 use bevy::prelude::*;
 

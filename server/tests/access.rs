@@ -165,6 +165,11 @@ fn sockets_need_a_token_a_known_origin_and_the_role_for_each_command() {
     assert_eq!(Client::connect_as(s.addr, false, Some(&t.device), None).err(), Some(403), "devices do not watch");
     // A web page elsewhere, in the dispatch room's browser, carrying a valid token.
     assert_eq!(Client::connect_as(s.addr, false, Some(&t.viewer), Some("https://evil.example")).err(), Some(403));
+    // The server's own page (the web display at /) may, on whatever address it was reached.
+    let own = format!("http://{}", s.addr);
+    assert!(Client::connect_as(s.addr, false, Some(&t.viewer), Some(&own)).is_ok(), "the server's own page");
+    let other_port = format!("http://{}:{}", s.addr.ip(), s.addr.port() + 1);
+    assert_eq!(Client::connect_as(s.addr, false, Some(&t.viewer), Some(&other_port)).err(), Some(403));
     let mut wall = Client::connect_as(s.addr, true, Some(&t.viewer), Some("https://wall.example")).unwrap();
     let snap = wall.subscribe([-500.0, -500.0, 500.0, 500.0], BboxCrs::Local, &[Layer::Incidents]);
     assert!(matches!(snap, ServerMessage::Snapshot { .. }));

@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// This server's name on the bus (default: host name and process id).
     #[arg(long)]
     pub instance: Option<String>,
+    /// The built web display to serve at `/` (`scripts/build-web` writes it; default `web/dist`).
+    #[arg(long, value_name = "DIR")]
+    pub web: Option<PathBuf>,
     /// Run the city simulator (patrols, incidents, workflow).
     #[arg(long)]
     pub simulate: bool,

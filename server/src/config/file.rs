@@ -21,6 +21,8 @@ pub struct FileConfig {
     /// `bus = "nats://…"`: share the city with other servers.
     pub bus: Option<String>,
     pub instance: Option<String>,
+    /// `web = "web/dist"`: the built web display served at `/`.
+    pub web: Option<PathBuf>,
     pub tick_hz: Option<u16>,
     pub speed: Option<f64>,
     pub utc_offset_hours: Option<f64>,

@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub bus: Option<String>,
     /// This server's name there.
     pub instance: Option<String>,
+    /// The built web display served at `/` (`scripts/build-web` writes `web/dist`).
+    pub web: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -58,6 +60,7 @@ impl Default for ServeConfig {
             tls_key: None,
             bus: None,
             instance: None,
+            web: Some(PathBuf::from("web/dist")),
         }
     }
 }
@@ -133,6 +136,7 @@ impl ServeConfig {
             header_timeout_s: file.header_timeout_s.unwrap_or(d.header_timeout_s),
             bus: args.bus.or(file.bus),
             instance: args.instance.or(file.instance),
+            web: args.web.or(file.web).or(d.web),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
             sockets: {

@@ -130,7 +130,11 @@ pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next:
     };
     let upgrade = req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| access.allowed_origins.iter().any(|a| a == o));
+        // The server's own page (the web display) may, as may the origins configured.
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let same =
+            |o: &str| !host.is_empty() && [format!("http://{host}"), format!("https://{host}")].iter().any(|s| s == o);
+        let allowed = origin.to_str().is_ok_and(|o| same(o) || access.allowed_origins.iter().any(|a| a == o));
         if !allowed {
             return ApiError::status(
                 StatusCode::FORBIDDEN,

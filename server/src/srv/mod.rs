@@ -30,6 +30,7 @@ mod open311;
 mod patrols;
 mod replay;
 mod scene;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -100,6 +101,8 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/open311/v2/requests.json", get(open311::list).post(open311::create))
         .route("/open311/v2/requests/{id}", get(open311::one))
         .route("/scene/{file}", get(scene::file))
+        .route("/", get(web::index))
+        .route("/web/{file}", get(web::file))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "path", "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(backend)
@@ -167,7 +170,10 @@ pub async fn run(
         if tls.is_some() { "TLS" } else { "plain HTTP (no --tls-cert)" },
         if tls.is_some() { "https" } else { "http" }
     );
-    let app = router(backend.clone(), config.max_body_bytes, access);
+    let mut app = router(backend.clone(), config.max_body_bytes, access);
+    if let Some(dir) = &config.web {
+        app = app.layer(axum::Extension(web::WebDir(dir.clone())));
+    }
     let timeouts = listen::Timeouts {
         handshake: std::time::Duration::from_secs_f64(config.header_timeout_s),
         headers: std::time::Duration::from_secs_f64(config.header_timeout_s),

@@ -1,0 +1,147 @@
+//! The display in a browser (`wasm32`): the page's own server is the server. Before the app
+//! starts it fetches what the native display downloads into its cache — the scene's manifest,
+//! the grid outlines, the CJK font — then starts the same [`crate::AppPlugin`] on the page's
+//! canvas (`#gridwall`), the model loaded over HTTP from `/scene/`. The page's address sets
+//! the rest: `?token=` (a commander's or a viewer's), `?lang=en`, `?analysis=trend`.
+//! A start that fails says why on the page.
+
+use std::path::PathBuf;
+
+use bevy::asset::{AssetMetaCheck, AssetPlugin};
+use bevy::prelude::*;
+use bevy::window::WindowPlugin;
+use gridwall_scene::SceneManifest;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+
+use crate::automation::Script;
+use crate::loading::Readiness;
+use crate::map::HeatmapOn;
+use crate::net::NetConfig;
+use crate::scene::{GridsText, SceneInfo};
+use crate::theme::lang::Lang;
+use crate::theme::widgets::HudVisible;
+use crate::wall::WallLayout;
+use crate::wall::sync::CastTarget;
+
+/// Where the page's CJK font is (subset to the text the display uses, `scripts/build-web`).
+const FONT_URL: &str = "web/font.ttf";
+
+/// Starts the display on the page (called by the wasm binary's `main`).
+pub fn start() {
+    console_error_panic_hook::set_once();
+    wasm_bindgen_futures::spawn_local(async {
+        match prepare().await {
+            Ok(mut app) => {
+                app.run();
+            }
+            Err(e) => say(&format!("gridwall: {e}")),
+        }
+    });
+}
+
+/// Puts a message where the page shows the display's state.
+fn say(text: &str) {
+    web_sys::console::error_1(&text.into());
+    let status = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("status"));
+    if let Some(el) = status {
+        el.set_text_content(Some(text));
+        let _ = el.set_attribute("class", "error");
+    }
+}
+
+/// GETs `url` (with the token as a bearer header): its body, or why not.
+async fn get(url: &str, token: Option<&str>) -> Result<Vec<u8>, String> {
+    let init = web_sys::RequestInit::new();
+    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
+    if let Some(t) = token {
+        headers.set("authorization", &format!("Bearer {t}")).map_err(|e| format!("{e:?}"))?;
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
+    let window = web_sys::window().ok_or("no window")?;
+    let res = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    let res: web_sys::Response = res.dyn_into().map_err(|e| format!("{e:?}"))?;
+    match res.status() {
+        200..=299 => {}
+        401 => return Err(format!("{url}: the server does not know this token (401); add ?token=… to the address")),
+        403 => return Err(format!("{url}: this token may not read the city (403)")),
+        s => return Err(format!("{url}: HTTP {s}")),
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(res.array_buffer().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// The app, once the scene, the grids and the font are here.
+async fn prepare() -> Result<App, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let location = window.location();
+    let origin = location.origin().map_err(|e| format!("{e:?}"))?;
+    let params =
+        web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default()).map_err(|e| format!("{e:?}"))?;
+    let token = params.get("token").filter(|t| !t.is_empty() && t.len() <= 256);
+    let lang = if params.get("lang").as_deref() == Some("en") { Lang::En } else { Lang::Zh };
+    let analysis = params.get("analysis").and_then(|a| a.parse::<crate::map::AnalysisTab>().ok());
+    let token_ref = token.as_deref();
+    let manifest = get(&format!("{origin}/scene/scene.toml"), token_ref).await?;
+    let manifest = SceneManifest::parse(&String::from_utf8_lossy(&manifest)).map_err(|e| e.to_string())?;
+    let grids = get(&format!("{origin}/api/v1/grids"), token_ref).await?;
+    match get(&format!("{origin}/{FONT_URL}"), None).await {
+        Ok(font) => crate::theme::font::provide_font(font),
+        Err(e) => web_sys::console::warn_1(&format!("gridwall: no CJK font ({e})").into()),
+    }
+    let ws = origin.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1) + "/ws";
+    let (w, h) = (window.inner_width(), window.inner_height());
+    let size = |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).map_or(1280, |v| v as u32);
+    let title = format!("gridwall — {} ({})", manifest.display_name, manifest.attribution);
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title,
+                    canvas: Some("#gridwall".into()),
+                    fit_canvas_to_parent: true,
+                    prevent_default_event_handling: true,
+                    ..default()
+                }),
+                ..default()
+            })
+            .set(AssetPlugin { file_path: "scene".into(), meta_check: AssetMetaCheck::Never, ..default() }),
+    );
+    app.insert_resource(SceneInfo { manifest, dir: PathBuf::from("scene") })
+        .insert_resource(GridsText(String::from_utf8_lossy(&grids).into_owned()))
+        .insert_resource(lang)
+        .add_plugins(crate::AppPlugin)
+        .insert_resource(NetConfig { url: ws, token })
+        .insert_resource(HeatmapOn(false))
+        .insert_resource(HudVisible(true))
+        .insert_resource(WallLayout::default())
+        .insert_resource(CastTarget("main".into()))
+        .insert_resource(Script {
+            click: None,
+            search: None,
+            capture: None,
+            wait_ready: false,
+            bench_frames: None,
+            size: (size(w), size(h)),
+            tour_at: false,
+        });
+    if let Some(tab) = analysis {
+        app.insert_resource(crate::analysis::AnalysisStart(tab));
+    }
+    app.add_systems(OnEnter(Readiness::Loading), || page_event("gridwall-drawing"))
+        .add_systems(OnEnter(Readiness::Ready), || page_event("gridwall-ready"));
+    Ok(app)
+}
+
+/// Tells the page (and a test driving it) how far the display got.
+fn page_event(name: &str) {
+    if let (Some(w), Ok(e)) = (web_sys::window(), web_sys::Event::new(name)) {
+        let _ = w.dispatch_event(&e);
+    }
+}

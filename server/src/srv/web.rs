@@ -1,0 +1,58 @@
+//! The web display (`app/` built for `wasm32` by `scripts/build-web`): the page at `/`, its
+//! files at `/web/{file}` (the JS glue, the wasm, the CJK font subset), read from the folder
+//! `serve --web` names (`web/dist` by default). The page holds no city data: everything it
+//! shows comes through the same endpoints, tokens and roles as the native display's.
+
+use std::path::PathBuf;
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, body::Body};
+
+use super::error::{ApiError, ApiResult};
+
+/// Where the built web display is (an `Extension` the server adds).
+#[derive(Debug, Clone)]
+pub struct WebDir(pub PathBuf);
+
+/// The files a build writes (nothing else in the folder is served).
+const FILES: [(&str, &str); 5] = [
+    ("index.html", "text/html; charset=utf-8"),
+    ("gridwall.js", "text/javascript; charset=utf-8"),
+    ("gridwall_bg.wasm", "application/wasm"),
+    ("font.ttf", "font/ttf"),
+    ("build.json", "application/json"),
+];
+
+async fn serve(dir: Option<Extension<WebDir>>, file: &str) -> ApiResult<Response> {
+    let Some((name, mime)) = FILES.iter().find(|(n, _)| *n == file) else {
+        return Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            "file",
+            format!("{file:?} is not a file of the web display"),
+        ));
+    };
+    let Some(Extension(WebDir(dir))) = dir else {
+        return Err(ApiError::status(StatusCode::NOT_FOUND, "web", "this server serves no web display"));
+    };
+    let bytes = tokio::fs::read(dir.join(name)).await.map_err(|e| {
+        ApiError::status(
+            StatusCode::NOT_FOUND,
+            "web",
+            format!("the web display is not built in {} ({e}): run scripts/build-web", dir.display()),
+        )
+    })?;
+    // A new build replaces the files under the same names: the browser asks again each time.
+    Ok(([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], Body::from(bytes)).into_response())
+}
+
+/// `GET /`: the page.
+pub async fn index(dir: Option<Extension<WebDir>>) -> ApiResult<Response> {
+    serve(dir, "index.html").await
+}
+
+/// `GET /web/{file}`.
+pub async fn file(dir: Option<Extension<WebDir>>, Path(file): Path<String>) -> ApiResult<Response> {
+    serve(dir, &file).await
+}
