@@ -262,10 +262,7 @@ fn without_its_server_the_display_starts_from_its_cache_and_shows_it_is_reconnec
 
 /// A roof as drawn by the theme, about (66, 91, 144): blue well above green, green close to red.
 /// Roads are a greener blue, about (71, 136, 174); water and ground are darker, red under 30.
-fn is_building(p: [u8; 3]) -> bool {
-    let [r, g, b] = p.map(i32::from);
-    r > 45 && b > 110 && b >= g + 40 && g <= r + 45
-}
+use gridwall_testkit::shots::is_building;
 
 #[test]
 fn buildings_are_drawn_where_the_osm_data_has_them_and_nowhere_else() {

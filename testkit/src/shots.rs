@@ -2,6 +2,12 @@
 
 use std::path::Path;
 
+/// A roof or wall of the city's buildings in the theme's blues (native and browser captures).
+pub fn is_building(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    r > 45 && b > 110 && b >= g + 40 && g <= r + 45
+}
+
 /// A capture's pixels, row by row from the top left.
 #[derive(Debug, Clone)]
 pub struct Shot {
