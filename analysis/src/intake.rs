@@ -39,6 +39,22 @@ pub struct Row {
     pub n: u16,
 }
 
+/// A count as the readers see it: (hour or day, cell, category, source, count).
+pub type Counted = (i64, u32, IncidentCategory, IncidentSource, u32);
+
+impl Row {
+    /// The row at hour or day `at` (none for a category or source this build does not know).
+    fn at(self, at: i64) -> Option<Counted> {
+        Some((
+            at,
+            self.cell,
+            IncidentCategory::from_index(self.category)?,
+            IncidentSource::from_index(self.source)?,
+            u32::from(self.n),
+        ))
+    }
+}
+
 /// The counts kept.
 #[derive(Debug, Clone)]
 pub struct Intake {
@@ -209,43 +225,19 @@ impl Intake {
 
     /// Per hour from `from_hour` to `to_hour` (exclusive) that is kept: (hour, cell, category,
     /// source, count).
-    pub fn rows(
-        &self,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> impl Iterator<Item = (i64, u32, IncidentCategory, IncidentSource, u32)> + '_ {
+    pub fn rows(&self, from_hour: i64, to_hour: i64) -> impl Iterator<Item = Counted> + '_ {
         let from = (from_hour - self.first_hour).max(0) as usize;
         let to = ((to_hour - self.first_hour).max(0) as usize).min(self.hours.len());
         (from..to.max(from)).flat_map(move |k| {
             let hour = self.first_hour + k as i64;
-            self.hours[k].iter().filter_map(move |r| {
-                Some((
-                    hour,
-                    r.cell,
-                    IncidentCategory::from_index(r.category)?,
-                    IncidentSource::from_index(r.source)?,
-                    u32::from(r.n),
-                ))
-            })
+            self.hours[k].iter().filter_map(move |r| r.at(hour))
         })
     }
 
     /// Per operators' day from `from_day` to `to_day` (exclusive), from the days kept and the
     /// hours kept: (day, cell, category, source, count).
-    pub fn daily(
-        &self,
-        from_day: i64,
-        to_day: i64,
-    ) -> impl Iterator<Item = (i64, u32, IncidentCategory, IncidentSource, u32)> + '_ {
-        let days = self.days.rows(from_day, to_day).filter_map(|(day, r)| {
-            Some((
-                day,
-                r.cell,
-                IncidentCategory::from_index(r.category)?,
-                IncidentSource::from_index(r.source)?,
-                u32::from(r.n),
-            ))
-        });
+    pub fn daily(&self, from_day: i64, to_day: i64) -> impl Iterator<Item = Counted> + '_ {
+        let days = self.days.rows(from_day, to_day).filter_map(|(day, r)| r.at(day));
         let hours = self
             .rows(self.first_hour_of(from_day), self.first_hour_of(to_day))
             .map(|(hour, cell, c, s, n)| (self.day_of(hour), cell, c, s, n));
