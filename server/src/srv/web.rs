@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, body::Body};
+use axum::response::Response;
 
 use super::error::{ApiError, ApiResult};
 
@@ -36,7 +36,7 @@ async fn serve(dir: Option<Extension<WebDir>>, file: &str) -> ApiResult<Response
     let Some(Extension(WebDir(dir))) = dir else {
         return Err(ApiError::status(StatusCode::NOT_FOUND, "web", "this server serves no web display"));
     };
-    let bytes = tokio::fs::read(dir.join(name)).await.map_err(|e| {
+    let mut res = super::scene::stream(&dir.join(name), mime).await.map_err(|e| {
         ApiError::status(
             StatusCode::NOT_FOUND,
             "web",
@@ -44,7 +44,8 @@ async fn serve(dir: Option<Extension<WebDir>>, file: &str) -> ApiResult<Response
         )
     })?;
     // A new build replaces the files under the same names: the browser asks again each time.
-    Ok(([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], Body::from(bytes)).into_response())
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    Ok(res)
 }
 
 /// `GET /`: the page.
