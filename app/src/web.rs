@@ -11,7 +11,6 @@ use bevy::asset::{AssetMetaCheck, AssetPlugin};
 use bevy::prelude::*;
 use bevy::window::WindowPlugin;
 use gridwall_scene::SceneManifest;
-use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 
 use crate::automation::Script;
@@ -52,28 +51,13 @@ fn say(text: &str) {
 
 /// GETs `url` (with the token as a bearer header): its body, or why not.
 async fn get(url: &str, token: Option<&str>) -> Result<Vec<u8>, String> {
-    let init = web_sys::RequestInit::new();
-    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
-    if let Some(t) = token {
-        headers.set("authorization", &format!("Bearer {t}")).map_err(|e| format!("{e:?}"))?;
+    let (status, body) = crate::net::web_get(url, token).await?;
+    match status {
+        200..=299 => Ok(body),
+        401 => Err(format!("{url}: the server does not know this token (401); add ?token=… to the address")),
+        403 => Err(format!("{url}: this token may not read the city (403)")),
+        s => Err(format!("{url}: HTTP {s}")),
     }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
-    let window = web_sys::window().ok_or("no window")?;
-    let res = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|e| format!("{url}: {e:?}"))?;
-    let res: web_sys::Response = res.dyn_into().map_err(|e| format!("{e:?}"))?;
-    match res.status() {
-        200..=299 => {}
-        401 => return Err(format!("{url}: the server does not know this token (401); add ?token=… to the address")),
-        403 => return Err(format!("{url}: this token may not read the city (403)")),
-        s => return Err(format!("{url}: HTTP {s}")),
-    }
-    let buffer = wasm_bindgen_futures::JsFuture::from(res.array_buffer().map_err(|e| format!("{e:?}"))?)
-        .await
-        .map_err(|e| format!("{url}: {e:?}"))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 /// The app, once the scene, the grids and the font are here.

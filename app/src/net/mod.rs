@@ -32,6 +32,8 @@ mod web;
 use native::Link;
 #[cfg(target_arch = "wasm32")]
 use web::Link;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use web::get as web_get;
 
 pub use clock::{ServerClock, local_ms};
 

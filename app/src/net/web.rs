@@ -243,6 +243,15 @@ async fn fetch(base: &str, token: Option<&str>, ask: &Ask) -> Result<(u16, Strin
     }
     let q = String::from(params.to_string());
     let url = if q.is_empty() { url } else { format!("{url}?{q}") };
+    let (status, body) = get(&url, token).await?;
+    if body.len() as u64 > MAX_ANSWER_BYTES {
+        return Err(format!("an answer of {} bytes", body.len()));
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A GET through the page's `fetch`, with the token as a bearer header: the status and body.
+pub(crate) async fn get(url: &str, token: Option<&str>) -> Result<(u16, Vec<u8>), String> {
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
     let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
@@ -250,19 +259,14 @@ async fn fetch(base: &str, token: Option<&str>, ask: &Ask) -> Result<(u16, Strin
         headers.set("authorization", &format!("Bearer {t}")).map_err(|e| format!("{e:?}"))?;
     }
     init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(|e| format!("{e:?}"))?;
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
     let window = web_sys::window().ok_or("no window")?;
     let res = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| format!("{url}: {e:?}"))?;
     let res: web_sys::Response = res.dyn_into().map_err(|e| format!("{e:?}"))?;
-    let status = res.status();
-    let text = wasm_bindgen_futures::JsFuture::from(res.text().map_err(|e| format!("{e:?}"))?)
+    let buffer = wasm_bindgen_futures::JsFuture::from(res.array_buffer().map_err(|e| format!("{e:?}"))?)
         .await
-        .map_err(|e| format!("{e:?}"))?;
-    let body = text.as_string().unwrap_or_default();
-    if body.len() as u64 > MAX_ANSWER_BYTES {
-        return Err(format!("an answer of {} bytes", body.len()));
-    }
-    Ok((status, body))
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    Ok((res.status(), js_sys::Uint8Array::new(&buffer).to_vec()))
 }
