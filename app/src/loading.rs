@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bevy::prelude::*;
-use bevy::render::render_resource::{CachedPipeline, DownlevelFlags, PipelineCache, PipelineDescriptor};
+use bevy::render::render_resource::{DownlevelFlags, PipelineCache, PipelineDescriptor};
 use bevy::render::renderer::RenderAdapter;
 use bevy::render::{Render, RenderApp};
 
@@ -88,15 +88,19 @@ impl Plugin for LoadingPlugin {
 /// compute shaders: on WebGL2 Bevy still queues its own (the sparse buffer updater), which can
 /// never be created there, and readiness would wait for it forever.
 fn count_waiting_pipelines(cache: Res<PipelineCache>, adapter: Res<RenderAdapter>, waiting: Res<WaitingPipelines>) {
-    let compute = adapter.get_downlevel_capabilities().flags.contains(DownlevelFlags::COMPUTE_SHADERS);
-    let pipelines: Vec<&CachedPipeline> = cache.pipelines().collect();
-    let counts = |id: usize| {
-        compute
-            || !pipelines
-                .get(id)
-                .is_some_and(|p| matches!(p.descriptor, PipelineDescriptor::ComputePipelineDescriptor(_)))
+    let all = cache.waiting_pipelines().count();
+    // Most frames nothing waits, and where compute runs everything counts: no need to look.
+    if all == 0 || adapter.get_downlevel_capabilities().flags.contains(DownlevelFlags::COMPUTE_SHADERS) {
+        waiting.0.store(all, Ordering::Relaxed);
+        return;
+    }
+    let is_compute = |id: usize| {
+        cache
+            .pipelines()
+            .nth(id)
+            .is_some_and(|p| matches!(p.descriptor, PipelineDescriptor::ComputePipelineDescriptor(_)))
     };
-    waiting.0.store(cache.waiting_pipelines().filter(|&id| counts(id)).count(), Ordering::Relaxed);
+    waiting.0.store(cache.waiting_pipelines().filter(|&id| !is_compute(id)).count(), Ordering::Relaxed);
 }
 
 fn advance_readiness(
