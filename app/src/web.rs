@@ -49,15 +49,20 @@ fn say(text: &str) {
     }
 }
 
-/// GETs `url` (with the token as a bearer header): its body, or why not.
+/// GETs `url` (the browser adds its sign-in cookie; a `?token=` goes as a bearer header): its
+/// body, or why not, in the server's words.
 async fn get(url: &str, token: Option<&str>) -> Result<Vec<u8>, String> {
     let (status, body) = crate::net::web_get(url, token).await?;
-    match status {
-        200..=299 => Ok(body),
-        401 => Err(format!("{url}: the server does not know this token (401); add ?token=… to the address")),
-        403 => Err(format!("{url}: this token may not read the city (403)")),
-        s => Err(format!("{url}: HTTP {s}")),
+    if (200..300).contains(&status) {
+        return Ok(body);
     }
+    let why = serde_json::from_slice::<gridwall_protocol::api::ErrorBody>(&body)
+        .map_or_else(|_| format!("HTTP {status}"), |b| b.error.message);
+    Err(match status {
+        401 => format!("请登录 · sign in: {why}"),
+        403 => format!("此令牌无权查看城市 · this token may not read the city: {why}"),
+        _ => format!("{url}: {why}"),
+    })
 }
 
 /// The app, once the scene, the grids and the font are here.

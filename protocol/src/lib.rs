@@ -23,7 +23,7 @@ pub use messages::*;
 pub use model::*;
 
 /// Bumped whenever a message's shape changes; both codecs carry it.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The JSON form.
 pub mod json {

@@ -246,6 +246,11 @@ pub enum ServerMessage {
         /// runs a demo or a test faster). Displays follow its time with this rate between pings.
         #[serde(default = "real_time")]
         clock_rate: f64,
+        /// Whether this connection's token may command (assign, workflow steps, cast, lead a
+        /// wall): a display hides the buttons it may not use. The server checks each command
+        /// anyway.
+        #[serde(default)]
+        may_command: bool,
     },
     /// Everything inside the viewport now; replaces what the client had. `seq` is the last event
     /// it includes.

@@ -251,6 +251,7 @@ fn small_server_messages_round_trip_in_both_forms() {
             tick_hz: 10,
             resumed: true,
             clock_rate: 30.0,
+            may_command: true,
         },
         ServerMessage::Reply {
             request: 7,

@@ -3,7 +3,7 @@
 //! devices that report only for their own patrols; sockets that need a token and a known
 //! origin; the audit trail; a server without tokens that will not listen on a network.
 
-use gridwall_protocol::{BboxCrs, ClientMessage, Layer, ServerMessage};
+use gridwall_protocol::{BboxCrs, ClientMessage, Layer, PROTOCOL_VERSION, ServerMessage};
 use gridwall_testkit::display::DisplayClient as Client;
 use gridwall_testkit::now_ts;
 use gridwall_testkit::paths::CELL;
@@ -173,7 +173,17 @@ fn sockets_need_a_token_a_known_origin_and_the_role_for_each_command() {
     let mut wall = Client::connect_as(s.addr, true, Some(&t.viewer), Some("https://wall.example")).unwrap();
     let snap = wall.subscribe([-500.0, -500.0, 500.0, 500.0], BboxCrs::Local, &[Layer::Incidents]);
     assert!(matches!(snap, ServerMessage::Snapshot { .. }));
-    // A wall's token may watch, not command.
+    // A wall's token may watch, not command, and its welcome says so (the display hides the
+    // buttons; the server refuses anyway, below); a commander's says it may.
+    let may_command = |c: &mut Client| {
+        c.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "test".into(), resume_after: None });
+        c.until("the welcome", |m| match m {
+            ServerMessage::Welcome { may_command, .. } => Some(*may_command),
+            _ => None,
+        })
+    };
+    assert!(!may_command(&mut wall));
+    assert!(may_command(&mut Client::connect_as(s.addr, false, Some(&t.commander), None).unwrap()));
     wall.send(&ClientMessage::Assign { request: 7, incident: id, patrol: 0, actor: "张指挥".into() });
     let (ok, error) = wall.until("the reply", |m| match m {
         ServerMessage::Reply { request: 7, ok, error } => Some((*ok, error.clone())),

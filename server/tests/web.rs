@@ -1,6 +1,8 @@
 //! The web display's files: `/` and `/web/{file}` serve the folder `scripts/build-web` writes
 //! (only the files a build makes, with their types), say how to build it when it is missing,
-//! and hold no city data (no token needed for the page; the data endpoints still ask).
+//! and hold no city data (no token needed for the page; the data endpoints still ask). A
+//! browser signs in with a cookie (`/login`, `/?token=`) that works like the token and is cleared
+//! when refused, stale or signed out.
 
 use gridwall_testkit::server::{RoleTokens, TestServer as Server};
 
@@ -40,4 +42,80 @@ fn a_server_without_a_built_display_says_how_to_build_one() {
     let (status, _, body) = get(&s, "/");
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("run scripts/build-web"), "{}", String::from_utf8_lossy(&body));
+}
+
+/// One request without following redirects: status, `Location`, `Set-Cookie`.
+fn raw(s: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let url = s.url(path);
+    let header = |res: &ureq::http::Response<ureq::Body>, name: &str| {
+        res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let res = if method == "GET" {
+        let mut r = ureq::get(&url).config().max_redirects(0).http_status_as_error(false).build();
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.call()
+    } else {
+        let mut r = ureq::post(&url).config().max_redirects(0).http_status_as_error(false).build();
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send(body)
+    }
+    .expect("the server answers");
+    (res.status().as_u16(), header(&res, "location"), header(&res, "set-cookie"))
+}
+
+#[test]
+fn a_browser_signs_in_with_a_cookie_only_this_site_sends_and_signs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+    let web = dir.path().to_owned();
+    let (s, t) = Server::start_with_tokens(move |c| c.web = Some(web));
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+
+    // The form: a known token sets the cookie and sends the browser to the page.
+    let (status, to, cookie) = raw(&s, "POST", "/login", &form, &format!("token={}", t.viewer));
+    assert_eq!((status, to.as_str()), (303, "/"));
+    assert_eq!(cookie, format!("gridwall_token={}; Path=/; HttpOnly; SameSite=Strict", t.viewer));
+    let jar = format!("gridwall_token={}", t.viewer);
+    let with_cookie = [("cookie", jar.as_str())];
+    assert_eq!(raw(&s, "GET", "/api/v1/grids", &with_cookie, "").0, 200, "the cookie reads the city");
+    // A viewer's cookie commands nothing.
+    let step = r#"{"action":"dispatch","assignee":"P-1"}"#;
+    let json = [("cookie", jar.as_str()), ("content-type", "application/json")];
+    assert_eq!(raw(&s, "POST", "/api/v1/incidents/1/transitions", &json, step).0, 403);
+
+    // An address with the token: signed in, the token gone from the address, the page's own
+    // parameters kept.
+    let (status, to, cookie) = raw(&s, "GET", &format!("/?token={}&lang=en&x=1", t.commander), &[], "");
+    assert_eq!((status, to.as_str()), (303, "/?lang=en"));
+    assert!(cookie.starts_with(&format!("gridwall_token={};", t.commander)), "{cookie}");
+
+    // A wrong token: told so, no cookie kept (an old one is cleared).
+    for (method, path, body) in [("POST", "/login", "token=gw_wrong&lang=en"), ("GET", "/?token=gw_wrong&lang=en", "")]
+    {
+        let (status, to, cookie) = raw(&s, method, path, &form, body);
+        assert_eq!((status, to.as_str()), (303, "/?lang=en&signin=refused"), "{method} {path}");
+        assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    }
+    // Another site's page cannot sign this browser in, nor send anything but the form.
+    let foreign = [("content-type", "application/x-www-form-urlencoded"), ("origin", "http://evil.example")];
+    assert_eq!(raw(&s, "POST", "/login", &foreign, &format!("token={}", t.viewer)).0, 403);
+    assert_eq!(raw(&s, "POST", "/login", &[("content-type", "text/plain")], "token=x").0, 415);
+    assert_eq!(raw(&s, "POST", "/login", &form, &"token=a&".repeat(400)).0, 400, "a form too long");
+
+    // A cookie whose token is gone: 401, and the browser is told to forget it; the page itself
+    // still loads (to sign in again).
+    let stale = [("cookie", "gridwall_token=gw_revoked")];
+    let (status, _, cookie) = raw(&s, "GET", "/api/v1/grids", &stale, "");
+    assert_eq!(status, 401);
+    assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    assert_eq!(raw(&s, "GET", "/", &stale, "").0, 200);
+
+    // Signing out clears it.
+    let (status, to, cookie) = raw(&s, "POST", "/logout", &with_cookie, "");
+    assert_eq!((status, to.as_str()), (303, "/"));
+    assert!(cookie.starts_with("gridwall_token=;") && cookie.contains("Max-Age=0"), "{cookie}");
 }

@@ -3,6 +3,7 @@
 //! house's top floor (README, "Layout"): it uses `gridwall-server`, `gridwall-backend` and
 //! `gridwall-city` to start real servers, and no production crate depends on it.
 //!
+//! * [`browser`]: chromium (software WebGL2) driven by playwright, for the web display.
 //! * [`paths`]: the repository, the shipped Helsinki scene and its OSM extract.
 //! * [`server`]: a real server on its own thread ([`server::BackgroundServer`]), and
 //!   [`server::TestServer`] with HTTP helpers for the documented API.
@@ -15,6 +16,7 @@
 //! * [`tls`]: the test certificate authority and a client that trusts it.
 //! * [`fuzz`]: hostile inputs for parsers and an allocator that measures their memory.
 
+pub mod browser;
 pub mod display;
 pub mod fixtures;
 #[allow(unsafe_code)] // a counting global allocator; see the module

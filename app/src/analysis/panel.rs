@@ -13,7 +13,7 @@ use crate::map::{
     AnalysisShown, AnalysisTab, GridMap, HotspotLayer, OpenWarning, OpenWarnings, OverlayAreas, Select, Target,
     TimeRequest,
 };
-use crate::net::{Outbound, ServerClock};
+use crate::net::{MayCommand, Outbound, ServerClock};
 use crate::theme::prelude::*;
 use crate::theme::widgets::ui_scale;
 
@@ -47,6 +47,7 @@ pub(super) fn show_panel(
     cameras: Query<&Camera, With<PrimaryEguiContext>>,
     mut styled: Local<bool>,
     mut overlays: ResMut<OverlayAreas>,
+    rights: Res<MayCommand>,
     (mut times, mut selects, mut opened, mut outbound): Writers,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -118,7 +119,7 @@ pub(super) fn show_panel(
                         &warnings,
                         &mut selects,
                         &mut opened,
-                        &mut outbound,
+                        rights.0.then_some(&mut outbound),
                         &mut shown,
                         lang,
                     );
@@ -355,7 +356,7 @@ fn warnings_page(
     warnings: &OpenWarnings,
     selects: &mut MessageWriter<Select>,
     opened: &mut MessageWriter<OpenWarning>,
-    outbound: &mut MessageWriter<Outbound>,
+    outbound: Option<&mut MessageWriter<Outbound>>,
     shown: &mut AnalysisShown,
     lang: Lang,
 ) {
@@ -417,7 +418,7 @@ fn warnings_page(
         if let (Some(by), Some(at)) = (&w.acked_by, w.acked_ms) {
             let text = format!("{} {by} {}", lang.pick("已确认：", "acknowledged by"), clock_text(at));
             ui.label(RichText::new(text).color(color32(palette::DIM)));
-        } else {
+        } else if let Some(outbound) = outbound {
             let pending = panel.acking.is_some();
             if ui.add_enabled(!pending, egui::Button::new(lang.pick("确认", "acknowledge"))).clicked() {
                 let request = panel.next_request();

@@ -1,7 +1,10 @@
 //! Filters: a bar at the bottom right toggles incident stages and component categories (and
 //! the heatmap); a grid filter keeps only the incidents and patrols of one street, community or
-//! cell. The bar also holds the [`search`] line (press `/`).
+//! cell. The bar also holds the [`search`] line (press `/`; in a browser its text comes from the
+//! page's field, `page_input`, so input methods and paste work).
 
+#[cfg(target_arch = "wasm32")]
+mod page_input;
 pub mod search;
 
 use std::collections::HashSet;

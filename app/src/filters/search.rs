@@ -67,6 +67,9 @@ impl Plugin for SearchPlugin {
             .add_systems(Update, type_search.run_if(resource_exists::<ButtonInput<KeyCode>>).in_set(AppSystems::Input))
             .add_systems(Update, run_search.in_set(AppSystems::Select))
             .add_systems(Update, show_search.in_set(AppSystems::Present));
+        // In a browser the text comes from the page's field (input methods, paste).
+        #[cfg(target_arch = "wasm32")]
+        app.add_systems(Update, super::page_input::follow_page_field.after(type_search).in_set(AppSystems::Input));
     }
 }
 

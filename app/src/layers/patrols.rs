@@ -247,7 +247,14 @@ mod tests {
         let mut app = app();
         send(
             &mut app,
-            ServerMessage::Welcome { version: 1, scene: "s".into(), tick_hz: 10, resumed: false, clock_rate: 1.0 },
+            ServerMessage::Welcome {
+                version: 1,
+                scene: "s".into(),
+                tick_hz: 10,
+                resumed: false,
+                clock_rate: 1.0,
+                may_command: false,
+            },
         );
         send(&mut app, snapshot(vec![patrol(1, 0.0, 0.0)], vec![], vec![]));
         send(&mut app, delta(vec![PatrolPos { id: 1, x: 10.0, y: 0.0, lon: None, lat: None }], vec![], vec![]));

@@ -54,6 +54,11 @@ pub struct NetConfig {
 #[derive(Message, Debug, Clone)]
 pub struct ServerFrame(pub ServerMessage);
 
+/// Whether the server lets this display command (its welcome says, from the token's role):
+/// a viewer's wall or browser shows no 派遣, 投屏 or 确认. The server checks each command anyway.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MayCommand(pub bool);
+
 /// Something to send to the server (subscribe, assign, transition…).
 #[derive(Message, Debug, Clone)]
 pub struct Outbound(pub ClientMessage);
@@ -133,6 +138,7 @@ impl Plugin for NetPlugin {
             .add_message::<Ask>()
             .add_message::<Answer>()
             .init_resource::<Connection>()
+            .init_resource::<MayCommand>()
             .init_resource::<ServerClock>()
             .init_resource::<LoadProgress>()
             .add_systems(Startup, open_link.run_if(resource_exists::<NetConfig>))
@@ -157,6 +163,7 @@ fn receive_frames(
     mut clock: ResMut<ServerClock>,
     time: Res<Time>,
     mut progress: ResMut<LoadProgress>,
+    mut rights: ResMut<MayCommand>,
     mut frames: MessageWriter<ServerFrame>,
     mut answers: MessageWriter<Answer>,
 ) {
@@ -171,6 +178,9 @@ fn receive_frames(
                 answers.write(a);
             }
             Inbound::Frame(m) => {
+                if let ServerMessage::Welcome { may_command, .. } = &m {
+                    rights.set_if_neq(MayCommand(*may_command));
+                }
                 if let ServerMessage::Timeline { live, at_ms, server_ms, speed, .. } = &m {
                     clock.set_replay((!live).then_some(WallReplay {
                         at_ms: *at_ms,

@@ -11,7 +11,7 @@ use crate::map::{
     CastRequest, ComponentMarker, GridMap, IncidentMarker, Incidents, PatrolMarker, Presentation, Selection, Target,
     TimeRequest,
 };
-use crate::net::{Outbound, ServerClock};
+use crate::net::{MayCommand, Outbound, ServerClock};
 use crate::theme::prelude::*;
 
 #[derive(Component)]
@@ -141,6 +141,7 @@ fn show_panel(
     lang: Res<Lang>,
     changed_incidents: Query<&IncidentMarker, Changed<IncidentMarker>>,
     presentation: Res<Presentation>,
+    rights: Res<MayCommand>,
     mut nodes: Query<&mut Node>,
 ) {
     let Ok(panel) = panel.single() else { return };
@@ -151,7 +152,7 @@ fn show_panel(
         Some(Target::Grid(code)) => changed_incidents.iter().any(|m| m.0.grid.starts_with(code.as_str())),
         _ => false,
     };
-    if !selection.is_changed() && !shown_changed && !presentation.is_changed() {
+    if !selection.is_changed() && !shown_changed && !presentation.is_changed() && !rights.is_changed() {
         return;
     }
     // Cast onto a wall, the panel is read from the back of the room.
@@ -277,7 +278,7 @@ fn show_panel(
                         })
                         .with_children(|row| {
                             let open = matches!(s.stage, IncidentStage::Accepted | IncidentStage::Dispatched);
-                            if open && !assigned {
+                            if open && !assigned && rights.0 {
                                 row.spawn((
                                     Button,
                                     AssignButton { incident: s.id, patrol: n.id },
@@ -357,7 +358,7 @@ fn show_panel(
             line(p, note.clone(), 18.0, palette::NOTE);
         }
         // A desk sends what it shows to the wall, and takes it back.
-        if !presentation.cast {
+        if !presentation.cast && rights.0 {
             p.spawn(Node {
                 flex_direction: FlexDirection::Row,
                 column_gap: hpx(10.0),

@@ -165,6 +165,7 @@ impl Session {
                         tick_hz: state.tick_hz,
                         resumed,
                         clock_rate: live.clock.speed(),
+                        may_command: self.caller.check(Permission::Command).is_ok(),
                     },
                     ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() },
                 ];

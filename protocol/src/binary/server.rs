@@ -25,13 +25,14 @@ impl ServerEncoder {
         let mut w = Writer::default();
         w.u8(PROTOCOL_VERSION as u8);
         match msg {
-            ServerMessage::Welcome { version, scene, tick_hz, resumed, clock_rate } => {
+            ServerMessage::Welcome { version, scene, tick_hz, resumed, clock_rate, may_command } => {
                 w.u8(T_WELCOME);
                 w.var(u64::from(*version));
                 w.str(scene);
                 w.var(u64::from(*tick_hz));
                 w.u8(u8::from(*resumed));
                 w.f64(*clock_rate);
+                w.u8(u8::from(*may_command));
             }
             ServerMessage::Snapshot { seq, tick, time_ms, patrols, incidents, components } => {
                 w.u8(T_SNAPSHOT);
@@ -170,6 +171,7 @@ impl ServerDecoder {
                 tick_hz: r.u16()?,
                 resumed: r.u8()? != 0,
                 clock_rate: r.f64()?,
+                may_command: r.u8()? != 0,
             },
             T_SNAPSHOT => {
                 let mut cache = PositionCache::new();

@@ -1,7 +1,9 @@
 //! Who is calling, and may they. [`identify`] runs before every handler: it turns the request's
-//! token (`Authorization: Bearer …`, or `?token=` where a browser cannot set headers) into a
-//! [`Caller`], answers 401 at once for a token the server does not know, and refuses a
-//! cross-origin WebSocket handshake. Handlers take the caller as [`Who`] and check the
+//! token (`Authorization: Bearer …`, else `?token=` where a client cannot set headers, else the
+//! web display's sign-in cookie, [`super::signin`]) into a [`Caller`], answers 401 at once for a
+//! token the server does not know, and refuses a cross-origin WebSocket handshake. The web
+//! display's page and files are public (they hold no city data) and sign a browser in
+//! themselves. Handlers take the caller as [`Who`] and check the
 //! permission they need ([`Who::check`]: 401 without a token, 403 for the wrong role). Without a
 //! token file (a loopback-only server) everyone is the local operator.
 
@@ -38,6 +40,19 @@ pub struct Access {
     pub request_timeout: std::time::Duration,
     /// The sockets open now.
     pub connections: Arc<Connections>,
+    /// Whether the sign-in cookie is marked `Secure` (the server speaks TLS).
+    pub secure_cookies: bool,
+}
+
+/// The web display's sign-in cookie.
+pub const COOKIE: &str = "gridwall_token";
+
+/// Where a request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Header,
+    Query,
+    Cookie,
 }
 
 /// The caller of this request (put there by [`identify`]).
@@ -91,22 +106,48 @@ impl From<Denied> for ApiError {
     }
 }
 
-/// The token of a request: the `Authorization: Bearer` header, else a `token` query parameter.
-fn secret_of(req: &Request) -> Option<String> {
+/// The token of a request: the `Authorization: Bearer` header, else a `token` query parameter,
+/// else the sign-in cookie.
+fn secret_of(req: &Request) -> Option<(String, Source)> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
         let (scheme, secret) = v.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim().to_owned());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| (secret.trim().to_owned(), Source::Header));
     }
-    let query = req.uri().query()?;
-    if query.len() > 4 * MAX_SECRET + 4096 {
-        return None;
-    }
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v)
+    let query = req.uri().query().filter(|q| q.len() <= 4 * MAX_SECRET + 4096);
+    let from_query = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|q| q.into_iter().find(|(k, _)| k == "token"))
+        .map(|(_, v)| (v, Source::Query));
+    from_query.or_else(|| cookie_of(req.headers()).map(|s| (s, Source::Cookie)))
+}
+
+/// The sign-in cookie's value, if the request carries one.
+fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 8 * MAX_SECRET)
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether `origin` is the server's own (`http(s)://` and the request's `Host`) or one of
+/// `allowed`.
+pub fn same_origin(headers: &axum::http::HeaderMap, origin: &header::HeaderValue, allowed: &[String]) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let own =
+        |o: &str| !host.is_empty() && [format!("http://{host}"), format!("https://{host}")].iter().any(|s| s == o);
+    origin.to_str().is_ok_and(|o| own(o) || allowed.iter().any(|a| a == o))
+}
+
+/// The web display's page, files and sign-in: public, never refused for a token.
+fn is_page(path: &str) -> bool {
+    matches!(path, "/" | "/login" | "/logout") || path.starts_with("/web/")
 }
 
 /// The middleware: identifies the caller, refuses unknown tokens (401) and foreign origins on
@@ -114,13 +155,25 @@ fn secret_of(req: &Request) -> Option<String> {
 pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next: Next) -> Response {
     let address =
         req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    req.extensions_mut().insert(super::signin::CallerAddress(address.clone()));
     let caller = match &access.tokens {
         None => Caller::local(address),
+        Some(_) if is_page(req.uri().path()) => Caller::anonymous(address),
         Some(tokens) => {
             let has_header = req.headers().contains_key(header::AUTHORIZATION);
             match secret_of(&req) {
-                Some(secret) => match tokens.caller(&secret, &address) {
+                Some((secret, from)) => match tokens.caller(&secret, &address) {
                     Some(c) => c,
+                    None if from == Source::Cookie => {
+                        // Its token was taken away since: the page signs in again.
+                        let mut res = unauthorized("this browser's sign-in is no longer valid: sign in again");
+                        if let Ok(v) =
+                            header::HeaderValue::from_str(&super::signin::cookie(None, access.secure_cookies))
+                        {
+                            res.headers_mut().insert(header::SET_COOKIE, v);
+                        }
+                        return res;
+                    }
                     None => return unauthorized("this token is not known to the server"),
                 },
                 None if has_header => return unauthorized("use Authorization: Bearer <token>"),
@@ -131,11 +184,7 @@ pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next:
     let upgrade = req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade && let Some(origin) = req.headers().get(header::ORIGIN) {
         // The server's own page (the web display) may, as may the origins configured.
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-        let same =
-            |o: &str| !host.is_empty() && [format!("http://{host}"), format!("https://{host}")].iter().any(|s| s == o);
-        let allowed = origin.to_str().is_ok_and(|o| same(o) || access.allowed_origins.iter().any(|a| a == o));
-        if !allowed {
+        if !same_origin(req.headers(), origin, &access.allowed_origins) {
             return ApiError::status(
                 StatusCode::FORBIDDEN,
                 "origin",

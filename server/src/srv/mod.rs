@@ -30,6 +30,7 @@ mod open311;
 mod patrols;
 mod replay;
 mod scene;
+pub mod signin;
 pub mod web;
 
 use std::future::Future;
@@ -103,6 +104,8 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/scene/{file}", get(scene::file))
         .route("/", get(web::index))
         .route("/web/{file}", get(web::file))
+        .route("/login", post(signin::login))
+        .route("/logout", post(signin::logout))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "path", "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(backend)
@@ -146,6 +149,7 @@ pub async fn run(
         max_body: config.max_body_bytes,
         request_timeout: std::time::Duration::from_secs_f64(config.request_timeout_s),
         connections: Arc::default(),
+        secure_cookies: tls.is_some(),
     };
     let bus = match &config.bus {
         Some(url) => {

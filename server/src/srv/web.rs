@@ -4,13 +4,16 @@
 //! shows comes through the same endpoints, tokens and roles as the native display's.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::Response;
 
+use super::access::Access;
 use super::error::{ApiError, ApiResult};
+use super::signin::{self, CallerAddress};
 
 /// Where the built web display is (an `Extension` the server adds).
 #[derive(Debug, Clone)]
@@ -48,8 +51,19 @@ async fn serve(dir: Option<Extension<WebDir>>, file: &str) -> ApiResult<Response
     Ok(res)
 }
 
-/// `GET /`: the page.
-pub async fn index(dir: Option<Extension<WebDir>>) -> ApiResult<Response> {
+/// `GET /`: the page; `/?token=…` signs the browser in first ([`super::signin`]).
+pub async fn index(
+    dir: Option<Extension<WebDir>>,
+    Extension(access): Extension<Arc<Access>>,
+    Extension(address): Extension<CallerAddress>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    if let Some(query) = uri.query() {
+        let params = signin::params(query)?;
+        if let Some((_, secret)) = params.iter().find(|(k, _)| k == "token") {
+            return Ok(signin::sign_in(&access, secret, &params, &address.0));
+        }
+    }
     serve(dir, "index.html").await
 }
 
