@@ -2,7 +2,9 @@
 //! starts it fetches what the native display downloads into its cache — the scene's manifest,
 //! the grid outlines, the CJK font — then starts the same [`crate::AppPlugin`] on the page's
 //! canvas (`#gridwall`), the model loaded over HTTP from `/scene/`. The page's address sets
-//! the rest: `?token=` (a commander's or a viewer's), `?lang=en`, `?analysis=trend`.
+//! the rest: `?lang=en`, `?analysis=trend`. The browser's sign-in cookie (`/login` or
+//! `/?token=`, server/src/srv/signin.rs) goes with every request and the socket: the app holds
+//! no token.
 //! A start that fails says why on the page.
 
 use std::path::PathBuf;
@@ -49,10 +51,9 @@ fn say(text: &str) {
     }
 }
 
-/// GETs `url` (the browser adds its sign-in cookie; a `?token=` goes as a bearer header): its
-/// body, or why not, in the server's words.
-async fn get(url: &str, token: Option<&str>) -> Result<Vec<u8>, String> {
-    let (status, body) = crate::net::web_get(url, token).await?;
+/// GETs `url` (the browser adds its sign-in cookie): its body, or why not, in the server's words.
+async fn get(url: &str) -> Result<Vec<u8>, String> {
+    let (status, body) = crate::net::web_get(url).await?;
     if (200..300).contains(&status) {
         return Ok(body);
     }
@@ -72,14 +73,12 @@ async fn prepare() -> Result<App, String> {
     let origin = location.origin().map_err(|e| format!("{e:?}"))?;
     let params =
         web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default()).map_err(|e| format!("{e:?}"))?;
-    let token = params.get("token").filter(|t| !t.is_empty() && t.len() <= 256);
     let lang = if params.get("lang").as_deref() == Some("en") { Lang::En } else { Lang::Zh };
     let analysis = params.get("analysis").and_then(|a| a.parse::<crate::map::AnalysisTab>().ok());
-    let token_ref = token.as_deref();
-    let manifest = get(&format!("{origin}/scene/scene.toml"), token_ref).await?;
+    let manifest = get(&format!("{origin}/scene/scene.toml")).await?;
     let manifest = SceneManifest::parse(&String::from_utf8_lossy(&manifest)).map_err(|e| e.to_string())?;
-    let grids = get(&format!("{origin}/api/v1/grids"), token_ref).await?;
-    match get(&format!("{origin}/{FONT_URL}"), None).await {
+    let grids = get(&format!("{origin}/api/v1/grids")).await?;
+    match get(&format!("{origin}/{FONT_URL}")).await {
         Ok(font) => crate::theme::font::provide_font(font),
         Err(e) => web_sys::console::warn_1(&format!("gridwall: no CJK font ({e})").into()),
     }
@@ -106,7 +105,7 @@ async fn prepare() -> Result<App, String> {
         .insert_resource(GridsText(String::from_utf8_lossy(&grids).into_owned()))
         .insert_resource(lang)
         .add_plugins(crate::AppPlugin)
-        .insert_resource(NetConfig { url: ws, token })
+        .insert_resource(NetConfig { url: ws })
         .insert_resource(HeatmapOn(false))
         .insert_resource(HudVisible(true))
         .insert_resource(WallLayout::default())

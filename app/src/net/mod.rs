@@ -44,6 +44,8 @@ const FIRST_SNAPSHOT: &str = "first live snapshot";
 #[derive(Resource, Debug, Clone)]
 pub struct NetConfig {
     pub url: String,
+    /// The bearer token (`--token`); a browser signs in with a cookie instead.
+    #[cfg(not(target_arch = "wasm32"))]
     pub token: Option<String>,
     /// Whom to trust over TLS (`wss://`; a browser trusts its own roots).
     #[cfg(not(target_arch = "wasm32"))]

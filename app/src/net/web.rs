@@ -1,9 +1,9 @@
 //! The link in a browser: the page's WebSocket and `fetch`, on the page's one thread. The
 //! socket lives in a thread-local (a browser object is not `Send`); its callbacks queue what
 //! arrives for the Bevy side, which drains the queue each frame. Reconnects with the same
-//! backoff as the native link, resuming after the last event seq; the token rides in the
-//! socket URL (`?token=`: a browser cannot set a WebSocket's headers) and as a bearer header on
-//! `fetch`.
+//! backoff as the native link, resuming after the last event seq. The app holds no token: the
+//! browser's sign-in cookie (`HttpOnly`, the server's `/login`) goes with the socket's handshake
+//! and every `fetch` to the page's own server.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -32,7 +32,6 @@ pub(super) struct Link {
 /// The socket and what a reconnection needs.
 struct State {
     url: String,
-    token: Option<String>,
     http: String,
     inbox: Queue,
     socket: Option<WebSocket>,
@@ -59,7 +58,6 @@ impl Link {
         STATE.with_borrow_mut(|s| {
             *s = Some(State {
                 url: config.url.clone(),
-                token: config.token.clone(),
                 http: http_base(&config.url),
                 inbox: inbox.clone(),
                 socket: None,
@@ -100,13 +98,11 @@ impl Link {
 
     #[expect(clippy::unused_self, reason = "the native link's method; here the socket is the page's")]
     pub(super) fn ask(&self, a: Ask) {
-        let Some((base, token, inbox)) =
-            STATE.with_borrow(|s| s.as_ref().map(|s| (s.http.clone(), s.token.clone(), s.inbox.clone())))
-        else {
+        let Some((base, inbox)) = STATE.with_borrow(|s| s.as_ref().map(|s| (s.http.clone(), s.inbox.clone()))) else {
             return;
         };
         wasm_bindgen_futures::spawn_local(async move {
-            let answer = match fetch(&base, token.as_deref(), &a).await {
+            let answer = match fetch(&base, &a).await {
                 Ok((status, body)) => decode_answer(a, status, &body),
                 Err(error) => Answer::Failed { ask: a, error },
             };
@@ -125,19 +121,9 @@ fn send_now(m: &ClientMessage) {
     });
 }
 
-/// The socket URL with the token as a query parameter.
-fn socket_url(url: &str, token: Option<&str>) -> String {
-    match token {
-        Some(t) => format!("{url}?token={}", String::from(js_sys::encode_uri_component(t))),
-        None => url.to_owned(),
-    }
-}
-
 /// Opens the socket (again) and wires its callbacks.
 fn connect() {
-    let Some((url, inbox)) =
-        STATE.with_borrow(|s| s.as_ref().map(|s| (socket_url(&s.url, s.token.as_deref()), s.inbox.clone())))
-    else {
+    let Some((url, inbox)) = STATE.with_borrow(|s| s.as_ref().map(|s| (s.url.clone(), s.inbox.clone()))) else {
         return;
     };
     let ws = match WebSocket::new(&url) {
@@ -235,7 +221,7 @@ fn lost(reason: String) {
 }
 
 /// A GET of an [`Ask`]: the status and body.
-async fn fetch(base: &str, token: Option<&str>, ask: &Ask) -> Result<(u16, String), String> {
+async fn fetch(base: &str, ask: &Ask) -> Result<(u16, String), String> {
     let (url, query) = ask_request(base, ask);
     let params = web_sys::UrlSearchParams::new().map_err(|e| format!("{e:?}"))?;
     for (k, v) in &query {
@@ -243,22 +229,17 @@ async fn fetch(base: &str, token: Option<&str>, ask: &Ask) -> Result<(u16, Strin
     }
     let q = String::from(params.to_string());
     let url = if q.is_empty() { url } else { format!("{url}?{q}") };
-    let (status, body) = get(&url, token).await?;
+    let (status, body) = get(&url).await?;
     if body.len() as u64 > MAX_ANSWER_BYTES {
         return Err(format!("an answer of {} bytes", body.len()));
     }
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// A GET through the page's `fetch`, with the token as a bearer header: the status and body.
-pub(crate) async fn get(url: &str, token: Option<&str>) -> Result<(u16, Vec<u8>), String> {
+/// A GET through the page's `fetch` (same origin: with the sign-in cookie): the status and body.
+pub(crate) async fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
-    let headers = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
-    if let Some(t) = token {
-        headers.set("authorization", &format!("Bearer {t}")).map_err(|e| format!("{e:?}"))?;
-    }
-    init.set_headers(&headers);
     let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
     let window = web_sys::window().ok_or("no window")?;
     let res = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
