@@ -122,7 +122,7 @@ async fn prepare() -> Result<App, String> {
     if let Some(tab) = analysis {
         app.insert_resource(crate::analysis::AnalysisStart(tab));
     }
-    app.add_systems(OnEnter(Readiness::Loading), || page_event("gridwall-drawing"))
+    app.add_systems(OnExit(Readiness::Compiling), || page_event("gridwall-drawing"))
         .add_systems(OnEnter(Readiness::Ready), || page_event("gridwall-ready"));
     Ok(app)
 }

@@ -5,7 +5,7 @@
 // side). testkit/src/browser.rs speaks this from the Rust tests.
 //
 //   {"op":"open","user":"u","url":"http://…/","width":1280,"height":720}
-//   {"op":"ready","user":"u","timeout_s":240}      → {"seconds":…} once the app says ready
+//   {"op":"ready","user":"u","timeout_s":240}      → {"seconds":…,"stages":{name: ms}} once ready
 //   {"op":"shot","user":"u","path":"/tmp/a.png"}
 //   {"op":"click","user":"u","x":10,"y":20,"hold_ms":400}  (moves there, waits, presses, waits)
 //   {"op":"press","user":"u","key":"Escape"}       (a key, as playwright names it)
@@ -59,9 +59,10 @@ const ops = {
   async ready(c) {
     const { page } = await user(c.user);
     const t0 = Date.now();
-    const ms = await page.waitForFunction(() => window.__gridwall["gridwall-ready"], null,
+    await page.waitForFunction(() => window.__gridwall["gridwall-ready"], null,
       { timeout: (c.timeout_s || 240) * 1000, polling: 250 });
-    return { seconds: (Date.now() - t0) / 1000, page_ms: await ms.jsonValue() };
+    // When each stage came, in ms since the page's navigation began.
+    return { seconds: (Date.now() - t0) / 1000, stages: await page.evaluate(() => window.__gridwall) };
   },
   async shot(c) {
     const { page } = await user(c.user);
