@@ -131,7 +131,8 @@ fn a_commander_assigns_in_the_browser_a_viewer_cannot_and_the_page_survives_a_re
     let addr = server.addr;
     let spot = (150.0, -200.0);
     let incident = report(addr, Some(&tokens.intake), spot);
-    let patrol = json!([{"patrol_id": "P-1", "role": "grid_worker", "grid": CELL}]);
+    // 喆 is outside the page's font subset: the full font behind it draws the name.
+    let patrol = json!([{"patrol_id": "P-1", "name": "网格员陈喆", "role": "grid_worker", "grid": CELL}]);
     let url = |p: &str| format!("http://{addr}{p}");
     let (s, b) = call_with(
         "POST",
@@ -195,6 +196,7 @@ fn a_commander_assigns_in_the_browser_a_viewer_cannot_and_the_page_survives_a_re
         .until("desk", &shots("desk-panel.png"), Duration::from_secs(90), |s| assign_button(s).is_some())
         .unwrap_or_else(|s| panic!("no 派遣 in the commander's panel ({} text px)", panel_text(&s)));
     keep("web-desk-panel.png", &shots("desk-panel.png"));
+    assert_eq!(browser.responses("desk", "/web/font-full.ttc"), [200], "the full font behind the subset");
     browser.click("desk", assign_button(&panel).unwrap());
     let deadline = now_ms() + 60_000;
     loop {

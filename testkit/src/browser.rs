@@ -104,6 +104,20 @@ impl Browser {
         self.call(&json!({"op": "cookies", "user": user}))["cookies"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The status of each response `user`'s page got for a URL ending in `suffix`.
+    pub fn responses(&mut self, user: &str, suffix: &str) -> Vec<u16> {
+        let a = self.call(&json!({"op": "responses", "user": user}));
+        a["responses"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter(|r| r["url"].as_str().is_some_and(|u| u.ends_with(suffix)))
+                    .filter_map(|r| r["status"].as_u64().and_then(|s| u16::try_from(s).ok()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Frames the page presented over `seconds`: (count, mean ms, 95th percentile ms).
     pub fn frames(&mut self, user: &str, seconds: u32) -> (u64, f64, f64) {
         let a = self.call(&json!({"op": "frames", "user": user, "seconds": seconds}));

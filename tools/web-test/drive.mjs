@@ -13,6 +13,7 @@
 //   {"op":"text","user":"u","selector":"#status"}  → {"text":…,"visible":…}
 //   {"op":"url","user":"u"}                        → {"url":…}
 //   {"op":"cookies","user":"u"}                    → {"cookies":[…]}
+//   {"op":"responses","user":"u"}                  → {"responses":[{"url":…,"status":…}]}
 //   {"op":"frames","user":"u","seconds":10}        → {"frames":…,"mean_ms":…,"p95_ms":…}
 //   {"op":"close_user","user":"u"}   {"op":"quit"}
 import { createInterface } from "node:readline";
@@ -37,7 +38,11 @@ async function user(name, viewport) {
     const log = (text) => console.error(`[${name} ${since()} s] ${text}`);
     page.on("console", (m) => log(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => log(`page error: ${e}`));
-    page.on("response", (r) => { if (r.status() >= 400) log(`http ${r.status()} ${r.url()}`); });
+    const responses = [];
+    page.on("response", (r) => {
+      responses.push({ url: r.url(), status: r.status() });
+      if (r.status() >= 400) log(`http ${r.status()} ${r.url()}`);
+    });
     // Stages the app announces (src/web.rs), kept for `ready` even if they come before it asks.
     await page.addInitScript(() => {
       window.__gridwall = {};
@@ -45,7 +50,7 @@ async function user(name, viewport) {
         window.addEventListener(s, () => { window.__gridwall[s] = performance.now(); });
       }
     });
-    users.set(name, { context, page });
+    users.set(name, { context, page, responses });
   }
   return users.get(name);
 }
@@ -100,6 +105,10 @@ const ops = {
   async url(c) {
     const { page } = await user(c.user);
     return { url: page.url() };
+  },
+  async responses(c) {
+    const { responses } = await user(c.user);
+    return { responses };
   },
   async cookies(c) {
     const { context } = await user(c.user);

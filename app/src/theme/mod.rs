@@ -2,6 +2,8 @@
 //! the HUD language and text formats, and the widgets panels are built from. Every feature
 //! takes its look from here (`use crate::theme::prelude::*`), not from another feature.
 
+#[cfg(target_arch = "wasm32")]
+mod fallback;
 pub mod font;
 pub mod lang;
 pub mod palette;
@@ -27,5 +29,7 @@ impl Plugin for ThemePlugin {
             .insert_resource(ClearColor(palette::BACKGROUND))
             .insert_resource(GlobalAmbientLight { color: Color::srgb(0.55, 0.65, 1.0), brightness: 120.0, ..default() })
             .add_systems(PreStartup, font::load_font.run_if(resource_exists::<Assets<Font>>));
+        #[cfg(target_arch = "wasm32")]
+        app.add_plugins(fallback::FallbackFontPlugin);
     }
 }

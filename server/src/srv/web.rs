@@ -20,11 +20,12 @@ use super::signin::{self, CallerAddress};
 pub struct WebDir(pub PathBuf);
 
 /// The files a build writes (nothing else in the folder is served).
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     ("index.html", "text/html; charset=utf-8"),
     ("gridwall.js", "text/javascript; charset=utf-8"),
     ("gridwall_bg.wasm", "application/wasm"),
     ("font.ttf", "font/ttf"),
+    ("font-full.ttc", "font/collection"),
     ("build.json", "application/json"),
 ];
 
