@@ -75,7 +75,8 @@ fn adopt_full_font(
             let Some(alias) = fonts.get(handle).map(|f| f.alias.clone()).filter(|a| !a.is_empty()) else { return };
             let Some(family) = cx.collection.family_id(&alias) else { return };
             for script in SCRIPTS {
-                cx.collection.append_fallbacks(FallbackKey::new(Script::from_bytes(script), None), std::iter::once(family));
+                cx.collection
+                    .append_fallbacks(FallbackKey::new(Script::from_bytes(script), None), std::iter::once(family));
             }
             for mut t in &mut texts {
                 t.set_changed();
