@@ -117,6 +117,7 @@ pub struct AnalysisPlugin;
 impl Plugin for AnalysisPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<AnalysisPanel>()
+            .init_resource::<crate::net::MayCommand>()
             .init_resource::<AnalysisData>()
             .init_resource::<AnalysisShown>()
             .init_resource::<OpenWarnings>()

@@ -159,6 +159,8 @@ mod tests {
     fn selecting_an_incident_asks_flies_lists_patrols_and_assigns_through_the_server() {
         use gridwall_protocol::api::NearPatrol;
         let mut app = app_with((IncidentsPlugin, SelectPlugin));
+        // A commander's display: the server's welcome said it may command.
+        app.insert_resource(crate::net::MayCommand(true));
         app.update();
         app.world_mut().write_message(ServerFrame(snapshot(
             vec![],
@@ -203,6 +205,18 @@ mod tests {
             .map(|(e, b)| (e, *b))
             .unwrap();
         assert_eq!((button.1.incident, button.1.patrol), (7, 3));
+        // A viewer's token (the welcome said no): the same panel without 派遣.
+        app.insert_resource(crate::net::MayCommand(false));
+        app.update();
+        assert_eq!(app.world_mut().query::<&panel::AssignButton>().iter(app.world()).count(), 0);
+        app.insert_resource(crate::net::MayCommand(true));
+        app.update();
+        let button = app
+            .world_mut()
+            .query::<(Entity, &panel::AssignButton)>()
+            .single(app.world())
+            .map(|(e, b)| (e, *b))
+            .unwrap();
         // Another incident changing leaves the panel (and its button) alone.
         app.world_mut().write_message(changed(incident(8, IncidentStage::Dispatched, Some(9))));
         app.update();

@@ -43,6 +43,7 @@ impl Plugin for PanelPlugin {
             .add_message::<Outbound>()
             .add_systems(Startup, spawn_panel)
             .init_resource::<Presentation>()
+            .init_resource::<MayCommand>()
             .add_message::<CastRequest>()
             .add_message::<TimeRequest>()
             .add_systems(Update, (press_assign, press_cast, press_replay).in_set(AppSystems::Input))
