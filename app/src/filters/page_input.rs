@@ -78,6 +78,12 @@ fn make_field() -> Option<Field> {
     Some(Field { input, typed, focused: false })
 }
 
+/// Whether the page's focus is on `input`.
+fn has_focus(input: &web_sys::HtmlInputElement) -> bool {
+    let active = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element());
+    active.is_some_and(|a| a.id() == input.id())
+}
+
 /// Gives the page's field the focus while the box is open, and takes what was typed into it.
 pub(super) fn follow_page_field(mut search: ResMut<SearchBox>, mut run: MessageWriter<Search>) {
     let editing = search.editing;
@@ -87,6 +93,9 @@ pub(super) fn follow_page_field(mut search: ResMut<SearchBox>, mut run: MessageW
             let _ = f.input.focus();
             f.focused = true;
             f.typed.replace(Typed::default());
+        } else if editing && !has_focus(&f.input) {
+            // A click on the canvas took the focus: the input method goes back to the field.
+            let _ = f.input.focus();
         } else if !editing && f.focused {
             let _ = f.input.blur();
             f.focused = false;

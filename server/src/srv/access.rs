@@ -107,7 +107,10 @@ impl From<Denied> for ApiError {
 }
 
 /// The token of a request: the `Authorization: Bearer` header, else a `token` query parameter,
-/// else the sign-in cookie.
+/// else the sign-in cookie — on reads only (GET, HEAD; a socket's handshake is a GET and its
+/// `Origin` is checked). `SameSite=Strict` keeps other sites' pages from sending the cookie, not
+/// pages on another port of the same host or a sibling subdomain: a form there could POST. The
+/// web display sends its commands over the socket and never POSTs with the cookie.
 fn secret_of(req: &Request) -> Option<(String, Source)> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
@@ -119,7 +122,8 @@ fn secret_of(req: &Request) -> Option<(String, Source)> {
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .and_then(|q| q.into_iter().find(|(k, _)| k == "token"))
         .map(|(_, v)| (v, Source::Query));
-    from_query.or_else(|| cookie_of(req.headers()).map(|s| (s, Source::Cookie)))
+    let read = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    from_query.or_else(|| cookie_of(req.headers()).filter(|_| read).map(|s| (s, Source::Cookie)))
 }
 
 /// The sign-in cookie's value, if the request carries one.
@@ -128,10 +132,10 @@ fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 8 * MAX_SECRET)
         .flat_map(|v| v.split(';'))
+        // Other programs on this host (any port) share its cookies: only ours is looked at.
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, v)| *k == COOKIE && v.len() <= MAX_SECRET)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty())
 }

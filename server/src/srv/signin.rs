@@ -7,8 +7,11 @@
 //! - `POST /login` (a form: `token=…`) and `GET /?token=…` (an address a wall's kiosk opens)
 //!   check the token, set the cookie and send the browser to `/` without the token in its
 //!   address (nor in its history). A token the server does not know sets nothing and sends the
-//!   browser to `/?signin=refused`, where the page says why and shows the form again.
-//! - `POST /logout` clears it.
+//!   browser to `/?signin=refused`, where the page says why and shows the form again. A sign-in
+//!   another site's page started (`Origin`, `Sec-Fetch-Site`) is refused (`?signin=elsewhere`).
+//! - `POST /logout` clears it, from the server's own page only.
+//! - The cookie stands for its token on reads only (GET, the socket's handshake):
+//!   [`super::access::identify`].
 
 use std::sync::Arc;
 
@@ -39,7 +42,7 @@ pub fn params(text: &str) -> ApiResult<Vec<(String, String)>> {
 fn page(params: &[(String, String)], extra: Option<(&str, &str)>) -> String {
     let kept = params
         .iter()
-        .filter(|(k, v)| KEPT.contains(&k.as_str()) && v.len() <= 32)
+        .filter(|(k, v)| KEPT.contains(&k.as_str()) && !v.is_empty() && v.len() <= 32)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(extra);
     let query = serde_urlencoded::to_string(kept.collect::<Vec<_>>()).unwrap_or_default();
@@ -69,9 +72,27 @@ pub fn cookie(secret: Option<&str>, secure: bool) -> String {
     }
 }
 
+/// Whether a browser says the request came from another site's page (or a sibling's on this
+/// host): `Sec-Fetch-Site` `cross-site` or `same-site`. A typed address, a kiosk's start page
+/// (`none`), the server's own page and programs (no such header) are not.
+pub fn from_elsewhere(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site")
+}
+
 /// Signs the browser in with `secret` and sends it to the page (keeping `params`' page
-/// parameters), or to the page saying the token was refused.
-pub fn sign_in(access: &Access, secret: &str, params: &[(String, String)], address: &str) -> Response {
+/// parameters), or to the page saying the token was refused (a cookie it had is left alone).
+/// A sign-in that another site's page started is refused: it could sign the browser in as the
+/// other site's holder.
+pub fn sign_in(
+    access: &Access,
+    headers: &HeaderMap,
+    secret: &str,
+    params: &[(String, String)],
+    address: &str,
+) -> Response {
+    if from_elsewhere(headers) {
+        return see_other(&page(params, Some(("signin", "elsewhere"))), None);
+    }
     let Some(tokens) = &access.tokens else {
         // Everyone is the local operator here: there is nothing to sign in to.
         return see_other(&page(params, None), None);
@@ -84,7 +105,7 @@ pub fn sign_in(access: &Access, secret: &str, params: &[(String, String)], addre
             tracing::info!("{} signed in a browser from {address}", caller.name);
             see_other(&page(params, None), Some(cookie(Some(secret), access.secure_cookies)))
         }
-        _ => see_other(&page(params, Some(("signin", "refused"))), Some(cookie(None, access.secure_cookies))),
+        _ => see_other(&page(params, Some(("signin", "refused"))), None),
     }
 }
 
@@ -96,9 +117,8 @@ pub async fn login(
     body: String,
 ) -> ApiResult<Response> {
     // Another site's page could otherwise sign this browser in as someone else.
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !same_origin(&headers, origin, &access.allowed_origins)
-    {
+    let foreign = headers.get(header::ORIGIN).is_some_and(|o| !same_origin(&headers, o, &access.allowed_origins));
+    if foreign || from_elsewhere(&headers) {
         return Err(ApiError::status(StatusCode::FORBIDDEN, "origin", "sign in from the server's own page"));
     }
     if media_type(&headers).as_deref() != Some("application/x-www-form-urlencoded") {
@@ -112,12 +132,17 @@ pub async fn login(
     let Some((_, secret)) = form.iter().find(|(k, _)| k == "token") else {
         return Err(ApiError::bad_request("token", "the form has no token"));
     };
-    Ok(sign_in(&access, secret.trim(), &form, &address.0))
+    Ok(sign_in(&access, &headers, secret.trim(), &form, &address.0))
 }
 
-/// `POST /logout`: forgets the cookie.
-pub async fn logout(Extension(access): Extension<Arc<Access>>) -> Response {
-    see_other("/", Some(cookie(None, access.secure_cookies)))
+/// `POST /logout`: forgets the cookie (only from the server's own page: another site's form
+/// could sign a wall out).
+pub async fn logout(Extension(access): Extension<Arc<Access>>, headers: HeaderMap) -> ApiResult<Response> {
+    let foreign = headers.get(header::ORIGIN).is_some_and(|o| !same_origin(&headers, o, &access.allowed_origins));
+    if foreign || from_elsewhere(&headers) {
+        return Err(ApiError::status(StatusCode::FORBIDDEN, "origin", "sign out from the server's own page"));
+    }
+    Ok(see_other("/", Some(cookie(None, access.secure_cookies))))
 }
 
 /// The caller's address as the access layer saw it (for the log and the caller).
@@ -134,6 +159,7 @@ mod tests {
         assert_eq!(page(&p, None), "/?lang=en&analysis=trend");
         assert_eq!(page(&[], Some(("signin", "refused"))), "/?signin=refused");
         assert_eq!(page(&params("lang=en").unwrap(), Some(("signin", "refused"))), "/?lang=en&signin=refused");
+        assert_eq!(page(&params("lang=&token=x").unwrap(), None), "/", "the form's empty language");
         assert!(params(&"a".repeat(MAX_FORM + 1)).is_err());
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::Path;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::access::Access;
@@ -57,12 +57,14 @@ pub async fn index(
     dir: Option<Extension<WebDir>>,
     Extension(access): Extension<Arc<Access>>,
     Extension(address): Extension<CallerAddress>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> ApiResult<Response> {
-    if let Some(query) = uri.query() {
+    // Only an address with a token is read: the page's own parameters are the app's to check.
+    if let Some(query) = uri.query().filter(|q| q.contains("token")) {
         let params = signin::params(query)?;
         if let Some((_, secret)) = params.iter().find(|(k, _)| k == "token") {
-            return Ok(signin::sign_in(&access, secret, &params, &address.0));
+            return Ok(signin::sign_in(&access, &headers, secret.trim(), &params, &address.0));
         }
     }
     serve(dir, "index.html").await
