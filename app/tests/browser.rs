@@ -134,22 +134,16 @@ fn a_commander_assigns_in_the_browser_a_viewer_cannot_and_the_page_survives_a_re
     // 喆 is outside the page's font subset: the full font behind it draws the name.
     let patrol = json!([{"patrol_id": "P-1", "name": "网格员陈喆", "role": "grid_worker", "grid": CELL}]);
     let url = |p: &str| format!("http://{addr}{p}");
-    let (s, b) = call_with(
-        "POST",
-        &url("/api/v1/patrols"),
-        Some(&tokens.admin),
-        "application/json",
-        patrol.to_string().as_bytes(),
-    );
+    let post = |path: &str, token: &str, body: &Value| {
+        call_with("POST", &url(path), Some(token), "application/json", body.to_string().as_bytes())
+    };
+    let (s, b) = post("/api/v1/patrols", &tokens.admin, &patrol);
     assert_eq!(s, 200, "{b}");
     let (lon, lat) = helsinki_frame().to_wgs84(spot.0 + 60.0, spot.1 + 40.0).unwrap();
-    let at = json!([{"patrol_id": "P-1", "lon": lon, "lat": lat, "ts": now_ts()}]);
-    let (s, b) = call_with(
-        "POST",
-        &url("/api/v1/positions"),
-        Some(&tokens.device),
-        "application/json",
-        at.to_string().as_bytes(),
+    let (s, b) = post(
+        "/api/v1/positions",
+        &tokens.device,
+        &json!([{"patrol_id": "P-1", "lon": lon, "lat": lat, "ts": now_ts()}]),
     );
     assert_eq!(s, 202, "{b}");
     let scene = native_capture(home.path(), addr, Some(&tokens.viewer), &home.path().join("native.png"));

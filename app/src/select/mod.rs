@@ -198,12 +198,10 @@ mod tests {
         app.update();
         assert_eq!(app.world().resource::<Selection>().asked, 0);
         assert!(app.world().resource::<Selection>().note.as_deref().unwrap().contains("gone"));
-        let button = app
-            .world_mut()
-            .query::<(Entity, &panel::AssignButton)>()
-            .single(app.world())
-            .map(|(e, b)| (e, *b))
-            .unwrap();
+        let assign_button = |app: &mut App| {
+            app.world_mut().query::<(Entity, &panel::AssignButton)>().single(app.world()).map(|(e, b)| (e, *b)).unwrap()
+        };
+        let button = assign_button(&mut app);
         assert_eq!((button.1.incident, button.1.patrol), (7, 3));
         // A viewer's token (the welcome said no): the same panel without 派遣.
         app.insert_resource(crate::net::MayCommand(false));
@@ -211,12 +209,7 @@ mod tests {
         assert_eq!(app.world_mut().query::<&panel::AssignButton>().iter(app.world()).count(), 0);
         app.insert_resource(crate::net::MayCommand(true));
         app.update();
-        let button = app
-            .world_mut()
-            .query::<(Entity, &panel::AssignButton)>()
-            .single(app.world())
-            .map(|(e, b)| (e, *b))
-            .unwrap();
+        let button = assign_button(&mut app);
         // Another incident changing leaves the panel (and its button) alone.
         app.world_mut().write_message(changed(incident(8, IncidentStage::Dispatched, Some(9))));
         app.update();
