@@ -1,5 +1,6 @@
 //! Parsing and validating what devices and citizens send, before anything touches the world:
-//! patrol position batches (`POST /api/v1/positions`) and Open311 `GeoReport` v2 service requests.
+//! patrol position batches (`POST /api/v1/positions`, JSON or the protocol's binary batch) and
+//! Open311 `GeoReport` v2 service requests.
 //!
 //! Validation is all-or-nothing per request: the first bad item refuses the whole batch with an
 //! error naming the item and the field, so a client never has to guess which part was taken.
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gridwall_protocol::api::open311::{Extension, Service, ServiceRequest};
+use gridwall_protocol::binary::{FixCrs, MAX_PATROL_ID, PositionBatch};
 use gridwall_protocol::{IncidentCategory, IncidentStage};
 use gridwall_scene::coords::{CoordError, InputCrs, SceneFrame};
 use serde::{Deserialize, Serialize};
@@ -163,34 +165,81 @@ pub fn parse_positions(
     let mut out = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let patrol_id = p
-            .patrol_id
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| err("patrol_id", "missing or empty".into()))?
-            .into_owned();
-        if patrol_id.len() > 64 {
-            return Err(err("patrol_id", "longer than 64 bytes".into()));
-        }
+        let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?.into_owned();
         let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
         let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
-        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-            return Err(err("lon", format!("{lon} is not a longitude")));
-        }
-        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(err("lat", format!("{lat} is not a latitude")));
-        }
         let crs: InputCrs =
             p.crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: CoordError| err("crs", e.to_string()))?;
         let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
             .map_err(|e| err("ts", e.to_string()))?;
-        let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?;
-        if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m
-        {
-            return Err(err("lon", format!("({lon}, {lat}) lies outside the scene")));
-        }
-        out.push(Position { patrol_id, x, y, t_ms });
+        out.push(checked_fix(i, patrol_id, (lon, lat, crs), t_ms, frame, bounds, margin_m)?);
     }
     Ok(out)
+}
+
+/// Validates a binary position batch ([`gridwall_protocol::binary::PositionBatch`]) exactly as
+/// a JSON one: the same limits, fields and messages.
+pub fn batch_positions(
+    batch: PositionBatch,
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+    margin_m: f64,
+) -> Result<Vec<Position>, IngestError> {
+    if batch.fixes.len() > MAX_POSITIONS_PER_REQUEST {
+        return Err(IngestError::new(
+            None,
+            "body",
+            format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", batch.fixes.len()),
+        ));
+    }
+    let crs = match batch.crs {
+        FixCrs::Wgs84 => InputCrs::Wgs84,
+        FixCrs::Gcj02 => InputCrs::Gcj02,
+        FixCrs::Bd09 => InputCrs::Bd09,
+    };
+    let mut out = Vec::with_capacity(batch.fixes.len());
+    for (i, f) in batch.fixes.into_iter().enumerate() {
+        if !(0..=MAX_FIX_MS).contains(&f.t_ms) {
+            return Err(IngestError::new(Some(i), "ts", format!("{} ms is not a time a device took a fix", f.t_ms)));
+        }
+        out.push(checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, frame, bounds, margin_m)?);
+    }
+    Ok(out)
+}
+
+/// The latest time a binary fix may carry, as an RFC 3339 `ts` can write it (9999-12-31,
+/// ms since the Unix epoch; none may be before it).
+const MAX_FIX_MS: i64 = 253_402_300_799_999;
+
+/// One fix of either form, checked: the id, the coordinates, inside the scene (grown by
+/// `margin_m`); item `i` of its batch.
+fn checked_fix(
+    i: usize,
+    patrol_id: String,
+    (lon, lat, crs): (f64, f64, InputCrs),
+    t_ms: i64,
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+    margin_m: f64,
+) -> Result<Position, IngestError> {
+    let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
+    if patrol_id.trim().is_empty() {
+        return Err(err("patrol_id", "missing or empty".into()));
+    }
+    if patrol_id.len() > MAX_PATROL_ID {
+        return Err(err("patrol_id", format!("longer than {MAX_PATROL_ID} bytes")));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(err("lon", format!("{lon} is not a longitude")));
+    }
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(err("lat", format!("{lat} is not a latitude")));
+    }
+    let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?;
+    if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m {
+        return Err(err("lon", format!("({lon}, {lat}) lies outside the scene")));
+    }
+    Ok(Position { patrol_id, x, y, t_ms })
 }
 
 /// `GET /open311/v2/services.json`: one service per incident category.

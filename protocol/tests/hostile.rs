@@ -3,7 +3,10 @@
 //! network. None may panic, and none may make the decoder hold memory far beyond the frame's
 //! size (a count that claims billions of items must not be believed before the bytes are there).
 
-use gridwall_protocol::binary::{ServerDecoder, ServerEncoder, decode_client, encode_client};
+use gridwall_protocol::binary::{
+    Fix, FixCrs, PositionBatch, ServerDecoder, ServerEncoder, decode_client, decode_positions, encode_client,
+    encode_positions,
+};
 use gridwall_protocol::*;
 use gridwall_testkit::fixtures::{client_messages, component, delta, events, incident, patrol, snapshot, wall_view};
 use gridwall_testkit::fuzz::{Counting, Mutator, cases, peak_during};
@@ -76,6 +79,23 @@ fn mutated_server_frames_neither_panic_nor_bloat() {
         let frame = text.next_input();
         let (_, peak) = peak_during(|| std::str::from_utf8(&frame).is_ok_and(|t| json::decode_server(t).is_ok()));
         check("JSON server frame", &frame, peak);
+    }
+}
+
+#[test]
+fn mutated_position_batches_neither_panic_nor_bloat() {
+    let fix = |i: i32| Fix {
+        patrol_id: format!("P-{i}"),
+        lon: 118.0 + f64::from(i) * 1e-4,
+        lat: 35.0,
+        t_ms: 1_790_000_000_000 + i64::from(i),
+    };
+    let batch = PositionBatch { crs: FixCrs::Gcj02, fixes: (0..20).map(fix).collect() };
+    let mut m = Mutator::new(5, vec![encode_positions(&batch), encode_positions(&PositionBatch::default())]);
+    for _ in 0..cases() {
+        let frame = m.next_input();
+        let (_, peak) = peak_during(|| decode_positions(&frame).is_ok());
+        check("position batch", &frame, peak);
     }
 }
 

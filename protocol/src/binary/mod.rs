@@ -8,13 +8,20 @@
 //! `moved` items carry only the centimetre delta from it (ids delta-coded too). A patrol walking
 //! 1.4 m between updates costs ~5 bytes. `Snapshot` resets both sides; `entered` and `left`
 //! maintain them. Positions decode without `lon`/`lat` (the JSON form carries those).
+//!
+//! Devices send their fixes the other way as a [`PositionBatch`] (`positions`).
 
 mod client;
+mod positions;
 mod server;
 
 use std::collections::HashMap;
 
 pub use client::{decode_client, encode_client};
+pub use positions::{
+    Fix, FixCrs, MAX_PATROL_ID, POSITIONS_MEDIA_TYPE, PositionBatch, T_POSITIONS, decode_positions, encode_positions,
+    is_position_batch,
+};
 pub use server::{ServerDecoder, ServerEncoder};
 
 use crate::PROTOCOL_VERSION;
@@ -46,6 +53,8 @@ pub enum DecodeError {
     UnknownPatrol(PatrolId),
     #[error("bad wall view: {0}")]
     View(String),
+    #[error("a {what} of {len} bytes (at most {max})")]
+    TooLong { what: &'static str, len: usize, max: usize },
 }
 
 /// Metres → centimetres (the wire's unit).

@@ -1,5 +1,6 @@
-//! `GET /ws/ingest`: the device position stream. Each text frame is a JSON array of positions (or
-//! one position object), answered with an [`IngestAck`] once stored.
+//! `GET /ws/ingest`: the device position stream. Each frame is a JSON array of positions (or one
+//! position object), or a binary frame holding the protocol's position batch
+//! ([`gridwall_protocol::binary::PositionBatch`]), answered with an [`IngestAck`] once stored.
 
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use gridwall_backend::Backend;
 use gridwall_city::access::{Caller, Permission};
 use gridwall_protocol::api::IngestAck;
+use gridwall_protocol::binary::is_position_batch;
 
 use super::access::{Access, Who};
 use super::error::ApiResult;
 use super::limits::{Rate, Slot, close_for, too_fast};
-use super::patrols::accept_positions;
+use super::patrols::{BatchForm, accept_positions};
 
 /// Devices (and the local operator) may open it; each batch is checked patrol by patrol.
 pub async fn upgrade(
@@ -63,16 +65,18 @@ async fn serve(
             let _ = sink.send(too_fast(per_second)).await;
             break;
         }
-        let body: Vec<u8> = match msg {
+        let (body, form): (Vec<u8>, BatchForm) = match msg {
             Message::Text(t) => {
                 let t = t.as_str().trim_start();
-                if t.starts_with('{') { format!("[{t}]").into_bytes() } else { t.as_bytes().to_vec() }
+                let body = if t.starts_with('{') { format!("[{t}]").into_bytes() } else { t.as_bytes().to_vec() };
+                (body, BatchForm::Json)
             }
-            Message::Binary(b) => b.to_vec(),
+            Message::Binary(b) if is_position_batch(&b) => (b.to_vec(), BatchForm::Binary),
+            Message::Binary(b) => (b.to_vec(), BatchForm::Json),
             Message::Close(_) => break,
             _ => continue,
         };
-        let ack = match accept_positions(&backend, &caller, &body).await {
+        let ack = match accept_positions(&backend, &caller, &body, form).await {
             Ok(n) => IngestAck { ok: true, accepted: Some(n), error: None },
             Err(e) => IngestAck { ok: false, accepted: None, error: Some(e.detail()) },
         };

@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /api/v1/patrols` | register or update patrols → [`Registered`] |
-//! | `POST /api/v1/positions` | a batch of position reports → 202 [`Accepted`] |
+//! | `POST /api/v1/positions` | a batch of position reports (JSON, or the protocol's binary batch as `application/vnd.gridwall.positions`) → 202 [`Accepted`] |
 //! | `GET /api/v1/patrols/{id}/track?from=&to=` | a recorded track (default: all the history kept) → [`TrackAnswer`] |
 //! | `GET /api/v1/nearest?incident=ID&k=5` (or `x=&y=`) | the k nearest on-duty patrols → [`NearestAnswer`] |
 
@@ -24,10 +24,11 @@ use gridwall_city::world::MAX_NEAREST;
 use gridwall_protocol::api::{
     Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix,
 };
+use gridwall_protocol::binary::{POSITIONS_MEDIA_TYPE, decode_positions};
 use gridwall_scene::coords::CoordError;
 
 use super::access::{Who, deny};
-use super::error::{ApiError, ApiResult, parse_json, require_json};
+use super::error::{ApiError, ApiResult, media_type, parse_json, require_json};
 
 pub async fn register(
     who: Who,
@@ -48,15 +49,36 @@ pub async fn register(
     Ok(Json(Registered { registered }))
 }
 
-/// Validates, applies and commits a JSON batch of positions from `caller` (who must be allowed
-/// to report for every patrol in it); how many were accepted.
-pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8]) -> ApiResult<usize> {
+/// How a batch of positions is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchForm {
+    /// A JSON array of position objects.
+    Json,
+    /// The protocol's binary batch ([`gridwall_protocol::binary::PositionBatch`]).
+    Binary,
+}
+
+/// Validates, applies and commits a batch of positions from `caller` (who must be allowed to
+/// report for every patrol in it); how many were accepted.
+pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8], form: BatchForm) -> ApiResult<usize> {
     if let Err(e) = caller.check(Permission::Report) {
         return Err(deny(backend, caller, "positions", "a batch".into(), &e));
     }
     let bounds = backend.manifest.bounds.local;
+    let batch = match form {
+        BatchForm::Json => None,
+        BatchForm::Binary => Some(
+            decode_positions(body)
+                .map_err(|e| ApiError::bad_request("body", format!("not a binary position batch: {e}")))?,
+        ),
+    };
     let positions: Vec<Position> = backend
-        .with_frame(|f| Ok::<_, CoordError>(ingest::parse_positions(body, f, bounds, backend.margin_m)))
+        .with_frame(|f| {
+            Ok::<_, CoordError>(match batch {
+                None => ingest::parse_positions(body, f, bounds, backend.margin_m),
+                Some(b) => ingest::batch_positions(b, f, bounds, backend.margin_m),
+            })
+        })
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))??;
     for p in &positions {
         if let Err(e) = caller.check_patrol(&p.patrol_id) {
@@ -74,8 +96,13 @@ pub async fn report(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    require_json(&headers)?;
-    let accepted = accept_positions(&backend, &who.0, &body?).await?;
+    let form = if media_type(&headers).as_deref() == Some(POSITIONS_MEDIA_TYPE) {
+        BatchForm::Binary
+    } else {
+        require_json(&headers)?;
+        BatchForm::Json
+    };
+    let accepted = accept_positions(&backend, &who.0, &body?, form).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
