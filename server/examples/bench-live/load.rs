@@ -1,9 +1,12 @@
-//! The load: seeded walking patrols, their position reports as JSON batches, the servers
+//! The load: seeded walking patrols, their position reports as JSON or binary batches, the servers
 //! (with tokens for `--auth`) and the patrols' registration.
 
 use std::path::Path;
 
 use gridwall_backend::LiveConfig;
+use gridwall_protocol::binary::{
+    Fix, FixCrs, POSITIONS_MEDIA_TYPE, PositionBatch, encode_positions, is_position_batch,
+};
 use gridwall_scene::coords::SceneFrame;
 use gridwall_server::ServeConfig;
 use gridwall_testkit::paths::CELL;
@@ -45,12 +48,30 @@ impl Walkers {
     }
 }
 
-/// JSON bodies of one second of reports from `range` of the patrols, in batches of 1,000.
-pub fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame, t_ms: i64) -> Vec<Vec<u8>> {
+/// Bodies of one second of reports from `range` of the patrols, in batches of 1,000: JSON, or
+/// the protocol's binary batch with `binary`.
+pub fn bodies(
+    w: &mut Walkers,
+    range: std::ops::Range<usize>,
+    frame: &SceneFrame,
+    t_ms: i64,
+    binary: bool,
+) -> Vec<Vec<u8>> {
     let ts = gridwall_city::ingest::format_time(t_ms);
     let ids: Vec<usize> = range.collect();
     ids.chunks(1000)
         .map(|chunk| {
+            if binary {
+                let fixes = chunk
+                    .iter()
+                    .map(|&i| {
+                        let p = w.step(i);
+                        let (lon, lat) = frame.to_wgs84(p[0], p[1]).unwrap();
+                        Fix { patrol_id: format!("B{i}"), lon, lat, t_ms }
+                    })
+                    .collect();
+                return encode_positions(&PositionBatch { crs: FixCrs::Wgs84, fixes });
+            }
             let items: Vec<String> = chunk
                 .iter()
                 .map(|&i| {
@@ -64,8 +85,10 @@ pub fn bodies(w: &mut Walkers, range: std::ops::Range<usize>, frame: &SceneFrame
         .collect()
 }
 
+/// Posts a batch (a binary one under its own media type).
 pub fn post(agent: &ureq::Agent, url: &str, body: &[u8], token: Option<&str>) -> u16 {
-    let mut r = agent.post(url).header("content-type", "application/json");
+    let kind = if is_position_batch(body) { POSITIONS_MEDIA_TYPE } else { "application/json" };
+    let mut r = agent.post(url).header("content-type", kind);
     if let Some(t) = token {
         r = r.header("authorization", &format!("Bearer {t}"));
     }

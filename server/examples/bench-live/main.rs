@@ -58,6 +58,8 @@ struct Args {
     data: Option<PathBuf>,
     /// Run against this PostgreSQL store instead.
     store: Option<String>,
+    /// Devices send the protocol's binary position batch instead of JSON.
+    binary: bool,
 }
 
 fn args() -> Args {
@@ -73,6 +75,7 @@ fn args() -> Args {
         scene: helsinki(),
         data: None,
         store: None,
+        binary: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -82,6 +85,10 @@ fn args() -> Args {
         }
         if k == "--auth" {
             a.auth = true;
+            continue;
+        }
+        if k == "--binary" {
+            a.binary = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -117,6 +124,7 @@ fn main() {
         a.clients,
         if a.auth { ", tokens checked (--auth)" } else { "" }
     );
+    println!("devices send {}", if a.binary { "binary position batches" } else { "JSON" });
 
     // ---- 1. ingest throughput, one worker thread ----
     {
@@ -129,7 +137,7 @@ fn main() {
         let t = Instant::now();
         let mut all = Vec::new();
         for s in 0..a.seconds.min(5) {
-            let batches = bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000);
+            let batches = bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000, a.binary);
             all.extend(batches.into_iter().enumerate().map(|(k, b)| (b, tokens.device(k * 1000).map(str::to_owned))));
         }
         println!("prepared {} batches in {:.1} s", all.len(), t.elapsed().as_secs_f64());
@@ -165,11 +173,16 @@ fn main() {
         );
 
         // In-process, without HTTP: parse + project + apply, one thread.
-        let body = bodies(&mut walkers, 0..1000, &frame, t0 + 10_000).remove(0);
+        let body = bodies(&mut walkers, 0..1000, &frame, t0 + 10_000, a.binary).remove(0);
         let t = Instant::now();
         let mut n = 0;
         while t.elapsed() < Duration::from_secs(2) {
-            n += gridwall_city::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len();
+            n += if a.binary {
+                let batch = gridwall_protocol::binary::decode_positions(&body).unwrap();
+                gridwall_city::ingest::batch_positions(batch, &frame, bounds, 500.0).unwrap().len()
+            } else {
+                gridwall_city::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len()
+            };
         }
         println!(
             "parse + validate + project only, one thread: {:.0} positions/s",
@@ -271,12 +284,12 @@ fn main() {
     // The bodies of each second are made just ahead of it (a long soak would not fit in memory).
     let (next_second, seconds_of_bodies) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
     let maker = {
-        let (n, seconds, crs, origin) =
-            (a.patrols, a.seconds, manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]));
+        let (n, seconds, crs, origin, binary) =
+            (a.patrols, a.seconds, manifest.crs.clone(), (manifest.origin[0], manifest.origin[1]), a.binary);
         std::thread::spawn(move || {
             let frame = SceneFrame::new(&crs, origin).unwrap();
             for s in 0..seconds {
-                if next_second.send(bodies(&mut walkers, 0..n, &frame, t0 + s as i64 * 1000)).is_err() {
+                if next_second.send(bodies(&mut walkers, 0..n, &frame, t0 + s as i64 * 1000, binary)).is_err() {
                     return;
                 }
             }
