@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gridwall_protocol::api::open311::{Extension, Service, ServiceRequest};
-use gridwall_protocol::binary::{FixCrs, MAX_PATROL_ID, PositionBatch};
+use gridwall_protocol::binary::{FixCrs, MAX_PATROL_ID, decode_positions};
 use gridwall_protocol::{IncidentCategory, IncidentStage};
 use gridwall_scene::coords::{CoordError, InputCrs, SceneFrame};
 use serde::{Deserialize, Serialize};
@@ -177,14 +177,16 @@ pub fn parse_positions(
     Ok(out)
 }
 
-/// Validates a binary position batch ([`gridwall_protocol::binary::PositionBatch`]) exactly as
-/// a JSON one: the same limits, fields and messages.
-pub fn batch_positions(
-    batch: PositionBatch,
+/// Decodes and validates a binary position batch ([`gridwall_protocol::binary::PositionBatch`])
+/// exactly as [`parse_positions`] does a JSON one: the same limits, fields and messages.
+pub fn binary_positions(
+    body: &[u8],
     frame: &SceneFrame,
     bounds: [f64; 4],
     margin_m: f64,
 ) -> Result<Vec<Position>, IngestError> {
+    let batch = decode_positions(body)
+        .map_err(|e| IngestError::new(None, "body", format!("not a binary position batch: {e}")))?;
     if batch.fixes.len() > MAX_POSITIONS_PER_REQUEST {
         return Err(IngestError::new(
             None,

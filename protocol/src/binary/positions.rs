@@ -52,15 +52,6 @@ impl FixCrs {
             value => Err(DecodeError::Enum { what: "crs", value }),
         }
     }
-
-    /// Its name as the JSON form's `crs` field writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            FixCrs::Wgs84 => "wgs84",
-            FixCrs::Gcj02 => "gcj02",
-            FixCrs::Bd09 => "bd09",
-        }
-    }
 }
 
 /// One position fix.

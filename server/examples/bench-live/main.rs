@@ -177,12 +177,9 @@ fn main() {
         let t = Instant::now();
         let mut n = 0;
         while t.elapsed() < Duration::from_secs(2) {
-            n += if a.binary {
-                let batch = gridwall_protocol::binary::decode_positions(&body).unwrap();
-                gridwall_city::ingest::batch_positions(batch, &frame, bounds, 500.0).unwrap().len()
-            } else {
-                gridwall_city::ingest::parse_positions(&body, &frame, bounds, 500.0).unwrap().len()
-            };
+            let parse =
+                if a.binary { gridwall_city::ingest::binary_positions } else { gridwall_city::ingest::parse_positions };
+            n += parse(&body, &frame, bounds, 500.0).unwrap().len();
         }
         println!(
             "parse + validate + project only, one thread: {:.0} positions/s",

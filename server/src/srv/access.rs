@@ -171,11 +171,7 @@ pub async fn identify(State(access): State<Arc<Access>>, mut req: Request, next:
                     None if from == Source::Cookie => {
                         // Its token was taken away since: the page signs in again.
                         let mut res = unauthorized("this browser's sign-in is no longer valid: sign in again");
-                        if let Ok(v) =
-                            header::HeaderValue::from_str(&super::signin::cookie(None, access.secure_cookies))
-                        {
-                            res.headers_mut().insert(header::SET_COOKIE, v);
-                        }
+                        super::signin::set_cookie(&mut res, &super::signin::cookie(None, access.secure_cookies));
                         return res;
                     }
                     None => return unauthorized("this token is not known to the server"),

@@ -24,7 +24,7 @@ use gridwall_city::world::MAX_NEAREST;
 use gridwall_protocol::api::{
     Accepted, NearPatrol, NearestAnswer, PatrolRegistration, Registered, TrackAnswer, TrackFix,
 };
-use gridwall_protocol::binary::{POSITIONS_MEDIA_TYPE, decode_positions};
+use gridwall_protocol::binary::POSITIONS_MEDIA_TYPE;
 use gridwall_scene::coords::CoordError;
 
 use super::access::{Who, deny};
@@ -65,20 +65,12 @@ pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8], f
         return Err(deny(backend, caller, "positions", "a batch".into(), &e));
     }
     let bounds = backend.manifest.bounds.local;
-    let batch = match form {
-        BatchForm::Json => None,
-        BatchForm::Binary => Some(
-            decode_positions(body)
-                .map_err(|e| ApiError::bad_request("body", format!("not a binary position batch: {e}")))?,
-        ),
+    let parse = match form {
+        BatchForm::Json => ingest::parse_positions,
+        BatchForm::Binary => ingest::binary_positions,
     };
     let positions: Vec<Position> = backend
-        .with_frame(|f| {
-            Ok::<_, CoordError>(match batch {
-                None => ingest::parse_positions(body, f, bounds, backend.margin_m),
-                Some(b) => ingest::batch_positions(b, f, bounds, backend.margin_m),
-            })
-        })
+        .with_frame(|f| Ok::<_, CoordError>(parse(body, f, bounds, backend.margin_m)))
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))??;
     for p in &positions {
         if let Err(e) = caller.check_patrol(&p.patrol_id) {

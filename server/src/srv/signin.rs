@@ -56,11 +56,18 @@ fn see_other(to: &str, cookie: Option<String>) -> Response {
     if let Ok(v) = HeaderValue::from_str(to) {
         headers.insert(header::LOCATION, v);
     }
-    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.insert(header::SET_COOKIE, v);
-    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = cookie {
+        set_cookie(&mut res, &c);
+    }
     res
+}
+
+/// Adds `cookie` (made by [`cookie`]) to a response.
+pub fn set_cookie(res: &mut Response, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
 }
 
 /// The cookie that carries `secret` (an empty one that expires at once: signed out).
@@ -77,6 +84,13 @@ pub fn cookie(secret: Option<&str>, secure: bool) -> String {
 /// (`none`), the server's own page and programs (no such header) are not.
 pub fn from_elsewhere(headers: &HeaderMap) -> bool {
     headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site")
+}
+
+/// Whether a form was posted from anywhere but the server's own page (or an allowed origin):
+/// its `Origin`, or [`from_elsewhere`].
+fn posted_elsewhere(access: &Access, headers: &HeaderMap) -> bool {
+    headers.get(header::ORIGIN).is_some_and(|o| !same_origin(headers, o, &access.allowed_origins))
+        || from_elsewhere(headers)
 }
 
 /// Signs the browser in with `secret` and sends it to the page (keeping `params`' page
@@ -117,8 +131,7 @@ pub async fn login(
     body: String,
 ) -> ApiResult<Response> {
     // Another site's page could otherwise sign this browser in as someone else.
-    let foreign = headers.get(header::ORIGIN).is_some_and(|o| !same_origin(&headers, o, &access.allowed_origins));
-    if foreign || from_elsewhere(&headers) {
+    if posted_elsewhere(&access, &headers) {
         return Err(ApiError::status(StatusCode::FORBIDDEN, "origin", "sign in from the server's own page"));
     }
     if media_type(&headers).as_deref() != Some("application/x-www-form-urlencoded") {
@@ -138,8 +151,7 @@ pub async fn login(
 /// `POST /logout`: forgets the cookie (only from the server's own page: another site's form
 /// could sign a wall out).
 pub async fn logout(Extension(access): Extension<Arc<Access>>, headers: HeaderMap) -> ApiResult<Response> {
-    let foreign = headers.get(header::ORIGIN).is_some_and(|o| !same_origin(&headers, o, &access.allowed_origins));
-    if foreign || from_elsewhere(&headers) {
+    if posted_elsewhere(&access, &headers) {
         return Err(ApiError::status(StatusCode::FORBIDDEN, "origin", "sign out from the server's own page"));
     }
     Ok(see_other("/", Some(cookie(None, access.secure_cookies))))
