@@ -155,13 +155,7 @@ pub fn parse_positions(
             })
             .collect::<Result<_, _>>()?
     };
-    if items.len() > MAX_POSITIONS_PER_REQUEST {
-        return Err(IngestError::new(
-            None,
-            "body",
-            format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", items.len()),
-        ));
-    }
+    check_batch_size(items.len())?;
     let mut out = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
@@ -187,13 +181,7 @@ pub fn binary_positions(
 ) -> Result<Vec<Position>, IngestError> {
     let batch = decode_positions(body)
         .map_err(|e| IngestError::new(None, "body", format!("not a binary position batch: {e}")))?;
-    if batch.fixes.len() > MAX_POSITIONS_PER_REQUEST {
-        return Err(IngestError::new(
-            None,
-            "body",
-            format!("{} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}", batch.fixes.len()),
-        ));
-    }
+    check_batch_size(batch.fixes.len())?;
     let crs = match batch.crs {
         FixCrs::Wgs84 => InputCrs::Wgs84,
         FixCrs::Gcj02 => InputCrs::Gcj02,
@@ -207,6 +195,18 @@ pub fn binary_positions(
         out.push(checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, frame, bounds, margin_m)?);
     }
     Ok(out)
+}
+
+/// Refuses a batch of more than [`MAX_POSITIONS_PER_REQUEST`] fixes (either form).
+fn check_batch_size(n: usize) -> Result<(), IngestError> {
+    if n > MAX_POSITIONS_PER_REQUEST {
+        return Err(IngestError::new(
+            None,
+            "body",
+            format!("{n} positions in one request; at most {MAX_POSITIONS_PER_REQUEST}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The latest time a binary fix may carry, as an RFC 3339 `ts` can write it (9999-12-31,
