@@ -127,7 +127,7 @@ impl Backend {
 
     /// Validated position reports: applied, committed and, on a bus, published for the other
     /// servers' displays.
-    pub async fn ingest(&self, positions: &[Position]) -> Result<(), CommitError> {
+    pub async fn ingest(&self, positions: &[Position<'_>]) -> Result<(), CommitError> {
         let mut fixes = Vec::new();
         self.commit(|live| {
             let records = live.ingest(positions)?;

@@ -52,10 +52,25 @@ struct PositionIn<'a> {
     crs: Option<Cow<'a, str>>,
 }
 
-/// A validated position report in the scene's local metres.
+impl PositionIn<'_> {
+    /// The same item, its texts copied (when it was read from a parsed value, not the body).
+    fn owned(self) -> PositionIn<'static> {
+        let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        PositionIn {
+            patrol_id: own(self.patrol_id),
+            lon: self.lon,
+            lat: self.lat,
+            ts: own(self.ts),
+            crs: own(self.crs),
+        }
+    }
+}
+
+/// A validated position report in the scene's local metres. Its id is borrowed from the
+/// request's body where it can be (a batch allocates nothing per fix for it).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Position {
-    pub patrol_id: String,
+pub struct Position<'a> {
+    pub patrol_id: Cow<'a, str>,
     pub x: f64,
     pub y: f64,
     pub t_ms: i64,
@@ -132,53 +147,56 @@ pub fn format_time(ms: i64) -> String {
 
 /// Parses and validates a JSON array of position reports. Points must lie inside `bounds`
 /// (local metres, the scene's extent grown by `margin_m`).
-pub fn parse_positions(
-    body: &[u8],
+pub fn parse_positions<'a>(
+    body: &'a [u8],
     frame: &SceneFrame,
     bounds: [f64; 4],
     margin_m: f64,
-) -> Result<Vec<Position>, IngestError> {
+) -> Result<Vec<Position<'a>>, IngestError> {
     // Fast path: a well-typed batch parses straight into structs. Only when that fails is the
     // body parsed again item by item, to say which item and field is wrong.
-    let values: Vec<serde_json::Value>;
-    let items: Vec<PositionIn<'_>> = if let Ok(items) = serde_json::from_slice(body) {
+    let items: Vec<PositionIn<'a>> = if let Ok(items) = serde_json::from_slice(body) {
         items
     } else {
-        values = serde_json::from_slice(body)
+        let values: Vec<serde_json::Value> = serde_json::from_slice(body)
             .map_err(|e| IngestError::new(None, "body", format!("expected a JSON array of positions: {e}")))?;
         values
             .iter()
             .enumerate()
             .map(|(i, item)| {
                 PositionIn::deserialize(item)
+                    .map(PositionIn::owned)
                     .map_err(|e| IngestError::new(Some(i), "item", format!("expected an object: {e}")))
             })
             .collect::<Result<_, _>>()?
     };
     check_batch_size(items.len())?;
     let mut out = Vec::with_capacity(items.len());
+    let mut wgs84 = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?.into_owned();
+        let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
         let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
         let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
-        let crs: InputCrs =
-            p.crs.as_deref().unwrap_or("wgs84").parse().map_err(|e: CoordError| err("crs", e.to_string()))?;
+        let crs: InputCrs = match p.crs.as_deref() {
+            None => InputCrs::Wgs84,
+            Some(c) => c.parse().map_err(|e: CoordError| err("crs", e.to_string()))?,
+        };
         let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
             .map_err(|e| err("ts", e.to_string()))?;
-        out.push(checked_fix(i, patrol_id, (lon, lat, crs), t_ms, frame, bounds, margin_m)?);
+        out.push(checked_fix(i, patrol_id, (lon, lat, crs), t_ms, &mut wgs84)?);
     }
-    Ok(out)
+    placed(out, wgs84, frame, bounds, margin_m)
 }
 
 /// Decodes and validates a binary position batch ([`gridwall_protocol::binary::PositionBatch`])
 /// exactly as [`parse_positions`] does a JSON one: the same limits, fields and messages.
-pub fn binary_positions(
-    body: &[u8],
+pub fn binary_positions<'a>(
+    body: &'a [u8],
     frame: &SceneFrame,
     bounds: [f64; 4],
     margin_m: f64,
-) -> Result<Vec<Position>, IngestError> {
+) -> Result<Vec<Position<'a>>, IngestError> {
     let batch = decode_positions(body)
         .map_err(|e| IngestError::new(None, "body", format!("not a binary position batch: {e}")))?;
     check_batch_size(batch.fixes.len())?;
@@ -188,13 +206,14 @@ pub fn binary_positions(
         FixCrs::Bd09 => InputCrs::Bd09,
     };
     let mut out = Vec::with_capacity(batch.fixes.len());
+    let mut wgs84 = Vec::with_capacity(batch.fixes.len());
     for (i, f) in batch.fixes.into_iter().enumerate() {
         if !(0..=MAX_FIX_MS).contains(&f.t_ms) {
             return Err(IngestError::new(Some(i), "ts", format!("{} ms is not a time a device took a fix", f.t_ms)));
         }
-        out.push(checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, frame, bounds, margin_m)?);
+        out.push(checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, &mut wgs84)?);
     }
-    Ok(out)
+    placed(out, wgs84, frame, bounds, margin_m)
 }
 
 /// Refuses a batch of more than [`MAX_POSITIONS_PER_REQUEST`] fixes (either form).
@@ -213,17 +232,23 @@ fn check_batch_size(n: usize) -> Result<(), IngestError> {
 /// ms since the Unix epoch; none may be before it).
 const MAX_FIX_MS: i64 = 253_402_300_799_999;
 
-/// One fix of either form, checked: the id, the coordinates, inside the scene (grown by
-/// `margin_m`); item `i` of its batch.
-fn checked_fix(
+/// A fix whose id and coordinates are checked, in WGS84, not yet placed in the scene.
+struct Checked<'a> {
+    patrol_id: Cow<'a, str>,
+    /// As sent (for messages).
+    sent: (f64, f64),
+    t_ms: i64,
+}
+
+/// One fix of either form, checked: the id and the coordinates; item `i` of its batch. Its
+/// WGS84 (lon, lat) goes to `wgs84`, to be projected with the rest of the batch.
+fn checked_fix<'a>(
     i: usize,
-    patrol_id: String,
+    patrol_id: Cow<'a, str>,
     (lon, lat, crs): (f64, f64, InputCrs),
     t_ms: i64,
-    frame: &SceneFrame,
-    bounds: [f64; 4],
-    margin_m: f64,
-) -> Result<Position, IngestError> {
+    wgs84: &mut Vec<(f64, f64)>,
+) -> Result<Checked<'a>, IngestError> {
     let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
     if patrol_id.trim().is_empty() {
         return Err(err("patrol_id", "missing or empty".into()));
@@ -237,11 +262,30 @@ fn checked_fix(
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
         return Err(err("lat", format!("{lat} is not a latitude")));
     }
-    let (x, y) = frame.input_to_local(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?;
-    if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m {
-        return Err(err("lon", format!("({lon}, {lat}) lies outside the scene")));
+    wgs84.push(gridwall_scene::coords::to_wgs84(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?);
+    Ok(Checked { patrol_id, sent: (lon, lat), t_ms })
+}
+
+/// A batch's checked fixes placed in the scene: projected in one call into PROJ, each inside the
+/// scene (grown by `margin_m`).
+fn placed<'a>(
+    fixes: Vec<Checked<'a>>,
+    mut points: Vec<(f64, f64)>,
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+    margin_m: f64,
+) -> Result<Vec<Position<'a>>, IngestError> {
+    frame.many_to_local(&mut points).map_err(|(i, e)| IngestError::new(Some(i), "lon", e.to_string()))?;
+    let mut out = Vec::with_capacity(fixes.len());
+    for (i, (f, (x, y))) in fixes.into_iter().zip(points).enumerate() {
+        if x < bounds[0] - margin_m || x > bounds[2] + margin_m || y < bounds[1] - margin_m || y > bounds[3] + margin_m
+        {
+            let (lon, lat) = f.sent;
+            return Err(IngestError::new(Some(i), "lon", format!("({lon}, {lat}) lies outside the scene")));
+        }
+        out.push(Position { patrol_id: f.patrol_id, x, y, t_ms: f.t_ms });
     }
-    Ok(Position { patrol_id, x, y, t_ms })
+    Ok(out)
 }
 
 /// `GET /open311/v2/services.json`: one service per incident category.

@@ -2,7 +2,9 @@
 //! no bus and no HTTP. Bottom up:
 //!
 //! * [`index`]: spatial indexes (static R-tree, moving-point buckets, grid cells).
+//! * [`area`]: a cell's shape prepared for the per-fix "still in my cell?" test.
 //! * [`workflow`]: the incident workflow, time limits, escalation and KPIs.
+//! * [`table`]: the patrols by their dense internal id.
 //! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries.
 //! * [`access`]: roles, the caller of a request, the audit trail's entries.
 //! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
@@ -19,11 +21,13 @@
 //! NATS), `gridwall-backend` (which wires them) and `gridwall-server` (HTTP and WebSocket).
 
 pub mod access;
+pub mod area;
 pub mod command;
 pub mod index;
 pub mod ingest;
 pub mod records;
 pub mod state;
+pub mod table;
 pub mod tally;
 pub mod walls;
 pub mod workflow;

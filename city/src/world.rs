@@ -12,7 +12,6 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use geo::Coord;
 use gridwall_protocol::{
     ComponentCategory, ComponentState, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus,
 };
@@ -23,7 +22,9 @@ use gridwall_scene::coords::CoordError;
 use gridwall_scene::grids::GridUnit;
 use gridwall_scene::grids::read_grids;
 
+use crate::area::PreparedArea;
 use crate::index::{CellIndex, MovingIndex, PointIndex};
+use crate::table::PatrolTable;
 use crate::workflow::{Case, TimeLimits};
 
 /// How long a patrol's recorded track is kept by default (`[retention] hours`).
@@ -57,6 +58,8 @@ pub struct PatrolRec {
     pub status: PatrolStatus,
     /// Assigned cell code.
     pub grid: String,
+    /// The assigned cell's index in [`World::grids`] (looked up once, at registration).
+    pub cell: Option<usize>,
     pub pos: Option<[f64; 2]>,
     /// The time of the newest fix (its track is in the store's history).
     pub last_ms: Option<i64>,
@@ -91,10 +94,12 @@ pub struct World {
     component_index: PointIndex,
     pub grids: Vec<GridUnit>,
     grid_by_code: FxHashMap<String, usize>,
+    /// Per entry of `grids`: a cell's shape prepared for point tests (`None` above cells).
+    prepared: Vec<Option<PreparedArea>>,
     cell_index: CellIndex,
     /// `grids` index of each entry of `cell_index`.
     cell_ids: Vec<usize>,
-    pub patrols: FxHashMap<u32, PatrolRec>,
+    pub patrols: PatrolTable,
     patrol_index: MovingIndex,
     /// The open incidents.
     incidents: FxHashMap<u64, IncidentRec>,
@@ -122,6 +127,8 @@ impl World {
         let cell_ids: Vec<usize> =
             grids.iter().enumerate().filter(|(_, g)| g.level == GridLevel::Cell).map(|(i, _)| i).collect();
         let cell_index = CellIndex::new(cell_ids.iter().map(|&i| grids[i].shape.clone()).collect());
+        let prepared =
+            grids.iter().map(|g| (g.level == GridLevel::Cell).then(|| PreparedArea::new(g.shape.clone()))).collect();
 
         Ok(Self {
             manifest,
@@ -129,9 +136,10 @@ impl World {
             component_index,
             grids,
             grid_by_code,
+            prepared,
             cell_index,
             cell_ids,
-            patrols: FxHashMap::default(),
+            patrols: PatrolTable::default(),
             patrol_index: MovingIndex::new(100.0),
             incidents: FxHashMap::default(),
             deadlines: BTreeSet::new(),
@@ -157,12 +165,13 @@ impl World {
 
     /// Adds or replaces a patrol's record (its position stays until the next report).
     pub fn register_patrol(&mut self, id: u32, name: &str, role: PatrolRole, grid: &str) {
-        let rec = self.patrols.entry(id).or_insert_with(|| PatrolRec {
+        let rec = self.patrols.get_or_insert_with(id, || PatrolRec {
             id,
             name: String::new(),
             role,
             status: PatrolStatus::Patrolling,
             grid: String::new(),
+            cell: None,
             pos: None,
             last_ms: None,
             outside: false,
@@ -170,6 +179,7 @@ impl World {
         name.clone_into(&mut rec.name);
         rec.role = role;
         grid.clone_into(&mut rec.grid);
+        rec.cell = self.grid_by_code.get(grid).copied();
     }
 
     /// Records a position report. Raises `PatrolLeftGrid` once when a patrolling patrol leaves its
@@ -177,21 +187,19 @@ impl World {
     /// move the patrol (they still go into its stored track).
     pub fn report_position(&mut self, id: u32, p: [f64; 2], t_ms: i64) -> Vec<WorldEvent> {
         let mut events = Vec::new();
-        let Some(rec) = self.patrols.get(&id) else { return events };
-        let newest = rec.last_ms.is_none_or(|last| t_ms >= last);
-        // Inside or on the boundary of the assigned cell.
-        let is_inside =
-            self.grid(&rec.grid).is_none_or(|g| geo::Intersects::intersects(&g.shape, &Coord { x: p[0], y: p[1] }));
-        let rec = self.patrols.get_mut(&id).expect("checked above");
-        if newest {
-            rec.last_ms = Some(t_ms);
-            rec.pos = Some(p);
-            if rec.status == PatrolStatus::Patrolling && !is_inside && !rec.outside {
-                events.push(WorldEvent::PatrolLeftGrid { patrol: id, grid: rec.grid.clone() });
-            }
-            rec.outside = !is_inside;
-            self.patrol_index.upsert(id, p);
+        let Some(rec) = self.patrols.get_mut(&id) else { return events };
+        if rec.last_ms.is_some_and(|last| t_ms < last) {
+            return events;
         }
+        // Inside or on the boundary of the assigned cell.
+        let is_inside = rec.cell.and_then(|i| self.prepared[i].as_ref()).is_none_or(|a| a.contains(p));
+        rec.last_ms = Some(t_ms);
+        rec.pos = Some(p);
+        if rec.status == PatrolStatus::Patrolling && !is_inside && !rec.outside {
+            events.push(WorldEvent::PatrolLeftGrid { patrol: id, grid: rec.grid.clone() });
+        }
+        rec.outside = !is_inside;
+        self.patrol_index.upsert(id, p);
         events
     }
 

@@ -85,7 +85,7 @@ fn mutated_server_frames_neither_panic_nor_bloat() {
 #[test]
 fn mutated_position_batches_neither_panic_nor_bloat() {
     let fix = |i: i32| Fix {
-        patrol_id: format!("P-{i}"),
+        patrol_id: format!("P-{i}").into(),
         lon: 118.0 + f64::from(i) * 1e-4,
         lat: 35.0,
         t_ms: 1_790_000_000_000 + i64::from(i),

@@ -43,6 +43,12 @@ pub enum InputCrs {
 impl FromStr for InputCrs {
     type Err = CoordError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Every fix of a batch may name its system: the usual spellings take no allocation.
+        for (name, crs) in [("wgs84", Self::Wgs84), ("gcj02", Self::Gcj02), ("bd09", Self::Bd09)] {
+            if s.eq_ignore_ascii_case(name) {
+                return Ok(crs);
+            }
+        }
         match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
             "wgs84" | "epsg:4326" | "4326" => Ok(Self::Wgs84),
             "gcj02" | "gcj" | "mars" => Ok(Self::Gcj02),
@@ -231,6 +237,29 @@ impl SceneFrame {
         self.to_local(lon, lat)
     }
 
+    /// Many WGS84 points → local metres, in place, in one call into PROJ (a batch of position
+    /// fixes: the per-call overhead is paid once). Where a point fails, the first that does and
+    /// why (the points are then as they were).
+    pub fn many_to_local(&self, points: &mut [(f64, f64)]) -> Result<(), (usize, CoordError)> {
+        for (i, &(lon, lat)) in points.iter().enumerate() {
+            check_lon_lat(lon, lat).map_err(|e| (i, e))?;
+        }
+        if self.forward.convert_array(points).is_err() {
+            // PROJ leaves the points alone when one fails: one by one, to say which.
+            for (i, p) in points.iter_mut().enumerate() {
+                *p = self.to_local(p.0, p.1).map_err(|e| (i, e))?;
+            }
+            return Ok(());
+        }
+        for (i, p) in points.iter_mut().enumerate() {
+            if !(p.0.is_finite() && p.1.is_finite()) {
+                return Err((i, CoordError::NotFinite { x: p.0, y: p.1 }));
+            }
+            *p = (p.0 - self.origin.0, p.1 - self.origin.1);
+        }
+        Ok(())
+    }
+
     /// Local metres → WGS84 (lon, lat).
     pub fn to_wgs84(&self, x: f64, y: f64) -> Result<(f64, f64), CoordError> {
         self.inverse.convert((x + self.origin.0, y + self.origin.1)).map_err(|source| CoordError::Transform {
@@ -326,5 +355,21 @@ mod tests {
         assert!("gcj-02".parse::<InputCrs>().is_ok());
         assert!("mercator".parse::<InputCrs>().is_err());
         assert!(SceneFrame::new("EPSG:999999", (0.0, 0.0)).is_err());
+    }
+
+    #[test]
+    fn a_batch_projects_as_each_point_does_and_names_the_one_that_fails() {
+        let frame = SceneFrame::centred_on("EPSG:4549", 118.35, 35.05).unwrap();
+        let inputs: Vec<(f64, f64)> =
+            (0..50).map(|i| (118.3 + f64::from(i) * 0.002, 35.0 + f64::from(i) * 0.001)).collect();
+        let mut batch = inputs.clone();
+        frame.many_to_local(&mut batch).unwrap();
+        for (got, &(lon, lat)) in batch.iter().zip(&inputs) {
+            assert_eq!(*got, frame.to_local(lon, lat).unwrap());
+        }
+        let mut bad = inputs.clone();
+        bad[7] = (f64::NAN, 35.0);
+        assert!(matches!(frame.many_to_local(&mut bad), Err((7, CoordError::OutOfRange { .. }))));
+        frame.many_to_local(&mut []).unwrap();
     }
 }

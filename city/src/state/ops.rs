@@ -79,7 +79,7 @@ impl Live {
     }
 
     /// Applies validated position reports (local metres). Unknown patrol ids refuse the batch.
-    pub fn ingest(&mut self, positions: &[crate::ingest::Position]) -> Result<Vec<Record>, Refusal> {
+    pub fn ingest(&mut self, positions: &[crate::ingest::Position<'_>]) -> Result<Vec<Record>, Refusal> {
         let now = self.now_ms();
         let mut points = Vec::with_capacity(positions.len());
         for (i, p) in positions.iter().enumerate() {
@@ -89,7 +89,7 @@ impl Live {
                 field: field.into(),
                 message,
             };
-            let id = self.by_ext.get(&p.patrol_id).copied().ok_or_else(|| {
+            let id = self.by_ext.get(&*p.patrol_id).copied().ok_or_else(|| {
                 refuse(
                     "patrol_id",
                     format!("{:?} is not a registered patrol (POST /api/v1/patrols first)", p.patrol_id),

@@ -111,7 +111,7 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn u8(&mut self) -> Result<u8, DecodeError> {
         let b = *self.buf.get(self.pos).ok_or(DecodeError::UnexpectedEnd)?;
         self.pos += 1;
@@ -146,10 +146,14 @@ impl Reader<'_> {
         Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| DecodeError::UnexpectedEnd)?))
     }
     fn str(&mut self) -> Result<String, DecodeError> {
+        self.str_ref().map(str::to_owned)
+    }
+    /// A string borrowed from the frame.
+    fn str_ref(&mut self) -> Result<&'a str, DecodeError> {
         let n = self.len()?;
         let bytes = self.buf.get(self.pos..self.pos + n).ok_or(DecodeError::UnexpectedEnd)?;
         self.pos += n;
-        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Utf8)
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::Utf8)
     }
     /// A count; never more than the bytes left, so garbage cannot make us allocate much.
     fn len(&mut self) -> Result<usize, DecodeError> {

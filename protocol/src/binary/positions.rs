@@ -8,6 +8,8 @@
 //! the fix in milliseconds since the Unix epoch (zigzag varint). About 30 bytes a fix where JSON
 //! takes about 90, and no text to parse.
 
+use std::borrow::Cow;
+
 use super::{DecodeError, Reader, Writer, finish, header};
 use crate::PROTOCOL_VERSION;
 
@@ -54,10 +56,10 @@ impl FixCrs {
     }
 }
 
-/// One position fix.
+/// One position fix. A decoded fix borrows its id from the frame (no allocation per fix).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Fix {
-    pub patrol_id: String,
+pub struct Fix<'a> {
+    pub patrol_id: Cow<'a, str>,
     pub lon: f64,
     pub lat: f64,
     /// When the device took it, ms since the Unix epoch.
@@ -66,13 +68,13 @@ pub struct Fix {
 
 /// A batch of fixes in one coordinate system.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct PositionBatch {
+pub struct PositionBatch<'a> {
     pub crs: FixCrs,
-    pub fixes: Vec<Fix>,
+    pub fixes: Vec<Fix<'a>>,
 }
 
 /// Encodes a batch.
-pub fn encode_positions(batch: &PositionBatch) -> Vec<u8> {
+pub fn encode_positions(batch: &PositionBatch<'_>) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(4 + batch.fixes.len() * 32));
     w.u8(PROTOCOL_VERSION as u8);
     w.u8(T_POSITIONS);
@@ -89,7 +91,7 @@ pub fn encode_positions(batch: &PositionBatch) -> Vec<u8> {
 
 /// Decodes a batch. Only the frame's shape is checked here (ids' lengths, the count against the
 /// bytes there); the values are the ingest's to check, as for JSON.
-pub fn decode_positions(frame: &[u8]) -> Result<PositionBatch, DecodeError> {
+pub fn decode_positions(frame: &[u8]) -> Result<PositionBatch<'_>, DecodeError> {
     let mut r = Reader { buf: frame, pos: 0 };
     let tag = header(&mut r)?;
     if tag != T_POSITIONS {
@@ -102,11 +104,11 @@ pub fn decode_positions(frame: &[u8]) -> Result<PositionBatch, DecodeError> {
     }
     let mut fixes = Vec::with_capacity(n);
     for _ in 0..n {
-        let patrol_id = r.str()?;
+        let patrol_id = r.str_ref()?;
         if patrol_id.len() > MAX_PATROL_ID {
             return Err(DecodeError::TooLong { what: "patrol id", len: patrol_id.len(), max: MAX_PATROL_ID });
         }
-        fixes.push(Fix { patrol_id, lon: r.f64()?, lat: r.f64()?, t_ms: r.ivar()? });
+        fixes.push(Fix { patrol_id: Cow::Borrowed(patrol_id), lon: r.f64()?, lat: r.f64()?, t_ms: r.ivar()? });
     }
     finish(&r, PositionBatch { crs, fixes })
 }
@@ -121,7 +123,7 @@ pub fn is_position_batch(frame: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn batch() -> PositionBatch {
+    fn batch() -> PositionBatch<'static> {
         PositionBatch {
             crs: FixCrs::Gcj02,
             fixes: vec![
@@ -156,7 +158,7 @@ mod tests {
         assert_eq!(decode_positions(&tag), Err(DecodeError::Tag(3)));
         let long = PositionBatch {
             crs: FixCrs::Wgs84,
-            fixes: vec![Fix { patrol_id: "x".repeat(65), ..batch().fixes[0].clone() }],
+            fixes: vec![Fix { patrol_id: "x".repeat(65).into(), ..batch().fixes[0].clone() }],
         };
         assert!(decode_positions(&encode_positions(&long)).is_err(), "an id longer than JSON allows");
         // A count far beyond the bytes behind it is refused before anything is allocated.

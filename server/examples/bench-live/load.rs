@@ -67,7 +67,7 @@ pub fn bodies(
                     .map(|&i| {
                         let p = w.step(i);
                         let (lon, lat) = frame.to_wgs84(p[0], p[1]).unwrap();
-                        Fix { patrol_id: format!("B{i}"), lon, lat, t_ms }
+                        Fix { patrol_id: format!("B{i}").into(), lon, lat, t_ms }
                     })
                     .collect();
                 return encode_positions(&PositionBatch { crs: FixCrs::Wgs84, fixes });

@@ -38,6 +38,8 @@ use measure::{cpu_seconds, percentile, rss_mb};
 
 const WARM_UP_S: u64 = 3;
 
+// The command line's switches, one field each.
+#[allow(clippy::struct_excessive_bools)]
 struct Args {
     patrols: usize,
     clients: usize,
@@ -60,6 +62,8 @@ struct Args {
     store: Option<String>,
     /// Devices send the protocol's binary position batch instead of JSON.
     binary: bool,
+    /// Run part 1 only (ingest), e.g. under `perf record`.
+    ingest_only: bool,
 }
 
 fn args() -> Args {
@@ -76,6 +80,7 @@ fn args() -> Args {
         data: None,
         store: None,
         binary: false,
+        ingest_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -89,6 +94,10 @@ fn args() -> Args {
         }
         if k == "--binary" {
             a.binary = true;
+            continue;
+        }
+        if k == "--ingest-only" {
+            a.ingest_only = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -136,7 +145,7 @@ fn main() {
         let t0 = now_ms();
         let t = Instant::now();
         let mut all = Vec::new();
-        for s in 0..a.seconds.min(5) {
+        for s in 0..a.seconds.min(10) {
             let batches = bodies(&mut walkers, 0..a.patrols, &frame, t0 + s as i64 * 1000, a.binary);
             all.extend(batches.into_iter().enumerate().map(|(k, b)| (b, tokens.device(k * 1000).map(str::to_owned))));
         }
@@ -185,6 +194,10 @@ fn main() {
             "parse + validate + project only, one thread: {:.0} positions/s",
             n as f64 / t.elapsed().as_secs_f64()
         );
+    }
+
+    if a.ingest_only {
+        return;
     }
 
     // ---- 2 + 3. wire size and latency under a 1 Hz load ----

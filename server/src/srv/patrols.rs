@@ -69,7 +69,7 @@ pub async fn accept_positions(backend: &Backend, caller: &Caller, body: &[u8], f
         BatchForm::Json => ingest::parse_positions,
         BatchForm::Binary => ingest::binary_positions,
     };
-    let positions: Vec<Position> = backend
+    let positions: Vec<Position<'_>> = backend
         .with_frame(|f| Ok::<_, CoordError>(parse(body, f, bounds, backend.margin_m)))
         .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()))??;
     for p in &positions {

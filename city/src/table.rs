@@ -1,0 +1,106 @@
+//! The patrols by their internal id. Ids are issued densely from 0 (the live state numbers
+//! patrols as they register), so the table is a vector: a position fix finds its patrol by
+//! indexing, without hashing, and a batch that lists its patrols in order reads memory in order.
+//! Its size is the number of registered patrols, which is live work, not history.
+
+use crate::world::PatrolRec;
+
+/// Patrol records by id; the subset of a map's interface the city uses.
+#[derive(Debug, Default, Clone)]
+pub struct PatrolTable {
+    recs: Vec<Option<PatrolRec>>,
+    len: usize,
+}
+
+/// Ids above this are not dense ids issued by the live state (a table never grows past it).
+pub const MAX_PATROL_ID: u32 = 50_000_000;
+
+impl PatrolTable {
+    pub fn get(&self, id: &u32) -> Option<&PatrolRec> {
+        self.recs.get(*id as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: &u32) -> Option<&mut PatrolRec> {
+        self.recs.get_mut(*id as usize)?.as_mut()
+    }
+
+    pub fn contains_key(&self, id: &u32) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The record of `id`, made with `make` if there is none.
+    ///
+    /// # Panics
+    /// If `id` exceeds [`MAX_PATROL_ID`].
+    pub fn get_or_insert_with(&mut self, id: u32, make: impl FnOnce() -> PatrolRec) -> &mut PatrolRec {
+        assert!(id <= MAX_PATROL_ID, "patrol ids are issued densely from 0");
+        let i = id as usize;
+        if i >= self.recs.len() {
+            self.recs.resize_with(i + 1, || None);
+        }
+        let slot = &mut self.recs[i];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        slot.get_or_insert_with(make)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PatrolRec> {
+        self.recs.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::ops::Index<&u32> for PatrolTable {
+    type Output = PatrolRec;
+    fn index(&self, id: &u32) -> &PatrolRec {
+        self.get(id).expect("a registered patrol")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwall_protocol::{PatrolRole, PatrolStatus};
+
+    fn rec(id: u32) -> PatrolRec {
+        PatrolRec {
+            id,
+            name: format!("P-{id}"),
+            role: PatrolRole::GridWorker,
+            status: PatrolStatus::Patrolling,
+            grid: String::new(),
+            cell: None,
+            pos: None,
+            last_ms: None,
+            outside: false,
+        }
+    }
+
+    #[test]
+    fn records_are_found_by_id_and_counted_once() {
+        let mut t = PatrolTable::default();
+        assert!(t.is_empty() && t.get(&0).is_none() && t.get(&u32::MAX).is_none());
+        t.get_or_insert_with(3, || rec(3));
+        t.get_or_insert_with(0, || rec(0));
+        t.get_or_insert_with(3, || unreachable!("already there")).name = "改名".into();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[&3].name, "改名");
+        assert!(t.contains_key(&0) && !t.contains_key(&1) && !t.contains_key(&4));
+        t.get_mut(&0).unwrap().outside = true;
+        assert_eq!(t.values().map(|r| r.id).collect::<Vec<_>>(), vec![0, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "densely")]
+    fn an_id_far_beyond_the_issued_ones_is_refused() {
+        PatrolTable::default().get_or_insert_with(MAX_PATROL_ID + 1, || rec(0));
+    }
+}
