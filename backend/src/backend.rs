@@ -86,6 +86,11 @@ pub struct Backend {
     pub scene_dir: PathBuf,
     pub manifest: SceneManifest,
     pub tick_hz: u16,
+    /// How long moves and events are gathered before they go to the displays (`None`: on the
+    /// tick).
+    pub flush: Option<std::time::Duration>,
+    /// Told after every change to the live state that displays should see soon.
+    pub(crate) changed: tokio::sync::Notify,
     /// Positions may lie this far outside the scene's local bounds (metres).
     pub margin_m: f64,
     /// The video wall groups displays joined.
@@ -193,7 +198,9 @@ impl Backend {
         live.set_replica(bus.is_some());
         store.restored_up_to(live.last_seq());
         live.track_durability();
-        let (ticks, _) = broadcast::channel(64);
+        // Room for a few seconds of batches at the pace moves are pushed: a display that falls
+        // further behind catches up from the state (latest position wins).
+        let (ticks, _) = broadcast::channel(256);
         let (stop, shutdown) = watch::channel(false);
         let earliest_pg = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
         match &history {
@@ -223,6 +230,8 @@ impl Backend {
             scene_dir: config.scene.clone(),
             manifest,
             tick_hz: config.tick_hz.max(1),
+            flush: (config.flush_ms > 0).then(|| std::time::Duration::from_millis(config.flush_ms.into())),
+            changed: tokio::sync::Notify::new(),
             margin_m: config.position_margin_m,
             walls: Walls::default(),
             limits: config.limits.clone(),

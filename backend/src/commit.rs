@@ -34,8 +34,13 @@ impl Backend {
             let records = self.share(&mut live, records);
             (self.store.submit(records)?, live.change_id())
         };
+        // Moves are shown at once; events once on disk (the second call).
+        self.changed.notify_one();
         match done.await {
-            Ok(Ok(())) => Ok(change),
+            Ok(Ok(())) => {
+                self.changed.notify_one();
+                Ok(change)
+            }
             Ok(Err(e)) => {
                 // Rebuilt now if the store answers (a full disk), else before the next write.
                 let _ = self.recover().await;
@@ -69,6 +74,8 @@ impl Backend {
             let records = self.share(&mut live, records);
             self.store.write_later(records);
         }
+        drop(live);
+        self.changed.notify_one();
     }
 
     /// On a bus, as leader: numbers what `records` change in the shared state as the next

@@ -47,8 +47,11 @@ pub struct LiveConfig {
     pub data: PathBuf,
     /// A PostgreSQL database instead of the embedded store (`postgres://…`).
     pub store: Option<String>,
-    /// Stream ticks per second.
+    /// Stream ticks per second (KPIs, escalation, heartbeats; and moves when `flush_ms` is 0).
     pub tick_hz: u16,
+    /// Moves and events go to the displays as they are committed, gathered for this many
+    /// milliseconds first (a burst becomes one frame); 0 leaves them to the tick.
+    pub flush_ms: u16,
     /// Clock speed: 1 is real time; 60 runs an hour a minute (demos, time-limit tests).
     pub speed: f64,
     /// Operators' time zone (for "closed today").
@@ -75,6 +78,7 @@ impl Default for LiveConfig {
             data: PathBuf::from("gridwall-data"),
             store: None,
             tick_hz: 10,
+            flush_ms: 5,
             speed: 1.0,
             utc_offset_hours: 8.0,
             position_margin_m: 500.0,

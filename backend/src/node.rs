@@ -51,6 +51,8 @@ impl Node for Backend {
         if let Err(e) = live.apply_change(change) {
             tracing::error!("change {} of the leader cannot be applied: {e}", change.id);
         }
+        drop(live);
+        self.changed.notify_one();
     }
 
     async fn lead(&self, cmd: &Command) -> Answer {
@@ -88,5 +90,7 @@ impl Node for Backend {
             let records = self.share(&mut live, records);
             self.store.write_later(records);
         }
+        drop(live);
+        self.changed.notify_one();
     }
 }

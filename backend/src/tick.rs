@@ -71,7 +71,9 @@ impl LockTimes {
 
 /// Every tick: collect what changed and hand it to all sessions; once a second, escalate
 /// overdue incidents and refresh the KPIs (logging them when they changed); once a history
-/// window, write a keyframe.
+/// window, write a keyframe. Between ticks, with [`Backend::flush`], what commits change goes
+/// out as it happens: woken by a commit, the loop gathers for the flush window (a burst of
+/// reports becomes one batch) and hands the moves and events to the sessions then.
 pub(crate) async fn tick_loop(backend: Arc<Backend>) {
     let hz = u64::from(backend.tick_hz);
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64));
@@ -81,10 +83,21 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
     let mut last_keyframe = i64::MIN;
     let mut held = LockTimes::default();
     loop {
-        interval.tick().await;
-        n += 1;
+        let flush = tokio::select! {
+            biased;
+            _ = interval.tick() => false,
+            // Not before the first tick: it writes the first keyframe, where replay can start.
+            () = backend.changed.notified(), if backend.flush.is_some() && n > 0 => {
+                tokio::time::sleep(backend.flush.unwrap_or_default()).await;
+                true
+            }
+        };
+        if !flush {
+            n += 1;
+        }
         // A failed write without a request to notice: rebuild once the store answers again.
-        if n.is_multiple_of(hz)
+        if !flush
+            && n.is_multiple_of(hz)
             && backend.store.needs_rebuild()
             && !backend.recovering.swap(true, std::sync::atomic::Ordering::AcqRel)
         {
@@ -102,7 +115,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             let writes = !live.is_replica();
             let mut records = Vec::new();
             let mut kpis = None;
-            if n.is_multiple_of(hz) || n == 1 {
+            if !flush && (n.is_multiple_of(hz) || n == 1) {
                 if writes {
                     records = live.escalate();
                 }
@@ -117,7 +130,7 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             }
             // While the simulator writes the past, its own keyframes describe it.
             let window = window_of(live.now_ms());
-            if window > last_keyframe && !live.warming_up && writes {
+            if !flush && window > last_keyframe && !live.warming_up && writes {
                 // The first keyframe holds the incidents too: replay can start from it.
                 let first = last_keyframe == i64::MIN;
                 last_keyframe = window;
@@ -130,12 +143,23 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
             }
             live.set_durable(backend.store.durable_seq());
             let mut batch = live.tick();
+            batch.flush = flush;
             batch.kpis = kpis;
             batch.warnings = backend.analysis.take_pending();
             drop(live);
-            held.note(locked.elapsed());
+            if !flush {
+                held.note(locked.elapsed());
+            }
             batch
         };
+        if flush
+            && batch.moved.is_empty()
+            && batch.changed.is_empty()
+            && batch.events.is_empty()
+            && batch.warnings.is_empty()
+        {
+            continue;
+        }
         let _ = backend.ticks.send(Arc::new(batch));
     }
 }

@@ -10,8 +10,8 @@ use gridwall_protocol::{
     ServerMessage,
 };
 use gridwall_testkit::display::DisplayClient as Client;
-use gridwall_testkit::now_ts;
 use gridwall_testkit::server::TestServer as Server;
+use gridwall_testkit::{now_ms, now_ts};
 use serde_json::{Value, json as j};
 use tokio_tungstenite::tungstenite::stream::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
@@ -266,6 +266,41 @@ fn a_client_that_stops_reading_does_not_delay_the_others() {
         pos.filter(|p| (p.0 - 90.0).abs() < 0.01)
     });
     assert!(latest.1.abs() < 0.01);
+}
+
+/// A move goes to the displays as it is committed (gathered for a few milliseconds), not on
+/// the next tick: with ticks a second apart, each of ten moves arrives in a delta stamped within
+/// half a second of the fix. On the tick alone, the ten waits would spread over the whole second
+/// (all ten under half a second: about one time in a thousand).
+#[test]
+fn moves_are_pushed_as_they_are_committed_not_on_the_tick() {
+    let s = Server::start(|c| {
+        c.live.tick_hz = 1;
+        c.live.flush_ms = 5;
+    });
+    s.register(&["P-1"]);
+    s.report("P-1", 0.0, 0.0, &now_ts());
+    let mut c = Client::connect(s.addr, false);
+    let ServerMessage::Snapshot { patrols, .. } =
+        c.subscribe([-600.0, -900.0, 600.0, 900.0], BboxCrs::Local, &[Layer::Patrols])
+    else {
+        unreachable!()
+    };
+    let p1 = patrols[0].pos.id;
+    let mut waits = Vec::new();
+    for k in 1..=10 {
+        let x = f64::from(k) * 2.0;
+        let t = now_ms();
+        assert_eq!(s.report("P-1", x, 0.0, &gridwall_city::ingest::format_time_ms(t)).0, 202);
+        let stamped = c.until("the move", |m| match m {
+            ServerMessage::Delta { time_ms, .. } => {
+                moved_to(m, p1).filter(|p| (p.0 - x).abs() < 0.01).map(|_| *time_ms)
+            }
+            _ => None,
+        });
+        waits.push(stamped - t);
+    }
+    assert!(waits.iter().all(|&w| (0..500).contains(&w)), "ms from fix to delta: {waits:?}");
 }
 
 #[test]

@@ -72,14 +72,27 @@ impl DisplayClient {
     /// Reads until `pred` returns Some (fails after 15 s).
     pub fn until<T>(&mut self, what: &str, mut pred: impl FnMut(&ServerMessage) -> Option<T>) -> T {
         let end = Instant::now() + Duration::from_secs(15);
+        // The last few messages that did not match, for the failure's text.
+        let mut seen: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         while Instant::now() < end {
-            if let Some(m) = self.next(Duration::from_millis(200))
-                && let Some(t) = pred(&m)
-            {
-                return t;
+            if let Some(m) = self.next(Duration::from_millis(200)) {
+                if let Some(t) = pred(&m) {
+                    return t;
+                }
+                if matches!(&m, ServerMessage::Delta { moved, entered, left, events, .. }
+                    if moved.is_empty() && entered.is_empty() && left.is_empty() && events.is_empty())
+                {
+                    continue; // a heartbeat
+                }
+                let mut text = format!("{m:?}");
+                text.truncate(300);
+                seen.push_back(text);
+                if seen.len() > 8 {
+                    seen.pop_front();
+                }
             }
         }
-        panic!("timed out waiting for {what}");
+        panic!("timed out waiting for {what}; the last messages were: {seen:#?}");
     }
 
     /// Subscribes and returns the snapshot that answers it.

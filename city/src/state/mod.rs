@@ -37,6 +37,9 @@ pub const EVENT_LOG: usize = 4096;
 #[derive(Debug, Default)]
 pub struct TickBatch {
     pub tick: u64,
+    /// Pushed between ticks as changes were committed (moves and events only; no KPIs, and
+    /// nothing for a replay to step on).
+    pub flush: bool,
     pub time_ms: i64,
     /// Patrols that only moved.
     pub moved: Vec<(u32, [f64; 2])>,

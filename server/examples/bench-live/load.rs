@@ -118,11 +118,18 @@ pub fn start(
     data: &Path,
     store: Option<String>,
     workers: usize,
-    tick_hz: u16,
+    (tick_hz, flush_ms): (u16, u16),
     auth_for: Option<usize>,
 ) -> (BackgroundServer, Tokens) {
     use gridwall_city::access::Role;
-    let live = LiveConfig { scene: scene.to_owned(), data: data.to_owned(), store, tick_hz, ..LiveConfig::default() };
+    let live = LiveConfig {
+        scene: scene.to_owned(),
+        data: data.to_owned(),
+        store,
+        tick_hz,
+        flush_ms,
+        ..LiveConfig::default()
+    };
     let mut cfg = ServeConfig { live, max_body_bytes: 64 << 20, ..ServeConfig::default() };
     let mut tokens = Tokens::default();
     if let Some(patrols) = auth_for {

@@ -45,6 +45,8 @@ struct Args {
     clients: usize,
     seconds: u64,
     tick_hz: u16,
+    /// Moves pushed this many ms after their commit (0: on the tick).
+    flush_ms: u16,
     /// Tokio workers of the server in parts 2 and 3 (part 1 always uses one).
     workers: usize,
     /// Leave out the two whole-scene displays (binary + JSON) that measure bytes on the wire.
@@ -72,6 +74,7 @@ fn args() -> Args {
         clients: 100,
         seconds: 10,
         tick_hz: 10,
+        flush_ms: 5,
         workers: 2,
         no_wire: false,
         auth: false,
@@ -106,6 +109,7 @@ fn args() -> Args {
             "--clients" => a.clients = v.parse().expect("--clients N"),
             "--seconds" => a.seconds = v.parse().expect("--seconds N"),
             "--tick-hz" => a.tick_hz = v.parse().expect("--tick-hz N"),
+            "--flush-ms" => a.flush_ms = v.parse().expect("--flush-ms N"),
             "--scene" => a.scene = PathBuf::from(v),
             "--data" => a.data = Some(PathBuf::from(v)),
             "--store" => a.store = Some(v),
@@ -139,7 +143,8 @@ fn main() {
     {
         let data = tempfile::tempdir().unwrap();
         let dir = a.data.clone().unwrap_or_else(|| data.path().to_owned());
-        let (server, tokens) = start(&a.scene, &dir, a.store.clone(), 1, a.tick_hz, a.auth.then_some(a.patrols));
+        let (server, tokens) =
+            start(&a.scene, &dir, a.store.clone(), 1, (a.tick_hz, a.flush_ms), a.auth.then_some(a.patrols));
         let base = format!("http://{}", server.addr);
         register(&base, a.patrols, &tokens);
         let t0 = now_ms();
@@ -204,7 +209,7 @@ fn main() {
     let data = tempfile::tempdir().unwrap();
     let dir = a.data.clone().unwrap_or_else(|| data.path().to_owned());
     let (server, tokens) =
-        start(&a.scene, &dir, a.store.clone(), a.workers, a.tick_hz, a.auth.then_some(a.patrols + 1));
+        start(&a.scene, &dir, a.store.clone(), a.workers, (a.tick_hz, a.flush_ms), a.auth.then_some(a.patrols + 1));
     let base = format!("http://{}", server.addr);
     register(&base, a.patrols + 1, &tokens);
     let probe_id = format!("B{}", a.patrols);
@@ -408,8 +413,15 @@ fn main() {
         let n = s.len();
         let (p50, p99, max) = (percentile(&mut s, 0.5), percentile(&mut s, 0.99), percentile(&mut s, 1.0));
         println!(
-            "ingest-to-client latency, {} displays at {} Hz ticks, server on {} workers: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} samples)",
-            a.clients, a.tick_hz, a.workers
+            "ingest-to-client latency, {} displays at {} Hz ticks, {}, server on {} workers: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} samples)",
+            a.clients,
+            a.tick_hz,
+            if a.flush_ms == 0 {
+                "moves on the tick".to_owned()
+            } else {
+                format!("moves pushed after {} ms", a.flush_ms)
+            },
+            a.workers
         );
     }
     drop(server);

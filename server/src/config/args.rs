@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Stream ticks per second.
     #[arg(long)]
     pub tick_hz: Option<u16>,
+    /// Moves and events reach the displays this many ms after their commit (a burst gathered
+    /// into one frame); 0: on the next tick instead.
+    #[arg(long)]
+    pub flush_ms: Option<u16>,
     /// The token file (`gridwall-server token add`): every request needs a token of a role
     /// allowed to make it. Without it the server only listens on loopback and trusts everyone.
     #[arg(long)]

@@ -24,6 +24,7 @@ pub struct FileConfig {
     /// `web = "web/dist"`: the built web display served at `/`.
     pub web: Option<PathBuf>,
     pub tick_hz: Option<u16>,
+    pub flush_ms: Option<u16>,
     pub speed: Option<f64>,
     pub utc_offset_hours: Option<f64>,
     pub max_body_bytes: Option<usize>,

@@ -119,6 +119,7 @@ impl ServeConfig {
                 data,
                 store: args.store.or(file.store),
                 tick_hz: args.tick_hz.or(file.tick_hz).unwrap_or(d.live.tick_hz),
+                flush_ms: args.flush_ms.or(file.flush_ms).unwrap_or(d.live.flush_ms),
                 speed: args.speed.or(file.speed).unwrap_or(d.live.speed),
                 utc_offset_hours: file.utc_offset_hours.unwrap_or(d.live.utc_offset_hours),
                 position_margin_m: file.position_margin_m.unwrap_or(d.live.position_margin_m),
@@ -162,6 +163,9 @@ impl ServeConfig {
         }
         if !(1..=60).contains(&l.tick_hz) {
             return bad("tick_hz", "must be 1 to 60");
+        }
+        if l.flush_ms > 1_000 {
+            return bad("flush_ms", "must be 0 to 1000");
         }
         if !(l.utc_offset_hours.is_finite() && (-14.0..=14.0).contains(&l.utc_offset_hours)) {
             return bad("utc_offset_hours", "must be -14 to 14");
@@ -284,6 +288,11 @@ mod tests {
         assert_eq!(e.to_string(), "speed: must be a positive number");
         let e = ServeConfig::merge(ServeArgs::default(), file("tick_hz = 0")).unwrap_err();
         assert_eq!(e.to_string(), "tick_hz: must be 1 to 60");
+        let e = ServeConfig::merge(ServeArgs::default(), file("flush_ms = 5000")).unwrap_err();
+        assert_eq!(e.to_string(), "flush_ms: must be 0 to 1000");
+        let c =
+            ServeConfig::merge(ServeArgs { flush_ms: Some(0), ..ServeArgs::default() }, file("flush_ms = 20")).unwrap();
+        assert_eq!(c.live.flush_ms, 0, "the flag wins");
         let e = ServeConfig::merge(
             ServeArgs { incident_rate: Some(f64::NAN), ..ServeArgs::default() },
             FileConfig::default(),

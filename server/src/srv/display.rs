@@ -136,7 +136,9 @@ async fn serve(
                 }
             }
             batch = ticks.recv() => match batch {
-                Ok(_) if session.replaying() => session.replay_tick(&backend).await,
+                Ok(b) if session.replaying() => {
+                    if b.flush { Vec::new() } else { session.replay_tick(&backend).await }
+                }
                 Ok(batch) => session.on_tick(&batch, &backend),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     ticks = ticks.resubscribe();
