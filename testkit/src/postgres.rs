@@ -96,6 +96,11 @@ impl TempPostgres {
         self.dir.path().join("data")
     }
 
+    /// The cluster's data folder (its `postmaster.pid` names the server's process).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
+    }
+
     /// Starts the server (again, after [`TempPostgres::stop`]) on the same port and data.
     pub fn start_again(&mut self) {
         let mut c = tool("pg_ctl");

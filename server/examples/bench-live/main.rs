@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod load;
 mod measure;
+mod peers;
 
 use load::{Walkers, bodies, post, register, start};
 use measure::{cpu_seconds, percentile, rss_mb};
@@ -66,6 +67,8 @@ struct Args {
     binary: bool,
     /// Run part 1 only (ingest), e.g. under `perf record`.
     ingest_only: bool,
+    /// After part 1, the peers on the same kind of load: Redis and PostGIS (`scripts/bench-peers`).
+    peers: bool,
 }
 
 fn args() -> Args {
@@ -84,6 +87,7 @@ fn args() -> Args {
         store: None,
         binary: false,
         ingest_only: false,
+        peers: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -101,6 +105,10 @@ fn args() -> Args {
         }
         if k == "--ingest-only" {
             a.ingest_only = true;
+            continue;
+        }
+        if k == "--peers" {
+            a.peers = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -199,6 +207,42 @@ fn main() {
             "parse + validate + project only, one thread: {:.0} positions/s",
             n as f64 / t.elapsed().as_secs_f64()
         );
+        if a.peers {
+            drop(server);
+            let ours = total as f64 / worker.max(0.01);
+            let ours_all = total as f64 / (worker + store).max(0.01);
+            let seconds = a.seconds.min(10);
+            let batches: Vec<_> = (0..seconds)
+                .flat_map(|s| bodies(&mut walkers, 0..a.patrols, &frame, t0 + (20 + s as i64) * 1000, true))
+                .collect();
+            let fixes = peers::fixes_of(&batches);
+            println!("peers, on batches like part 1 ({} of 1,000 fixes), one after another:", batches.len());
+            println!(
+                "| system | what an acknowledgement promises | positions/s | per CPU-second of the system | gridwall ({}) per worker CPU-second ÷ this |",
+                if a.binary { "binary" } else { "JSON" }
+            );
+            println!("|---|---|---|---|---|");
+            println!(
+                "| gridwall ({}), worker / worker + storage thread | fsynced before each 202 | {:.0} | {ours:.0} / {ours_all:.0} | 1.00 |",
+                if a.binary { "binary batch" } else { "JSON" },
+                total as f64 / secs
+            );
+            for run in [
+                peers::redis(&fixes, "always"),
+                peers::redis(&fixes, "everysec"),
+                peers::postgis(&fixes, true),
+                peers::postgis(&fixes, false),
+            ] {
+                println!(
+                    "| {} | {} | {:.0} | {:.0} | {:.2} |",
+                    run.name,
+                    run.durability,
+                    run.positions as f64 / run.secs,
+                    run.per_cpu_second(),
+                    ours / run.per_cpu_second()
+                );
+            }
+        }
     }
 
     if a.ingest_only {
