@@ -68,20 +68,10 @@ impl std::ops::Index<&u32> for PatrolTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gridwall_protocol::{PatrolRole, PatrolStatus};
+    use gridwall_protocol::PatrolRole;
 
     fn rec(id: u32) -> PatrolRec {
-        PatrolRec {
-            id,
-            name: format!("P-{id}"),
-            role: PatrolRole::GridWorker,
-            status: PatrolStatus::Patrolling,
-            grid: String::new(),
-            cell: None,
-            pos: None,
-            last_ms: None,
-            outside: false,
-        }
+        PatrolRec { name: format!("P-{id}"), ..PatrolRec::new(id, PatrolRole::GridWorker) }
     }
 
     #[test]

@@ -67,6 +67,23 @@ pub struct PatrolRec {
     pub outside: bool,
 }
 
+impl PatrolRec {
+    /// A patrolling patrol of no cell, not yet placed.
+    pub fn new(id: u32, role: PatrolRole) -> Self {
+        Self {
+            id,
+            name: String::new(),
+            role,
+            status: PatrolStatus::Patrolling,
+            grid: String::new(),
+            cell: None,
+            pos: None,
+            last_ms: None,
+            outside: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IncidentRec {
     pub id: u64,
@@ -165,17 +182,7 @@ impl World {
 
     /// Adds or replaces a patrol's record (its position stays until the next report).
     pub fn register_patrol(&mut self, id: u32, name: &str, role: PatrolRole, grid: &str) {
-        let rec = self.patrols.get_or_insert_with(id, || PatrolRec {
-            id,
-            name: String::new(),
-            role,
-            status: PatrolStatus::Patrolling,
-            grid: String::new(),
-            cell: None,
-            pos: None,
-            last_ms: None,
-            outside: false,
-        });
+        let rec = self.patrols.get_or_insert_with(id, || PatrolRec::new(id, role));
         name.clone_into(&mut rec.name);
         rec.role = role;
         grid.clone_into(&mut rec.grid);

@@ -91,24 +91,16 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        if k == "--no-wire" {
-            a.no_wire = true;
-            continue;
-        }
-        if k == "--auth" {
-            a.auth = true;
-            continue;
-        }
-        if k == "--binary" {
-            a.binary = true;
-            continue;
-        }
-        if k == "--ingest-only" {
-            a.ingest_only = true;
-            continue;
-        }
-        if k == "--peers" {
-            a.peers = true;
+        let switch = match k.as_str() {
+            "--no-wire" => Some(&mut a.no_wire),
+            "--auth" => Some(&mut a.auth),
+            "--binary" => Some(&mut a.binary),
+            "--ingest-only" => Some(&mut a.ingest_only),
+            "--peers" => Some(&mut a.peers),
+            _ => None,
+        };
+        if let Some(on) = switch {
+            *on = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
