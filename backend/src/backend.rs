@@ -198,9 +198,10 @@ impl Backend {
         live.set_replica(bus.is_some());
         store.restored_up_to(live.last_seq());
         live.track_durability();
-        // Room for a few seconds of batches at the pace moves are pushed: a display that falls
-        // further behind catches up from the state (latest position wins).
-        let (ticks, _) = broadcast::channel(256);
+        // Room for about five seconds of batches at the pace moves are pushed under load (one
+        // every flush window): a display that falls further behind catches up from the state
+        // (latest position wins).
+        let (ticks, _) = broadcast::channel(1024);
         let (stop, shutdown) = watch::channel(false);
         let earliest_pg = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
         match &history {

@@ -82,14 +82,20 @@ pub(crate) async fn tick_loop(backend: Arc<Backend>) {
     let mut last_kpis: Option<Kpis> = None;
     let mut last_keyframe = i64::MIN;
     let mut held = LockTimes::default();
+    // When the changes gathered since the last push go out (none gathering).
+    let mut push_at: Option<tokio::time::Instant> = None;
     loop {
         let flush = tokio::select! {
             biased;
             _ = interval.tick() => false,
-            // Not before the first tick: it writes the first keyframe, where replay can start.
-            () = backend.changed.notified(), if backend.flush.is_some() && n > 0 => {
-                tokio::time::sleep(backend.flush.unwrap_or_default()).await;
+            () = tokio::time::sleep_until(push_at.unwrap_or_else(tokio::time::Instant::now)), if push_at.is_some() => {
+                push_at = None;
                 true
+            }
+            // Not before the first tick: it writes the first keyframe, where replay can start.
+            () = backend.changed.notified(), if backend.flush.is_some() && n > 0 && push_at.is_none() => {
+                push_at = Some(tokio::time::Instant::now() + backend.flush.unwrap_or_default());
+                continue;
             }
         };
         if !flush {

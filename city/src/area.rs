@@ -25,13 +25,15 @@ pub struct PreparedArea {
     shape: MultiPolygon<f64>,
     /// Min x, min y, and the size of one box (x, y); `None` for an empty shape.
     grid: Option<([f64; 2], [f64; 2])>,
+    /// The shape's bounding box: min x, min y, max x, max y.
+    bbox: [f64; 4],
     classes: Vec<Class>,
 }
 
 impl PreparedArea {
     pub fn new(shape: MultiPolygon<f64>) -> Self {
         let Some(r) = shape.bounding_rect() else {
-            return Self { shape, grid: None, classes: Vec::new() };
+            return Self { shape, grid: None, bbox: [0.0; 4], classes: Vec::new() };
         };
         // A degenerate side (a line) still gets boxes of a positive size.
         let size = [(r.width() / SIDE as f64).max(1e-9), (r.height() / SIDE as f64).max(1e-9)];
@@ -87,12 +89,18 @@ impl PreparedArea {
                 }
             }
         }
-        Self { shape, grid: Some((origin, size)), classes }
+        let bbox = [r.min().x, r.min().y, r.max().x, r.max().y];
+        Self { shape, grid: Some((origin, size)), bbox, classes }
     }
 
     /// Whether `p` lies inside the shape or on its boundary.
     pub fn contains(&self, p: [f64; 2]) -> bool {
         let Some((origin, size)) = self.grid else { return false };
+        // Strictly outside the bounding box (no arithmetic, so no rounding): outside.
+        let r = self.bbox;
+        if p[0] < r[0] || p[1] < r[1] || p[0] > r[2] || p[1] > r[3] {
+            return false;
+        }
         let (fx, fy) = ((p[0] - origin[0]) / size[0], (p[1] - origin[1]) / size[1]);
         // Outside the bounding box (NaN included) is outside, but for rounding at its very edge.
         if !(fx >= 0.0 && fy >= 0.0 && fx < SIDE as f64 && fy < SIDE as f64) {

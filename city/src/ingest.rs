@@ -42,14 +42,22 @@ impl IngestError {
 /// Strings borrow from the request body (no allocation unless they contain escapes).
 #[derive(Debug, Deserialize)]
 struct PositionIn<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     patrol_id: Option<Cow<'a, str>>,
     lon: Option<f64>,
     lat: Option<f64>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     ts: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     crs: Option<Cow<'a, str>>,
+}
+
+/// An optional text borrowed from the body where it has no escapes: serde borrows a `Cow`
+/// field, but not one inside an `Option`.
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 impl PositionIn<'_> {
@@ -175,16 +183,22 @@ pub fn parse_positions<'a>(
     let mut wgs84 = Vec::with_capacity(items.len());
     for (i, p) in items.into_iter().enumerate() {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
-        let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
-        let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
-        let crs: InputCrs = match p.crs.as_deref() {
-            None => InputCrs::Wgs84,
-            Some(c) => c.parse().map_err(|e: CoordError| err("crs", e.to_string()))?,
+        let item = || {
+            let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
+            let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
+            let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
+            let crs: InputCrs = match p.crs.as_deref() {
+                None => InputCrs::Wgs84,
+                Some(c) => c.parse().map_err(|e: CoordError| err("crs", e.to_string()))?,
+            };
+            let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
+                .map_err(|e| err("ts", e.to_string()))?;
+            Ok((patrol_id, (lon, lat, crs), t_ms))
         };
-        let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
-            .map_err(|e| err("ts", e.to_string()))?;
-        out.push(checked_fix(i, patrol_id, (lon, lat, crs), t_ms, &mut wgs84)?);
+        match item().and_then(|(id, at, t_ms)| checked_fix(i, id, at, t_ms, &mut wgs84)) {
+            Ok(c) => out.push(c),
+            Err(e) => return Err(first_error(out, wgs84, frame, (bounds, margin_m), e)),
+        }
     }
     placed(out, wgs84, frame, bounds, margin_m)
 }
@@ -208,10 +222,15 @@ pub fn binary_positions<'a>(
     let mut out = Vec::with_capacity(batch.fixes.len());
     let mut wgs84 = Vec::with_capacity(batch.fixes.len());
     for (i, f) in batch.fixes.into_iter().enumerate() {
-        if !(0..=MAX_FIX_MS).contains(&f.t_ms) {
-            return Err(IngestError::new(Some(i), "ts", format!("{} ms is not a time a device took a fix", f.t_ms)));
+        let checked = if (0..=MAX_FIX_MS).contains(&f.t_ms) {
+            checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, &mut wgs84)
+        } else {
+            Err(IngestError::new(Some(i), "ts", format!("{} ms is not a time a device took a fix", f.t_ms)))
+        };
+        match checked {
+            Ok(c) => out.push(c),
+            Err(e) => return Err(first_error(out, wgs84, frame, (bounds, margin_m), e)),
         }
-        out.push(checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, &mut wgs84)?);
     }
     placed(out, wgs84, frame, bounds, margin_m)
 }
@@ -264,6 +283,18 @@ fn checked_fix<'a>(
     }
     wgs84.push(gridwall_scene::coords::to_wgs84(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?);
     Ok(Checked { patrol_id, sent: (lon, lat), t_ms })
+}
+
+/// The error of the first bad item: `later`, found at an item after `fixes`, unless one of those
+/// cannot be placed in the scene.
+fn first_error(
+    fixes: Vec<Checked<'_>>,
+    points: Vec<(f64, f64)>,
+    frame: &SceneFrame,
+    (bounds, margin_m): ([f64; 4], f64),
+    later: IngestError,
+) -> IngestError {
+    placed(fixes, points, frame, bounds, margin_m).err().unwrap_or(later)
 }
 
 /// A batch's checked fixes placed in the scene: projected in one call into PROJ, each inside the
@@ -417,12 +448,16 @@ mod tests {
         assert!(got[0].x.abs() < 1.0 && got[0].y.abs() < 1.0);
         assert_eq!(got[1].t_ms - got[0].t_ms, 1_500);
         assert_eq!(got[0].t_ms, parse_time("2026-11-22T08:00:00+00:00").unwrap());
+        // Ids without escapes are borrowed from the body, not copied.
+        assert!(got.iter().all(|p| matches!(p.patrol_id, Cow::Borrowed(_))));
+        let escaped = br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.1716,"ts":"2026-11-22T08:00:00Z"}]"#;
+        assert_eq!(parse_positions(escaped, &f, b, 100.0).unwrap()[0].patrol_id, "P-1");
     }
 
     #[test]
     fn a_bad_item_refuses_the_batch_naming_item_and_field() {
         let (f, b) = frame();
-        let cases: [(&[u8], &str); 8] = [
+        let cases: [(&[u8], &str); 10] = [
             (br#"{"patrol_id":"P-1"}"#, "body: expected a JSON array"),
             (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"2026-11-22T08:00:00Z"},{"lon":24.9,"lat":60.1,"ts":"2026-11-22T08:00:00Z"}]"#, "[1].patrol_id: missing"),
             (br#"[{"patrol_id":"P-1","lon":240,"lat":60.17,"ts":"2026-11-22T08:00:00Z"}]"#, "[0].lon: 240 is not a longitude"),
@@ -431,6 +466,9 @@ mod tests {
             (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"2026-11-22T08:00:00Z","crs":"osgb"}]"#, "[0].crs: unknown coordinate system"),
             (br#"[{"patrol_id":"P-1","lon":118.79,"lat":36.88,"ts":"2026-11-22T08:00:00Z"}]"#, "[0].lon: (118.79, 36.88) lies outside the scene"),
             (br"[42]", "[0].item: expected an object"),
+            // The first bad item is named, whichever check finds it.
+            (br#"[{"patrol_id":"P-1","lon":118.79,"lat":36.88,"ts":"2026-11-22T08:00:00Z"},{"patrol_id":"P-2","lon":24.944,"lat":60.17}]"#, "[0].lon: (118.79, 36.88) lies outside the scene"),
+            (br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.17,"ts":"2026-11-22T08:00:00Z"},{"patrol_id":"P-2","lon":24.944,"lat":60.17},{"patrol_id":"P-3","lon":118.79,"lat":36.88,"ts":"2026-11-22T08:00:00Z"}]"#, "[1].ts: missing"),
         ];
         for (body, expect) in cases {
             let e = parse_positions(body, &f, b, 100.0).unwrap_err();

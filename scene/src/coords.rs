@@ -244,6 +244,7 @@ impl SceneFrame {
         for (i, &(lon, lat)) in points.iter().enumerate() {
             check_lon_lat(lon, lat).map_err(|e| (i, e))?;
         }
+        let sent = points.to_vec();
         if self.forward.convert_array(points).is_err() {
             // PROJ leaves the points alone when one fails: one by one, to say which.
             for (i, p) in points.iter_mut().enumerate() {
@@ -253,7 +254,7 @@ impl SceneFrame {
         }
         for (i, p) in points.iter_mut().enumerate() {
             if !(p.0.is_finite() && p.1.is_finite()) {
-                return Err((i, CoordError::NotFinite { x: p.0, y: p.1 }));
+                return Err((i, CoordError::NotFinite { x: sent[i].0, y: sent[i].1 }));
             }
             *p = (p.0 - self.origin.0, p.1 - self.origin.1);
         }

@@ -59,6 +59,14 @@ impl Live {
             };
             parsed.push((role, status, grid));
         }
+        // Internal ids are dense (the patrol table is a vector): the city's size is bounded.
+        let new = regs.iter().filter(|r| !self.by_ext.contains_key(&r.patrol_id)).count();
+        if self.ext_ids.len() + new > crate::table::MAX_PATROL_ID as usize {
+            return Err(Refusal::conflict(
+                "patrol_id",
+                format!("a city holds at most {} patrols", crate::table::MAX_PATROL_ID),
+            ));
+        }
         let mut records = Vec::new();
         for (r, (role, status, grid)) in regs.iter().zip(parsed) {
             let id = if let Some(&id) = self.by_ext.get(&r.patrol_id) {

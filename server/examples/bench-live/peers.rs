@@ -208,7 +208,8 @@ pub fn postgis(batches: &[Fixes], gist: bool) -> PeerRun {
             std::thread::spawn(move || {
                 let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
                 loop {
-                    let Some(body) = q.lock().unwrap().pop() else { return };
+                    // The connection stays open until its backend's CPU is counted.
+                    let Some(body) = q.lock().unwrap().pop() else { return c };
                     let mut tx = c.transaction().unwrap();
                     let mut w = tx.copy_in("COPY fixes (patrol_id, t, geom) FROM STDIN").unwrap();
                     w.write_all(&body).unwrap();
@@ -218,10 +219,9 @@ pub fn postgis(batches: &[Fixes], gist: bool) -> PeerRun {
             })
         })
         .collect();
-    for s in senders {
-        s.join().unwrap();
-    }
+    let clients: Vec<postgres::Client> = senders.into_iter().map(|s| s.join().unwrap()).collect();
     let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_of(pid, true) - cpu0);
+    drop(clients);
     let stored: i64 = admin.query_one("SELECT count(*) FROM fixes", &[]).unwrap().get(0);
     assert_eq!(stored as usize, positions, "every fix stored");
     PeerRun {
