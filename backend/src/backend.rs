@@ -86,6 +86,9 @@ pub struct Backend {
     pub scene_dir: PathBuf,
     pub manifest: SceneManifest,
     pub tick_hz: u16,
+    /// When this server started (server clock, ms): what it publishes (the Open311 discovery
+    /// document) last changed then.
+    pub started_ms: i64,
     /// How long moves and events are gathered before they go to the displays (`None`: on the
     /// tick).
     pub flush: Option<std::time::Duration>,
@@ -223,6 +226,7 @@ impl Backend {
                 earliest_pg.clone(),
             ),
         }
+        let started_ms = live.now_ms();
         let backend = Self {
             live: Mutex::new(live),
             store,
@@ -231,6 +235,7 @@ impl Backend {
             scene_dir: config.scene.clone(),
             manifest,
             tick_hz: config.tick_hz.max(1),
+            started_ms,
             flush: (config.flush_ms > 0).then(|| std::time::Duration::from_millis(config.flush_ms.into())),
             changed: tokio::sync::Notify::new(),
             margin_m: config.position_margin_m,

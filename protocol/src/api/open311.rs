@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod xml;
+
+/// The specification every endpoint of the discovery document follows.
+pub const SPECIFICATION: &str = "http://wiki.open311.org/GeoReport_v2";
+
 /// One service (`GET /open311/v2/services.json`): an incident category.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
@@ -58,4 +63,29 @@ pub struct Open311Error {
     pub code: u16,
     pub description: String,
     pub field: String,
+}
+
+/// The discovery document (`GET /open311/discovery.json` or `.xml`): where the API is and what
+/// it speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    /// When this document last changed (RFC 3339).
+    pub changeset: String,
+    pub contact: String,
+    pub key_service: String,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One endpoint of the discovery document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub specification: String,
+    /// The base URL (append `services.json`, `requests.xml`, …).
+    pub url: String,
+    pub changeset: String,
+    /// `production` or `test`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Media types: `text/xml`, `application/json`.
+    pub formats: Vec<String>,
 }

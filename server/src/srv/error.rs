@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use gridwall_backend::CommitError;
 use gridwall_city::ingest::{self, IngestError};
 use gridwall_city::state::{Refusal, RefusalKind};
-use gridwall_protocol::api::open311::Open311Error;
+use gridwall_protocol::api::open311::{self, Open311Error};
 use gridwall_protocol::api::{ErrorBody, ErrorDetail};
 use gridwall_store::StoreError;
 
@@ -18,14 +18,34 @@ use gridwall_store::StoreError;
 pub struct ApiError {
     status: StatusCode,
     refusal: Refusal,
-    open311: bool,
+    /// On the Open311 routes: the spec's error list, in the format asked for.
+    open311: Option<Format>,
+}
+
+/// The format of an Open311 answer: the extension of the path (`.json`, `.xml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// The format a name asks for and the name without it: `requests.xml` → (XML, `requests`);
+    /// a name without `.json` or `.xml` is JSON.
+    pub fn split(name: &str) -> (Self, &str) {
+        if let Some(base) = name.strip_suffix(".xml") {
+            (Self::Xml, base)
+        } else {
+            (Self::Json, name.strip_suffix(".json").unwrap_or(name))
+        }
+    }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn status(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
-        Self { status, refusal: Refusal::invalid(field, message), open311: false }
+        Self { status, refusal: Refusal::invalid(field, message), open311: None }
     }
 
     pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
@@ -34,8 +54,14 @@ impl ApiError {
 
     /// The same refusal in Open311's error shape.
     #[must_use]
-    pub fn open311(mut self) -> Self {
-        self.open311 = true;
+    pub fn open311(self) -> Self {
+        self.open311_as(Format::Json)
+    }
+
+    /// The same refusal in Open311's error shape, in `format`.
+    #[must_use]
+    pub fn open311_as(mut self, format: Format) -> Self {
+        self.open311 = Some(format);
         self
     }
 
@@ -52,7 +78,7 @@ impl From<Refusal> for ApiError {
             RefusalKind::NotFound => StatusCode::NOT_FOUND,
             RefusalKind::Conflict => StatusCode::CONFLICT,
         };
-        Self { status, refusal: r, open311: false }
+        Self { status, refusal: r, open311: None }
     }
 }
 
@@ -97,16 +123,24 @@ impl IntoResponse for ApiError {
 
 impl ApiError {
     fn body(&self) -> Response {
-        if self.open311 {
+        if let Some(format) = self.open311 {
             let body = vec![Open311Error {
                 code: self.status.as_u16(),
                 description: self.refusal.to_string(),
                 field: self.refusal.field.clone(),
             }];
-            return (self.status, axum::Json(body)).into_response();
+            return match format {
+                Format::Json => (self.status, axum::Json(body)).into_response(),
+                Format::Xml => xml(self.status, open311::xml::errors(&body)),
+            };
         }
         (self.status, axum::Json(ErrorBody { error: self.detail() })).into_response()
     }
+}
+
+/// An XML answer.
+pub fn xml(status: StatusCode, body: String) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, open311::xml::MEDIA_TYPE)], body).into_response()
 }
 
 /// The media type of a request's body, lower case, without parameters (`None` without one).

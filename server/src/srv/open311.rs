@@ -1,11 +1,14 @@
-//! Open311 `GeoReport` v2: incident intake and the public view of requests.
+//! Open311 `GeoReport` v2: incident intake and the public view of requests, in both of the
+//! specification's formats: the path's extension picks JSON (`.json`) or XML (`.xml`), errors
+//! included. `jurisdiction_id` is accepted everywhere (this server serves one: the scene's name).
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /open311/v2/services.json` | the incident categories as services → [`Service`] list |
-//! | `POST /open311/v2/requests.json` | a new request (form or JSON) → 201 [`RequestCreated`] list |
-//! | `GET /open311/v2/requests.json?status=&service_code=&start_date=&end_date=&service_request_id=` | requests → [`ServiceRequest`] list |
-//! | `GET /open311/v2/requests/{id}.json` | one request |
+//! | `GET /open311/v2/services.{json,xml}` | the incident categories as services → [`Service`] list |
+//! | `POST /open311/v2/requests.{json,xml}` | a new request (form or JSON body) → 201 [`RequestCreated`] list |
+//! | `GET /open311/v2/requests.{json,xml}?status=&service_code=&start_date=&end_date=&updated_after=&updated_before=&service_request_id=` | requests → [`ServiceRequest`] list |
+//! | `GET /open311/v2/requests/{id}.{json,xml}` | one request |
+//! | `GET /open311/discovery.{json,xml}` (also under `/open311/v2/`) | the discovery document → [`Discovery`] |
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -16,18 +19,19 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use gridwall_backend::Backend;
 use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
 use gridwall_city::state::Refusal;
-use gridwall_protocol::api::open311::{RequestCreated, Service, ServiceRequest};
+use gridwall_protocol::api::open311::{self, Discovery, Endpoint, RequestCreated, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
 use gridwall_store::history::incidents::RequestQuery;
 
 use super::access::{Access, Who};
-use super::error::{ApiError, ApiResult, incident_id, media_type, parse_json, time_param};
+use super::error::{ApiError, ApiResult, Format, media_type, parse_json, time_param, xml};
 
 /// Most ids one `service_request_id=` query may name.
 const MAX_IDS: usize = 100;
@@ -41,24 +45,126 @@ fn shown(mut r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequ
     r
 }
 
-pub async fn services() -> Json<Vec<Service>> {
-    Json(ingest::services())
+/// An answer in the format asked for.
+fn answer<T: serde::Serialize>(format: Format, status: StatusCode, value: &T, as_xml: fn(&T) -> String) -> Response {
+    match format {
+        Format::Json => (status, Json(value)).into_response(),
+        Format::Xml => xml(status, as_xml(value)),
+    }
 }
 
-fn crs_error(e: &CoordError) -> ApiError {
-    ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string()).open311()
+/// A resource of `/open311/v2/` by name: `services.xml` → (XML, `services`).
+fn resource(name: &str) -> ApiResult<(Format, &str)> {
+    let (format, base) = Format::split(name);
+    if name == base || !matches!(base, "services" | "requests" | "discovery") {
+        return Err(
+            ApiError::status(StatusCode::NOT_FOUND, "path", format!("no Open311 resource {name:?}")).open311_as(format)
+        );
+    }
+    Ok((format, base))
 }
 
-pub async fn create(
+/// Refuses a `jurisdiction_id` other than this server's (the scene's name).
+fn check_jurisdiction(backend: &Backend, given: Option<&String>, format: Format) -> ApiResult<()> {
+    match given {
+        Some(j) if *j != backend.manifest.name => Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            "jurisdiction_id",
+            format!("this server serves the jurisdiction {:?} only", backend.manifest.name),
+        )
+        .open311_as(format)),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /open311/v2/{services,requests,discovery}.{json,xml}`.
+pub async fn get_resource(
+    who: Who,
+    access: Extension<Arc<Access>>,
+    State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (format, base) = resource(&name)?;
+    check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
+    match base {
+        "services" => Ok(answer(format, StatusCode::OK, &ingest::services(), |s| open311::xml::services(s))),
+        "discovery" => Ok(discovery_answer(&backend, &headers, &access, format)),
+        _ => list(&who, &access, &backend, &q, format).await.map_err(|e| e.open311_as(format)),
+    }
+}
+
+/// `GET /open311/discovery.{json,xml}`.
+pub async fn discovery(
+    access: Extension<Arc<Access>>,
+    State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let (format, base) = Format::split(&name);
+    if base != "discovery" || base == name {
+        return Err(
+            ApiError::status(StatusCode::NOT_FOUND, "path", format!("no Open311 resource {name:?}")).open311_as(format)
+        );
+    }
+    Ok(discovery_answer(&backend, &headers, &access, format))
+}
+
+fn discovery_answer(backend: &Backend, headers: &HeaderMap, access: &Access, format: Format) -> Response {
+    // The address the client reached us at (a proxy in front says so in Host).
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .unwrap_or("localhost");
+    let scheme = if access.secure_cookies { "https" } else { "http" };
+    let changeset = ingest::format_time(backend.started_ms);
+    let d = Discovery {
+        changeset: changeset.clone(),
+        contact: String::new(),
+        key_service: String::new(),
+        endpoints: vec![Endpoint {
+            specification: open311::SPECIFICATION.into(),
+            url: format!("{scheme}://{host}/open311/v2"),
+            changeset,
+            kind: "production".into(),
+            formats: vec!["text/xml".into(), "application/json".into()],
+        }],
+    };
+    answer(format, StatusCode::OK, &d, open311::xml::discovery)
+}
+
+/// `POST /open311/v2/requests.{json,xml}`.
+pub async fn post_resource(
     who: Who,
     State(backend): State<Arc<Backend>>,
     headers: HeaderMap,
+    Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<Vec<RequestCreated>>)> {
-    who.check_command(Permission::Intake, &backend, "open311 request", || "a new request".into())
-        .map_err(ApiError::open311)?;
-    let body = body.map_err(|e| ApiError::from(e).open311())?;
-    let is_json = match media_type(&headers).as_deref() {
+) -> ApiResult<Response> {
+    let (format, base) = resource(&name)?;
+    if base != "requests" {
+        return Err(ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "method", format!("{name} is read only"))
+            .open311_as(format));
+    }
+    create(who, &backend, &headers, body, format).await.map_err(|e| e.open311_as(format))
+}
+
+fn crs_error(e: &CoordError) -> ApiError {
+    ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string())
+}
+
+async fn create(
+    who: Who,
+    backend: &Backend,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    format: Format,
+) -> ApiResult<Response> {
+    who.check_command(Permission::Intake, backend, "open311 request", || "a new request".into())?;
+    let body = body?;
+    let is_json = match media_type(headers).as_deref() {
         Some("application/json") => true,
         Some("application/x-www-form-urlencoded") => false,
         other => {
@@ -66,46 +172,42 @@ pub async fn create(
                 "{}: send a form (application/x-www-form-urlencoded) or application/json",
                 other.unwrap_or("no content type")
             );
-            return Err(ApiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", message).open311());
+            return Err(ApiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", message));
         }
     };
     let fields: BTreeMap<String, String> = if is_json {
-        let v: serde_json::Map<String, serde_json::Value> = parse_json(&body).map_err(ApiError::open311)?;
+        let v: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
         v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
     } else {
         serde_urlencoded::from_bytes(&body)
-            .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")).open311())?
+            .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")))?
     };
+    check_jurisdiction(backend, fields.get("jurisdiction_id"), format)?;
     let bounds = backend.manifest.bounds.local;
     let req = backend
         .with_frame(|f| Ok::<_, CoordError>(ingest::parse_request(&fields, f, bounds)))
-        .map_err(|e| crs_error(&e))?
-        .map_err(|e| ApiError::from(e).open311())?;
+        .map_err(|e| crs_error(&e))??;
     let source = fields.get("gridwall_source").and_then(|s| s.parse().ok()).unwrap_or(IncidentSource::MiniProgram);
     let key = req.category.key();
     let cmd = Command::Open { category: req.category, source, x: req.x, y: req.y, description: req.description };
-    let done = backend
-        .run_command(cmd, &who.0, |d| format!("incident {} ({key})", d.incident.unwrap_or_default()))
-        .await
-        .map_err(|e| ApiError::from(e).open311())?;
+    let done =
+        backend.run_command(cmd, &who.0, |d| format!("incident {} ({key})", d.incident.unwrap_or_default())).await?;
     let id = done.incident.expect("the incident was opened");
-    Ok((
-        StatusCode::CREATED,
-        Json(vec![RequestCreated {
-            service_request_id: id.to_string(),
-            service_notice: "已受理".into(),
-            account_id: None,
-        }]),
-    ))
+    let created =
+        vec![RequestCreated {
+            service_request_id: id.to_string(), service_notice: "已受理".into(), account_id: None
+        }];
+    Ok(answer(format, StatusCode::CREATED, &created, |c| open311::xml::created(c)))
 }
 
-pub async fn list(
-    who: Who,
-    Extension(access): Extension<Arc<Access>>,
-    State(backend): State<Arc<Backend>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Vec<ServiceRequest>>> {
-    let bad = |k: &str, m: String| ApiError::bad_request(k, m).open311();
+async fn list(
+    who: &Who,
+    access: &Access,
+    backend: &Arc<Backend>,
+    q: &HashMap<String, String>,
+    format: Format,
+) -> ApiResult<Response> {
+    let bad = |k: &str, m: String| ApiError::bad_request(k, m);
     let status = q.get("status").map(String::as_str);
     if status.is_some_and(|s| s != "open" && s != "closed") {
         return Err(bad("status", "use open or closed".into()));
@@ -131,14 +233,21 @@ pub async fn list(
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {
         return Err(bad("service_request_id", format!("at most {MAX_IDS} ids")));
     }
-    let start = time_param(&q, "start_date").map_err(ApiError::open311)?;
-    let end = time_param(&q, "end_date").map_err(ApiError::open311)?;
+    let start = time_param(q, "start_date")?;
+    let end = time_param(q, "end_date")?;
+    let updated_after = time_param(q, "updated_after")?;
+    let updated_before = time_param(q, "updated_before")?;
     let now = backend.live().now_ms();
-    // GeoReport v2 default window: the last 90 days, at most 1000 requests. Asked of the store
-    // (indexed by acceptance time), off the live lock: the city's age costs nothing here.
+    // GeoReport v2 default window: the last 90 days, at most 1000 requests; not when asking
+    // for ids or for what changed (an integrator polling with updated_after wants every request
+    // that changed, however old). Asked of the store (indexed by acceptance time and by
+    // transition time), off the live lock: the city's age costs nothing here.
+    let whole = ids.is_some() || updated_after.is_some() || updated_before.is_some();
     let query = RequestQuery {
-        from_ms: start.unwrap_or(if ids.is_some() { i64::MIN } else { now - 90 * 86_400_000 }),
+        from_ms: start.unwrap_or(if whole { i64::MIN } else { now - 90 * 86_400_000 }),
         to_ms: end.unwrap_or(i64::MAX),
+        updated_after_ms: updated_after,
+        updated_before_ms: updated_before,
         ids,
         categories: codes.map(|mut c| {
             c.sort_unstable();
@@ -148,11 +257,13 @@ pub async fn list(
         closed: status.map(|s| s == "closed"),
         limit: 1000,
     };
-    let recs = backend.requests(query).await.map_err(|e| ApiError::from(e).open311())?;
-    let out = backend.with_frame(|f| {
-        Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, &access)).collect())
-    });
-    Ok(Json(out.map_err(|e| crs_error(&e))?))
+    let recs = backend.requests(query).await?;
+    let out: Vec<ServiceRequest> = backend
+        .with_frame(|f| {
+            Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, access)).collect())
+        })
+        .map_err(|e| crs_error(&e))?;
+    Ok(answer(format, StatusCode::OK, &out, |r| open311::xml::requests(r)))
 }
 
 pub async fn one(
@@ -160,11 +271,21 @@ pub async fn one(
     Extension(access): Extension<Arc<Access>>,
     State(backend): State<Arc<Backend>>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<ServiceRequest>>> {
-    let id = incident_id(&id).map_err(ApiError::open311)?;
-    let rec = backend.incident(id).await.map_err(|e| ApiError::from(e).open311())?.ok_or_else(|| {
-        ApiError::from(Refusal::not_found("service_request_id", format!("no request {id}"))).open311()
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (format, id) = Format::split(&id);
+    let in_format = |e: ApiError| e.open311_as(format);
+    check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
+    let id: u64 = id.parse().map_err(|_| {
+        in_format(Refusal::not_found("service_request_id", format!("{id:?} is not a request id")).into())
     })?;
-    let out = backend.with_frame(|f| Ok::<_, CoordError>(ingest::request_out(&rec, f))).map_err(|e| crs_error(&e))?;
-    Ok(Json(vec![shown(out, &who.0, &access)]))
+    let rec = backend
+        .incident(id)
+        .await
+        .map_err(|e| in_format(e.into()))?
+        .ok_or_else(|| in_format(Refusal::not_found("service_request_id", format!("no request {id}")).into()))?;
+    let out = backend
+        .with_frame(|f| Ok::<_, CoordError>(ingest::request_out(&rec, f)))
+        .map_err(|e| in_format(crs_error(&e)))?;
+    Ok(answer(format, StatusCode::OK, &[shown(out, &who.0, &access)], |r| open311::xml::requests(r)))
 }

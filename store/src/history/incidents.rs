@@ -27,6 +27,10 @@ pub struct RequestQuery {
     pub from_ms: i64,
     /// Accepted at or before.
     pub to_ms: i64,
+    /// Last changed (accepted or a workflow step) after this (integrators polling for changes).
+    pub updated_after_ms: Option<i64>,
+    /// Last changed before this.
+    pub updated_before_ms: Option<i64>,
     /// At most this many, newest first.
     pub limit: usize,
 }
@@ -95,6 +99,19 @@ impl Source {
                     Some(false) => sql.push_str(" AND stage <> 'closed'"),
                     None => {}
                 }
+                // Changed after: accepted, or a step taken, since (the steps by their time index).
+                if let Some(t) = q.updated_after_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)) {
+                    sql.push_str(" AND (created_ms > ? OR id IN (SELECT incident FROM transitions WHERE at_ms > ?))");
+                    args.extend([Value::from(t), Value::from(t)]);
+                }
+                // Changed last before: accepted before, and no step since.
+                if let Some(t) = q.updated_before_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)) {
+                    sql.push_str(
+                        " AND created_ms < ? AND NOT EXISTS \
+                         (SELECT 1 FROM transitions t WHERE t.incident = incidents.id AND t.at_ms >= ?)",
+                    );
+                    args.extend([Value::from(t), Value::from(t)]);
+                }
                 sql.push_str(" ORDER BY created_ms DESC, id DESC LIMIT ?");
                 args.push(limit.into());
                 let mut st = c.prepare(&sql)?;
@@ -116,9 +133,23 @@ impl Source {
                        SELECT id, opened FROM incidents WHERE city = $1 AND opened >= $2 AND opened <= $3 \
                        AND ($4::bigint[] IS NULL OR id = ANY($4)) AND ($5::text[] IS NULL OR category = ANY($5)) \
                        AND ($6::text IS NULL OR (stage = 'closed') = ($6 = 'closed')) \
+                       AND ($8::timestamptz IS NULL OR opened > $8 \
+                            OR id IN (SELECT incident FROM transitions WHERE city = $1 AND at > $8)) \
+                       AND ($9::timestamptz IS NULL OR (opened < $9 AND NOT EXISTS (SELECT 1 FROM transitions t \
+                            WHERE t.city = $1 AND t.incident = incidents.id AND t.at >= $9))) \
                        ORDER BY opened DESC, id DESC LIMIT $7 \
                      ) newest ON i.city = $1 AND i.id = newest.id ORDER BY newest.opened DESC, i.id DESC",
-                    &[&city, &crate::time_of(from), &crate::time_of(to), &ids, &q.categories, &closed, &limit],
+                    &[
+                        &city,
+                        &crate::time_of(from),
+                        &crate::time_of(to),
+                        &ids,
+                        &q.categories,
+                        &closed,
+                        &limit,
+                        &q.updated_after_ms.map(|t| crate::time_of(t.clamp(-FAR_MS, FAR_MS))),
+                        &q.updated_before_ms.map(|t| crate::time_of(t.clamp(-FAR_MS, FAR_MS))),
+                    ],
                 )?;
                 rows.iter().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
             }
