@@ -9,13 +9,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use gridwall_protocol::api::open311::{Extension, Service, ServiceRequest};
+use gridwall_protocol::IncidentCategory;
+use gridwall_protocol::api::open311::Service;
 use gridwall_protocol::binary::{FixCrs, MAX_PATROL_ID, decode_positions};
-use gridwall_protocol::{IncidentCategory, IncidentStage};
 use gridwall_scene::coords::{CoordError, InputCrs, SceneFrame};
 use serde::{Deserialize, Serialize};
-
-use crate::world::IncidentRec;
 
 /// Largest batch of positions one request may carry.
 pub const MAX_POSITIONS_PER_REQUEST: usize = 10_000;
@@ -384,31 +382,6 @@ pub fn parse_request(
     Ok(NewRequest { category, x, y, description })
 }
 
-/// Shows an incident as an Open311 request (`status` is `open` until 回访结案).
-pub fn request_out(rec: &IncidentRec, frame: &SceneFrame) -> ServiceRequest {
-    let (long, lat) = frame.to_wgs84(rec.pos[0], rec.pos[1]).unwrap_or((f64::NAN, f64::NAN));
-    let case = &rec.case;
-    ServiceRequest {
-        service_request_id: rec.id.to_string(),
-        status: if case.stage == IncidentStage::Closed { "closed" } else { "open" }.into(),
-        service_code: rec.category.key().into(),
-        service_name: rec.category.name_zh().into(),
-        description: rec.description.clone(),
-        requested_datetime: format_time(case.created_ms),
-        updated_datetime: format_time(case.timeline.last().map_or(case.created_ms, |t| t.at_ms)),
-        lat: (lat * 1e7).round() / 1e7,
-        long: (long * 1e7).round() / 1e7,
-        gridwall: Extension {
-            stage: case.stage.key().into(),
-            stage_zh: case.stage.name_zh().into(),
-            level: case.level.key().into(),
-            grid: rec.grid.clone(),
-            deadline: case.deadline_ms.map(format_time),
-            escalated: case.level != gridwall_protocol::GridLevel::Cell,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,43 +489,6 @@ mod tests {
         }
         assert_eq!(services().len(), IncidentCategory::ALL.len());
         assert_eq!(services()[0].service_code, "garbage");
-    }
-
-    #[test]
-    fn incidents_show_as_open311_with_the_stage_extension() {
-        use crate::workflow::{Action, Case, TimeLimits};
-        let (f, _) = frame();
-        let limits = TimeLimits::default();
-        let t0 = parse_time("2026-11-22T08:00:00Z").unwrap();
-        let mut rec = IncidentRec {
-            id: 42,
-            category: IncidentCategory::Garbage,
-            source: gridwall_protocol::IncidentSource::Open311,
-            pos: [0.0, 0.0],
-            grid: "370783001001001".into(),
-            description: "垃圾堆放".into(),
-            case: Case::accept(IncidentCategory::Garbage, t0, "open311", &limits),
-        };
-        let out = request_out(&rec, &f);
-        assert_eq!(
-            (out.service_request_id.as_str(), out.status.as_str(), out.gridwall.stage_zh.as_str()),
-            ("42", "open", "受理")
-        );
-        assert_eq!(out.requested_datetime, "2026-11-22T08:00:00Z");
-        assert_eq!(out.gridwall.deadline.as_deref(), Some("2026-11-22T09:00:00Z"));
-        for a in [
-            Action::Dispatch { assignee: "P1".into() },
-            Action::Resolve,
-            Action::ReviewPass,
-            Action::Close { satisfaction: 4 },
-        ] {
-            rec.case.apply(&a, "x", "", t0 + 600_000, &limits).unwrap();
-        }
-        let out = request_out(&rec, &f);
-        assert_eq!((out.status.as_str(), out.updated_datetime.as_str()), ("closed", "2026-11-22T08:10:00Z"));
-        let json = serde_json::to_value(&out).unwrap();
-        assert_eq!(json["gridwall"]["stage"], "closed");
-        assert!((json["lat"].as_f64().unwrap() - 60.1716).abs() < 1e-4);
     }
 
     #[test]

@@ -106,6 +106,19 @@ fn every_method_answers_in_json_and_in_xml_as_the_spec_writes_it() {
     assert_eq!(json[0]["long"].as_f64().unwrap(), field("long").parse::<f64>().unwrap());
     let ext = children(reqs[0], "gridwall");
     assert!(fields(ext[0]).contains(&("stage", "accepted")));
+    // The public steps and who has the case, in Chinese unless English is preferred.
+    assert!(field("status_notes").ends_with(" 受理"), "{f:?}");
+    assert!(field("agency_responsible").starts_with("网格 "), "{f:?}");
+    let mut res = agent()
+        .get(&s.url(&format!("/open311/v2/requests/{id}.json")))
+        .header("accept-language", "en-GB,en;q=0.9,zh;q=0.5")
+        .call()
+        .unwrap();
+    assert_eq!(res.headers().get("vary").unwrap(), "accept-language");
+    let en: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(en[0]["status_notes"].as_str().unwrap().ends_with(" accepted"), "{en}");
+    assert_eq!(en[0]["service_name"], "Garbage");
+    assert!(en[0]["agency_responsible"].as_str().unwrap().starts_with("Grid cell "));
 
     // Lists: filtered, and an empty list is an empty root.
     let (_, _, body) = get(&s, "/open311/v2/requests.xml?service_code=noise");

@@ -39,14 +39,56 @@ pub struct ServiceRequest {
     pub service_request_id: String,
     /// `open` until 回访结案, then `closed`.
     pub status: String,
+    /// The workflow's public steps so far, in the language asked for (no staff notes, no names).
+    #[serde(default)]
+    pub status_notes: String,
     pub service_code: String,
     pub service_name: String,
     pub description: String,
+    /// Who handles it now: the grid level (网格, 社区, 街道, 市指挥中心) and the cell's code.
+    #[serde(default)]
+    pub agency_responsible: String,
     pub requested_datetime: String,
     pub updated_datetime: String,
     pub lat: f64,
     pub long: f64,
     pub gridwall: Extension,
+}
+
+/// The language of an answer's words: Chinese unless `Accept-Language` prefers English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// The language an `Accept-Language` header prefers among Chinese and English (the highest
+    /// `q`; the first of equals); Chinese when it names neither.
+    pub fn from_accept_language(header: &str) -> Self {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',').take(32) {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+                .filter(|q| q.is_finite());
+            let lang = match tag.split('-').next() {
+                Some("zh") => Lang::Zh,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            if let Some(q) = q
+                && q > 0.0
+                && best.is_none_or(|(b, _)| q > b)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Zh, |b| b.1)
+    }
 }
 
 /// The answer to `POST /open311/v2/requests.json` (201), one per request made.
@@ -88,4 +130,20 @@ pub struct Endpoint {
     pub kind: String,
     /// Media types: `text/xml`, `application/json`.
     pub formats: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn the_language_is_the_preferred_of_chinese_and_english() {
+        assert_eq!(Lang::from_accept_language(""), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("fr, en;q=0.5, zh;q=0.4"), Lang::En);
+        assert_eq!(Lang::from_accept_language("en;q=0, zh-Hans;q=0.2"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("de, fr"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("en;q=NaN, en;q=abc"), Lang::Zh);
+    }
 }

@@ -24,8 +24,9 @@ use gridwall_backend::Backend;
 use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
+use gridwall_city::open311 as open311_out;
 use gridwall_city::state::Refusal;
-use gridwall_protocol::api::open311::{self, Discovery, Endpoint, RequestCreated, ServiceRequest};
+use gridwall_protocol::api::open311::{self, Discovery, Endpoint, Lang, RequestCreated, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
 use gridwall_store::history::incidents::RequestQuery;
@@ -45,12 +46,24 @@ fn shown(mut r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequ
     r
 }
 
+/// The language of the words in an answer (`Accept-Language`: Chinese unless English is
+/// preferred).
+fn language(headers: &HeaderMap) -> Lang {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Lang::Zh, Lang::from_accept_language)
+}
+
 /// An answer in the format asked for.
 fn answer<T: serde::Serialize>(format: Format, status: StatusCode, value: &T, as_xml: fn(&T) -> String) -> Response {
-    match format {
+    let mut res = match format {
         Format::Json => (status, Json(value)).into_response(),
         Format::Xml => xml(status, as_xml(value)),
-    }
+    };
+    // The words (service names, status notes) follow Accept-Language.
+    res.headers_mut().insert(axum::http::header::VARY, axum::http::HeaderValue::from_static("accept-language"));
+    res
 }
 
 /// A resource of `/open311/v2/` by name: `services.xml` → (XML, `services`).
@@ -91,7 +104,7 @@ pub async fn get_resource(
     match base {
         "services" => Ok(answer(format, StatusCode::OK, &ingest::services(), |s| open311::xml::services(s))),
         "discovery" => Ok(discovery_answer(&backend, &headers, &access, format)),
-        _ => list(&who, &access, &backend, &q, format).await.map_err(|e| e.open311_as(format)),
+        _ => list(&who, &access, &backend, (&q, &headers), format).await.map_err(|e| e.open311_as(format)),
     }
 }
 
@@ -204,7 +217,7 @@ async fn list(
     who: &Who,
     access: &Access,
     backend: &Arc<Backend>,
-    q: &HashMap<String, String>,
+    (q, headers): (&HashMap<String, String>, &HeaderMap),
     format: Format,
 ) -> ApiResult<Response> {
     let bad = |k: &str, m: String| ApiError::bad_request(k, m);
@@ -258,9 +271,12 @@ async fn list(
         limit: 1000,
     };
     let recs = backend.requests(query).await?;
+    let (lang, zone) = (language(headers), backend.live().utc_offset_ms);
     let out: Vec<ServiceRequest> = backend
         .with_frame(|f| {
-            Ok::<_, CoordError>(recs.iter().map(|r| shown(ingest::request_out(r, f), &who.0, access)).collect())
+            Ok::<_, CoordError>(
+                recs.iter().map(|r| shown(open311_out::request_out(r, f, lang, zone), &who.0, access)).collect(),
+            )
         })
         .map_err(|e| crs_error(&e))?;
     Ok(answer(format, StatusCode::OK, &out, |r| open311::xml::requests(r)))
@@ -270,6 +286,7 @@ pub async fn one(
     who: Who,
     Extension(access): Extension<Arc<Access>>,
     State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
@@ -284,8 +301,9 @@ pub async fn one(
         .await
         .map_err(|e| in_format(e.into()))?
         .ok_or_else(|| in_format(Refusal::not_found("service_request_id", format!("no request {id}")).into()))?;
+    let (lang, zone) = (language(&headers), backend.live().utc_offset_ms);
     let out = backend
-        .with_frame(|f| Ok::<_, CoordError>(ingest::request_out(&rec, f)))
+        .with_frame(|f| Ok::<_, CoordError>(open311_out::request_out(&rec, f, lang, zone)))
         .map_err(|e| in_format(crs_error(&e)))?;
     Ok(answer(format, StatusCode::OK, &[shown(out, &who.0, &access)], |r| open311::xml::requests(r)))
 }

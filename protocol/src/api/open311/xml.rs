@@ -86,9 +86,11 @@ pub fn requests(list: &[ServiceRequest]) -> String {
         w.open("request");
         w.leaf("service_request_id", &r.service_request_id);
         w.leaf("status", &r.status);
+        w.leaf("status_notes", &r.status_notes);
         w.leaf("service_name", &r.service_name);
         w.leaf("service_code", &r.service_code);
         w.leaf("description", &r.description);
+        w.leaf("agency_responsible", &r.agency_responsible);
         w.leaf("requested_datetime", &r.requested_datetime);
         w.leaf("updated_datetime", &r.updated_datetime);
         w.leaf("lat", &r.lat.to_string());
@@ -176,9 +178,11 @@ mod tests {
         let r = ServiceRequest {
             service_request_id: "7".into(),
             status: "open".into(),
+            status_notes: String::new(),
             service_code: "garbage".into(),
             service_name: "垃圾堆放".into(),
             description: "a<b & \"c\" 'd'\u{1}\u{FFFF}\n井盖".into(),
+            agency_responsible: "网格 A-1".into(),
             requested_datetime: "2026-12-06T08:00:00Z".into(),
             updated_datetime: "2026-12-06T08:05:00Z".into(),
             lat: 36.5,
@@ -197,7 +201,8 @@ mod tests {
             x.contains("<description>a&lt;b &amp; &quot;c&quot; &apos;d&apos;\u{FFFD}\u{FFFD}\n井盖</description>"),
             "{x}"
         );
-        assert!(x.contains("<service_name>垃圾堆放</service_name><service_code>garbage</service_code>"));
+        assert!(x.contains("<status>open</status><status_notes/><service_name>垃圾堆放</service_name><service_code>garbage</service_code>"));
+        assert!(x.contains("</description><agency_responsible>网格 A-1</agency_responsible><requested_datetime>"));
         assert!(x.contains("<lat>36.5</lat><long>118.25</long>"));
         assert!(x.contains("<escalated>false</escalated></gridwall></request></service_requests>"));
         assert!(!x.contains("<deadline"));
