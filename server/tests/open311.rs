@@ -136,6 +136,8 @@ fn every_method_answers_in_json_and_in_xml_as_the_spec_writes_it() {
 
     // jurisdiction_id: this server's is accepted, another is refused in the format asked.
     assert_eq!(get(&s, "/open311/v2/services.json?jurisdiction_id=helsinki").0, 200);
+    // A client configured without one sends it empty (the Python `open311` package does).
+    assert_eq!(get(&s, "/open311/v2/services.xml?jurisdiction_id=").0, 200);
     let (st, _, body) = get(&s, "/open311/v2/requests.xml?jurisdiction_id=elsewhere.example");
     assert_eq!(st, 404);
     let doc = roxmltree::Document::parse(&body).unwrap();

@@ -77,10 +77,11 @@ fn resource(name: &str) -> ApiResult<(Format, &str)> {
     Ok((format, base))
 }
 
-/// Refuses a `jurisdiction_id` other than this server's (the scene's name).
+/// Refuses a `jurisdiction_id` other than this server's (the scene's name). An empty one counts
+/// as none: clients configured without a jurisdiction send `jurisdiction_id=`.
 fn check_jurisdiction(backend: &Backend, given: Option<&String>, format: Format) -> ApiResult<()> {
     match given {
-        Some(j) if *j != backend.manifest.name => Err(ApiError::status(
+        Some(j) if !j.is_empty() && *j != backend.manifest.name => Err(ApiError::status(
             StatusCode::NOT_FOUND,
             "jurisdiction_id",
             format!("this server serves the jurisdiction {:?} only", backend.manifest.name),
