@@ -177,28 +177,20 @@ pub fn parse_positions<'a>(
             .collect::<Result<_, _>>()?
     };
     check_batch_size(items.len())?;
-    let mut out = Vec::with_capacity(items.len());
-    let mut wgs84 = Vec::with_capacity(items.len());
-    for (i, p) in items.into_iter().enumerate() {
+    let fields = items.into_iter().enumerate().map(|(i, p)| {
         let err = |field: &str, msg: String| IngestError::new(Some(i), field, msg);
-        let item = || {
-            let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
-            let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
-            let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
-            let crs: InputCrs = match p.crs.as_deref() {
-                None => InputCrs::Wgs84,
-                Some(c) => c.parse().map_err(|e: CoordError| err("crs", e.to_string()))?,
-            };
-            let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
-                .map_err(|e| err("ts", e.to_string()))?;
-            Ok((patrol_id, (lon, lat, crs), t_ms))
+        let patrol_id = p.patrol_id.ok_or_else(|| err("patrol_id", "missing or empty".into()))?;
+        let lon = p.lon.ok_or_else(|| err("lon", "missing".into()))?;
+        let lat = p.lat.ok_or_else(|| err("lat", "missing".into()))?;
+        let crs: InputCrs = match p.crs.as_deref() {
+            None => InputCrs::Wgs84,
+            Some(c) => c.parse().map_err(|e: CoordError| err("crs", e.to_string()))?,
         };
-        match item().and_then(|(id, at, t_ms)| checked_fix(i, id, at, t_ms, &mut wgs84)) {
-            Ok(c) => out.push(c),
-            Err(e) => return Err(first_error(out, wgs84, frame, (bounds, margin_m), e)),
-        }
-    }
-    placed(out, wgs84, frame, bounds, margin_m)
+        let t_ms = parse_time(p.ts.as_deref().ok_or_else(|| err("ts", "missing".into()))?)
+            .map_err(|e| err("ts", e.to_string()))?;
+        Ok((patrol_id, (lon, lat, crs), t_ms))
+    });
+    checked_batch(fields, frame, bounds, margin_m)
 }
 
 /// Decodes and validates a binary position batch ([`gridwall_protocol::binary::PositionBatch`])
@@ -217,17 +209,34 @@ pub fn binary_positions<'a>(
         FixCrs::Gcj02 => InputCrs::Gcj02,
         FixCrs::Bd09 => InputCrs::Bd09,
     };
-    let mut out = Vec::with_capacity(batch.fixes.len());
-    let mut wgs84 = Vec::with_capacity(batch.fixes.len());
-    for (i, f) in batch.fixes.into_iter().enumerate() {
-        let checked = if (0..=MAX_FIX_MS).contains(&f.t_ms) {
-            checked_fix(i, f.patrol_id, (f.lon, f.lat, crs), f.t_ms, &mut wgs84)
+    let fields = batch.fixes.into_iter().enumerate().map(|(i, f)| {
+        if (0..=MAX_FIX_MS).contains(&f.t_ms) {
+            Ok((f.patrol_id, (f.lon, f.lat, crs), f.t_ms))
         } else {
             Err(IngestError::new(Some(i), "ts", format!("{} ms is not a time a device took a fix", f.t_ms)))
-        };
-        match checked {
+        }
+    });
+    checked_batch(fields, frame, bounds, margin_m)
+}
+
+/// The fields of one fix as either form carries them: id, (lon, lat, CRS), time.
+type FixFields<'a> = (Cow<'a, str>, (f64, f64, InputCrs), i64);
+
+/// A batch's fixes, item by item as read (an error names its item), checked and placed in the
+/// scene. The first bad item refuses the batch, whichever check finds it: one that cannot be
+/// placed before a later one that cannot be read.
+fn checked_batch<'a>(
+    items: impl ExactSizeIterator<Item = Result<FixFields<'a>, IngestError>>,
+    frame: &SceneFrame,
+    bounds: [f64; 4],
+    margin_m: f64,
+) -> Result<Vec<Position<'a>>, IngestError> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut wgs84 = Vec::with_capacity(items.len());
+    for (i, item) in items.enumerate() {
+        match item.and_then(|(id, at, t_ms)| checked_fix(i, id, at, t_ms, &mut wgs84)) {
             Ok(c) => out.push(c),
-            Err(e) => return Err(first_error(out, wgs84, frame, (bounds, margin_m), e)),
+            Err(later) => return Err(placed(out, wgs84, frame, bounds, margin_m).err().unwrap_or(later)),
         }
     }
     placed(out, wgs84, frame, bounds, margin_m)
@@ -281,18 +290,6 @@ fn checked_fix<'a>(
     }
     wgs84.push(gridwall_scene::coords::to_wgs84(crs, lon, lat).map_err(|e| err("lon", e.to_string()))?);
     Ok(Checked { patrol_id, sent: (lon, lat), t_ms })
-}
-
-/// The error of the first bad item: `later`, found at an item after `fixes`, unless one of those
-/// cannot be placed in the scene.
-fn first_error(
-    fixes: Vec<Checked<'_>>,
-    points: Vec<(f64, f64)>,
-    frame: &SceneFrame,
-    (bounds, margin_m): ([f64; 4], f64),
-    later: IngestError,
-) -> IngestError {
-    placed(fixes, points, frame, bounds, margin_m).err().unwrap_or(later)
 }
 
 /// A batch's checked fixes placed in the scene: projected in one call into PROJ, each inside the
@@ -423,8 +420,9 @@ mod tests {
         assert_eq!(got[0].t_ms, parse_time("2026-11-22T08:00:00+00:00").unwrap());
         // Ids without escapes are borrowed from the body, not copied.
         assert!(got.iter().all(|p| matches!(p.patrol_id, Cow::Borrowed(_))));
-        let escaped = br#"[{"patrol_id":"P-1","lon":24.944,"lat":60.1716,"ts":"2026-11-22T08:00:00Z"}]"#;
-        assert_eq!(parse_positions(escaped, &f, b, 100.0).unwrap()[0].patrol_id, "P-1");
+        let escaped = br#"[{"patrol_id":"P\u002d1","lon":24.944,"lat":60.1716,"ts":"2026-11-22T08:00:00Z"}]"#;
+        let got = parse_positions(escaped, &f, b, 100.0).unwrap();
+        assert!(matches!(&got[0].patrol_id, Cow::Owned(id) if id == "P-1"), "{:?}", got[0].patrol_id);
     }
 
     #[test]
