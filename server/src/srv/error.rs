@@ -52,12 +52,6 @@ impl ApiError {
         Self::status(StatusCode::BAD_REQUEST, field, message)
     }
 
-    /// The same refusal in Open311's error shape.
-    #[must_use]
-    pub fn open311(self) -> Self {
-        self.open311_as(Format::Json)
-    }
-
     /// The same refusal in Open311's error shape, in `format`.
     #[must_use]
     pub fn open311_as(mut self, format: Format) -> Self {

@@ -26,6 +26,7 @@ use gridwall_city::command::Command;
 use gridwall_city::ingest;
 use gridwall_city::open311 as open311_out;
 use gridwall_city::state::Refusal;
+use gridwall_city::world::IncidentRec;
 use gridwall_protocol::api::open311::{self, Discovery, Endpoint, Lang, RequestCreated, ServiceRequest};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
@@ -66,10 +67,10 @@ fn answer<T: serde::Serialize>(format: Format, status: StatusCode, value: &T, as
     res
 }
 
-/// A resource of `/open311/v2/` by name: `services.xml` → (XML, `services`).
-fn resource(name: &str) -> ApiResult<(Format, &str)> {
+/// A resource by name, one of `known`: `services.xml` → (XML, `services`).
+fn resource<'a>(name: &'a str, known: &[&str]) -> ApiResult<(Format, &'a str)> {
     let (format, base) = Format::split(name);
-    if name == base || !matches!(base, "services" | "requests" | "discovery") {
+    if name == base || !known.contains(&base) {
         return Err(
             ApiError::status(StatusCode::NOT_FOUND, "path", format!("no Open311 resource {name:?}")).open311_as(format)
         );
@@ -100,7 +101,7 @@ pub async fn get_resource(
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let (format, base) = resource(&name)?;
+    let (format, base) = resource(&name, &["services", "requests", "discovery"])?;
     check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
     match base {
         "services" => Ok(answer(format, StatusCode::OK, &ingest::services(), |s| open311::xml::services(s))),
@@ -116,12 +117,7 @@ pub async fn discovery(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let (format, base) = Format::split(&name);
-    if base != "discovery" || base == name {
-        return Err(
-            ApiError::status(StatusCode::NOT_FOUND, "path", format!("no Open311 resource {name:?}")).open311_as(format)
-        );
-    }
+    let (format, _) = resource(&name, &["discovery"])?;
     Ok(discovery_answer(&backend, &headers, &access, format))
 }
 
@@ -157,7 +153,7 @@ pub async fn post_resource(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (format, base) = resource(&name)?;
+    let (format, base) = resource(&name, &["services", "requests", "discovery"])?;
     if base != "requests" {
         return Err(ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "method", format!("{name} is read only"))
             .open311_as(format));
@@ -272,17 +268,29 @@ async fn list(
         limit: 1000,
     };
     let recs = backend.requests(query).await?;
-    let (lang, zone) = (language(headers), backend.live().utc_offset_ms);
-    let out: Vec<ServiceRequest> = backend
-        .with_frame(|f| {
-            Ok::<_, CoordError>(
-                recs.iter().map(|r| shown(open311_out::request_out(r, f, lang, zone), &who.0, access)).collect(),
-            )
-        })
-        .map_err(|e| crs_error(&e))?;
+    let out = requests_out(backend, &recs, headers, &who.0, access)?;
     Ok(answer(format, StatusCode::OK, &out, |r| open311::xml::requests(r)))
 }
 
+/// Incidents as the caller may see them as Open311 requests, in the language asked for.
+fn requests_out(
+    backend: &Backend,
+    recs: &[IncidentRec],
+    headers: &HeaderMap,
+    caller: &Caller,
+    access: &Access,
+) -> ApiResult<Vec<ServiceRequest>> {
+    let (lang, zone) = (language(headers), backend.live().utc_offset_ms);
+    backend
+        .with_frame(|f| {
+            Ok::<_, CoordError>(
+                recs.iter().map(|r| shown(open311_out::request_out(r, f, lang, zone), caller, access)).collect(),
+            )
+        })
+        .map_err(|e| crs_error(&e))
+}
+
+/// `GET /open311/v2/requests/{id}.{json,xml}`.
 pub async fn one(
     who: Who,
     Extension(access): Extension<Arc<Access>>,
@@ -292,19 +300,26 @@ pub async fn one(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (format, id) = Format::split(&id);
-    let in_format = |e: ApiError| e.open311_as(format);
     check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
-    let id: u64 = id.parse().map_err(|_| {
-        in_format(Refusal::not_found("service_request_id", format!("{id:?} is not a request id")).into())
-    })?;
+    one_in(&who, &access, &backend, &headers, id)
+        .await
+        .map(|out| answer(format, StatusCode::OK, &out, |r| open311::xml::requests(r)))
+        .map_err(|e| e.open311_as(format))
+}
+
+/// One request by id, as the caller may see it.
+async fn one_in(
+    who: &Who,
+    access: &Access,
+    backend: &Arc<Backend>,
+    headers: &HeaderMap,
+    id: &str,
+) -> ApiResult<Vec<ServiceRequest>> {
+    let id: u64 =
+        id.parse().map_err(|_| Refusal::not_found("service_request_id", format!("{id:?} is not a request id")))?;
     let rec = backend
         .incident(id)
-        .await
-        .map_err(|e| in_format(e.into()))?
-        .ok_or_else(|| in_format(Refusal::not_found("service_request_id", format!("no request {id}")).into()))?;
-    let (lang, zone) = (language(&headers), backend.live().utc_offset_ms);
-    let out = backend
-        .with_frame(|f| Ok::<_, CoordError>(open311_out::request_out(&rec, f, lang, zone)))
-        .map_err(|e| in_format(crs_error(&e)))?;
-    Ok(answer(format, StatusCode::OK, &[shown(out, &who.0, &access)], |r| open311::xml::requests(r)))
+        .await?
+        .ok_or_else(|| Refusal::not_found("service_request_id", format!("no request {id}")))?;
+    requests_out(backend, std::slice::from_ref(&rec), headers, &who.0, access)
 }
