@@ -84,9 +84,8 @@ impl DisplayClient {
                 {
                     continue; // a heartbeat
                 }
-                let mut text = format!("{m:?}");
-                text.truncate(300);
-                seen.push_back(text);
+                // Characters, not bytes: Chinese text would be cut inside one.
+                seen.push_back(format!("{m:?}").chars().take(300).collect());
                 if seen.len() > 8 {
                     seen.pop_front();
                 }

@@ -77,6 +77,10 @@ impl Source {
     /// Incidents as an Open311 list asks for them, newest accepted first.
     pub fn requests(&mut self, q: &RequestQuery) -> Result<Vec<IncidentRow>, HistoryError> {
         let (from, to) = (q.from_ms.clamp(-FAR_MS, FAR_MS), q.to_ms.clamp(-FAR_MS, FAR_MS));
+        let (after, before) = (
+            q.updated_after_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)),
+            q.updated_before_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)),
+        );
         let limit = q.limit.min(100_000) as i64;
         let ids: Option<Vec<i64>> =
             q.ids.as_ref().map(|ids| ids.iter().map(|&i| i64::try_from(i).unwrap_or(i64::MAX)).collect());
@@ -100,12 +104,12 @@ impl Source {
                     None => {}
                 }
                 // Changed after: accepted, or a step taken, since (the steps by their time index).
-                if let Some(t) = q.updated_after_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)) {
+                if let Some(t) = after {
                     sql.push_str(" AND (created_ms > ? OR id IN (SELECT incident FROM transitions WHERE at_ms > ?))");
                     args.extend([Value::from(t), Value::from(t)]);
                 }
                 // Changed last before: accepted before, and no step since.
-                if let Some(t) = q.updated_before_ms.map(|t| t.clamp(-FAR_MS, FAR_MS)) {
+                if let Some(t) = before {
                     sql.push_str(
                         " AND created_ms < ? AND NOT EXISTS \
                          (SELECT 1 FROM transitions t WHERE t.incident = incidents.id AND t.at_ms >= ?)",
@@ -147,8 +151,8 @@ impl Source {
                         &q.categories,
                         &closed,
                         &limit,
-                        &q.updated_after_ms.map(|t| crate::time_of(t.clamp(-FAR_MS, FAR_MS))),
-                        &q.updated_before_ms.map(|t| crate::time_of(t.clamp(-FAR_MS, FAR_MS))),
+                        &after.map(crate::time_of),
+                        &before.map(crate::time_of),
                     ],
                 )?;
                 rows.iter().map(|r| Ok(crate::pg_incident_row(r)?)).collect()
