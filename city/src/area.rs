@@ -112,10 +112,6 @@ impl PreparedArea {
             Class::Boundary => self.shape.intersects(&Coord { x: p[0], y: p[1] }),
         }
     }
-
-    pub fn shape(&self) -> &MultiPolygon<f64> {
-        &self.shape
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use crate::world::PatrolRec;
 #[derive(Debug, Default, Clone)]
 pub struct PatrolTable {
     recs: Vec<Option<PatrolRec>>,
-    len: usize,
 }
 
 /// Ids above this are not dense ids issued by the live state (a table never grows past it).
@@ -24,10 +23,6 @@ impl PatrolTable {
         self.recs.get_mut(*id as usize)?.as_mut()
     }
 
-    pub fn contains_key(&self, id: &u32) -> bool {
-        self.get(id).is_some()
-    }
-
     /// The record of `id`, made with `make` if there is none.
     ///
     /// # Panics
@@ -38,23 +33,11 @@ impl PatrolTable {
         if i >= self.recs.len() {
             self.recs.resize_with(i + 1, || None);
         }
-        let slot = &mut self.recs[i];
-        if slot.is_none() {
-            self.len += 1;
-        }
-        slot.get_or_insert_with(make)
+        self.recs[i].get_or_insert_with(make)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &PatrolRec> {
         self.recs.iter().flatten()
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
@@ -77,13 +60,13 @@ mod tests {
     #[test]
     fn records_are_found_by_id_and_counted_once() {
         let mut t = PatrolTable::default();
-        assert!(t.is_empty() && t.get(&0).is_none() && t.get(&u32::MAX).is_none());
+        assert!(t.values().next().is_none() && t.get(&0).is_none() && t.get(&u32::MAX).is_none());
         t.get_or_insert_with(3, || rec(3));
         t.get_or_insert_with(0, || rec(0));
         t.get_or_insert_with(3, || unreachable!("already there")).name = "改名".into();
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.values().count(), 2);
         assert_eq!(t[&3].name, "改名");
-        assert!(t.contains_key(&0) && !t.contains_key(&1) && !t.contains_key(&4));
+        assert!(t.get(&0).is_some() && t.get(&1).is_none() && t.get(&4).is_none());
         t.get_mut(&0).unwrap().outside = true;
         assert_eq!(t.values().map(|r| r.id).collect::<Vec<_>>(), vec![0, 3]);
     }
