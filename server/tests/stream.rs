@@ -46,9 +46,11 @@ fn snapshot_then_deltas_follow_the_viewport() {
     assert_eq!(got[0].0, "P-1");
     let p1 = got[0].1;
 
-    // Moving inside: a `moved` item with the new position (centimetres).
+    // Moving inside: a `moved` item with the new position (centimetres). Moves are pushed as
+    // they are committed, so the report before the subscription may still arrive, restating
+    // the position the snapshot has; the first change is the new position.
     assert_eq!(s.report("P-1", 20.5, -30.25, &now_ts()).0, 202);
-    let at = bin.until("P-1 moved", |m| moved_to(m, p1));
+    let at = bin.until("P-1 moved", |m| moved_to(m, p1).filter(|&p| p != (10.0, 10.0)));
     assert_eq!(at, (20.5, -30.25));
     // Leaving the viewport: `left`.
     assert_eq!(s.report("P-1", 250.0, 0.0, &now_ts()).0, 202);
@@ -269,9 +271,10 @@ fn a_client_that_stops_reading_does_not_delay_the_others() {
 }
 
 /// A move goes to the displays as it is committed (gathered for a few milliseconds), not on
-/// the next tick: with ticks a second apart, each of ten moves arrives in a delta stamped within
-/// half a second of the fix. On the tick alone, the ten waits would spread over the whole second
-/// (all ten under half a second: about one time in a thousand).
+/// the next tick: with ticks a second apart, each of ten moves reaches the display within half a
+/// second of its report being sent. On the tick alone, the ten waits would spread over the whole
+/// second (all ten under half a second: about one time in a thousand). Timed by this test's own
+/// clock (the server's runs from its own start and may differ by a millisecond).
 #[test]
 fn moves_are_pushed_as_they_are_committed_not_on_the_tick() {
     let s = Server::start(|c| {
@@ -290,17 +293,12 @@ fn moves_are_pushed_as_they_are_committed_not_on_the_tick() {
     let mut waits = Vec::new();
     for k in 1..=10 {
         let x = f64::from(k) * 2.0;
-        let t = now_ms();
-        assert_eq!(s.report("P-1", x, 0.0, &gridwall_city::ingest::format_time_ms(t)).0, 202);
-        let stamped = c.until("the move", |m| match m {
-            ServerMessage::Delta { time_ms, .. } => {
-                moved_to(m, p1).filter(|p| (p.0 - x).abs() < 0.01).map(|_| *time_ms)
-            }
-            _ => None,
-        });
-        waits.push(stamped - t);
+        let sent = std::time::Instant::now();
+        assert_eq!(s.report("P-1", x, 0.0, &gridwall_city::ingest::format_time_ms(now_ms())).0, 202);
+        c.until("the move", |m| moved_to(m, p1).filter(|p| (p.0 - x).abs() < 0.01));
+        waits.push(sent.elapsed().as_millis());
     }
-    assert!(waits.iter().all(|&w| (0..500).contains(&w)), "ms from fix to delta: {waits:?}");
+    assert!(waits.iter().all(|&w| w < 500), "ms from report to delta: {waits:?}");
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub struct Session {
     /// Patrols the client has (ids are dense, so a bitset: one bit per registered patrol).
     known: IdSet,
     last_seq: u64,
+    /// The batch the newest snapshot already includes: batches up to it (made before the
+    /// snapshot, read after it) hold nothing newer about patrols, only older positions.
+    snapshot_tick: u64,
     last_sent: Instant,
     /// The wall group joined, and whether as its leader.
     wall: Option<(String, bool)>,
@@ -88,6 +91,7 @@ impl Session {
             view: None,
             known: IdSet::default(),
             last_seq: backend.live().last_seq(),
+            snapshot_tick: 0,
             last_sent: Instant::now(),
             wall: None,
             joined: None,
@@ -155,7 +159,10 @@ impl Session {
                         ),
                     }];
                 }
-                let live = state.live();
+                let mut live = state.live();
+                // Everything on disk counts as shown now, not at the next batch: a display that
+                // resumes gets every acknowledged event it missed in the one delta.
+                live.set_durable(state.store.durable_seq());
                 let missed = resume_after.and_then(|seq| live.events_after(seq));
                 let resumed = missed.is_some();
                 let mut out = vec![
@@ -213,9 +220,8 @@ impl Session {
                     };
                 }
                 let live = state.live();
-                let snap = live.snapshot(local, layers);
-                if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
-                    self.known = patrols.iter().map(|p| p.pos.id).collect();
+                let snap = self.live_snapshot(&live, local, layers);
+                if let ServerMessage::Snapshot { seq, .. } = &snap {
                     self.last_seq = self.last_seq.max(*seq);
                 }
                 vec![snap]

@@ -63,9 +63,8 @@ impl Session {
             ServerMessage::Kpis { time_ms: live.now_ms(), kpis: live.kpis() },
         ];
         if let Some((bbox, layers)) = self.view {
-            let snap = live.snapshot(bbox, layers);
-            if let ServerMessage::Snapshot { seq, patrols, .. } = &snap {
-                self.known = patrols.iter().map(|p| p.pos.id).collect();
+            let snap = self.live_snapshot(&live, bbox, layers);
+            if let ServerMessage::Snapshot { seq, .. } = &snap {
                 self.last_seq = *seq;
             }
             out.push(snap);

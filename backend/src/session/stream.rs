@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use gridwall_city::state::{Live, TickBatch};
-use gridwall_protocol::{Event, Layer, ServerMessage};
+use gridwall_protocol::{Bbox, Event, Layer, LayerSet, ServerMessage};
 
 use super::{HEARTBEAT, Session};
 use crate::Backend;
@@ -27,7 +27,9 @@ impl Session {
 
     fn delta(&mut self, batch: &TickBatch, backend: &Backend) -> Option<ServerMessage> {
         let (mut moved, mut entered, mut left) = (Vec::new(), Vec::new(), Vec::new());
-        if let Some((bbox, _)) = self.view.filter(|v| v.1.contains(Layer::Patrols)) {
+        if let Some((bbox, _)) = self.view.filter(|v| v.1.contains(Layer::Patrols))
+            && batch.tick > self.snapshot_tick
+        {
             let mut unknown = Vec::new();
             for &(id, p) in &batch.moved {
                 let inside = bbox.contains(p[0], p[1]);
@@ -94,17 +96,22 @@ impl Session {
         ServerMessage::Warnings { time_ms: backend.live().now_ms(), all: true, warnings }
     }
 
+    /// The viewport as it is now; what the display then has (the patrols in it, the batches the
+    /// snapshot includes).
+    pub(super) fn live_snapshot(&mut self, live: &Live, bbox: Bbox, layers: LayerSet) -> ServerMessage {
+        let snap = live.snapshot(bbox, layers);
+        if let ServerMessage::Snapshot { tick, patrols, .. } = &snap {
+            self.known = patrols.iter().map(|p| p.pos.id).collect();
+            self.snapshot_tick = *tick;
+        }
+        snap
+    }
+
     fn catch_up_with(&mut self, live: &Live) -> ServerMessage {
         let Some(events) = live.events_after(self.last_seq) else {
             self.last_seq = live.last_seq();
             return match self.view {
-                Some((bbox, layers)) => {
-                    let snap = live.snapshot(bbox, layers);
-                    if let ServerMessage::Snapshot { patrols, .. } = &snap {
-                        self.known = patrols.iter().map(|p| p.pos.id).collect();
-                    }
-                    snap
-                }
+                Some((bbox, layers)) => self.live_snapshot(live, bbox, layers),
                 None => ServerMessage::Snapshot {
                     seq: live.last_seq(),
                     tick: 0,
