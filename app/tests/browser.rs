@@ -36,7 +36,10 @@ fn built_share(shot: &Shot) -> f64 {
 /// Opens a manhole incident through Open311 at local (`x`, `y`); its id.
 fn report(addr: SocketAddr, token: Option<&str>, (x, y): (f64, f64)) -> u64 {
     let (lon, lat) = helsinki_frame().to_wgs84(x, y).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description={}", urlencode("井盖破损"));
+    let form = format!(
+        "service_code=manhole_damage&lat={lat}&long={lon}&description={}&attribute[cover_type]=rain&attribute[fault]=broken",
+        urlencode("井盖破损")
+    );
     let url = format!("http://{addr}/open311/v2/requests.json");
     let (status, body) = call_with("POST", &url, token, "application/x-www-form-urlencoded", form.as_bytes());
     assert_eq!(status, 201, "{body}");

@@ -112,6 +112,8 @@ pub struct Backend {
     earliest_pg: Arc<std::sync::atomic::AtomicI64>,
     /// How far back history is kept (ms).
     pub retention_ms: i64,
+    /// The most pages the embedded store may grow to (photos are written beside the writer).
+    pub(crate) store_max_pages: Option<u64>,
     /// One rebuild from the store at a time.
     pub(crate) rebuilding: tokio::sync::Mutex<()>,
     /// Whether the tick has a recovery under way.
@@ -247,6 +249,7 @@ impl Backend {
             reading: tokio::sync::Semaphore::new(crate::read::READERS),
             earliest_pg,
             retention_ms: config.retention.ms(),
+            store_max_pages: config.store_max_pages,
             rebuilding: tokio::sync::Mutex::new(()),
             recovering: std::sync::atomic::AtomicBool::new(false),
             bus,

@@ -11,6 +11,7 @@ use gridwall_city::world::IncidentRec;
 use gridwall_store::history::HistoryError;
 use gridwall_store::history::codec::Damaged;
 use gridwall_store::history::incidents::RequestQuery;
+use gridwall_store::history::photos::StoredPhoto;
 use gridwall_store::history::source::Source;
 
 use crate::Backend;
@@ -60,6 +61,23 @@ impl Backend {
     pub async fn requests(self: &Arc<Self>, query: RequestQuery) -> Result<Vec<IncidentRec>, HistoryError> {
         let rows = self.read(move |s| s.requests(&query)).await?;
         rows.iter().map(rec_of).collect()
+    }
+}
+
+impl Backend {
+    /// Stores a resident's photo (already cleaned), durably, before the request that lists it
+    /// is opened; on a connection of its own, off the async threads, taking a reader's turn.
+    pub async fn put_photo(self: &Arc<Self>, id: String, photo: StoredPhoto) -> Result<(), HistoryError> {
+        let _turn = self.reading.acquire().await.expect("never closed");
+        let (opener, now, pages) = (self.history(), self.live().now_ms(), self.store_max_pages);
+        tokio::task::spawn_blocking(move || opener.put_photo(&id, &photo, now, pages))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    /// A stored photo by id.
+    pub async fn photo(self: &Arc<Self>, id: String) -> Result<Option<StoredPhoto>, HistoryError> {
+        self.read(move |s| s.photo(&id)).await
     }
 }
 

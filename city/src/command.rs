@@ -7,6 +7,7 @@ use gridwall_protocol::{IncidentCategory, IncidentSource};
 use serde::{Deserialize, Serialize};
 
 use crate::records::Record;
+use crate::services::Intake;
 use crate::state::{Live, Refusal};
 use crate::workflow::Action;
 
@@ -17,7 +18,16 @@ pub enum Command {
     /// Register or update patrols (all or nothing).
     Register { patrols: Vec<PatrolRegistration> },
     /// Open an incident (受理) at a local point.
-    Open { category: IncidentCategory, source: IncidentSource, x: f64, y: f64, description: String },
+    Open {
+        category: IncidentCategory,
+        source: IncidentSource,
+        x: f64,
+        y: f64,
+        description: String,
+        /// Attributes and photos (the photos already stored by the server that took them).
+        #[serde(default, skip_serializing_if = "Intake::is_empty")]
+        intake: Intake,
+    },
     /// A workflow step.
     Apply { incident: u64, action: Action, actor: String, note: String },
     /// The commander's one click: dispatch to an on-duty patrol.
@@ -40,7 +50,7 @@ impl Command {
     pub fn run(&self, live: &mut Live, area: [f64; 4]) -> Result<(Vec<Record>, Option<u64>), Refusal> {
         match self {
             Self::Register { patrols } => Ok((live.register(patrols)?, None)),
-            Self::Open { category, source, x, y, description } => {
+            Self::Open { category, source, x, y, description, intake } => {
                 let inside =
                     x.is_finite() && y.is_finite() && *x >= area[0] && *x <= area[2] && *y >= area[1] && *y <= area[3];
                 if !inside {
@@ -52,7 +62,19 @@ impl Command {
                         format!("longer than {} characters", crate::ingest::MAX_DESCRIPTION_CHARS),
                     ));
                 }
-                let (id, records) = live.open_incident(*category, *source, [*x, *y], description);
+                // The same checks as at intake: a message on the bus is no more trusted.
+                let attributes = intake.attributes.iter().flat_map(|(c, v)| v.iter().map(move |v| (c.as_str(), v.as_str())));
+                crate::services::check_attributes(*category, attributes, true)
+                    .map_err(|e| Refusal::invalid(&e.field, e.message))?;
+                if !intake.media_url.is_empty() {
+                    crate::services::check_media_url(&intake.media_url).map_err(|e| Refusal::invalid(&e.field, e.message))?;
+                }
+                if intake.photos.len() > crate::services::MAX_PHOTOS
+                    || intake.photos.iter().any(|p| !crate::services::is_photo_id(&p.id))
+                {
+                    return Err(Refusal::invalid("media", "too many photos or a malformed photo id"));
+                }
+                let (id, records) = live.open_incident(*category, *source, [*x, *y], description, intake.clone());
                 Ok((records, Some(id)))
             }
             Self::Apply { incident, action, actor, note } => Ok((live.apply(*incident, action, actor, note)?, None)),

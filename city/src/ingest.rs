@@ -6,14 +6,14 @@
 //! error naming the item and the field, so a client never has to guess which part was taken.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gridwall_protocol::IncidentCategory;
-use gridwall_protocol::api::open311::Service;
 use gridwall_protocol::binary::{FixCrs, MAX_PATROL_ID, decode_positions};
 use gridwall_scene::coords::{CoordError, InputCrs, SceneFrame};
 use serde::{Deserialize, Serialize};
+
+use crate::services::{self, Intake};
 
 /// Largest batch of positions one request may carry.
 pub const MAX_POSITIONS_PER_REQUEST: usize = 10_000;
@@ -32,7 +32,7 @@ pub struct IngestError {
 }
 
 impl IngestError {
-    fn new(index: Option<usize>, field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(index: Option<usize>, field: &str, message: impl Into<String>) -> Self {
         Self { index, field: field.to_owned(), message: message.into() }
     }
 }
@@ -314,22 +314,6 @@ fn placed<'a>(
     Ok(out)
 }
 
-/// `GET /open311/v2/services.json`: one service per incident category.
-pub fn services() -> Vec<Service> {
-    IncidentCategory::ALL
-        .iter()
-        .map(|c| Service {
-            service_code: c.key().to_owned(),
-            service_name: c.name_zh().to_owned(),
-            description: c.name_en().to_owned(),
-            metadata: false,
-            kind: "realtime".into(),
-            keywords: format!("{},{}", c.key(), c.name_en().to_lowercase()),
-            group: "grid".into(),
-        })
-        .collect()
-}
-
 /// A validated `POST /open311/v2/requests.json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRequest {
@@ -337,17 +321,21 @@ pub struct NewRequest {
     pub x: f64,
     pub y: f64,
     pub description: String,
+    /// The service definition's attributes and a photo's address (photos are added by the
+    /// caller, which stores them first).
+    pub intake: Intake,
 }
 
-/// Validates an Open311 request's fields (form-encoded or JSON, flattened to strings). Contact
-/// fields (`email`, `phone`, names, `device_id`) are ignored on purpose: gridwall stores no
-/// personal data of residents.
+/// Validates an Open311 request's fields (form-encoded or JSON, flattened to strings, in the
+/// order sent; the first of a repeated field counts, except attribute lists). Contact fields
+/// (`email`, `phone`, names, `device_id`) are ignored on purpose: gridwall stores no personal
+/// data of residents.
 pub fn parse_request(
-    fields: &BTreeMap<String, String>,
+    fields: &[(String, String)],
     frame: &SceneFrame,
     bounds: [f64; 4],
 ) -> Result<NewRequest, IngestError> {
-    let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.trim()).filter(|v| !v.is_empty());
     let code = get("service_code").ok_or_else(|| IngestError::new(None, "service_code", "missing"))?;
     let category: IncidentCategory = code
         .parse()
@@ -376,7 +364,14 @@ pub fn parse_request(
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(IngestError::new(None, "description", format!("longer than {MAX_DESCRIPTION_CHARS} characters")));
     }
-    Ok(NewRequest { category, x, y, description })
+    let attributes = services::check_attributes(
+        category,
+        fields.iter().filter_map(|(f, v)| services::attribute_code(f).map(|c| (c, v.as_str()))),
+        false,
+    )?;
+    let media_url = get("media_url").map(services::check_media_url).transpose()?.unwrap_or_default();
+    let intake = Intake { attributes, photos: Vec::new(), media_url };
+    Ok(NewRequest { category, x, y, description, intake })
 }
 
 #[cfg(test)]
@@ -453,7 +448,7 @@ mod tests {
     fn open311_requests_validate_and_render() {
         let (f, b) = frame();
         let fields = |pairs: &[(&str, &str)]| {
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>()
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>()
         };
         let ok = parse_request(
             &fields(&[
@@ -462,6 +457,9 @@ mod tests {
                 ("long", "24.944"),
                 ("description", "井盖缺失"),
                 ("email", "someone@example.org"),
+                ("attribute[cover_type]", "sewage"),
+                ("attribute[fault]", "missing"),
+                ("media_url", "https://example.org/1.jpg"),
             ]),
             &f,
             b,
@@ -469,6 +467,8 @@ mod tests {
         .unwrap();
         assert_eq!(ok.category, IncidentCategory::ManholeDamage);
         assert_eq!(ok.description, "井盖缺失");
+        assert_eq!(ok.intake.attributes["cover_type"], ["sewage"]);
+        assert_eq!(ok.intake.media_url, "https://example.org/1.jpg");
         for (pairs, expect) in [
             (vec![("lat", "60.17"), ("long", "24.94")], "service_code: missing"),
             (
@@ -481,12 +481,15 @@ mod tests {
                 vec![("service_code", "noise"), ("lat", "36.88"), ("long", "118.79")],
                 "long: (118.79, 36.88) lies outside the scene",
             ),
+            (vec![("service_code", "noise"), ("lat", "60.17"), ("long", "24.94")], "attribute[source]: required"),
+            (
+                vec![("service_code", "dispute"), ("lat", "60.17"), ("long", "24.94"), ("media_url", "file:///etc")],
+                "media_url: not an http",
+            ),
         ] {
             let e = parse_request(&fields(&pairs), &f, b).unwrap_err();
             assert!(e.to_string().starts_with(expect), "{e}");
         }
-        assert_eq!(services().len(), IncidentCategory::ALL.len());
-        assert_eq!(services()[0].service_code, "garbage");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries.
 //! * [`access`]: roles, the caller of a request, the audit trail's entries.
 //! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
+//! * [`services`]: the services requests are filed under, their definitions and attributes.
+//! * [`photo`]: residents' photos checked and stripped of their metadata.
 //! * [`open311`]: an incident as the public sees it through Open311, with its public steps.
 //! * [`records`]: what the live state hands to a store and takes back at a restart, and the
 //!   [`records::Change`] a commit makes to the shared state (the store and the bus depend on
@@ -27,7 +29,9 @@ pub mod command;
 pub mod index;
 pub mod ingest;
 pub mod open311;
+pub mod photo;
 pub mod records;
+pub mod services;
 pub mod state;
 pub mod table;
 pub mod tally;

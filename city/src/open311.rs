@@ -8,14 +8,25 @@ use gridwall_protocol::{GridLevel, IncidentStage};
 use gridwall_scene::coords::SceneFrame;
 
 use crate::ingest::format_time;
+use crate::services::Photo;
 use crate::workflow::Case;
 use crate::world::IncidentRec;
 
 /// Shows an incident as an Open311 request (`status` is `open` until 回访结案); words in `lang`,
-/// times of the notes in the operators' zone (`utc_offset_ms`).
-pub fn request_out(rec: &IncidentRec, frame: &SceneFrame, lang: Lang, utc_offset_ms: i64) -> ServiceRequest {
+/// times of the notes in the operators' zone (`utc_offset_ms`); photos at `media_base`
+/// (`https://host/open311/v2/media`: [`photo_file`] is appended). Everything it was filed with
+/// is there: the caller removes what the reader may not see.
+pub fn request_out(
+    rec: &IncidentRec,
+    frame: &SceneFrame,
+    lang: Lang,
+    utc_offset_ms: i64,
+    media_base: &str,
+) -> ServiceRequest {
     let (long, lat) = frame.to_wgs84(rec.pos[0], rec.pos[1]).unwrap_or((f64::NAN, f64::NAN));
     let case = &rec.case;
+    let media: Vec<String> =
+        case.intake.photos.iter().map(|p| format!("{media_base}/{}", photo_file(p))).collect();
     ServiceRequest {
         service_request_id: rec.id.to_string(),
         status: if case.stage == IncidentStage::Closed { "closed" } else { "open" }.into(),
@@ -32,6 +43,7 @@ pub fn request_out(rec: &IncidentRec, frame: &SceneFrame, lang: Lang, utc_offset
         updated_datetime: format_time(case.timeline.last().map_or(case.created_ms, |t| t.at_ms)),
         lat: (lat * 1e7).round() / 1e7,
         long: (long * 1e7).round() / 1e7,
+        media_url: media.first().cloned().unwrap_or_else(|| case.intake.media_url.clone()),
         gridwall: Extension {
             stage: case.stage.key().into(),
             stage_zh: case.stage.name_zh().into(),
@@ -39,8 +51,16 @@ pub fn request_out(rec: &IncidentRec, frame: &SceneFrame, lang: Lang, utc_offset
             grid: rec.grid.clone(),
             deadline: case.deadline_ms.map(format_time),
             escalated: case.level != GridLevel::Cell,
+            attributes: case.intake.attributes.clone(),
+            media,
         },
     }
+}
+
+/// A stored photo's file name: its id and the extension of its type.
+pub fn photo_file(p: &Photo) -> String {
+    let ext = if p.mime == "image/png" { "png" } else { "jpg" };
+    format!("{}.{ext}", p.id)
 }
 
 /// Who has the case now: the level of the grid and the cell it lies in.
@@ -134,7 +154,7 @@ mod tests {
             case: Case::accept(IncidentCategory::Garbage, t0, "open311", &limits),
         };
         let eight_hours = 8 * 3_600_000;
-        let out = request_out(&rec, &f, Lang::Zh, eight_hours);
+        let out = request_out(&rec, &f, Lang::Zh, eight_hours, "");
         assert_eq!(
             (out.service_request_id.as_str(), out.status.as_str(), out.gridwall.stage_zh.as_str()),
             ("42", "open", "受理")
@@ -156,7 +176,7 @@ mod tests {
         {
             rec.case.apply(a, "李四", "内部备注：电话 138", t0 + 600_000 * (k as i64 + 1), &limits).unwrap();
         }
-        let out = request_out(&rec, &f, Lang::Zh, eight_hours);
+        let out = request_out(&rec, &f, Lang::Zh, eight_hours, "");
         assert_eq!((out.status.as_str(), out.updated_datetime.as_str()), ("closed", "2026-11-22T09:00:00Z"));
         assert_eq!(
             out.status_notes,
@@ -167,7 +187,7 @@ mod tests {
         for private in ["张三", "李四", "138"] {
             assert!(!out.status_notes.contains(private));
         }
-        let en = request_out(&rec, &f, Lang::En, 0);
+        let en = request_out(&rec, &f, Lang::En, 0, "");
         assert!(
             en.status_notes.starts_with("11-22 08:00 accepted; 11-22 08:10 dispatched to a handler;"),
             "{}",

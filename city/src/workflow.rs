@@ -4,6 +4,7 @@
 //! Pure logic over plain data: no I/O, no clock. Callers pass the time in milliseconds since the
 //! Unix epoch, so tests and the simulator control it.
 
+use crate::services::Intake;
 use std::collections::HashMap;
 
 use gridwall_protocol::api::TimelineStep;
@@ -134,6 +135,9 @@ pub struct Case {
     pub reworks: u32,
     pub closed_ms: Option<i64>,
     pub timeline: Vec<TimelineStep>,
+    /// What the request was filed with (attributes, photos), kept with the case in both stores.
+    #[serde(default, skip_serializing_if = "Intake::is_empty")]
+    pub intake: Intake,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -162,6 +166,7 @@ impl Case {
                 at_ms: now_ms,
                 note: String::new(),
             }],
+            intake: Intake::default(),
         }
     }
 

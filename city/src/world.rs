@@ -22,6 +22,7 @@ use gridwall_scene::coords::CoordError;
 use gridwall_scene::grids::GridUnit;
 use gridwall_scene::grids::read_grids;
 
+use crate::services::Intake;
 use crate::area::PreparedArea;
 use crate::index::{CellIndex, MovingIndex, PointIndex};
 use crate::table::PatrolTable;
@@ -227,10 +228,12 @@ impl World {
         source: IncidentSource,
         p: [f64; 2],
         description: &str,
+        intake: Intake,
         now_ms: i64,
     ) -> IncidentRec {
         let grid = self.cell_at(p).map(|g| g.code.clone()).unwrap_or_default();
-        let case = Case::accept(category, now_ms, source.name_zh(), &self.limits);
+        let mut case = Case::accept(category, now_ms, source.name_zh(), &self.limits);
+        case.intake = intake;
         IncidentRec { id, category, source, pos: p, grid, description: description.to_owned(), case }
     }
 
@@ -378,7 +381,7 @@ mod tests {
             let g = w.grid(code).unwrap();
             let c = geo::InteriorPoint::interior_point(&g.shape).unwrap();
             let rec =
-                w.new_incident(i as u64 + 1, categories[i], IncidentSource::Hotline, [c.x(), c.y()], "垃圾堆放", t0);
+                w.new_incident(i as u64 + 1, categories[i], IncidentSource::Hotline, [c.x(), c.y()], "垃圾堆放", Intake::default(), t0);
             assert_eq!(&rec.grid, code);
             w.put_incident(rec);
         }

@@ -168,8 +168,13 @@ impl TestServer {
 
     /// Opens an incident through Open311 (a form, as a citizen's app sends it); its id.
     pub fn open_request(&self, code: &str, x: f64, y: f64, description: &str) -> u64 {
+        self.open_request_with(code, x, y, description, "")
+    }
+
+    /// [`Server::open_request`] with more form fields (`&attribute[fault]=missing…`, encoded).
+    pub fn open_request_with(&self, code: &str, x: f64, y: f64, description: &str, more: &str) -> u64 {
         let (lon, lat) = self.lonlat(x, y);
-        let form = format!("service_code={code}&lat={lat}&long={lon}&description={}", urlencode(description));
+        let form = format!("service_code={code}&lat={lat}&long={lon}&description={}{more}", urlencode(description));
         let (s, b) = self.post_raw("/open311/v2/requests.json", "application/x-www-form-urlencoded", form.as_bytes());
         assert_eq!(s, 201, "{b}");
         b[0]["service_request_id"].as_str().expect("an id").parse().expect("a number")

@@ -7,6 +7,7 @@ use gridwall_protocol::api::PatrolRegistration;
 use gridwall_protocol::{EventKind, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus, UnknownKey};
 
 use super::{Live, Refusal, RefusalKind};
+use crate::services::Intake;
 use crate::access::MAX_NAME;
 use crate::records::{IncidentRow, Record, TrackPoint};
 use crate::workflow::{Action, WorkflowError};
@@ -162,11 +163,12 @@ impl Live {
         source: IncidentSource,
         p: [f64; 2],
         description: &str,
+        intake: Intake,
     ) -> (u64, Vec<Record>) {
         let id = self.next_incident;
         self.next_incident += 1;
         let now = self.now_ms();
-        let rec = self.world.new_incident(id, category, source, p, description, now);
+        let rec = self.world.new_incident(id, category, source, p, description, intake, now);
         let state = self.incident_state(&rec);
         let mut records = vec![Record::Incident(incident_row(&rec))];
         records.extend(tally(self.book.count(&rec.grid, None, &rec.case, now)));

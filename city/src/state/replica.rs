@@ -76,6 +76,7 @@ mod tests {
     use gridwall_protocol::{IncidentCategory, IncidentSource};
 
     use super::*;
+    use crate::services::Intake;
     use crate::records::{Loaded, PatrolRow, Record};
     use crate::state::{Clock, Live};
     use crate::workflow::{Action, TimeLimits};
@@ -104,13 +105,13 @@ mod tests {
         };
         let r = leader.register(&[police("P-1"), police("P-2")]).unwrap();
         commit(&mut leader, r);
-        let (id, r) = leader.open_incident(IncidentCategory::Garbage, IncidentSource::Hotline, [10.0, 20.0], "垃圾");
+        let (id, r) = leader.open_incident(IncidentCategory::Garbage, IncidentSource::Hotline, [10.0, 20.0], "垃圾", Intake::default());
         commit(&mut leader, r);
         let r = leader.assign(id, 1, "指挥长").unwrap();
         commit(&mut leader, r);
         let r = leader.apply(id, &Action::Resolve, "P-2", "已清运").unwrap();
         commit(&mut leader, r);
-        let (second, r) = leader.open_incident(IncidentCategory::Noise, IncidentSource::Hotline, [5.0, 5.0], "噪音");
+        let (second, r) = leader.open_incident(IncidentCategory::Noise, IncidentSource::Hotline, [5.0, 5.0], "噪音", Intake::default());
         commit(&mut leader, r);
         let r = leader.apply(id, &Action::ReviewPass, "审核员", "").unwrap();
         commit(&mut leader, r);
@@ -157,10 +158,27 @@ mod tests {
             x,
             y: 0.0,
             description,
+            intake: Intake::default(),
         };
         assert!(open(1e9, String::new()).run(&mut leader, area).is_err());
         assert!(open(f64::NAN, String::new()).run(&mut leader, area).is_err());
         assert!(open(0.0, "长".repeat(4_001)).run(&mut leader, area).is_err());
+        let mut bad = open(0.0, String::new());
+        if let Command::Open { intake, .. } = &mut bad {
+            intake.attributes.insert("source".into(), vec!["aliens".into()]);
+        }
+        assert!(bad.run(&mut leader, area).is_err(), "an attribute outside its definition");
+        if let Command::Open { intake, .. } = &mut bad {
+            intake.attributes.clear();
+            intake.photos.push(crate::services::Photo {
+                id: "../../etc/passwd".into(),
+                mime: "image/jpeg".into(),
+                bytes: 1,
+                width: 1,
+                height: 1,
+            });
+        }
+        assert!(bad.run(&mut leader, area).is_err(), "a photo id this server does not make");
         let (records, id) = open(0.0, "噪音".into()).run(&mut leader, area).unwrap();
         assert_eq!(id, Some(1));
         assert!(Change::of(1, &records).is_some_and(|c| c.incidents.len() == 1 && c.events.len() == 1));

@@ -1,6 +1,8 @@
 //! Open311 `GeoReport` v2 as gridwall speaks it (`/open311/v2/…`), with gridwall's workflow stage in
 //! the `gridwall` extension of each request.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub mod xml;
@@ -21,7 +23,42 @@ pub struct Service {
     pub group: String,
 }
 
-/// gridwall's extension of a request: the detailed workflow state.
+/// A service definition (`GET /open311/v2/services/{code}.json`): what a request of a service
+/// with `metadata: true` may or must say beyond the common fields, submitted as
+/// `attribute[code]=value` (`attribute[code][]=value` for each value of a multi-value list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDefinition {
+    pub service_code: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// One attribute of a service definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribute {
+    /// `false`: information shown to the resident only, not asked for.
+    pub variable: bool,
+    pub code: String,
+    /// `string`, `number`, `datetime`, `text`, `singlevaluelist` or `multivaluelist`.
+    pub datatype: String,
+    pub required: bool,
+    /// How to fill it in (bounds of a number, length of a text).
+    pub datatype_description: String,
+    pub order: u32,
+    /// The question, in the language asked for.
+    pub description: String,
+    /// The choices of a list (empty for the other types).
+    pub values: Vec<AttributeValue>,
+}
+
+/// One choice of a list attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeValue {
+    pub key: String,
+    pub name: String,
+}
+
+/// gridwall's extension of a request: the detailed workflow state, and what the request was
+/// filed with (shown to those who may read residents' text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub stage: String,
@@ -31,6 +68,12 @@ pub struct Extension {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
     pub escalated: bool,
+    /// The service definition's attributes as submitted: code → values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Every photo of the request (`media_url` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
 }
 
 /// One service request (`GET /open311/v2/requests.json`, `GET /open311/v2/requests/{id}.json`).
@@ -52,6 +95,10 @@ pub struct ServiceRequest {
     pub updated_datetime: String,
     pub lat: f64,
     pub long: f64,
+    /// A photo of the request: one uploaded with it (served by this server), else the address
+    /// the client gave; empty when there is none or the caller may not see it.
+    #[serde(default)]
+    pub media_url: String,
     pub gridwall: Extension,
 }
 

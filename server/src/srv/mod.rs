@@ -5,7 +5,7 @@
 //! * `patrols`: registration, positions, tracks, nearest on duty;
 //! * `incidents`: detail with timeline, workflow steps;
 //! * `grids`: outlines, one unit's summary; `kpis`: KPIs city-wide or per unit;
-//! * `open311`: Open311 `GeoReport` v2;
+//! * `open311`: Open311 `GeoReport` v2; `photos`: residents' photos uploaded with requests;
 //! * `scene`: the scene's files for displays;
 //! * `display`: the display socket (`/ws`); `ingest`: the device socket (`/ws/ingest`).
 //!
@@ -28,6 +28,7 @@ pub mod limits;
 pub mod listen;
 mod open311;
 mod patrols;
+mod photos;
 mod replay;
 mod scene;
 pub mod signin;
@@ -98,8 +99,16 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/replay/patrols.geojson", get(replay::patrols_geojson))
         .route("/api/v1/replay/incidents.geojson", get(replay::incidents_geojson))
         .route("/api/v1/replay/incidents.csv", get(replay::incidents_csv))
-        .route("/open311/v2/{name}", get(open311::get_resource).post(open311::post_resource))
+        .route(
+            "/open311/v2/{name}",
+            get(open311::get_resource)
+                .post(open311::post_resource)
+                // A request with photos may be larger than other bodies.
+                .layer(DefaultBodyLimit::max(max_body.max(photos::MAX_UPLOAD))),
+        )
         .route("/open311/v2/requests/{id}", get(open311::one))
+        .route("/open311/v2/services/{code}", get(open311::definition))
+        .route("/open311/v2/media/{file}", get(photos::serve))
         .route("/open311/{name}", get(open311::discovery))
         .route("/scene/{file}", get(scene::file))
         .route("/", get(web::index))

@@ -5,12 +5,18 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /open311/v2/services.{json,xml}` | the incident categories as services → [`Service`] list |
-//! | `POST /open311/v2/requests.{json,xml}` | a new request (form or JSON body) → 201 [`RequestCreated`] list |
+//! | `GET /open311/v2/services/{code}.{json,xml}` | a service's definition (its attributes) → [`ServiceDefinition`] |
+//! | `POST /open311/v2/requests.{json,xml}` | a new request (form, JSON, or multipart with photos) → 201 [`RequestCreated`] list |
 //! | `GET /open311/v2/requests.{json,xml}?status=&service_code=&start_date=&end_date=&updated_after=&updated_before=&service_request_id=` | requests → [`ServiceRequest`] list |
 //! | `GET /open311/v2/requests/{id}.{json,xml}` | one request |
 //! | `GET /open311/discovery.{json,xml}` (also under `/open311/v2/`) | the discovery document → [`Discovery`] |
+//! | `GET /open311/v2/media/{id}.{jpg,png}` | a photo of a request (reader roles; `photos.rs`) |
+//!
+//! What a request was filed with beyond its category and place (description, attributes, a
+//! photo's address) is residents' text: shown to the reader roles, to the public only where
+//! the server is configured to publish it; photos to the reader roles only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -27,24 +33,50 @@ use gridwall_city::ingest;
 use gridwall_city::open311 as open311_out;
 use gridwall_city::state::Refusal;
 use gridwall_city::world::IncidentRec;
-use gridwall_protocol::api::open311::{self, Discovery, Endpoint, Lang, RequestCreated, ServiceRequest};
+use gridwall_city::services;
+use gridwall_protocol::api::open311::{
+    self, Discovery, Endpoint, Lang, RequestCreated, ServiceDefinition, ServiceRequest,
+};
 use gridwall_protocol::{IncidentCategory, IncidentSource};
 use gridwall_scene::coords::CoordError;
 use gridwall_store::history::incidents::RequestQuery;
 
 use super::access::{Access, Who};
 use super::error::{ApiError, ApiResult, Format, media_type, parse_json, time_param, xml};
+use super::photos;
 
 /// Most ids one `service_request_id=` query may name.
 const MAX_IDS: usize = 100;
 
-/// A request as the public (or a reader) sees it: residents' free text only for those who may
-/// read the live picture, unless the server is configured to publish it.
+/// A request as the public (or a reader) sees it: residents' free text (description,
+/// attributes, a photo's address) only for those who may read the live picture, unless the
+/// server is configured to publish it; uploaded photos only for those who may read.
 fn shown(mut r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest {
-    if !(access.open311_public_text || caller.may(Permission::Read)) {
+    let reader = caller.may(Permission::Read);
+    if !(access.open311_public_text || reader) {
         r.description.clear();
+        r.gridwall.attributes.clear();
+        r.media_url.clear();
+    }
+    if !reader {
+        if r.gridwall.media.first().is_some_and(|m| *m == r.media_url) {
+            r.media_url.clear();
+        }
+        r.gridwall.media.clear();
     }
     r
+}
+
+/// This server as the client reached it (`http://host:port`; a proxy in front says so in
+/// `Host`).
+fn base_url(headers: &HeaderMap, access: &Access) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .unwrap_or("localhost");
+    let scheme = if access.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}")
 }
 
 /// The language of the words in an answer (`Accept-Language`: Chinese unless English is
@@ -104,7 +136,9 @@ pub async fn get_resource(
     let (format, base) = resource(&name, &["services", "requests", "discovery"])?;
     check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
     match base {
-        "services" => Ok(answer(format, StatusCode::OK, &ingest::services(), |s| open311::xml::services(s))),
+        "services" => {
+            Ok(answer(format, StatusCode::OK, &services::services(language(&headers)), |s| open311::xml::services(s)))
+        }
         "discovery" => Ok(discovery_answer(&backend, &headers, &access, format)),
         _ => list(&who, &access, &backend, (&q, &headers), format).await.map_err(|e| e.open311_as(format)),
     }
@@ -121,14 +155,32 @@ pub async fn discovery(
     Ok(discovery_answer(&backend, &headers, &access, format))
 }
 
+/// `GET /open311/v2/services/{code}.{json,xml}`: the definition of a service with
+/// `metadata: true`.
+pub async fn definition(
+    State(backend): State<Arc<Backend>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (format, code) = Format::split(&name);
+    check_jurisdiction(&backend, q.get("jurisdiction_id"), format)?;
+    let not_found = |m: String| ApiError::status(StatusCode::NOT_FOUND, "service_code", m).open311_as(format);
+    let category: IncidentCategory =
+        code.parse().map_err(|_| not_found(format!("{code:?} is not a service; see services.{}", ext(format))))?;
+    let d = services::definition(category, language(&headers))
+        .ok_or_else(|| not_found(format!("{code} has no attributes (metadata is false)")))?;
+    Ok(answer(format, StatusCode::OK, &d, |d: &ServiceDefinition| open311::xml::definition(d)))
+}
+
+fn ext(format: Format) -> &'static str {
+    match format {
+        Format::Json => "json",
+        Format::Xml => "xml",
+    }
+}
+
 fn discovery_answer(backend: &Backend, headers: &HeaderMap, access: &Access, format: Format) -> Response {
-    // The address the client reached us at (a proxy in front says so in Host).
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-        .unwrap_or("localhost");
-    let scheme = if access.secure_cookies { "https" } else { "http" };
     let changeset = ingest::format_time(backend.started_ms);
     let d = Discovery {
         changeset: changeset.clone(),
@@ -136,7 +188,7 @@ fn discovery_answer(backend: &Backend, headers: &HeaderMap, access: &Access, for
         key_service: String::new(),
         endpoints: vec![Endpoint {
             specification: open311::SPECIFICATION.into(),
-            url: format!("{scheme}://{host}/open311/v2"),
+            url: format!("{}/open311/v2", base_url(headers, access)),
             changeset,
             kind: "production".into(),
             formats: vec!["text/xml".into(), "application/json".into()],
@@ -165,41 +217,56 @@ fn crs_error(e: &CoordError) -> ApiError {
     ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string())
 }
 
+/// Most fields one request body may hold.
+const MAX_FIELDS: usize = 128;
+
 async fn create(
     who: Who,
-    backend: &Backend,
+    backend: &Arc<Backend>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     format: Format,
 ) -> ApiResult<Response> {
     who.check_command(Permission::Intake, backend, "open311 request", || "a new request".into())?;
     let body = body?;
-    let is_json = match media_type(headers).as_deref() {
-        Some("application/json") => true,
-        Some("application/x-www-form-urlencoded") => false,
+    let (fields, uploads) = match media_type(headers).as_deref() {
+        Some("application/json") => (json_fields(&body)?, Vec::new()),
+        Some("application/x-www-form-urlencoded") => {
+            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")))?;
+            (fields, Vec::new())
+        }
+        Some("multipart/form-data") => photos::read_multipart(headers, body).await?,
         other => {
             let message = format!(
-                "{}: send a form (application/x-www-form-urlencoded) or application/json",
+                "{}: send a form (application/x-www-form-urlencoded, or multipart/form-data with photos) or \
+                 application/json",
                 other.unwrap_or("no content type")
             );
             return Err(ApiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", message));
         }
     };
-    let fields: BTreeMap<String, String> = if is_json {
-        let v: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
-        v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
-    } else {
-        serde_urlencoded::from_bytes(&body)
-            .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")))?
-    };
-    check_jurisdiction(backend, fields.get("jurisdiction_id"), format)?;
+    if fields.len() > MAX_FIELDS {
+        return Err(ApiError::bad_request("body", format!("more than {MAX_FIELDS} fields")));
+    }
+    let field = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v);
+    check_jurisdiction(backend, field("jurisdiction_id"), format)?;
     let bounds = backend.manifest.bounds.local;
-    let req = backend
+    let mut req = backend
         .with_frame(|f| Ok::<_, CoordError>(ingest::parse_request(&fields, f, bounds)))
         .map_err(|e| crs_error(&e))??;
-    let source = fields.get("gridwall_source").and_then(|s| s.parse().ok()).unwrap_or(IncidentSource::MiniProgram);
+    let source = field("gridwall_source").and_then(|s| s.parse().ok()).unwrap_or(IncidentSource::MiniProgram);
+    // The photos are stored first: the case that lists them is opened only once they are.
+    req.intake.photos = photos::keep(backend, uploads).await?;
     let key = req.category.key();
-    let cmd = Command::Open { category: req.category, source, x: req.x, y: req.y, description: req.description };
+    let cmd = Command::Open {
+        category: req.category,
+        source,
+        x: req.x,
+        y: req.y,
+        description: req.description,
+        intake: req.intake,
+    };
     let done =
         backend.run_command(cmd, &who.0, |d| format!("incident {} ({key})", d.incident.unwrap_or_default())).await?;
     let id = done.incident.expect("the incident was opened");
@@ -208,6 +275,33 @@ async fn create(
             service_request_id: id.to_string(), service_notice: "已受理".into(), account_id: None
         }];
     Ok(answer(format, StatusCode::CREATED, &created, |c| open311::xml::created(c)))
+}
+
+/// A JSON request's fields as strings, in order; `attribute` may be an object of codes to a
+/// value or a list of values (as `attribute[code]` fields).
+fn json_fields(body: &[u8]) -> ApiResult<Vec<(String, String)>> {
+    let v: serde_json::Map<String, serde_json::Value> = parse_json(body)?;
+    let text = |v: serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let mut out = Vec::with_capacity(v.len());
+    for (k, v) in v {
+        match (k.as_str(), v) {
+            ("attribute", serde_json::Value::Object(attrs)) => {
+                for (code, value) in attrs {
+                    match value {
+                        serde_json::Value::Array(values) => {
+                            out.extend(values.into_iter().map(|v| (format!("attribute[{code}][]"), text(v))));
+                        }
+                        value => out.push((format!("attribute[{code}]"), text(value))),
+                    }
+                }
+            }
+            (_, v) => out.push((k, text(v))),
+        }
+        if out.len() > MAX_FIELDS {
+            return Err(ApiError::bad_request("body", format!("more than {MAX_FIELDS} fields")));
+        }
+    }
+    Ok(out)
 }
 
 async fn list(
@@ -281,10 +375,13 @@ fn requests_out(
     access: &Access,
 ) -> ApiResult<Vec<ServiceRequest>> {
     let (lang, zone) = (language(headers), backend.live().utc_offset_ms);
+    let media = format!("{}/open311/v2/media", base_url(headers, access));
     backend
         .with_frame(|f| {
             Ok::<_, CoordError>(
-                recs.iter().map(|r| shown(open311_out::request_out(r, f, lang, zone), caller, access)).collect(),
+                recs.iter()
+                    .map(|r| shown(open311_out::request_out(r, f, lang, zone, &media), caller, access))
+                    .collect(),
             )
         })
         .map_err(|e| crs_error(&e))

@@ -22,6 +22,7 @@ pub mod city;
 pub mod codec;
 pub mod incidents;
 pub mod maintain;
+pub mod photos;
 pub mod reader;
 pub mod replay;
 pub mod source;

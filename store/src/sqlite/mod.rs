@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS warnings (
     category TEXT, since_ms INTEGER NOT NULL, closed_ms INTEGER, acked_by TEXT, json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS warnings_open ON warnings (id) WHERE closed_ms IS NULL;
 CREATE INDEX IF NOT EXISTS warnings_since ON warnings (since_ms);
+CREATE TABLE IF NOT EXISTS photos (
+    id TEXT PRIMARY KEY, mime TEXT NOT NULL, bytes BLOB NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL);

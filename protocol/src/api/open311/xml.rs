@@ -4,7 +4,7 @@
 //! UTF-8, Chinese text as it is. Text that XML 1.0 cannot carry (control characters other than
 //! tab and line breaks) is replaced by U+FFFD: a resident's description may hold anything.
 
-use super::{Discovery, Open311Error, RequestCreated, Service, ServiceRequest};
+use super::{Discovery, Open311Error, RequestCreated, Service, ServiceDefinition, ServiceRequest};
 
 /// The media type of the XML answers.
 pub const MEDIA_TYPE: &str = "text/xml; charset=utf-8";
@@ -79,6 +79,34 @@ pub fn services(list: &[Service]) -> String {
     w.finish("services")
 }
 
+/// `GET services/{code}.xml`.
+pub fn definition(d: &ServiceDefinition) -> String {
+    let mut w = Writer::new("service_definition");
+    w.leaf("service_code", &d.service_code);
+    w.open("attributes");
+    for a in &d.attributes {
+        w.open("attribute");
+        w.leaf("variable", if a.variable { "true" } else { "false" });
+        w.leaf("code", &a.code);
+        w.leaf("datatype", &a.datatype);
+        w.leaf("required", if a.required { "true" } else { "false" });
+        w.leaf("datatype_description", &a.datatype_description);
+        w.leaf("order", &a.order.to_string());
+        w.leaf("description", &a.description);
+        w.open("values");
+        for v in &a.values {
+            w.open("value");
+            w.leaf("key", &v.key);
+            w.leaf("name", &v.name);
+            w.close("value");
+        }
+        w.close("values");
+        w.close("attribute");
+    }
+    w.close("attributes");
+    w.finish("service_definition")
+}
+
 /// `GET requests.xml` and `GET requests/{id}.xml`.
 pub fn requests(list: &[ServiceRequest]) -> String {
     let mut w = Writer::new("service_requests");
@@ -95,6 +123,7 @@ pub fn requests(list: &[ServiceRequest]) -> String {
         w.leaf("updated_datetime", &r.updated_datetime);
         w.leaf("lat", &r.lat.to_string());
         w.leaf("long", &r.long.to_string());
+        w.leaf("media_url", &r.media_url);
         // gridwall's extension, as in JSON: clients that do not know it skip it.
         let g = &r.gridwall;
         w.open("gridwall");
@@ -106,6 +135,25 @@ pub fn requests(list: &[ServiceRequest]) -> String {
             w.leaf("deadline", d);
         }
         w.leaf("escalated", if g.escalated { "true" } else { "false" });
+        if !g.attributes.is_empty() {
+            w.open("attributes");
+            for (code, values) in &g.attributes {
+                for v in values {
+                    w.open("attribute");
+                    w.leaf("code", code);
+                    w.leaf("value", v);
+                    w.close("attribute");
+                }
+            }
+            w.close("attributes");
+        }
+        if !g.media.is_empty() {
+            w.open("media");
+            for m in &g.media {
+                w.leaf("url", m);
+            }
+            w.close("media");
+        }
         w.close("gridwall");
         w.close("request");
     }
@@ -187,6 +235,7 @@ mod tests {
             updated_datetime: "2026-12-06T08:05:00Z".into(),
             lat: 36.5,
             long: 118.25,
+            media_url: String::new(),
             gridwall: Extension {
                 stage: "accepted".into(),
                 stage_zh: "受理".into(),
@@ -194,6 +243,8 @@ mod tests {
                 grid: "A-1".into(),
                 deadline: None,
                 escalated: false,
+                attributes: std::collections::BTreeMap::new(),
+                media: Vec::new(),
             },
         };
         let x = requests(&[r]);
@@ -203,7 +254,7 @@ mod tests {
         );
         assert!(x.contains("<status>open</status><status_notes/><service_name>垃圾堆放</service_name><service_code>garbage</service_code>"));
         assert!(x.contains("</description><agency_responsible>网格 A-1</agency_responsible><requested_datetime>"));
-        assert!(x.contains("<lat>36.5</lat><long>118.25</long>"));
+        assert!(x.contains("<lat>36.5</lat><long>118.25</long><media_url/>"));
         assert!(x.contains("<escalated>false</escalated></gridwall></request></service_requests>"));
         assert!(!x.contains("<deadline"));
     }
