@@ -12,8 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gridwall_city::services::Intake;
 use gridwall_city::records::{Record, TrackPoint};
+use gridwall_city::services::Intake;
 use gridwall_city::state::Live;
 use gridwall_city::workflow::Action;
 use gridwall_protocol::api::PatrolRegistration;
@@ -222,7 +222,8 @@ fn play(live: &mut Live, events: Vec<SimEvent>, ids: &mut HashMap<u64, u64>, ski
                 }
             }
             SimEvent::IncidentOpened { incident, category, source, x, y, .. } => {
-                let (id, r) = live.open_incident(category, source, [x, y], &description(category, source), Intake::default());
+                let (id, r) =
+                    live.open_incident(category, source, [x, y], &description(category, source), Intake::default());
                 ids.insert(incident, id);
                 records.extend(r);
             }

@@ -63,11 +63,13 @@ impl Command {
                     ));
                 }
                 // The same checks as at intake: a message on the bus is no more trusted.
-                let attributes = intake.attributes.iter().flat_map(|(c, v)| v.iter().map(move |v| (c.as_str(), v.as_str())));
+                let attributes =
+                    intake.attributes.iter().flat_map(|(c, v)| v.iter().map(move |v| (c.as_str(), v.as_str())));
                 crate::services::check_attributes(*category, attributes, true)
                     .map_err(|e| Refusal::invalid(&e.field, e.message))?;
                 if !intake.media_url.is_empty() {
-                    crate::services::check_media_url(&intake.media_url).map_err(|e| Refusal::invalid(&e.field, e.message))?;
+                    crate::services::check_media_url(&intake.media_url)
+                        .map_err(|e| Refusal::invalid(&e.field, e.message))?;
                 }
                 if intake.photos.len() > crate::services::MAX_PHOTOS
                     || intake.photos.iter().any(|p| !crate::services::is_photo_id(&p.id))

@@ -447,9 +447,8 @@ mod tests {
     #[test]
     fn open311_requests_validate_and_render() {
         let (f, b) = frame();
-        let fields = |pairs: &[(&str, &str)]| {
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>()
-        };
+        let fields =
+            |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
         let ok = parse_request(
             &fields(&[
                 ("service_code", "manhole_damage"),

@@ -25,8 +25,7 @@ pub fn request_out(
 ) -> ServiceRequest {
     let (long, lat) = frame.to_wgs84(rec.pos[0], rec.pos[1]).unwrap_or((f64::NAN, f64::NAN));
     let case = &rec.case;
-    let media: Vec<String> =
-        case.intake.photos.iter().map(|p| format!("{media_base}/{}", photo_file(p))).collect();
+    let media: Vec<String> = case.intake.photos.iter().map(|p| format!("{media_base}/{}", photo_file(p))).collect();
     ServiceRequest {
         service_request_id: rec.id.to_string(),
         status: if case.stage == IncidentStage::Closed { "closed" } else { "open" }.into(),

@@ -157,7 +157,8 @@ fn strip_jpeg(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
         if code == 0xDA {
             // Entropy-coded data up to the next marker that is not a stuffed 0xFF or a restart.
             let start = i;
-            while i + 1 < data.len() && !(data[i] == 0xFF && data[i + 1] != 0 && !(0xD0..=0xD7).contains(&data[i + 1])) {
+            while i + 1 < data.len() && !(data[i] == 0xFF && data[i + 1] != 0 && !(0xD0..=0xD7).contains(&data[i + 1]))
+            {
                 i += 1;
             }
             if i + 1 >= data.len() {
@@ -235,7 +236,8 @@ fn strip_png(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
         let head = data.get(i..i + 8).ok_or_else(|| bad("ends inside a chunk"))?;
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
-        let end = i.checked_add(12 + len).filter(|&e| e <= data.len()).ok_or_else(|| bad("a chunk runs past the end"))?;
+        let end =
+            i.checked_add(12 + len).filter(|&e| e <= data.len()).ok_or_else(|| bad("a chunk runs past the end"))?;
         if PNG_KEPT.contains(&&kind) {
             out.extend_from_slice(&data[i..end]);
         } else if kind[0].is_ascii_uppercase() {
@@ -252,41 +254,7 @@ fn strip_png(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
 mod tests {
     use super::*;
 
-    /// A small JPEG with an EXIF block holding a GPS position, an owner's name and an
-    /// orientation, an XMP block and a comment, and bytes after its end.
-    pub(crate) fn jpeg_with_metadata(orientation: u16) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
-        let mut plain = Vec::new();
-        image::DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut plain), image::ImageFormat::Jpeg).unwrap();
-        // EXIF, little-endian: IFD0 with Orientation, Artist (at 50) and the GPS IFD pointer
-        // (to 70), whose one entry is a latitude reference; the artist's name follows.
-        let mut tiff: Vec<u8> = b"II\x2a\0\x08\0\0\0".to_vec();
-        tiff.extend_from_slice(&3u16.to_le_bytes());
-        for (tag, kind, count, value) in [(0x0112u16, 3u16, 1u32, u32::from(orientation)), (0x013B, 2, 20, 50), (0x8825, 4, 1, 70)] {
-            tiff.extend_from_slice(&tag.to_le_bytes());
-            tiff.extend_from_slice(&kind.to_le_bytes());
-            tiff.extend_from_slice(&count.to_le_bytes());
-            tiff.extend_from_slice(&value.to_le_bytes());
-        }
-        tiff.extend_from_slice(&0u32.to_le_bytes());
-        tiff.extend_from_slice(b"Zhang San 1380013800");
-        tiff.extend_from_slice(&[1, 0, 1, 0, 2, 0, 2, 0, 0, 0, b'N', 0, 0, 0, 0, 0, 0, 0]);
-        let mut app1 = b"Exif\0\0".to_vec();
-        app1.extend_from_slice(&tiff);
-        let seg = |code: u8, body: &[u8]| {
-            let mut s = vec![0xFF, code];
-            s.extend_from_slice(&u16::try_from(body.len() + 2).unwrap().to_be_bytes());
-            s.extend_from_slice(body);
-            s
-        };
-        let mut out = plain[..2].to_vec();
-        out.extend(seg(0xE1, &app1));
-        out.extend(seg(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>GPSLatitude 36.5</x:xmpmeta>"));
-        out.extend(seg(0xFE, b"shot by Zhang San"));
-        out.extend_from_slice(&plain[2..]);
-        out.extend_from_slice(b"TRAILER Zhang San");
-        out
-    }
+    use gridwall_testkit::photos::jpeg_with_metadata;
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)
@@ -341,10 +309,7 @@ mod tests {
     #[test]
     fn what_is_not_a_photo_or_lies_about_its_type_is_refused() {
         let jpeg = jpeg_with_metadata(1);
-        assert!(matches!(
-            clean(Some("image/png"), &jpeg),
-            Err(PhotoError::Mislabelled { actual: "image/jpeg", .. })
-        ));
+        assert!(matches!(clean(Some("image/png"), &jpeg), Err(PhotoError::Mislabelled { actual: "image/jpeg", .. })));
         assert!(clean(Some("image/jpg"), &jpeg).is_ok());
         assert!(clean(Some("application/octet-stream"), &jpeg).is_ok());
         assert_eq!(clean(Some("image/jpeg"), b"<html><script>alert(1)</script>"), Err(PhotoError::Unsupported));

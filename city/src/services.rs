@@ -145,7 +145,13 @@ fn defs(category: IncidentCategory) -> &'static [Def] {
     use IncidentCategory as C;
     match category {
         C::ManholeDamage => &[
-            Def { code: "cover_type", kind: Kind::Single(COVER_TYPES), required: true, zh: "井盖类型", en: "Type of cover" },
+            Def {
+                code: "cover_type",
+                kind: Kind::Single(COVER_TYPES),
+                required: true,
+                zh: "井盖类型",
+                en: "Type of cover",
+            },
             Def { code: "fault", kind: Kind::Single(COVER_FAULTS), required: true, zh: "问题", en: "What is wrong" },
             Def { code: "place", kind: Kind::Single(PLACES), required: false, zh: "所在位置", en: "Where it lies" },
         ],
@@ -164,18 +170,22 @@ fn defs(category: IncidentCategory) -> &'static [Def] {
             Def { code: "plate", kind: Kind::String, required: false, zh: "车牌号", en: "Number plate" },
         ],
         C::RoadDamage => &[
-            Def { code: "size", kind: Kind::Single(DAMAGE_SIZES), required: false, zh: "破损面积", en: "Size of the damage" },
+            Def {
+                code: "size",
+                kind: Kind::Single(DAMAGE_SIZES),
+                required: false,
+                zh: "破损面积",
+                en: "Size of the damage",
+            },
             Def { code: "place", kind: Kind::Single(PLACES), required: false, zh: "所在位置", en: "Where it lies" },
         ],
-        C::StreetLightOut => &[Def {
-            code: "pole",
-            kind: Kind::String,
-            required: false,
-            zh: "灯杆编号",
-            en: "Number on the pole",
-        }],
+        C::StreetLightOut => {
+            &[Def { code: "pole", kind: Kind::String, required: false, zh: "灯杆编号", en: "Number on the pole" }]
+        }
         C::Noise => &[
-            Def { code: "source", kind: Kind::Single(NOISE_SOURCES), required: false, zh: "噪音来源", en: "Source" },
+            Def {
+                code: "source", kind: Kind::Single(NOISE_SOURCES), required: false, zh: "噪音来源", en: "Source"
+            },
             Def { code: "since", kind: Kind::Datetime, required: false, zh: "开始时间", en: "Since when" },
             Def { code: "details", kind: Kind::Text, required: false, zh: "补充说明", en: "More details" },
         ],

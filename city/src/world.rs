@@ -22,9 +22,9 @@ use gridwall_scene::coords::CoordError;
 use gridwall_scene::grids::GridUnit;
 use gridwall_scene::grids::read_grids;
 
-use crate::services::Intake;
 use crate::area::PreparedArea;
 use crate::index::{CellIndex, MovingIndex, PointIndex};
+use crate::services::Intake;
 use crate::table::PatrolTable;
 use crate::workflow::{Case, TimeLimits};
 
@@ -380,8 +380,15 @@ mod tests {
         for (i, code) in cells.iter().take(3).enumerate() {
             let g = w.grid(code).unwrap();
             let c = geo::InteriorPoint::interior_point(&g.shape).unwrap();
-            let rec =
-                w.new_incident(i as u64 + 1, categories[i], IncidentSource::Hotline, [c.x(), c.y()], "垃圾堆放", Intake::default(), t0);
+            let rec = w.new_incident(
+                i as u64 + 1,
+                categories[i],
+                IncidentSource::Hotline,
+                [c.x(), c.y()],
+                "垃圾堆放",
+                Intake::default(),
+                t0,
+            );
             assert_eq!(&rec.grid, code);
             w.put_incident(rec);
         }

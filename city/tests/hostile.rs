@@ -2,7 +2,6 @@
 //! requests (forms and JSON from citizens' apps). Thousands of mutations of valid bodies
 //! (millions with `GRIDWALL_FUZZ_CASES`): no panic, and no memory held far beyond the body.
 
-
 use gridwall_city::ingest::{parse_positions, parse_request};
 use gridwall_scene::SceneManifest;
 use gridwall_testkit::fuzz::{Counting, Mutator, cases, peak_during};

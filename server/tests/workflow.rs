@@ -135,7 +135,13 @@ fn overdue_incidents_escalate_up_the_grid_levels() {
     let s = Server::start(|c| c.live.speed = 600.0);
     let mut watcher = Client::connect(s.addr, false);
     watcher.send(&ClientMessage::Hello { version: PROTOCOL_VERSION, client: "t".into(), resume_after: None });
-    let id = s.open_request_with("manhole_damage", -50.0, 20.0, "井盖缺失", "&attribute[cover_type]=sewage&attribute[fault]=missing");
+    let id = s.open_request_with(
+        "manhole_damage",
+        -50.0,
+        20.0,
+        "井盖缺失",
+        "&attribute[cover_type]=sewage&attribute[fault]=missing",
+    );
     let mut levels = Vec::new();
     while levels.len() < 2 {
         levels.push(watcher.until("escalation", |m| match m {

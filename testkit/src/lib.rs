@@ -8,6 +8,7 @@
 //! * [`server`]: a real server on its own thread ([`server::BackgroundServer`]), and
 //!   [`server::TestServer`] with HTTP helpers for the documented API.
 //! * [`process`]: a real `gridwall-server serve` process for fault tests.
+//! * [`photos`]: photos with metadata, and multipart bodies, for the intake tests.
 //! * [`postgres`]: a real PostgreSQL + PostGIS server in a temporary folder.
 //! * [`nats`]: a real NATS server with JetStream in a temporary folder.
 //! * [`display`]: a display-socket client (binary or JSON).
@@ -23,6 +24,7 @@ pub mod fixtures;
 pub mod fuzz;
 pub mod nats;
 pub mod paths;
+pub mod photos;
 pub mod postgres;
 pub mod process;
 pub mod server;

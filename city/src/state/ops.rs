@@ -7,9 +7,9 @@ use gridwall_protocol::api::PatrolRegistration;
 use gridwall_protocol::{EventKind, GridLevel, IncidentCategory, IncidentSource, PatrolRole, PatrolStatus, UnknownKey};
 
 use super::{Live, Refusal, RefusalKind};
-use crate::services::Intake;
 use crate::access::MAX_NAME;
 use crate::records::{IncidentRow, Record, TrackPoint};
+use crate::services::Intake;
 use crate::workflow::{Action, WorkflowError};
 use crate::world::{IncidentRec, WorldEvent};
 

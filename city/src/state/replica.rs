@@ -76,8 +76,8 @@ mod tests {
     use gridwall_protocol::{IncidentCategory, IncidentSource};
 
     use super::*;
-    use crate::services::Intake;
     use crate::records::{Loaded, PatrolRow, Record};
+    use crate::services::Intake;
     use crate::state::{Clock, Live};
     use crate::workflow::{Action, TimeLimits};
     use crate::world::World;
@@ -105,13 +105,25 @@ mod tests {
         };
         let r = leader.register(&[police("P-1"), police("P-2")]).unwrap();
         commit(&mut leader, r);
-        let (id, r) = leader.open_incident(IncidentCategory::Garbage, IncidentSource::Hotline, [10.0, 20.0], "垃圾", Intake::default());
+        let (id, r) = leader.open_incident(
+            IncidentCategory::Garbage,
+            IncidentSource::Hotline,
+            [10.0, 20.0],
+            "垃圾",
+            Intake::default(),
+        );
         commit(&mut leader, r);
         let r = leader.assign(id, 1, "指挥长").unwrap();
         commit(&mut leader, r);
         let r = leader.apply(id, &Action::Resolve, "P-2", "已清运").unwrap();
         commit(&mut leader, r);
-        let (second, r) = leader.open_incident(IncidentCategory::Noise, IncidentSource::Hotline, [5.0, 5.0], "噪音", Intake::default());
+        let (second, r) = leader.open_incident(
+            IncidentCategory::Noise,
+            IncidentSource::Hotline,
+            [5.0, 5.0],
+            "噪音",
+            Intake::default(),
+        );
         commit(&mut leader, r);
         let r = leader.apply(id, &Action::ReviewPass, "审核员", "").unwrap();
         commit(&mut leader, r);

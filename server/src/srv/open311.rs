@@ -31,9 +31,9 @@ use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
 use gridwall_city::open311 as open311_out;
+use gridwall_city::services;
 use gridwall_city::state::Refusal;
 use gridwall_city::world::IncidentRec;
-use gridwall_city::services;
 use gridwall_protocol::api::open311::{
     self, Discovery, Endpoint, Lang, RequestCreated, ServiceDefinition, ServiceRequest,
 };

@@ -57,11 +57,15 @@ impl Source {
             Self::Sqlite(c) => {
                 let mut st = c.prepare_cached("SELECT mime, bytes FROM photos WHERE id = ?1")?;
                 let mut rows = st.query([id])?;
-                Ok(rows.next()?.map(|r| Ok::<_, rusqlite::Error>(StoredPhoto { mime: r.get(0)?, bytes: r.get(1)? })).transpose()?)
+                Ok(rows
+                    .next()?
+                    .map(|r| Ok::<_, rusqlite::Error>(StoredPhoto { mime: r.get(0)?, bytes: r.get(1)? }))
+                    .transpose()?)
             }
             Self::Postgres(p) => {
                 let city = p.city().to_owned();
-                let row = p.c().query_opt("SELECT mime, bytes FROM photos WHERE city = $1 AND id = $2", &[&city, &id])?;
+                let row =
+                    p.c().query_opt("SELECT mime, bytes FROM photos WHERE city = $1 AND id = $2", &[&city, &id])?;
                 Ok(row.map(|r| StoredPhoto { mime: r.get(0), bytes: r.get(1) }))
             }
         }
