@@ -16,6 +16,7 @@
 //! * [`session`]: one display connection (viewport, snapshot, deltas, commands, catch-up,
 //!   replay).
 //! * [`simulate`]: the simulator driven against the backend, and its warm-up of history.
+//! * [`webhook`]: signed deliveries to integrators when a request changes state.
 //! * [`synth`]: a seeded past of months or years written straight into a store.
 
 pub mod analysis;
@@ -28,6 +29,7 @@ pub mod session;
 pub mod simulate;
 pub mod synth;
 mod tick;
+pub mod webhook;
 
 pub use backend::{Backend, BackendError, CommitError};
 pub use config::{LiveConfig, SimulateConfig};

@@ -56,6 +56,23 @@ pub fn request_out(
     }
 }
 
+/// Removes from a request what its reader may not see: residents' text (description,
+/// attributes, the photo address they gave) unless `text`; uploaded photos unless `photos`.
+pub fn redact(mut r: ServiceRequest, text: bool, photos: bool) -> ServiceRequest {
+    if !text {
+        r.description.clear();
+        r.gridwall.attributes.clear();
+        r.media_url.clear();
+    }
+    if !photos {
+        if r.gridwall.media.first().is_some_and(|m| *m == r.media_url) {
+            r.media_url.clear();
+        }
+        r.gridwall.media.clear();
+    }
+    r
+}
+
 /// A stored photo's file name: its id and the extension of its type.
 pub fn photo_file(p: &Photo) -> String {
     let ext = if p.mime == "image/png" { "png" } else { "jpg" };

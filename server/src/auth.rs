@@ -16,6 +16,14 @@
 //! patrols = ["P-17"]
 //! sha256 = "…"
 //! created = "…"
+//!
+//! [[token]]
+//! name = "12345-hotline"
+//! role = "intake"
+//! sha256 = "…"
+//! created = "…"
+//! webhook = "https://hotline.example.org/gridwall"   # `token webhook`: changes are POSTed there
+//! webhook_secret = "whsec_…"                          # the HMAC key that signs them
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -62,12 +70,37 @@ struct TokenEntry {
     sha256: String,
     #[serde(default)]
     created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
 }
 
 /// The tokens a server accepts, by the hash of their secret.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
     by_hash: HashMap<[u8; 32], (String, Role, Arc<HashSet<String>>)>,
+    /// The tokens with a webhook: name, role, URL, signing secret.
+    webhooks: Vec<(String, Role, String, String)>,
+}
+
+/// Longest webhook URL.
+pub const MAX_WEBHOOK_URL: usize = 1_000;
+
+fn check_webhook(url: &str, secret: Option<&str>, role: Role) -> Result<(), String> {
+    if url.len() > MAX_WEBHOOK_URL
+        || !(url.starts_with("http://") || url.starts_with("https://"))
+        || !url.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(format!("webhook must be an http:// or https:// URL of at most {MAX_WEBHOOK_URL} characters"));
+    }
+    if role == Role::Device {
+        return Err("a device token has no webhook".into());
+    }
+    if secret.is_none_or(|s| s.len() < 32 || s.len() > MAX_SECRET) {
+        return Err("a webhook needs its webhook_secret (32 to 256 characters; `token webhook` makes one)".into());
+    }
+    Ok(())
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -119,6 +152,7 @@ impl Tokens {
     pub fn load(path: &Path) -> Result<Self, AuthError> {
         let file = read_file(path)?;
         let mut by_hash = HashMap::new();
+        let mut webhooks = Vec::new();
         let mut names = HashSet::new();
         for (index, t) in file.token.into_iter().enumerate() {
             let bad = |reason: String| AuthError::Entry { path: path.to_owned(), index: index + 1, reason };
@@ -127,9 +161,30 @@ impl Tokens {
             if !names.insert(t.name.clone()) {
                 return Err(bad(format!("the name {:?} is used twice", t.name)));
             }
+            if let Some(url) = &t.webhook {
+                check_webhook(url, t.webhook_secret.as_deref(), t.role).map_err(bad)?;
+                let secret = t.webhook_secret.clone().unwrap_or_default();
+                webhooks.push((t.name.clone(), t.role, url.clone(), secret));
+            }
             by_hash.insert(h, (t.name, t.role, Arc::new(t.patrols.into_iter().collect())));
         }
-        Ok(Self { by_hash })
+        Ok(Self { by_hash, webhooks })
+    }
+
+    /// The webhooks, each showing what its token's role may read (residents' text also where
+    /// the server publishes it: `public_text`).
+    pub fn webhooks(&self, public_text: bool) -> Vec<gridwall_backend::webhook::Hook> {
+        use gridwall_city::access::Permission;
+        self.webhooks
+            .iter()
+            .map(|(name, role, url, secret)| gridwall_backend::webhook::Hook {
+                name: name.clone(),
+                url: url.clone(),
+                secret: secret.clone(),
+                text: public_text || role.grants(Permission::Read),
+                photos: role.grants(Permission::Read),
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -172,8 +227,34 @@ pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Res
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0)),
         ),
+        webhook: None,
+        webhook_secret: None,
     });
-    let text = toml::to_string(&file).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    write_file(path, &file)?;
+    Ok(secret)
+}
+
+/// Gives the token `name` a webhook to `url` with a new signing secret, which it returns (the
+/// file keeps it: the server signs with it).
+pub fn set_webhook(path: &Path, name: &str, url: &str) -> Result<String, AuthError> {
+    let mut file = read_file(path)?;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = format!("whsec_{}", hex(&raw));
+    let t = file
+        .token
+        .iter_mut()
+        .find(|t| t.name == name)
+        .ok_or_else(|| AuthError::Invalid(format!("{}: no token named {name:?}", path.display())))?;
+    check_webhook(url, Some(&secret), t.role).map_err(AuthError::Invalid)?;
+    t.webhook = Some(url.to_owned());
+    t.webhook_secret = Some(secret.clone());
+    write_file(path, &file)?;
+    Ok(secret)
+}
+
+fn write_file(path: &Path, file: &TokenFile) -> Result<(), AuthError> {
+    let text = toml::to_string(file).map_err(|e| AuthError::Invalid(e.to_string()))?;
     // Written beside, then renamed over: a crash leaves the old file or the new one.
     let tmp = path.with_extension("tmp");
     let io = |source| AuthError::Io { path: tmp.clone(), source };
@@ -186,8 +267,7 @@ pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Res
         f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
     }
-    std::fs::rename(&tmp, path).map_err(|source| AuthError::Io { path: path.to_owned(), source })?;
-    Ok(secret)
+    std::fs::rename(&tmp, path).map_err(|source| AuthError::Io { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -221,6 +301,33 @@ mod tests {
         assert!(add_token(&path, Role::Viewer, "wall", &["P-1".into()]).is_err());
         assert!(add_token(&path, Role::Viewer, "", &[]).is_err());
         assert_eq!(Tokens::load(&path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_webhook_is_given_to_a_token_with_its_own_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.toml");
+        add_token(&path, Role::Intake, "hotline", &[]).unwrap();
+        add_token(&path, Role::Device, "phone", &["P-1".into()]).unwrap();
+        add_token(&path, Role::Commander, "desk", &[]).unwrap();
+        assert!(set_webhook(&path, "hotline", "ftp://x").is_err());
+        assert!(set_webhook(&path, "phone", "https://x.example/h").is_err(), "devices have none");
+        assert!(set_webhook(&path, "nobody", "https://x.example/h").is_err());
+        let secret = set_webhook(&path, "hotline", "https://hotline.example/h").unwrap();
+        assert!(secret.starts_with("whsec_") && secret.len() == 70);
+        set_webhook(&path, "desk", "http://10.0.0.5:9000/in").unwrap();
+        let tokens = Tokens::load(&path).unwrap();
+        let hooks = tokens.webhooks(false);
+        assert_eq!(hooks.len(), 2);
+        assert_eq!((hooks[0].name.as_str(), hooks[0].url.as_str()), ("hotline", "https://hotline.example/h"));
+        assert_eq!(hooks[0].secret, secret);
+        assert!(!hooks[0].text && !hooks[0].photos, "intake reads no residents' text");
+        assert!(hooks[1].text && hooks[1].photos, "a commander does");
+        assert!(tokens.webhooks(true)[0].text && !tokens.webhooks(true)[0].photos, "published text, never photos");
+        // A file edited by hand: a webhook without its secret is refused.
+        let text = std::fs::read_to_string(&path).unwrap().replace(&format!("webhook_secret = \"{secret}\""), "");
+        std::fs::write(&path, text).unwrap();
+        assert!(Tokens::load(&path).unwrap_err().to_string().contains("webhook_secret"));
     }
 
     #[test]

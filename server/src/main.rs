@@ -57,6 +57,18 @@ enum TokenCommand {
         #[arg(long = "patrol")]
         patrols: Vec<String>,
     },
+    /// Give a token a webhook: the server POSTs each change of a request's state to URL, signed
+    /// with a new secret printed once (the last line; kept in the file, which signs with it).
+    Webhook {
+        #[arg(long)]
+        file: PathBuf,
+        /// The token's name.
+        #[arg(long)]
+        name: String,
+        /// Where deliveries go (http:// or https://).
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// `synth-history`'s flags.
@@ -152,6 +164,15 @@ fn run() -> anyhow::Result<()> {
             let secret = gridwall_server::auth::add_token(&file, role, &name, &patrols)?;
             eprintln!(
                 "gridwall-server: added {role} token {name:?} to {} (the secret is shown only now):",
+                file.display()
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Webhook { file, name, url }) => {
+            let secret = gridwall_server::auth::set_webhook(&file, &name, &url)?;
+            eprintln!(
+                "gridwall-server: token {name:?} in {} now has a webhook to {url}; its signing secret (shown only now):",
                 file.display()
             );
             println!("{secret}");

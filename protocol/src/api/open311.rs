@@ -102,6 +102,26 @@ pub struct ServiceRequest {
     pub gridwall: Extension,
 }
 
+/// What an integrator's webhook receives when a request changes state (`POST`, JSON, signed:
+/// `X-Gridwall-Signature: sha256=` HMAC-SHA256 of `X-Gridwall-Timestamp`, `.` and the body,
+/// keyed with the token's webhook secret). Delivered at least once: the same `id` may come
+/// again after a failure, and a receiver that has seen it should answer 2xx and do nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// The same on every attempt of this delivery: the city and the event's number.
+    pub id: String,
+    /// `opened`, `changed` or `escalated`.
+    pub event: String,
+    /// The event's number in the city's log (increasing).
+    pub seq: u64,
+    /// When the change happened (RFC 3339).
+    pub time: String,
+    /// The workflow stage the change led to (gridwall's key: `accepted`, `dispatched`, …).
+    pub stage: String,
+    /// The request as the token's role may see it, when the delivery was first made.
+    pub service_request: ServiceRequest,
+}
+
 /// The language of an answer's words: Chinese unless `Accept-Language` prefers English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {

@@ -34,6 +34,10 @@ pub struct FileConfig {
     pub auth: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
     pub open311_public_text: Option<bool>,
+    /// `public_url = "https://…"`: where outsiders reach this server (webhook photo addresses).
+    pub public_url: Option<String>,
+    /// The first wait after a failed webhook delivery (ms).
+    pub webhook_retry_ms: Option<u64>,
     pub max_socket_message_bytes: Option<usize>,
     pub request_timeout_s: Option<f64>,
     pub header_timeout_s: Option<f64>,

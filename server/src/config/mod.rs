@@ -42,6 +42,11 @@ pub struct ServeConfig {
     pub instance: Option<String>,
     /// The built web display served at `/` (`scripts/build-web` writes `web/dist`).
     pub web: Option<PathBuf>,
+    /// Where outsiders reach this server (`https://gridwall.example.org`): the start of the
+    /// photo addresses in webhook deliveries. Without it, the address it listens on.
+    pub public_url: Option<String>,
+    /// The first wait after a webhook delivery failed (doubled after each, up to 5 minutes).
+    pub webhook_retry_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +66,8 @@ impl Default for ServeConfig {
             bus: None,
             instance: None,
             web: Some(PathBuf::from("web/dist")),
+            public_url: None,
+            webhook_retry_ms: 1_000,
         }
     }
 }
@@ -138,6 +145,8 @@ impl ServeConfig {
             bus: args.bus.or(file.bus),
             instance: args.instance.or(file.instance),
             web: args.web.or(file.web).or(d.web),
+            public_url: file.public_url,
+            webhook_retry_ms: file.webhook_retry_ms.unwrap_or(d.webhook_retry_ms),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
             sockets: {
@@ -232,6 +241,17 @@ impl ServeConfig {
         }
         if !(self.request_timeout_s.is_finite() && (0.1..=3600.0).contains(&self.request_timeout_s)) {
             return bad("request_timeout_s", "must be 0.1 to 3600 seconds");
+        }
+        if self.public_url.as_ref().is_some_and(|u| {
+            u.len() > 200
+                || !(u.starts_with("http://") || u.starts_with("https://"))
+                || u.ends_with('/')
+                || !u.chars().all(|c| c.is_ascii_graphic())
+        }) {
+            return bad("public_url", "an http:// or https:// address of at most 200 characters, without a final /");
+        }
+        if !(1..=300_000).contains(&self.webhook_retry_ms) {
+            return bad("webhook_retry_ms", "must be 1 to 300000");
         }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");

@@ -175,7 +175,21 @@ pub async fn run(
         None => None,
     };
     let (backend, stop) = Backend::open_on(&config.live, bus)?;
-    let tasks = backend.start(&config.live)?;
+    let mut tasks = backend.start(&config.live)?;
+    let hooks = access.tokens.as_ref().map(|t| t.webhooks(config.open311_public_text)).unwrap_or_default();
+    if !hooks.is_empty() {
+        tracing::info!("{} webhooks", hooks.len());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tasks.extend(gridwall_backend::webhook::spawn(
+            &backend,
+            gridwall_backend::webhook::Webhooks {
+                hooks,
+                state: config.live.data.join("webhooks.json"),
+                base_url: config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}")),
+                retry: std::time::Duration::from_millis(config.webhook_retry_ms),
+            },
+        ));
+    }
     tracing::info!("serving {} on http://{}", backend.manifest.display_name, listener.local_addr()?);
     let mut stopped = backend.shutdown.clone();
     tracing::info!(

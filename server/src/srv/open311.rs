@@ -51,20 +51,9 @@ const MAX_IDS: usize = 100;
 /// A request as the public (or a reader) sees it: residents' free text (description,
 /// attributes, a photo's address) only for those who may read the live picture, unless the
 /// server is configured to publish it; uploaded photos only for those who may read.
-fn shown(mut r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest {
+fn shown(r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest {
     let reader = caller.may(Permission::Read);
-    if !(access.open311_public_text || reader) {
-        r.description.clear();
-        r.gridwall.attributes.clear();
-        r.media_url.clear();
-    }
-    if !reader {
-        if r.gridwall.media.first().is_some_and(|m| *m == r.media_url) {
-            r.media_url.clear();
-        }
-        r.gridwall.media.clear();
-    }
-    r
+    open311_out::redact(r, access.open311_public_text || reader, reader)
 }
 
 /// This server as the client reached it (`http://host:port`; a proxy in front says so in

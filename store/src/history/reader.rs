@@ -221,6 +221,11 @@ pub fn events_after(conn: &Connection, seq: u64, upto_ms: i64) -> Result<Vec<Eve
     events(conn, "SELECT json FROM events WHERE seq > ?1 AND time_ms <= ?2 ORDER BY seq", seq as i64, upto_ms)
 }
 
+/// At most `limit` events after `seq`, in order.
+pub fn events_page(conn: &Connection, seq: i64, limit: i64) -> Result<Vec<Event>, HistoryError> {
+    events(conn, "SELECT json FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", seq, limit)
+}
+
 /// Events with `after < time <= upto`, in order.
 pub fn events_between(conn: &Connection, after: i64, upto: i64) -> Result<Vec<Event>, HistoryError> {
     events(conn, "SELECT json FROM events WHERE time_ms > ?1 AND time_ms <= ?2 ORDER BY seq", after, upto)

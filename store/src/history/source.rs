@@ -292,6 +292,22 @@ impl Source {
         }
     }
 
+    /// At most `limit` events after `seq`, in order: a reader catching up page by page.
+    pub fn events_page(&mut self, seq: u64, limit: u32) -> Result<Vec<Event>, HistoryError> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        match self {
+            Self::Sqlite(c) => reader::events_page(c, seq, i64::from(limit)),
+            Self::Postgres(p) => {
+                let city = p.city.city.clone();
+                let rows = p.c().query(
+                    "SELECT body::text FROM events WHERE city = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&city, &seq, &i64::from(limit)],
+                )?;
+                rows.iter().map(|r| Ok(serde_json::from_str(r.get::<_, &str>(0))?)).collect()
+            }
+        }
+    }
+
     /// Events with `after < time <= upto`, in order.
     pub fn events_between(&mut self, after: i64, upto: i64) -> Result<Vec<Event>, HistoryError> {
         match self {
