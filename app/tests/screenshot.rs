@@ -154,6 +154,10 @@ fn clicking_an_incident_flies_to_it_and_opens_its_panel() {
     };
     assert!(text_px(&after) > 400, "panel text pixels: {}", text_px(&after));
     assert!(text_px(&before) < 100, "text on the right before any click: {}", text_px(&before));
+    // The resident's photo (all magenta) is shown in the panel.
+    let magenta = |s: &Shot| s.count((w * 56 / 100, 0, w, h), |[r, g, b]| r > 200 && g < 80 && b > 200);
+    assert!(magenta(&after) > 2_000, "photo pixels in the panel: {}", magenta(&after));
+    assert!(magenta(&before) < 20, "magenta before any click: {}", magenta(&before));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use gridwall_protocol::IncidentCategory;
+use gridwall_protocol::api::FiledAttribute;
 use gridwall_protocol::api::open311::{Attribute, AttributeValue, Lang, Service, ServiceDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -256,6 +257,33 @@ pub fn definition(category: IncidentCategory, lang: Lang) -> Option<ServiceDefin
     Some(ServiceDefinition { service_code: category.key().to_owned(), attributes })
 }
 
+/// The attributes a case was filed with as lines to show, in the definition's order: the
+/// question and the answers' names (a value the definition does not know is shown as sent).
+pub fn describe(category: IncidentCategory, attributes: &BTreeMap<String, Vec<String>>) -> Vec<FiledAttribute> {
+    defs(category)
+        .iter()
+        .filter_map(|d| {
+            let values = attributes.get(d.code)?;
+            let names = |en: bool| {
+                values
+                    .iter()
+                    .map(|v| match d.kind {
+                        Kind::Single(c) | Kind::Multi(c) => {
+                            c.iter().find(|c| c.0 == v).map_or(v.as_str(), |c| if en { c.2 } else { c.1 })
+                        }
+                        _ => v.as_str(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            Some(FiledAttribute {
+                code: d.code.to_owned(),
+                label_zh: format!("{}：{}", d.zh, names(false).join("、")),
+                label_en: format!("{}: {}", d.en, names(true).join(", ")),
+            })
+        })
+        .collect()
+}
+
 /// The name of a submitted attribute field: `attribute[code]` or `attribute[code][]` → `code`.
 pub fn attribute_code(field: &str) -> Option<&str> {
     let inner = field.strip_prefix("attribute[")?;
@@ -395,6 +423,11 @@ mod tests {
         // A multi-value list keeps each value once; a single one may not be sent twice.
         let got = check(C::Garbage, &[("waste", "bulky"), ("waste", "garden"), ("waste", "bulky")]).unwrap();
         assert_eq!(got["waste"], ["bulky", "garden"]);
+        let shown = describe(C::Garbage, &got);
+        assert_eq!(
+            (shown[0].label_zh.as_str(), shown[0].label_en.as_str()),
+            ("垃圾种类：大件垃圾、园林垃圾", "Kind of waste: Bulky waste, Garden waste")
+        );
         let e = check(C::IllegalParking, &[("blocking", "sidewalk"), ("blocking", "crossing")]).unwrap_err();
         assert_eq!(e.message, "sent twice");
         // Numbers within bounds, times as RFC 3339, text within its length.

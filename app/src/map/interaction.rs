@@ -45,6 +45,9 @@ pub struct Selection {
     pub assigning: Option<(u64, u32)>,
     /// The last outcome or error to show.
     pub note: Option<String>,
+    /// The incident's photos as loaded so far (`select::photos`), and whether they were asked for.
+    pub photos: Vec<Handle<Image>>,
+    pub photos_asked: bool,
 }
 
 /// What the map shows.

@@ -85,6 +85,8 @@ pub enum Ask {
     Hotspots { category: Option<IncidentCategory> },
     /// `GET /api/v1/analysis/deviation`: each unit of a level against its band.
     Deviation { level: GridLevel, hours: u32 },
+    /// `GET /open311/v2/media/{file}`: a photo of an incident (reader roles).
+    Photo { incident: u64, file: String },
 }
 
 /// The server's answer to an [`Ask`].
@@ -102,6 +104,12 @@ pub enum Answer {
     Desks(Box<DeskRankingAnswer>),
     Hotspots(Box<HotspotAnswer>),
     Deviation(Box<DeviationAnswer>),
+    /// A photo's bytes (JPEG or PNG, as `file` names it).
+    Photo {
+        incident: u64,
+        file: String,
+        bytes: Vec<u8>,
+    },
     Failed {
         ask: Ask,
         error: String,
@@ -255,16 +263,24 @@ fn ask_request(base: &str, ask: &Ask) -> (String, Vec<(&'static str, String)>) {
             format!("{base}/api/v1/analysis/deviation"),
             vec![("level", level.to_string()), ("hours", hours.to_string())],
         ),
+        // The name is the server's (an id and an extension); encoded all the same.
+        Ask::Photo { file, .. } => {
+            let file: String = file.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+            (format!("{base}/open311/v2/media/{file}"), vec![])
+        }
     }
 }
 
 /// The answer to `ask` from the server's reply: its status and body.
-fn decode_answer(ask: Ask, status: u16, body: &str) -> Answer {
-    fn json<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, String> {
-        serde_json::from_str(body).map_err(|e| e.to_string())
+fn decode_answer(ask: Ask, status: u16, body: &[u8]) -> Answer {
+    fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
     }
     let answer = if (200..300).contains(&status) {
         match &ask {
+            Ask::Photo { incident, file } => {
+                Ok(Answer::Photo { incident: *incident, file: file.clone(), bytes: body.to_vec() })
+            }
             Ask::Incident(_) => json(body).map(|d| Answer::Incident(Box::new(d))),
             Ask::Nearest { incident, .. } => json(body).map(|answer| Answer::Nearest { incident: *incident, answer }),
             Ask::NewestClosed => json::<Vec<ServiceRequest>>(body)

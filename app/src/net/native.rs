@@ -86,7 +86,7 @@ fn answer_asks(
             Err(e) => Answer::Failed { ask, error: e.to_string() },
             Ok(mut res) => {
                 let status = res.status().as_u16();
-                match res.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string() {
+                match res.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_vec() {
                     Ok(body) => decode_answer(ask, status, &body),
                     Err(e) => Answer::Failed { ask, error: e.to_string() },
                 }

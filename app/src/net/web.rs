@@ -221,7 +221,7 @@ fn lost(reason: String) {
 }
 
 /// A GET of an [`Ask`]: the status and body.
-async fn fetch(base: &str, ask: &Ask) -> Result<(u16, String), String> {
+async fn fetch(base: &str, ask: &Ask) -> Result<(u16, Vec<u8>), String> {
     let (url, query) = ask_request(base, ask);
     let params = web_sys::UrlSearchParams::new().map_err(|e| format!("{e:?}"))?;
     for (k, v) in &query {
@@ -233,7 +233,7 @@ async fn fetch(base: &str, ask: &Ask) -> Result<(u16, String), String> {
     if body.len() as u64 > MAX_ANSWER_BYTES {
         return Err(format!("an answer of {} bytes", body.len()));
     }
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok((status, body))
 }
 
 /// A GET through the page's `fetch` (same origin: with the sign-in cookie): the status and body.

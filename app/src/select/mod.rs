@@ -2,9 +2,10 @@
 //! a component or a grid unit; the camera flies there and the [`panel`] shows it. For an
 //! incident the server is asked for its timeline and the nearest on-duty patrols; assigning one
 //! is a command to the server, and the panel changes when the resulting event arrives, not
-//! before.
+//! before. Residents' photos of an incident come after its detail ([`photos`]).
 
 pub mod panel;
+pub mod photos;
 pub mod picking;
 
 use bevy::prelude::*;
@@ -33,7 +34,12 @@ impl Plugin for SelectPlugin {
             .add_message::<Ask>()
             .add_message::<Answer>()
             .add_message::<ServerFrame>()
-            .add_systems(Update, (select_target, take_answers, follow_events).chain().in_set(AppSystems::Select))
+            .add_systems(
+                Update,
+                (select_target, take_answers, photos::ask_photos, photos::take_photos, follow_events)
+                    .chain()
+                    .in_set(AppSystems::Select),
+            )
             .add_plugins((picking::PickingPlugin, panel::PanelPlugin));
     }
 }

@@ -14,6 +14,9 @@ use crate::map::{
 use crate::net::{MayCommand, Outbound, ServerClock};
 use crate::theme::prelude::*;
 
+/// How wide a photo is shown (two fit side by side).
+const PHOTO_WIDTH: f32 = 240.0;
+
 #[derive(Component)]
 struct Panel;
 #[derive(Component)]
@@ -225,6 +228,23 @@ fn show_panel(
                 );
                 if !s.description.is_empty() {
                     line(p, s.description.clone(), 18.0, body);
+                }
+                // What it was filed with: the service's attributes, then the photos.
+                for a in selection.detail.iter().flat_map(|d| &d.attributes) {
+                    let label = if l == Lang::Zh { &a.label_zh } else { &a.label_en };
+                    line(p, label.clone(), 16.0, body);
+                }
+                if !selection.photos.is_empty() {
+                    p.spawn(Node { flex_direction: FlexDirection::Row, column_gap: hpx(8.0), ..default() })
+                        .with_children(|row| {
+                            for photo in &selection.photos {
+                                row.spawn((
+                                    ImageNode::new(photo.clone()),
+                                    Node { width: hpx(PHOTO_WIDTH * big), ..default() },
+                                    Name::new("photo"),
+                                ));
+                            }
+                        });
                 }
                 if s.stage != IncidentStage::Closed {
                     p.spawn((Text::new(""), font(22.0), TextColor(Color::WHITE), PanelCountdown));

@@ -7,7 +7,8 @@ use std::process::Command;
 
 use gridwall::map::OrbitCamera;
 use gridwall::scene::SceneInfo;
-use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame, urlencode};
+use gridwall_testkit::photos::multipart;
+use gridwall_testkit::server::{BackgroundServer, helsinki_config, helsinki_frame};
 use gridwall_testkit::shots::Shot;
 
 /// The display binary, windowless (no X display), with `HOME` (its scene cache) in `home`.
@@ -60,13 +61,34 @@ pub fn cached_scene(home: &Path, addr: std::net::SocketAddr) -> PathBuf {
 pub fn server_with_incident(data: &Path, ix: f64, iy: f64) -> BackgroundServer {
     let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), helsinki_config(data), 1).unwrap();
     let (lon, lat) = helsinki_frame().to_wgs84(ix, iy).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description={}", urlencode("井盖破损"));
+    // As a resident's app reports it: the manhole's attributes and a photo (a magenta one, for
+    // the panel's pixels to be found).
+    let (lat, lon) = (lat.to_string(), lon.to_string());
+    let (ctype, body) = multipart(
+        &[
+            ("service_code", "manhole_damage"),
+            ("lat", &lat),
+            ("long", &lon),
+            ("description", "井盖破损"),
+            ("attribute[cover_type]", "sewage"),
+            ("attribute[fault]", "broken"),
+        ],
+        &[("media", "photo.png", "image/png", &magenta_png())],
+    );
     let res = ureq::post(format!("http://{}/open311/v2/requests.json", server.addr))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send(form)
+        .header("content-type", &ctype)
+        .send(&body[..])
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     server
+}
+
+/// A photo of one saturated colour, 320 × 240.
+pub fn magenta_png() -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(320, 240, image::Rgb([255, 0, 255]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
 }
 
 /// A server on the shipped scene with a manhole incident reported through Open311 at each local
@@ -81,7 +103,9 @@ pub fn server_with_incidents(data: &Path, points: &[(f64, f64)]) -> BackgroundSe
             let url = &url;
             scope.spawn(move || {
                 for &(lon, lat) in part {
-                    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}&description=x");
+                    let form = format!(
+                        "service_code=manhole_damage&lat={lat}&long={lon}&description=x&attribute[cover_type]=rain&attribute[fault]=missing"
+                    );
                     let res = ureq::post(url).header("content-type", "application/x-www-form-urlencoded").send(form);
                     assert_eq!(res.unwrap().status().as_u16(), 201);
                 }

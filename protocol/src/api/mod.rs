@@ -116,6 +116,20 @@ pub struct IncidentDetail {
     #[serde(default)]
     pub satisfaction: Option<u8>,
     pub timeline: Vec<TimelineStep>,
+    /// What the request was filed with beyond its description (Open311 attributes), labelled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<FiledAttribute>,
+    /// Its photos: file names under `/open311/v2/media/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+}
+
+/// One attribute a request was filed with, as a line to show (`井盖类型：污水`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiledAttribute {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
 }
 
 /// The answer to `POST /api/v1/incidents/{id}/transitions`: the incident after the step.

@@ -42,6 +42,8 @@ pub async fn detail(
         reworks: rec.case.reworks,
         satisfaction: rec.case.satisfaction,
         timeline: rec.case.timeline.clone(),
+        attributes: gridwall_city::services::describe(rec.category, &rec.case.intake.attributes),
+        photos: rec.case.intake.photos.iter().map(gridwall_city::open311::photo_file).collect(),
     }))
 }
 
