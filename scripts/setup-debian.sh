@@ -73,6 +73,13 @@ if [ ! -x "$tools/bin/pyftsubset" ]; then
   [ -x "$tools/bin/pip" ] || python3 -m venv "$tools"
   "$tools/bin/pip" install --quiet --disable-pip-version-check fonttools==4.55.3
 fi
+# Published Open311 clients the tests run against a real server (pinned in
+# tools/open311-clients/requirements.txt), in the tools environment.
+if ! "$tools/bin/python3" -c "import georeport, civicbot" 2>/dev/null; then
+  echo "setup: installing the published Open311 clients (tools/open311-clients) into $tools"
+  [ -x "$tools/bin/pip" ] || python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check -r "$here/tools/open311-clients/requirements.txt"
+fi
 if [ ! -d "$here/tools/web-test/node_modules/playwright-core" ]; then
   (cd "$here/tools/web-test" && npm ci --silent --no-audit --no-fund)
 fi

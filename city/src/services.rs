@@ -215,7 +215,10 @@ pub fn services(lang: Lang) -> Vec<Service> {
             },
             metadata: !defs(c).is_empty(),
             kind: "realtime".into(),
-            keywords: format!("{},{},{}", c.key(), c.name_zh(), c.name_en().to_lowercase()),
+            keywords: {
+                let en = c.name_en().to_lowercase();
+                if en == c.key() { format!("{},{}", c.key(), c.name_zh()) } else { format!("{},{},{en}", c.key(), c.name_zh()) }
+            },
             group: "grid".into(),
         })
         .collect()
