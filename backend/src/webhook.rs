@@ -65,31 +65,48 @@ pub struct Webhooks {
 struct Cursors {
     path: PathBuf,
     map: Mutex<BTreeMap<String, u64>>,
+    /// No file yet: every hook starts from now.
+    fresh: bool,
 }
 
 impl Cursors {
+    /// Reads the file. One that cannot be read starts every hook from the beginning of the log
+    /// kept: changes may come twice (receivers deduplicate), none is lost.
     fn load(path: PathBuf) -> Self {
         let map = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("{}: unreadable ({e}); webhooks start from now", path.display());
+            Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "{}: unreadable ({e}); webhooks deliver again from the oldest change kept",
+                    path.display()
+                );
                 BTreeMap::new()
             }),
-            Err(_) => BTreeMap::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => {
+                tracing::warn!("{}: {e}; webhooks deliver again from the oldest change kept", path.display());
+                BTreeMap::new()
+            }
         };
-        Self { path, map: Mutex::new(map) }
+        let fresh = !path.exists();
+        Self { path, map: Mutex::new(map), fresh }
     }
 
-    fn get(&self, name: &str) -> Option<u64> {
-        self.map.lock().expect("cursors").get(name).copied()
+    /// A hook's place: where the file left it; for a hook new to the file, now (it wants what
+    /// changes from here on); for every hook of an unreadable file, the start.
+    fn get(&self, name: &str, now: u64) -> u64 {
+        let map = self.map.lock().expect("cursors");
+        map.get(name).copied().unwrap_or(if self.fresh || !map.is_empty() { now } else { 0 })
     }
 
-    /// Notes a hook's place and writes the file (beside, then renamed over).
+    /// Notes a hook's place and writes the file (beside, then renamed over, under the lock:
+    /// hooks take turns).
     fn set(&self, name: &str, seq: u64) {
-        let json = {
-            let mut map = self.map.lock().expect("cursors");
-            map.insert(name.to_owned(), seq);
-            serde_json::to_vec_pretty(&*map).expect("a map of numbers")
-        };
+        let mut map = self.map.lock().expect("cursors");
+        if map.get(name) == Some(&seq) {
+            return;
+        }
+        map.insert(name.to_owned(), seq);
+        let json = serde_json::to_vec_pretty(&*map).expect("a map of numbers");
         let tmp = self.path.with_extension("tmp");
         let written = std::fs::File::create(&tmp)
             .and_then(|mut f| std::io::Write::write_all(&mut f, &json).and_then(|()| f.sync_all()))
@@ -123,9 +140,17 @@ fn delivers(backend: &Backend) -> bool {
     backend.bus.as_ref().is_none_or(|b| b.role() == gridwall_bus::Role::Leader)
 }
 
-async fn run(backend: &Arc<Backend>, hook: &Hook, cursors: &Cursors, config: &Webhooks) {
+async fn run(backend: &Arc<Backend>, hook: &Hook, cursors: &Arc<Cursors>, config: &Webhooks) {
     let mut shutdown = backend.shutdown.clone();
-    let mut cursor = cursors.get(&hook.name).unwrap_or_else(|| backend.live().last_seq());
+    let now = backend.live().last_seq();
+    let mut cursor = cursors.get(&hook.name, now);
+    // The file write blocks: off the async threads.
+    let save = |seq: u64| {
+        let (cursors, name) = (cursors.clone(), hook.name.clone());
+        async move {
+            let _ = tokio::task::spawn_blocking(move || cursors.set(&name, seq)).await;
+        }
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(ATTEMPT_TIMEOUT))
         .http_status_as_error(false)
@@ -162,47 +187,72 @@ async fn run(backend: &Arc<Backend>, hook: &Hook, cursors: &Cursors, config: &We
             warned_gap = true;
         }
         for event in page {
-            if let Some(delivery) = delivery(backend, hook, &event, &config.base_url).await {
-                let body = serde_json::to_vec(&delivery).expect("a delivery serializes");
-                if !deliver(&agent, hook, &delivery, body, config.retry, &mut shutdown).await {
-                    return;
+            let made = match delivery(backend, hook, &event, &config.base_url).await {
+                Ok(made) => made,
+                Err(e) => {
+                    // The store or the frame failed: the same event again after a wait.
+                    tracing::warn!("webhook {}: event {}: {e}", hook.name, event.seq);
+                    tokio::select! {
+                        () = tokio::time::sleep(config.retry.max(POLL)) => break,
+                        _ = shutdown.changed() => return,
+                    }
                 }
+            };
+            if let Some(delivery) = made {
+                let body = serde_json::to_vec(&delivery).expect("a delivery serializes");
+                match deliver(backend, &agent, hook, &delivery, body, config.retry, &mut shutdown).await {
+                    Sent::Taken => {}
+                    Sent::Stopped => return,
+                    // No longer the server that delivers: the new one goes on from its place.
+                    Sent::Demoted => break,
+                }
+                cursor = event.seq;
+                save(cursor).await;
+            } else {
+                cursor = event.seq;
             }
-            cursor = event.seq;
-            cursors.set(&hook.name, cursor);
         }
+        save(cursor).await;
     }
 }
 
-/// The delivery an event makes (none for events that are not a request's).
-async fn delivery(backend: &Arc<Backend>, hook: &Hook, event: &Event, base_url: &str) -> Option<WebhookDelivery> {
+/// How a delivery ended.
+enum Sent {
+    Taken,
+    Stopped,
+    Demoted,
+}
+
+/// The delivery an event makes (none for events that are not a request's, or for an incident
+/// the store does not have); an error when the store or the frame failed (try again).
+async fn delivery(
+    backend: &Arc<Backend>,
+    hook: &Hook,
+    event: &Event,
+    base_url: &str,
+) -> Result<Option<WebhookDelivery>, String> {
     let (kind, id, stage) = match &event.kind {
         EventKind::IncidentOpened { incident } => ("opened", incident.id, Some(incident.stage)),
         EventKind::IncidentChanged { incident, .. } => ("changed", incident.id, Some(incident.stage)),
         EventKind::IncidentEscalated { incident, .. } => ("escalated", *incident, None),
-        EventKind::PatrolLeftGrid { .. } => return None,
+        EventKind::PatrolLeftGrid { .. } => return Ok(None),
     };
-    let rec = match backend.incident(id).await {
-        Ok(Some(rec)) => rec,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::warn!("webhook {}: incident {id}: {e}", hook.name);
-            return None;
-        }
+    let Some(rec) = backend.incident(id).await.map_err(|e| format!("incident {id}: {e}"))? else {
+        return Ok(None);
     };
     let zone = backend.live().utc_offset_ms;
     let media = format!("{base_url}/open311/v2/media");
     let request = backend
         .with_frame(|f| Ok::<_, gridwall_scene::coords::CoordError>(request_out(&rec, f, Lang::Zh, zone, &media)))
-        .ok()?;
-    Some(WebhookDelivery {
+        .map_err(|e| e.to_string())?;
+    Ok(Some(WebhookDelivery {
         id: format!("{}-{}", backend.manifest.name, event.seq),
         event: kind.to_owned(),
         seq: event.seq,
         time: format_time(event.time_ms),
         stage: stage.unwrap_or(rec.case.stage).key().to_owned(),
         service_request: redact(request, hook.text, hook.photos),
-    })
+    }))
 }
 
 /// The signature of a body sent at `timestamp` (seconds since the Unix epoch):
@@ -222,18 +272,23 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Sends one delivery until the receiver takes it (2xx); `false` when the server stops first.
+/// Sends one delivery until the receiver takes it (2xx), the server stops, or it no longer
+/// delivers.
 async fn deliver(
+    backend: &Backend,
     agent: &ureq::Agent,
     hook: &Hook,
     delivery: &WebhookDelivery,
     body: Vec<u8>,
     first_wait: Duration,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> bool {
+) -> Sent {
     let body = Arc::new(body);
     let mut wait = first_wait.max(Duration::from_millis(1));
     for attempt in 1u32.. {
+        if !delivers(backend) {
+            return Sent::Demoted;
+        }
         let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let (agent, url, body, sig) =
             (agent.clone(), hook.url.clone(), body.clone(), signature(&hook.secret, timestamp, &body));
@@ -252,7 +307,7 @@ async fn deliver(
         })
         .await;
         match sent {
-            Ok(Ok(status)) if (200..300).contains(&status) => return true,
+            Ok(Ok(status)) if (200..300).contains(&status) => return Sent::Taken,
             Ok(Ok(status)) => {
                 tracing::warn!("webhook {}: {} answered {status} (attempt {attempt})", hook.name, delivery.id);
             }
@@ -261,7 +316,7 @@ async fn deliver(
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return false,
+            _ = shutdown.changed() => return Sent::Stopped,
         }
         wait = (wait * 2).min(MAX_BACKOFF);
     }
@@ -292,13 +347,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("webhooks.json");
         let c = Cursors::load(path.clone());
-        assert_eq!(c.get("a"), None);
+        assert_eq!(c.get("a", 500), 500, "no file: from now");
         c.set("a", 41);
         c.set("b", 7);
         c.set("a", 42);
         let again = Cursors::load(path.clone());
-        assert_eq!((again.get("a"), again.get("b")), (Some(42), Some(7)));
+        assert_eq!((again.get("a", 500), again.get("b", 500)), (42, 7));
+        assert_eq!(again.get("c", 500), 500, "a hook new to the file: from now");
         std::fs::write(&path, b"{broken").unwrap();
-        assert_eq!(Cursors::load(path).get("a"), None, "an unreadable file starts from now");
+        assert_eq!(Cursors::load(path).get("a", 500), 0, "an unreadable file: from the oldest change kept");
     }
 }

@@ -480,7 +480,10 @@ mod tests {
                 vec![("service_code", "noise"), ("lat", "36.88"), ("long", "118.79")],
                 "long: (118.79, 36.88) lies outside the scene",
             ),
-            (vec![("service_code", "noise"), ("lat", "60.17"), ("long", "24.94")], "attribute[source]: required"),
+            (
+                vec![("service_code", "manhole_damage"), ("lat", "60.17"), ("long", "24.94")],
+                "attribute[cover_type]: required",
+            ),
             (
                 vec![("service_code", "dispute"), ("lat", "60.17"), ("long", "24.94"), ("media_url", "file:///etc")],
                 "media_url: not an http",

@@ -8,6 +8,7 @@
 //! * [`world`]: a scene at run time: indexed components, grids, patrols, incidents, queries.
 //! * [`access`]: roles, the caller of a request, the audit trail's entries.
 //! * [`ingest`]: validation of position batches and Open311 `GeoReport` v2 requests.
+//! * [`fields`]: an Open311 request body (form or JSON) as bounded fields.
 //! * [`services`]: the services requests are filed under, their definitions and attributes.
 //! * [`photo`]: residents' photos checked and stripped of their metadata.
 //! * [`open311`]: an incident as the public sees it through Open311, with its public steps.
@@ -26,6 +27,7 @@
 pub mod access;
 pub mod area;
 pub mod command;
+pub mod fields;
 pub mod index;
 pub mod ingest;
 pub mod open311;

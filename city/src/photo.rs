@@ -100,9 +100,11 @@ fn decode(bytes: &[u8], format: image::ImageFormat) -> Result<(u32, u32), PhotoE
     Ok((img.width(), img.height()))
 }
 
-/// A JPEG without metadata: segments copied from the start to the end of the image (`EOI`),
-/// except APP1 (EXIF, XMP), APP3–APP13 and APP15 (IPTC, makers' blocks), APP2 other than an
-/// ICC profile, and comments; the orientation, if not upright, as a minimal EXIF block.
+/// A JPEG without metadata: from the start to the end of the image (`EOI`), only the segments
+/// decoding needs (frames, Huffman and quantisation tables, scans, restart intervals and the
+/// number of lines, an ICC profile, Adobe's colour transform, JFIF's header without its
+/// thumbnail); EXIF, XMP, IPTC, makers' blocks, comments and unknown segments go. The
+/// orientation, if not upright, stays as a minimal EXIF block.
 fn strip_jpeg(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
     let bad = |m: &str| PhotoError::Damaged("JPEG", m.to_owned());
     // The kept segments and scans after SOI (the orientation goes in when done).
@@ -138,20 +140,23 @@ fn strip_jpeg(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
             return Err(bad("a segment runs past the end"));
         }
         let body = &data[i + 2..i + len];
-        let keep = match code {
+        // Only what decoding needs: frames, tables, scans, restart intervals, an ICC profile
+        // (colours), Adobe's colour transform, and JFIF without its thumbnail.
+        match code {
             0xE1 => {
                 if let Some(o) = exif_orientation(body) {
                     orientation = o;
                 }
-                false
             }
-            0xE2 => body.starts_with(b"ICC_PROFILE\0"),
-            0xE0 | 0xEE => true,
-            0xE3..=0xEF | 0xFE => false,
-            _ => true,
-        };
-        if keep {
-            out.extend_from_slice(&data[i - 2..i + len]);
+            0xE0 if body.starts_with(b"JFIF\0") && body.len() >= 14 => {
+                out.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
+                out.extend_from_slice(&body[..12]);
+                out.extend_from_slice(&[0, 0]);
+            }
+            0xE2 if body.starts_with(b"ICC_PROFILE\0") => out.extend_from_slice(&data[i - 2..i + len]),
+            0xEE if body.starts_with(b"Adobe") && body.len() <= 12 => out.extend_from_slice(&data[i - 2..i + len]),
+            0xC0..=0xC7 | 0xC9..=0xCF | 0xDA..=0xDD => out.extend_from_slice(&data[i - 2..i + len]),
+            _ => {}
         }
         i += len;
         if code == 0xDA {

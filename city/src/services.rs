@@ -217,7 +217,11 @@ pub fn services(lang: Lang) -> Vec<Service> {
             kind: "realtime".into(),
             keywords: {
                 let en = c.name_en().to_lowercase();
-                if en == c.key() { format!("{},{}", c.key(), c.name_zh()) } else { format!("{},{},{en}", c.key(), c.name_zh()) }
+                if en == c.key() {
+                    format!("{},{}", c.key(), c.name_zh())
+                } else {
+                    format!("{},{},{en}", c.key(), c.name_zh())
+                }
             },
             group: "grid".into(),
         })
@@ -307,6 +311,8 @@ pub fn check_attributes<'a>(
     let defs = defs(category);
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (n, (code, value)) in submitted.into_iter().enumerate() {
+        let code: String = code.chars().take(crate::fields::MAX_CODE).collect();
+        let code = code.as_str();
         let field = format!("attribute[{code}]");
         let bad = |m: String| IngestError::new(None, &field, m);
         if n >= MAX_ATTRIBUTE_FIELDS {

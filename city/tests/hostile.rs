@@ -1,7 +1,8 @@
-//! Hostile bodies for the server's two intake parsers: position batches (devices) and Open311
-//! requests (forms and JSON from citizens' apps). Thousands of mutations of valid bodies
+//! Hostile bodies for the server's intake parsers: position batches (devices), Open311 requests
+//! (forms and JSON from citizens' apps) and residents' photos. Thousands of mutations of valid bodies
 //! (millions with `GRIDWALL_FUZZ_CASES`): no panic, and no memory held far beyond the body.
 
+use gridwall_city::fields::{form_fields, json_fields};
 use gridwall_city::ingest::{parse_positions, parse_request};
 use gridwall_scene::SceneManifest;
 use gridwall_testkit::fuzz::{Counting, Mutator, cases, peak_during};
@@ -49,18 +50,31 @@ fn mutated_open311_requests_neither_panic_nor_bloat() {
     for _ in 0..cases() {
         let body = m.next_input();
         let (ok, peak) = peak_during(|| {
-            // As the server reads them: a JSON object flattened to strings, or a form.
-            let fields: Option<Vec<(String, String)>> = if body.first() == Some(&b'{') {
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).ok().map(|v| {
-                    v.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
-                })
-            } else {
-                serde_urlencoded::from_bytes(&body).ok()
-            };
+            // As the server reads them: a JSON object flattened to fields, or a form.
+            let fields = if body.first() == Some(&b'{') { json_fields(&body) } else { form_fields(&body) }.ok();
             fields.is_some_and(|f| parse_request(&f, &frame, bounds).is_ok())
         });
         accepted += usize::from(ok);
         assert!(peak <= allowed(body.len()), "{peak} bytes for {:?}", String::from_utf8_lossy(&body));
     }
     assert!(accepted > 0, "some mutations stay valid");
+}
+
+#[test]
+fn mutated_photos_neither_panic_nor_come_out_malformed() {
+    let jpeg = gridwall_testkit::photos::jpeg_with_metadata(6);
+    let png = gridwall_testkit::photos::png(12, 9);
+    let mut m = Mutator::new(13, vec![jpeg, png]);
+    let mut accepted = 0;
+    for _ in 0..cases() / 10 {
+        let photo = m.next_input();
+        if let Ok(clean) = gridwall_city::photo::clean(None, &photo) {
+            accepted += 1;
+            assert_eq!(gridwall_city::photo::sniff(&clean.bytes), Some(clean.mime), "a kept photo is what it says");
+            if clean.mime == "image/jpeg" {
+                assert!(clean.bytes.ends_with(&[0xFF, 0xD9]), "nothing after the image's end");
+            }
+        }
+    }
+    assert!(accepted > 0, "some mutations stay images: the cleaner was really exercised");
 }

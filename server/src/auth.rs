@@ -1,7 +1,9 @@
 //! Tokens: the file `serve --auth FILE` checks requests against, and
 //! `gridwall-server token add`, which adds one. A token is a random secret shown once; the
 //! file keeps only its SHA-256, the holder's name (the actor of their commands), the role and,
-//! for a device, its patrol ids.
+//! for a device, its patrol ids; for a token with a webhook (`token webhook`), its URL and the
+//! secret deliveries are signed with, in clear (the server needs it: keep the file private; it
+//! is written readable by its owner only).
 //!
 //! ```toml
 //! [[token]]

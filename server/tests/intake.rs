@@ -101,6 +101,15 @@ fn service_definitions_come_in_both_formats_and_requests_are_checked_against_the
         assert_eq!(st, 400, "{extra}: {b}");
         assert_eq!(b[0]["field"], field, "{b}");
     }
+    // Bodies that would make more fields than a request has, or are larger than bodies may be.
+    let many = format!(
+        r#"{{"service_code":"garbage","lat":{lat},"long":{lon},"attribute":{{"waste":[{}]}}}}"#,
+        vec!["\"bulky\""; 200].join(",")
+    );
+    let (st, b) = s.post_raw("/open311/v2/requests.json", "application/json", many.as_bytes());
+    assert_eq!((st, b[0]["field"].as_str()), (400, Some("body")), "{b}");
+    let huge = format!("service_code=garbage&description={}", "x".repeat(9 << 20));
+    assert_eq!(s.post_raw("/open311/v2/requests.json", "application/x-www-form-urlencoded", huge.as_bytes()).0, 413);
     assert_eq!(s.get("/open311/v2/requests.json").1, serde_json::json!([]));
     // Valid ones, as a form (a list's values repeated) and as JSON: kept with the case.
     let id = s.open_request_with(
@@ -197,8 +206,11 @@ fn photos_round_trip(configure: impl FnOnce(&mut gridwall_server::config::ServeC
     assert_eq!(get(&s, Some(&t.viewer), "/open311/v2/media/../../etc/passwd").0, 404);
     assert_eq!(get(&s, Some(&t.viewer), &format!("/open311/v2/media/{}.jpg", "0".repeat(64))).0, 404);
 
-    // Refused: a file that lies about its type, one that is no image, one too large, too many.
+    // Refused: no token (before the body is read), a file that lies about its type, one that is
+    // no image, one too large, too many.
     let before = count(&s, &t.viewer);
+    let (ctype, body) = multipart(&place, &[("media", "a.jpg", "image/jpeg", &jpeg)]);
+    assert_eq!(call_with("POST", &s.url("/open311/v2/requests.json"), None, &ctype, &body).0, 401);
     let (st, b) = post(&place, &[("media", "x.png", "image/png", &jpeg)]);
     assert_eq!(st, 415, "{b}");
     assert!(

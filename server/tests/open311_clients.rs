@@ -50,7 +50,10 @@ fn published_clients_read_both_formats_and_file_a_request() {
     assert!(services.contains(&serde_json::json!(["manhole_damage", "井盖破损丢失", "true"])), "{services:?}");
     assert!(services.contains(&serde_json::json!(["dispute", "矛盾纠纷", "false"])));
     let definition = j["definition"].as_array().unwrap();
-    assert_eq!(definition[0][0..5], serde_json::json!(["cover_type", "singlevaluelist", "true", "1", "井盖类型"]).as_array().unwrap()[..]);
+    assert_eq!(
+        definition[0].as_array().unwrap()[..5],
+        serde_json::json!(["cover_type", "singlevaluelist", "true", "1", "井盖类型"]).as_array().unwrap()[..]
+    );
     assert_eq!(definition[0][5][0], serde_json::json!(["rain", "雨水"]));
     assert_eq!(j["requests"], serde_json::json!([first.to_string(), created.to_string()]));
     let one = &j["one"];

@@ -62,7 +62,7 @@ for fmt in ("json", "xml"):
     services = as_list(g.get_service_list())
     definition = g.get_service_definition("manhole_damage")
     if fmt == "xml":
-        definition = definition["service_definition"]
+        definition = definition.get("service_definition", definition)
         attributes = as_list((definition.get("attributes") or {}).get("attribute"))
         for a in attributes:
             a["values"] = as_list((a.get("values") or {}).get("value"))

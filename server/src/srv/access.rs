@@ -42,6 +42,9 @@ pub struct Access {
     pub connections: Arc<Connections>,
     /// Whether the sign-in cookie is marked `Secure` (the server speaks TLS).
     pub secure_cookies: bool,
+    /// Where outsiders reach the server (`public_url`): the start of the addresses it gives
+    /// (photos, the discovery document); else the `Host` the client used.
+    pub public_url: Option<String>,
 }
 
 /// The web display's sign-in cookie.

@@ -99,13 +99,8 @@ pub fn router(backend: Arc<Backend>, max_body: usize, access: Access) -> Router 
         .route("/api/v1/replay/patrols.geojson", get(replay::patrols_geojson))
         .route("/api/v1/replay/incidents.geojson", get(replay::incidents_geojson))
         .route("/api/v1/replay/incidents.csv", get(replay::incidents_csv))
-        .route(
-            "/open311/v2/{name}",
-            get(open311::get_resource)
-                .post(open311::post_resource)
-                // A request with photos may be larger than other bodies.
-                .layer(DefaultBodyLimit::max(max_body.max(photos::MAX_UPLOAD))),
-        )
+        // (Open311's POST reads its body itself: a request with photos may be larger.)
+        .route("/open311/v2/{name}", get(open311::get_resource).post(open311::post_resource))
         .route("/open311/v2/requests/{id}", get(open311::one))
         .route("/open311/v2/services/{code}", get(open311::definition))
         .route("/open311/v2/media/{file}", get(photos::serve))
@@ -159,6 +154,7 @@ pub async fn run(
         request_timeout: std::time::Duration::from_secs_f64(config.request_timeout_s),
         connections: Arc::default(),
         secure_cookies: tls.is_some(),
+        public_url: config.public_url.clone(),
     };
     let bus = match &config.bus {
         Some(url) => {
@@ -179,6 +175,11 @@ pub async fn run(
     let hooks = access.tokens.as_ref().map(|t| t.webhooks(config.open311_public_text)).unwrap_or_default();
     if !hooks.is_empty() {
         tracing::info!("{} webhooks", hooks.len());
+        if config.public_url.is_none() && addr.ip().is_unspecified() {
+            tracing::warn!(
+                "webhooks: photo addresses will name {addr}; set public_url to where outsiders reach this server"
+            );
+        }
         let scheme = if tls.is_some() { "https" } else { "http" };
         tasks.extend(gridwall_backend::webhook::spawn(
             &backend,

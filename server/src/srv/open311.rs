@@ -21,8 +21,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
@@ -31,9 +30,9 @@ use gridwall_city::access::{Caller, Permission};
 use gridwall_city::command::Command;
 use gridwall_city::ingest;
 use gridwall_city::open311 as open311_out;
-use gridwall_city::services;
 use gridwall_city::state::Refusal;
 use gridwall_city::world::IncidentRec;
+use gridwall_city::{fields, services};
 use gridwall_protocol::api::open311::{
     self, Discovery, Endpoint, Lang, RequestCreated, ServiceDefinition, ServiceRequest,
 };
@@ -42,7 +41,7 @@ use gridwall_scene::coords::CoordError;
 use gridwall_store::history::incidents::RequestQuery;
 
 use super::access::{Access, Who};
-use super::error::{ApiError, ApiResult, Format, media_type, parse_json, time_param, xml};
+use super::error::{ApiError, ApiResult, Format, media_type, time_param, xml};
 use super::photos;
 
 /// Most ids one `service_request_id=` query may name.
@@ -56,9 +55,12 @@ fn shown(r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest 
     open311_out::redact(r, access.open311_public_text || reader, reader)
 }
 
-/// This server as the client reached it (`http://host:port`; a proxy in front says so in
-/// `Host`).
+/// This server as outsiders reach it: `public_url` if configured, else as the client reached it
+/// (`http://host:port`; a proxy in front says so in `Host`).
 fn base_url(headers: &HeaderMap, access: &Access) -> String {
+    if let Some(url) = &access.public_url {
+        return url.clone();
+    }
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -189,42 +191,46 @@ fn discovery_answer(backend: &Backend, headers: &HeaderMap, access: &Access, for
 /// `POST /open311/v2/requests.{json,xml}`.
 pub async fn post_resource(
     who: Who,
+    Extension(access): Extension<Arc<Access>>,
     State(backend): State<Arc<Backend>>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Response> {
     let (format, base) = resource(&name, &["services", "requests", "discovery"])?;
     if base != "requests" {
         return Err(ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "method", format!("{name} is read only"))
             .open311_as(format));
     }
-    create(who, &backend, &headers, body, format).await.map_err(|e| e.open311_as(format))
+    create(who, &backend, (&headers, &access), body, format).await.map_err(|e| e.open311_as(format))
 }
 
 fn crs_error(e: &CoordError) -> ApiError {
     ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "crs", e.to_string())
 }
 
-/// Most fields one request body may hold.
-const MAX_FIELDS: usize = 128;
-
 async fn create(
     who: Who,
     backend: &Arc<Backend>,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    (headers, access): (&HeaderMap, &Access),
+    body: Body,
     format: Format,
 ) -> ApiResult<Response> {
+    // The caller first: the body is read only for those who may send one.
     who.check_command(Permission::Intake, backend, "open311 request", || "a new request".into())?;
-    let body = body?;
-    let (fields, uploads) = match media_type(headers).as_deref() {
-        Some("application/json") => (json_fields(&body)?, Vec::new()),
-        Some("application/x-www-form-urlencoded") => {
-            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| ApiError::bad_request("body", format!("malformed form: {e}")))?;
-            (fields, Vec::new())
-        }
+    let kind = media_type(headers);
+    // Photos make a request larger than other bodies may be.
+    let limit = if kind.as_deref() == Some("multipart/form-data") {
+        access.max_body.max(photos::MAX_UPLOAD)
+    } else {
+        access.max_body
+    };
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, "body", format!("larger than {limit} bytes, or cut short"))
+    })?;
+    let (fields, uploads) = match kind.as_deref() {
+        Some("application/json") => (fields::json_fields(&body)?, Vec::new()),
+        Some("application/x-www-form-urlencoded") => (fields::form_fields(&body)?, Vec::new()),
         Some("multipart/form-data") => photos::read_multipart(headers, body).await?,
         other => {
             let message = format!(
@@ -235,9 +241,6 @@ async fn create(
             return Err(ApiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", message));
         }
     };
-    if fields.len() > MAX_FIELDS {
-        return Err(ApiError::bad_request("body", format!("more than {MAX_FIELDS} fields")));
-    }
     let field = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v);
     check_jurisdiction(backend, field("jurisdiction_id"), format)?;
     let bounds = backend.manifest.bounds.local;
@@ -264,33 +267,6 @@ async fn create(
             service_request_id: id.to_string(), service_notice: "已受理".into(), account_id: None
         }];
     Ok(answer(format, StatusCode::CREATED, &created, |c| open311::xml::created(c)))
-}
-
-/// A JSON request's fields as strings, in order; `attribute` may be an object of codes to a
-/// value or a list of values (as `attribute[code]` fields).
-fn json_fields(body: &[u8]) -> ApiResult<Vec<(String, String)>> {
-    let v: serde_json::Map<String, serde_json::Value> = parse_json(body)?;
-    let text = |v: serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-    let mut out = Vec::with_capacity(v.len());
-    for (k, v) in v {
-        match (k.as_str(), v) {
-            ("attribute", serde_json::Value::Object(attrs)) => {
-                for (code, value) in attrs {
-                    match value {
-                        serde_json::Value::Array(values) => {
-                            out.extend(values.into_iter().map(|v| (format!("attribute[{code}][]"), text(v))));
-                        }
-                        value => out.push((format!("attribute[{code}]"), text(value))),
-                    }
-                }
-            }
-            (_, v) => out.push((k, text(v))),
-        }
-        if out.len() > MAX_FIELDS {
-            return Err(ApiError::bad_request("body", format!("more than {MAX_FIELDS} fields")));
-        }
-    }
-    Ok(out)
 }
 
 async fn list(

@@ -23,7 +23,8 @@ use super::error::{ApiError, ApiResult};
 /// Longest text field of a multipart request (the description is the longest: 4,000
 /// characters of up to 4 bytes).
 const MAX_TEXT_FIELD: u64 = 16 * 1024;
-/// Most parts one multipart request may have.
+/// Most parts one multipart request may have (its text fields are also held to
+/// `gridwall_city::fields::MAX_FIELDS`).
 const MAX_PARTS: usize = 64;
 /// The largest multipart request: every photo at its largest, and the fields.
 pub const MAX_UPLOAD: usize = MAX_PHOTOS * MAX_PHOTO_BYTES + (1 << 20);
@@ -54,12 +55,16 @@ pub async fn read_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<(Vec<
         }
         let name = part.name().unwrap_or_default().chars().take(200).collect::<String>();
         let is_photo = matches!(name.as_str(), "media" | "media[]" | "photo") || part.file_name().is_some();
+        let declared = part.content_type().map(ToString::to_string);
         if is_photo {
+            let data = part.bytes().await.map_err(|e| multipart_error(&e))?;
+            // A form's file input left empty sends a part with no bytes.
+            if data.is_empty() {
+                continue;
+            }
             if uploads.len() == MAX_PHOTOS {
                 return Err(ApiError::bad_request("media", format!("at most {MAX_PHOTOS} photos")));
             }
-            let declared = part.content_type().map(ToString::to_string);
-            let data = part.bytes().await.map_err(|e| multipart_error(&e))?;
             if data.len() > MAX_PHOTO_BYTES {
                 return Err(photo_error(&PhotoError::TooLarge));
             }
@@ -96,18 +101,24 @@ fn photo_error(e: &PhotoError) -> ApiError {
     ApiError::status(status, "media", e.to_string())
 }
 
+/// Requests whose photos are being decoded at once (each photo may take up to 256 MB while it
+/// is: more would wait).
+static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Checks and cleans the photos (off the async threads: each is decoded once), then stores
 /// them; what the case will list.
 pub async fn keep(backend: &Arc<Backend>, uploads: Vec<Upload>) -> ApiResult<Vec<Photo>> {
     if uploads.is_empty() {
         return Ok(Vec::new());
     }
+    let turn = DECODING.acquire().await.expect("never closed");
     let cleaned = tokio::task::spawn_blocking(move || {
         uploads.iter().map(|u| photo::clean(u.declared.as_deref(), &u.data)).collect::<Result<Vec<_>, _>>()
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     .map_err(|e| photo_error(&e))?;
+    drop(turn);
     let mut photos = Vec::with_capacity(cleaned.len());
     for c in cleaned {
         let id = hex(&Sha256::digest(&c.bytes));
