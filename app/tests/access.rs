@@ -20,7 +20,8 @@ fn a_wall_shows_the_city_with_its_viewer_token_and_says_why_without_one() {
     let server = BackgroundServer::start("127.0.0.1:0".parse().unwrap(), config, 1).unwrap();
     let (ix, iy) = (150.0, -200.0);
     let (lon, lat) = helsinki_frame().to_wgs84(ix, iy).unwrap();
-    let form = format!("service_code=manhole_damage&lat={lat}&long={lon}");
+    let form =
+        format!("service_code=manhole_damage&lat={lat}&long={lon}&attribute[cover_type]=rain&attribute[fault]=missing");
     let url = format!("http://{}/open311/v2/requests.json", server.addr);
     let (status, body) =
         call_with("POST", &url, Some(&tokens.intake), "application/x-www-form-urlencoded", form.as_bytes());
