@@ -121,7 +121,7 @@ pub async fn keep(backend: &Arc<Backend>, uploads: Vec<Upload>) -> ApiResult<Vec
     drop(turn);
     let mut photos = Vec::with_capacity(cleaned.len());
     for c in cleaned {
-        let id = hex(&Sha256::digest(&c.bytes));
+        let id = crate::auth::hex(&Sha256::digest(&c.bytes));
         let bytes = u32::try_from(c.bytes.len()).unwrap_or(u32::MAX);
         let (mime, width, height) = (c.mime.to_owned(), c.width, c.height);
         backend
@@ -131,14 +131,6 @@ pub async fn keep(backend: &Arc<Backend>, uploads: Vec<Upload>) -> ApiResult<Vec
         photos.push(Photo { id, mime, bytes, width, height });
     }
     Ok(photos)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// `GET /open311/v2/media/{id}.{jpg,png}`: a stored photo, to the reader roles.
