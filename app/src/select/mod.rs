@@ -27,6 +27,7 @@ pub struct SelectPlugin;
 impl Plugin for SelectPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Selection>()
+            .init_resource::<photos::Decoding>()
             .init_resource::<GridMap>()
             .init_resource::<Lang>()
             .add_message::<Select>()
@@ -36,7 +37,14 @@ impl Plugin for SelectPlugin {
             .add_message::<ServerFrame>()
             .add_systems(
                 Update,
-                (select_target, take_answers, photos::ask_photos, photos::take_photos, follow_events)
+                (
+                    select_target,
+                    take_answers,
+                    photos::ask_photos,
+                    photos::take_photos,
+                    photos::finish_photos,
+                    follow_events,
+                )
                     .chain()
                     .in_set(AppSystems::Select),
             )

@@ -1,5 +1,5 @@
 //! A selected incident's photos (residents' uploads through Open311) in its panel: asked for
-//! once its detail lists them (the first [`MAX_SHOWN`]), decoded, turned upright by their
+//! once its detail lists them (the first [`MAX_SHOWN`]), decoded off the frame, turned upright by their
 //! orientation tag, cut down to [`MAX_SIDE`] pixels (a phone's 12-megapixel photo would be a
 //! texture larger than WebGL2 promises) and kept with the selection, which the panel shows.
 //! The server serves photos to the reader roles only: a wall's viewer token may see them.
@@ -9,6 +9,7 @@ use std::io::Cursor;
 use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 
 use crate::map::{Selection, Target};
 use crate::net::{Answer, Ask};
@@ -34,22 +35,28 @@ pub fn ask_photos(mut selection: ResMut<Selection>, mut asks: MessageWriter<Ask>
     selection.photos_asked = true;
 }
 
-/// Takes the photos the server sent for the selected incident.
+/// Photos being decoded off the frame (a wall keeps drawing meanwhile): the incident, the
+/// file, the decoding.
+#[derive(Resource, Default)]
+pub struct Decoding(Vec<(u64, String, Task<Result<Image, String>>)>);
+
+/// Takes the photos the server sent for the selected incident and starts decoding them.
 pub fn take_photos(
     mut answers: MessageReader<Answer>,
     mut selection: ResMut<Selection>,
-    mut images: Option<ResMut<Assets<Image>>>,
+    mut decoding: ResMut<Decoding>,
     lang: Res<Lang>,
 ) {
     for a in answers.read() {
         let Some(Target::Incident(selected)) = selection.target else { continue };
         match a {
-            Answer::Photo { incident, file, bytes } if *incident == selected => match (decode(bytes), &mut images) {
-                (Ok(image), Some(images)) => selection.photos.push(images.add(image)),
-                // (A display without rendering, as in tests, keeps no images.)
-                (Ok(_), None) => {}
-                (Err(e), _) => warn!("photo {file} of incident {incident}: {e}"),
-            },
+            Answer::Photo { incident, file, bytes } if *incident == selected => {
+                let bytes = bytes.clone();
+                let task = AsyncComputeTaskPool::get().spawn(async move { decode(&bytes) });
+                decoding.0.push((*incident, file.clone(), task));
+                // Answered once decoded.
+                continue;
+            }
             Answer::Failed { ask: Ask::Photo { incident, .. }, error } if *incident == selected => {
                 selection.note = Some(format!("{}{error}", lang.pick("照片加载失败：", "photo failed: ")));
             }
@@ -57,6 +64,44 @@ pub fn take_photos(
         }
         selection.asked = selection.asked.saturating_sub(1);
     }
+}
+
+/// Shows the photos decoded since the last frame (of the incident still selected, up to
+/// [`MAX_SHOWN`]: an answer to an earlier selection of it may come late).
+pub fn finish_photos(
+    mut decoding: ResMut<Decoding>,
+    mut selection: ResMut<Selection>,
+    mut images: Option<ResMut<Assets<Image>>>,
+) {
+    if decoding.0.is_empty() {
+        return;
+    }
+    let selected = match selection.target {
+        Some(Target::Incident(id)) => Some(id),
+        _ => None,
+    };
+    let mut still = Vec::new();
+    for (incident, file, mut task) in decoding.0.drain(..) {
+        let Some(done) = block_on(poll_once(&mut task)) else {
+            if selected == Some(incident) {
+                still.push((incident, file, task));
+            }
+            continue;
+        };
+        if selected != Some(incident) {
+            continue;
+        }
+        match (done, &mut images) {
+            (Ok(image), Some(images)) if selection.photos.len() < MAX_SHOWN => {
+                selection.photos.push(images.add(image));
+            }
+            // (A display without rendering, as in tests, keeps no images.)
+            (Ok(_), _) => {}
+            (Err(e), _) => warn!("photo {file} of incident {incident}: {e}"),
+        }
+        selection.asked = selection.asked.saturating_sub(1);
+    }
+    decoding.0 = still;
 }
 
 /// A JPEG or PNG as a texture: upright, at most [`MAX_SIDE`] pixels a side.
