@@ -65,37 +65,32 @@ pub struct Webhooks {
 struct Cursors {
     path: PathBuf,
     map: Mutex<BTreeMap<String, u64>>,
-    /// No file yet: every hook starts from now.
-    fresh: bool,
+    /// The file was there but could not be read: every hook starts from the oldest change kept.
+    lost: bool,
 }
 
 impl Cursors {
     /// Reads the file. One that cannot be read starts every hook from the beginning of the log
     /// kept: changes may come twice (receivers deduplicate), none is lost.
     fn load(path: PathBuf) -> Self {
-        let map = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(
-                    "{}: unreadable ({e}); webhooks deliver again from the oldest change kept",
-                    path.display()
-                );
-                BTreeMap::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                tracing::warn!("{}: {e}; webhooks deliver again from the oldest change kept", path.display());
-                BTreeMap::new()
-            }
+        let read = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<BTreeMap<String, u64>>(&bytes).map_err(|e| e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(e.to_string()),
         };
-        let fresh = !path.exists();
-        Self { path, map: Mutex::new(map), fresh }
+        let lost = read.is_err();
+        let map = read.unwrap_or_else(|e| {
+            tracing::warn!("{}: unreadable ({e}); webhooks deliver again from the oldest change kept", path.display());
+            BTreeMap::new()
+        });
+        Self { path, map: Mutex::new(map), lost }
     }
 
     /// A hook's place: where the file left it; for a hook new to the file, now (it wants what
     /// changes from here on); for every hook of an unreadable file, the start.
     fn get(&self, name: &str, now: u64) -> u64 {
         let map = self.map.lock().expect("cursors");
-        map.get(name).copied().unwrap_or(if self.fresh || !map.is_empty() { now } else { 0 })
+        map.get(name).copied().unwrap_or(if self.lost { 0 } else { now })
     }
 
     /// Notes a hook's place and writes the file (beside, then renamed over, under the lock:

@@ -62,26 +62,8 @@ impl Command {
                         format!("longer than {} characters", crate::ingest::MAX_DESCRIPTION_CHARS),
                     ));
                 }
-                // The same checks as at intake: a message on the bus is no more trusted. What is
-                // stored is what the check gives back (trimmed, once each, known codes only).
-                if intake.attributes.len() > crate::services::MAX_ATTRIBUTE_FIELDS {
-                    return Err(Refusal::invalid("attribute", "too many attributes"));
-                }
-                let mut checked = intake.clone();
-                let attributes =
-                    intake.attributes.iter().flat_map(|(c, v)| v.iter().map(move |v| (c.as_str(), v.as_str())));
-                checked.attributes = crate::services::check_attributes(*category, attributes, true)
-                    .map_err(|e| Refusal::invalid(&e.field, e.message))?;
-                if !intake.media_url.is_empty() {
-                    checked.media_url = crate::services::check_media_url(&intake.media_url)
-                        .map_err(|e| Refusal::invalid(&e.field, e.message))?;
-                }
-                let made_here = |p: &crate::services::Photo| {
-                    crate::services::is_photo_id(&p.id) && (p.mime == "image/jpeg" || p.mime == "image/png")
-                };
-                if intake.photos.len() > crate::services::MAX_PHOTOS || !intake.photos.iter().all(made_here) {
-                    return Err(Refusal::invalid("media", "too many photos, or a photo this server did not make"));
-                }
+                // The same checks as at intake: a message on the bus is no more trusted.
+                let checked = intake.recheck(*category).map_err(Refusal::from)?;
                 let (id, records) = live.open_incident(*category, *source, [*x, *y], description, checked);
                 Ok((records, Some(id)))
             }

@@ -56,6 +56,13 @@ pub fn request_out(
     }
 }
 
+/// What a reader may see of requests, as (`text`, `photos`) for [`redact`]: residents' text when
+/// they may read the live picture or the server publishes it (`public_text`); uploaded photos
+/// only when they may read (a photo shows faces and number plates).
+pub fn visible(reader: bool, public_text: bool) -> (bool, bool) {
+    (reader || public_text, reader)
+}
+
 /// Removes from a request what its reader may not see: residents' text (description,
 /// attributes, the photo address they gave) unless `text`; uploaded photos unless `photos`.
 pub fn redact(mut r: ServiceRequest, text: bool, photos: bool) -> ServiceRequest {

@@ -77,6 +77,7 @@ pub fn clean(declared: Option<&str>, data: &[u8]) -> Result<Clean, PhotoError> {
 
 /// Decodes the whole image once (its size first, bounded): proof it is one.
 fn decode(bytes: &[u8], format: image::ImageFormat) -> Result<(u32, u32), PhotoError> {
+    use image::ImageDecoder as _;
     let what = if format == image::ImageFormat::Png { "PNG" } else { "JPEG" };
     let damaged = |e: image::ImageError| PhotoError::Damaged(what, e.to_string());
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
@@ -84,16 +85,14 @@ fn decode(bytes: &[u8], format: image::ImageFormat) -> Result<(u32, u32), PhotoE
     limits.max_image_width = Some(16_384);
     limits.max_image_height = Some(16_384);
     limits.max_alloc = Some(MAX_PIXELS * 4);
-    reader.limits(limits);
-    let (w, h) = reader.into_dimensions().map_err(damaged)?;
-    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+    reader.limits(limits.clone());
+    // The header is read once: the size, and the buffer it needs, are checked before the pixels.
+    let decoder = reader.into_decoder().map_err(damaged)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS || limits.reserve(decoder.total_bytes()).is_err() {
         return Err(PhotoError::TooManyPixels);
     }
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 4);
-    reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    let img = image::DynamicImage::from_decoder(decoder).map_err(|e| match e {
         image::ImageError::Limits(_) => PhotoError::TooManyPixels,
         e => damaged(e),
     })?;

@@ -43,6 +43,23 @@ impl Intake {
     pub fn is_empty(&self) -> bool {
         self.attributes.is_empty() && self.photos.is_empty() && self.media_url.is_empty()
     }
+
+    /// The same intake checked again as a request's is (a command from another server is no
+    /// more trusted), required attributes apart: what is stored is what the checks give back
+    /// (trimmed, once each, known codes only), and photos must be ones a server made.
+    pub fn recheck(&self, category: IncidentCategory) -> Result<Self, IngestError> {
+        if self.attributes.len() > MAX_ATTRIBUTE_FIELDS {
+            return Err(IngestError::new(None, "attribute", "too many attributes"));
+        }
+        let sent = self.attributes.iter().flat_map(|(c, v)| v.iter().map(move |v| (c.as_str(), v.as_str())));
+        let attributes = check_attributes(category, sent, true)?;
+        let media_url = if self.media_url.is_empty() { String::new() } else { check_media_url(&self.media_url)? };
+        let made_here = |p: &Photo| is_photo_id(&p.id) && (p.mime == "image/jpeg" || p.mime == "image/png");
+        if self.photos.len() > MAX_PHOTOS || !self.photos.iter().all(made_here) {
+            return Err(IngestError::new(None, "media", "too many photos, or a photo this server did not make"));
+        }
+        Ok(Self { attributes, photos: self.photos.clone(), media_url })
+    }
 }
 
 /// A photo kept in the store: its id (the SHA-256 of the stored bytes, hex) and what it is.

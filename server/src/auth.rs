@@ -179,12 +179,15 @@ impl Tokens {
         use gridwall_city::access::Permission;
         self.webhooks
             .iter()
-            .map(|(name, role, url, secret)| gridwall_backend::webhook::Hook {
-                name: name.clone(),
-                url: url.clone(),
-                secret: secret.clone(),
-                text: public_text || role.grants(Permission::Read),
-                photos: role.grants(Permission::Read),
+            .map(|(name, role, url, secret)| {
+                let (text, photos) = gridwall_city::open311::visible(role.grants(Permission::Read), public_text);
+                gridwall_backend::webhook::Hook {
+                    name: name.clone(),
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    text,
+                    photos,
+                }
             })
             .collect()
     }
@@ -216,9 +219,7 @@ pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Res
     if file.token.iter().any(|t| t.name == name) {
         return Err(AuthError::Invalid(format!("{}: a token named {name:?} exists already", path.display())));
     }
-    let mut raw = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw);
-    let secret = format!("gw_{}", hex(&raw));
+    let secret = new_secret("gw_");
     file.token.push(TokenEntry {
         name: name.to_owned(),
         role,
@@ -240,9 +241,7 @@ pub fn add_token(path: &Path, role: Role, name: &str, patrols: &[String]) -> Res
 /// file keeps it: the server signs with it).
 pub fn set_webhook(path: &Path, name: &str, url: &str) -> Result<String, AuthError> {
     let mut file = read_file(path)?;
-    let mut raw = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw);
-    let secret = format!("whsec_{}", hex(&raw));
+    let secret = new_secret("whsec_");
     let t = file
         .token
         .iter_mut()
@@ -253,6 +252,13 @@ pub fn set_webhook(path: &Path, name: &str, url: &str) -> Result<String, AuthErr
     t.webhook_secret = Some(secret.clone());
     write_file(path, &file)?;
     Ok(secret)
+}
+
+/// 32 random bytes in hex after `prefix` (which says what the secret is for).
+fn new_secret(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    format!("{prefix}{}", hex(&raw))
 }
 
 fn write_file(path: &Path, file: &TokenFile) -> Result<(), AuthError> {

@@ -51,8 +51,8 @@ const MAX_IDS: usize = 100;
 /// attributes, a photo's address) only for those who may read the live picture, unless the
 /// server is configured to publish it; uploaded photos only for those who may read.
 fn shown(r: ServiceRequest, caller: &Caller, access: &Access) -> ServiceRequest {
-    let reader = caller.may(Permission::Read);
-    open311_out::redact(r, access.open311_public_text || reader, reader)
+    let (text, photos) = open311_out::visible(caller.may(Permission::Read), access.open311_public_text);
+    open311_out::redact(r, text, photos)
 }
 
 /// This server as outsiders reach it: `public_url` if configured, else as the client reached it
